@@ -1,0 +1,79 @@
+/**
+ * The one shape every host capability has (DESIGN.md §2, after Spin's "factors").
+ *
+ * A capability module declares:
+ *  - `name`: the grant that gates it (`cap:storage.kv`);
+ *  - `interfaces`: the WIT interfaces it serves, with each function's implementation;
+ *  - `configure(install)`: read and validate its per-install configuration once;
+ *  - `prepare(execution, config)`: build its per-execution state (budgets, handles);
+ *  - per function, what a call without the grant returns (`denied` result, empty value, or drop).
+ *
+ * Functions run on the main thread, are async, and receive the guest's arguments exactly as jco
+ * lowers them (records as camelCase objects, enums as kebab-case strings, `list<u8>` as Uint8Array,
+ * `u64` as bigint, `option<T>` as T | undefined). A function returns `ok(value)` / `err(code)`
+ * for WIT `result`s and `value(v)` for plain returns.
+ */
+import type { ExecutionContext } from '../engine/execution-context.js';
+
+export type CapabilityName = `cap:${string}`;
+
+/** The answer of one capability function, as it crosses the bridge back to the guest. */
+export type HostResult =
+  | { readonly kind: 'ok'; readonly value: unknown }
+  | { readonly kind: 'err'; readonly code: string }
+  | { readonly kind: 'value'; readonly value: unknown };
+
+export const ok = (value: unknown = undefined): HostResult => ({ kind: 'ok', value });
+export const err = (code: string): HostResult => ({ kind: 'err', code });
+export const value = (v: unknown = undefined): HostResult => ({ kind: 'value', value: v });
+
+/** What a call returns when the capability is not granted. `drop` = no effect, counted. */
+export type DeniedAnswer = HostResult | 'drop';
+
+/** Facilities every execution offers capability functions (logging, counters, limits). */
+export interface ExecutionServices {
+  /** Write a record to the install's log with the execution's context. */
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string, stream?: 'log' | 'stdout' | 'stderr'): void;
+  /** Note a denied call (counted, logged once per execution per capability). */
+  noteDenied(capability: CapabilityName, fn: string, reason: string): void;
+  /** Abort signal that fires when the execution ends (deadline, fault or completion). */
+  readonly signal: AbortSignal;
+}
+
+export interface CapabilityFunction<Config, State> {
+  (call: { args: readonly unknown[]; ctx: ExecutionContext; config: Config; state: State; services: ExecutionServices }): Promise<HostResult> | HostResult;
+}
+
+export interface InterfaceImpl<Config, State> {
+  /** e.g. `alga:extension/storage` (no version) */
+  readonly name: string;
+  /** jco's camelCase function names → implementation; later-dialect aliases may map to the same one */
+  readonly functions: Readonly<Record<string, CapabilityFunction<Config, State>>>;
+  /** per function: what a call without the grant returns */
+  readonly denied: Readonly<Record<string, DeniedAnswer>>;
+}
+
+/** The install's view as a capability's `configure` sees it. */
+export interface InstallView {
+  readonly installId: string;
+  readonly tenantId: string;
+  readonly extensionId: string;
+  readonly versionId: string | null;
+  readonly config: Readonly<Record<string, string>>;
+  readonly egressAllow: readonly string[];
+  readonly uiProxy: { readonly baseUrl: string } | null;
+}
+
+export interface Capability<Config = unknown, State = unknown> {
+  readonly name: CapabilityName;
+  /** Granted even when neither install nor manifest names it (context, logging, user). */
+  readonly grantedByDefault: boolean;
+  readonly interfaces: readonly InterfaceImpl<Config, State>[];
+  configure(install: InstallView): Config;
+  prepare(ctx: ExecutionContext, config: Config): State;
+}
+
+/** Helper so modules get type inference without restating generics. */
+export function defineCapability<Config, State>(c: Capability<Config, State>): Capability<Config, State> {
+  return c;
+}
