@@ -1,0 +1,114 @@
+/**
+ * Idempotency records of the execute API (DESIGN.md §5), scoped by (tenant, extension, key).
+ *
+ * `claim` is one INSERT ... ON CONFLICT DO UPDATE ... WHERE expired statement, so exactly one
+ * caller wins a key even across runner processes sharing a PostgreSQL database; the others see
+ * the winner's record as `in-flight` (wait and claim again) or `done` (replay its response).
+ * An in-flight claim is a lease: if its process dies, the key becomes claimable again after
+ * `leaseMs`, not after the full TTL.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from './database.js';
+
+export interface IdempotencyScope {
+  readonly tenant: string;
+  readonly extension: string;
+  readonly key: string;
+}
+
+export type ClaimResult =
+  | { readonly kind: 'claimed' }
+  | { readonly kind: 'done'; readonly response: unknown }
+  | { readonly kind: 'in-flight' };
+
+export interface ClaimOptions {
+  /** how long an unfinished claim holds the key (default 5 min, never more than the TTL) */
+  readonly leaseMs?: number;
+}
+
+export interface IdempotencyStore {
+  /** `ttlMs`: how long a completed response is replayed (default 24 h). */
+  claim(scope: IdempotencyScope, ttlMs?: number, options?: ClaimOptions): Promise<ClaimResult>;
+  /** Store the response of a claimed key; false if the claim was lost (released or expired). */
+  complete(scope: IdempotencyScope, response: unknown): Promise<boolean>;
+  /** Give up a claim (the execution failed in a way that should not be replayed). */
+  release(scope: IdempotencyScope): Promise<void>;
+  /** Delete expired records; returns how many. */
+  purgeExpired(): Promise<number>;
+}
+
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_IN_FLIGHT_LEASE_MS = 5 * 60 * 1000;
+
+export function createIdempotencyStore(db: Kysely<Database>, now: () => number): IdempotencyStore {
+  return {
+    async claim(scope, ttlMs = DEFAULT_IDEMPOTENCY_TTL_MS, options = {}) {
+      const leaseMs = Math.min(options.leaseMs ?? DEFAULT_IN_FLIGHT_LEASE_MS, ttlMs);
+      // A record may vanish between the failed insert and the read (released, or purged):
+      // then the key is free again and the next attempt claims it.
+      for (;;) {
+        const t = now();
+        const claimed = await db
+          .insertInto('idempotency')
+          .values({
+            tenant_id: scope.tenant,
+            extension_id: scope.extension,
+            key: scope.key,
+            state: 'in-flight',
+            response: null,
+            ttl_ms: ttlMs,
+            expires_at: t + leaseMs,
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(['tenant_id', 'extension_id', 'key'])
+              .doUpdateSet({ state: 'in-flight', response: null, ttl_ms: ttlMs, expires_at: t + leaseMs })
+              .where('idempotency.expires_at', '<=', t),
+          )
+          .returning('state')
+          .executeTakeFirst();
+        if (claimed) return { kind: 'claimed' };
+
+        const row = await db
+          .selectFrom('idempotency')
+          .select(['state', 'response', 'expires_at'])
+          .where('tenant_id', '=', scope.tenant)
+          .where('extension_id', '=', scope.extension)
+          .where('key', '=', scope.key)
+          .executeTakeFirst();
+        if (!row || Number(row.expires_at) <= t) continue;
+        if (row.state === 'done') return { kind: 'done', response: JSON.parse(row.response ?? 'null') as unknown };
+        return { kind: 'in-flight' };
+      }
+    },
+
+    async complete(scope, response) {
+      const t = now();
+      const result = await db
+        .updateTable('idempotency')
+        .set((eb) => ({ state: 'done', response: JSON.stringify(response ?? null), expires_at: eb('ttl_ms', '+', t) }))
+        .where('tenant_id', '=', scope.tenant)
+        .where('extension_id', '=', scope.extension)
+        .where('key', '=', scope.key)
+        .where('state', '=', 'in-flight')
+        .where('expires_at', '>', t)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async release(scope) {
+      await db
+        .deleteFrom('idempotency')
+        .where('tenant_id', '=', scope.tenant)
+        .where('extension_id', '=', scope.extension)
+        .where('key', '=', scope.key)
+        .where('state', '=', 'in-flight')
+        .execute();
+    },
+
+    async purgeExpired() {
+      const result = await db.deleteFrom('idempotency').where('expires_at', '<=', now()).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}

@@ -1,0 +1,15 @@
+/** The runner's store: one API over SQLite (embedded default) and PostgreSQL. */
+export { openStore, StoreConfigError, SQLITE_FILE_NAME } from './open-store.js';
+export type { OpenStoreOptions, Store } from './open-store.js';
+export type { StoreDialect } from './dialect.js';
+export { dialectOf, dialectTypes } from './dialect.js';
+export type { Database } from './database.js';
+export { migrateToLatest, MIGRATIONS_DIR, MigrationFailedError } from './migrate.js';
+export * from './registry.js';
+export * from './secrets.js';
+export * from './secrets-key.js';
+export * from './kv.js';
+export * from './kv-limits.js';
+export * from './logs.js';
+export * from './truncate-utf8.js';
+export * from './idempotency.js';

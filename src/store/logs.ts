@@ -1,0 +1,163 @@
+/**
+ * Extension log records, kept per install (DESIGN.md §4 "logging").
+ *
+ * Each install keeps at most `maxRecordsPerInstall` records; appending past that drops the
+ * oldest. The install's `log_usage` row counts its records and is locked by every append (as in
+ * kv.ts), so appends of one install are serialized and ids grow in commit order — a tailer that
+ * asks for "records after id X" never misses one that committed late.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import type { Database } from './database.js';
+import { truncateUtf8 } from './truncate-utf8.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogStream = 'log' | 'stdout' | 'stderr';
+
+export interface LogAppend {
+  /** epoch ms; defaults to now */
+  readonly ts?: number;
+  readonly level: LogLevel;
+  readonly stream: LogStream;
+  readonly message: string;
+  readonly tenant: string;
+  readonly extension: string;
+  readonly install: string;
+  readonly version: string | null;
+  readonly request_id: string | null;
+  /** already truncated upstream (the store sets it too when it has to cut) */
+  readonly truncated?: boolean;
+}
+
+export interface LogRecord {
+  /** increasing per store; pass the last one seen to `after` to tail */
+  readonly id: number;
+  /** ISO 8601 */
+  readonly ts: string;
+  readonly level: LogLevel;
+  readonly stream: LogStream;
+  readonly message: string;
+  readonly tenant: string;
+  readonly extension: string;
+  readonly install: string;
+  readonly version: string | null;
+  readonly request_id: string | null;
+  readonly truncated: boolean;
+}
+
+export interface LogQuery {
+  readonly installId: string;
+  readonly requestId?: string;
+  /** only records with id > afterId, oldest first (live tailing) */
+  readonly afterId?: number;
+  /** default 100, at most 10 000 */
+  readonly limit?: number;
+}
+
+export interface LogStoreOptions {
+  readonly maxRecordsPerInstall?: number;
+  /** longest message kept, in UTF-8 bytes (DESIGN.md §7: 8 KiB) */
+  readonly maxMessageBytes?: number;
+}
+
+export interface LogStore {
+  append(records: readonly LogAppend[]): Promise<void>;
+  /**
+   * Without `afterId`: the newest `limit` matching records, returned oldest first.
+   * With `afterId`: the first `limit` matching records after it, oldest first.
+   */
+  query(query: LogQuery): Promise<LogRecord[]>;
+  deleteInstall(installId: string): Promise<void>;
+}
+
+export const DEFAULT_MAX_LOG_RECORDS_PER_INSTALL = 10_000;
+export const DEFAULT_MAX_LOG_MESSAGE_BYTES = 8 * 1024;
+const MAX_QUERY_LIMIT = 10_000;
+
+type LogRow = Selectable<Database['log_records']>;
+
+const toRecord = (r: LogRow): LogRecord => ({
+  id: Number(r.id),
+  ts: new Date(Number(r.ts)).toISOString(),
+  level: r.level as LogLevel,
+  stream: r.stream as LogStream,
+  message: r.message,
+  tenant: r.tenant_id,
+  extension: r.extension_id,
+  install: r.install_id,
+  version: r.version_id,
+  request_id: r.request_id,
+  truncated: r.truncated === 1,
+});
+
+export function createLogStore(db: Kysely<Database>, now: () => number, options: LogStoreOptions = {}): LogStore {
+  const maxRecords = options.maxRecordsPerInstall ?? DEFAULT_MAX_LOG_RECORDS_PER_INSTALL;
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_LOG_MESSAGE_BYTES;
+
+  async function appendForInstall(installId: string, records: readonly LogAppend[]): Promise<void> {
+    await db.transaction().execute(async (trx) => {
+      const usage = await trx
+        .insertInto('log_usage')
+        .values({ install_id: installId, record_count: records.length })
+        .onConflict((oc) => oc.column('install_id').doUpdateSet((eb) => ({ record_count: eb('log_usage.record_count', '+', records.length) })))
+        .returning('record_count')
+        .executeTakeFirstOrThrow();
+      await trx
+        .insertInto('log_records')
+        .values(
+          records.map((r) => {
+            const cut = truncateUtf8(r.message, maxMessageBytes);
+            return {
+              install_id: installId,
+              ts: r.ts ?? now(),
+              level: r.level,
+              stream: r.stream,
+              message: cut.text,
+              tenant_id: r.tenant,
+              extension_id: r.extension,
+              version_id: r.version,
+              request_id: r.request_id,
+              truncated: cut.truncated || r.truncated === true ? 1 : 0,
+            };
+          }),
+        )
+        .execute();
+      const excess = Number(usage.record_count) - maxRecords;
+      if (excess > 0) {
+        const oldest = trx.selectFrom('log_records').select('id').where('install_id', '=', installId).orderBy('id').limit(excess);
+        await trx.deleteFrom('log_records').where('id', 'in', oldest).execute();
+        await trx.updateTable('log_usage').set({ record_count: maxRecords }).where('install_id', '=', installId).execute();
+      }
+    });
+  }
+
+  return {
+    async append(records) {
+      const byInstall = new Map<string, LogAppend[]>();
+      for (const r of records) {
+        const list = byInstall.get(r.install);
+        if (list) list.push(r);
+        else byInstall.set(r.install, [r]);
+      }
+      for (const [installId, list] of byInstall) await appendForInstall(installId, list);
+    },
+
+    async query(q) {
+      const limit = Math.max(1, Math.min(q.limit ?? 100, MAX_QUERY_LIMIT));
+      let query = db.selectFrom('log_records').selectAll().where('install_id', '=', q.installId);
+      if (q.requestId !== undefined) query = query.where('request_id', '=', q.requestId);
+      if (q.afterId !== undefined) {
+        const rows = await query.where('id', '>', q.afterId).orderBy('id', 'asc').limit(limit).execute();
+        return rows.map(toRecord);
+      }
+      const rows = await query.orderBy('id', 'desc').limit(limit).execute();
+      return rows.reverse().map(toRecord);
+    },
+
+    async deleteInstall(installId) {
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('log_records').where('install_id', '=', installId).execute();
+        await trx.deleteFrom('log_usage').where('install_id', '=', installId).execute();
+      });
+    },
+  };
+}

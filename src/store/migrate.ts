@@ -1,0 +1,62 @@
+/**
+ * Versioned schema migrations, run when a store opens.
+ *
+ * Migrations are the files `NNN_name.js` in the compiled `migrations/` folder next to this
+ * module, applied in file-name order; adding one means adding a file, no index to edit.
+ * Kysely's Migrator records applied names in `kysely_migration` and, on PostgreSQL, holds an
+ * advisory lock while migrating, so two runners starting on one database never both apply a
+ * migration (the second waits, then finds nothing left to do).
+ */
+import { readdir } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { Migrator } from 'kysely';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+const MIGRATION_FILE = /^\d{3}_[A-Za-z0-9_-]+\.js$/;
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+/** Reads `NNN_name.js` files from a folder; the migration's name is the file name without `.js`. */
+export class FolderMigrationProvider implements MigrationProvider {
+  constructor(private readonly folder: string) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const names = (await readdir(this.folder)).filter((f) => MIGRATION_FILE.test(f)).sort();
+    const migrations: Record<string, Migration> = {};
+    for (const file of names) {
+      const mod = (await import(pathToFileURL(join(this.folder, file)).href)) as Partial<Migration>;
+      if (typeof mod.up !== 'function') throw new Error(`migration ${file} does not export an up() function`);
+      migrations[file.slice(0, -'.js'.length)] = mod as Migration;
+    }
+    return migrations;
+  }
+}
+
+export class MigrationFailedError extends Error {
+  constructor(migrationName: string | undefined, cause: unknown) {
+    super(`store migration ${migrationName ?? '(setup)'} failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'MigrationFailedError';
+  }
+}
+
+/**
+ * Apply every pending migration. `schema` (PostgreSQL) is where the migration bookkeeping
+ * tables live — the same schema as the data, so separate schemas migrate independently.
+ * Returns the names applied by this call.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, options: { schema?: string; folder?: string } = {}): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: new FolderMigrationProvider(options.folder ?? MIGRATIONS_DIR),
+    ...(options.schema !== undefined ? { migrationTableSchema: options.schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new MigrationFailedError(failed?.migrationName, error);
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,153 @@
+/**
+ * Opening the runner's store: SQLite under the data dir (the embedded default) or PostgreSQL
+ * when a `postgres://` URL is given — one API over both. Opening runs pending migrations.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+import type { StoreDialect } from './dialect.js';
+import type { IdempotencyStore } from './idempotency.js';
+import { createIdempotencyStore } from './idempotency.js';
+import type { KvStore } from './kv.js';
+import { createKvStore } from './kv.js';
+import type { LogStore, LogStoreOptions } from './logs.js';
+import { createLogStore } from './logs.js';
+import { migrateToLatest } from './migrate.js';
+import type { RegistryStore } from './registry.js';
+import { createRegistryStore } from './registry.js';
+import type { SecretsStore } from './secrets.js';
+import { assertSecretsKeyPresent, createSecretsStore } from './secrets.js';
+import { SecretsKeyError, parseSecretsKey } from './secrets-key.js';
+
+export interface OpenStoreOptions {
+  /** `postgres://` or `postgresql://` → PostgreSQL; absent → SQLite file `<dataDir>/runner.db` */
+  readonly databaseUrl?: string;
+  readonly dataDir: string;
+  /** RUNNER_SECRETS_KEY: 32 bytes, or their base64 / 64 hex characters */
+  readonly secretsKey?: Buffer | string;
+  /** PostgreSQL only: schema to use (created if missing) instead of the connection's default */
+  readonly schema?: string;
+  /** PostgreSQL only: pool size (default 10) */
+  readonly poolSize?: number;
+  /** PostgreSQL only: errors of idle pooled connections (the next query reports them too) */
+  readonly onPoolError?: (error: Error) => void;
+  /** clock for expiries and timestamps (tests pass a controllable one) */
+  readonly now?: () => number;
+  readonly logs?: LogStoreOptions;
+}
+
+export interface Store {
+  readonly dialect: StoreDialect;
+  /** For store modules added beside these (e.g. tenant data); application code uses the APIs below. */
+  readonly db: Kysely<Database>;
+  readonly registry: RegistryStore;
+  readonly secrets: SecretsStore;
+  readonly kv: KvStore;
+  readonly logs: LogStore;
+  readonly idempotency: IdempotencyStore;
+  /** migrations this open applied (empty when the schema was current) */
+  readonly appliedMigrations: readonly string[];
+  /** readiness: can the database answer a query now? */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export const SQLITE_FILE_NAME = 'runner.db';
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const PG_INT8_OID = 20;
+
+export class StoreConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConfigError';
+  }
+}
+
+function openSqlite(dataDir: string): Kysely<Database> {
+  mkdirSync(dataDir, { recursive: true });
+  const database = new BetterSqlite3(join(dataDir, SQLITE_FILE_NAME));
+  database.pragma('journal_mode = WAL');
+  // FULL: a commit is fsynced before it returns, so an acknowledged write survives a crash of
+  // the machine, not only of the process (NORMAL in WAL mode only guarantees the latter).
+  database.pragma('synchronous = FULL');
+  database.pragma('busy_timeout = 5000');
+  database.pragma('foreign_keys = ON');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+}
+
+function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
+    types: {
+      // Our bigint columns hold epoch milliseconds, counters and ids, all far below 2^53.
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === PG_INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  pool.on('error', (error) => options.onPoolError?.(error));
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const now = options.now ?? Date.now;
+  let key: Buffer | null = null;
+  if (options.secretsKey !== undefined && options.secretsKey !== '') {
+    const parsed = parseSecretsKey(options.secretsKey);
+    if (parsed.kind === 'invalid') throw new SecretsKeyError(parsed.reason);
+    key = parsed.key;
+  }
+
+  let dialect: StoreDialect;
+  let db: Kysely<Database>;
+  if (options.databaseUrl === undefined || options.databaseUrl === '') {
+    dialect = 'sqlite';
+    db = openSqlite(options.dataDir);
+  } else if (/^postgres(ql)?:\/\//.test(options.databaseUrl)) {
+    if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
+      throw new StoreConfigError(`schema name ${JSON.stringify(options.schema)} is not a plain SQL identifier`);
+    }
+    dialect = 'postgres';
+    db = openPostgres(options.databaseUrl, options);
+  } else {
+    throw new StoreConfigError('database URL must start with postgres:// or postgresql:// (leave it unset for the embedded SQLite store)');
+  }
+
+  try {
+    let schema = options.schema;
+    if (dialect === 'postgres' && schema === undefined) {
+      const row = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+      schema = row.rows[0]?.schema ?? undefined;
+      if (schema === undefined) throw new StoreConfigError('the PostgreSQL connection has no current schema (check search_path)');
+    }
+    const appliedMigrations = await migrateToLatest(db as Kysely<unknown>, dialect === 'postgres' ? { schema } : {});
+    const secrets = createSecretsStore(db, key, now);
+    await assertSecretsKeyPresent(secrets);
+    return {
+      dialect,
+      db,
+      registry: createRegistryStore(db, now),
+      secrets,
+      kv: createKvStore(db, now),
+      logs: createLogStore(db, now, options.logs),
+      idempotency: createIdempotencyStore(db, now),
+      appliedMigrations,
+      async ping() {
+        try {
+          await sql`select 1`.execute(db);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      close: () => db.destroy(),
+    };
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The install registry (DESIGN.md §6): extensions, their versions and per-tenant installs.
+ * JSON columns are parsed with zod on the way out, so a row edited by hand into a wrong shape
+ * is a loud error here rather than a surprise in a capability.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import { z } from 'zod';
+import type { Database, ExtensionVersionsTable, ExtensionsTable, InstallsTable } from './database.js';
+
+export interface Extension {
+  readonly id: string;
+  readonly name: string;
+  readonly publisher: string;
+  readonly createdAt: Date;
+}
+
+export interface ExtensionVersion {
+  readonly id: string;
+  readonly extensionId: string;
+  /** semver */
+  readonly version: string;
+  /** `sha256:<hex>` */
+  readonly contentHash: string;
+  readonly manifest: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+}
+
+export type InstanceMode = 'fresh' | 'reuse';
+
+export interface InstallLimits {
+  readonly timeoutMs?: number;
+  readonly memoryMb?: number;
+  readonly [other: string]: unknown;
+}
+
+export interface UiProxyConfig {
+  readonly baseUrl: string;
+  readonly [other: string]: unknown;
+}
+
+export interface Install {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly extensionId: string;
+  readonly versionId: string;
+  readonly grants: readonly string[];
+  readonly config: Readonly<Record<string, string>>;
+  readonly egressAllow: readonly string[];
+  readonly uiProxy: UiProxyConfig | null;
+  readonly limits: InstallLimits;
+  readonly instanceMode: InstanceMode;
+  readonly enabled: boolean;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface NewInstall {
+  readonly tenantId: string;
+  readonly extensionId: string;
+  readonly versionId: string;
+  readonly grants: readonly string[];
+  readonly config?: Readonly<Record<string, string>>;
+  readonly egressAllow?: readonly string[];
+  readonly uiProxy?: UiProxyConfig | null;
+  readonly limits?: InstallLimits;
+  readonly instanceMode?: InstanceMode;
+  readonly enabled?: boolean;
+}
+
+export type InstallPatch = Partial<Omit<NewInstall, 'tenantId' | 'extensionId'>>;
+
+export type AddVersionResult =
+  | { readonly kind: 'created'; readonly version: ExtensionVersion }
+  /** the same version with the same content hash is already there */
+  | { readonly kind: 'exists'; readonly version: ExtensionVersion }
+  /** the version number is taken by different content */
+  | { readonly kind: 'conflict'; readonly existing: ExtensionVersion };
+
+export type CreateInstallResult =
+  | { readonly kind: 'created'; readonly install: Install }
+  /** the tenant already has this extension installed */
+  | { readonly kind: 'exists'; readonly install: Install };
+
+export interface RegistryStore {
+  /** The extension with this publisher and name, created if absent (safe under races). */
+  ensureExtension(input: { name: string; publisher: string }): Promise<Extension>;
+  getExtension(id: string): Promise<Extension | null>;
+  findExtensionsByName(name: string): Promise<Extension[]>;
+  listExtensions(): Promise<Extension[]>;
+
+  addVersion(input: { extensionId: string; version: string; contentHash: string; manifest: Readonly<Record<string, unknown>> }): Promise<AddVersionResult>;
+  getVersion(id: string): Promise<ExtensionVersion | null>;
+  findVersion(extensionId: string, version: string): Promise<ExtensionVersion | null>;
+  findVersionsByContentHash(contentHash: string): Promise<ExtensionVersion[]>;
+  /** oldest first */
+  listVersions(extensionId: string): Promise<ExtensionVersion[]>;
+
+  createInstall(input: NewInstall): Promise<CreateInstallResult>;
+  getInstall(id: string): Promise<Install | null>;
+  findInstall(tenantId: string, extensionId: string): Promise<Install | null>;
+  listInstalls(filter?: { tenantId?: string; extensionId?: string }): Promise<Install[]>;
+  /** null when there is no such install */
+  updateInstall(id: string, patch: InstallPatch): Promise<Install | null>;
+  /** Removes the install with its secrets, storage and logs; false when there was none. */
+  deleteInstall(id: string): Promise<boolean>;
+}
+
+const stringList = z.array(z.string());
+const stringMap = z.record(z.string(), z.string());
+const uiProxySchema = z.looseObject({ baseUrl: z.string() }).nullable();
+const limitsSchema = z.looseObject({ timeoutMs: z.number().optional(), memoryMb: z.number().optional() });
+const manifestSchema = z.record(z.string(), z.unknown());
+const instanceModeSchema = z.enum(['fresh', 'reuse']);
+
+const toExtension = (r: Selectable<ExtensionsTable>): Extension => ({
+  id: r.id,
+  name: r.name,
+  publisher: r.publisher,
+  createdAt: new Date(Number(r.created_at)),
+});
+
+const toVersion = (r: Selectable<ExtensionVersionsTable>): ExtensionVersion => ({
+  id: r.id,
+  extensionId: r.extension_id,
+  version: r.version,
+  contentHash: r.content_hash,
+  manifest: manifestSchema.parse(JSON.parse(r.manifest)),
+  createdAt: new Date(Number(r.created_at)),
+});
+
+const toInstall = (r: Selectable<InstallsTable>): Install => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  extensionId: r.extension_id,
+  versionId: r.version_id,
+  grants: stringList.parse(JSON.parse(r.grants)),
+  config: stringMap.parse(JSON.parse(r.config)),
+  egressAllow: stringList.parse(JSON.parse(r.egress_allow)),
+  uiProxy: uiProxySchema.parse(r.ui_proxy === null ? null : JSON.parse(r.ui_proxy)),
+  limits: limitsSchema.parse(JSON.parse(r.limits)),
+  instanceMode: instanceModeSchema.parse(r.instance_mode),
+  enabled: Number(r.enabled) === 1,
+  createdAt: new Date(Number(r.created_at)),
+  updatedAt: new Date(Number(r.updated_at)),
+});
+
+/** Column values for the mutable install fields present in `patch`. */
+function installColumns(patch: InstallPatch): Partial<InstallsTable> {
+  const cols: Partial<InstallsTable> = {};
+  if (patch.versionId !== undefined) cols.version_id = patch.versionId;
+  if (patch.grants !== undefined) cols.grants = JSON.stringify(patch.grants);
+  if (patch.config !== undefined) cols.config = JSON.stringify(patch.config);
+  if (patch.egressAllow !== undefined) cols.egress_allow = JSON.stringify(patch.egressAllow);
+  if (patch.uiProxy !== undefined) cols.ui_proxy = patch.uiProxy === null ? null : JSON.stringify(patch.uiProxy);
+  if (patch.limits !== undefined) cols.limits = JSON.stringify(patch.limits);
+  if (patch.instanceMode !== undefined) cols.instance_mode = patch.instanceMode;
+  if (patch.enabled !== undefined) cols.enabled = patch.enabled ? 1 : 0;
+  return cols;
+}
+
+export function createRegistryStore(db: Kysely<Database>, now: () => number): RegistryStore {
+  const getInstall = async (id: string) => {
+    const row = await db.selectFrom('installs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toInstall(row) : null;
+  };
+  const findInstall = async (tenantId: string, extensionId: string) => {
+    const row = await db
+      .selectFrom('installs')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('extension_id', '=', extensionId)
+      .executeTakeFirst();
+    return row ? toInstall(row) : null;
+  };
+  const findVersion = async (extensionId: string, version: string) => {
+    const row = await db
+      .selectFrom('extension_versions')
+      .selectAll()
+      .where('extension_id', '=', extensionId)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return row ? toVersion(row) : null;
+  };
+
+  return {
+    async ensureExtension({ name, publisher }) {
+      await db
+        .insertInto('extensions')
+        .values({ id: randomUUID(), name, publisher, created_at: now() })
+        .onConflict((oc) => oc.columns(['publisher', 'name']).doNothing())
+        .execute();
+      const row = await db
+        .selectFrom('extensions')
+        .selectAll()
+        .where('publisher', '=', publisher)
+        .where('name', '=', name)
+        .executeTakeFirstOrThrow();
+      return toExtension(row);
+    },
+
+    async getExtension(id) {
+      const row = await db.selectFrom('extensions').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toExtension(row) : null;
+    },
+
+    async findExtensionsByName(name) {
+      const rows = await db.selectFrom('extensions').selectAll().where('name', '=', name).orderBy('created_at').execute();
+      return rows.map(toExtension);
+    },
+
+    async listExtensions() {
+      const rows = await db.selectFrom('extensions').selectAll().orderBy('created_at').orderBy('id').execute();
+      return rows.map(toExtension);
+    },
+
+    async addVersion({ extensionId, version, contentHash, manifest }) {
+      const inserted = await db
+        .insertInto('extension_versions')
+        .values({
+          id: randomUUID(),
+          extension_id: extensionId,
+          version,
+          content_hash: contentHash,
+          manifest: JSON.stringify(manifest),
+          created_at: now(),
+        })
+        .onConflict((oc) => oc.columns(['extension_id', 'version']).doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (inserted) return { kind: 'created', version: toVersion(inserted) };
+      const existing = await findVersion(extensionId, version);
+      if (!existing) throw new Error(`version ${version} of extension ${extensionId} conflicted on insert but cannot be read`);
+      return existing.contentHash === contentHash ? { kind: 'exists', version: existing } : { kind: 'conflict', existing };
+    },
+
+    async getVersion(id) {
+      const row = await db.selectFrom('extension_versions').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toVersion(row) : null;
+    },
+
+    findVersion,
+
+    async findVersionsByContentHash(contentHash) {
+      const rows = await db
+        .selectFrom('extension_versions')
+        .selectAll()
+        .where('content_hash', '=', contentHash)
+        .orderBy('created_at')
+        .execute();
+      return rows.map(toVersion);
+    },
+
+    async listVersions(extensionId) {
+      const rows = await db
+        .selectFrom('extension_versions')
+        .selectAll()
+        .where('extension_id', '=', extensionId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      return rows.map(toVersion);
+    },
+
+    async createInstall(input) {
+      const t = now();
+      const inserted = await db
+        .insertInto('installs')
+        .values({
+          id: randomUUID(),
+          tenant_id: input.tenantId,
+          extension_id: input.extensionId,
+          version_id: input.versionId,
+          grants: JSON.stringify(input.grants),
+          config: JSON.stringify(input.config ?? {}),
+          egress_allow: JSON.stringify(input.egressAllow ?? []),
+          ui_proxy: input.uiProxy ? JSON.stringify(input.uiProxy) : null,
+          limits: JSON.stringify(input.limits ?? {}),
+          instance_mode: input.instanceMode ?? 'fresh',
+          enabled: input.enabled === false ? 0 : 1,
+          created_at: t,
+          updated_at: t,
+        })
+        .onConflict((oc) => oc.columns(['tenant_id', 'extension_id']).doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (inserted) return { kind: 'created', install: toInstall(inserted) };
+      const existing = await findInstall(input.tenantId, input.extensionId);
+      if (!existing) throw new Error(`install of ${input.extensionId} for ${input.tenantId} conflicted on insert but cannot be read`);
+      return { kind: 'exists', install: existing };
+    },
+
+    getInstall,
+    findInstall,
+
+    async listInstalls(filter = {}) {
+      let query = db.selectFrom('installs').selectAll();
+      if (filter.tenantId !== undefined) query = query.where('tenant_id', '=', filter.tenantId);
+      if (filter.extensionId !== undefined) query = query.where('extension_id', '=', filter.extensionId);
+      const rows = await query.orderBy('created_at').orderBy('id').execute();
+      return rows.map(toInstall);
+    },
+
+    async updateInstall(id, patch) {
+      const updated = await db
+        .updateTable('installs')
+        .set({ ...installColumns(patch), updated_at: now() })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return updated ? toInstall(updated) : null;
+    },
+
+    async deleteInstall(id) {
+      return db.transaction().execute(async (trx) => {
+        const removed = await trx.deleteFrom('installs').where('id', '=', id).executeTakeFirst();
+        // Everything keyed by the install goes with it, in the same transaction.
+        await trx.deleteFrom('install_secrets').where('install_id', '=', id).execute();
+        await trx.deleteFrom('kv_entries').where('install_id', '=', id).execute();
+        await trx.deleteFrom('kv_namespaces').where('install_id', '=', id).execute();
+        await trx.deleteFrom('kv_usage').where('install_id', '=', id).execute();
+        await trx.deleteFrom('log_records').where('install_id', '=', id).execute();
+        await trx.deleteFrom('log_usage').where('install_id', '=', id).execute();
+        return Number(removed.numDeletedRows) > 0;
+      });
+    },
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * Install secrets, encrypted at rest (DESIGN.md §4 "secrets").
+ *
+ * Each row is sealed with AES-256-GCM under the operator's key, with a fresh random 96-bit IV
+ * per row, and with the install id and secret name as additional authenticated data — so a row
+ * copied to another install or name fails to decrypt instead of leaking a value there.
+ * Plaintext exists only in memory between `putSecrets`/`getSecret` and the caller: it never goes
+ * to a log line or an error message from this module.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from './database.js';
+import { SecretsKeyError } from './secrets-key.js';
+
+export type SecretLookup =
+  | { readonly kind: 'ok'; readonly value: string }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'expired' }
+  /** the row exists but does not open under this key (wrong key, or a tampered/moved row) */
+  | { readonly kind: 'undecryptable' };
+
+export type PutSecretsResult = { readonly kind: 'ok' } | { readonly kind: 'no-key' };
+
+export interface SecretsStore {
+  /** Whether a key is configured (without one, secrets can be neither written nor read). */
+  readonly keyConfigured: boolean;
+  /**
+   * Replace the install's whole secret set with `values` (names not given are removed).
+   * `expiresAt` applies to every value of this call.
+   */
+  putSecrets(installId: string, values: Readonly<Record<string, string>>, expiresAt?: Date): Promise<PutSecretsResult>;
+  getSecret(installId: string, name: string): Promise<SecretLookup>;
+  /** Names of the install's secrets that have not expired, sorted. */
+  listSecretNames(installId: string): Promise<string[]>;
+  deleteSecrets(installId: string): Promise<void>;
+  /** Whether any install has a stored secret (the service refuses to start then without a key). */
+  hasAnySecrets(): Promise<boolean>;
+}
+
+const ALGORITHM = 'aes-256-gcm';
+const IV_BYTES = 12;
+
+function aad(installId: string, name: string): Buffer {
+  // NUL separators: neither id nor name can shift bytes into the other and still match.
+  return Buffer.from(`alga-runner/secret/v1\u0000${installId}\u0000${name}`, 'utf8');
+}
+
+function seal(key: Buffer, installId: string, name: string, plaintext: string) {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(ALGORITHM, key, iv);
+  cipher.setAAD(aad(installId, name));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return { iv, ciphertext, auth_tag: cipher.getAuthTag() };
+}
+
+function open(key: Buffer, installId: string, name: string, row: { iv: Buffer; ciphertext: Buffer; auth_tag: Buffer }): string | null {
+  try {
+    const decipher = createDecipheriv(ALGORITHM, key, row.iv);
+    decipher.setAAD(aad(installId, name));
+    decipher.setAuthTag(row.auth_tag);
+    return Buffer.concat([decipher.update(row.ciphertext), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now: () => number): SecretsStore {
+  const notExpired = (expiresAt: number | null) => expiresAt === null || expiresAt > now();
+
+  return {
+    keyConfigured: key !== null,
+
+    async putSecrets(installId, values, expiresAt) {
+      if (key === null) return { kind: 'no-key' };
+      const createdAt = now();
+      const rows = Object.entries(values).map(([name, plaintext]) => ({
+        install_id: installId,
+        name,
+        ...seal(key, installId, name, plaintext),
+        expires_at: expiresAt ? expiresAt.getTime() : null,
+        created_at: createdAt,
+      }));
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('install_secrets').where('install_id', '=', installId).execute();
+        if (rows.length > 0) await trx.insertInto('install_secrets').values(rows).execute();
+      });
+      return { kind: 'ok' };
+    },
+
+    async getSecret(installId, name) {
+      const row = await db
+        .selectFrom('install_secrets')
+        .select(['iv', 'ciphertext', 'auth_tag', 'expires_at'])
+        .where('install_id', '=', installId)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (!row) return { kind: 'missing' };
+      if (!notExpired(row.expires_at)) return { kind: 'expired' };
+      if (key === null) return { kind: 'undecryptable' };
+      const plaintext = open(key, installId, name, row);
+      return plaintext === null ? { kind: 'undecryptable' } : { kind: 'ok', value: plaintext };
+    },
+
+    async listSecretNames(installId) {
+      const rows = await db
+        .selectFrom('install_secrets')
+        .select(['name', 'expires_at'])
+        .where('install_id', '=', installId)
+        .orderBy('name')
+        .execute();
+      return rows.filter((r) => notExpired(r.expires_at)).map((r) => r.name);
+    },
+
+    async deleteSecrets(installId) {
+      await db.deleteFrom('install_secrets').where('install_id', '=', installId).execute();
+    },
+
+    async hasAnySecrets() {
+      const row = await db.selectFrom('install_secrets').select('install_id').limit(1).executeTakeFirst();
+      return row !== undefined;
+    },
+  };
+}
+
+/**
+ * Start-up guard: stored secrets without a key would make every `secrets.get` fail at run
+ * time, so the service refuses to start instead, saying what to set.
+ */
+export async function assertSecretsKeyPresent(secrets: SecretsStore): Promise<void> {
+  if (!secrets.keyConfigured && (await secrets.hasAnySecrets())) {
+    throw new SecretsKeyError('the store holds install secrets but RUNNER_SECRETS_KEY is not set; set it to the key they were written with');
+  }
+}
