@@ -1,0 +1,31 @@
+/**
+ * `alga:extension/clients` (cap:client.read): the tenant's clients, read-only (DESIGN.md §3, §4).
+ * The data comes from whichever TenantDataBackend the service chose (embedded store or Alga's API);
+ * the tenant is always the execution's own.
+ */
+import type { TenantDataBackend } from '../store/tenant-data-model.js';
+import { defineCapability, err, type Capability } from './capability.js';
+import { hostResultOf, tenantDataScope } from './tenant-data-calls.js';
+
+export const CLIENT_READ = 'cap:client.read';
+
+export function createClientsCapability(backend: TenantDataBackend): Capability<null, null> {
+  return defineCapability<null, null>({
+    name: CLIENT_READ,
+    grantedByDefault: false,
+    configure: () => null,
+    prepare: () => null,
+    interfaces: [
+      {
+        name: 'alga:extension/clients',
+        functions: {
+          listClients: async ({ args, ctx, services }) =>
+            hostResultOf(await backend.listClients(tenantDataScope(ctx, services), args[0] as object), services, 'clients.list-clients'),
+          getClient: async ({ args, ctx, services }) =>
+            hostResultOf(await backend.getClient(tenantDataScope(ctx, services), args[0] as string), services, 'clients.get-client'),
+        },
+        denied: { listClients: err('not-allowed'), getClient: err('not-allowed') },
+      },
+    ],
+  });
+}

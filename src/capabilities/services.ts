@@ -1,0 +1,30 @@
+/**
+ * `alga:extension/services` (cap:service.read): the tenant's service catalogue, read-only
+ * (DESIGN.md §3, §4). Same backends and tenant rule as the clients capability.
+ */
+import type { TenantDataBackend } from '../store/tenant-data-model.js';
+import { defineCapability, err, type Capability } from './capability.js';
+import { hostResultOf, tenantDataScope } from './tenant-data-calls.js';
+
+export const SERVICE_READ = 'cap:service.read';
+
+export function createServicesCapability(backend: TenantDataBackend): Capability<null, null> {
+  return defineCapability<null, null>({
+    name: SERVICE_READ,
+    grantedByDefault: false,
+    configure: () => null,
+    prepare: () => null,
+    interfaces: [
+      {
+        name: 'alga:extension/services',
+        functions: {
+          listServices: async ({ args, ctx, services }) =>
+            hostResultOf(await backend.listServices(tenantDataScope(ctx, services), args[0] as object), services, 'services.list-services'),
+          getService: async ({ args, ctx, services }) =>
+            hostResultOf(await backend.getService(tenantDataScope(ctx, services), args[0] as string), services, 'services.get-service'),
+        },
+        denied: { listServices: err('not-allowed'), getService: err('not-allowed') },
+      },
+    ],
+  });
+}

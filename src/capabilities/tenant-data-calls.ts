@@ -1,0 +1,26 @@
+/**
+ * The glue the clients and services capabilities share: the backend call's scope comes from the
+ * execution (its tenant, install, user, log and end signal — never from the guest), and a backend
+ * result becomes the guest's `result<T, client-read-error | service-read-error>`, with the reason
+ * for any failure written to the install's log so the extension author can see why.
+ */
+import type { ExecutionContext } from '../engine/execution-context.js';
+import type { TenantDataResult, TenantDataScope } from '../store/tenant-data-model.js';
+import { err, ok, type ExecutionServices, type HostResult } from './capability.js';
+
+export function tenantDataScope(ctx: ExecutionContext, services: ExecutionServices): TenantDataScope {
+  return {
+    tenantId: ctx.tenantId,
+    installId: ctx.installId,
+    user: ctx.user,
+    log: (level, message) => services.log(level, message),
+    signal: services.signal,
+  };
+}
+
+/** `fn` is the WIT name (`clients.list-clients`), used in the log line. */
+export function hostResultOf<T>(result: TenantDataResult<T>, services: ExecutionServices, fn: string): HostResult {
+  if (result.ok) return ok(result.value);
+  services.log(result.error === 'internal' ? 'error' : 'warn', `${fn} failed (${result.error}): ${result.message}`);
+  return err(result.error);
+}

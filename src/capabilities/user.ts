@@ -1,0 +1,68 @@
+/**
+ * `alga:extension/user` and `alga:extension/user-v2` (cap:user.read, granted by default as in
+ * Alga): the user of the current request, as the caller supplied it in the execute envelope
+ * (DESIGN.md §5). A run without a user (a scheduled run) gets `not-available`.
+ *
+ * The tenant id is the execution's, never a value from the envelope's user block. v2 adds the
+ * user's client id and the envelope's `additional_fields`, as key/value pairs sorted by key
+ * (code-unit order, so the same map always gives the same list).
+ */
+import type { ExecutionContext, ExecutionUser } from '../engine/execution-context.js';
+import { defineCapability, err, ok, type Capability, type HostResult } from './capability.js';
+
+export const USER_READ = 'cap:user.read';
+
+/** WIT `user-data`, as jco expects it. */
+export interface UserData {
+  readonly tenantId: string;
+  readonly clientName: string;
+  readonly userId: string;
+  readonly userEmail: string;
+  readonly userName: string;
+  readonly userType: string;
+}
+
+/** WIT `user-data-v2`. */
+export interface UserDataV2 extends UserData {
+  readonly clientId: string | undefined;
+  readonly additionalFields: Array<[string, string]>;
+}
+
+export function userData(tenantId: string, user: ExecutionUser): UserData {
+  return {
+    tenantId,
+    clientName: user.clientName,
+    userId: user.userId,
+    userEmail: user.userEmail,
+    userName: user.userName,
+    userType: user.userType,
+  };
+}
+
+export function userDataV2(tenantId: string, user: ExecutionUser): UserDataV2 {
+  const additionalFields = Object.entries(user.additionalFields).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { ...userData(tenantId, user), clientId: user.clientId ?? undefined, additionalFields };
+}
+
+function currentUser(ctx: ExecutionContext, shape: (tenantId: string, user: ExecutionUser) => UserData): HostResult {
+  return ctx.user ? ok(shape(ctx.tenantId, ctx.user)) : err('not-available');
+}
+
+export const userCapability: Capability<null, null> = defineCapability<null, null>({
+  name: USER_READ,
+  grantedByDefault: true,
+  configure: () => null,
+  prepare: () => null,
+  interfaces: [
+    {
+      name: 'alga:extension/user',
+      functions: { getUser: ({ ctx }) => currentUser(ctx, userData) },
+      denied: { getUser: err('not-allowed') },
+    },
+    {
+      name: 'alga:extension/user-v2',
+      functions: { getUser: ({ ctx }) => currentUser(ctx, userDataV2) },
+      denied: { getUser: err('not-allowed') },
+    },
+  ],
+});

@@ -1,0 +1,310 @@
+/**
+ * The embedded tenant-data backend: clients and services kept in the runner's own store
+ * (tables of migration 050), read tenant-scoped by the clients/services capabilities and
+ * replaced wholesale by the admin API.
+ *
+ * Every query names the tenant: the scope's tenant for reads, the admin route's tenant for writes.
+ * Sorting and search go through `name_key` / `*_key` columns folded in TypeScript (see
+ * `foldForMatching` and the migration), so both SQL backends give identical answers.
+ */
+import { sql, type Kysely } from 'kysely';
+import {
+  failed,
+  parseClientsListInput,
+  parseRecordId,
+  parseServicesListInput,
+  succeeded,
+  type ClientSummary,
+  type ListResult,
+  type ServiceBillingMethod,
+  type ServiceItemKind,
+  type ServiceSummary,
+  type TenantDataBackend,
+  type TenantDataResult,
+} from './tenant-data-model.js';
+
+interface TenantClientsTable {
+  tenant: string;
+  client_id: string;
+  client_name: string;
+  client_type: string | null;
+  is_inactive: number;
+  default_currency_code: string | null;
+  account_manager_id: string | null;
+  account_manager_name: string | null;
+  billing_email: string | null;
+  name_key: string;
+  billing_email_key: string | null;
+}
+
+interface TenantServicesTable {
+  tenant: string;
+  service_id: string;
+  service_name: string;
+  item_kind: ServiceItemKind;
+  billing_method: ServiceBillingMethod;
+  service_type_id: string | null;
+  service_type_name: string | null;
+  default_rate: number;
+  unit_of_measure: string;
+  is_active: number;
+  sku: string | null;
+  name_key: string;
+  sku_key: string | null;
+}
+
+interface TenantDataTables {
+  tenant_clients: TenantClientsTable;
+  tenant_services: TenantServicesTable;
+}
+
+/** The store backend plus the writes only the admin API and demo seeding use. */
+export interface StoreTenantData extends TenantDataBackend {
+  /** Replace all of a tenant's clients atomically (items already validated, ids unique). */
+  replaceClients(tenantId: string, items: readonly ClientSummary[]): Promise<void>;
+  /** Replace all of a tenant's services atomically (items already validated, ids unique). */
+  replaceServices(tenantId: string, items: readonly ServiceSummary[]): Promise<void>;
+  /** How many clients and services a tenant has (all of them, active or not). */
+  countTenantData(tenantId: string): Promise<{ clients: number; services: number }>;
+}
+
+/**
+ * Case- and accent-insensitive form of a text, for sorting and substring search:
+ * lower case, compatibility-decomposed, combining marks removed ("Café Ltd" → "cafe ltd").
+ */
+export function foldForMatching(text: string): string {
+  return text.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '');
+}
+
+const foldOptional = (text: string | undefined): string | null => (text === undefined ? null : foldForMatching(text));
+
+/** `%term%` with LIKE's own wildcards in the term taken literally (used with ESCAPE '\'). */
+function containsPattern(search: string): string {
+  return `%${foldForMatching(search).replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+const likeEscaped = (column: string, pattern: string) => sql<boolean>`${sql.ref(column)} like ${pattern} escape '\\'`;
+
+/** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const INSERT_CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+const orUndefined = (v: string | null): string | undefined => v ?? undefined;
+
+const clientColumns = [
+  'client_id',
+  'client_name',
+  'client_type',
+  'is_inactive',
+  'default_currency_code',
+  'account_manager_id',
+  'account_manager_name',
+  'billing_email',
+] as const;
+
+const serviceColumns = [
+  'service_id',
+  'service_name',
+  'item_kind',
+  'billing_method',
+  'service_type_id',
+  'service_type_name',
+  'default_rate',
+  'unit_of_measure',
+  'is_active',
+  'sku',
+] as const;
+
+type ClientRow = Pick<TenantClientsTable, (typeof clientColumns)[number]>;
+type ServiceRow = Pick<TenantServicesTable, (typeof serviceColumns)[number]>;
+
+function clientFromRow(r: ClientRow): ClientSummary {
+  return {
+    clientId: r.client_id,
+    clientName: r.client_name,
+    clientType: orUndefined(r.client_type),
+    isInactive: Number(r.is_inactive) === 1,
+    defaultCurrencyCode: orUndefined(r.default_currency_code),
+    accountManagerId: orUndefined(r.account_manager_id),
+    accountManagerName: orUndefined(r.account_manager_name),
+    billingEmail: orUndefined(r.billing_email),
+  };
+}
+
+function serviceFromRow(r: ServiceRow): ServiceSummary {
+  return {
+    serviceId: r.service_id,
+    serviceName: r.service_name,
+    itemKind: r.item_kind,
+    billingMethod: r.billing_method,
+    serviceTypeId: orUndefined(r.service_type_id),
+    serviceTypeName: orUndefined(r.service_type_name),
+    defaultRate: Number(r.default_rate),
+    unitOfMeasure: r.unit_of_measure,
+    isActive: Number(r.is_active) === 1,
+    sku: orUndefined(r.sku),
+  };
+}
+
+function clientToRow(tenant: string, c: ClientSummary): TenantClientsTable {
+  return {
+    tenant,
+    client_id: c.clientId,
+    client_name: c.clientName,
+    client_type: c.clientType ?? null,
+    is_inactive: c.isInactive ? 1 : 0,
+    default_currency_code: c.defaultCurrencyCode ?? null,
+    account_manager_id: c.accountManagerId ?? null,
+    account_manager_name: c.accountManagerName ?? null,
+    billing_email: c.billingEmail ?? null,
+    name_key: foldForMatching(c.clientName),
+    billing_email_key: foldOptional(c.billingEmail),
+  };
+}
+
+function serviceToRow(tenant: string, s: ServiceSummary): TenantServicesTable {
+  return {
+    tenant,
+    service_id: s.serviceId,
+    service_name: s.serviceName,
+    item_kind: s.itemKind,
+    billing_method: s.billingMethod,
+    service_type_id: s.serviceTypeId ?? null,
+    service_type_name: s.serviceTypeName ?? null,
+    default_rate: s.defaultRate,
+    unit_of_measure: s.unitOfMeasure,
+    is_active: s.isActive ? 1 : 0,
+    sku: s.sku ?? null,
+    name_key: foldForMatching(s.serviceName),
+    sku_key: foldOptional(s.sku),
+  };
+}
+
+/** A database failure is an expected operational error for the guest (`internal`), not a crash. */
+async function guarded<T>(what: string, work: () => Promise<T>): Promise<TenantDataResult<T>> {
+  try {
+    return succeeded(await work());
+  } catch (error) {
+    return failed('internal', `${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Build the store backend over an open database (any table typing) on which migration 050 has run. */
+export function createStoreTenantData<DB>(database: Kysely<DB>): StoreTenantData {
+  const db = database as unknown as Kysely<TenantDataTables>;
+
+  return {
+    async listClients(scope, input) {
+      const query = parseClientsListInput(input);
+      if (!query.ok) return query;
+      const { search, includeInactive, page, pageSize } = query.value;
+      return guarded('listing clients', async (): Promise<ListResult<ClientSummary>> => {
+        let matches = db.selectFrom('tenant_clients').where('tenant', '=', scope.tenantId);
+        if (!includeInactive) matches = matches.where('is_inactive', '=', 0);
+        if (search !== undefined) {
+          const pattern = containsPattern(search);
+          matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('billing_email_key', pattern)]));
+        }
+        const counted = await matches.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+        const rows = await matches
+          .select(clientColumns)
+          .orderBy('name_key')
+          .orderBy('client_id')
+          .limit(pageSize)
+          .offset((page - 1) * pageSize)
+          .execute();
+        return { items: rows.map(clientFromRow), totalCount: Number(counted.n), page, pageSize };
+      });
+    },
+
+    async getClient(scope, clientId) {
+      const id = parseRecordId(clientId, 'client');
+      if (!id.ok) return id;
+      return guarded('reading a client', async () => {
+        const row = await db
+          .selectFrom('tenant_clients')
+          .select(clientColumns)
+          .where('tenant', '=', scope.tenantId)
+          .where('client_id', '=', id.value)
+          .executeTakeFirst();
+        return row ? clientFromRow(row) : undefined;
+      });
+    },
+
+    async listServices(scope, input) {
+      const query = parseServicesListInput(input);
+      if (!query.ok) return query;
+      const { search, itemKind, isActive, billingMethod, page, pageSize } = query.value;
+      return guarded('listing services', async (): Promise<ListResult<ServiceSummary>> => {
+        let matches = db.selectFrom('tenant_services').where('tenant', '=', scope.tenantId);
+        if (itemKind !== undefined) matches = matches.where('item_kind', '=', itemKind);
+        if (isActive !== undefined) matches = matches.where('is_active', '=', isActive ? 1 : 0);
+        if (billingMethod !== undefined) matches = matches.where('billing_method', '=', billingMethod);
+        if (search !== undefined) {
+          const pattern = containsPattern(search);
+          matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('sku_key', pattern)]));
+        }
+        const counted = await matches.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+        const rows = await matches
+          .select(serviceColumns)
+          .orderBy('name_key')
+          .orderBy('service_id')
+          .limit(pageSize)
+          .offset((page - 1) * pageSize)
+          .execute();
+        return { items: rows.map(serviceFromRow), totalCount: Number(counted.n), page, pageSize };
+      });
+    },
+
+    async getService(scope, serviceId) {
+      const id = parseRecordId(serviceId, 'service');
+      if (!id.ok) return id;
+      return guarded('reading a service', async () => {
+        const row = await db
+          .selectFrom('tenant_services')
+          .select(serviceColumns)
+          .where('tenant', '=', scope.tenantId)
+          .where('service_id', '=', id.value)
+          .executeTakeFirst();
+        return row ? serviceFromRow(row) : undefined;
+      });
+    },
+
+    async replaceClients(tenantId, items) {
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('tenant_clients').where('tenant', '=', tenantId).execute();
+        for (const chunk of chunks(items, INSERT_CHUNK)) {
+          await trx
+            .insertInto('tenant_clients')
+            .values(chunk.map((c) => clientToRow(tenantId, c)))
+            .execute();
+        }
+      });
+    },
+
+    async replaceServices(tenantId, items) {
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('tenant_services').where('tenant', '=', tenantId).execute();
+        for (const chunk of chunks(items, INSERT_CHUNK)) {
+          await trx
+            .insertInto('tenant_services')
+            .values(chunk.map((s) => serviceToRow(tenantId, s)))
+            .execute();
+        }
+      });
+    },
+
+    async countTenantData(tenantId) {
+      const [clients, services] = await Promise.all([
+        db.selectFrom('tenant_clients').select((eb) => eb.fn.countAll().as('n')).where('tenant', '=', tenantId).executeTakeFirstOrThrow(),
+        db.selectFrom('tenant_services').select((eb) => eb.fn.countAll().as('n')).where('tenant', '=', tenantId).executeTakeFirstOrThrow(),
+      ]);
+      return { clients: Number(clients.n), services: Number(services.n) };
+    },
+  };
+}
