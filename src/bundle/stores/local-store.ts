@@ -1,0 +1,49 @@
+/** Bundles as files under a directory, in Alga's key layout. Writes are atomic (temp + rename). */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { contentHashOf } from '../content-hash.js';
+import { bundleError, type BundleResult } from '../errors.js';
+import { DEFAULT_BUNDLE_LIMITS } from '../limits.js';
+import { verifyFetched, type BundleStore, type StoredBundle } from './bundle-store.js';
+import { bundleKey } from './key-layout.js';
+
+export class LocalBundleStore implements BundleStore {
+  readonly kind = 'local';
+
+  constructor(
+    private readonly root: string,
+    private readonly maxBytes = DEFAULT_BUNDLE_LIMITS.maxCompressedBytes,
+  ) {}
+
+  async getBundle(tenant: string, extension: string, contentHash: string): Promise<BundleResult<Uint8Array>> {
+    const key = bundleKey(tenant, extension, contentHash);
+    if (key.kind === 'err') return key;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(join(this.root, key.value));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'err', error: bundleError('BUNDLE_NOT_FOUND', key.value) };
+      throw error;
+    }
+    // A file on disk can still have been damaged or swapped: check it like a download.
+    return verifyFetched(bytes, contentHash, `local store file ${key.value}`);
+  }
+
+  async putBundle(tenant: string, extension: string, bytes: Uint8Array): Promise<BundleResult<StoredBundle>> {
+    if (bytes.byteLength > this.maxBytes) return { kind: 'err', error: bundleError('BUNDLE_TOO_LARGE', `${bytes.byteLength} bytes (limit ${this.maxBytes})`) };
+    const contentHash = contentHashOf(bytes);
+    const key = bundleKey(tenant, extension, contentHash);
+    if (key.kind === 'err') return key;
+    const path = join(this.root, key.value);
+    await mkdir(dirname(path), { recursive: true });
+    const temp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    try {
+      await writeFile(temp, bytes, { mode: 0o644 });
+      await rename(temp, path);
+    } finally {
+      await rm(temp, { force: true });
+    }
+    return { kind: 'ok', value: { contentHash, key: key.value } };
+  }
+}
