@@ -27,8 +27,11 @@ export const ok = (value: unknown = undefined): HostResult => ({ kind: 'ok', val
 export const err = (code: string): HostResult => ({ kind: 'err', code });
 export const value = (v: unknown = undefined): HostResult => ({ kind: 'value', value: v });
 
-/** What a call returns when the capability is not granted. `drop` = no effect, counted. */
-export type DeniedAnswer = HostResult | 'drop';
+/**
+ * What a call returns when the capability is not granted: a fixed answer, one derived from the
+ * execution's context (for functions with no error case), or `drop` (no effect, counted).
+ */
+export type DeniedAnswer = HostResult | 'drop' | ((ctx: ExecutionContext) => HostResult);
 
 /** Facilities every execution offers capability functions (logging, counters, limits). */
 export interface ExecutionServices {
@@ -51,6 +54,11 @@ export interface InterfaceImpl<Config, State> {
   readonly functions: Readonly<Record<string, CapabilityFunction<Config, State>>>;
   /** per function: what a call without the grant returns */
   readonly denied: Readonly<Record<string, DeniedAnswer>>;
+  /**
+   * What a call returns when its implementation throws (a backend failure or a bug): the
+   * interface's `internal` error where it has one. Without it the execution ends with `host_error`.
+   */
+  readonly onFailure?: HostResult;
 }
 
 /** The install's view as a capability's `configure` sees it. */

@@ -1,0 +1,269 @@
+/**
+ * The engine: prepares components once (validate, transpile, cache) and executes requests against
+ * them in the worker pool, with every guest import routed to the capability registry.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import type { CapabilityName, ExecutionServices, InstallView } from '../capabilities/capability.js';
+import type { CapabilityRegistry } from '../capabilities/registry.js';
+import type { ExecutionContext } from './execution-context.js';
+import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
+import { WorkerPool, type HostSession } from './worker-pool.js';
+import { inspectModule, rewriteModule, WASM_PAGE_BYTES } from './wasm-binary.js';
+import type { CoreModuleSpec, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
+import { truncateUtf8 } from '../util/text.js';
+import { DEFAULT_LIMITS, type ExecutionLimits } from './limits.js';
+
+export interface LogRecord {
+  ts: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  stream: 'log' | 'stdout' | 'stderr';
+  message: string;
+  truncated: boolean;
+  tenant: string;
+  extension: string;
+  install: string | null;
+  version: string | null;
+  request_id: string;
+}
+
+export interface ExecuteInput {
+  contentHash: string;
+  ctx: ExecutionContext;
+  install: InstallView;
+  grants: ReadonlySet<CapabilityName>;
+  request: GuestHttpRequest;
+  limits?: Partial<ExecutionLimits>;
+  instanceMode?: 'fresh' | 'reuse';
+  /** receives every log record of the execution (guest logging, stdout/stderr, host notes) */
+  onLog?: (record: LogRecord) => void;
+}
+
+export interface ExecutionReport {
+  hostCalls: number;
+  deniedCalls: number;
+  logRecords: number;
+  droppedLogRecords: number;
+  durationMs: number;
+  stats: ExecutionStats | null;
+}
+
+export type ExecuteOutcome =
+  | { kind: 'ok'; response: GuestResponse; report: ExecutionReport }
+  | { kind: 'fault'; code: FaultCode | 'not_prepared'; message: string; report: ExecutionReport };
+
+export interface EngineOptions {
+  /** where transpiled artifacts are kept (survives restarts) */
+  cacheDir: string;
+  registry: CapabilityRegistry;
+  /** worker count; default = cores */
+  workers?: number;
+}
+
+export type EnginePrepareResult = PrepareResult | { kind: 'err'; problem: { code: 'unserved_import'; message: string; import: string } };
+
+export class Engine {
+  readonly artifacts: ArtifactStore;
+  readonly pool: WorkerPool;
+  private readonly loaded = new Map<string, Promise<LoadMessage>>();
+
+  private constructor(private readonly options: EngineOptions) {
+    this.artifacts = new ArtifactStore(options.cacheDir);
+    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000 });
+  }
+
+  static async create(options: EngineOptions): Promise<Engine> {
+    const engine = new Engine(options);
+    await engine.artifacts.sweep();
+    await engine.pool.ready();
+    return engine;
+  }
+
+  /** Install-time pipeline: validate, transpile and cache; refuse imports no capability serves. */
+  async prepare(bytes: Uint8Array): Promise<EnginePrepareResult> {
+    const result = await this.artifacts.prepare(bytes);
+    if (result.kind === 'err') return result;
+    const unserved = this.options.registry.unserved(result.artifact.importedFunctions);
+    if (unserved.length > 0) {
+      return { kind: 'err', problem: { code: 'unserved_import', import: unserved[0]!, message: `the component imports ${unserved.join(', ')}, which this runner does not serve` } };
+    }
+    return result;
+  }
+
+  async execute(input: ExecuteInput): Promise<ExecuteOutcome> {
+    const started = performance.now();
+    const limits: ExecutionLimits = { ...DEFAULT_LIMITS, ...input.limits };
+    const session = new ExecutionSession(input, limits, this.options.registry);
+    const report = (stats: ExecutionStats | null): ExecutionReport => ({ ...session.counters(), durationMs: performance.now() - started, stats });
+
+    const artifact = await this.artifact(input.contentHash);
+    if (!artifact) return { kind: 'fault', code: 'not_prepared', message: `no prepared component for ${input.contentHash}`, report: report(null) };
+    const maxPages = Math.max(1, Math.floor((limits.memoryMb * 2 ** 20) / WASM_PAGE_BYTES));
+    const artifactKey = `${artifact.contentHash}@${maxPages}`;
+    const loadMessage = await this.loadArtifact(artifactKey, artifact, maxPages);
+
+    const result = await this.pool.run({
+      artifactKey,
+      load: () => loadMessage,
+      session,
+      timeoutMs: limits.timeoutMs,
+      message: {
+        artifactKey,
+        instanceMode: input.instanceMode ?? 'fresh',
+        maxResponseBytes: limits.maxResponseBytes,
+        request: input.request,
+        context: {
+          requestId: input.ctx.requestId,
+          tenantId: input.ctx.tenantId,
+          extensionId: input.ctx.extensionId,
+          installId: input.ctx.installId ?? undefined,
+          versionId: input.ctx.versionId ?? undefined,
+        },
+      },
+    });
+    session.end();
+    if (result.kind === 'ok') return { kind: 'ok', response: result.response, report: report(result.stats) };
+    // a host-side abort (limit) is the real cause even if the guest then trapped while unwinding
+    const abort = session.abortReason;
+    const code = abort?.code ?? result.code;
+    const message = abort?.message ?? result.message;
+    return { kind: 'fault', code, message, report: report(result.stats) };
+  }
+
+  /** Prepared artifacts by content hash, read from disk once per process. */
+  private readonly known = new Map<string, Artifact>();
+
+  private async artifact(contentHash: string): Promise<Artifact | null> {
+    const cached = this.known.get(contentHash);
+    if (cached) return cached;
+    const artifact = await this.artifacts.load(contentHash);
+    if (artifact) this.known.set(contentHash, artifact);
+    return artifact;
+  }
+
+  /** Rewrites (memory cap, exported globals) and compiles the core modules once per process. */
+  private loadArtifact(key: string, artifact: Artifact, maxPages: number): Promise<LoadMessage> {
+    let loading = this.loaded.get(key);
+    if (!loading) {
+      loading = (async () => {
+        const modules: CoreModuleSpec[] = [];
+        for (const name of artifact.coreModules) {
+          const original = await readFile(join(artifact.dir, name));
+          const rewritten = rewriteModule(original, { maxMemoryPages: maxPages });
+          const facts = inspectModule(rewritten.bytes);
+          const mutable = new Set(facts.mutableGlobals);
+          modules.push({
+            name,
+            module: await WebAssembly.compile(rewritten.bytes as Uint8Array<ArrayBuffer>),
+            mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
+            tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
+          });
+        }
+        return { type: 'load', artifactKey: key, gluePath: artifact.gluePath, modules, maxMemoryPages: maxPages, importedFunctions: artifact.importedFunctions } satisfies LoadMessage;
+      })();
+      loading.catch(() => this.loaded.delete(key));
+      this.loaded.set(key, loading);
+    }
+    return loading;
+  }
+
+  /** Drops compiled modules and warm instances of a component (uninstall). */
+  forget(contentHash: string): void {
+    this.known.delete(contentHash);
+    for (const key of [...this.loaded.keys()]) {
+      if (key.startsWith(`${contentHash}@`)) {
+        this.loaded.delete(key);
+        this.pool.unload(key);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+/** Main-thread side of one execution: host-call budget, logging budget, denial notes. */
+class ExecutionSession implements HostSession {
+  private hostCalls = 0;
+  private deniedCalls = 0;
+  private logRecords = 0;
+  private droppedLogRecords = 0;
+  private readonly deniedNoted = new Set<string>();
+  private readonly controller = new AbortController();
+  private readonly states = new Map<CapabilityName, { config: unknown; state: unknown }>();
+  abortReason: { code: FaultCode; message: string } | null = null;
+  private readonly services: ExecutionServices;
+
+  constructor(
+    private readonly input: ExecuteInput,
+    private readonly limits: ExecutionLimits,
+    private readonly registry: CapabilityRegistry,
+  ) {
+    this.services = {
+      log: (level, message, stream = 'log') => this.log(level, message, stream),
+      noteDenied: (capability, fn, reason) => {
+        this.deniedCalls++;
+        if (this.deniedNoted.has(capability)) return;
+        this.deniedNoted.add(capability);
+        this.log('warn', `denied ${fn}: ${reason}`, 'log');
+      },
+      signal: this.controller.signal,
+    };
+  }
+
+  counters() {
+    return { hostCalls: this.hostCalls, deniedCalls: this.deniedCalls, logRecords: this.logRecords, droppedLogRecords: this.droppedLogRecords };
+  }
+
+  end(): void {
+    this.controller.abort();
+  }
+
+  async call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer> {
+    this.hostCalls++;
+    if (this.hostCalls > this.limits.maxHostCalls) {
+      this.abortReason = { code: 'host_call_limit', message: `the guest made more than ${this.limits.maxHostCalls} host calls` };
+      return { kind: 'abort', ...this.abortReason };
+    }
+    const result = await this.registry.invoke(
+      { ctx: this.input.ctx, install: this.input.install, grants: this.input.grants, services: this.services, states: this.states },
+      iface,
+      fn,
+      args,
+    );
+    if (result.kind === 'dropped') return { kind: 'value', value: undefined };
+    if (result.kind === 'failed') {
+      this.abortReason = { code: 'host_error', message: result.message };
+      return { kind: 'abort', ...this.abortReason };
+    }
+    return result;
+  }
+
+  stdio(stream: 'stdout' | 'stderr', text: string): void {
+    for (const line of text.replace(/\n$/, '').split('\n')) this.log(stream === 'stderr' ? 'warn' : 'info', line, stream);
+  }
+
+  private log(level: LogRecord['level'], message: string, stream: LogRecord['stream']): void {
+    if (this.logRecords >= this.limits.maxLogRecords) {
+      this.droppedLogRecords++;
+      return;
+    }
+    this.logRecords++;
+    const cut = truncateUtf8(message, this.limits.maxLogMessageBytes);
+    const { ctx } = this.input;
+    this.input.onLog?.({
+      ts: new Date().toISOString(),
+      level,
+      stream,
+      message: cut.text,
+      truncated: cut.truncated,
+      tenant: ctx.tenantId,
+      extension: ctx.extensionId,
+      install: ctx.installId,
+      version: ctx.versionId,
+      request_id: ctx.requestId,
+    });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * One instantiated component inside a worker, and the snapshot that gives it fresh-instance
+ * semantics cheaply (issue #3 item 6).
+ *
+ * A component's mutable state is: the linear memories and mutable globals of its core instances,
+ * its tables, and jco's JS-side handle tables. Right after instantiation — before the guest ever
+ * runs — we copy every memory and global. After each request we put them back, which leaves the
+ * guest exactly as a new instantiation would (wizer pre-initialised it; no core module has a start
+ * function, and instantiation calls no guest code). The restore is refused, and the instance
+ * retired, whenever that argument does not hold:
+ *  - the request faulted (trap, exit, timeout — jco also marks a trapped instance dead);
+ *  - a memory grew (memory cannot shrink, so the copy would not be the whole state);
+ *  - a table changed size;
+ *  - the guest dropped a host resource created before the snapshot (its restored memory would name
+ *    a handle jco freed);
+ *  - too many host resources leaked across requests (handles the restored memory forgot; jco keeps
+ *    them in its tables, so we bound the growth by retiring the instance).
+ */
+import type { CoreModuleSpec, GuestContextData, GuestHttpRequest, GuestResponse } from '../protocol.js';
+import { ResourceLedger, createWasiImports, type WasiHost } from './wasi.js';
+
+type InstantiateFn = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: Record<string, unknown>,
+  instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
+) => { handler: (request: { context: GuestContextData; http: GuestHttpRequest }) => GuestResponse };
+
+export interface LoadedGuest {
+  instantiate: InstantiateFn;
+  modules: Map<string, CoreModuleSpec>;
+  specsByModule: Map<WebAssembly.Module, CoreModuleSpec>;
+  maxMemoryPages: number;
+}
+
+/** Host resources that may leak per request before the instance is retired. */
+const MAX_LEAKED_RESOURCES = 4096;
+
+interface Snapshot {
+  memories: { memory: WebAssembly.Memory; bytes: Uint8Array }[];
+  globals: { global: WebAssembly.Global; value: unknown }[];
+  tables: { table: WebAssembly.Table; length: number }[];
+  liveResources: number;
+}
+
+export class GuestInstance {
+  private snapshot: Snapshot | null = null;
+  private unsound = false;
+  readonly memories: WebAssembly.Memory[] = [];
+  private readonly globals: WebAssembly.Global[] = [];
+  private readonly tables: WebAssembly.Table[] = [];
+  private readonly ledger = new ResourceLedger();
+  private readonly handler: (request: { context: GuestContextData; http: GuestHttpRequest }) => GuestResponse;
+  /** requests served since instantiation */
+  served = 0;
+
+  constructor(guest: LoadedGuest, algaImports: Record<string, unknown>, io: Pick<WasiHost, 'write'>) {
+    const wasiHost: WasiHost = { write: io.write, onPinnedDrop: () => (this.unsound = true) };
+    const imports = { ...createWasiImports(wasiHost, this.ledger), ...algaImports };
+    const instantiateCore = (module: WebAssembly.Module, importObject?: WebAssembly.Imports) => {
+      const instance = new WebAssembly.Instance(module, importObject);
+      this.capture(instance, guest.specsByModule.get(module));
+      return instance;
+    };
+    const getCoreModule = (name: string) => {
+      const spec = guest.modules.get(name);
+      if (!spec) throw new Error(`glue asked for unknown core module ${name}`);
+      return spec.module;
+    };
+    this.ledger.pinning = true;
+    this.handler = guest.instantiate(getCoreModule, imports, instantiateCore).handler;
+    this.ledger.pinning = false;
+  }
+
+  private capture(instance: WebAssembly.Instance, spec: CoreModuleSpec | undefined): void {
+    const exports = instance.exports;
+    for (const value of Object.values(exports)) {
+      if (value instanceof WebAssembly.Memory && !this.memories.includes(value)) this.memories.push(value);
+    }
+    for (const name of spec?.mutableGlobals ?? []) {
+      const g = exports[name];
+      if (g instanceof WebAssembly.Global) this.globals.push(g);
+    }
+    for (const name of spec?.tables ?? []) {
+      const t = exports[name];
+      if (t instanceof WebAssembly.Table && !this.tables.includes(t)) this.tables.push(t);
+    }
+  }
+
+  call(context: GuestContextData, http: GuestHttpRequest): GuestResponse {
+    this.served++;
+    return this.handler({ context, http });
+  }
+
+  memoryBytes(): number {
+    return this.memories.reduce((n, m) => n + m.buffer.byteLength, 0);
+  }
+
+  /** Copies the pristine state. Call right after construction, before the first `call`. */
+  takeSnapshot(): void {
+    this.snapshot = {
+      memories: this.memories.map((memory) => ({ memory, bytes: new Uint8Array(memory.buffer).slice() })),
+      globals: this.globals.map((global) => ({ global, value: global.value as unknown })),
+      tables: this.tables.map((table) => ({ table, length: table.length })),
+      liveResources: this.ledger.live,
+    };
+  }
+
+  get hasSnapshot(): boolean {
+    return this.snapshot !== null;
+  }
+
+  /** Puts the pristine state back; false when that would not be sound (the instance must go). */
+  restore(): boolean {
+    const snap = this.snapshot;
+    if (!snap || this.unsound) return false;
+    if (this.ledger.live - snap.liveResources > MAX_LEAKED_RESOURCES) return false;
+    for (const { memory, bytes } of snap.memories) if (memory.buffer.byteLength !== bytes.byteLength) return false;
+    for (const { table, length } of snap.tables) if (table.length !== length) return false;
+    for (const { memory, bytes } of snap.memories) new Uint8Array(memory.buffer).set(bytes);
+    for (const { global, value } of snap.globals) global.value = value;
+    return true;
+  }
+}

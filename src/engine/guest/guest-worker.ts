@@ -1,0 +1,256 @@
+/**
+ * Worker entry: hosts guest instances and runs one execution at a time.
+ *
+ * Guest import calls to `alga:extension/*` are forwarded to the main thread over the host channel
+ * and answered synchronously (`Atomics.wait` until the main thread has run the async capability).
+ * WASI is served locally (see wasi.ts).
+ */
+import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import type { HostResult } from '../../capabilities/capability.js';
+import {
+  SIGNAL_ANSWERED,
+  SIGNAL_WAITING,
+  type ExecuteMessage,
+  type ExecuteReply,
+  type ExecutionStats,
+  type FaultCode,
+  type FromWorker,
+  type HostCallAnswer,
+  type HostChannelMessage,
+  type LoadMessage,
+  type ToWorker,
+} from '../protocol.js';
+import { GuestInstance, type LoadedGuest } from './guest-instance.js';
+import { GuestExit } from './wasi.js';
+
+interface WorkerInit {
+  hostPort: MessagePort;
+  signal: SharedArrayBuffer;
+  /** longest a single host call may block the guest */
+  hostCallTimeoutMs: number;
+}
+
+/** Thrown into the guest to unwind it when the host ends the execution (limit reached). */
+class HostAbort extends Error {
+  override readonly name = 'HostAbort';
+  constructor(
+    readonly code: FaultCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const signal = new Int32Array(init.signal);
+const decoder = new TextDecoder();
+
+interface Slot {
+  guest: LoadedGuest;
+  importedFunctions: Record<string, string[]>;
+  instance: GuestInstance | null;
+}
+const slots = new Map<string, Slot>();
+/** set for the duration of an execution; host calls made outside one are bugs */
+let executing = false;
+
+function callHost(iface: string, fn: string, args: unknown[]): unknown {
+  if (!executing) throw new Error(`host call ${iface}#${fn} outside an execution`);
+  Atomics.store(signal, 0, SIGNAL_WAITING);
+  init.hostPort.postMessage({ type: 'call', iface, fn, args: args.map(ownBytes) } satisfies HostChannelMessage);
+  const waited = Atomics.wait(signal, 0, SIGNAL_WAITING, init.hostCallTimeoutMs);
+  if (waited === 'timed-out') throw new HostAbort('host_call_timeout', `host call ${iface}#${fn} did not answer within ${init.hostCallTimeoutMs} ms`);
+  const received = receiveMessageOnPort(init.hostPort);
+  if (!received) throw new Error(`host call ${iface}#${fn}: answered without a message`);
+  const answer = received.message as HostCallAnswer;
+  return unwrap(answer);
+}
+
+/**
+ * Structured clone copies the whole ArrayBuffer behind a view: a `list<u8>` argument that is a view
+ * into guest memory would ship all of linear memory. Give every byte view its own buffer first.
+ */
+function ownBytes(value: unknown): unknown {
+  if (value instanceof Uint8Array) return value.byteLength === value.buffer.byteLength ? value : value.slice();
+  if (Array.isArray(value)) return value.map(ownBytes);
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = ownBytes(v);
+    return out;
+  }
+  return value;
+}
+
+function unwrap(answer: HostCallAnswer): unknown {
+  switch (answer.kind) {
+    case 'ok':
+    case 'value':
+      return (answer as Extract<HostResult, { kind: 'ok' | 'value' }>).value;
+    case 'err':
+      // jco lowers a thrown object with `payload` as the `err` case of a WIT result
+      throw { payload: answer.code };
+    case 'abort':
+      throw new HostAbort(answer.code, answer.message);
+  }
+}
+
+/** `imports['alga:extension/x']` objects whose functions forward to the host; jco destructures them once. */
+function algaImports(importedFunctions: Record<string, string[]>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [iface, names] of Object.entries(importedFunctions)) {
+    if (!iface.startsWith('alga:extension/')) continue;
+    const fns: Record<string, (...args: unknown[]) => unknown> = {};
+    for (const fn of names) fns[fn] = (...args: unknown[]) => callHost(iface, fn, args);
+    out[iface] = fns;
+  }
+  return out;
+}
+
+function writeStdio(stream: 'stdout' | 'stderr', bytes: Uint8Array): void {
+  if (!executing) return;
+  init.hostPort.postMessage({ type: 'stdio', stream, text: decoder.decode(bytes) } satisfies HostChannelMessage);
+}
+
+async function load(msg: LoadMessage): Promise<void> {
+  try {
+    const glue = (await import(pathToFileURL(msg.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
+    const modules = new Map(msg.modules.map((m) => [m.name, m]));
+    const specsByModule = new Map(msg.modules.map((m) => [m.module, m]));
+    slots.set(msg.artifactKey, {
+      guest: { instantiate: glue.instantiate, modules, specsByModule, maxMemoryPages: msg.maxMemoryPages },
+      importedFunctions: msg.importedFunctions,
+      instance: null,
+    });
+  } catch (e) {
+    post({ type: 'load-failed', artifactKey: msg.artifactKey, message: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+// The glue reads `imports` once per instantiation; the same forwarding functions serve every request.
+const importCache = new Map<string, Record<string, unknown>>();
+
+function newInstance(key: string, slot: Slot): GuestInstance {
+  let imports = importCache.get(key);
+  if (!imports) {
+    imports = algaImports(slot.importedFunctions);
+    importCache.set(key, imports);
+  }
+  return new GuestInstance(slot.guest, imports, { write: writeStdio });
+}
+
+function execute(msg: ExecuteMessage): void {
+  const slot = slots.get(msg.artifactKey);
+  const started = performance.now();
+  const stats: ExecutionStats = { instance: 'reused', guestMs: 0, memoryBytes: 0 };
+  if (!slot) {
+    post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `artifact ${msg.artifactKey} is not loaded in this worker`, stats });
+    return;
+  }
+  let instance = slot.instance;
+  try {
+    if (!instance) {
+      instance = newInstance(msg.artifactKey, slot);
+      if (msg.instanceMode === 'fresh') instance.takeSnapshot();
+      slot.instance = instance;
+      stats.instance = 'new';
+    } else {
+      stats.instance = msg.instanceMode === 'fresh' ? 'restored' : 'reused';
+    }
+  } catch (e) {
+    slot.instance = null;
+    post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `instantiation failed: ${describe(e)}`, stats });
+    return;
+  }
+
+  let reply: ExecuteReply;
+  executing = true;
+  try {
+    const response = instance.call(msg.context, msg.request);
+    stats.guestMs = performance.now() - started;
+    stats.memoryBytes = instance.memoryBytes();
+    reply = checkResponse(msg, ownResponse(response, instance), stats);
+  } catch (e) {
+    stats.guestMs = performance.now() - started;
+    stats.memoryBytes = instance.memoryBytes();
+    const { code, message } = classifyFault(e, instance, slot.guest.maxMemoryPages);
+    reply = { type: 'result', id: msg.id, kind: 'fault', code, message, stats };
+  } finally {
+    executing = false;
+  }
+  post(reply);
+
+  // After the answer is out: make the instance pristine again, or drop it.
+  const keep = reply.kind === 'ok' || reply.code === 'response_too_large' || reply.code === 'invalid_response';
+  if (!keep) slot.instance = null;
+  else if (msg.instanceMode === 'fresh' && !instance.restore()) slot.instance = null;
+}
+
+function checkResponse(msg: ExecuteMessage, response: GuestResponse, stats: ExecutionStats): ExecuteReply {
+  const bodyBytes = response.body?.byteLength ?? 0;
+  const headerBytes = response.headers.reduce((n, h) => n + h.name.length + h.value.length, 0);
+  if (bodyBytes + headerBytes > msg.maxResponseBytes) {
+    return { type: 'result', id: msg.id, kind: 'fault', code: 'response_too_large', message: `the response is ${bodyBytes + headerBytes} bytes, above the limit of ${msg.maxResponseBytes}`, stats };
+  }
+  if (!Number.isInteger(response.status) || response.status < 100 || response.status > 599) {
+    return { type: 'result', id: msg.id, kind: 'fault', code: 'invalid_response', message: `the guest returned HTTP status ${response.status}`, stats };
+  }
+  return { type: 'result', id: msg.id, kind: 'ok', response: { status: response.status, headers: response.headers, body: response.body }, stats };
+}
+
+type GuestResponse = import('../protocol.js').GuestResponse;
+
+/** The body is transferred to the main thread: it must not be a view into guest memory. */
+function ownResponse(response: GuestResponse, instance: GuestInstance): GuestResponse {
+  const body = response.body;
+  if (!body || !instance.memories.some((m) => m.buffer === body.buffer)) return response;
+  return { ...response, body: body.slice() };
+}
+
+function classifyFault(e: unknown, instance: GuestInstance, maxPages: number): { code: FaultCode; message: string } {
+  if (e instanceof HostAbort) return { code: e.code, message: e.message };
+  if (e instanceof GuestExit) return { code: 'guest_exit', message: e.message };
+  const message = describe(e);
+  const pages = instance.memoryBytes() / 65536;
+  // Growth past the declared maximum fails inside the guest, which then traps or reports OOM.
+  // Treat a fault with memory at (or within a few pages of) the cap, or an OOM message, as the limit.
+  if (pages >= maxPages - 16 || /out of memory/i.test(message)) {
+    return { code: 'memory_limit', message: `the guest reached its memory limit of ${(maxPages * 65536) / 2 ** 20} MiB (${message})` };
+  }
+  return { code: 'guest_trap', message };
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`.slice(0, 2000);
+  if (e && typeof e === 'object' && 'payload' in e) return `guest error: ${JSON.stringify((e as { payload: unknown }).payload)}`.slice(0, 2000);
+  return String(e).slice(0, 2000);
+}
+
+function post(msg: FromWorker): void {
+  if (msg.type === 'result' && msg.kind === 'ok' && msg.response.body) {
+    port.postMessage(msg, [msg.response.body.buffer as ArrayBuffer]);
+  } else {
+    port.postMessage(msg);
+  }
+}
+
+// Messages are handled strictly in order: a load must finish before the execute that follows it.
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (msg: ToWorker) => {
+  queue = queue.then(async () => {
+    switch (msg.type) {
+      case 'load':
+        await load(msg);
+        break;
+      case 'execute':
+        execute(msg);
+        break;
+      case 'unload':
+        slots.delete(msg.artifactKey);
+        importCache.delete(msg.artifactKey);
+        break;
+    }
+  });
+});
+post({ type: 'ready' });

@@ -1,0 +1,23 @@
+/** Per-execution limits and their defaults (DESIGN.md §7). Operators bound them with maxima. */
+export interface ExecutionLimits {
+  /** wall-clock deadline; the worker is terminated past it */
+  timeoutMs: number;
+  /** cap on guest linear memory (declared maximum rewritten into the core modules) */
+  memoryMb: number;
+  maxHostCalls: number;
+  /** response body + headers */
+  maxResponseBytes: number;
+  maxLogRecords: number;
+  maxLogMessageBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ExecutionLimits> = {
+  timeoutMs: 5_000,
+  memoryMb: 256,
+  maxHostCalls: 10_000,
+  maxResponseBytes: 10 * 2 ** 20,
+  maxLogRecords: 1_000,
+  maxLogMessageBytes: 8 * 1024,
+};
+
+export const MAX_TIMEOUT_MS = 30_000;

@@ -1,0 +1,106 @@
+/**
+ * Messages between the main thread and guest workers. Kept in one place so both sides agree.
+ *
+ * Two channels per worker:
+ *  - the worker's own port (`postMessage`) carries load/execute requests and their results;
+ *  - a dedicated MessageChannel + SharedArrayBuffer carries synchronous host calls: the worker
+ *    posts a call and blocks in `Atomics.wait`; the main thread answers, then `Atomics.notify`s.
+ */
+import type { HostResult } from '../capabilities/capability.js';
+
+export interface GuestHttpRequest {
+  method: string;
+  /** path + query string, as the guest sees it */
+  url: string;
+  headers: { name: string; value: string }[];
+  body: Uint8Array | undefined;
+}
+
+export interface GuestContextData {
+  requestId: string | undefined;
+  tenantId: string;
+  extensionId: string;
+  installId: string | undefined;
+  versionId: string | undefined;
+}
+
+export interface GuestResponse {
+  status: number;
+  headers: { name: string; value: string }[];
+  body: Uint8Array | undefined;
+}
+
+export interface CoreModuleSpec {
+  name: string;
+  module: WebAssembly.Module;
+  /** exports that are mutable globals (reserved names added by the rewrite, plus existing ones) */
+  mutableGlobals: string[];
+  /** exports that are tables */
+  tables: string[];
+}
+
+export interface LoadMessage {
+  type: 'load';
+  artifactKey: string;
+  gluePath: string;
+  modules: CoreModuleSpec[];
+  /** cap in pages, to tell a memory-limit trap from another trap */
+  maxMemoryPages: number;
+  /** interface → function names the glue imports (all forwarded to the host) */
+  importedFunctions: Record<string, string[]>;
+}
+
+export interface ExecuteMessage {
+  type: 'execute';
+  id: number;
+  artifactKey: string;
+  instanceMode: 'fresh' | 'reuse';
+  context: GuestContextData;
+  request: GuestHttpRequest;
+  maxResponseBytes: number;
+}
+
+export interface UnloadMessage {
+  type: 'unload';
+  artifactKey: string;
+}
+
+export type ToWorker = LoadMessage | ExecuteMessage | UnloadMessage;
+
+export type FaultCode =
+  | 'timeout'
+  | 'memory_limit'
+  | 'guest_trap'
+  | 'guest_exit'
+  | 'host_call_limit'
+  | 'host_call_timeout'
+  | 'response_too_large'
+  | 'invalid_response'
+  | 'worker_crashed'
+  | 'host_error'
+  | 'instantiate_failed';
+
+export interface ExecutionStats {
+  /** how the instance was obtained: a new instantiation, a snapshot restore, or a kept warm instance */
+  instance: 'new' | 'restored' | 'reused';
+  guestMs: number;
+  memoryBytes: number;
+}
+
+export type ExecuteReply =
+  | { type: 'result'; id: number; kind: 'ok'; response: GuestResponse; stats: ExecutionStats }
+  | { type: 'result'; id: number; kind: 'fault'; code: FaultCode; message: string; stats: ExecutionStats };
+
+export type FromWorker = ExecuteReply | { type: 'ready' } | { type: 'load-failed'; artifactKey: string; message: string };
+
+/** Host-call channel: worker → main. */
+export type HostChannelMessage =
+  | { type: 'call'; iface: string; fn: string; args: unknown[] }
+  | { type: 'stdio'; stream: 'stdout' | 'stderr'; text: string };
+
+/** Host-call channel: main → worker. `abort` ends the execution with a fault. */
+export type HostCallAnswer = HostResult | { kind: 'abort'; code: FaultCode; message: string };
+
+/** Layout of the SharedArrayBuffer: one Int32 flag, 0 = waiting, 1 = answered. */
+export const SIGNAL_WAITING = 0;
+export const SIGNAL_ANSWERED = 1;

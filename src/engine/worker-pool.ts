@@ -1,0 +1,208 @@
+/**
+ * A pool of guest workers (issue #3 item 3). Each worker runs one execution at a time; jobs go to
+ * a worker that already has the guest warm when one is idle. A worker that overruns its deadline is
+ * terminated and replaced; one that crashes is replaced; the pool never takes the process down.
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { EventEmitter } from 'node:events';
+import { SIGNAL_ANSWERED, type ExecuteMessage, type ExecuteReply, type FaultCode, type FromWorker, type HostCallAnswer, type HostChannelMessage, type LoadMessage } from './protocol.js';
+
+const WARM_LOOKAHEAD = 8;
+const WORKER_URL = new URL('./guest/guest-worker.js', import.meta.url);
+
+/** Main-thread handler of one execution's host traffic. */
+export interface HostSession {
+  call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer>;
+  stdio(stream: 'stdout' | 'stderr', text: string): void;
+}
+
+export interface PoolJob {
+  artifactKey: string;
+  /** sent to the worker before the first execute of this artifact on it */
+  load: () => LoadMessage;
+  message: Omit<ExecuteMessage, 'id' | 'type'>;
+  session: HostSession;
+  timeoutMs: number;
+}
+
+export type JobResult = ExecuteReply | { type: 'result'; id: number; kind: 'fault'; code: FaultCode; message: string; stats: null };
+
+interface Slot {
+  worker: Worker;
+  hostPort: MessagePort;
+  signal: Int32Array;
+  loaded: Set<string>;
+  current: RunningJob | null;
+  ready: Promise<void>;
+}
+
+interface RunningJob {
+  id: number;
+  job: PoolJob;
+  resolve: (r: JobResult) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface PoolOptions {
+  size: number;
+  hostCallTimeoutMs: number;
+  /** V8 heap cap per worker (MiB); wasm linear memory is capped separately */
+  maxOldGenerationSizeMb?: number;
+}
+
+export class WorkerPool extends EventEmitter {
+  private readonly slots: Slot[] = [];
+  private readonly queue: { job: PoolJob; resolve: (r: JobResult) => void }[] = [];
+  private nextId = 1;
+  private closed = false;
+  /** workers replaced after a timeout or crash, for metrics */
+  restarts = 0;
+
+  constructor(private readonly options: PoolOptions) {
+    super();
+    for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get busy(): number {
+    return this.slots.filter((s) => s.current).length;
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.ready));
+  }
+
+  run(job: PoolJob): Promise<JobResult> {
+    if (this.closed) throw new Error('worker pool is closed');
+    return new Promise((resolve) => {
+      const slot = this.pickIdle(job.artifactKey);
+      if (slot) this.start(slot, job, resolve);
+      else this.queue.push({ job, resolve });
+    });
+  }
+
+  /** Forget an artifact in every worker (uninstall, or memory cap changed). */
+  unload(artifactKey: string): void {
+    for (const slot of this.slots) {
+      if (slot.loaded.delete(artifactKey)) slot.worker.postMessage({ type: 'unload', artifactKey });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const q of this.queue.splice(0)) q.resolve(fault(0, 'worker_crashed', 'the engine is shutting down'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private pickIdle(artifactKey: string): Slot | undefined {
+    const idle = this.slots.filter((s) => !s.current);
+    return idle.find((s) => s.loaded.has(artifactKey)) ?? idle[0];
+  }
+
+  private spawn(): Slot {
+    const signalBuffer = new SharedArrayBuffer(4);
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(WORKER_URL, {
+      workerData: { hostPort: port2, signal: signalBuffer, hostCallTimeoutMs: this.options.hostCallTimeoutMs },
+      transferList: [port2],
+      resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
+      stdout: false,
+      stderr: false,
+    });
+    let markReady!: () => void;
+    const slot: Slot = { worker, hostPort: port1, signal: new Int32Array(signalBuffer), loaded: new Set(), current: null, ready: new Promise((r) => (markReady = r)) };
+    worker.on('message', (msg: FromWorker) => {
+      if (msg.type === 'ready') markReady();
+      else if (msg.type === 'result') this.finish(slot, msg);
+      else if (msg.type === 'load-failed') {
+        slot.loaded.delete(msg.artifactKey);
+        if (slot.current?.job.artifactKey === msg.artifactKey) this.finish(slot, fault(slot.current.id, 'instantiate_failed', `loading the guest failed: ${msg.message}`));
+      }
+    });
+    worker.on('error', (e) => this.replace(slot, 'worker_crashed', `the worker crashed: ${e.message}`));
+    worker.on('exit', () => this.replace(slot, 'worker_crashed', 'the worker exited'));
+    port1.on('message', (msg: HostChannelMessage) => this.onHostMessage(slot, msg));
+    return slot;
+  }
+
+  private onHostMessage(slot: Slot, msg: HostChannelMessage): void {
+    const running = slot.current;
+    if (msg.type === 'stdio') {
+      running?.job.session.stdio(msg.stream, msg.text);
+      return;
+    }
+    const answer = (a: HostCallAnswer) => {
+      if (slot.current !== running) return; // the execution ended (timeout) while the call ran
+      slot.hostPort.postMessage(a);
+      Atomics.store(slot.signal, 0, SIGNAL_ANSWERED);
+      Atomics.notify(slot.signal, 0);
+    };
+    if (!running) {
+      answer({ kind: 'abort', code: 'worker_crashed', message: 'host call outside an execution' });
+      return;
+    }
+    running.job.session.call(msg.iface, msg.fn, msg.args).then(answer, (e: unknown) =>
+      answer({ kind: 'abort', code: 'worker_crashed', message: `host call failed: ${e instanceof Error ? e.message : String(e)}` }),
+    );
+  }
+
+  private start(slot: Slot, job: PoolJob, resolve: (r: JobResult) => void): void {
+    const id = this.nextId++;
+    const timer = setTimeout(() => this.replace(slot, 'timeout', `the execution exceeded its ${job.timeoutMs} ms deadline`), job.timeoutMs);
+    slot.current = { id, job, resolve, timer };
+    if (!slot.loaded.has(job.artifactKey)) {
+      slot.worker.postMessage(job.load());
+      slot.loaded.add(job.artifactKey);
+    }
+    slot.worker.postMessage({ ...job.message, type: 'execute', id } satisfies ExecuteMessage);
+  }
+
+  private finish(slot: Slot, reply: JobResult): void {
+    const running = slot.current;
+    if (!running || running.id !== reply.id) return;
+    clearTimeout(running.timer);
+    slot.current = null;
+    running.resolve(reply);
+    this.drain(slot);
+  }
+
+  /** Terminate a worker (deadline or crash), fail its execution, and put a new worker in its place. */
+  private replace(slot: Slot, code: FaultCode, message: string): void {
+    const index = this.slots.indexOf(slot);
+    if (index === -1 || this.closed) return;
+    const running = slot.current;
+    slot.current = null;
+    if (running) clearTimeout(running.timer);
+    slot.worker.removeAllListeners('exit');
+    slot.worker.removeAllListeners('error');
+    slot.worker.on('error', () => {});
+    void slot.worker.terminate();
+    slot.hostPort.close();
+    this.restarts++;
+    const fresh = this.spawn();
+    this.slots[index] = fresh;
+    this.emit('restart', code);
+    if (running) running.resolve(fault(running.id, code, message));
+    this.drain(fresh);
+  }
+
+  private drain(slot: Slot): void {
+    if (slot.current || this.queue.length === 0) return;
+    // Prefer a job whose guest is warm here, but look only near the head so nothing starves.
+    let pick = this.queue.slice(0, WARM_LOOKAHEAD).findIndex((q) => slot.loaded.has(q.job.artifactKey));
+    if (pick === -1) pick = 0;
+    const [next] = this.queue.splice(pick, 1);
+    if (next) this.start(slot, next.job, next.resolve);
+  }
+}
+
+function fault(id: number, code: FaultCode, message: string): JobResult {
+  return { type: 'result', id, kind: 'fault', code, message, stats: null };
+}
