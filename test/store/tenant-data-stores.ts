@@ -1,0 +1,77 @@
+/**
+ * Real stores for the tenant-data tests: a SQLite file in a fresh temp dir, and PostgreSQL in a
+ * fresh schema at TEST_DATABASE_URL (dropped afterwards), both opened through `openStore` so the
+ * migration is found and applied the way the service applies it.
+ *
+ * PostgreSQL unreachable: with CI=true that is a failure; locally the PostgreSQL leg is skipped
+ * with a message saying why.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { sql } from 'kysely';
+import { openStore, type Store } from '../../src/store/index.js';
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestStore {
+  readonly store: Store;
+  dispose(): Promise<void>;
+}
+
+export interface StoreLeg {
+  readonly name: 'sqlite' | 'postgres';
+  /** A reason to skip this leg (PostgreSQL unreachable outside CI), or null. */
+  readonly skip: string | null;
+  open(): Promise<TestStore>;
+}
+
+async function openSqliteStore(): Promise<TestStore> {
+  const dir = await mkdtemp(join(tmpdir(), 'tenant-data-'));
+  const store = await openStore({ dataDir: dir });
+  return {
+    store,
+    async dispose() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function openPostgresStore(): Promise<TestStore> {
+  const schema = `tenant_data_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const store = await openStore({ dataDir: tmpdir(), databaseUrl: TEST_DATABASE_URL, schema, poolSize: 4 });
+  return {
+    store,
+    async dispose() {
+      await sql`drop schema ${sql.id(schema)} cascade`.execute(store.db);
+      await store.close();
+    },
+  };
+}
+
+/** Is PostgreSQL answering? Decides (once per file) whether the PostgreSQL leg runs. */
+async function postgresSkipReason(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return null;
+  } catch (error) {
+    const why = `PostgreSQL at ${TEST_DATABASE_URL} is unreachable (${error instanceof Error ? error.message : String(error)})`;
+    if (process.env.CI === 'true') throw new Error(`${why}; CI requires it`);
+    return `${why}; set TEST_DATABASE_URL or start PostgreSQL to run this leg`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function storeLegs(): Promise<StoreLeg[]> {
+  const pgSkip = await postgresSkipReason();
+  return [
+    { name: 'sqlite', skip: null, open: openSqliteStore },
+    { name: 'postgres', skip: pgSkip, open: openPostgresStore },
+  ];
+}
