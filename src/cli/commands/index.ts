@@ -1,6 +1,15 @@
 /** Every CLI command, in the order `--help` lists them. Add a command by adding its module here. */
 import type { Command } from 'commander';
+import { registerKeysCommand } from './keys.js';
+import { registerPackCommand } from './pack.js';
+import { registerPublishCommand } from './publish.js';
+import { registerSignCommand } from './sign.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [
+  registerPackCommand,
+  registerKeysCommand,
+  registerSignCommand,
+  registerPublishCommand,
+];

@@ -1,0 +1,27 @@
+/** `alga-runner pack <dir> [--out FILE]`: manifest + dist/main.wasm + ui/** → bundle.tar.zst. */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { formatManifestProblems, packBundleDirectory } from '../../bundle/index.js';
+
+export function registerPackCommand(program: Command): void {
+  program
+    .command('pack')
+    .description('validate <dir>/manifest.json and pack it with dist/main.wasm and ui/** into a bundle; prints the content hash')
+    .argument('<dir>', 'extension source directory')
+    .option('--out <file>', 'bundle to write (default: <dir>/bundle.tar.zst)')
+    .action(async (dir: string, options: { out?: string }) => {
+      const packed = await packBundleDirectory(dir);
+      if (packed.kind === 'err') {
+        const { error } = packed;
+        process.stderr.write(`alga-runner pack: ${error.message}\n${error.problems ? `${formatManifestProblems(error.problems)}\n` : ''}`);
+        process.exitCode = 1;
+        return;
+      }
+      const out = options.out ?? join(dir, 'bundle.tar.zst');
+      await writeFile(out, packed.value.bytes);
+      for (const path of packed.value.skipped) process.stderr.write(`skipped hidden ${path}\n`);
+      process.stderr.write(`wrote ${out} (${packed.value.bytes.byteLength} bytes, ${packed.value.manifest.name}@${packed.value.manifest.version})\n`);
+      process.stdout.write(`${packed.value.contentHash}\n`);
+    });
+}
