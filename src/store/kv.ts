@@ -1,14 +1,16 @@
 /**
  * Key/value storage per install (DESIGN.md §4 "storage", §7 quotas).
  *
- * Every write runs in one transaction that first upserts the install's `kv_usage` row. That
- * write takes the row lock on PostgreSQL (and the database write lock on SQLite), so writes of
- * one install are serialized: compare-and-swap, quota counters and the entry itself always
- * agree, however many connections race. A write is acknowledged only after its commit, which
+ * Every write runs in one transaction that first takes the install's write lock (see
+ * lockInstall), so writes of one install are serialized: compare-and-swap, quota counters and
+ * the entry itself always agree, however many connections race. The embedded SQLite store is
+ * meant for one runner process (its connection serializes transactions). A write is acknowledged only after its commit, which
  * is durable (SQLite WAL + synchronous=FULL; PostgreSQL's default fsync on commit).
  */
+import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './database.js';
+import type { StoreDialect } from './dialect.js';
 import type { KvLimits } from './kv-limits.js';
 import { DEFAULT_KV_LIMITS, invalidName } from './kv-limits.js';
 
@@ -57,18 +59,63 @@ const toEntry = (row: { namespace: string; key: string; value: Buffer; revision:
   revision: Number(row.revision),
 });
 
-/** Upsert (and so lock) the install's usage row, returning its counters. */
-async function lockUsage(trx: Transaction<Database>, installId: string): Promise<KvUsage> {
-  const row = await trx
-    .insertInto('kv_usage')
-    .values({ install_id: installId, total_bytes: 0, namespace_count: 0 })
-    .onConflict((oc) => oc.column('install_id').doUpdateSet((eb) => ({ install_id: eb.ref('excluded.install_id') })))
-    .returning(['total_bytes', 'namespace_count'])
-    .executeTakeFirstOrThrow();
-  return { totalBytes: Number(row.total_bytes), namespaces: Number(row.namespace_count) };
+/** advisory-lock class id for kv writes ("kv" in ASCII), so it cannot collide with other locks */
+const KV_LOCK_CLASS = 0x6b76;
+
+/**
+ * Serialize this install's writes until the transaction ends. PostgreSQL: a transaction-scoped
+ * advisory lock on the install (it writes no WAL, so a write that turns out to be a conflict
+ * or a denial commits without an fsync). SQLite: the store's single connection already runs one
+ * transaction at a time.
+ */
+async function lockInstall(trx: Transaction<Database>, dialect: StoreDialect, installId: string): Promise<void> {
+  if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${KV_LOCK_CLASS}, hashtext(${installId}))`.execute(trx);
 }
 
-export function createKvStore(db: Kysely<Database>, now: () => number): KvStore {
+/** Everything a write must know, read in one round trip after the lock. */
+async function readWriteState(trx: Transaction<Database>, installId: string, namespace: string, key: string) {
+  const entry = (column: 'revision' | 'size') =>
+    trx
+      .selectFrom('kv_entries')
+      .select(column)
+      .where('install_id', '=', installId)
+      .where('namespace', '=', namespace)
+      .where('key', '=', key);
+  const usage = (column: 'total_bytes' | 'namespace_count') => trx.selectFrom('kv_usage').select(column).where('install_id', '=', installId);
+  const row = await trx
+    .selectNoFrom((eb) => [
+      entry('revision').as('revision'),
+      entry('size').as('size'),
+      eb
+        .selectFrom('kv_namespaces')
+        .select('key_count')
+        .where('install_id', '=', installId)
+        .where('namespace', '=', namespace)
+        .as('key_count'),
+      usage('total_bytes').as('total_bytes'),
+      usage('namespace_count').as('namespace_count'),
+    ])
+    .executeTakeFirstOrThrow();
+  const num = (v: number | string | null) => (v === null ? null : Number(v));
+  return {
+    revision: num(row.revision),
+    size: num(row.size),
+    keyCount: num(row.key_count),
+    totalBytes: num(row.total_bytes) ?? 0,
+    namespaces: num(row.namespace_count) ?? 0,
+  };
+}
+
+/** Set the install's usage counters (creating its row on the first write). */
+async function writeUsage(trx: Transaction<Database>, installId: string, totalBytes: number, namespaces: number): Promise<void> {
+  await trx
+    .insertInto('kv_usage')
+    .values({ install_id: installId, total_bytes: totalBytes, namespace_count: namespaces })
+    .onConflict((oc) => oc.column('install_id').doUpdateSet({ total_bytes: totalBytes, namespace_count: namespaces }))
+    .execute();
+}
+
+export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: () => number): KvStore {
   return {
     async get(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, key, limits);
@@ -95,41 +142,26 @@ export function createKvStore(db: Kysely<Database>, now: () => number): KvStore 
       const value = Buffer.from(input.value.buffer, input.value.byteOffset, input.value.byteLength);
 
       return db.transaction().execute(async (trx): Promise<KvPutResult> => {
-        const usage = await lockUsage(trx, installId);
-        const existing = await trx
-          .selectFrom('kv_entries')
-          .select(['revision', 'size'])
-          .where('install_id', '=', installId)
-          .where('namespace', '=', namespace)
-          .where('key', '=', key)
-          .executeTakeFirst();
-        const currentRevision = existing ? Number(existing.revision) : 0;
+        await lockInstall(trx, dialect, installId);
+        const state = await readWriteState(trx, installId, namespace, key);
+        const exists = state.revision !== null;
+        const currentRevision = state.revision ?? 0;
         if (input.revision !== undefined && input.revision !== currentRevision) return { kind: 'conflict' };
 
-        const oldSize = existing ? Number(existing.size) : 0;
-        let namespaceIsNew = false;
-        if (!existing) {
-          const ns = await trx
-            .selectFrom('kv_namespaces')
-            .select('key_count')
-            .where('install_id', '=', installId)
-            .where('namespace', '=', namespace)
-            .executeTakeFirst();
-          namespaceIsNew = ns === undefined;
-          if (namespaceIsNew && usage.namespaces >= limits.maxNamespacesPerInstall) {
-            return { kind: 'denied', reason: `install already has ${limits.maxNamespacesPerInstall} namespaces` };
-          }
-          if (ns && Number(ns.key_count) >= limits.maxKeysPerNamespace) {
-            return { kind: 'denied', reason: `namespace "${namespace}" already has ${limits.maxKeysPerNamespace} keys` };
-          }
+        const namespaceIsNew = state.keyCount === null;
+        if (!exists && namespaceIsNew && state.namespaces >= limits.maxNamespacesPerInstall) {
+          return { kind: 'denied', reason: `install already has ${limits.maxNamespacesPerInstall} namespaces` };
         }
-        const totalBytes = usage.totalBytes - oldSize + size;
+        if (!exists && !namespaceIsNew && (state.keyCount ?? 0) >= limits.maxKeysPerNamespace) {
+          return { kind: 'denied', reason: `namespace "${namespace}" already has ${limits.maxKeysPerNamespace} keys` };
+        }
+        const totalBytes = state.totalBytes - (state.size ?? 0) + size;
         if (totalBytes > limits.maxBytesPerInstall) {
           return { kind: 'denied', reason: `install storage would reach ${totalBytes} bytes, over ${limits.maxBytesPerInstall} bytes` };
         }
 
         const revision = currentRevision + 1;
-        if (existing) {
+        if (exists) {
           await trx
             .updateTable('kv_entries')
             .set({ value, size, revision, updated_at: now() })
@@ -142,22 +174,13 @@ export function createKvStore(db: Kysely<Database>, now: () => number): KvStore 
             .insertInto('kv_entries')
             .values({ install_id: installId, namespace, key, value, size, revision, updated_at: now() })
             .execute();
-          if (namespaceIsNew) {
-            await trx.insertInto('kv_namespaces').values({ install_id: installId, namespace, key_count: 1 }).execute();
-          } else {
-            await trx
-              .updateTable('kv_namespaces')
-              .set((eb) => ({ key_count: eb('key_count', '+', 1) }))
-              .where('install_id', '=', installId)
-              .where('namespace', '=', namespace)
-              .execute();
-          }
+          await trx
+            .insertInto('kv_namespaces')
+            .values({ install_id: installId, namespace, key_count: 1 })
+            .onConflict((oc) => oc.columns(['install_id', 'namespace']).doUpdateSet((eb) => ({ key_count: eb('kv_namespaces.key_count', '+', 1) })))
+            .execute();
         }
-        await trx
-          .updateTable('kv_usage')
-          .set({ total_bytes: totalBytes, namespace_count: usage.namespaces + (namespaceIsNew ? 1 : 0) })
-          .where('install_id', '=', installId)
-          .execute();
+        await writeUsage(trx, installId, totalBytes, state.namespaces + (!exists && namespaceIsNew ? 1 : 0));
         return { kind: 'ok', entry: { namespace, key, value: input.value, revision } };
       });
     },
@@ -166,34 +189,27 @@ export function createKvStore(db: Kysely<Database>, now: () => number): KvStore 
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
       return db.transaction().execute(async (trx): Promise<KvDeleteResult> => {
-        const usage = await lockUsage(trx, installId);
-        const removed = await trx
+        await lockInstall(trx, dialect, installId);
+        const state = await readWriteState(trx, installId, namespace, key);
+        if (state.revision === null) return { kind: 'missing' };
+        await trx
           .deleteFrom('kv_entries')
           .where('install_id', '=', installId)
           .where('namespace', '=', namespace)
           .where('key', '=', key)
-          .returning('size')
-          .executeTakeFirst();
-        if (!removed) return { kind: 'missing' };
-        const ns = await trx
-          .updateTable('kv_namespaces')
-          .set((eb) => ({ key_count: eb('key_count', '-', 1) }))
-          .where('install_id', '=', installId)
-          .where('namespace', '=', namespace)
-          .returning('key_count')
-          .executeTakeFirstOrThrow();
-        const namespaceEmptied = Number(ns.key_count) === 0;
+          .execute();
+        const namespaceEmptied = state.keyCount === 1;
         if (namespaceEmptied) {
           await trx.deleteFrom('kv_namespaces').where('install_id', '=', installId).where('namespace', '=', namespace).execute();
+        } else {
+          await trx
+            .updateTable('kv_namespaces')
+            .set((eb) => ({ key_count: eb('key_count', '-', 1) }))
+            .where('install_id', '=', installId)
+            .where('namespace', '=', namespace)
+            .execute();
         }
-        await trx
-          .updateTable('kv_usage')
-          .set({
-            total_bytes: usage.totalBytes - Number(removed.size),
-            namespace_count: usage.namespaces - (namespaceEmptied ? 1 : 0),
-          })
-          .where('install_id', '=', installId)
-          .execute();
+        await writeUsage(trx, installId, state.totalBytes - (state.size ?? 0), state.namespaces - (namespaceEmptied ? 1 : 0));
         return { kind: 'ok' };
       });
     },

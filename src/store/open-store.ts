@@ -132,7 +132,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       db,
       registry: createRegistryStore(db, now),
       secrets,
-      kv: createKvStore(db, now),
+      kv: createKvStore(db, dialect, now),
       logs: createLogStore(db, now, options.logs),
       idempotency: createIdempotencyStore(db, now),
       appliedMigrations,
