@@ -39,7 +39,14 @@ export interface AddressPermission {
 
 export type AddressDecision =
   | { readonly allowed: true; readonly verdict: AddressVerdict }
-  | { readonly allowed: false; readonly verdict: AddressVerdict; readonly reason: string };
+  | {
+      readonly allowed: false;
+      readonly verdict: AddressVerdict;
+      /** what the address is and why that is refused, e.g. `private (private networks are not enabled)` */
+      readonly why: string;
+      /** `address 10.0.0.1 is private (...)` */
+      readonly reason: string;
+    };
 
 /** Instance-metadata endpoints of the big clouds; refused even when private networks are allowed. */
 const CLOUD_METADATA = new Set(['169.254.169.254', '169.254.170.2', '100.100.100.200', 'fd00:ec2::254']);
@@ -83,7 +90,8 @@ export function decideAddress(text: string, permission: AddressPermission): Addr
   if (verdict.category === 'public') return { allowed: true, verdict };
   if (verdict.category === 'private' && permission.allowPrivate) return { allowed: true, verdict };
   const hint = verdict.category === 'private' ? ' (private networks are not enabled)' : '';
-  return { allowed: false, verdict, reason: `address ${verdict.address} is ${verdict.range}${hint}` };
+  const why = `${verdict.range}${hint}`;
+  return { allowed: false, verdict, why, reason: `address ${verdict.address} is ${why}` };
 }
 
 function classifyIPv4(ip: ipaddr.IPv4, via?: string): AddressVerdict {

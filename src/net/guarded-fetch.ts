@@ -196,7 +196,7 @@ async function followHops(
       try {
         next = new URL(location, hop.url);
       } catch {
-        return failure('transport', `redirect to an unparseable location ${JSON.stringify(location)}`);
+        return failure('transport', 'redirect to an unparseable location');
       }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         return failure('not-allowed', `redirect to scheme ${next.protocol} is not allowed`);
@@ -240,8 +240,8 @@ async function checkTarget(
   for (const { address } of addresses) {
     const decision = decideAddress(address, { allowPrivate: policy.allowPrivate, allowAddresses: policy.allowAddresses });
     if (!decision.allowed) {
-      const via = literal === 0 ? `${hostname} resolves to ` : '';
-      return failure('not-allowed', `${via}${decision.reason}`);
+      const reason = literal === 0 ? `${hostname} resolves to ${decision.verdict.address}, which is ${decision.why}` : decision.reason;
+      return failure('not-allowed', reason);
     }
   }
   return { kind: 'ok', addresses };
@@ -331,7 +331,8 @@ function parseHttpUrl(text: unknown): URL | string {
   try {
     url = new URL(text);
   } catch {
-    return `url ${JSON.stringify(text)} is not a valid absolute URL`;
+    // The URL itself stays out of the reason: query strings often carry tokens.
+    return 'url is not a valid absolute URL';
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return `url scheme ${url.protocol} is not http or https`;
   if (url.username !== '' || url.password !== '') return 'url must not carry credentials';
