@@ -25,6 +25,7 @@ export function createClientsCapability(backend: TenantDataBackend): Capability<
             hostResultOf(await backend.getClient(tenantDataScope(ctx, services), args[0] as string), services, 'clients.get-client'),
         },
         denied: { listClients: err('not-allowed'), getClient: err('not-allowed') },
+        onFailure: err('internal'),
       },
     ],
   });

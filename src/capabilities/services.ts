@@ -24,6 +24,7 @@ export function createServicesCapability(backend: TenantDataBackend): Capability
             hostResultOf(await backend.getService(tenantDataScope(ctx, services), args[0] as string), services, 'services.get-service'),
         },
         denied: { listServices: err('not-allowed'), getService: err('not-allowed') },
+        onFailure: err('internal'),
       },
     ],
   });

@@ -154,17 +154,19 @@ function describeFailure(error: unknown): string {
 /** Read a body up to `limit` bytes; `undefined` when it is larger. */
 async function readCapped(response: Response, limit: number): Promise<string | undefined> {
   if (!response.body) return '';
+  const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of response.body) {
-    total += chunk.byteLength;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks).toString('utf8');
+    total += value.byteLength;
     if (total > limit) {
-      await response.body.cancel();
+      await reader.cancel();
       return undefined;
     }
-    chunks.push(chunk);
+    chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function upstreamMessage(body: string | undefined): string {
