@@ -97,7 +97,11 @@ export const manifestSchema = z.strictObject({
   ui: z
     .strictObject({
       type: z.literal('iframe', { error: "must be 'iframe'" }),
-      entry: bundlePath.refine((p) => p.startsWith('ui/'), "must be a file under 'ui/', e.g. ui/index.html"),
+      entry: z.string().superRefine((value, ctx) => {
+        const check = checkEntryPath(value);
+        if (check.kind === 'err') ctx.addIssue({ code: 'custom', message: `not a safe bundle path (${check.reason})` });
+        else if (!value.startsWith('ui/')) ctx.addIssue({ code: 'custom', message: "must be a file under 'ui/', e.g. ui/index.html" });
+      }),
       hooks: z.record(z.string(), z.unknown()).optional(),
     })
     .optional(),
