@@ -12,7 +12,7 @@ import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-sto
 import { WorkerPool, type HostSession } from './worker-pool.js';
 import { inspectModule, rewriteModule, WASM_PAGE_BYTES } from './wasm-binary.js';
 import type { CoreModuleSpec, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
-import { truncateUtf8 } from '../util/text.js';
+import { truncateUtf8 } from '../store/truncate-utf8.js';
 import { DEFAULT_LIMITS, type ExecutionLimits } from './limits.js';
 
 export interface LogRecord {

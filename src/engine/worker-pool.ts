@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { SIGNAL_ANSWERED, type ExecuteMessage, type ExecuteReply, type FaultCode, type FromWorker, type HostCallAnswer, type HostChannelMessage, type LoadMessage } from './protocol.js';
 
 const WARM_LOOKAHEAD = 8;
+const COLD_LOAD_GRACE_MS = 10_000;
 const WORKER_URL = new URL('./guest/guest-worker.js', import.meta.url);
 
 /** Main-thread handler of one execution's host traffic. */
@@ -155,9 +156,13 @@ export class WorkerPool extends EventEmitter {
 
   private start(slot: Slot, job: PoolJob, resolve: (r: JobResult) => void): void {
     const id = this.nextId++;
-    const timer = setTimeout(() => this.replace(slot, 'timeout', `the execution exceeded its ${job.timeoutMs} ms deadline`), job.timeoutMs);
+    // Loading a guest into a worker (import the glue, first instantiation) is the runner's cost,
+    // not the guest's: it gets a grace period on top of the guest's deadline.
+    const cold = !slot.loaded.has(job.artifactKey);
+    const deadline = job.timeoutMs + (cold ? COLD_LOAD_GRACE_MS : 0);
+    const timer = setTimeout(() => this.replace(slot, 'timeout', `the execution exceeded its ${job.timeoutMs} ms deadline`), deadline);
     slot.current = { id, job, resolve, timer };
-    if (!slot.loaded.has(job.artifactKey)) {
+    if (cold) {
       slot.worker.postMessage(job.load());
       slot.loaded.add(job.artifactKey);
     }

@@ -9,13 +9,13 @@ import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from '
 import { pathToFileURL } from 'node:url';
 import type { HostResult } from '../../capabilities/capability.js';
 import {
-  SIGNAL_ANSWERED,
   SIGNAL_WAITING,
   type ExecuteMessage,
   type ExecuteReply,
   type ExecutionStats,
   type FaultCode,
   type FromWorker,
+  type GuestResponse,
   type HostCallAnswer,
   type HostChannelMessage,
   type LoadMessage,
@@ -199,7 +199,6 @@ function checkResponse(msg: ExecuteMessage, response: GuestResponse, stats: Exec
   return { type: 'result', id: msg.id, kind: 'ok', response: { status: response.status, headers: response.headers, body: response.body }, stats };
 }
 
-type GuestResponse = import('../protocol.js').GuestResponse;
 
 /** The body is transferred to the main thread: it must not be a view into guest memory. */
 function ownResponse(response: GuestResponse, instance: GuestInstance): GuestResponse {

@@ -1,0 +1,101 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestRuntime, bodyJson, bodyText, type TestRuntime } from '../support/runtime.js';
+
+let rt: TestRuntime;
+let kitchen: string;
+let watCounter: string;
+
+before(async () => {
+  rt = await createTestRuntime({ workers: 2 });
+  kitchen = await rt.install('kitchen-sink');
+  watCounter = await rt.install('wat-counter');
+});
+after(async () => rt?.close());
+
+test('fresh-instance semantics: a guest global counter reads 1 on each of 1000 requests across tenants', async () => {
+  const tenants = ['t-1', 't-2', 't-3'];
+  const seen = new Map<number, number>();
+  const instances = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const out = await rt.run(kitchen, '/counter', { tenant: tenants[i % 3] });
+    const { counter } = bodyJson<{ counter: number }>(out);
+    seen.set(counter, (seen.get(counter) ?? 0) + 1);
+    if (out.kind === 'ok') instances.add(out.report.stats!.instance);
+  }
+  assert.deepEqual([...seen.entries()], [[1, 1000]]);
+  // the cheap path is what served them: most requests were snapshot restores, not instantiations
+  assert.ok(instances.has('restored'), 'expected snapshot restores');
+});
+
+test('fresh-instance semantics hold for a WAT guest with a mutable global (status 200 only when the counter is 1)', async () => {
+  for (let i = 0; i < 50; i++) {
+    const out = await rt.run(watCounter, '/');
+    assert.equal(out.kind, 'ok');
+    if (out.kind === 'ok') assert.equal(out.response.status, 200, `request ${i} saw state from an earlier request`);
+  }
+});
+
+test('instance "reuse" keeps one warm instance: the counter rises', async () => {
+  const counters: number[] = [];
+  for (let i = 0; i < 3; i++) counters.push(bodyJson<{ counter: number }>(await rt.run(kitchen, '/counter', { instanceMode: 'reuse', tenant: 'reuse-only' })).counter);
+  assert.ok(counters[2]! > counters[0]!, `expected a rising counter, got ${counters.join(',')}`);
+});
+
+test('the guest sees url = path + query, method, headers and body', async () => {
+  const out = await rt.run(kitchen, '/echo?a=1&b=two', { method: 'POST', body: 'héllo', headers: [['x-test', 'yes']] });
+  const echo = bodyJson<{ method: string; url: string; headers: [string, string][] | Record<string, string>; body: string }>(out);
+  assert.equal(echo.method, 'POST');
+  assert.equal(echo.url, '/echo?a=1&b=two');
+  assert.equal(echo.body, 'héllo');
+  assert.match(JSON.stringify(echo.headers), /x-test/);
+});
+
+test('context reaches the guest through the host bridge', async () => {
+  const out = await rt.run(kitchen, '/context', { tenant: 'tenant-ctx', requestId: 'req-ctx-1' });
+  const ctx = bodyJson<{ ok: Record<string, string> }>(out).ok;
+  assert.equal(ctx.tenantId, 'tenant-ctx');
+  assert.equal(ctx.extensionId, 'ext-1');
+  assert.equal(ctx.requestId, 'req-ctx-1');
+  assert.equal(ctx.installId, 'install-tenant-ctx');
+  assert.equal(ctx.versionId, 'ver-1');
+});
+
+test('WASI: clocks and random work and differ per request; stdout/stderr become log records with context', async () => {
+  const a = await rt.run(kitchen, '/env', { requestId: 'env-a' });
+  const b = await rt.run(kitchen, '/env', { requestId: 'env-b' });
+  const ea = bodyJson<{ now: number; random: number; bytes: string }>(a);
+  const eb = bodyJson<{ now: number; random: number; bytes: string }>(b);
+  assert.ok(Math.abs(ea.now - Date.now()) < 60_000, 'wall clock is real time');
+  assert.ok(eb.now >= ea.now);
+  assert.notEqual(ea.random, eb.random);
+  assert.notEqual(ea.bytes, eb.bytes);
+  assert.match(ea.bytes, /^[0-9a-f]{32}$/);
+  const stdout = a.logs.filter((r) => r.stream === 'stdout' && r.message.trim());
+  const stderr = a.logs.filter((r) => r.stream === 'stderr' && r.message.trim());
+  assert.ok(stdout.length >= 1 && stderr.length >= 1, JSON.stringify(a.logs));
+  for (const r of [...stdout, ...stderr]) {
+    assert.equal(r.request_id, 'env-a');
+    assert.equal(r.tenant, 'tenant-a');
+    assert.equal(r.extension, 'ext-1');
+    assert.equal(r.install, 'install-tenant-a');
+  }
+});
+
+test('guest logging goes through cap:log.emit with context; without the grant it is dropped and counted', async () => {
+  const granted = await rt.run(kitchen, '/log?level=warn&msg=hello-log');
+  assert.ok(granted.logs.some((r) => r.stream === 'log' && r.level === 'warn' && r.message === 'hello-log'));
+  const denied = await rt.run(kitchen, '/log?level=warn&msg=hello-log', { grants: ['cap:context.read'] });
+  assert.ok(!denied.logs.some((r) => r.message === 'hello-log'));
+  assert.equal(denied.kind, 'ok');
+  assert.equal(denied.report.deniedCalls, 1);
+  assert.ok(denied.logs.some((r) => /denied .*logging/.test(r.message)), 'a denied call is logged');
+});
+
+test('denied capabilities answer with the interface\'s own error', async () => {
+  const out = await rt.run(kitchen, '/kv/get?ns=a&key=b');
+  assert.deepEqual(bodyJson(out), { err: 'denied' });
+  const secrets = await rt.run(kitchen, '/secrets/list');
+  assert.deepEqual(bodyJson(secrets), { ok: [] });
+  assert.match(bodyText(await rt.run(kitchen, '/clients')), /not-allowed/);
+});

@@ -1,0 +1,118 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Worker } from 'node:worker_threads';
+import { createTestRuntime, bodyJson, type TestRuntime } from '../support/runtime.js';
+
+let rt: TestRuntime;
+let kitchen: string;
+
+before(async () => {
+  rt = await createTestRuntime({ workers: 1 });
+  kitchen = await rt.install('kitchen-sink');
+});
+after(async () => rt?.close());
+
+async function nextRequestSucceeds(hash: string, url = '/counter') {
+  const out = await rt.run(hash, url);
+  assert.equal(out.kind, 'ok', out.kind === 'fault' ? `${out.code}: ${out.message}` : '');
+  if (url === '/counter') assert.deepEqual(bodyJson(out), { counter: 1 });
+}
+
+test('a guest in an endless loop is stopped at the deadline with `timeout`; the worker is replaced', async () => {
+  const restartsBefore = rt.engine.pool.restarts;
+  const started = performance.now();
+  const out = await rt.run(kitchen, '/loop', { limits: { timeoutMs: 300 } });
+  const elapsed = performance.now() - started;
+  assert.equal(out.kind, 'fault');
+  if (out.kind === 'fault') assert.equal(out.code, 'timeout');
+  // "promptly": the deadline plus termination, far below the default 5 s
+  assert.ok(elapsed < 3000, `took ${elapsed} ms`);
+  assert.equal(rt.engine.pool.restarts, restartsBefore + 1);
+  await nextRequestSucceeds(kitchen);
+});
+
+test('a WAT guest looping forever times out too', async () => {
+  const loop = await rt.install('wat-loop');
+  const out = await rt.run(loop, '/', { limits: { timeoutMs: 200 } });
+  assert.equal(out.kind === 'fault' && out.code, 'timeout');
+  await nextRequestSucceeds(kitchen);
+});
+
+test('growing memory past the cap is `memory_limit` (WAT guest growing page by page)', async () => {
+  const grow = await rt.install('wat-grow');
+  const out = await rt.run(grow, '/', { limits: { memoryMb: 8 } });
+  assert.equal(out.kind, 'fault');
+  if (out.kind === 'fault') assert.equal(out.code, 'memory_limit', out.message);
+  assert.ok(out.report.stats!.memoryBytes <= 8 * 2 ** 20, `memory ${out.report.stats!.memoryBytes}`);
+  const again = await rt.run(grow, '/', { limits: { memoryMb: 8 } });
+  assert.equal(again.kind === 'fault' && again.code, 'memory_limit');
+  await nextRequestSucceeds(kitchen);
+});
+
+test('a JS guest allocating past its cap is `memory_limit`, and the next request succeeds', async () => {
+  const out = await rt.run(kitchen, '/alloc?mb=200', { limits: { memoryMb: 64 } });
+  assert.equal(out.kind, 'fault');
+  if (out.kind === 'fault') assert.equal(out.code, 'memory_limit', out.message);
+  const small = await rt.run(kitchen, '/alloc?mb=4', { limits: { memoryMb: 64 } });
+  assert.equal(small.kind, 'ok');
+  await nextRequestSucceeds(kitchen);
+});
+
+test('a guest throw and a wasm trap are `guest_trap`; the next request succeeds', async () => {
+  const thrown = await rt.run(kitchen, '/throw');
+  assert.equal(thrown.kind === 'fault' && thrown.code, 'guest_trap');
+  assert.ok(thrown.logs.some((r) => r.stream === 'stderr' && /deliberate/.test(r.message)), 'the guest\'s error reaches its log');
+  await nextRequestSucceeds(kitchen);
+  const trap = await rt.install('wat-trap');
+  const out = await rt.run(trap, '/');
+  assert.equal(out.kind === 'fault' && out.code, 'guest_trap');
+  if (out.kind === 'fault') assert.match(out.message, /unreachable/);
+  await nextRequestSucceeds(kitchen);
+});
+
+test('wasi exit ends the execution only (`guest_exit`), not the process', async () => {
+  const exit = await rt.install('wat-exit');
+  const out = await rt.run(exit, '/');
+  assert.equal(out.kind === 'fault' && out.code, 'guest_exit');
+  const again = await rt.run(exit, '/');
+  assert.equal(again.kind === 'fault' && again.code, 'guest_exit');
+  await nextRequestSucceeds(kitchen);
+});
+
+test('the host-call cap ends the execution with `host_call_limit`', async () => {
+  const out = await rt.run(kitchen, '/seven', { limits: { maxHostCalls: 3 } });
+  assert.equal(out.kind, 'fault');
+  if (out.kind === 'fault') assert.equal(out.code, 'host_call_limit');
+  assert.equal(out.report.hostCalls, 4);
+  await nextRequestSucceeds(kitchen);
+});
+
+test('a response above the cap is `response_too_large`', async () => {
+  const big = 'x'.repeat(64 * 1024);
+  const out = await rt.run(kitchen, '/echo', { method: 'POST', body: big, limits: { maxResponseBytes: 16 * 1024 } });
+  assert.equal(out.kind === 'fault' && out.code, 'response_too_large');
+  const fits = await rt.run(kitchen, '/echo', { method: 'POST', body: 'small', limits: { maxResponseBytes: 16 * 1024 } });
+  assert.equal(fits.kind, 'ok');
+});
+
+test('log records per execution are capped; messages are truncated at the byte cap without splitting characters', async () => {
+  const out = await rt.run(kitchen, `/log?level=info&msg=${encodeURIComponent('é'.repeat(100))}`, { limits: { maxLogMessageBytes: 11 } });
+  const rec = out.logs.find((r) => r.stream === 'log');
+  assert.ok(rec);
+  assert.equal(rec.message, 'ééééé');
+  assert.equal(rec.truncated, true);
+  const capped = await rt.run(kitchen, '/env', { limits: { maxLogRecords: 1 } });
+  assert.equal(capped.logs.length, 1);
+  assert.ok(capped.report.droppedLogRecords >= 1);
+});
+
+test('a crashed worker is replaced and its execution fails cleanly; the pool heals', async () => {
+  const pool = rt.engine.pool as unknown as { slots: { worker: Worker }[] };
+  const pending = rt.run(kitchen, '/loop', { limits: { timeoutMs: 20_000 } });
+  // kill the worker from outside while the guest runs: what a native crash looks like to the pool
+  while (rt.engine.pool.busy === 0) await new Promise((r) => setImmediate(r));
+  await pool.slots[0]!.worker.terminate();
+  const out = await pending;
+  assert.equal(out.kind === 'fault' && out.code, 'worker_crashed');
+  await nextRequestSucceeds(kitchen);
+});
