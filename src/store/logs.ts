@@ -72,6 +72,7 @@ export interface LogStore {
 export const DEFAULT_MAX_LOG_RECORDS_PER_INSTALL = 10_000;
 export const DEFAULT_MAX_LOG_MESSAGE_BYTES = 8 * 1024;
 const MAX_QUERY_LIMIT = 10_000;
+const INSERT_CHUNK = 500;
 
 type LogRow = Selectable<Database['log_records']>;
 
@@ -101,26 +102,25 @@ export function createLogStore(db: Kysely<Database>, now: () => number, options:
         .onConflict((oc) => oc.column('install_id').doUpdateSet((eb) => ({ record_count: eb('log_usage.record_count', '+', records.length) })))
         .returning('record_count')
         .executeTakeFirstOrThrow();
-      await trx
-        .insertInto('log_records')
-        .values(
-          records.map((r) => {
-            const cut = truncateUtf8(r.message, maxMessageBytes);
-            return {
-              install_id: installId,
-              ts: r.ts ?? now(),
-              level: r.level,
-              stream: r.stream,
-              message: cut.text,
-              tenant_id: r.tenant,
-              extension_id: r.extension,
-              version_id: r.version,
-              request_id: r.request_id,
-              truncated: cut.truncated || r.truncated === true ? 1 : 0,
-            };
-          }),
-        )
-        .execute();
+      const rows = records.map((r) => {
+        const cut = truncateUtf8(r.message, maxMessageBytes);
+        return {
+          install_id: installId,
+          ts: r.ts ?? now(),
+          level: r.level,
+          stream: r.stream,
+          message: cut.text,
+          tenant_id: r.tenant,
+          extension_id: r.extension,
+          version_id: r.version,
+          request_id: r.request_id,
+          truncated: cut.truncated || r.truncated === true ? 1 : 0,
+        };
+      });
+      // chunks keep each statement under SQLite's bound-parameter limit
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        await trx.insertInto('log_records').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+      }
       const excess = Number(usage.record_count) - maxRecords;
       if (excess > 0) {
         const oldest = trx.selectFrom('log_records').select('id').where('install_id', '=', installId).orderBy('id').limit(excess);
