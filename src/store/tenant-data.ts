@@ -7,7 +7,8 @@
  * Sorting and search go through `name_key` / `*_key` columns folded in TypeScript (see
  * `foldForMatching` and the migration), so both SQL backends give identical answers.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { dialectOf } from './dialect.js';
 import {
   failed,
   parseClientsListInput,
@@ -197,6 +198,16 @@ async function guarded<T>(what: string, work: () => Promise<T>): Promise<TenantD
 /** Build the store backend over an open database (any table typing) on which migration 050 has run. */
 export function createStoreTenantData<DB>(database: Kysely<DB>): StoreTenantData {
   const db = database as unknown as Kysely<TenantDataTables>;
+  const postgres = dialectOf(database as Kysely<unknown>) === 'postgres';
+
+  /**
+   * Two replaces of one tenant's table at once would, on PostgreSQL, each delete the old rows and
+   * then collide on the primary key inserting the new ones; a transaction-scoped advisory lock
+   * makes the second wait for the first instead. (SQLite runs one write transaction at a time.)
+   */
+  async function serializeReplace(trx: Transaction<TenantDataTables>, table: keyof TenantDataTables, tenantId: string): Promise<void> {
+    if (postgres) await sql`select pg_advisory_xact_lock(hashtext(${`${table}:${tenantId}`}))`.execute(trx);
+  }
 
   return {
     async listClients(scope, input) {
@@ -277,6 +288,7 @@ export function createStoreTenantData<DB>(database: Kysely<DB>): StoreTenantData
 
     async replaceClients(tenantId, items) {
       await db.transaction().execute(async (trx) => {
+        await serializeReplace(trx, 'tenant_clients', tenantId);
         await trx.deleteFrom('tenant_clients').where('tenant', '=', tenantId).execute();
         for (const chunk of chunks(items, INSERT_CHUNK)) {
           await trx
@@ -289,6 +301,7 @@ export function createStoreTenantData<DB>(database: Kysely<DB>): StoreTenantData
 
     async replaceServices(tenantId, items) {
       await db.transaction().execute(async (trx) => {
+        await serializeReplace(trx, 'tenant_services', tenantId);
         await trx.deleteFrom('tenant_services').where('tenant', '=', tenantId).execute();
         for (const chunk of chunks(items, INSERT_CHUNK)) {
           await trx

@@ -280,6 +280,16 @@ for (const leg of legs) {
       assert.deepEqual(await data.countTenantData('t1'), { clients: 13, services: 6 });
     });
 
+    test('concurrent replaces of one tenant all succeed and leave exactly one of the sets', async () => {
+      const sets = Array.from({ length: 8 }, (_, i) => [client(`k${i}-a`, `Set ${i} A`), client(`shared`, `Set ${i} shared`), client(`k${i}-b`, `Set ${i} B`)]);
+      await Promise.all(sets.map((set) => data.replaceClients('t5', set)));
+      const ids = (await clientIds({}, 't5')).ids;
+      assert.equal(ids.length, 3);
+      const winner = sets.find((set) => set.some((c) => c.clientId === ids[0]));
+      assert.ok(winner, `rows ${ids.join(',')} come from no single set`);
+      assert.deepEqual([...ids].sort(), winner.map((c) => c.clientId).sort());
+    });
+
     test('demo seeding fills an empty tenant once and never overwrites data', async () => {
       assert.deepEqual(await seedDemoTenantData(data, 'demo-t'), { clients: true, services: true });
       const clients = await data.listClients(scope('demo-t'), { pageSize: 100 });
