@@ -3,7 +3,8 @@
  * shim, sync instantiation) → glue patches → on disk, keyed by the sha256 of the component, so a
  * restart reuses the output without transpiling again.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { contentHashOf } from '../bundle/content-hash.js';
 import { mkdir, readFile, rename, rm, writeFile, readdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -44,10 +45,6 @@ interface ArtifactMeta {
 }
 
 export type PrepareResult = { kind: 'ok'; artifact: Artifact; reused: boolean } | { kind: 'err'; problem: ComponentProblem };
-
-export function contentHashOf(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
 
 export class ArtifactStore {
   private readonly inFlight = new Map<string, Promise<PrepareResult>>();

@@ -2,12 +2,14 @@
 import type { Command } from 'commander';
 import { registerKeysCommand } from './keys.js';
 import { registerPackCommand } from './pack.js';
+import { registerRunCommand } from './run.js';
 import { registerPublishCommand } from './publish.js';
 import { registerSignCommand } from './sign.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
+  registerRunCommand,
   registerPackCommand,
   registerKeysCommand,
   registerSignCommand,
