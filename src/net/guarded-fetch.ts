@@ -97,6 +97,8 @@ export interface EgressPolicy {
   readonly limits?: Partial<FetchLimits>;
   /** `follow` (default): follow 301/302/303/307/308 here; `return`: hand the 3xx back as is */
   readonly redirects?: 'follow' | 'return';
+  /** trust anchors replacing Node's bundled roots (tests; deployments with a private CA) */
+  readonly tlsCa?: string | Buffer;
 }
 
 export const systemResolver: Resolver = async (hostname) => {
@@ -182,7 +184,7 @@ async function followHops(
 
     let res: http.IncomingMessage;
     try {
-      res = await send(hop, target.addresses, deadline.signal);
+      res = await send(hop, target.addresses, deadline.signal, policy.tlsCa);
     } catch (e) {
       return failure('transport', deadline.reason ?? describeError(e));
     }
@@ -248,7 +250,7 @@ async function checkTarget(
 }
 
 /** One HTTP exchange to the pinned addresses; resolves when the response head arrives. */
-function send(hop: Hop, addresses: readonly ResolvedAddress[], signal: AbortSignal): Promise<http.IncomingMessage> {
+function send(hop: Hop, addresses: readonly ResolvedAddress[], signal: AbortSignal, tlsCa: string | Buffer | undefined): Promise<http.IncomingMessage> {
   const headers: Record<string, string[]> = {};
   for (const h of hop.headers) (headers[h.name.toLowerCase()] ??= []).push(h.value);
   if (hop.body !== undefined) headers['content-length'] = [String(hop.body.byteLength)];
@@ -271,6 +273,8 @@ function send(hop: Hop, addresses: readonly ResolvedAddress[], signal: AbortSign
         lookup: pinned,
         agent: false,
         signal,
+        // TLS verifies the certificate against the URL's host name (SNI too), not the pinned address.
+        ...(tlsCa === undefined ? {} : { ca: tlsCa }),
       },
       resolve,
     );

@@ -5,6 +5,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { EgressAllowlist } from '../../src/net/egress-allowlist.js';
 import { guardedFetch } from '../../src/net/guarded-fetch.js';
 import type { EgressPolicy, GuardedFetchResult, GuardedRequest, ResolvedAddress, Resolver } from '../../src/net/guarded-fetch.js';
@@ -462,5 +466,48 @@ describe('transport errors', () => {
   it('a name that does not resolve is a transport error', async () => {
     const policy: EgressPolicy = { allowlist: allowlist(['http://nowhere.test']), allowPrivate: false, resolve: mapResolver({}) };
     expectErr(await withoutConnecting(() => guardedFetch(get('http://nowhere.test/'), policy)), 'transport', /resolved to no address/);
+  });
+});
+
+describe('TLS with a pinned address', () => {
+  // A self-signed certificate for `pinned.test` only (test/net/fixtures, valid until 2126).
+  const fixtures = new URL('../../../test/net/fixtures/', import.meta.url);
+  const cert = readFileSync(new URL('tls-test.crt', fixtures));
+  const key = readFileSync(new URL('tls-test.key', fixtures));
+  let tlsServer: https.Server;
+  let port: number;
+  const servernames: (string | false | null)[] = [];
+
+  before(async () => {
+    tlsServer = https.createServer({ cert, key }, (req, res) => {
+      servernames.push((req.socket as TLSSocket).servername);
+      res.end(`host ${req.headers.host}`);
+    });
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+    port = (tlsServer.address() as AddressInfo).port;
+  });
+  after(() => new Promise<void>((resolve) => {
+    tlsServer.closeAllConnections();
+    tlsServer.close(() => resolve());
+  }));
+
+  it('keeps the name for SNI, Host and certificate checks while dialling the checked address', async () => {
+    const resolver = mapResolver({ 'pinned.test': ['127.0.0.1'] });
+    const policy: EgressPolicy = { allowlist: allowlist([`https://pinned.test:${port}`]), allowPrivate: false, allowAddresses: onlyLoopbackServer, resolve: resolver, tlsCa: cert };
+    const response = expectOk(await guardedFetch(get(`https://pinned.test:${port}/`), policy));
+    assert.equal(Buffer.from(response.body).toString(), `host pinned.test:${port}`);
+    assert.equal(response.remoteAddress, '127.0.0.1');
+    assert.deepEqual(servernames, ['pinned.test']);
+    assert.deepEqual(resolver.calls, ['pinned.test']);
+  });
+
+  it('still verifies the certificate: the same server by IP does not match the name', async () => {
+    const policy: EgressPolicy = { allowlist: allowlist([`https://127.0.0.1:${port}`]), allowPrivate: false, allowAddresses: onlyLoopbackServer, tlsCa: cert };
+    expectErr(await guardedFetch(get(`https://127.0.0.1:${port}/`), policy), 'transport', /ERR_TLS_CERT_ALTNAME_INVALID|does not match|altnames/i);
+  });
+
+  it('refuses a certificate it does not trust', async () => {
+    const policy: EgressPolicy = { allowlist: allowlist([`https://pinned.test:${port}`]), allowPrivate: false, allowAddresses: onlyLoopbackServer, resolve: mapResolver({ 'pinned.test': ['127.0.0.1'] }) };
+    expectErr(await guardedFetch(get(`https://pinned.test:${port}/`), policy), 'transport', /self[- ]signed|unable to verify/i);
   });
 });
