@@ -208,7 +208,7 @@ async function followHops(
     }
 
     const remoteAddress = res.socket?.remoteAddress ?? '';
-    const body = await readBody(res, limits.maxResponseBytes, deadline);
+    const body = await readBody(res, hop.method, limits.maxResponseBytes, deadline);
     if (typeof body === 'string') return failure('transport', body);
     return {
       kind: 'ok',
@@ -284,8 +284,9 @@ function send(hop: Hop, addresses: readonly ResolvedAddress[], signal: AbortSign
 }
 
 /** Reads the body up to `cap` bytes; past it the connection is torn down. A string is the failure reason. */
-async function readBody(res: http.IncomingMessage, cap: number, deadline: Deadline): Promise<Uint8Array | string> {
-  const declared = Number(res.headers['content-length']);
+async function readBody(res: http.IncomingMessage, method: string, cap: number, deadline: Deadline): Promise<Uint8Array | string> {
+  // A HEAD answer declares the length of a body it does not carry.
+  const declared = method === 'HEAD' ? 0 : Number(res.headers['content-length']);
   if (Number.isFinite(declared) && declared > cap) {
     res.destroy();
     return `response body of ${declared} bytes exceeds the ${cap}-byte limit`;

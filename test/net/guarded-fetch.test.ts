@@ -365,12 +365,17 @@ describe('size caps', () => {
   });
 
   it('refuses a response whose declared length is over the cap', async () => {
-    const big = await startServer((_req, res) => res.end(Buffer.alloc(2048)));
+    const big = await startServer((_req, res) => res.writeHead(200, { 'content-length': 2048 }).end(Buffer.alloc(2048)));
     try {
       const policy: EgressPolicy = { allowlist: allowlist([big.origin]), allowPrivate: false, allowAddresses: onlyLoopbackServer, limits: { maxResponseBytes: 1024 } };
       expectErr(await guardedFetch(get(`${big.origin}/`), policy), 'transport', /2048 bytes exceeds the 1024-byte limit/);
       const exact = expectOk(await guardedFetch(get(`${big.origin}/`), { ...policy, limits: { maxResponseBytes: 2048 } }));
       assert.equal(exact.body.byteLength, 2048);
+      // HEAD declares the length of a body it does not send: not over the cap
+      const head = expectOk(await guardedFetch({ method: 'HEAD', url: `${big.origin}/`, headers: [] }, policy));
+      assert.equal(head.status, 200);
+      assert.equal(head.body.byteLength, 0);
+      assert.ok(head.headers.some((h) => h.name.toLowerCase() === 'content-length' && h.value === '2048'));
     } finally {
       await big.close();
     }
