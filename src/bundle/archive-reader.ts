@@ -69,6 +69,10 @@ async function walkArchive(source: AsyncIterable<Uint8Array>, limits: BundleLimi
       entries += 1;
       if (entries > limits.maxEntries) throw new BundleFailure(bundleError('BUNDLE_TOO_MANY_ENTRIES', `more than ${limits.maxEntries} entries`));
       const type = header.type ?? 'file';
+      if (type === 'directory' && (header.name === './' || header.name === '.')) {
+        await drain(data); // the archive root itself, as `tar -C dir -cf - .` writes it
+        continue;
+      }
       if (type !== 'file' && type !== 'directory') {
         throw new BundleFailure(bundleError('BUNDLE_FORBIDDEN_ENTRY_TYPE', `'${header.name}' is a ${type}`));
       }

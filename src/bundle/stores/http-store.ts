@@ -52,14 +52,15 @@ export class HttpBundleStore implements BundleStore {
     }
     const chunks: Uint8Array[] = [];
     let total = 0;
+    const reader = response.body?.getReader();
     try {
-      for await (const chunk of response.body ?? []) {
-        total += chunk.byteLength;
+      for (let step = await reader?.read(); step && !step.done; step = await reader?.read()) {
+        total += step.value.byteLength;
         if (total > maxBytes) {
-          await response.body?.cancel();
+          await reader?.cancel();
           return { kind: 'err', error: bundleError('BUNDLE_TOO_LARGE', `GET ${url} sent more than ${maxBytes} bytes`) };
         }
-        chunks.push(chunk);
+        chunks.push(step.value);
       }
     } catch (error) {
       return { kind: 'err', error: bundleError('BUNDLE_STORE_UNAVAILABLE', `GET ${url}: ${(error as Error).message}`) };

@@ -1,9 +1,10 @@
 /**
  * Bundles in S3-compatible object storage (AWS S3, MinIO, Ceph...) under Alga's key layout,
  * optionally below a prefix. Credentials come from the SDK's usual chain (environment, profile,
- * instance role); none are taken in configuration here.
+ * instance role); none are taken in configuration here. The SDK is loaded on first use, so
+ * commands that never touch S3 (the CLI) do not pay for importing it.
  */
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { contentHashOf } from '../content-hash.js';
 import { bundleError, type BundleResult } from '../errors.js';
 import { DEFAULT_BUNDLE_LIMITS } from '../limits.js';
@@ -22,15 +23,22 @@ export interface S3BundleStoreOptions {
 
 export class S3BundleStore implements BundleStore {
   readonly kind = 's3';
-  private readonly client: S3Client;
+  private clientPromise: Promise<S3Client> | undefined;
   private readonly prefix: string;
   private readonly maxBytes: number;
 
   constructor(private readonly options: S3BundleStoreOptions) {
-    // Only ask for checksums where S3 requires them: S3-compatible servers differ in support.
-    this.client = options.client ?? new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...options.clientConfig });
+    if (options.client) this.clientPromise = Promise.resolve(options.client);
     this.prefix = options.prefix ?? '';
     this.maxBytes = options.maxBytes ?? DEFAULT_BUNDLE_LIMITS.maxCompressedBytes;
+  }
+
+  private client(): Promise<S3Client> {
+    this.clientPromise ??= sdk().then(
+      // Only ask for checksums where S3 requires them: S3-compatible servers differ in support.
+      ({ S3Client }) => new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...this.options.clientConfig }),
+    );
+    return this.clientPromise;
   }
 
   async getBundle(tenant: string, extension: string, contentHash: string): Promise<BundleResult<Uint8Array>> {
@@ -38,8 +46,9 @@ export class S3BundleStore implements BundleStore {
     if (key.kind === 'err') return key;
     const objectKey = this.prefix + key.value;
     const where = `s3://${this.options.bucket}/${objectKey}`;
+    const { GetObjectCommand, NoSuchKey, S3ServiceException } = await sdk();
     try {
-      const object = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: objectKey }));
+      const object = await (await this.client()).send(new GetObjectCommand({ Bucket: this.options.bucket, Key: objectKey }));
       if ((object.ContentLength ?? 0) > this.maxBytes) {
         object.Body?.transformToWebStream().cancel().catch(() => undefined);
         return { kind: 'err', error: bundleError('BUNDLE_TOO_LARGE', `${where} is ${object.ContentLength} bytes (limit ${this.maxBytes})`) };
@@ -60,11 +69,14 @@ export class S3BundleStore implements BundleStore {
     const key = bundleKey(tenant, extension, contentHash);
     if (key.kind === 'err') return key;
     const objectKey = this.prefix + key.value;
+    const { PutObjectCommand } = await sdk();
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: objectKey, Body: bytes, ContentType: 'application/zstd' }));
+      await (await this.client()).send(new PutObjectCommand({ Bucket: this.options.bucket, Key: objectKey, Body: bytes, ContentType: 'application/zstd' }));
     } catch (error) {
       return { kind: 'err', error: bundleError('BUNDLE_STORE_UNAVAILABLE', `put s3://${this.options.bucket}/${objectKey}: ${(error as Error).message}`) };
     }
     return { kind: 'ok', value: { contentHash, key: key.value } };
   }
 }
+
+const sdk = () => import('@aws-sdk/client-s3');
