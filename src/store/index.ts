@@ -4,7 +4,7 @@ export type { OpenStoreOptions, Store } from './open-store.js';
 export type { StoreDialect } from './dialect.js';
 export { dialectOf, dialectTypes } from './dialect.js';
 export type { Database } from './database.js';
-export { migrateToLatest, MIGRATIONS_DIR, MigrationFailedError } from './migrate.js';
+export { FolderMigrationProvider, migrateToLatest, MIGRATIONS_DIR, MigrationFailedError } from './migrate.js';
 export * from './registry.js';
 export * from './secrets.js';
 export * from './secrets-key.js';

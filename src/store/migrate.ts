@@ -3,15 +3,18 @@
  *
  * Migrations are the files `NNN_name.js` in the compiled `migrations/` folder next to this
  * module, applied in file-name order; adding one means adding a file, no index to edit.
- * Kysely's Migrator records applied names in `kysely_migration` and, on PostgreSQL, holds an
- * advisory lock while migrating, so two runners starting on one database never both apply a
- * migration (the second waits, then finds nothing left to do).
+ * Kysely's Migrator records applied names in `kysely_migration`. Two runners starting on one
+ * database never both apply a migration: on PostgreSQL the Migrator holds an advisory lock and
+ * runs the batch in a transaction; on SQLite (where Kysely takes no lock) the batch runs inside
+ * one BEGIN IMMEDIATE transaction, which excludes other writers. Either way the second runner
+ * waits, then finds nothing left to do, and a failed batch leaves no half-applied migration.
  */
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { Migrator } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { dialectOf } from './dialect.js';
 
 const MIGRATION_FILE = /^\d{3}_[A-Za-z0-9_-]+\.js$/;
 
@@ -53,7 +56,10 @@ export async function migrateToLatest(db: Kysely<unknown>, options: { schema?: s
     provider: new FolderMigrationProvider(options.folder ?? MIGRATIONS_DIR),
     ...(options.schema !== undefined ? { migrationTableSchema: options.schema } : {}),
   });
+  const sqlite = dialectOf(db) === 'sqlite';
+  if (sqlite) await sql`begin immediate`.execute(db);
   const { error, results } = await migrator.migrateToLatest();
+  if (sqlite) await sql.raw(error === undefined ? 'commit' : 'rollback').execute(db);
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error');
     throw new MigrationFailedError(failed?.migrationName, error);
