@@ -3,7 +3,7 @@
 //    componentized with componentize-js → <name>.wasm
 //  - examples/wat/<name>.wat → core module → WIT embedded → component → wat-<name>.wasm
 // Each output sits beside a <name>.wasm.key holding the sha256 of everything that shapes it
-// (sources, WIT, tool versions, flags); a matching key skips the build, so a repeated run is instant.
+// (sources, WIT, tool versions, flags, this script); a matching key skips the build, so a repeated run is instant.
 // Guests build one after another: a componentize-js build takes 10-15 s and ~800 MB.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,8 @@ const watDir = join(examplesDir, 'wat');
 const outDir = join(root, '.cache', 'examples');
 const guestTypesDir = join(outDir, 'guest-types');
 const worldWit = readFileSync(join(root, 'wit', 'world.wit'), 'utf8');
+/** This script's own text is part of every key: a change to how guests are built rebuilds them. */
+const buildScript = readFileSync(fileURLToPath(import.meta.url), 'utf8');
 
 /** componentize-js flags for our guests: no wasi:http, but clocks, random and stdio keep working. */
 const DEFAULT_DISABLE_FEATURES = ['http', 'fetch-event'];
@@ -138,6 +140,7 @@ async function buildTypescriptGuests() {
     wasmPath: join(outDir, `${guest.name}.wasm`),
     key: sha256([
       ...tools,
+      buildScript,
       worldWit,
       JSON.stringify(guest.disableFeatures),
       ...guest.sources.flatMap((f) => [relative(guest.dir, f), readFileSync(f, 'utf8')]),
@@ -146,8 +149,10 @@ async function buildTypescriptGuests() {
   const stale = keyed.filter(({ wasmPath, key }) => !isCached(wasmPath, key));
   let ts;
   if (stale.length > 0) {
+    const started = performance.now();
     ts = (await import('typescript')).default;
     await typeCheck(ts);
+    console.log(`examples: type-checked ${guests.length} TypeScript guests in ${Math.round(performance.now() - started)} ms`);
   }
   const { componentize } = stale.length > 0 ? await import('@bytecodealliance/componentize-js') : {};
   for (const { guest, wasmPath, key } of keyed) {
@@ -196,7 +201,7 @@ async function buildWatGuests() {
     const name = `wat-${file.replace(/\.wat$/, '')}`;
     const wat = readFileSync(join(watDir, file), 'utf8');
     const wasmPath = join(outDir, `${name}.wasm`);
-    const key = sha256([...tools, worldWit, watWorlds, wat]);
+    const key = sha256([...tools, buildScript, worldWit, watWorlds, wat]);
     if (isCached(wasmPath, key)) {
       report(name, 'cached', started, statSync(wasmPath).size);
       continue;
