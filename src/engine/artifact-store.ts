@@ -16,6 +16,7 @@ import { checkComponentShape, stripVersion, type ComponentProblem } from './comp
 const ARTIFACT_FORMAT = 1;
 const GLUE_FILE = 'guest.js';
 const META_FILE = 'meta.json';
+const COMPONENT_FILE = 'component.wasm';
 
 /** The transpiler's version is part of the cache key: its package exports no package.json, so read it beside the entry. */
 const jcoTranspileVersion: string = (
@@ -68,6 +69,20 @@ export class ArtifactStore {
     }
   }
 
+  /** The artifact, transpiling the kept component again if the cached output is from another format. */
+  async loadOrRebuild(contentHash: string): Promise<Artifact | null> {
+    const artifact = await this.load(contentHash);
+    if (artifact || !/^sha256:[0-9a-f]{64}$/.test(contentHash)) return artifact;
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(this.dirFor(contentHash), COMPONENT_FILE));
+    } catch {
+      return null;
+    }
+    const rebuilt = await this.prepare(bytes);
+    return rebuilt.kind === 'ok' ? rebuilt.artifact : null;
+  }
+
   /** Validates and transpiles once per content hash; concurrent callers share the work. */
   prepare(bytes: Uint8Array): Promise<PrepareResult> {
     const contentHash = contentHashOf(bytes);
@@ -111,6 +126,8 @@ export class ArtifactStore {
     const tmp = `${dir}.tmp-${randomBytes(6).toString('hex')}`;
     await mkdir(tmp, { recursive: true });
     try {
+      // the component itself is kept so a newer runner can transpile it again (format or jco change)
+      await writeFile(join(tmp, COMPONENT_FILE), bytes);
       await writeFile(join(tmp, GLUE_FILE), glue);
       for (const name of coreModules) await writeFile(join(tmp, name), files[name]!);
       const meta: ArtifactMeta = { format: ARTIFACT_FORMAT, jcoTranspile: jcoTranspileVersion, contentHash, coreModules, imports: checked.shape.imports, importedFunctions };

@@ -137,7 +137,7 @@ export class Engine {
   private async artifact(contentHash: string): Promise<Artifact | null> {
     const cached = this.known.get(contentHash);
     if (cached) return cached;
-    const artifact = await this.artifacts.load(contentHash);
+    const artifact = await this.artifacts.loadOrRebuild(contentHash);
     if (artifact) this.known.set(contentHash, artifact);
     return artifact;
   }

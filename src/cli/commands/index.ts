@@ -3,13 +3,17 @@ import type { Command } from 'commander';
 import { registerKeysCommand } from './keys.js';
 import { registerPackCommand } from './pack.js';
 import { registerRunCommand } from './run.js';
+import { registerServeCommand } from './serve.js';
+import { registerDemoCommand } from './demo.js';
 import { registerPublishCommand } from './publish.js';
 import { registerSignCommand } from './sign.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
+  registerServeCommand,
   registerRunCommand,
+  registerDemoCommand,
   registerPackCommand,
   registerKeysCommand,
   registerSignCommand,

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { TRUST_FORMAT, generateSigningKeyPair, trustEntryFor, type TrustFile } from '../../bundle/index.js';
+import type { TrustFile } from '../../bundle/index.js';
 
 export function registerKeysCommand(program: Command): void {
   const keys = program.command('keys').description('manage bundle signing keys');
@@ -16,6 +16,8 @@ export function registerKeysCommand(program: Command): void {
     .requiredOption('--out <dir>', 'directory for signing-key.pem, signing-key.pub.pem and trust.json')
     .option('--publisher <name>', "publisher the key signs for (must match bundles' manifest publisher); omitted = any publisher")
     .action(async (options: { out: string; publisher?: string }) => {
+      // Loaded on use: `alga-runner --help` and other commands need not import the bundle code.
+      const { TRUST_FORMAT, generateSigningKeyPair, trustEntryFor } = await import('../../bundle/index.js');
       const pair = generateSigningKeyPair();
       await mkdir(options.out, { recursive: true });
       const privatePath = join(options.out, 'signing-key.pem');

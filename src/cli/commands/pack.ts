@@ -2,7 +2,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { formatManifestProblems, packBundleDirectory } from '../../bundle/index.js';
 
 export function registerPackCommand(program: Command): void {
   program
@@ -11,6 +10,8 @@ export function registerPackCommand(program: Command): void {
     .argument('<dir>', 'extension source directory')
     .option('--out <file>', 'bundle to write (default: <dir>/bundle.tar.zst)')
     .action(async (dir: string, options: { out?: string }) => {
+      // Loaded on use: `alga-runner --help` and other commands need not import the bundle code.
+      const { formatManifestProblems, packBundleDirectory } = await import('../../bundle/index.js');
       const packed = await packBundleDirectory(dir);
       if (packed.kind === 'err') {
         const { error } = packed;

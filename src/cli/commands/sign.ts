@@ -4,7 +4,6 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { SIGNATURE_FILE_SUFFIX, formatManifestProblems, readBundle, signContentHash } from '../../bundle/index.js';
 
 export function registerSignCommand(program: Command): void {
   program
@@ -13,6 +12,8 @@ export function registerSignCommand(program: Command): void {
     .argument('<bundle>', 'bundle.tar.zst to sign')
     .requiredOption('--key <file>', 'private key PEM from `alga-runner keys new`')
     .action(async (bundlePath: string, options: { key: string }) => {
+      // Loaded on use: `alga-runner --help` and other commands need not import the bundle code.
+      const { SIGNATURE_FILE_SUFFIX, formatManifestProblems, readBundle, signContentHash } = await import('../../bundle/index.js');
       const bundle = await readBundle(await readFile(bundlePath));
       if (bundle.kind === 'err') {
         const { error } = bundle;

@@ -1,0 +1,47 @@
+/**
+ * `alga-runner demo` (what `npm start` runs): the service on the embedded default with the demo
+ * extension installed for tenant `demo`, demo clients/services seeded, and a working curl line.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../../service/config.js';
+import { startService } from '../../service/server.js';
+import { installDemo, DEMO_EXTENSION } from '../../service/demo.js';
+import { closeOnSignals, printBanner } from './serve.js';
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run the service on the embedded SQLite store with the demo extension installed (npm start)')
+    .option('--port <n>', 'port (env PORT, default 8080)')
+    .option('--data-dir <dir>', 'data directory (default .data/demo)')
+    .action(async (flags: { port?: string; dataDir?: string }) => {
+      const dataDir = resolve(flags.dataDir ?? process.env.RUNNER_DATA_DIR ?? join('.data', 'demo'));
+      mkdirSync(dataDir, { recursive: true });
+      // the demo keeps its secrets key beside its data so restarts can read what they stored
+      const keyFile = join(dataDir, 'secrets.key');
+      if (!process.env.RUNNER_SECRETS_KEY && !existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
+      const env = { ...process.env, RUNNER_SECRETS_KEY: process.env.RUNNER_SECRETS_KEY ?? readFileSync(keyFile, 'utf8').trim() };
+      const service = await startService(loadConfig({ port: flags.port, host: '127.0.0.1', dataDir }, env));
+      try {
+        await installDemo(service.runtime);
+      } catch (e) {
+        await service.close();
+        throw e;
+      }
+      printBanner(service);
+      process.stderr.write(
+        [
+          '',
+          `demo extension "${DEMO_EXTENSION}" is installed for tenant "demo". Try:`,
+          `  curl -s ${service.url}/api/ext/${DEMO_EXTENSION}/clients`,
+          `  curl -s -X POST ${service.url}/v1/execute -H 'content-type: application/json' -H 'x-runner-service-token: ${service.serviceToken}' -H 'x-alga-tenant: demo' \\`,
+          `    -d '{"context":{"tenant_id":"demo","extension_id":"${DEMO_EXTENSION}"},"http":{"method":"GET","path":"/context"}}'`,
+          '',
+        ].join('\n'),
+      );
+      closeOnSignals(service);
+    });
+}

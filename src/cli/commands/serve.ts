@@ -1,0 +1,52 @@
+/** `alga-runner serve`: the HTTP service (DESIGN.md §8). Config: flags, then environment. */
+import type { Command } from 'commander';
+import { loadConfig, type ServeFlags } from '../../service/config.js';
+import { startService, type RunningService } from '../../service/server.js';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the runner service: execute API, admin API, dev gateway, health and metrics')
+    .option('--port <n>', 'port to listen on (env PORT, default 8080)')
+    .option('--host <host>', 'address to listen on (env HOST, default 127.0.0.1)')
+    .option('--data-dir <dir>', 'data directory: SQLite store, artifacts, bundles (env RUNNER_DATA_DIR, default .data)')
+    .option('--database-url <url>', 'PostgreSQL URL instead of the embedded SQLite store (env DATABASE_URL)')
+    .option('--workers <n>', 'guest worker threads (env RUNNER_WORKERS, default: cores)')
+    .addHelpText(
+      'after',
+      `
+Environment: RUNNER_SERVICE_TOKEN, RUNNER_ADMIN_TOKEN (required unless listening on loopback, where
+generated tokens are printed), RUNNER_SECRETS_KEY (32 bytes as base64 or 64 hex), DATABASE_URL,
+RUNNER_DATA_DIR, PORT, RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN
+(Alga's internal API for clients/services), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
+RUNNER_MAX_TIMEOUT_MS, RUNNER_TENANT_CONCURRENCY, RUNNER_TENANT_QUEUE, RUNNER_GLOBAL_QUEUE, LOG_LEVEL.`,
+    )
+    .action(async (flags: ServeFlags) => {
+      const service = await startService(loadConfig(flags));
+      printBanner(service);
+      closeOnSignals(service);
+    });
+}
+
+export function printBanner(service: RunningService): void {
+  process.stderr.write(`alga-runner listening on ${service.url}\n`);
+  if (service.generatedTokens) {
+    process.stderr.write(`  generated tokens (set RUNNER_SERVICE_TOKEN / RUNNER_ADMIN_TOKEN to choose your own):\n`);
+    process.stderr.write(`  service token: ${service.serviceToken}\n  admin token:   ${service.adminToken}\n`);
+  }
+}
+
+export function closeOnSignals(service: RunningService): void {
+  const stop = (signal: string) => {
+    process.stderr.write(`${signal}: draining in-flight executions, then stopping\n`);
+    service.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(e)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}

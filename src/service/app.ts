@@ -1,0 +1,124 @@
+/**
+ * The HTTP service (issue #5): Fastify with the execute API, the admin API, the dev gateway and
+ * health/metrics, over one Runtime. Errors are JSON `{error: {code, message}}` from the catalog.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import pino, { type Logger } from 'pino';
+import { ERROR_CATALOG, ServiceError } from './errors.js';
+import { Executor } from './executor.js';
+import type { Runtime } from './runtime.js';
+import { executeRoutes } from './routes/execute.js';
+import { adminInstallRoutes } from './routes/admin-installs.js';
+import { adminExtensionRoutes } from './routes/admin-extensions.js';
+import { adminTenantDataRoutes } from './routes/admin-tenant-data.js';
+import { devGatewayRoutes } from './routes/dev-gateway.js';
+import { healthRoutes } from './routes/health.js';
+import { requireAdminToken } from './auth.js';
+import type { BundleAcceptance } from './bundles.js';
+
+export interface AppOptions {
+  runtime: Runtime;
+  bundles: BundleAcceptance;
+  serviceToken: string;
+  adminToken: string;
+  /** the tokens were generated for a loopback-only dev server: the dev gateway needs none */
+  devMode: boolean;
+  logger?: Logger;
+}
+
+/** Uploads (bundles, components) may be larger than execute bodies. */
+export const MAX_UPLOAD_BYTES = 128 * 2 ** 20;
+
+export interface App {
+  fastify: FastifyInstance;
+  executor: Executor;
+  /** stop accepting, finish in-flight executions, close the server */
+  shutdown(): Promise<void>;
+}
+
+export function buildApp(options: AppOptions): App {
+  const { runtime } = options;
+  const logger =
+    options.logger ??
+    pino({
+      level: runtime.config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers["x-runner-service-token"]', 'req.headers["x-alga-signature"]'], censor: '[redacted]' },
+    });
+  const fastify = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // base64 grows a body by 4/3; the envelope around it is small
+    bodyLimit: Math.ceil((runtime.config.maxBodyBytes * 4) / 3) + 256 * 1024,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  const executor = new Executor(runtime, logger);
+  let draining = false;
+
+  fastify.addContentTypeParser(['application/wasm', 'application/zstd', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES }, (_req, body, done) => done(null, body));
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  fastify.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
+    if (error instanceof ServiceError) {
+      if (error.status >= 500) request.log.error({ code: error.code }, error.message);
+      if (typeof error.extra.retry_after_s === 'number') reply.header('retry-after', String(error.extra.retry_after_s));
+      return reply.code(error.status).send(error.toJSON());
+    }
+    const mapped = mapFrameworkError(error);
+    if (mapped.status >= 500) request.log.error({ err: error }, 'unhandled error');
+    return reply.code(mapped.status).send(mapped.toJSON());
+  });
+  fastify.setNotFoundHandler((request, reply) => {
+    const e = new ServiceError('not_found', `${request.method} ${request.url.split('?')[0]}`);
+    return reply.code(e.status).send(e.toJSON());
+  });
+
+  healthRoutes(fastify, runtime, () => draining);
+  executeRoutes(fastify, { executor, serviceToken: options.serviceToken });
+  void fastify.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => requireAdminToken(request, options.adminToken));
+    adminExtensionRoutes(admin, runtime, options.bundles);
+    adminInstallRoutes(admin, runtime);
+    adminTenantDataRoutes(admin, runtime);
+  });
+  void fastify.register(async (gateway) => {
+    // the guest gets the body's bytes as sent, whatever their type
+    gateway.removeAllContentTypeParsers();
+    gateway.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    devGatewayRoutes(gateway, { runtime, executor, serviceToken: options.serviceToken, tokenRequired: !options.devMode });
+  });
+
+  return {
+    fastify,
+    executor,
+    async shutdown() {
+      draining = true;
+      const closing = fastify.close();
+      await executor.drain();
+      await closing;
+    },
+  };
+}
+
+function mapFrameworkError(error: FastifyError): ServiceError {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ServiceError('body_too_large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ServiceError('unsupported_media_type', error.message);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ServiceError('invalid_request', error.message);
+  }
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) return new ServiceError('invalid_request', error.message);
+  return new ServiceError('internal');
+}
+
+export { ERROR_CATALOG };

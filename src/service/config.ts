@@ -1,0 +1,137 @@
+/**
+ * Service configuration: read once at start from flags and environment, validated, typed.
+ * Nothing else in the service reads `process.env`.
+ */
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_LIMITS, MAX_TIMEOUT_MS } from '../engine/limits.js';
+
+const positiveInt = z.coerce.number().int().positive();
+const flag = z
+  .enum(['0', '1', 'true', 'false', ''])
+  .optional()
+  .transform((v) => v === '1' || v === 'true');
+
+const configSchema = z
+  .object({
+    host: z.string().min(1),
+    port: z.coerce.number().int().min(0).max(65535),
+    dataDir: z.string().min(1),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (omit it for the embedded SQLite store)')
+      .optional(),
+    serviceToken: z.string().min(16, 'must be at least 16 characters').optional(),
+    adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+    secretsKey: z.string().optional(),
+    egressAllowPrivate: z.boolean(),
+    workers: positiveInt.max(256),
+    /** operator maximum for a caller's or install's timeout */
+    maxTimeoutMs: positiveInt.max(MAX_TIMEOUT_MS),
+    defaultTimeoutMs: positiveInt,
+    maxMemoryMb: positiveInt.max(4096),
+    /** executions running at once per tenant, then a bounded queue, then 429 */
+    tenantConcurrency: positiveInt,
+    tenantQueue: z.coerce.number().int().min(0),
+    /** executions waiting across all tenants before 503 */
+    globalQueue: positiveInt,
+    maxBodyBytes: positiveInt,
+    idempotencyTtlMs: positiveInt,
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    tenantData: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('store') }),
+      z.object({ kind: z.literal('alga'), baseUrl: z.url(), token: z.string().min(1) }),
+    ]),
+    requireSignatures: z.boolean(),
+    trustFile: z.string().optional(),
+    uiFrameAncestors: z.string().min(1),
+    /** extension id or name served by the dev gateway's default tenant */
+    devTenant: z.string().min(1),
+  })
+  .refine((c) => c.defaultTimeoutMs <= c.maxTimeoutMs, { message: 'the default timeout exceeds the maximum', path: ['defaultTimeoutMs'] })
+  .refine((c) => !c.requireSignatures || c.trustFile, { message: 'RUNNER_REQUIRE_SIGNATURES=1 needs RUNNER_TRUST_FILE', path: ['trustFile'] });
+
+export type ServiceConfig = z.infer<typeof configSchema>;
+
+export interface ServeFlags {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  workers?: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Flags win over environment; environment wins over defaults. */
+export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const tenantDataUrl = env.RUNNER_TENANT_DATA_URL;
+  const raw = {
+    host: flags.host ?? env.HOST ?? '127.0.0.1',
+    port: flags.port ?? env.PORT ?? '8080',
+    dataDir: resolve(flags.dataDir ?? env.RUNNER_DATA_DIR ?? '.data'),
+    databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
+    serviceToken: env.RUNNER_SERVICE_TOKEN || undefined,
+    adminToken: env.RUNNER_ADMIN_TOKEN || undefined,
+    secretsKey: env.RUNNER_SECRETS_KEY || undefined,
+    egressAllowPrivate: flag.parse(env.RUNNER_EGRESS_ALLOW_PRIVATE),
+    workers: flags.workers ?? env.RUNNER_WORKERS ?? String(availableParallelism()),
+    maxTimeoutMs: env.RUNNER_MAX_TIMEOUT_MS ?? String(MAX_TIMEOUT_MS),
+    defaultTimeoutMs: env.RUNNER_DEFAULT_TIMEOUT_MS ?? String(DEFAULT_LIMITS.timeoutMs),
+    maxMemoryMb: env.RUNNER_MAX_MEMORY_MB ?? '1024',
+    tenantConcurrency: env.RUNNER_TENANT_CONCURRENCY ?? '8',
+    tenantQueue: env.RUNNER_TENANT_QUEUE ?? '32',
+    globalQueue: env.RUNNER_GLOBAL_QUEUE ?? '1024',
+    maxBodyBytes: env.RUNNER_MAX_BODY_BYTES ?? String(10 * 2 ** 20),
+    idempotencyTtlMs: env.RUNNER_IDEMPOTENCY_TTL_MS ?? String(24 * 3600 * 1000),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    tenantData: tenantDataUrl ? { kind: 'alga', baseUrl: tenantDataUrl, token: env.RUNNER_TENANT_DATA_TOKEN ?? '' } : { kind: 'store' },
+    requireSignatures: flag.parse(env.RUNNER_REQUIRE_SIGNATURES),
+    trustFile: env.RUNNER_TRUST_FILE || undefined,
+    uiFrameAncestors: env.RUNNER_UI_FRAME_ANCESTORS ?? "'self'",
+    devTenant: env.RUNNER_DEV_TENANT ?? 'demo',
+  };
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  - ${envNameOf(i.path.join('.'))}: ${i.message}`).join('\n');
+    throw new ConfigError(`invalid configuration:\n${problems}`);
+  }
+  return parsed.data;
+}
+
+const ENV_NAMES: Record<string, string> = {
+  host: '--host / HOST',
+  port: '--port / PORT',
+  dataDir: '--data-dir / RUNNER_DATA_DIR',
+  databaseUrl: '--database-url / DATABASE_URL',
+  serviceToken: 'RUNNER_SERVICE_TOKEN',
+  adminToken: 'RUNNER_ADMIN_TOKEN',
+  workers: '--workers / RUNNER_WORKERS',
+  maxTimeoutMs: 'RUNNER_MAX_TIMEOUT_MS',
+  defaultTimeoutMs: 'RUNNER_DEFAULT_TIMEOUT_MS',
+  maxMemoryMb: 'RUNNER_MAX_MEMORY_MB',
+  tenantConcurrency: 'RUNNER_TENANT_CONCURRENCY',
+  tenantQueue: 'RUNNER_TENANT_QUEUE',
+  globalQueue: 'RUNNER_GLOBAL_QUEUE',
+  maxBodyBytes: 'RUNNER_MAX_BODY_BYTES',
+  idempotencyTtlMs: 'RUNNER_IDEMPOTENCY_TTL_MS',
+  logLevel: 'LOG_LEVEL',
+  'tenantData.baseUrl': 'RUNNER_TENANT_DATA_URL',
+  'tenantData.token': 'RUNNER_TENANT_DATA_TOKEN',
+  trustFile: 'RUNNER_TRUST_FILE',
+};
+
+function envNameOf(path: string): string {
+  return ENV_NAMES[path] ?? path;
+}
+
+/** Loopback hosts may run without tokens (a generated one is printed); anything else may not. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}

@@ -1,0 +1,87 @@
+/**
+ * The execute envelope of Alga's gateway (DESIGN.md §5), as a schema. Both gateway variants are
+ * accepted: `client_name` or `company_name` for the user's client, `url` present or not; unknown
+ * fields are ignored (the gateway adds fields over time).
+ */
+import { z } from 'zod';
+
+const stringMap = z.record(z.string(), z.string());
+
+export const executeEnvelopeSchema = z.object({
+  context: z.object({
+    request_id: z.string().min(1).max(200).optional(),
+    tenant_id: z.string().min(1).max(200),
+    extension_id: z.string().min(1).max(200),
+    install_id: z.string().min(1).max(200).nullish(),
+    version_id: z.string().min(1).max(200).nullish(),
+    content_hash: z
+      .string()
+      .regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex digits>')
+      .nullish(),
+    config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  }),
+  http: z.object({
+    method: z.string().regex(/^[A-Za-z]{1,16}$/, 'must be an HTTP method'),
+    path: z.string().startsWith('/', 'must start with /').max(8192),
+    url: z.string().max(16384).nullish(),
+    query: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
+    headers: stringMap.optional(),
+    body_b64: z.string().nullish(),
+  }),
+  limits: z
+    .object({
+      timeout_ms: z.number().int().positive().optional(),
+      memory_mb: z.number().int().positive().optional(),
+    })
+    .optional(),
+  providers: z.array(z.string().startsWith('cap:', 'must be a cap: name')).optional(),
+  user: z
+    .object({
+      user_id: z.string(),
+      user_email: z.string().default(''),
+      user_name: z.string().default(''),
+      user_type: z.string().default(''),
+      client_name: z.string().optional(),
+      company_name: z.string().optional(),
+      client_id: z.string().nullish(),
+      additional_fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullish(),
+    })
+    .nullish(),
+});
+
+export type ExecuteEnvelope = z.infer<typeof executeEnvelopeSchema>;
+
+/** The execute API's answer when the guest ran (or was tried). */
+export interface ExecuteAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body_b64?: string;
+  /** machine-readable fault code when the guest did not produce a response */
+  error?: string;
+  message?: string;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function decodeBase64(text: string): Uint8Array | null {
+  const compact = text.replace(/\s+/g, '');
+  if (compact.length % 4 !== 0 || !BASE64.test(compact)) return null;
+  return new Uint8Array(Buffer.from(compact, 'base64'));
+}
+
+/** What the guest sees as `http.url`: path + query string. */
+export function guestUrl(http: ExecuteEnvelope['http']): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(http.query ?? {})) for (const item of Array.isArray(v) ? v : [v]) params.append(k, item);
+  const qs = params.toString();
+  if (qs) return `${http.path}?${qs}`;
+  if (http.url) {
+    try {
+      const search = new URL(http.url, 'http://gateway.invalid').search;
+      if (search) return `${http.path}${search}`;
+    } catch {
+      // a malformed url carries no usable query: the path alone stands
+    }
+  }
+  return http.path;
+}

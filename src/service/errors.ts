@@ -1,0 +1,51 @@
+/**
+ * Every error the service answers with, declared once (after Fastify's error catalog): a stable
+ * machine-readable code, its HTTP status, and a message template. Codes are part of the API
+ * (DESIGN.md §5) — docs/errors.md lists them; a test checks the two agree.
+ */
+export const ERROR_CATALOG = {
+  unauthorized: { status: 401, message: 'missing or invalid token' },
+  invalid_request: { status: 400, message: 'the request is not valid' },
+  tenant_mismatch: { status: 400, message: 'the x-alga-tenant header does not match context.tenant_id' },
+  extension_mismatch: { status: 400, message: 'the x-alga-extension header does not match context.extension_id' },
+  install_not_found: { status: 404, message: 'no install for this tenant and extension' },
+  install_disabled: { status: 403, message: 'the install is disabled' },
+  content_hash_mismatch: { status: 409, message: "context.content_hash does not match the install's version" },
+  unknown_capability: { status: 400, message: 'unknown capability' },
+  too_many_requests: { status: 429, message: 'too many concurrent executions for this tenant' },
+  overloaded: { status: 503, message: 'the runner is at capacity' },
+  shutting_down: { status: 503, message: 'the runner is shutting down' },
+  idempotency_wait_timeout: { status: 504, message: 'an earlier request with this idempotency key is still running' },
+  body_too_large: { status: 413, message: 'the request body is too large' },
+  unsupported_media_type: { status: 415, message: 'unsupported content type' },
+  not_found: { status: 404, message: 'no such route' },
+  extension_not_found: { status: 404, message: 'no such extension' },
+  version_not_found: { status: 404, message: 'no such version' },
+  endpoint_not_found: { status: 404, message: 'the extension declares no such endpoint' },
+  invalid_component: { status: 400, message: 'the component is not valid' },
+  invalid_bundle: { status: 400, message: 'the bundle is not valid' },
+  signature_required: { status: 400, message: 'the bundle is not signed by a trusted publisher' },
+  version_conflict: { status: 409, message: 'this version already exists with different content' },
+  install_exists: { status: 409, message: 'the tenant already has this extension installed' },
+  secrets_key_missing: { status: 409, message: 'RUNNER_SECRETS_KEY is not set: secrets cannot be stored' },
+  internal: { status: 500, message: 'internal error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export class ServiceError extends Error {
+  override readonly name = 'ServiceError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    detail?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail ? `${ERROR_CATALOG[code].message}: ${detail}` : ERROR_CATALOG[code].message);
+    this.status = ERROR_CATALOG[code].status;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } & Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...this.extra } };
+  }
+}

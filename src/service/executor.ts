@@ -1,0 +1,192 @@
+/**
+ * The execute pipeline shared by `POST /v1/execute` and the dev gateway: envelope → install (from
+ * our registry, never from the caller) → grants → limits → idempotency → admission → engine →
+ * answer. Expected refusals are ServiceErrors (transport 4xx); guest faults are answers (200).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { effectiveGrants } from '../capabilities/grants.js';
+import type { ExecutionUser } from '../engine/execution-context.js';
+import type { LogRecord } from '../engine/engine.js';
+import { ServiceError } from './errors.js';
+import { decodeBase64, guestUrl, type ExecuteAnswer, type ExecuteEnvelope } from './envelope.js';
+import type { Runtime } from './runtime.js';
+import { AdmissionControl } from './admission.js';
+
+/** Headers a guest never sees: they belong to the hop, not the request. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-runner-service-token']);
+
+export class Executor {
+  readonly admission: AdmissionControl;
+  /** idempotent executions running in this process, so local duplicates wait without polling */
+  private readonly running = new Map<string, Promise<ExecuteAnswer>>();
+  private draining = false;
+  private inFlight = 0;
+  private idle: (() => void) | null = null;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly logger: Logger,
+  ) {
+    const c = runtime.config;
+    this.admission = new AdmissionControl({ perTenant: c.tenantConcurrency, tenantQueue: c.tenantQueue, globalQueue: c.globalQueue });
+  }
+
+  async execute(envelope: ExecuteEnvelope, idempotencyKey?: string): Promise<ExecuteAnswer> {
+    if (this.draining) throw new ServiceError('shutting_down');
+    const { context } = envelope;
+    const resolved = await this.runtime.resolveInstall(context.tenant_id, context.extension_id, context.install_id);
+    if (!resolved) throw new ServiceError('install_not_found', `tenant ${context.tenant_id}, extension ${context.extension_id}${context.install_id ? `, install ${context.install_id}` : ''}`);
+    if (!resolved.install.enabled) throw new ServiceError('install_disabled');
+    if (context.content_hash && context.content_hash !== resolved.version.contentHash) {
+      throw new ServiceError('content_hash_mismatch', `the install runs ${resolved.version.contentHash}`);
+    }
+    const body = envelope.http.body_b64 ? decodeBase64(envelope.http.body_b64) : undefined;
+    if (body === null) throw new ServiceError('invalid_request', 'http.body_b64 is not valid base64');
+    if (body && body.byteLength > this.runtime.config.maxBodyBytes) throw new ServiceError('body_too_large', `${body.byteLength} bytes, limit ${this.runtime.config.maxBodyBytes}`);
+    const known = new Set(this.runtime.registry.names());
+    const unknown = (envelope.providers ?? []).filter((p) => !known.has(p as `cap:${string}`));
+    if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
+
+    if (!idempotencyKey) return this.run(envelope, resolved, body);
+    return this.idempotent(envelope, idempotencyKey, () => this.run(envelope, resolved, body));
+  }
+
+  private async idempotent(envelope: ExecuteEnvelope, key: string, work: () => Promise<ExecuteAnswer>): Promise<ExecuteAnswer> {
+    const scope = { tenant: envelope.context.tenant_id, extension: envelope.context.extension_id, key };
+    const localKey = `${scope.tenant}\u0000${scope.extension}\u0000${key}`;
+    const { idempotency } = this.runtime.store;
+    const deadline = Date.now() + this.runtime.config.maxTimeoutMs + 10_000;
+    let pause = 10;
+    for (;;) {
+      const local = this.running.get(localKey);
+      if (local) return local;
+      const claim = await idempotency.claim(scope, this.runtime.config.idempotencyTtlMs, { leaseMs: this.runtime.config.maxTimeoutMs + 60_000 });
+      if (claim.kind === 'done') return claim.response as ExecuteAnswer;
+      if (claim.kind === 'claimed') {
+        const p = work().then(
+          async (answer) => {
+            await idempotency.complete(scope, answer);
+            return answer;
+          },
+          async (e: unknown) => {
+            await idempotency.release(scope);
+            throw e;
+          },
+        );
+        this.running.set(localKey, p);
+        try {
+          return await p;
+        } finally {
+          this.running.delete(localKey);
+        }
+      }
+      // in flight in another process: wait for its answer
+      if (Date.now() > deadline) throw new ServiceError('idempotency_wait_timeout');
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 250);
+    }
+  }
+
+  private async run(envelope: ExecuteEnvelope, resolved: NonNullable<Awaited<ReturnType<Runtime['resolveInstall']>>>, body: Uint8Array | undefined): Promise<ExecuteAnswer> {
+    const { config, engine, metrics } = this.runtime;
+    const { install, version } = resolved;
+    const admission = await this.admission.admit(envelope.context.tenant_id);
+    metrics.queueDepth.set(this.admission.queued + engine.pool.queued);
+    if (admission.kind === 'rejected') {
+      metrics.rejected.inc({ reason: admission.reason });
+      if (admission.reason === 'tenant_busy') throw new ServiceError('too_many_requests', `tenant ${envelope.context.tenant_id} has ${config.tenantConcurrency} executions running and ${config.tenantQueue} waiting`, { retry_after_s: 1 });
+      throw new ServiceError('overloaded', undefined, { retry_after_s: 1 });
+    }
+    this.inFlight++;
+    metrics.inFlight.inc();
+    const records: LogRecord[] = [];
+    try {
+      const ctx = envelope.context;
+      const requestId = ctx.request_id ?? randomUUID();
+      const timeoutMs = Math.min(envelope.limits?.timeout_ms ?? install.limits.timeoutMs ?? config.defaultTimeoutMs, config.maxTimeoutMs);
+      const memoryMb = Math.min(envelope.limits?.memory_mb ?? install.limits.memoryMb ?? 256, config.maxMemoryMb);
+      const grants = effectiveGrants({ install: install.grants, manifest: resolved.manifestCapabilities, providers: envelope.providers });
+      const mergedConfig = { ...install.config, ...stringValues(ctx.config) };
+      const outcome = await engine.execute({
+        contentHash: resolved.componentHash,
+        ctx: { requestId, tenantId: install.tenantId, extensionId: install.extensionId, installId: install.id, versionId: version.id, contentHash: version.contentHash, user: userOf(envelope.user), config: mergedConfig },
+        install: { installId: install.id, tenantId: install.tenantId, extensionId: install.extensionId, versionId: version.id, config: mergedConfig, egressAllow: install.egressAllow, uiProxy: install.uiProxy },
+        grants,
+        request: {
+          method: envelope.http.method.toUpperCase(),
+          url: guestUrl(envelope.http),
+          headers: Object.entries(envelope.http.headers ?? {})
+            .filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()))
+            .map(([name, value]) => ({ name, value })),
+          body,
+        },
+        limits: { timeoutMs, memoryMb },
+        instanceMode: install.instanceMode,
+        onLog: (r) => records.push(r),
+      });
+      const outcomeLabel = outcome.kind === 'ok' ? 'ok' : outcome.code;
+      metrics.executions.inc({ outcome: outcomeLabel });
+      metrics.executionSeconds.observe({ outcome: outcomeLabel }, outcome.report.durationMs / 1000);
+      if (outcome.report.stats) metrics.guestMemory.observe(outcome.report.stats.memoryBytes);
+      if (outcome.kind === 'ok') {
+        const headers: Record<string, string> = {};
+        for (const h of outcome.response.headers) {
+          const name = h.name.toLowerCase();
+          headers[name] = headers[name] ? `${headers[name]}, ${h.value}` : h.value;
+        }
+        const answer: ExecuteAnswer = { status: outcome.response.status, headers };
+        if (outcome.response.body?.byteLength) answer.body_b64 = Buffer.from(outcome.response.body).toString('base64');
+        return answer;
+      }
+      this.logger.warn({ tenant: install.tenantId, install: install.id, request_id: requestId, fault: outcome.code }, outcome.message);
+      return { status: outcome.code === 'timeout' ? 504 : 500, headers: {}, error: outcome.code, message: outcome.message };
+    } finally {
+      admission.release();
+      this.inFlight--;
+      metrics.inFlight.dec();
+      metrics.queueDepth.set(this.admission.queued + engine.pool.queued);
+      await this.persistLogs(records, install.id);
+      if (this.inFlight === 0) this.idle?.();
+    }
+  }
+
+  private async persistLogs(records: LogRecord[], installId: string): Promise<void> {
+    if (records.length === 0) return;
+    for (const r of records) {
+      const { message, ...fields } = r;
+      this.logger[r.level === 'debug' ? 'debug' : r.level]({ guest: fields }, message);
+    }
+    try {
+      await this.runtime.store.logs.append(records.map((r) => ({ ...r, ts: Date.parse(r.ts), install: r.install ?? installId })));
+      this.runtime.logBus.emit('logs', installId);
+    } catch (e) {
+      this.logger.error({ err: e, install: installId }, 'storing guest log records failed');
+    }
+  }
+
+  /** Stop taking executions and wait for the running ones (graceful shutdown). */
+  async drain(): Promise<void> {
+    this.draining = true;
+    if (this.inFlight === 0) return;
+    await new Promise<void>((resolve) => (this.idle = resolve));
+  }
+}
+
+function stringValues(config: Record<string, string | number | boolean> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(config ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+/** Both gateway variants: the user's client is `client_name` or `company_name`. */
+function userOf(user: ExecuteEnvelope['user']): ExecutionUser | null {
+  if (!user) return null;
+  return {
+    userId: user.user_id,
+    userEmail: user.user_email,
+    userName: user.user_name,
+    userType: user.user_type,
+    clientName: user.client_name ?? user.company_name ?? '',
+    clientId: user.client_id ?? null,
+    additionalFields: stringValues(user.additional_fields ?? undefined),
+  };
+}

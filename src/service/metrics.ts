@@ -1,0 +1,44 @@
+/** Prometheus metrics of the service (issue #5 item 7), one registry per service instance. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CapabilityCallObserver } from '../capabilities/registry.js';
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly executions = new Counter({ name: 'alga_runner_executions_total', help: 'Executions by outcome (ok or a fault code)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly executionSeconds = new Histogram({
+    name: 'alga_runner_execution_duration_seconds',
+    help: 'Execution wall time, engine boundary',
+    labelNames: ['outcome'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({ name: 'alga_runner_queue_depth', help: 'Executions waiting for a slot (admission queues)', registers: [this.registry] });
+  readonly inFlight = new Gauge({ name: 'alga_runner_executions_in_flight', help: 'Executions running now', registers: [this.registry] });
+  readonly rejected = new Counter({ name: 'alga_runner_rejected_total', help: 'Requests refused by backpressure', labelNames: ['reason'], registers: [this.registry] });
+  readonly capabilityCalls = new Counter({ name: 'alga_runner_capability_calls_total', help: 'Host capability calls', labelNames: ['capability', 'function', 'outcome'], registers: [this.registry] });
+  readonly capabilitySeconds = new Histogram({
+    name: 'alga_runner_capability_call_duration_seconds',
+    help: 'Host capability call latency (main thread)',
+    labelNames: ['capability'],
+    buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly workerRestarts = new Counter({ name: 'alga_runner_worker_restarts_total', help: 'Workers replaced after a timeout or crash', labelNames: ['reason'], registers: [this.registry] });
+  readonly guestMemory = new Histogram({
+    name: 'alga_runner_guest_memory_bytes',
+    help: 'Guest linear memory at the end of an execution',
+    buckets: [1, 4, 8, 16, 32, 64, 128, 256, 512, 1024].map((mb) => mb * 2 ** 20),
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'alga_runner_process_' });
+  }
+
+  readonly capabilityObserver: CapabilityCallObserver = {
+    onCall: (capability, fn, outcome, seconds) => {
+      this.capabilityCalls.inc({ capability, function: fn, outcome });
+      this.capabilitySeconds.observe({ capability }, seconds);
+    },
+  };
+}

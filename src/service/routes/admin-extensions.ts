@@ -1,0 +1,84 @@
+/**
+ * `POST /admin/v1/extensions`: register a bare component (`application/wasm`, name/version/
+ * capabilities in the query) or a bundle (`application/zstd`). Prepares (validates + transpiles)
+ * the component before anything is registered, so an invalid one leaves no trace.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import semver from 'semver';
+import { readBundle, formatManifestProblems } from '../../bundle/index.js';
+import { ServiceError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { parseWith } from '../validation.js';
+import type { BundleAcceptance } from '../bundles.js';
+
+const NAME = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
+const bareQuerySchema = z.object({
+  name: z.string().regex(NAME, 'lower-case letters, digits, dot, dash, underscore'),
+  version: z.string().refine((v) => semver.valid(v) !== null, 'must be semver (1.2.3)'),
+  publisher: z.string().min(1).max(200).default('local'),
+  capabilities: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+});
+
+export interface RegisteredVersion {
+  extension_id: string;
+  version_id: string;
+  content_hash: string;
+}
+
+export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bundles: BundleAcceptance): void {
+  const { registry } = runtime.store;
+  const known = new Set<string>(runtime.registry.names());
+
+  async function register(input: { name: string; publisher: string; version: string; manifest: Record<string, unknown>; component: Uint8Array; contentHash?: string }): Promise<{ created: boolean; ids: RegisteredVersion }> {
+    const prepared = await runtime.engine.prepare(input.component);
+    if (prepared.kind === 'err') throw new ServiceError('invalid_component', prepared.problem.message, { problem: prepared.problem.code });
+    const contentHash = input.contentHash ?? prepared.artifact.contentHash;
+    const extension = await registry.ensureExtension({ name: input.name, publisher: input.publisher });
+    const added = await registry.addVersion({ extensionId: extension.id, version: input.version, contentHash, manifest: { ...input.manifest, component_hash: prepared.artifact.contentHash } });
+    if (added.kind === 'conflict') throw new ServiceError('version_conflict', `${input.name}@${input.version} is ${added.existing.contentHash}`);
+    return { created: added.kind === 'created', ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
+  }
+
+  app.post('/admin/v1/extensions', async (request, reply) => {
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const body = request.body;
+    if (!(body instanceof Uint8Array)) throw new ServiceError('unsupported_media_type', 'send application/wasm (a component) or application/zstd (a bundle)');
+    let result: { created: boolean; ids: RegisteredVersion };
+    if (type === 'application/wasm') {
+      const q = parseWith(bareQuerySchema, request.query, 'query');
+      const unknown = q.capabilities.filter((c) => !known.has(c));
+      if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
+      const manifest = { name: q.name, publisher: q.publisher, version: q.version, runtime: 'wasm-js@1', capabilities: q.capabilities };
+      result = await register({ name: q.name, publisher: q.publisher, version: q.version, manifest, component: body });
+    } else {
+      const parsed = await readBundle(body);
+      if (parsed.kind === 'err') {
+        const { error } = parsed;
+        throw new ServiceError('invalid_bundle', `${error.message}${error.problems ? `\n${formatManifestProblems(error.problems)}` : ''}`, { problems: error.problems ?? [] });
+      }
+      const bundle = parsed.value;
+      await bundles.accept(bundle, body, request.headers);
+      const m = bundle.manifest;
+      result = await register({ name: m.name, publisher: m.publisher, version: m.version, manifest: m as unknown as Record<string, unknown>, component: bundle.mainWasm, contentHash: bundle.contentHash });
+    }
+    return reply.code(result.created ? 201 : 200).send(result.ids);
+  });
+
+  app.get('/admin/v1/extensions', async () => {
+    const extensions = await registry.listExtensions();
+    return {
+      extensions: await Promise.all(
+        extensions.map(async (e) => ({
+          extension_id: e.id,
+          name: e.name,
+          publisher: e.publisher,
+          versions: (await registry.listVersions(e.id)).map((v) => ({ version_id: v.id, version: v.version, content_hash: v.contentHash })),
+        })),
+      ),
+    };
+  });
+}

@@ -1,0 +1,205 @@
+/** Admin API for installs, their secrets and logs (DESIGN.md §8). */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { egressAllowlistSchema } from '../../net/egress-allowlist.js';
+import type { Install, InstallPatch } from '../../store/index.js';
+import { ServiceError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { parseWith } from '../validation.js';
+
+const capName = z.string().regex(/^cap:[a-z][a-z0-9.]*$/, 'must be a cap: name');
+const installFields = {
+  version_id: z.string().min(1).optional(),
+  grants: z.array(capName).optional(),
+  config: z.record(z.string(), z.string()).optional(),
+  egress: z.strictObject({ allow: egressAllowlistSchema }).optional(),
+  ui_proxy: z.looseObject({ base_url: z.url({ protocol: /^https?$/ }) }).nullable().optional(),
+  limits: z
+    .strictObject({ timeout_ms: z.number().int().positive().optional(), memory_mb: z.number().int().positive().optional() })
+    .optional(),
+  instance: z.enum(['fresh', 'reuse']).optional(),
+  enabled: z.boolean().optional(),
+};
+const createInstallSchema = z.strictObject({ tenant_id: z.string().min(1).max(200), extension_id: z.string().min(1), ...installFields });
+const patchInstallSchema = z.strictObject(installFields);
+const secretsSchema = z.strictObject({ values: z.record(z.string().min(1).max(200), z.string().max(64 * 1024)), expires_at: z.iso.datetime({ offset: true }).optional() });
+const logsQuerySchema = z.object({
+  request_id: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+  follow: z.enum(['0', '1', 'true', 'false']).optional(),
+  after: z.coerce.number().int().min(0).optional(),
+});
+const idParams = z.object({ id: z.string().min(1) });
+
+export function installJson(install: Install): Record<string, unknown> {
+  return {
+    install_id: install.id,
+    tenant_id: install.tenantId,
+    extension_id: install.extensionId,
+    version_id: install.versionId,
+    grants: install.grants,
+    config: install.config,
+    egress: { allow: install.egressAllow },
+    ui_proxy: install.uiProxy ? { base_url: install.uiProxy.baseUrl } : null,
+    limits: { timeout_ms: install.limits.timeoutMs, memory_mb: install.limits.memoryMb },
+    instance: install.instanceMode,
+    enabled: install.enabled,
+    created_at: install.createdAt.toISOString(),
+    updated_at: install.updatedAt.toISOString(),
+  };
+}
+
+export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const { registry } = runtime.store;
+  const known = new Set<string>(runtime.registry.names());
+
+  const checkGrants = (grants: string[] | undefined) => {
+    const unknown = (grants ?? []).filter((g) => !known.has(g));
+    if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
+  };
+  const checkLimits = (limits: { timeout_ms?: number; memory_mb?: number } | undefined) => {
+    if (limits?.timeout_ms && limits.timeout_ms > runtime.config.maxTimeoutMs) throw new ServiceError('invalid_request', `limits.timeout_ms exceeds the operator maximum of ${runtime.config.maxTimeoutMs}`);
+    if (limits?.memory_mb && limits.memory_mb > runtime.config.maxMemoryMb) throw new ServiceError('invalid_request', `limits.memory_mb exceeds the operator maximum of ${runtime.config.maxMemoryMb}`);
+  };
+  const toPatch = (body: z.infer<typeof patchInstallSchema>): InstallPatch => ({
+    ...(body.version_id !== undefined && { versionId: body.version_id }),
+    ...(body.grants !== undefined && { grants: body.grants }),
+    ...(body.config !== undefined && { config: body.config }),
+    ...(body.egress !== undefined && { egressAllow: body.egress.allow }),
+    ...(body.ui_proxy !== undefined && { uiProxy: body.ui_proxy ? { ...body.ui_proxy, baseUrl: body.ui_proxy.base_url } : null }),
+    ...(body.limits !== undefined && { limits: { timeoutMs: body.limits.timeout_ms, memoryMb: body.limits.memory_mb } }),
+    ...(body.instance !== undefined && { instanceMode: body.instance }),
+    ...(body.enabled !== undefined && { enabled: body.enabled }),
+  });
+  const mustGetInstall = async (id: string) => {
+    const install = await registry.getInstall(id);
+    if (!install) throw new ServiceError('install_not_found', id);
+    return install;
+  };
+  const versionOf = async (extensionId: string, versionId: string | undefined) => {
+    if (versionId) {
+      const v = await registry.getVersion(versionId);
+      if (!v || v.extensionId !== extensionId) throw new ServiceError('version_not_found', versionId);
+      return v;
+    }
+    const versions = await registry.listVersions(extensionId);
+    const latest = versions.at(-1);
+    if (!latest) throw new ServiceError('version_not_found', `extension ${extensionId} has no versions`);
+    return latest;
+  };
+
+  app.post('/admin/v1/installs', async (request, reply) => {
+    const body = parseWith(createInstallSchema, request.body, 'body');
+    checkGrants(body.grants);
+    checkLimits(body.limits);
+    const extension = (await registry.getExtension(body.extension_id)) ?? (await registry.findExtensionsByName(body.extension_id))[0];
+    if (!extension) throw new ServiceError('extension_not_found', body.extension_id);
+    const version = await versionOf(extension.id, body.version_id);
+    const manifestCaps = Array.isArray(version.manifest.capabilities) ? (version.manifest.capabilities as string[]) : [];
+    const patch = toPatch(body);
+    const created = await registry.createInstall({ ...patch, tenantId: body.tenant_id, extensionId: extension.id, versionId: version.id, grants: body.grants ?? manifestCaps });
+    if (created.kind === 'exists') throw new ServiceError('install_exists', `install ${created.install.id}`, { install_id: created.install.id });
+    runtime.invalidateInstalls();
+    return reply.code(201).send({ install_id: created.install.id });
+  });
+
+  app.get('/admin/v1/installs', async (request) => {
+    const q = parseWith(z.object({ tenant_id: z.string().optional(), extension_id: z.string().optional() }), request.query, 'query');
+    const installs = await registry.listInstalls({ tenantId: q.tenant_id, extensionId: q.extension_id });
+    return { installs: installs.map(installJson) };
+  });
+
+  app.get('/admin/v1/installs/:id', async (request) => {
+    const { id } = parseWith(idParams, request.params, 'params');
+    const install = await mustGetInstall(id);
+    return { ...installJson(install), secrets: await runtime.store.secrets.listSecretNames(id) };
+  });
+
+  app.patch('/admin/v1/installs/:id', async (request) => {
+    const { id } = parseWith(idParams, request.params, 'params');
+    const body = parseWith(patchInstallSchema, request.body, 'body');
+    checkGrants(body.grants);
+    checkLimits(body.limits);
+    const install = await mustGetInstall(id);
+    if (body.version_id) await versionOf(install.extensionId, body.version_id);
+    const updated = await registry.updateInstall(id, toPatch(body));
+    if (!updated) throw new ServiceError('install_not_found', id);
+    runtime.invalidateInstalls();
+    return installJson(updated);
+  });
+
+  app.delete('/admin/v1/installs/:id', async (request, reply) => {
+    const { id } = parseWith(idParams, request.params, 'params');
+    if (!(await registry.deleteInstall(id))) throw new ServiceError('install_not_found', id);
+    runtime.invalidateInstalls();
+    return reply.code(204).send();
+  });
+
+  app.put('/admin/v1/installs/:id/secrets', async (request, reply) => {
+    const { id } = parseWith(idParams, request.params, 'params');
+    const body = parseWith(secretsSchema, request.body, 'body');
+    await mustGetInstall(id);
+    const result = await runtime.store.secrets.putSecrets(id, body.values, body.expires_at ? new Date(body.expires_at) : undefined);
+    if (result.kind === 'no-key') throw new ServiceError('secrets_key_missing');
+    return reply.code(204).send();
+  });
+
+  app.get('/admin/v1/installs/:id/logs', async (request, reply) => {
+    const { id } = parseWith(idParams, request.params, 'params');
+    const q = parseWith(logsQuerySchema, request.query, 'query');
+    await mustGetInstall(id);
+    const follow = q.follow === '1' || q.follow === 'true';
+    if (!follow) return { records: await runtime.store.logs.query({ installId: id, requestId: q.request_id, limit: q.limit, afterId: q.after }) };
+    await streamLogs(runtime, reply, id, q.request_id, q.after);
+    return reply;
+  });
+}
+
+/**
+ * Live tail as server-sent events: the newest records first, then each new one as it is stored.
+ * Woken by this process's log bus, and by a slow poll for records other processes store.
+ */
+async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: string, requestId: string | undefined, after: number | undefined): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  let lastId = after ?? 0;
+  if (after === undefined) {
+    const recent = await runtime.store.logs.query({ installId, requestId, limit: 100 });
+    for (const r of recent) res.write(`id: ${r.id}\nevent: log\ndata: ${JSON.stringify(r)}\n\n`);
+    lastId = recent.at(-1)?.id ?? (await latestId(runtime, installId));
+  }
+  let busy = false;
+  const pump = async () => {
+    if (busy || res.destroyed) return;
+    busy = true;
+    try {
+      for (;;) {
+        const batch = await runtime.store.logs.query({ installId, requestId, afterId: lastId, limit: 500 });
+        for (const r of batch) res.write(`id: ${r.id}\nevent: log\ndata: ${JSON.stringify(r)}\n\n`);
+        if (batch.length === 0) break;
+        lastId = batch.at(-1)!.id;
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  const onLogs = (id: string) => {
+    if (id === installId) void pump();
+  };
+  runtime.logBus.on('logs', onLogs);
+  const poll = setInterval(() => {
+    res.write(': keep-alive\n\n');
+    void pump();
+  }, 2_000);
+  res.on('close', () => {
+    clearInterval(poll);
+    runtime.logBus.off('logs', onLogs);
+  });
+  await pump();
+}
+
+async function latestId(runtime: Runtime, installId: string): Promise<number> {
+  const newest = await runtime.store.logs.query({ installId, limit: 1 });
+  return newest.at(-1)?.id ?? 0;
+}

@@ -1,0 +1,77 @@
+/**
+ * Dev gateway (issue #5 item 5): `ANY /api/ext/{extensionIdOrName}/{path}` turns a plain HTTP
+ * request into an execute envelope for the dev tenant, so `curl` and a browser can talk to an
+ * extension the way Alga's gateway would. When the manifest declares `api.endpoints`, only those
+ * (method + path, `:param` segments) are reachable.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { requireServiceToken } from '../auth.js';
+import { ServiceError } from '../errors.js';
+import type { Executor } from '../executor.js';
+import type { ExecuteEnvelope } from '../envelope.js';
+import type { Runtime } from '../runtime.js';
+
+interface Endpoint {
+  method: string;
+  path: string;
+}
+
+export function matchesEndpoint(endpoints: readonly Endpoint[], method: string, path: string): boolean {
+  const segments = path.split('/').filter(Boolean);
+  return endpoints.some((e) => {
+    if (e.method.toUpperCase() !== method.toUpperCase()) return false;
+    const pattern = e.path.split('/').filter(Boolean);
+    return pattern.length === segments.length && pattern.every((p, i) => p.startsWith(':') || p === segments[i]);
+  });
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function devGatewayRoutes(app: FastifyInstance, deps: { runtime: Runtime; executor: Executor; serviceToken: string; tokenRequired: boolean }): void {
+  app.all('/api/ext/:extension/*', async (request, reply) => {
+    if (deps.tokenRequired) requireServiceToken(request, deps.serviceToken);
+    const { extension } = request.params as { extension: string };
+    const tenant = header(request, 'x-alga-tenant') ?? deps.runtime.config.devTenant;
+    const url = new URL(request.url, 'http://dev.invalid');
+    const prefix = `/api/ext/${encodeURIComponent(extension)}`;
+    const rawPath = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : url.pathname.replace(/^\/api\/ext\/[^/]+/, '');
+    const path = rawPath.startsWith('/') ? rawPath : `/${rawPath}`;
+
+    const resolved = await deps.runtime.resolveInstall(tenant, extension, null);
+    if (!resolved) throw new ServiceError('install_not_found', `tenant ${tenant}, extension ${extension}`);
+    const api = resolved.version.manifest.api as { endpoints?: Endpoint[] } | undefined;
+    if (api?.endpoints?.length && !matchesEndpoint(api.endpoints, request.method, path)) {
+      throw new ServiceError('endpoint_not_found', `${request.method} ${path}`);
+    }
+    const body = request.body;
+    const bodyBytes = body === undefined || body === null ? undefined : body instanceof Uint8Array ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(request.headers)) if (typeof v === 'string') headers[k] = v;
+    const userId = header(request, 'x-user-id');
+    const envelope: ExecuteEnvelope = {
+      context: { request_id: header(request, 'x-request-id') ?? randomUUID(), tenant_id: tenant, extension_id: resolved.install.extensionId, install_id: resolved.install.id },
+      http: { method: request.method, path, url: request.url, query: Object.fromEntries(url.searchParams), headers, body_b64: bodyBytes?.byteLength ? Buffer.from(bodyBytes).toString('base64') : undefined },
+      user: userId
+        ? {
+            user_id: userId,
+            user_email: header(request, 'x-user-email') ?? '',
+            user_name: header(request, 'x-user-name') ?? '',
+            user_type: header(request, 'x-user-type') ?? 'internal',
+            client_name: header(request, 'x-client-name') ?? '',
+            client_id: header(request, 'x-client-id'),
+          }
+        : undefined,
+    };
+    const answer = await deps.executor.execute(envelope, header(request, 'x-idempotency-key'));
+    if (answer.error) {
+      return reply.code(answer.status === 504 ? 504 : 502).send({ error: { code: answer.error, message: answer.message } });
+    }
+    for (const [k, v] of Object.entries(answer.headers)) if (!['content-length', 'transfer-encoding', 'connection'].includes(k)) reply.header(k, v);
+    reply.header('x-request-id', envelope.context.request_id!);
+    return reply.code(answer.status).send(answer.body_b64 ? Buffer.from(answer.body_b64, 'base64') : undefined);
+  });
+}

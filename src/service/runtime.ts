@@ -1,0 +1,106 @@
+/**
+ * Everything a running service holds: store, engine, capability registry, metrics, install cache.
+ * Built once at start from the validated config; closed once at shutdown.
+ */
+import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
+import { Engine } from '../engine/engine.js';
+import { openStore, type Store, type Install, type ExtensionVersion } from '../store/index.js';
+import { createStoreTenantData, type StoreTenantData } from '../store/tenant-data.js';
+import { createAlgaApiTenantData } from '../capabilities/tenant-data-api.js';
+import { createCapabilityRegistry } from '../capabilities/index.js';
+import type { CapabilityRegistry } from '../capabilities/registry.js';
+import type { TenantDataBackend } from '../store/tenant-data-model.js';
+import type { ServiceConfig } from './config.js';
+import { ServiceMetrics } from './metrics.js';
+
+export interface ResolvedInstall {
+  install: Install;
+  version: ExtensionVersion;
+  /** capabilities the version's manifest declares */
+  manifestCapabilities: string[];
+  /** the component's own hash (the engine's key); differs from the version's bundle hash for bundles */
+  componentHash: string;
+}
+
+export class Runtime {
+  /** Fires 'logs' with an install id after records are stored, for live tails in this process. */
+  readonly logBus = new EventEmitter();
+  private readonly installCache = new Map<string, { value: ResolvedInstall; expires: number }>();
+
+  private constructor(
+    readonly config: ServiceConfig,
+    readonly store: Store,
+    readonly tenantStore: StoreTenantData,
+    readonly registry: CapabilityRegistry,
+    readonly engine: Engine,
+    readonly metrics: ServiceMetrics,
+  ) {
+    this.logBus.setMaxListeners(0);
+    engine.pool.on('restart', (reason: string) => metrics.workerRestarts.inc({ reason }));
+  }
+
+  static async create(config: ServiceConfig): Promise<Runtime> {
+    const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, secretsKey: config.secretsKey });
+    try {
+      const metrics = new ServiceMetrics();
+      const tenantStore = createStoreTenantData(store.db);
+      const tenantData: TenantDataBackend =
+        config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
+      const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver });
+      const engine = await Engine.create({ cacheDir: join(config.dataDir, 'artifacts'), registry, workers: config.workers });
+      return new Runtime(config, store, tenantStore, registry, engine, metrics);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The install for a tenant: by install id, else by extension id or name. Cached for a moment
+   * (admin changes in this process invalidate at once; other processes see them within the TTL).
+   */
+  async resolveInstall(tenantId: string, extension: string, installId: string | null | undefined): Promise<ResolvedInstall | null> {
+    const key = `${tenantId}\u0000${extension}\u0000${installId ?? ''}`;
+    const cached = this.installCache.get(key);
+    if (cached && cached.expires > Date.now()) return cached.value;
+    const resolved = await this.lookupInstall(tenantId, extension, installId);
+    if (resolved) this.installCache.set(key, { value: resolved, expires: Date.now() + INSTALL_CACHE_MS });
+    return resolved;
+  }
+
+  invalidateInstalls(): void {
+    this.installCache.clear();
+  }
+
+  private async lookupInstall(tenantId: string, extension: string, installId: string | null | undefined): Promise<ResolvedInstall | null> {
+    const { registry } = this.store;
+    let install: Install | null = null;
+    if (installId) {
+      install = await registry.getInstall(installId);
+      if (!install || install.tenantId !== tenantId) return null;
+      const ext = await registry.getExtension(install.extensionId);
+      if (install.extensionId !== extension && ext?.name !== extension) return null;
+    } else {
+      const byId = await registry.getExtension(extension);
+      const candidates = byId ? [byId] : await registry.findExtensionsByName(extension);
+      for (const ext of candidates) {
+        install = await registry.findInstall(tenantId, ext.id);
+        if (install) break;
+      }
+    }
+    if (!install) return null;
+    const version = await registry.getVersion(install.versionId);
+    if (!version) return null;
+    const caps = version.manifest.capabilities;
+    const componentHash = typeof version.manifest.component_hash === 'string' ? version.manifest.component_hash : version.contentHash;
+    return { install, version, componentHash, manifestCapabilities: Array.isArray(caps) ? caps.filter((c): c is string => typeof c === 'string') : [] };
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+    await this.store.close();
+  }
+}
+
+const INSTALL_CACHE_MS = 2_000;

@@ -1,0 +1,60 @@
+/**
+ * Starting and stopping the service: tokens (generated for a loopback-only dev server, required
+ * otherwise), runtime, app, listen; and a graceful shutdown that drains executions first.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ServiceConfig } from './config.js';
+import { ConfigError, isLoopbackHost } from './config.js';
+import { Runtime } from './runtime.js';
+import { buildApp, type App } from './app.js';
+import { createBundleAcceptance } from './bundles.js';
+import { assertSecretsKeyPresent } from '../store/index.js';
+
+export interface RunningService {
+  url: string;
+  serviceToken: string;
+  adminToken: string;
+  /** true when a token was generated because none was configured */
+  generatedTokens: boolean;
+  runtime: Runtime;
+  app: App;
+  close(): Promise<void>;
+}
+
+export async function startService(config: ServiceConfig): Promise<RunningService> {
+  const generatedTokens = !config.serviceToken || !config.adminToken;
+  if (generatedTokens && !isLoopbackHost(config.host)) {
+    throw new ConfigError(`refusing to listen on ${config.host} without RUNNER_SERVICE_TOKEN and RUNNER_ADMIN_TOKEN: set both, or listen on 127.0.0.1`);
+  }
+  const serviceToken = config.serviceToken ?? randomBytes(24).toString('base64url');
+  const adminToken = config.adminToken ?? randomBytes(24).toString('base64url');
+  const runtime = await Runtime.create(config);
+  try {
+    if (!config.secretsKey) await assertSecretsKeyPresent(runtime.store.secrets);
+    const bundles = await createBundleAcceptance(config);
+    const app = buildApp({ runtime, bundles, serviceToken, adminToken, devMode: generatedTokens });
+    await app.fastify.listen({ host: config.host, port: config.port });
+    const address = app.fastify.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    let closing: Promise<void> | null = null;
+    return {
+      url: `http://${host}:${port}`,
+      serviceToken,
+      adminToken,
+      generatedTokens,
+      runtime,
+      app,
+      close() {
+        closing ??= (async () => {
+          await app.shutdown();
+          await runtime.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
+}
