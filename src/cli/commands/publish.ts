@@ -6,7 +6,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { SIGNATURE_FILE_SUFFIX } from '../../bundle/index.js';
 
 export const SIGNATURE_HEADER = 'x-alga-bundle-signature';
 
@@ -24,6 +23,7 @@ export function registerPublishCommand(program: Command): void {
         process.exitCode = 1;
         return;
       }
+      const { SIGNATURE_FILE_SUFFIX } = await import('../../bundle/signature.js');
       const body = await readFile(bundlePath);
       const headers: Record<string, string> = { 'content-type': 'application/zstd', authorization: `Bearer ${token}` };
       const signature = await readFile(`${bundlePath}${SIGNATURE_FILE_SUFFIX}`).catch((error: NodeJS.ErrnoException) => {
