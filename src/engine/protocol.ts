@@ -91,7 +91,11 @@ export type ExecuteReply =
   | { type: 'result'; id: number; kind: 'ok'; response: GuestResponse; stats: ExecutionStats }
   | { type: 'result'; id: number; kind: 'fault'; code: FaultCode; message: string; stats: ExecutionStats };
 
-export type FromWorker = ExecuteReply | { type: 'ready' } | { type: 'load-failed'; artifactKey: string; message: string };
+/**
+ * `started`: the guest is about to run after the worker had to load or instantiate it; the main
+ * thread starts the guest's deadline from here, so the runner's own setup is not charged to it.
+ */
+export type FromWorker = ExecuteReply | { type: 'ready' } | { type: 'started'; id: number } | { type: 'load-failed'; artifactKey: string; message: string };
 
 /** Host-call channel: worker → main. */
 export type HostChannelMessage =

@@ -121,6 +121,7 @@ export class WorkerPool extends EventEmitter {
     const slot: Slot = { worker, hostPort: port1, signal: new Int32Array(signalBuffer), loaded: new Set(), current: null, ready: new Promise((r) => (markReady = r)) };
     worker.on('message', (msg: FromWorker) => {
       if (msg.type === 'ready') markReady();
+      else if (msg.type === 'started') this.restartDeadline(slot, msg.id);
       else if (msg.type === 'result') this.finish(slot, msg);
       else if (msg.type === 'load-failed') {
         slot.loaded.delete(msg.artifactKey);
@@ -160,13 +161,25 @@ export class WorkerPool extends EventEmitter {
     // not the guest's: it gets a grace period on top of the guest's deadline.
     const cold = !slot.loaded.has(job.artifactKey);
     const deadline = job.timeoutMs + (cold ? COLD_LOAD_GRACE_MS : 0);
-    const timer = setTimeout(() => this.replace(slot, 'timeout', `the execution exceeded its ${job.timeoutMs} ms deadline`), deadline);
+    const timer = this.deadlineTimer(slot, job, deadline);
     slot.current = { id, job, resolve, timer };
     if (cold) {
       slot.worker.postMessage(job.load());
       slot.loaded.add(job.artifactKey);
     }
     slot.worker.postMessage({ ...job.message, type: 'execute', id } satisfies ExecuteMessage);
+  }
+
+  private deadlineTimer(slot: Slot, job: PoolJob, ms: number): NodeJS.Timeout {
+    return setTimeout(() => this.replace(slot, 'timeout', `the execution exceeded its ${job.timeoutMs} ms deadline`), ms);
+  }
+
+  /** The worker finished loading/instantiating: the guest's own deadline starts now. */
+  private restartDeadline(slot: Slot, id: number): void {
+    const running = slot.current;
+    if (!running || running.id !== id) return;
+    clearTimeout(running.timer);
+    running.timer = this.deadlineTimer(slot, running.job, running.job.timeoutMs);
   }
 
   private finish(slot: Slot, reply: JobResult): void {

@@ -164,6 +164,7 @@ function execute(msg: ExecuteMessage): void {
     return;
   }
 
+  if (stats.instance === 'new') post({ type: 'started', id: msg.id });
   let reply: ExecuteReply;
   executing = true;
   try {
