@@ -1,0 +1,49 @@
+/**
+ * Host-call round trip through the bridge, measured directly: two WAT guests identical except that
+ * one calls `logging.info` CALLS times. Per-request cost per call = (latency − p50 of the 0-call
+ * guest) ÷ CALLS; its p50/p99 over the sequential requests are reported. The capability behind the
+ * call is the in-memory logging stand-in (it counts the record), so this is the bridge, the
+ * registry and jco's lowering — not a backend.
+ */
+import { buildHostCallsGuest } from './guests.js';
+import { createBenchEngine } from './engine-runtime.js';
+import { emptyResult, type BenchConfig, type SectionResult } from './results.js';
+import { summarize, timeSequential } from './stats.js';
+import type { GuestHttpRequest } from '../src/engine/protocol.js';
+
+const CALLS = 64;
+
+export async function runBridge(config: BenchConfig): Promise<SectionResult> {
+  const result = emptyResult('bridge');
+  const rt = await createBenchEngine(config, 'memory');
+  try {
+    const none = await rt.install(await buildHostCallsGuest(0));
+    const many = await rt.install(await buildHostCallsGuest(CALLS));
+    const request: GuestHttpRequest = { method: 'GET', url: '/', headers: [], body: undefined };
+    const n = config.quick ? { warm: 50, seq: 300 } : { warm: 200, seq: 1500 };
+    const run = async (hash: string) => {
+      const outcome = await rt.execute(hash, request);
+      if (outcome.kind !== 'ok' || outcome.response.status !== 204) throw new Error(`bridge guest: ${outcome.kind === 'ok' ? outcome.response.status : outcome.message}`);
+      if (hash === many && outcome.report.hostCalls !== CALLS) throw new Error(`bridge guest made ${outcome.report.hostCalls} host calls, expected ${CALLS}`);
+    };
+    await timeSequential(n.warm, () => run(none));
+    await timeSequential(n.warm, () => run(many));
+    // interleave the two guests so load changes on the machine hit both alike
+    const base: number[] = [];
+    const calls: number[] = [];
+    for (let i = 0; i < n.seq; i++) {
+      base.push(...(await timeSequential(1, () => run(none))));
+      calls.push(...(await timeSequential(1, () => run(many))));
+    }
+    const baseP50 = summarize(base).p50;
+    const perCall = summarize(calls.map((ms) => ((ms - baseP50) / CALLS) * 1000));
+    result.facts.push(
+      { key: 'bridge.direct.p50', label: `host-call round trip, direct (WAT guest, ${CALLS}× logging.info per request) p50`, value: perCall.p50, unit: 'µs' },
+      { key: 'bridge.direct.p99', label: `host-call round trip, direct (WAT guest, ${CALLS}× logging.info per request) p99 of per-request mean`, value: perCall.p99, unit: 'µs' },
+      { key: 'bridge.wat-noop.p50', label: 'WAT guest with no host call, through the engine, p50', value: baseP50, unit: 'ms' },
+    );
+  } finally {
+    await rt.close();
+  }
+  return result;
+}

@@ -1,0 +1,93 @@
+/**
+ * Ours: requests through the engine boundary — `Engine.execute`, worker pool, sync host bridge,
+ * fresh-instance semantics by snapshot restore. Sequential latency after a warm-up, then
+ * throughput with as many requests in flight as there are workers.
+ *
+ * Per-phase figures come from the engine's own execution report (time spent inside the worker on
+ * the guest, host calls included) and from the registry's call observer (time in the capability
+ * functions themselves), measured per sequential request.
+ */
+import { checkSevenBody, httpRequest, kitchenSinkBytes } from './guests.js';
+import { createBenchEngine, responseBody, type CapabilityBackend } from './engine-runtime.js';
+import { emptyResult, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
+import { measureThroughput, summarize } from './stats.js';
+
+export async function runOurs(config: BenchConfig, backend: CapabilityBackend): Promise<SectionResult> {
+  const system = backend === 'sqlite' ? 'ours' : 'ours, in-memory caps';
+  const result = emptyResult(`ours-${backend}`);
+  let hostFnMs = 0;
+  const rt = await createBenchEngine(config, backend, { onCall: (_c, _f, _o, seconds) => (hostFnMs += seconds * 1000) });
+  try {
+    const hash = await rt.install(kitchenSinkBytes());
+    const handlers: HandlerName[] = backend === 'sqlite' ? ['noop', 'context', 'seven'] : ['noop', 'seven'];
+    const n = config.quick ? { warm: 60, seq: 300, tput: 600 } : { warm: 300, seq: 2000, tput: 4000 };
+
+    // Warm-up with every worker busy, so each has the guest loaded and its snapshot taken.
+    for (const handler of handlers) {
+      const first = await rt.execute(hash, httpRequest(handler));
+      const body = responseBody(first, `${system} /${handler}`);
+      if (handler === 'seven') checkSevenBody(system, body);
+      await measureThroughput(n.warm, config.workers, async () => responseBody(await rt.execute(hash, httpRequest(handler)), system));
+    }
+
+    const guestP50: Partial<Record<HandlerName, number>> = {};
+    const latencies: Partial<Record<HandlerName, number[]>> = {};
+    for (const handler of handlers) {
+      const request = httpRequest(handler);
+      const latency: number[] = [];
+      const guestMs: number[] = [];
+      const hostMs: number[] = [];
+      const outsideMs: number[] = [];
+      const restored = { yes: 0, no: 0 };
+      for (let i = 0; i < n.seq; i++) {
+        hostFnMs = 0;
+        const started = performance.now();
+        const outcome = await rt.execute(hash, request);
+        const elapsed = performance.now() - started;
+        if (outcome.kind !== 'ok') throw new Error(`${system} /${handler}: fault ${outcome.code}: ${outcome.message}`);
+        latency.push(elapsed);
+        const inWorker = outcome.report.stats?.guestMs ?? Number.NaN;
+        guestMs.push(inWorker);
+        hostMs.push(hostFnMs);
+        outsideMs.push(elapsed - inWorker);
+        if (outcome.report.stats?.instance === 'restored') restored.yes++;
+        else restored.no++;
+      }
+      latencies[handler] = latency;
+      const throughput = await measureThroughput(n.tput, config.workers, async () => {
+        const outcome = await rt.execute(hash, request);
+        if (outcome.kind !== 'ok') throw new Error(`${system} /${handler}: fault ${outcome.code}: ${outcome.message}`);
+      });
+      result.rows.push({ system, handler, latency: summarize(latency), throughput, note: `${restored.yes} of ${n.seq} sequential requests served by snapshot restore` });
+      const g = summarize(guestMs).p50;
+      guestP50[handler] = g;
+      result.facts.push(
+        { key: `${backend}.${handler}.phase.guest`, label: `${system} /${handler}: in the worker (instance + guest + host calls) p50`, value: g, unit: 'ms' },
+        { key: `${backend}.${handler}.phase.outside`, label: `${system} /${handler}: outside the guest call (dispatch, messages, restore of the previous request) p50`, value: summarize(outsideMs).p50, unit: 'ms' },
+      );
+      if (handler !== 'noop') {
+        result.facts.push({ key: `${backend}.${handler}.phase.hostfn`, label: `${system} /${handler}: inside the capability functions (sum per request) p50`, value: summarize(hostMs).p50, unit: 'ms' });
+      }
+    }
+    const seven = guestP50.seven;
+    const noop = guestP50.noop;
+    if (seven !== undefined && noop !== undefined && latencies.seven && latencies.noop) {
+      // difference method at the engine boundary: each /seven request minus the /noop median, ÷ 7
+      const noopP50 = summarize(latencies.noop).p50;
+      const perCall = summarize(latencies.seven.map((ms) => ((ms - noopP50) / 7) * 1000));
+      result.facts.push(
+        { key: `${backend}.seven.per-call.p50`, label: `${system}: host-call round trip by difference ((/seven − /noop p50) ÷ 7) p50`, value: perCall.p50, unit: 'µs' },
+        { key: `${backend}.seven.per-call.p99`, label: `${system}: host-call round trip by difference ((/seven − /noop p50) ÷ 7) p99`, value: perCall.p99, unit: 'µs' },
+      );
+      result.facts.push({
+        key: `${backend}.seven.per-call-in-worker`,
+        label: `${system}: per host call, worker-side ((guest p50 /seven − /noop) ÷ 7, capability time included)`,
+        value: ((seven - noop) / 7) * 1000,
+        unit: 'µs',
+      });
+    }
+  } finally {
+    await rt.close();
+  }
+  return result;
+}

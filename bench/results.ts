@@ -1,0 +1,43 @@
+/** What each benchmark section measures and hands back to the orchestrator (index.ts). */
+import type { LatencySummary, Throughput } from './stats.js';
+
+/** The handler logic every system runs: no host calls, or the kitchen-sink's exactly seven. */
+export type HandlerName = 'noop' | 'seven' | 'context';
+
+export interface Row {
+  /** which runtime: `ours`, `naive`, `floor`, ... */
+  system: string;
+  handler: HandlerName;
+  /** sequential requests after a warm-up */
+  latency: LatencySummary;
+  /** concurrent requests (or the sequential run's rate when concurrency is 1) */
+  throughput: Throughput;
+  note?: string;
+}
+
+/** A single figure that is not a latency row (cold start, per-call cost, leak per request). */
+export interface Fact {
+  key: string;
+  label: string;
+  value: number;
+  unit: 'ms' | 'µs' | 'MiB' | 'req/s';
+  detail?: string;
+}
+
+export interface SectionResult {
+  section: string;
+  rows: Row[];
+  facts: Fact[];
+  notes: string[];
+}
+
+export interface BenchConfig {
+  quick: boolean;
+  workers: number;
+  /** scratch directory shared by all sections of one run (artifact cache, naive output) */
+  workDir: string;
+}
+
+export function emptyResult(section: string): SectionResult {
+  return { section, rows: [], facts: [], notes: [] };
+}
