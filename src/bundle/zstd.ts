@@ -73,8 +73,11 @@ function checkExpansion(counters: DecompressCounters, limits: BundleLimits): voi
   }
 }
 
-/** Level 19 packs a componentize-js component ~4-5x; packing is rare, unpacking is what repeats. */
-export const PACK_COMPRESSION_LEVEL = 19;
+/**
+ * Measured on a 12.3 MB componentize-js component: level 3 → 3.80 MB in 0.24 s, level 12 →
+ * 3.41 MB in 0.75 s, level 19 → 3.03 MB in 10.5 s. Level 12 keeps `pack` quick for authors.
+ */
+export const PACK_COMPRESSION_LEVEL = 12;
 
 export function compressBundle(tar: Uint8Array, level = PACK_COMPRESSION_LEVEL): Buffer {
   return compress(tar, { compressionLevel: level, checksumFlag: true });
