@@ -17,6 +17,8 @@ import type { TrustBundle } from './trust.js';
 
 export const SIGNATURE_FORMAT = 'alga-bundle-signature@1';
 export const SIGNATURE_FILE_SUFFIX = '.sig';
+/** HTTP header carrying a `.sig` file (base64 of its JSON) with an uploaded bundle. */
+export const SIGNATURE_HEADER = 'x-alga-bundle-signature';
 
 export const bundleSignatureSchema = z.strictObject({
   format: z.literal(SIGNATURE_FORMAT),

@@ -4,7 +4,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { ERROR_CATALOG, ServiceError } from './errors.js';
 import { Executor } from './executor.js';
 import type { Runtime } from './runtime.js';
@@ -15,6 +15,7 @@ import { adminTenantDataRoutes } from './routes/admin-tenant-data.js';
 import { devGatewayRoutes } from './routes/dev-gateway.js';
 import { healthRoutes } from './routes/health.js';
 import { requireAdminToken } from './auth.js';
+import { clientErrorHandler } from './client-errors.js';
 import type { BundleAcceptance } from './bundles.js';
 
 export interface AppOptions {
@@ -25,6 +26,8 @@ export interface AppOptions {
   /** the tokens were generated for a loopback-only dev server: the dev gateway needs none */
   devMode: boolean;
   logger?: Logger;
+  /** where the default logger writes (stdout when absent); tests capture the log through it */
+  logDestination?: DestinationStream;
 }
 
 /** Uploads (bundles, components) may be larger than execute bodies. */
@@ -41,10 +44,13 @@ export function buildApp(options: AppOptions): App {
   const { runtime } = options;
   const logger =
     options.logger ??
-    pino({
-      level: runtime.config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers["x-runner-service-token"]', 'req.headers["x-alga-signature"]'], censor: '[redacted]' },
-    });
+    pino(
+      {
+        level: runtime.config.logLevel,
+        redact: { paths: ['req.headers.authorization', 'req.headers["x-runner-service-token"]', 'req.headers["x-alga-signature"]'], censor: '[redacted]' },
+      },
+      options.logDestination,
+    );
   const fastify = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // base64 grows a body by 4/3; the envelope around it is small
@@ -54,6 +60,7 @@ export function buildApp(options: AppOptions): App {
       return typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    clientErrorHandler,
   });
   const executor = new Executor(runtime, logger);
   let draining = false;
@@ -79,7 +86,7 @@ export function buildApp(options: AppOptions): App {
     return reply.code(e.status).send(e.toJSON());
   });
 
-  healthRoutes(fastify, runtime, () => draining);
+  healthRoutes(fastify, runtime, { isDraining: () => draining, queueDepth: () => executor.admission.queued + runtime.engine.pool.queued });
   executeRoutes(fastify, { executor, serviceToken: options.serviceToken });
   void fastify.register(async (admin) => {
     admin.addHook('onRequest', async (request) => requireAdminToken(request, options.adminToken));

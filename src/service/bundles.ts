@@ -14,8 +14,7 @@ export interface BundleAcceptance {
   readonly store: LocalBundleStore;
 }
 
-/** The signature travels with the upload as `x-alga-signature`: the `.sig` JSON, base64-encoded. */
-export const SIGNATURE_HEADER = 'x-alga-signature';
+import { SIGNATURE_HEADER } from '../bundle/signature.js';
 
 export async function createBundleAcceptance(config: ServiceConfig): Promise<BundleAcceptance> {
   let trust: TrustBundle | null = null;
@@ -38,6 +37,10 @@ export async function createBundleAcceptance(config: ServiceConfig): Promise<Bun
         }
         const verdict = verifyBundleSignature(bundle.contentHash, signature, trust);
         if (verdict.kind === 'err') throw new ServiceError('signature_required', `${verdict.code}: ${verdict.message}`, { reason: verdict.code });
+        // the key's trust entry, not the signature file, says whose it is: it must be the manifest's publisher
+        if (verdict.publisher !== undefined && verdict.publisher !== bundle.manifest.publisher) {
+          throw new ServiceError('signature_required', `signed by ${verdict.publisher}, but the manifest names ${bundle.manifest.publisher}`, { reason: 'publisher-mismatch' });
+        }
       }
       const stored = await store.putBundle(bundle.manifest.publisher, bundle.manifest.name, bytes);
       if (stored.kind === 'err') throw new Error(`storing bundle ${bundle.contentHash} failed: ${stored.error.message}`);

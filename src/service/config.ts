@@ -23,6 +23,11 @@ const configSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (omit it for the embedded SQLite store)')
       .optional(),
+    /** PostgreSQL only: the schema to use (created if missing) instead of the connection's default */
+    databaseSchema: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain SQL identifier')
+      .optional(),
     serviceToken: z.string().min(16, 'must be at least 16 characters').optional(),
     adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
     secretsKey: z.string().optional(),
@@ -51,6 +56,7 @@ const configSchema = z
     devTenant: z.string().min(1),
   })
   .refine((c) => c.defaultTimeoutMs <= c.maxTimeoutMs, { message: 'the default timeout exceeds the maximum', path: ['defaultTimeoutMs'] })
+  .refine((c) => !c.databaseSchema || c.databaseUrl, { message: 'RUNNER_DATABASE_SCHEMA needs a PostgreSQL database URL', path: ['databaseSchema'] })
   .refine((c) => !c.requireSignatures || c.trustFile, { message: 'RUNNER_REQUIRE_SIGNATURES=1 needs RUNNER_TRUST_FILE', path: ['trustFile'] });
 
 export type ServiceConfig = z.infer<typeof configSchema>;
@@ -75,6 +81,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     port: flags.port ?? env.PORT ?? '8080',
     dataDir: resolve(flags.dataDir ?? env.RUNNER_DATA_DIR ?? '.data'),
     databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
+    databaseSchema: env.RUNNER_DATABASE_SCHEMA || undefined,
     serviceToken: env.RUNNER_SERVICE_TOKEN || undefined,
     adminToken: env.RUNNER_ADMIN_TOKEN || undefined,
     secretsKey: env.RUNNER_SECRETS_KEY || undefined,
@@ -108,6 +115,7 @@ const ENV_NAMES: Record<string, string> = {
   port: '--port / PORT',
   dataDir: '--data-dir / RUNNER_DATA_DIR',
   databaseUrl: '--database-url / DATABASE_URL',
+  databaseSchema: 'RUNNER_DATABASE_SCHEMA',
   serviceToken: 'RUNNER_SERVICE_TOKEN',
   adminToken: 'RUNNER_ADMIN_TOKEN',
   workers: '--workers / RUNNER_WORKERS',

@@ -17,6 +17,8 @@ export const ERROR_CATALOG = {
   shutting_down: { status: 503, message: 'the runner is shutting down' },
   idempotency_wait_timeout: { status: 504, message: 'an earlier request with this idempotency key is still running' },
   body_too_large: { status: 413, message: 'the request body is too large' },
+  headers_too_large: { status: 431, message: 'the request headers are too large' },
+  request_timeout: { status: 408, message: 'the request was not received in time' },
   unsupported_media_type: { status: 415, message: 'unsupported content type' },
   not_found: { status: 404, message: 'no such route' },
   extension_not_found: { status: 404, message: 'no such extension' },

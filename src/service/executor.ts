@@ -11,6 +11,7 @@ import type { LogRecord } from '../engine/engine.js';
 import { ServiceError } from './errors.js';
 import { decodeBase64, guestUrl, type ExecuteAnswer, type ExecuteEnvelope } from './envelope.js';
 import type { Runtime } from './runtime.js';
+import type { IdempotencyScope } from '../store/index.js';
 import { AdmissionControl } from './admission.js';
 
 /** Headers a guest never sees: they belong to the hop, not the request. */
@@ -49,15 +50,18 @@ export class Executor {
     if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
 
     if (!idempotencyKey) return this.run(envelope, resolved, body);
-    return this.idempotent(envelope, idempotencyKey, () => this.run(envelope, resolved, body));
+    // scoped by the extension the registry resolved, so a caller naming it by id or by name hits the same key
+    const scope = { tenant: resolved.install.tenantId, extension: resolved.install.extensionId, key: idempotencyKey };
+    return this.idempotent(scope, envelope.context.request_id, () => this.run(envelope, resolved, body));
   }
 
-  private async idempotent(envelope: ExecuteEnvelope, key: string, work: () => Promise<ExecuteAnswer>): Promise<ExecuteAnswer> {
-    const scope = { tenant: envelope.context.tenant_id, extension: envelope.context.extension_id, key };
+  private async idempotent(scope: IdempotencyScope, requestId: string | undefined, work: () => Promise<ExecuteAnswer>): Promise<ExecuteAnswer> {
+    const { key } = scope;
     const localKey = `${scope.tenant}\u0000${scope.extension}\u0000${key}`;
     const { idempotency } = this.runtime.store;
     const deadline = Date.now() + this.runtime.config.maxTimeoutMs + 10_000;
     let pause = 10;
+    let waiting = false;
     for (;;) {
       const local = this.running.get(localKey);
       if (local) return local;
@@ -82,6 +86,10 @@ export class Executor {
         }
       }
       // in flight in another process: wait for its answer
+      if (!waiting) {
+        waiting = true;
+        this.logger.info({ tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId }, 'waiting for an earlier request with the same idempotency key');
+      }
       if (Date.now() > deadline) throw new ServiceError('idempotency_wait_timeout');
       await new Promise((r) => setTimeout(r, pause));
       pause = Math.min(pause * 2, 250);

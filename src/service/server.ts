@@ -3,6 +3,7 @@
  * otherwise), runtime, app, listen; and a graceful shutdown that drains executions first.
  */
 import { randomBytes } from 'node:crypto';
+import type { DestinationStream } from 'pino';
 import type { ServiceConfig } from './config.js';
 import { ConfigError, isLoopbackHost } from './config.js';
 import { Runtime } from './runtime.js';
@@ -21,7 +22,12 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-export async function startService(config: ServiceConfig): Promise<RunningService> {
+export interface StartOptions {
+  /** where the service's pino log goes (stdout when absent) */
+  logDestination?: DestinationStream;
+}
+
+export async function startService(config: ServiceConfig, options: StartOptions = {}): Promise<RunningService> {
   const generatedTokens = !config.serviceToken || !config.adminToken;
   if (generatedTokens && !isLoopbackHost(config.host)) {
     throw new ConfigError(`refusing to listen on ${config.host} without RUNNER_SERVICE_TOKEN and RUNNER_ADMIN_TOKEN: set both, or listen on 127.0.0.1`);
@@ -32,7 +38,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   try {
     if (!config.secretsKey) await assertSecretsKeyPresent(runtime.store.secrets);
     const bundles = await createBundleAcceptance(config);
-    const app = buildApp({ runtime, bundles, serviceToken, adminToken, devMode: generatedTokens });
+    const app = buildApp({ runtime, bundles, serviceToken, adminToken, devMode: generatedTokens, logDestination: options.logDestination });
     await app.fastify.listen({ host: config.host, port: config.port });
     const address = app.fastify.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine, type ExecuteOutcome, type LogRecord } from '../../src/engine/engine.js';
-import { openStore, type Store } from '../../src/store/index.js';
-import { createStoreTenantData } from '../../src/store/tenant-data.js';
+import { openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
+import { createStoreTenantData, type StoreTenantData } from '../../src/store/tenant-data.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CapabilityName, InstallView } from '../../src/capabilities/capability.js';
 import type { ExecutionContext, ExecutionUser } from '../../src/engine/execution-context.js';
@@ -27,6 +27,7 @@ export function exampleBytes(name: string): Uint8Array {
 export interface TestRuntime {
   engine: Engine;
   store: Store;
+  tenantData: StoreTenantData;
   dir: string;
   install(name: string): Promise<string>;
   run(contentHash: string, url: string, options?: RunOptions): Promise<ExecuteOutcome & { logs: LogRecord[] }>;
@@ -48,14 +49,23 @@ export interface RunOptions {
 
 let counter = 0;
 
-export async function createTestRuntime(options: { workers?: number; dir?: string } = {}): Promise<TestRuntime> {
+export interface TestRuntimeOptions {
+  workers?: number;
+  dir?: string;
+  /** how to open the store (test/store/backends.ts gives SQLite and PostgreSQL legs); default: SQLite in `dir` */
+  store?: OpenStoreOptions;
+}
+
+export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'alga-runner-test-'));
-  const store = await openStore({ dataDir: dir, secretsKey: Buffer.alloc(32, 7) });
-  const registry = createCapabilityRegistry({ store, tenantData: createStoreTenantData(store.db), http: { allowPrivate: true } });
+  const store = await openStore({ dataDir: dir, ...options.store, secretsKey: Buffer.alloc(32, 7) });
+  const tenantData = createStoreTenantData(store.db);
+  const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true } });
   const engine = await Engine.create({ cacheDir: join(dir, 'artifacts'), registry, workers: options.workers ?? 1 });
   return {
     engine,
     store,
+    tenantData,
     dir,
     async install(name) {
       const prepared = await engine.prepare(exampleBytes(name));

@@ -6,9 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../../service/config.js';
-import { startService } from '../../service/server.js';
-import { installDemo, DEMO_EXTENSION } from '../../service/demo.js';
 import { closeOnSignals, printBanner } from './serve.js';
 
 export function registerDemoCommand(program: Command): void {
@@ -18,6 +15,9 @@ export function registerDemoCommand(program: Command): void {
     .option('--port <n>', 'port (env PORT, default 8080)')
     .option('--data-dir <dir>', 'data directory (default .data/demo)')
     .action(async (flags: { port?: string; dataDir?: string }) => {
+      const { loadConfig } = await import('../../service/config.js');
+      const { startService } = await import('../../service/server.js');
+      const { installDemo, DEMO_EXTENSION } = await import('../../service/demo.js');
       const dataDir = resolve(flags.dataDir ?? process.env.RUNNER_DATA_DIR ?? join('.data', 'demo'));
       mkdirSync(dataDir, { recursive: true });
       // the demo keeps its secrets key beside its data so restarts can read what they stored

@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 
-export const SIGNATURE_HEADER = 'x-alga-bundle-signature';
 
 export function registerPublishCommand(program: Command): void {
   program
@@ -23,7 +22,7 @@ export function registerPublishCommand(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const { SIGNATURE_FILE_SUFFIX } = await import('../../bundle/signature.js');
+      const { SIGNATURE_FILE_SUFFIX, SIGNATURE_HEADER } = await import('../../bundle/signature.js');
       const body = await readFile(bundlePath);
       const headers: Record<string, string> = { 'content-type': 'application/zstd', authorization: `Bearer ${token}` };
       const signature = await readFile(`${bundlePath}${SIGNATURE_FILE_SUFFIX}`).catch((error: NodeJS.ErrnoException) => {

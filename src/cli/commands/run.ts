@@ -4,7 +4,7 @@
  * Exit codes: 0 the guest answered; 1 the guest faulted (trap, timeout, limit); 2 bad input.
  */
 import type { Command } from 'commander';
-import { runOnce, type RunOnceOptions } from '../run-once.js';
+import type { RunOnceOptions } from '../run-once.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -29,6 +29,7 @@ export function registerRunCommand(program: Command): void {
       '\nExit status: 0 when the guest answered, 1 when it faulted (the JSON then has `error`), 2 for bad input.\nGuest logs (logging, stdout, stderr) go to stderr, one JSON record per line.',
     )
     .action(async (file: string, options: RunOnceOptions) => {
+      const { runOnce } = await import('../run-once.js');
       process.exitCode = await runOnce(file, options, { stdout: process.stdout, stderr: process.stderr });
     });
 }

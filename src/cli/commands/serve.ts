@@ -1,7 +1,7 @@
 /** `alga-runner serve`: the HTTP service (DESIGN.md §8). Config: flags, then environment. */
 import type { Command } from 'commander';
-import { loadConfig, type ServeFlags } from '../../service/config.js';
-import { startService, type RunningService } from '../../service/server.js';
+import type { ServeFlags } from '../../service/config.js';
+import type { RunningService } from '../../service/server.js';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -17,11 +17,15 @@ export function registerServeCommand(program: Command): void {
       `
 Environment: RUNNER_SERVICE_TOKEN, RUNNER_ADMIN_TOKEN (required unless listening on loopback, where
 generated tokens are printed), RUNNER_SECRETS_KEY (32 bytes as base64 or 64 hex), DATABASE_URL,
-RUNNER_DATA_DIR, PORT, RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN
-(Alga's internal API for clients/services), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
+RUNNER_DATABASE_SCHEMA (PostgreSQL schema, created if missing), RUNNER_DATA_DIR, PORT,
+RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN (Alga's internal
+API for clients/services), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
 RUNNER_MAX_TIMEOUT_MS, RUNNER_TENANT_CONCURRENCY, RUNNER_TENANT_QUEUE, RUNNER_GLOBAL_QUEUE, LOG_LEVEL.`,
     )
     .action(async (flags: ServeFlags) => {
+      // loaded here, not at the top: `alga-runner --help` and the author commands stay fast
+      const { loadConfig } = await import('../../service/config.js');
+      const { startService } = await import('../../service/server.js');
       const service = await startService(loadConfig(flags));
       printBanner(service);
       closeOnSignals(service);

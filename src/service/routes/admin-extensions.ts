@@ -1,18 +1,39 @@
 /**
  * `POST /admin/v1/extensions`: register a bare component (`application/wasm`, name/version/
- * capabilities in the query) or a bundle (`application/zstd`). Prepares (validates + transpiles)
+ * capabilities and optional api endpoints in the query) or a bundle (`application/zstd`). Prepares (validates + transpiles)
  * the component before anything is registered, so an invalid one leaves no trace.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import semver from 'semver';
-import { readBundle, formatManifestProblems } from '../../bundle/index.js';
+import { ENDPOINT_METHODS, endpointPathProblem, readBundle, formatManifestProblems } from '../../bundle/index.js';
 import { ServiceError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { parseWith } from '../validation.js';
 import type { BundleAcceptance } from '../bundles.js';
 
 const NAME = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
+
+/**
+ * A bare component has no manifest, so its `api.endpoints` come in the query, as a bundle's would
+ * in manifest.json: `endpoints=GET /items,POST /items/:id` (method, a space, a path; comma-separated).
+ */
+const endpointsQuery = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const items = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    return items.map((item) => {
+      const [method = '', path = '', ...rest] = item.split(/\s+/);
+      const upper = method.toUpperCase();
+      if (rest.length > 0 || !(ENDPOINT_METHODS as readonly string[]).includes(upper)) {
+        ctx.addIssue({ code: 'custom', message: `'${item}' is not 'METHOD /path' with METHOD one of ${ENDPOINT_METHODS.join(', ')}` });
+      }
+      const problem = endpointPathProblem(path);
+      if (problem) ctx.addIssue({ code: 'custom', message: `endpoint path '${path}' ${problem}` });
+      return { method: upper, path, handler: 'handler' };
+    });
+  });
 const bareQuerySchema = z.object({
   name: z.string().regex(NAME, 'lower-case letters, digits, dot, dash, underscore'),
   version: z.string().refine((v) => semver.valid(v) !== null, 'must be semver (1.2.3)'),
@@ -21,6 +42,7 @@ const bareQuerySchema = z.object({
     .string()
     .optional()
     .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+  endpoints: endpointsQuery,
 });
 
 export interface RegisteredVersion {
@@ -52,7 +74,7 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
       const q = parseWith(bareQuerySchema, request.query, 'query');
       const unknown = q.capabilities.filter((c) => !known.has(c));
       if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
-      const manifest = { name: q.name, publisher: q.publisher, version: q.version, runtime: 'wasm-js@1', capabilities: q.capabilities };
+      const manifest = { name: q.name, publisher: q.publisher, version: q.version, runtime: 'wasm-js@1', capabilities: q.capabilities, ...(q.endpoints.length > 0 && { api: { endpoints: q.endpoints } }) };
       result = await register({ name: q.name, publisher: q.publisher, version: q.version, manifest, component: body });
     } else {
       const parsed = await readBundle(body);

@@ -2,7 +2,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
 
-export function healthRoutes(app: FastifyInstance, runtime: Runtime, isDraining: () => boolean): void {
+export interface HealthDeps {
+  isDraining: () => boolean;
+  /** executions waiting: admission queues and the worker pool's queue */
+  queueDepth: () => number;
+}
+
+export function healthRoutes(app: FastifyInstance, runtime: Runtime, { isDraining, queueDepth }: HealthDeps): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const store = await runtime.store.ping().catch(() => false);
@@ -11,7 +17,7 @@ export function healthRoutes(app: FastifyInstance, runtime: Runtime, isDraining:
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', store, engine, draining: isDraining() });
   });
   app.get('/metrics', async (_request, reply) => {
-    runtime.metrics.queueDepth.set(runtime.engine.pool.queued);
+    runtime.metrics.queueDepth.set(queueDepth());
     return reply.header('content-type', runtime.metrics.registry.contentType).send(await runtime.metrics.registry.metrics());
   });
 }
