@@ -135,7 +135,7 @@ for (const backend of backends('e2e')) {
 
     test('context and logging are granted by default; without them the guest learns only its tenant and its logs are dropped', async () => {
       const ctx = bodyJson<{ ok: Record<string, unknown> }>(await run('/context', { grants: without('cap:context.read') }));
-      assert.deepEqual(ctx.ok, { tenantId: 'tenant-a', extensionId: 'ext-1', requestId: null, installId: null, versionId: null });
+      assert.deepEqual(ctx.ok, { tenantId: 'tenant-a', extensionId: 'ext-1' });
       const dropped = await run('/log?level=info&msg=quiet', { grants: without('cap:log.emit') });
       assert.ok(!dropped.logs.some((r) => r.message === 'quiet'));
     });
