@@ -65,6 +65,8 @@ export function buildApp(options: AppOptions): App {
   const executor = new Executor(runtime, logger);
   let draining = false;
 
+  // the APIs speak JSON (and binary uploads): a text/plain body is 415, not a string that fails validation
+  fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser(['application/wasm', 'application/zstd', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES }, (_req, body, done) => done(null, body));
   fastify.addHook('onSend', async (_request, reply, payload) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

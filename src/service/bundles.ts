@@ -1,20 +1,30 @@
 /**
- * What the service does with an uploaded bundle before registering it: verify its signature when
- * the operator requires signatures (never accepting one unverified), and keep the bytes in the
- * local bundle store so its UI can be served later.
+ * What the service does with bundles: verify an uploaded bundle's signature when the operator
+ * requires signatures (never accepting one unverified), keep its bytes in the local bundle store,
+ * and extract stored bundles on demand (bounded LRU disk cache) so their UI can be served.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
-import { LocalBundleStore, loadTrustBundle, parseSignature, verifyBundleSignature, type BundleContents, type TrustBundle } from '../bundle/index.js';
+import { ExtractedBundleCache, LocalBundleStore, loadTrustBundle, parseSignature, verifyBundleSignature, type BundleContents, type TrustBundle } from '../bundle/index.js';
+import { SIGNATURE_HEADER } from '../bundle/signature.js';
 import { ServiceError } from './errors.js';
 import type { ServiceConfig } from './config.js';
 
-export interface BundleAcceptance {
-  accept(bundle: BundleContents, bytes: Uint8Array, headers: IncomingHttpHeaders): Promise<void>;
-  readonly store: LocalBundleStore;
-}
+/**
+ * Extracted bundles kept on disk for UI serving. UI files are small; the bound keeps a runner
+ * that has seen many versions from filling its disk (least recently served go first).
+ */
+export const EXTRACTED_CACHE_MAX_BYTES = 512 * 2 ** 20;
 
-import { SIGNATURE_HEADER } from '../bundle/signature.js';
+export interface BundleAcceptance {
+  /** Throws `signature_required` unless the bundle may be accepted under the signature policy. */
+  verify(bundle: BundleContents, headers: IncomingHttpHeaders): void;
+  /** Keeps the bundle's bytes in the local store, under its publisher and name. */
+  keep(bundle: BundleContents, bytes: Uint8Array): Promise<void>;
+  readonly store: LocalBundleStore;
+  /** Stored bundles extracted on demand, `<dataDir>/extracted/sha256-<hex>/`. */
+  readonly extracted: ExtractedBundleCache;
+}
 
 export async function createBundleAcceptance(config: ServiceConfig): Promise<BundleAcceptance> {
   let trust: TrustBundle | null = null;
@@ -24,24 +34,27 @@ export async function createBundleAcceptance(config: ServiceConfig): Promise<Bun
     trust = loaded.trust;
   }
   const store = new LocalBundleStore(join(config.dataDir, 'bundles'));
+  const extracted = await ExtractedBundleCache.open({ dir: join(config.dataDir, 'extracted'), maxBytes: EXTRACTED_CACHE_MAX_BYTES });
   return {
     store,
-    async accept(bundle, bytes, headers) {
-      if (trust) {
-        const header = headers[SIGNATURE_HEADER];
-        let signature;
-        if (typeof header === 'string' && header.length > 0) {
-          const parsed = parseSignature(Buffer.from(header, 'base64').toString('utf8'));
-          if (parsed.kind === 'err') throw new ServiceError('signature_required', parsed.message);
-          signature = parsed.signature;
-        }
-        const verdict = verifyBundleSignature(bundle.contentHash, signature, trust);
-        if (verdict.kind === 'err') throw new ServiceError('signature_required', `${verdict.code}: ${verdict.message}`, { reason: verdict.code });
-        // the key's trust entry, not the signature file, says whose it is: it must be the manifest's publisher
-        if (verdict.publisher !== undefined && verdict.publisher !== bundle.manifest.publisher) {
-          throw new ServiceError('signature_required', `signed by ${verdict.publisher}, but the manifest names ${bundle.manifest.publisher}`, { reason: 'publisher-mismatch' });
-        }
+    extracted,
+    verify(bundle, headers) {
+      if (!trust) return;
+      const header = headers[SIGNATURE_HEADER];
+      let signature;
+      if (typeof header === 'string' && header.length > 0) {
+        const parsed = parseSignature(Buffer.from(header, 'base64').toString('utf8'));
+        if (parsed.kind === 'err') throw new ServiceError('signature_required', parsed.message, { reason: 'malformed' });
+        signature = parsed.signature;
       }
+      const verdict = verifyBundleSignature(bundle.contentHash, signature, trust);
+      if (verdict.kind === 'err') throw new ServiceError('signature_required', `${verdict.code}: ${verdict.message}`, { reason: verdict.code });
+      // the key's trust entry, not the signature file, says whose it is: it must be the manifest's publisher
+      if (verdict.publisher !== bundle.manifest.publisher) {
+        throw new ServiceError('signature_required', `signed by ${verdict.publisher}, but the manifest names ${bundle.manifest.publisher}`, { reason: 'publisher-mismatch' });
+      }
+    },
+    async keep(bundle, bytes) {
       const stored = await store.putBundle(bundle.manifest.publisher, bundle.manifest.name, bytes);
       if (stored.kind === 'err') throw new Error(`storing bundle ${bundle.contentHash} failed: ${stored.error.message}`);
     },
