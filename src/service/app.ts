@@ -14,6 +14,7 @@ import { adminExtensionRoutes } from './routes/admin-extensions.js';
 import { adminTenantDataRoutes } from './routes/admin-tenant-data.js';
 import { devGatewayRoutes } from './routes/dev-gateway.js';
 import { healthRoutes } from './routes/health.js';
+import { extUiRoutes } from './routes/ext-ui.js';
 import { requireAdminToken } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
 import type { BundleAcceptance } from './bundles.js';
@@ -90,6 +91,7 @@ export function buildApp(options: AppOptions): App {
 
   healthRoutes(fastify, runtime, { isDraining: () => draining, queueDepth: () => executor.admission.queued + runtime.engine.pool.queued });
   executeRoutes(fastify, { executor, serviceToken: options.serviceToken });
+  extUiRoutes(fastify, { runtime, bundles: options.bundles });
   void fastify.register(async (admin) => {
     admin.addHook('onRequest', async (request) => requireAdminToken(request, options.adminToken));
     adminExtensionRoutes(admin, runtime, options.bundles);
@@ -108,6 +110,8 @@ export function buildApp(options: AppOptions): App {
     executor,
     async shutdown() {
       draining = true;
+      // live log tails never end by themselves: end them, or closing the server waits forever
+      runtime.logBus.emit('shutdown');
       const closing = fastify.close();
       await executor.drain();
       await closing;

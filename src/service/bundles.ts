@@ -16,11 +16,18 @@ import type { ServiceConfig } from './config.js';
  */
 export const EXTRACTED_CACHE_MAX_BYTES = 512 * 2 ** 20;
 
+/**
+ * The tenant segment of Alga's key layout for bundles uploaded to this runner: extensions here are
+ * the runner's registry's, not a tenant's. The extension segment is the registry id (a UUID), so
+ * any publisher or name (spaces and all) maps to a usable key.
+ */
+export const LOCAL_STORE_TENANT = 'registry';
+
 export interface BundleAcceptance {
   /** Throws `signature_required` unless the bundle may be accepted under the signature policy. */
   verify(bundle: BundleContents, headers: IncomingHttpHeaders): void;
-  /** Keeps the bundle's bytes in the local store, under its publisher and name. */
-  keep(bundle: BundleContents, bytes: Uint8Array): Promise<void>;
+  /** Keeps a bundle's bytes in the local store, under the registry id of its extension. */
+  keep(extensionId: string, bytes: Uint8Array): Promise<void>;
   readonly store: LocalBundleStore;
   /** Stored bundles extracted on demand, `<dataDir>/extracted/sha256-<hex>/`. */
   readonly extracted: ExtractedBundleCache;
@@ -54,9 +61,9 @@ export async function createBundleAcceptance(config: ServiceConfig): Promise<Bun
         throw new ServiceError('signature_required', `signed by ${verdict.publisher}, but the manifest names ${bundle.manifest.publisher}`, { reason: 'publisher-mismatch' });
       }
     },
-    async keep(bundle, bytes) {
-      const stored = await store.putBundle(bundle.manifest.publisher, bundle.manifest.name, bytes);
-      if (stored.kind === 'err') throw new Error(`storing bundle ${bundle.contentHash} failed: ${stored.error.message}`);
+    async keep(extensionId, bytes) {
+      const stored = await store.putBundle(LOCAL_STORE_TENANT, extensionId, bytes);
+      if (stored.kind === 'err') throw new Error(`storing a bundle of extension ${extensionId} failed: ${stored.error.message}`);
     },
   };
 }

@@ -26,6 +26,7 @@ export const ERROR_CATALOG = {
   endpoint_not_found: { status: 404, message: 'the extension declares no such endpoint' },
   invalid_component: { status: 400, message: 'the component is not valid' },
   invalid_bundle: { status: 400, message: 'the bundle is not valid' },
+  bundle_too_large: { status: 413, message: 'the bundle exceeds a size limit' },
   signature_required: { status: 400, message: 'the bundle is not signed by a trusted publisher' },
   version_conflict: { status: 409, message: 'this version already exists with different content' },
   install_exists: { status: 409, message: 'the tenant already has this extension installed' },

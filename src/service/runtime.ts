@@ -24,7 +24,7 @@ export interface ResolvedInstall {
 }
 
 export class Runtime {
-  /** Fires 'logs' with an install id after records are stored, for live tails in this process. */
+  /** Fires 'logs' with an install id after records are stored, for live tails in this process; 'shutdown' ends them. */
   readonly logBus = new EventEmitter();
   private readonly installCache = new Map<string, { value: ResolvedInstall; expires: number }>();
 

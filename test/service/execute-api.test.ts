@@ -16,7 +16,6 @@ import {
   metricValue,
   startTestService,
   uploadExample,
-  type Answer,
   type ErrorBody,
   type Registered,
   type TestService,

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import semver from 'semver';
-import { ENDPOINT_METHODS, endpointPathProblem, readBundle, formatManifestProblems } from '../../bundle/index.js';
+import { ENDPOINT_METHODS, endpointPathProblem, readBundle, formatManifestProblems, type BundleError } from '../../bundle/index.js';
 import { ServiceError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { parseWith } from '../validation.js';
@@ -45,6 +45,18 @@ const bareQuerySchema = z.object({
   endpoints: endpointsQuery,
 });
 
+/** A bundle the reader refused: 413 for a size cap, else 400; `bundle_error` is the bundle code. */
+function bundleRefusal(error: BundleError): ServiceError {
+  const detail = `${error.message}${error.problems ? `\n${formatManifestProblems(error.problems)}` : ''}`;
+  return new ServiceError(error.status === 413 ? 'bundle_too_large' : 'invalid_bundle', detail, { bundle_error: error.code, problems: error.problems ?? [] });
+}
+
+/** What a version offers, as its manifest declares it: capabilities, endpoints and UI. */
+function registeredSurface(manifest: Readonly<Record<string, unknown>>): { capabilities: unknown; endpoints: unknown; ui: unknown } {
+  const api = manifest.api as { endpoints?: unknown } | undefined;
+  return { capabilities: manifest.capabilities ?? [], endpoints: api?.endpoints ?? [], ui: manifest.ui ?? null };
+}
+
 export interface RegisteredVersion {
   extension_id: string;
   version_id: string;
@@ -55,13 +67,27 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
   const { registry } = runtime.store;
   const known = new Set<string>(runtime.registry.names());
 
-  async function register(input: { name: string; publisher: string; version: string; manifest: Record<string, unknown>; component: Uint8Array; contentHash?: string }): Promise<{ created: boolean; ids: RegisteredVersion }> {
+  async function register(input: {
+    name: string;
+    publisher: string;
+    version: string;
+    manifest: Record<string, unknown>;
+    component: Uint8Array;
+    contentHash?: string;
+    /** keeps what the version needs besides its row (a bundle's bytes), once it is known to be new or the same */
+    keep?: (extensionId: string) => Promise<void>;
+  }): Promise<{ created: boolean; ids: RegisteredVersion }> {
     const prepared = await runtime.engine.prepare(input.component);
     if (prepared.kind === 'err') throw new ServiceError('invalid_component', prepared.problem.message, { problem: prepared.problem.code });
     const contentHash = input.contentHash ?? prepared.artifact.contentHash;
     const extension = await registry.ensureExtension({ name: input.name, publisher: input.publisher });
+    const conflict = (existing: { contentHash: string }) => new ServiceError('version_conflict', `${input.name}@${input.version} is ${existing.contentHash}`);
+    // versions are immutable: refuse different bytes before keeping anything of them
+    const existing = await registry.findVersion(extension.id, input.version);
+    if (existing && existing.contentHash !== contentHash) throw conflict(existing);
+    await input.keep?.(extension.id);
     const added = await registry.addVersion({ extensionId: extension.id, version: input.version, contentHash, manifest: { ...input.manifest, component_hash: prepared.artifact.contentHash } });
-    if (added.kind === 'conflict') throw new ServiceError('version_conflict', `${input.name}@${input.version} is ${added.existing.contentHash}`);
+    if (added.kind === 'conflict') throw conflict(added.existing);
     return { created: added.kind === 'created', ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
   }
 
@@ -78,14 +104,19 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
       result = await register({ name: q.name, publisher: q.publisher, version: q.version, manifest, component: body });
     } else {
       const parsed = await readBundle(body);
-      if (parsed.kind === 'err') {
-        const { error } = parsed;
-        throw new ServiceError('invalid_bundle', `${error.message}${error.problems ? `\n${formatManifestProblems(error.problems)}` : ''}`, { problems: error.problems ?? [] });
-      }
+      if (parsed.kind === 'err') throw bundleRefusal(parsed.error);
       const bundle = parsed.value;
-      await bundles.accept(bundle, body, request.headers);
+      bundles.verify(bundle, request.headers);
       const m = bundle.manifest;
-      result = await register({ name: m.name, publisher: m.publisher, version: m.version, manifest: m as unknown as Record<string, unknown>, component: bundle.mainWasm, contentHash: bundle.contentHash });
+      result = await register({
+        name: m.name,
+        publisher: m.publisher,
+        version: m.version,
+        manifest: m as unknown as Record<string, unknown>,
+        component: bundle.mainWasm,
+        contentHash: bundle.contentHash,
+        keep: (extensionId) => bundles.keep(extensionId, body),
+      });
     }
     return reply.code(result.created ? 201 : 200).send(result.ids);
   });
@@ -98,7 +129,7 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
           extension_id: e.id,
           name: e.name,
           publisher: e.publisher,
-          versions: (await registry.listVersions(e.id)).map((v) => ({ version_id: v.id, version: v.version, content_hash: v.contentHash })),
+          versions: (await registry.listVersions(e.id)).map((v) => ({ version_id: v.id, version: v.version, content_hash: v.contentHash, ...registeredSurface(v.manifest) })),
         })),
       ),
     };

@@ -163,23 +163,33 @@ async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: stri
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  const send = (r: { id: number }) => res.write(`id: ${r.id}\nevent: log\ndata: ${JSON.stringify(r)}\n\n`);
   let lastId = after ?? 0;
+  let recent: { id: number }[] = [];
   if (after === undefined) {
-    const recent = await runtime.store.logs.query({ installId, requestId, limit: 100 });
-    for (const r of recent) res.write(`id: ${r.id}\nevent: log\ndata: ${JSON.stringify(r)}\n\n`);
+    recent = await runtime.store.logs.query({ installId, requestId, limit: 100 });
     lastId = recent.at(-1)?.id ?? (await latestId(runtime, installId));
   }
   let busy = false;
+  let again = false;
   const pump = async () => {
-    if (busy || res.destroyed) return;
+    if (res.destroyed) return;
+    // a wake-up while a pump runs is not lost: the running pump goes round once more
+    if (busy) {
+      again = true;
+      return;
+    }
     busy = true;
     try {
-      for (;;) {
-        const batch = await runtime.store.logs.query({ installId, requestId, afterId: lastId, limit: 500 });
-        for (const r of batch) res.write(`id: ${r.id}\nevent: log\ndata: ${JSON.stringify(r)}\n\n`);
-        if (batch.length === 0) break;
-        lastId = batch.at(-1)!.id;
-      }
+      do {
+        again = false;
+        for (;;) {
+          const batch = await runtime.store.logs.query({ installId, requestId, afterId: lastId, limit: 500 });
+          for (const r of batch) send(r);
+          if (batch.length === 0) break;
+          lastId = batch.at(-1)!.id;
+        }
+      } while (again && !res.destroyed);
     } finally {
       busy = false;
     }
@@ -187,7 +197,10 @@ async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: stri
   const onLogs = (id: string) => {
     if (id === installId) void pump();
   };
+  const end = () => res.end();
+  // listen before the client learns the stream is open, so no record stored after that is missed
   runtime.logBus.on('logs', onLogs);
+  runtime.logBus.on('shutdown', end);
   const poll = setInterval(() => {
     res.write(': keep-alive\n\n');
     void pump();
@@ -195,7 +208,11 @@ async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: stri
   res.on('close', () => {
     clearInterval(poll);
     runtime.logBus.off('logs', onLogs);
+    runtime.logBus.off('shutdown', end);
   });
+  for (const r of recent) send(r);
+  // headers and a first comment now: a client waits for them before it does anything else
+  res.write(': connected\n\n');
   await pump();
 }
 

@@ -1,0 +1,116 @@
+/**
+ * Which file answers `GET /ext-ui/{extensionId}/{contentHash}/{path}`: the version must belong to
+ * the extension and be run by at least one enabled install (UI assets need no token, so a version
+ * nobody runs, or only disabled installs run, is not served); the bundle is extracted on demand
+ * from the local store; the path is checked like a bundle entry, only allowlisted file types are
+ * served, and extension-less paths fall back to the UI entry (single-page apps route client-side).
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import { checkEntryPath, isContentHash, type ContentHash } from '../../bundle/index.js';
+import type { RegistryStore } from '../../store/registry.js';
+import { LOCAL_STORE_TENANT, type BundleAcceptance } from '../bundles.js';
+import { ServiceError } from '../errors.js';
+
+/** Served file types: extension → content type. Anything else is 404, whatever the bundle holds. */
+export const SERVED_TYPES: Readonly<Record<string, string>> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  mjs: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+  map: 'application/json; charset=utf-8',
+  txt: 'text/plain; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  ico: 'image/x-icon',
+  woff: 'font/woff',
+  woff2: 'font/woff2',
+  wasm: 'application/wasm',
+};
+
+/** Types worth compressing; images and fonts are compressed already. */
+const COMPRESSIBLE = new Set(['html', 'js', 'mjs', 'css', 'json', 'map', 'txt', 'svg', 'ico', 'wasm']);
+
+const DEFAULT_ENTRY = 'ui/index.html';
+
+export interface UiFile {
+  readonly contentHash: ContentHash;
+  /** the bundle path actually served (`ui/index.html` for a fallback) */
+  readonly bundlePath: string;
+  /** absolute path of the extracted file */
+  readonly file: string;
+  readonly size: number;
+  readonly contentType: string;
+  readonly compressible: boolean;
+}
+
+/** The extension of the last path segment, lower-cased; '' when it has none. */
+function typeOf(path: string): string {
+  const last = path.slice(path.lastIndexOf('/') + 1);
+  const dot = last.lastIndexOf('.');
+  return dot > 0 ? last.slice(dot + 1).toLowerCase() : '';
+}
+
+/**
+ * The request path below `/ext-ui/{id}/{hash}/`, percent-decoded, as a path under `ui/`, or the
+ * reason it is refused. '' (the UI's root) is allowed and means "the entry".
+ */
+export function uiRequestPath(encoded: string): { kind: 'ok'; path: string } | { kind: 'err'; reason: string } {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(encoded);
+  } catch {
+    return { kind: 'err', reason: 'malformed percent-encoding' };
+  }
+  if (decoded === '') return { kind: 'ok', path: '' };
+  // a `./` prefix is harmless in a tar entry but has no business in a URL
+  if (decoded.startsWith('./')) return { kind: 'err', reason: "'.' segment" };
+  const checked = checkEntryPath(decoded);
+  return checked.kind === 'ok' ? { kind: 'ok', path: checked.path } : checked;
+}
+
+export class UiFiles {
+  constructor(
+    private readonly registry: RegistryStore,
+    private readonly bundles: BundleAcceptance,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /** The file to serve, or a ServiceError to answer with. */
+  async find(extensionId: string, contentHash: string, encodedPath: string): Promise<UiFile> {
+    const requested = uiRequestPath(encodedPath);
+    if (requested.kind === 'err') throw new ServiceError('invalid_request', `unsafe UI path: ${requested.reason}`);
+    const type = typeOf(requested.path);
+    if (type !== '' && SERVED_TYPES[type] === undefined) throw new ServiceError('not_found', `files of type .${type} are not served`);
+
+    const extension = await this.registry.getExtension(extensionId);
+    if (!extension) throw new ServiceError('extension_not_found', extensionId);
+    if (!isContentHash(contentHash)) throw new ServiceError('version_not_found', `'${contentHash}' is not sha256:<64 hex>`);
+    const version = (await this.registry.findVersionsByContentHash(contentHash)).find((v) => v.extensionId === extension.id);
+    if (!version) throw new ServiceError('version_not_found', `${contentHash} is not a version of ${extensionId}`);
+    const installs = await this.registry.listInstalls({ extensionId: extension.id });
+    if (!installs.some((i) => i.enabled && i.versionId === version.id)) throw new ServiceError('version_not_found', `no enabled install runs ${contentHash}`);
+
+    const cached = await this.bundles.extracted.ensure(contentHash, () => this.bundles.store.getBundle(LOCAL_STORE_TENANT, extension.id, contentHash));
+    if (cached.kind === 'err') {
+      // a version registered as a bare component has no bundle, hence no UI
+      if (cached.error.code === 'BUNDLE_NOT_FOUND') throw new ServiceError('not_found', `version ${version.version} has no UI`);
+      this.log.error({ bundleError: cached.error.code, contentHash }, cached.error.message);
+      throw new ServiceError('internal', 'the bundle cannot be read');
+    }
+
+    const bundlePath = type === '' ? (cached.value.manifest.ui?.entry ?? DEFAULT_ENTRY) : `ui/${requested.path}`;
+    const servedType = typeOf(bundlePath);
+    const contentType = SERVED_TYPES[servedType];
+    const file = join(cached.value.dir, bundlePath);
+    const info = contentType === undefined ? undefined : await stat(file).catch(() => undefined);
+    if (!info?.isFile() || contentType === undefined) throw new ServiceError('not_found', `${bundlePath} is not in ${contentHash}`);
+    return { contentHash, bundlePath, file, size: info.size, contentType, compressible: COMPRESSIBLE.has(servedType) };
+  }
+}
