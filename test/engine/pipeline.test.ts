@@ -1,0 +1,119 @@
+/** The install-time pipeline (issue #3 item 2): shape checks, clear refusals, the disk cache. */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ArtifactStore, patchGlue } from '../../src/engine/artifact-store.js';
+import { checkComponentShape } from '../../src/engine/component-check.js';
+import { exampleBytes, createTestRuntime, bodyJson } from '../support/runtime.js';
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pipeline-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function problemOf(bytes: Uint8Array) {
+  const checked = await checkComponentShape(bytes);
+  assert.equal(checked.kind, 'err');
+  return checked.kind === 'err' ? checked.problem : null!;
+}
+
+test('garbage is not_wasm', async () => {
+  assert.equal((await problemOf(new TextEncoder().encode('hello, not wasm'))).code, 'not_wasm');
+  assert.equal((await problemOf(new Uint8Array())).code, 'not_wasm');
+});
+
+test('a core module is refused with advice to build a component', async () => {
+  const core = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const p = await problemOf(core);
+  assert.equal(p.code, 'core_module');
+  assert.match(p.message, /componentize-js/);
+});
+
+test('a truncated component is invalid_component', async () => {
+  const bytes = exampleBytes('wat-ok').slice(0, 200);
+  assert.equal((await problemOf(bytes)).code, 'invalid_component');
+});
+
+test('a handler of the wrong type is refused, naming what was found', async () => {
+  const p = await problemOf(exampleBytes('wat-wrong-handler'));
+  assert.equal(p.code, 'handler_type');
+  assert.match(p.message, /func\(x: u32\) -> u32/);
+});
+
+test('an import outside alga:extension and the WASI allowlist is refused, naming the import', async () => {
+  const p = await problemOf(exampleBytes('wat-forbidden'));
+  assert.equal(p.code, 'forbidden_import');
+  assert.match(p.message, /evil:net\/dial@0\.1\.0/);
+});
+
+test('componentize-js default flags (wasi:http) are refused with the build flags to use', async () => {
+  const p = await problemOf(exampleBytes('default-flags'));
+  assert.equal(p.code, 'wasi_http_import');
+  assert.match(p.message, /wasi:http\/(types|outgoing-handler)/);
+  assert.match(p.message, /disableFeatures \['http', 'fetch-event'\]/);
+});
+
+test('the kitchen-sink and the WAT guests pass; filesystem imports are served with no preopens', async () => {
+  const ok = await checkComponentShape(exampleBytes('kitchen-sink'));
+  assert.equal(ok.kind, 'ok');
+  if (ok.kind === 'ok') assert.ok(ok.shape.imports.includes('wasi:filesystem/preopens'));
+  assert.equal((await checkComponentShape(exampleBytes('wat-exit'))).kind, 'ok');
+});
+
+test('prepare stores the output by content hash; a new store on the same dir reuses it without transpiling', async () => {
+  const root = join(dir, 'artifacts');
+  const first = await new ArtifactStore(root).prepare(exampleBytes('wat-ok'));
+  assert.equal(first.kind, 'ok');
+  if (first.kind !== 'ok') return;
+  assert.equal(first.reused, false);
+  assert.match(first.artifact.contentHash, /^sha256:[0-9a-f]{64}$/);
+  assert.ok(existsSync(first.artifact.gluePath));
+  const restarted = new ArtifactStore(root);
+  const again = await restarted.prepare(exampleBytes('wat-ok'));
+  assert.equal(again.kind === 'ok' && again.reused, true);
+  assert.equal((await restarted.load(first.artifact.contentHash))?.contentHash, first.artifact.contentHash);
+  // concurrent prepares of one component share the work and leave no temp dirs
+  const bytes = exampleBytes('wat-counter');
+  const [a, b] = await Promise.all([restarted.prepare(bytes), restarted.prepare(bytes)]);
+  assert.equal(a.kind === 'ok' && b.kind === 'ok' && a.artifact.dir === b.artifact.dir, true);
+  assert.deepEqual(readdirSync(root).filter((n) => n.includes('.tmp-')), []);
+});
+
+test('an artifact whose cached output is unusable is rebuilt from the kept component', async () => {
+  const root = join(dir, 'rebuild');
+  const store = new ArtifactStore(root);
+  const first = await store.prepare(exampleBytes('wat-ok'));
+  assert.equal(first.kind, 'ok');
+  if (first.kind !== 'ok') return;
+  rmSync(join(first.artifact.dir, 'meta.json'));
+  assert.equal(await store.load(first.artifact.contentHash), null);
+  const rebuilt = await store.loadOrRebuild(first.artifact.contentHash);
+  assert.equal(rebuilt?.contentHash, first.artifact.contentHash);
+});
+
+test('glue patches replace the WebAssembly.promising try/catch and the debug log', () => {
+  const glue = `const _debugLog = (...args) => {\n    if (!globalThis?.process?.env?.JCO_DEBUG) { return; }\n    console.debug(...args);\n  };\n  try {\n    realloc0Async = WebAssembly.promising(exports1.cabi_realloc);\n  } catch(err) {\n    realloc0Async = exports1.cabi_realloc;\n  }`;
+  const patched = patchGlue(glue);
+  assert.doesNotMatch(patched, /try|catch|JCO_DEBUG/);
+  assert.match(patched, /realloc0Async = typeof WebAssembly\.promising === 'function' \? WebAssembly\.promising\(exports1\.cabi_realloc\) : exports1\.cabi_realloc;/);
+});
+
+test('the engine refuses to prepare a component importing a function no capability serves', async () => {
+  const rt = await createTestRuntime();
+  try {
+    const prepared = await rt.engine.prepare(exampleBytes('wat-forbidden'));
+    assert.equal(prepared.kind === 'err' && prepared.problem.code, 'forbidden_import');
+    const hash = await rt.install('wat-ok');
+    const out = await rt.run(hash, '/');
+    assert.equal(out.kind === 'ok' && out.response.status, 204);
+    // an unknown content hash is a clean fault, not a crash
+    const missing = await rt.run(`sha256:${'0'.repeat(64)}`, '/');
+    assert.equal(missing.kind === 'fault' && missing.code, 'not_prepared');
+    assert.deepEqual(bodyJson(await rt.run(await rt.install('kitchen-sink'), '/counter')), { counter: 1 });
+  } finally {
+    await rt.close();
+  }
+});
