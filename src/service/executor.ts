@@ -62,9 +62,17 @@ export class Executor {
     const deadline = Date.now() + this.runtime.config.maxTimeoutMs + 10_000;
     let pause = 10;
     let waiting = false;
+    const noteWaiting = (where: 'this process' | 'another process') => {
+      if (waiting) return;
+      waiting = true;
+      this.logger.info({ tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId, running_in: where }, 'waiting for an earlier request with the same idempotency key');
+    };
     for (;;) {
       const local = this.running.get(localKey);
-      if (local) return local;
+      if (local) {
+        noteWaiting('this process');
+        return local;
+      }
       const claim = await idempotency.claim(scope, this.runtime.config.idempotencyTtlMs, { leaseMs: this.runtime.config.maxTimeoutMs + 60_000 });
       if (claim.kind === 'done') return claim.response as ExecuteAnswer;
       if (claim.kind === 'claimed') {
@@ -85,11 +93,8 @@ export class Executor {
           this.running.delete(localKey);
         }
       }
-      // in flight in another process: wait for its answer
-      if (!waiting) {
-        waiting = true;
-        this.logger.info({ tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId }, 'waiting for an earlier request with the same idempotency key');
-      }
+      // in flight in another process (or about to be registered in this one): wait for its answer
+      noteWaiting('another process');
       if (Date.now() > deadline) throw new ServiceError('idempotency_wait_timeout');
       await new Promise((r) => setTimeout(r, pause));
       pause = Math.min(pause * 2, 250);
@@ -99,7 +104,14 @@ export class Executor {
   private async run(envelope: ExecuteEnvelope, resolved: NonNullable<Awaited<ReturnType<Runtime['resolveInstall']>>>, body: Uint8Array | undefined): Promise<ExecuteAnswer> {
     const { config, engine, metrics } = this.runtime;
     const { install, version } = resolved;
-    const admission = await this.admission.admit(envelope.context.tenant_id);
+    const queuedBefore = this.admission.queued;
+    // admit() decides synchronously whether this request has to wait; the wait is what we await
+    const admitting = this.admission.admit(envelope.context.tenant_id);
+    metrics.queueDepth.set(this.admission.queued + engine.pool.queued);
+    if (this.admission.queued > queuedBefore) {
+      this.logger.debug({ tenant: envelope.context.tenant_id, request_id: envelope.context.request_id }, 'queued: the tenant is at its concurrency limit');
+    }
+    const admission = await admitting;
     metrics.queueDepth.set(this.admission.queued + engine.pool.queued);
     if (admission.kind === 'rejected') {
       metrics.rejected.inc({ reason: admission.reason });

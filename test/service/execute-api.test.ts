@@ -28,7 +28,8 @@ let installA: string;
 let installB: string;
 
 before(async () => {
-  svc = await startTestService({ env: { RUNNER_MAX_BODY_BYTES: String(MAX_BODY) } });
+  // an operator maximum of 1 s: callers asking for more get 1 s
+  svc = await startTestService({ env: { RUNNER_MAX_BODY_BYTES: String(MAX_BODY), RUNNER_MAX_TIMEOUT_MS: '1000', RUNNER_DEFAULT_TIMEOUT_MS: '1000' } });
   kitchen = await uploadExample(svc, 'kitchen-sink', { name: 'kitchen-sink', capabilities: ['cap:storage.kv', 'cap:secrets.get', 'cap:client.read'] });
   installA = await createInstall(svc, { tenant_id: 'tenant-a', extension_id: 'kitchen-sink', config: { region: 'eu' } });
   installB = await createInstall(svc, { tenant_id: 'tenant-b', extension_id: 'kitchen-sink', grants: ['cap:storage.kv'] });
@@ -101,6 +102,14 @@ describe('transport status vs payload status', () => {
     assert.equal(r.status, 200);
     assert.equal(r.json.status, 504);
     assert.equal(r.json.error, 'timeout');
+  });
+
+  test('a caller asking for more time than the operator maximum gets the maximum', async () => {
+    const started = performance.now();
+    const r = await execute(svc, '/loop', { envelope: { limits: { timeout_ms: 60_000 } } });
+    assert.equal(r.json.status, 504);
+    assert.match(r.json.message ?? '', /1000 ms deadline/);
+    assert.ok(performance.now() - started < 10_000);
   });
 
   test("the guest's own 4xx is the payload status, with no error code", async () => {
