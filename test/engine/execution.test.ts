@@ -36,6 +36,12 @@ test('fresh-instance semantics hold for a WAT guest with a mutable global (statu
   }
 });
 
+test('requests arriving while a worker restores an instance are served fresh too (200 concurrent)', async () => {
+  const outs = await Promise.all(Array.from({ length: 200 }, (_, i) => rt.run(kitchen, '/counter', { tenant: `c-${i % 5}` })));
+  const counters = outs.map((o) => bodyJson<{ counter: number }>(o).counter);
+  assert.deepEqual([...new Set(counters)], [1]);
+});
+
 test('instance "reuse" keeps one warm instance: the counter rises', async () => {
   const counters: number[] = [];
   for (let i = 0; i < 3; i++) counters.push(bodyJson<{ counter: number }>(await rt.run(kitchen, '/counter', { instanceMode: 'reuse', tenant: 'reuse-only' })).counter);

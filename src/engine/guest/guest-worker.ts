@@ -47,11 +47,19 @@ const port = parentPort!;
 const signal = new Int32Array(init.signal);
 const decoder = new TextDecoder();
 
+/**
+ * A loaded guest and its instances. In fresh mode a slot keeps two: while one is being restored
+ * after a request, the other (already pristine) can serve the next request at once.
+ */
 interface Slot {
   guest: LoadedGuest;
   importedFunctions: Record<string, string[]>;
-  instance: GuestInstance | null;
+  /** instances ready to serve: pristine (fresh mode) or warm (reuse mode) */
+  ready: GuestInstance[];
+  /** instances alive, ready or not */
+  alive: number;
 }
+const FRESH_INSTANCES_PER_SLOT = 2;
 const slots = new Map<string, Slot>();
 /** set for the duration of an execution; host calls made outside one are bugs */
 let executing = false;
@@ -121,7 +129,8 @@ async function load(msg: LoadMessage): Promise<void> {
     slots.set(msg.artifactKey, {
       guest: { instantiate: glue.instantiate, modules, specsByModule, maxMemoryPages: msg.maxMemoryPages },
       importedFunctions: msg.importedFunctions,
-      instance: null,
+      ready: [],
+      alive: 0,
     });
   } catch (e) {
     post({ type: 'load-failed', artifactKey: msg.artifactKey, message: e instanceof Error ? e.message : String(e) });
@@ -148,23 +157,23 @@ function execute(msg: ExecuteMessage): void {
     post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `artifact ${msg.artifactKey} is not loaded in this worker`, stats });
     return;
   }
-  let instance = slot.instance;
-  try {
-    if (!instance) {
+  const fresh = msg.instanceMode === 'fresh';
+  let instance = slot.ready.pop();
+  if (instance) {
+    stats.instance = fresh ? 'restored' : 'reused';
+  } else {
+    try {
       instance = newInstance(msg.artifactKey, slot);
-      if (msg.instanceMode === 'fresh') instance.takeSnapshot();
-      slot.instance = instance;
-      stats.instance = 'new';
-    } else {
-      stats.instance = msg.instanceMode === 'fresh' ? 'restored' : 'reused';
+      if (fresh) instance.takeSnapshot();
+    } catch (e) {
+      post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `instantiation failed: ${describe(e)}`, stats });
+      return;
     }
-  } catch (e) {
-    slot.instance = null;
-    post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `instantiation failed: ${describe(e)}`, stats });
-    return;
+    slot.alive++;
+    stats.instance = 'new';
+    post({ type: 'started', id: msg.id });
   }
 
-  if (stats.instance === 'new') post({ type: 'started', id: msg.id });
   let reply: ExecuteReply;
   executing = true;
   try {
@@ -182,10 +191,46 @@ function execute(msg: ExecuteMessage): void {
   }
   post(reply);
 
-  // After the answer is out: make the instance pristine again, or drop it.
+  // After the answer is out: make the instance pristine again (serving arrivals meanwhile), or drop it.
   const keep = reply.kind === 'ok' || reply.code === 'response_too_large' || reply.code === 'invalid_response';
-  if (!keep) slot.instance = null;
-  else if (msg.instanceMode === 'fresh' && !instance.restore()) slot.instance = null;
+  if (keep && (!fresh || instance.restore(serveArrivals))) slot.ready.push(instance);
+  else slot.alive--;
+  if (fresh && slot.alive < FRESH_INSTANCES_PER_SLOT) scheduleSpare(msg.artifactKey);
+}
+
+/** In idle time, bring a fresh slot up to its instance count (instantiation takes ~15-30 ms). */
+function scheduleSpare(key: string): void {
+  setImmediate(() => {
+    const slot = slots.get(key);
+    if (!slot || slot.alive >= FRESH_INSTANCES_PER_SLOT || inChain > 0) return;
+    try {
+      const spare = newInstance(key, slot);
+      spare.takeSnapshot();
+      slot.ready.push(spare);
+      slot.alive++;
+    } catch {
+      // the next request instantiates and reports the failure itself
+    }
+  });
+}
+
+/**
+ * Called between restore chunks: takes messages that arrived meanwhile straight off the port and
+ * runs an execute at once when its guest has a ready instance. Anything else — or anything after a
+ * message that had to wait — is kept, in order, for when the restore is done.
+ */
+function serveArrivals(): void {
+  if (deferred.length > 0 || inChain > 1) return;
+  for (;;) {
+    const received = receiveMessageOnPort(port as unknown as MessagePort);
+    if (!received) return;
+    const msg = received.message as ToWorker;
+    if (msg.type === 'execute' && (slots.get(msg.artifactKey)?.ready.length ?? 0) > 0) execute(msg);
+    else {
+      deferred.push(msg);
+      return;
+    }
+  }
 }
 
 function checkResponse(msg: ExecuteMessage, response: GuestResponse, stats: ExecutionStats): ExecuteReply {
@@ -236,21 +281,30 @@ function post(msg: FromWorker): void {
 }
 
 // Messages are handled strictly in order: a load must finish before the execute that follows it.
+// `inChain` counts messages taken by the listener and not yet handled; `deferred` holds messages
+// taken off the port during a restore that must wait their turn.
 let queue: Promise<void> = Promise.resolve();
+let inChain = 0;
+const deferred: ToWorker[] = [];
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.type) {
+    case 'load':
+      await load(msg);
+      break;
+    case 'execute':
+      execute(msg);
+      break;
+    case 'unload':
+      slots.delete(msg.artifactKey);
+      importCache.delete(msg.artifactKey);
+      break;
+  }
+  while (deferred.length > 0) await handle(deferred.shift()!);
+}
+
 port.on('message', (msg: ToWorker) => {
-  queue = queue.then(async () => {
-    switch (msg.type) {
-      case 'load':
-        await load(msg);
-        break;
-      case 'execute':
-        execute(msg);
-        break;
-      case 'unload':
-        slots.delete(msg.artifactKey);
-        importCache.delete(msg.artifactKey);
-        break;
-    }
-  });
+  inChain++;
+  queue = queue.then(() => handle(msg)).finally(() => inChain--);
 });
 post({ type: 'ready' });
