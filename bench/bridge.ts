@@ -7,7 +7,7 @@
  */
 import { buildHostCallsGuest } from './guests.js';
 import { createBenchEngine } from './engine-runtime.js';
-import { emptyResult, type BenchConfig, type SectionResult } from './results.js';
+import { emptyResult, progress, type BenchConfig, type SectionResult } from './results.js';
 import { summarize, timeSequential } from './stats.js';
 import type { GuestHttpRequest } from '../src/engine/protocol.js';
 
@@ -17,10 +17,11 @@ export async function runBridge(config: BenchConfig): Promise<SectionResult> {
   const result = emptyResult('bridge');
   const rt = await createBenchEngine(config, 'memory');
   try {
+    progress('build and install the WAT guests');
     const none = await rt.install(await buildHostCallsGuest(0));
     const many = await rt.install(await buildHostCallsGuest(CALLS));
     const request: GuestHttpRequest = { method: 'GET', url: '/', headers: [], body: undefined };
-    const n = config.quick ? { warm: 50, seq: 300 } : { warm: 200, seq: 1500 };
+    const n = config.quick ? { warm: 50, seq: 300 } : { warm: 200, seq: 1000 };
     const run = async (hash: string) => {
       const outcome = await rt.execute(hash, request);
       if (outcome.kind !== 'ok' || outcome.response.status !== 204) throw new Error(`bridge guest: ${outcome.kind === 'ok' ? outcome.response.status : outcome.message}`);
@@ -35,6 +36,7 @@ export async function runBridge(config: BenchConfig): Promise<SectionResult> {
       base.push(...(await timeSequential(1, () => run(none))));
       calls.push(...(await timeSequential(1, () => run(many))));
     }
+    progress('close');
     const baseP50 = summarize(base).p50;
     const perCall = summarize(calls.map((ms) => ((ms - baseP50) / CALLS) * 1000));
     result.facts.push(

@@ -9,15 +9,17 @@
  */
 import { createBenchEngine } from './engine-runtime.js';
 import { httpRequest, kitchenSinkBytes } from './guests.js';
-import { emptyResult, type BenchConfig, type SectionResult } from './results.js';
+import { emptyResult, progress, type BenchConfig, type SectionResult } from './results.js';
 
 export async function runColdStart(config: BenchConfig): Promise<SectionResult> {
   const result = emptyResult('cold-start');
   const bytes = kitchenSinkBytes();
 
+  progress('create the installing engine');
   const installer = await createBenchEngine(config, 'memory');
   let hash: string;
   try {
+    progress('prepare');
     const started = performance.now();
     const prepared = await installer.engine.prepare(bytes);
     const ms = performance.now() - started;
@@ -27,9 +29,11 @@ export async function runColdStart(config: BenchConfig): Promise<SectionResult> 
       result.facts.push({ key: 'install.prepare', label: `install-time prepare (validate + transpile + store) of the ${(bytes.byteLength / 1e6).toFixed(1)} MB component`, value: ms, unit: 'ms' });
     }
   } finally {
+    progress('close the installing engine');
     await installer.close();
   }
 
+  progress('create a fresh engine');
   const startedEngine = performance.now();
   const rt = await createBenchEngine(config, 'memory');
   const engineMs = performance.now() - startedEngine;
@@ -37,6 +41,7 @@ export async function runColdStart(config: BenchConfig): Promise<SectionResult> 
     const samples: number[] = [];
     const instances: string[] = [];
     for (let i = 0; i < 3; i++) {
+      progress(`request ${i + 1} on the fresh engine`);
       const started = performance.now();
       const outcome = await rt.execute(hash, httpRequest('noop'));
       samples.push(performance.now() - started);
@@ -48,6 +53,7 @@ export async function runColdStart(config: BenchConfig): Promise<SectionResult> 
       { key: 'cold.engine', label: 'Engine.create (spawn workers, not counted in cold start)', value: engineMs, unit: 'ms' },
     );
   } finally {
+    progress('close the fresh engine');
     await rt.close();
   }
   return result;

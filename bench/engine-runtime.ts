@@ -14,7 +14,7 @@ import type { CapabilityName, InstallView } from '../src/capabilities/capability
 import type { ExecutionContext, ExecutionUser } from '../src/engine/execution-context.js';
 import type { GuestHttpRequest } from '../src/engine/protocol.js';
 import { InMemoryBackend, createInMemoryRegistry } from './in-memory-host.js';
-import type { BenchConfig } from './results.js';
+import { progress, type BenchConfig } from './results.js';
 
 export type CapabilityBackend = 'sqlite' | 'memory';
 
@@ -63,6 +63,7 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
   } else {
     registry = createInMemoryRegistry(new InMemoryBackend(), observer);
   }
+  progress(`start the engine (${backend} capabilities)`);
   const engine = await Engine.create({ cacheDir, registry, workers: config.workers });
   let logRecords = 0;
   return {

@@ -7,27 +7,16 @@
  * after each request — fresh-instance semantics without the worker and bridge, which splits ours'
  * cost into restore vs. isolation.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { ArtifactStore, type Artifact } from '../src/engine/artifact-store.js';
 import { ResourceLedger, createWasiImports } from '../src/engine/guest/wasi.js';
-import { GuestInstance, type LoadedGuest } from '../src/engine/guest/guest-instance.js';
-import { inspectModule, rewriteModule } from '../src/engine/wasm-binary.js';
+import { GuestInstance } from '../src/engine/guest/guest-instance.js';
 import type { CoreModuleSpec, GuestContextData, GuestResponse } from '../src/engine/protocol.js';
 import { InMemoryBackend, jcoHostImports, type ContextData } from './in-memory-host.js';
-import { checkSevenBody, httpRequest, kitchenSinkBytes } from './guests.js';
-import { emptyResult, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
+import { checkSevenBody, httpRequest } from './guests.js';
+import { compileSpec, importGlue, kitchenSinkArtifact, loadedGuest, readCoreModules, rewriteForRestore } from './guest-loading.js';
+import { emptyResult, progress, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
 import { sequentialThroughput, summarize, timeSequential } from './stats.js';
 
 type Handler = (request: { context: GuestContextData; http: ReturnType<typeof httpRequest> }) => GuestResponse;
-type Instantiate = LoadedGuest['instantiate'];
-
-async function loadArtifact(config: BenchConfig): Promise<Artifact> {
-  const prepared = await new ArtifactStore(join(config.workDir, 'artifacts')).prepare(kitchenSinkBytes());
-  if (prepared.kind !== 'ok') throw new Error(`floor: prepare failed: ${prepared.problem.message}`);
-  return prepared.artifact;
-}
 
 let requestCounter = 0;
 function nextContext(): ContextData {
@@ -41,19 +30,21 @@ function checkResponse(handler: HandlerName, response: GuestResponse, system: st
 
 export async function runFloor(config: BenchConfig): Promise<SectionResult> {
   const result = emptyResult('floor');
-  const artifact = await loadArtifact(config);
-  const glue = (await import(pathToFileURL(artifact.gluePath).href)) as { instantiate: Instantiate };
+  const artifact = await kitchenSinkArtifact(config);
+  const instantiate = await importGlue(artifact);
+  const coreBytes = await readCoreModules(artifact);
   const backend = new InMemoryBackend();
   let current = nextContext();
   const hostImports = jcoHostImports(backend, () => current);
-  const n = config.quick ? { warm: 100, seq: 500 } : { warm: 300, seq: 3000 };
+  const n = config.quick ? { warm: 100, seq: 500 } : { warm: 300, seq: 2000 };
   const handlers: HandlerName[] = ['noop', 'seven'];
 
+  progress('warm instance');
   // --- plain warm instance ---
   const modules = new Map<string, WebAssembly.Module>();
-  for (const name of artifact.coreModules) modules.set(name, await WebAssembly.compile(await readFile(join(artifact.dir, name))));
+  for (const [name, bytes] of coreBytes) modules.set(name, await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>));
   const wasi = createWasiImports({ write: () => {}, onPinnedDrop: () => {} }, new ResourceLedger());
-  const { handler: call } = glue.instantiate(
+  const { handler: call } = instantiate(
     (name) => modules.get(name)!,
     { ...wasi, ...hostImports },
     (module, imports) => new WebAssembly.Instance(module, imports),
@@ -71,19 +62,10 @@ export async function runFloor(config: BenchConfig): Promise<SectionResult> {
   }
 
   // --- warm instance + snapshot restore, no worker ---
+  progress('warm instance + restore');
   const specs: CoreModuleSpec[] = [];
-  for (const name of artifact.coreModules) {
-    const rewritten = rewriteModule(await readFile(join(artifact.dir, name)), { maxMemoryPages: 4096 });
-    const facts = inspectModule(rewritten.bytes);
-    const mutable = new Set(facts.mutableGlobals);
-    specs.push({
-      name,
-      module: await WebAssembly.compile(rewritten.bytes as Uint8Array<ArrayBuffer>),
-      mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
-      tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
-    });
-  }
-  const guest: LoadedGuest = { instantiate: glue.instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages: 4096 };
+  for (const [name, bytes] of coreBytes) specs.push(await compileSpec(rewriteForRestore(name, bytes)));
+  const guest = loadedGuest(instantiate, specs);
   const fresh = () => {
     const instance = new GuestInstance(guest, hostImports, { write: () => {} });
     instance.takeSnapshot();

@@ -17,16 +17,18 @@ import { parseArgs } from 'node:util';
 import { repoRoot } from './guests.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { Report } from './report.js';
-import type { BenchConfig, SectionResult } from './results.js';
+import type { BenchConfig, ProgressMessage, SectionResult } from './results.js';
 import { runOurs } from './ours.js';
 import { runBridge } from './bridge.js';
 import { runFloor } from './floor.js';
 import { runNaive } from './naive.js';
 import { runIsolatedVm } from './isolated-vm.js';
 import { runColdStart } from './cold-start.js';
+import { runColdBreakdown } from './cold-breakdown.js';
 
 const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> = {
   'cold-start': runColdStart,
+  'cold-breakdown': runColdBreakdown,
   'ours-sqlite': (c) => runOurs(c, 'sqlite'),
   'ours-memory': (c) => runOurs(c, 'memory'),
   bridge: runBridge,
@@ -36,7 +38,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
 };
 
 /** A section that has not answered by then is killed and reported as failed (bounded run). */
-const SECTION_TIMEOUT_MS = 150_000;
+const SECTION_TIMEOUT_MS = 90_000;
 
 const { values: args } = parseArgs({
   options: {
@@ -52,12 +54,21 @@ function runSection(name: string, config: BenchConfig): Promise<SectionResult> {
     const argv = ['--section', name, '--work-dir', config.workDir, '--workers', String(config.workers), ...(config.quick ? ['--quick'] : [])];
     const child = fork(fileURLToPath(import.meta.url), argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: SectionResult | null = null;
-    const timer = setTimeout(() => child.kill('SIGKILL'), SECTION_TIMEOUT_MS);
-    child.on('message', (m) => (result = m as SectionResult));
+    let lastStep = 'starting';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, SECTION_TIMEOUT_MS);
+    child.on('message', (m: SectionResult | ProgressMessage) => {
+      if ('type' in m) lastStep = m.step;
+      else result = m;
+    });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (result) resolve(result);
-      else reject(new Error(`section ${name} ended without a result (exit ${code ?? signal})`));
+      else if (timedOut) reject(new Error(`section ${name} did not finish within ${SECTION_TIMEOUT_MS / 1000} s; last step: ${lastStep}`));
+      else reject(new Error(`section ${name} ended without a result (exit ${code ?? signal}); last step: ${lastStep}`));
     });
   });
 }
@@ -67,7 +78,12 @@ async function child(name: string, config: BenchConfig): Promise<void> {
   if (!section) throw new Error(`unknown section ${name}`);
   const result = await section(config);
   // exit once the parent has the result: some baselines keep handles (isolates, imports) alive
-  process.send!(result, () => process.exit(0));
+  if (process.send) process.send(result, () => process.exit(0));
+  else {
+    // run by hand (`node dist/bench/index.js --section X --work-dir D`): show the raw result
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    process.exit(0);
+  }
 }
 
 async function main(): Promise<void> {
@@ -86,7 +102,7 @@ async function main(): Promise<void> {
   out();
 
   // cold start first (its first run transpiles into the shared artifact cache the others reuse)
-  const plan = ['cold-start', ...(quick ? [] : ['cold-start', 'cold-start']), 'ours-sqlite', 'ours-memory', 'bridge', 'floor', 'isolated-vm', 'naive'];
+  const plan = ['cold-start', ...(quick ? [] : ['cold-start', 'cold-start']), 'cold-breakdown', 'ours-sqlite', 'ours-memory', 'bridge', 'floor', 'isolated-vm', 'naive'];
   const results: SectionResult[] = [];
   const failures: string[] = [];
   try {

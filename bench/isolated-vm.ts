@@ -9,7 +9,7 @@
  *    so its requests/s compares with ours at the same concurrency.
  */
 import { InMemoryBackend, type Answer } from './in-memory-host.js';
-import { emptyResult, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
+import { emptyResult, progress, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
 import { measureThroughput, sequentialThroughput, summarize, timeSequential } from './stats.js';
 
 /** The slice of isolated-vm's API used here (typed locally: the package is optional). */
@@ -118,10 +118,11 @@ export async function runIsolatedVm(config: BenchConfig): Promise<SectionResult>
       if (body['storage_put'] !== 'ok' || body['secret'] !== 'ok' || body['user'] !== 'user-1' || body['clients'] !== 1) throw new Error(`isolated-vm /seven: calls failed: ${r.body}`);
     }
   };
-  const n = config.quick ? { warm: 100, seq: 400, tput: 600 } : { warm: 300, seq: 2000, tput: 3000 };
+  const n = config.quick ? { warm: 100, seq: 400, tput: 600 } : { warm: 300, seq: 1000, tput: 2000 };
 
   try {
     for (const handler of ['noop', 'seven'] as HandlerName[]) {
+      progress(`/${handler}`);
       const syncOnce = () => {
         const context = freshContext(0, handler);
         try {

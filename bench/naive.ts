@@ -15,7 +15,7 @@ import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import type { GuestResponse } from '../src/engine/protocol.js';
 import { InMemoryBackend, jcoHostImports, type ContextData } from './in-memory-host.js';
 import { checkSevenBody, httpRequest, kitchenSinkBytes } from './guests.js';
-import { emptyResult, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
+import { emptyResult, progress, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
 import { sequentialThroughput, summarize, timeSequential } from './stats.js';
 
 const HOST_KEY = 'alga-bench.naive-host';
@@ -31,6 +31,7 @@ export async function runNaive(config: BenchConfig): Promise<SectionResult> {
   const dir = join(config.workDir, 'naive');
   mkdirSync(dir, { recursive: true });
 
+  progress('transpile');
   const transpileStarted = performance.now();
   const { files } = await transpileBytes(kitchenSinkBytes(), { name: 'guest', map: { 'alga:extension/*': './alga-host.js#*' } });
   result.facts.push({ key: 'naive.transpile', label: 'naive: default jco transpile (ESM + preview2-shim) of kitchen-sink', value: performance.now() - transpileStarted, unit: 'ms' });
@@ -50,6 +51,7 @@ export async function runNaive(config: BenchConfig): Promise<SectionResult> {
   let imported = 0;
   const n = config.quick ? { warm: 1, seq: 6 } : { warm: 2, seq: 20 };
   for (const handler of ['noop', 'seven'] as HandlerName[]) {
+    progress(`fresh imports /${handler}`);
     const http = httpRequest(handler);
     const once = async () => {
       current = { ...current, requestId: `naive-${++imported}` };

@@ -9,21 +9,32 @@
  */
 import { checkSevenBody, httpRequest, kitchenSinkBytes } from './guests.js';
 import { createBenchEngine, responseBody, type CapabilityBackend } from './engine-runtime.js';
-import { emptyResult, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
+import { emptyResult, progress, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
 import { measureThroughput, summarize } from './stats.js';
 
 export async function runOurs(config: BenchConfig, backend: CapabilityBackend): Promise<SectionResult> {
   const system = backend === 'sqlite' ? 'ours' : 'ours, in-memory caps';
   const result = emptyResult(`ours-${backend}`);
   let hostFnMs = 0;
-  const rt = await createBenchEngine(config, backend, { onCall: (_c, _f, _o, seconds) => (hostFnMs += seconds * 1000) });
+  /** per capability function: its own time on each call, collected during the sequential /seven run */
+  let perFunction: Map<string, number[]> | null = null;
+  const rt = await createBenchEngine(config, backend, {
+    onCall: (capability, fn, _outcome, seconds) => {
+      hostFnMs += seconds * 1000;
+      if (!perFunction) return;
+      const key = `${capability} ${fn}`;
+      perFunction.set(key, [...(perFunction.get(key) ?? []), seconds * 1000]);
+    },
+  });
   try {
+    progress('install');
     const hash = await rt.install(kitchenSinkBytes());
     const handlers: HandlerName[] = backend === 'sqlite' ? ['noop', 'context', 'seven'] : ['noop', 'seven'];
-    const n = config.quick ? { warm: 60, seq: 300, tput: 600 } : { warm: 300, seq: 2000, tput: 4000 };
+    const n = config.quick ? { warm: 60, seq: 300, tput: 600 } : { warm: 200, seq: 1000, tput: 2000 };
 
     // Warm-up with every worker busy, so each has the guest loaded and its snapshot taken.
     for (const handler of handlers) {
+      progress(`warm-up /${handler}`);
       const first = await rt.execute(hash, httpRequest(handler));
       const body = responseBody(first, `${system} /${handler}`);
       if (handler === 'seven') checkSevenBody(system, body);
@@ -39,6 +50,8 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
       const hostMs: number[] = [];
       const outsideMs: number[] = [];
       const restored = { yes: 0, no: 0 };
+      if (handler === 'seven') perFunction = new Map();
+      progress(`sequential /${handler}`);
       for (let i = 0; i < n.seq; i++) {
         hostFnMs = 0;
         const started = performance.now();
@@ -54,7 +67,14 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
         else restored.no++;
       }
       latencies[handler] = latency;
-      const throughput = await measureThroughput(n.tput, config.workers, async () => {
+      for (const [key, samples] of perFunction ?? []) {
+        result.facts.push({ key: `${backend}.seven.fn.${key}`, label: `${system} /seven: ${key} (capability function alone) p50`, value: summarize(samples).p50 * 1000, unit: 'µs' });
+      }
+      perFunction = null;
+      progress(`throughput /${handler}`);
+      // the SQLite-backed /seven is an order of magnitude slower: fewer requests keep the run bounded
+      const tputCount = backend === 'sqlite' && handler === 'seven' ? Math.ceil(n.tput / 2) : n.tput;
+      const throughput = await measureThroughput(tputCount, config.workers, async () => {
         const outcome = await rt.execute(hash, request);
         if (outcome.kind !== 'ok') throw new Error(`${system} /${handler}: fault ${outcome.code}: ${outcome.message}`);
       });
@@ -69,6 +89,26 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
         result.facts.push({ key: `${backend}.${handler}.phase.hostfn`, label: `${system} /${handler}: inside the capability functions (sum per request) p50`, value: summarize(hostMs).p50, unit: 'ms' });
       }
     }
+    if (backend === 'memory') {
+      // Same sequential requests, but each starts after a 2 ms pause: the worker has finished
+      // restoring the previous request's snapshot by then, so the difference to the back-to-back
+      // p50 is the restore time that sits on the next request's critical path.
+      const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 2));
+      for (const handler of handlers) {
+        const request = httpRequest(handler);
+        const spaced: number[] = [];
+        for (let i = 0; i < Math.ceil(n.seq / 4); i++) {
+          await pause();
+          const started = performance.now();
+          const outcome = await rt.execute(hash, request);
+          spaced.push(performance.now() - started);
+          if (outcome.kind !== 'ok') throw new Error(`${system} /${handler}: fault ${outcome.code}: ${outcome.message}`);
+        }
+        const s = summarize(spaced);
+        result.facts.push({ key: `${backend}.${handler}.spaced.p50`, label: `${system} /${handler}: p50 with a 2 ms pause before each request (restore off the critical path)`, value: s.p50, unit: 'ms', detail: `p99 ${s.p99.toFixed(2)} ms` });
+      }
+    }
+
     const seven = guestP50.seven;
     const noop = guestP50.noop;
     if (seven !== undefined && noop !== undefined && latencies.seven && latencies.noop) {
@@ -87,6 +127,7 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
       });
     }
   } finally {
+    progress('close');
     await rt.close();
   }
   return result;

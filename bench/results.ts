@@ -41,3 +41,13 @@ export interface BenchConfig {
 export function emptyResult(section: string): SectionResult {
   return { section, rows: [], facts: [], notes: [] };
 }
+
+/** A child section's progress note, so a section killed at its deadline says where it stood. */
+export interface ProgressMessage {
+  type: 'progress';
+  step: string;
+}
+
+export function progress(step: string): void {
+  process.send?.({ type: 'progress', step } satisfies ProgressMessage);
+}

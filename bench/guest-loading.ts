@@ -1,0 +1,56 @@
+/**
+ * Loading the kitchen-sink the way the engine does, outside the engine: the prepared artifact from
+ * the run's cache, core modules rewritten (memory cap, internal globals exported) and compiled, and
+ * the glue imported. The floor baselines use it, and the cold-start breakdown times each step.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ArtifactStore, type Artifact } from '../src/engine/artifact-store.js';
+import type { LoadedGuest } from '../src/engine/guest/guest-instance.js';
+import { inspectModule, rewriteModule } from '../src/engine/wasm-binary.js';
+import type { CoreModuleSpec } from '../src/engine/protocol.js';
+import { kitchenSinkBytes } from './guests.js';
+import type { BenchConfig } from './results.js';
+
+/** The engine's default cap (256 MiB) in pages. */
+export const MAX_MEMORY_PAGES = 4096;
+
+export type Instantiate = LoadedGuest['instantiate'];
+
+export async function kitchenSinkArtifact(config: BenchConfig): Promise<Artifact> {
+  const prepared = await new ArtifactStore(join(config.workDir, 'artifacts')).prepare(kitchenSinkBytes());
+  if (prepared.kind !== 'ok') throw new Error(`prepare failed: ${prepared.problem.message}`);
+  return prepared.artifact;
+}
+
+export async function readCoreModules(artifact: Artifact): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const name of artifact.coreModules) out.set(name, await readFile(join(artifact.dir, name)));
+  return out;
+}
+
+/** What the engine's loadArtifact does per core module, minus the compile. */
+export function rewriteForRestore(name: string, bytes: Uint8Array): { name: string; bytes: Uint8Array; mutableGlobals: string[]; tables: string[] } {
+  const rewritten = rewriteModule(bytes, { maxMemoryPages: MAX_MEMORY_PAGES });
+  const facts = inspectModule(rewritten.bytes);
+  const mutable = new Set(facts.mutableGlobals);
+  return {
+    name,
+    bytes: rewritten.bytes,
+    mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
+    tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
+  };
+}
+
+export async function compileSpec(r: ReturnType<typeof rewriteForRestore>): Promise<CoreModuleSpec> {
+  return { name: r.name, module: await WebAssembly.compile(r.bytes as Uint8Array<ArrayBuffer>), mutableGlobals: r.mutableGlobals, tables: r.tables };
+}
+
+export async function importGlue(artifact: Artifact): Promise<Instantiate> {
+  return ((await import(pathToFileURL(artifact.gluePath).href)) as { instantiate: Instantiate }).instantiate;
+}
+
+export function loadedGuest(instantiate: Instantiate, specs: CoreModuleSpec[]): LoadedGuest {
+  return { instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages: MAX_MEMORY_PAGES };
+}
