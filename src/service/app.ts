@@ -31,6 +31,8 @@ export interface AppOptions {
   logDestination?: DestinationStream;
 }
 
+const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
 /** Uploads (bundles, components) may be larger than execute bodies. */
 export const MAX_UPLOAD_BYTES = 128 * 2 ** 20;
 
@@ -60,7 +62,8 @@ export function buildApp(options: AppOptions): App {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // refused in our own error format by the draining hook below
+    return503OnClosing: false,
     clientErrorHandler,
   });
   const executor = new Executor(runtime, logger);
@@ -69,8 +72,14 @@ export function buildApp(options: AppOptions): App {
   // the APIs speak JSON (and binary uploads): a text/plain body is 415, not a string that fails validation
   fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser(['application/wasm', 'application/zstd', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES }, (_req, body, done) => done(null, body));
+  fastify.addHook('onRequest', async (request) => {
+    // health answers stay available while draining (/readyz then says so); everything else is refused
+    if (draining && !HEALTH_PATHS.has(request.url.split('?')[0]!)) throw new ServiceError('shutting_down');
+  });
   fastify.addHook('onSend', async (_request, reply, payload) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    // a kept-alive connection would hold the closing server open until its idle timeout
+    if (draining) reply.header('connection', 'close');
     return payload;
   });
 
