@@ -41,16 +41,22 @@ export type ResponsePlan =
   | { readonly kind: 'partial'; readonly etag: string; readonly start: number; readonly end: number }
   | { readonly kind: 'unsatisfiable'; readonly etag: string };
 
+/**
+ * `bytes=` and one or more `first-last` / `first-` / `-suffix` specs. range-parser 1.x calls a
+ * malformed spec unsatisfiable (416); RFC 9110 §14.2 says to ignore a Range it cannot parse.
+ */
+const RANGE_SYNTAX = /^bytes=\s*(?:\d+-\d*|-\d+)(?:\s*,\s*(?:\d+-\d*|-\d+))*\s*$/;
+
 /** One byte range to serve, -1 when none is satisfiable, or undefined when Range does not apply. */
 function requestedRange(file: UiFile, headers: ConditionalHeaders): { start: number; end: number } | -1 | undefined {
-  if (headers.range === undefined) return undefined;
+  if (headers.range === undefined || !RANGE_SYNTAX.test(headers.range)) return undefined;
   // If-Range: serve the range only if the client's copy is this one; a date never matches an ETag
   const ifRange = headers['if-range'];
   if (ifRange !== undefined && ifRange.trim() !== etagOf(file, 'identity')) return undefined;
   const ranges = rangeParser(file.size, headers.range, { combine: true });
   if (ranges === -1) return -1;
-  // malformed, another unit, or several ranges (no multipart here): the whole file instead
-  if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return undefined;
+  // several ranges (no multipart here): the whole file instead
+  if (ranges === -2 || ranges.length !== 1) return undefined;
   return ranges[0]!;
 }
 
