@@ -30,17 +30,20 @@ export async function seedArtifacts(dataDir: string, names: readonly string[]): 
     const bytes = exampleBytes(name);
     const hex = contentHashOf(bytes).slice('sha256:'.length);
     const shared = join(sharedArtifacts, hex);
-    if (!(await new ArtifactStore(sharedArtifacts).load(`sha256:${hex}`))) {
+    const store = new ArtifactStore(sharedArtifacts);
+    if (!(await store.load(`sha256:${hex}`))) {
       // prepare in a private root, then move the finished directory in: a parallel test file
       // doing the same either wins the rename or finds the directory already there
       const scratch = mkdtempSync(join(tmpdir(), 'artifact-seed-'));
       const prepared = await new ArtifactStore(scratch).prepare(bytes);
       if (prepared.kind !== 'ok') throw new Error(`example ${name} does not prepare: ${prepared.problem.message}`);
       mkdirSync(sharedArtifacts, { recursive: true });
+      // a directory left by an older artifact format is replaced
+      if (existsSync(shared) && !(await store.load(`sha256:${hex}`))) rmSync(shared, { recursive: true, force: true });
       try {
         renameSync(prepared.artifact.dir, shared);
       } catch (e) {
-        if (!existsSync(join(shared, 'meta.json'))) throw e;
+        if (!(await store.load(`sha256:${hex}`))) throw e;
       }
       rmSync(scratch, { recursive: true, force: true });
     }
