@@ -99,12 +99,21 @@ export type FromWorker = ExecuteReply | { type: 'ready' } | { type: 'started'; i
 
 /** Host-call channel: worker → main. */
 export type HostChannelMessage =
-  | { type: 'call'; iface: string; fn: string; args: unknown[] }
+  | { type: 'call'; seq: number; iface: string; fn: string; args: unknown[] }
   | { type: 'stdio'; stream: 'stdout' | 'stderr'; text: string };
 
 /** Host-call channel: main → worker. `abort` ends the execution with a fault. */
 export type HostCallAnswer = HostResult | { kind: 'abort'; code: FaultCode; message: string };
 
-/** Layout of the SharedArrayBuffer: one Int32 flag, 0 = waiting, 1 = answered. */
-export const SIGNAL_WAITING = 0;
-export const SIGNAL_ANSWERED = 1;
+/** Main → worker on the host channel: the answer to call `seq`. */
+export interface HostCallReply {
+  seq: number;
+  answer: HostCallAnswer;
+}
+
+/**
+ * The SharedArrayBuffer holds one Int32: the `seq` of the latest answered call. The worker waits
+ * until it shows its own call's `seq`, and takes only the reply carrying that `seq` — a late or
+ * duplicate reply can never be mistaken for the current one.
+ */
+export const NO_CALL_ANSWERED = 0;

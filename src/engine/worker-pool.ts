@@ -5,7 +5,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
-import { SIGNAL_ANSWERED, type ExecuteMessage, type ExecuteReply, type FaultCode, type FromWorker, type HostCallAnswer, type HostChannelMessage, type LoadMessage } from './protocol.js';
+import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultCode, type FromWorker, type HostCallAnswer, type HostChannelMessage, type LoadMessage } from './protocol.js';
 
 const WARM_LOOKAHEAD = 8;
 const COLD_LOAD_GRACE_MS = 10_000;
@@ -142,8 +142,8 @@ export class WorkerPool extends EventEmitter {
     }
     const answer = (a: HostCallAnswer) => {
       if (slot.current !== running) return; // the execution ended (timeout) while the call ran
-      slot.hostPort.postMessage(a);
-      Atomics.store(slot.signal, 0, SIGNAL_ANSWERED);
+      slot.hostPort.postMessage({ seq: msg.seq, answer: a } satisfies HostCallReply);
+      Atomics.store(slot.signal, 0, msg.seq);
       Atomics.notify(slot.signal, 0);
     };
     if (!running) {

@@ -9,7 +9,6 @@ import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from '
 import { pathToFileURL } from 'node:url';
 import type { HostResult } from '../../capabilities/capability.js';
 import {
-  SIGNAL_WAITING,
   type ExecuteMessage,
   type ExecuteReply,
   type ExecutionStats,
@@ -17,6 +16,7 @@ import {
   type FromWorker,
   type GuestResponse,
   type HostCallAnswer,
+  type HostCallReply,
   type HostChannelMessage,
   type LoadMessage,
   type ToWorker,
@@ -64,16 +64,26 @@ const slots = new Map<string, Slot>();
 /** set for the duration of an execution; host calls made outside one are bugs */
 let executing = false;
 
+let lastSeq = 0;
+
 function callHost(iface: string, fn: string, args: unknown[]): unknown {
   if (!executing) throw new Error(`host call ${iface}#${fn} outside an execution`);
-  Atomics.store(signal, 0, SIGNAL_WAITING);
-  init.hostPort.postMessage({ type: 'call', iface, fn, args: args.map(ownBytes) } satisfies HostChannelMessage);
-  const waited = Atomics.wait(signal, 0, SIGNAL_WAITING, init.hostCallTimeoutMs);
-  if (waited === 'timed-out') throw new HostAbort('host_call_timeout', `host call ${iface}#${fn} did not answer within ${init.hostCallTimeoutMs} ms`);
-  const received = receiveMessageOnPort(init.hostPort);
-  if (!received) throw new Error(`host call ${iface}#${fn}: answered without a message`);
-  const answer = received.message as HostCallAnswer;
-  return unwrap(answer);
+  const seq = (lastSeq = lastSeq >= 0x7ffffff0 ? 1 : lastSeq + 1);
+  init.hostPort.postMessage({ type: 'call', seq, iface, fn, args: args.map(ownBytes) } satisfies HostChannelMessage);
+  const deadline = performance.now() + init.hostCallTimeoutMs;
+  for (;;) {
+    const received = receiveMessageOnPort(init.hostPort);
+    if (received) {
+      const reply = received.message as HostCallReply;
+      if (reply.seq === seq) return unwrap(reply.answer);
+      continue; // a reply to an earlier call that no longer waits: drop it
+    }
+    const left = deadline - performance.now();
+    if (left <= 0) throw new HostAbort('host_call_timeout', `host call ${iface}#${fn} did not answer within ${init.hostCallTimeoutMs} ms`);
+    const observed = Atomics.load(signal, 0);
+    // signalled but the reply is not readable yet: look again shortly instead of sleeping on a value nobody changes
+    Atomics.wait(signal, 0, observed, observed === seq ? Math.min(left, 1) : left);
+  }
 }
 
 /**
