@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { checkComponentShape, stripVersion, type ComponentProblem } from './component-check.js';
+import { rewriteModule } from './wasm-binary.js';
 
 /** Bump when the on-disk layout or the glue patches change: older artifacts are rebuilt. */
 const ARTIFACT_FORMAT = 1;
@@ -144,6 +145,24 @@ export class ArtifactStore {
     const artifact = await this.load(contentHash);
     if (!artifact) throw new Error(`artifact ${contentHash} vanished after being written`);
     return { kind: 'ok', artifact, reused: false };
+  }
+
+  /**
+   * A core module with its memory capped at `maxPages` and its internal globals exported (see
+   * wasm-binary.ts), made once per cap and kept beside the artifact: later processes read it
+   * instead of rewriting 12 MB again.
+   */
+  async cappedModule(artifact: Artifact, name: string, maxPages: number): Promise<Uint8Array> {
+    const path = join(artifact.dir, `${name.replace(/\.wasm$/, '')}.cap${maxPages}.wasm`);
+    try {
+      return await readFile(path);
+    } catch {
+      const rewritten = rewriteModule(await readFile(join(artifact.dir, name)), { maxMemoryPages: maxPages }).bytes;
+      const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+      await writeFile(tmp, rewritten);
+      await rename(tmp, path);
+      return rewritten;
+    }
   }
 
   /** Removes temp dirs left by a crash mid-write. */

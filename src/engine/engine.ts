@@ -2,15 +2,13 @@
  * The engine: prepares components once (validate, transpile, cache) and executes requests against
  * them in the worker pool, with every guest import routed to the capability registry.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { CapabilityName, ExecutionServices, InstallView } from '../capabilities/capability.js';
 import type { CapabilityRegistry } from '../capabilities/registry.js';
 import type { ExecutionContext } from './execution-context.js';
 import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
 import { WorkerPool, type HostSession } from './worker-pool.js';
-import { inspectModule, rewriteModule, WASM_PAGE_BYTES } from './wasm-binary.js';
+import { inspectModule, WASM_PAGE_BYTES } from './wasm-binary.js';
 import type { CoreModuleSpec, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
 import { DEFAULT_LIMITS, type ExecutionLimits } from './limits.js';
@@ -88,6 +86,9 @@ export class Engine {
     if (unserved.length > 0) {
       return { kind: 'err', problem: { code: 'unserved_import', import: unserved[0]!, message: `the component imports ${unserved.join(', ')}, which this runner does not serve` } };
     }
+    // install time pays for the default memory cap's rewrite, not the first request
+    const pages = pagesFor(DEFAULT_LIMITS.memoryMb);
+    for (const name of result.artifact.coreModules) await this.artifacts.cappedModule(result.artifact, name, pages);
     return result;
   }
 
@@ -99,7 +100,7 @@ export class Engine {
 
     const artifact = await this.artifact(input.contentHash);
     if (!artifact) return { kind: 'fault', code: 'not_prepared', message: `no prepared component for ${input.contentHash}`, report: report(null) };
-    const maxPages = Math.max(1, Math.floor((limits.memoryMb * 2 ** 20) / WASM_PAGE_BYTES));
+    const maxPages = pagesFor(limits.memoryMb);
     const artifactKey = `${artifact.contentHash}@${maxPages}`;
     const loadMessage = await this.loadArtifact(artifactKey, artifact, maxPages);
 
@@ -149,13 +150,12 @@ export class Engine {
       loading = (async () => {
         const modules: CoreModuleSpec[] = [];
         for (const name of artifact.coreModules) {
-          const original = await readFile(join(artifact.dir, name));
-          const rewritten = rewriteModule(original, { maxMemoryPages: maxPages });
-          const facts = inspectModule(rewritten.bytes);
+          const bytes = await this.artifacts.cappedModule(artifact, name, maxPages);
+          const facts = inspectModule(bytes);
           const mutable = new Set(facts.mutableGlobals);
           modules.push({
             name,
-            module: await WebAssembly.compile(rewritten.bytes as Uint8Array<ArrayBuffer>),
+            module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
             mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
             tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
           });
@@ -182,6 +182,10 @@ export class Engine {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+function pagesFor(memoryMb: number): number {
+  return Math.max(1, Math.floor((memoryMb * 2 ** 20) / WASM_PAGE_BYTES));
 }
 
 /** Main-thread side of one execution: host-call budget, logging budget, denial notes. */

@@ -376,10 +376,18 @@ export function rewriteModule(bytes: Uint8Array, options: RewriteOptions): Rewri
   const exportedGlobals = addGlobals.map((g) => `${RESERVED_GLOBAL_EXPORT_PREFIX}${g}`);
   const exportedTables = addTables.map((t) => `${RESERVED_TABLE_EXPORT_PREFIX}${t}`);
 
+  // Parts are views into the input where a section is unchanged; the output is allocated once,
+  // because every fresh 12 MB buffer costs tens of milliseconds of page faults on small VMs.
   const out: Uint8Array[] = [bytes.subarray(0, 8)];
   const emit = (id: number, body: Uint8Array) => {
     out.push(new Writer().byte(id).u32(body.length).toBytes(), body);
   };
+  const emitExports = () => {
+    const w = new Writer().u32(addGlobals.length + addTables.length);
+    appendExports(w, addGlobals, addTables);
+    emit(SECTION_EXPORT, w.toBytes());
+  };
+  const adding = addGlobals.length > 0 || addTables.length > 0;
   let sawExport = false;
   for (const s of sections) {
     if (s.id === SECTION_MEMORY) {
@@ -396,26 +404,22 @@ export function rewriteModule(bytes: Uint8Array, options: RewriteOptions): Rewri
       sawExport = true;
       const r = new Reader(bytes, s.start, s.end);
       const n = r.u32();
-      const w = new Writer().u32(n + addGlobals.length + addTables.length);
-      w.bytes(bytes.subarray(r.pos, s.end));
-      appendExports(w, addGlobals, addTables);
-      emit(s.id, w.toBytes());
+      const head = new Writer().u32(n + addGlobals.length + addTables.length).toBytes();
+      const tail = new Writer();
+      appendExports(tail, addGlobals, addTables);
+      const tailBytes = tail.toBytes();
+      const existing = bytes.subarray(r.pos, s.end);
+      out.push(new Writer().byte(s.id).u32(head.length + existing.length + tailBytes.length).toBytes(), head, existing, tailBytes);
     } else {
       // Sections must stay in order; an absent export section goes right before the start/elem/code sections.
-      if (!sawExport && s.id !== 0 && sectionRank(s.id) > sectionRank(SECTION_EXPORT) && (addGlobals.length || addTables.length)) {
+      if (!sawExport && adding && s.id !== 0 && sectionRank(s.id) > sectionRank(SECTION_EXPORT)) {
         sawExport = true;
-        const w = new Writer().u32(addGlobals.length + addTables.length);
-        appendExports(w, addGlobals, addTables);
-        emit(SECTION_EXPORT, w.toBytes());
+        emitExports();
       }
-      out.push(sectionBytes(bytes, s));
+      out.push(new Writer().byte(s.id).u32(s.end - s.start).toBytes(), bytes.subarray(s.start, s.end));
     }
   }
-  if (!sawExport && (addGlobals.length || addTables.length)) {
-    const w = new Writer().u32(addGlobals.length + addTables.length);
-    appendExports(w, addGlobals, addTables);
-    emit(SECTION_EXPORT, w.toBytes());
-  }
+  if (!sawExport && adding) emitExports();
   return { bytes: concat(out), exportedGlobals, exportedTables, initialPages };
 }
 
@@ -429,12 +433,6 @@ function sectionRank(id: number): number {
 function appendExports(w: Writer, globals: number[], tables: number[]): void {
   for (const g of globals) w.name(`${RESERVED_GLOBAL_EXPORT_PREFIX}${g}`).byte(3).u32(g);
   for (const t of tables) w.name(`${RESERVED_TABLE_EXPORT_PREFIX}${t}`).byte(1).u32(t);
-}
-
-function sectionBytes(bytes: Uint8Array, s: Section): Uint8Array {
-  // the id and size header precede `start`; recompute the header start by re-encoding the size
-  const header = new Writer().byte(s.id).u32(s.end - s.start).toBytes();
-  return concat([header, bytes.subarray(s.start, s.end)]);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
