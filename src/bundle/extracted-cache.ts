@@ -131,6 +131,10 @@ export class ExtractedBundleCache {
   private touch(hash: ContentHash, entry: Entry, manifest: Manifest): CachedBundle {
     const now = Date.now();
     entry.lastUsed = now;
+    // uses within one millisecond tie on lastUsed: keep the index in use order too, so the
+    // (stable) eviction sort still puts the least recently used first
+    this.entries.delete(hash);
+    this.entries.set(hash, entry);
     if (now - entry.lastPersisted > TOUCH_INTERVAL_MS) {
       entry.lastPersisted = now;
       const seconds = now / 1000;
