@@ -64,17 +64,25 @@ describe('the demo extension in a real browser', { skip: available ? false : `${
     assert.match(response.headers()['content-security-policy'] ?? '', /frame-ancestors 'self'/);
     assert.equal(await page.textContent('h1'), 'Demo extension');
 
-    await page.click('#hello');
-    const result = page.locator('#result[data-state="done"]');
-    await result.waitFor();
-    assert.equal(await result.textContent(), 'Hello, demo! Greetings from the demo extension, running inside WebAssembly. (visit #1)');
+    // after a click the page shows 'loading', then 'done' or 'error' with the text to show
+    const result = page.locator('#result');
+    async function clickAndRead(button: string, previous: string | null): Promise<string | null> {
+      await page.click(button);
+      await page.waitForFunction((before) => {
+        const output = document.querySelector('#result') as HTMLElement;
+        return (output.dataset.state === 'done' || output.dataset.state === 'error') && output.textContent !== before;
+      }, previous);
+      const text = await result.textContent();
+      assert.equal(await result.getAttribute('data-state'), 'done', text ?? '');
+      return text;
+    }
 
-    await page.click('#hello');
-    await page.locator('#result[data-state="done"]', { hasText: '(visit #2)' }).waitFor();
+    const first = await clickAndRead('#hello', await result.textContent());
+    assert.equal(first, 'Hello, demo! Greetings from the demo extension, running inside WebAssembly. (visit #1)');
+    const second = await clickAndRead('#hello', first);
+    assert.equal(second, 'Hello, demo! Greetings from the demo extension, running inside WebAssembly. (visit #2)', 'the visit count lives in storage');
 
-    await page.click('#clients');
-    await page.locator('#result[data-state="done"]', { hasText: 'clients found' }).waitFor();
-    assert.equal(await result.textContent(), '3 clients found.');
+    assert.equal(await clickAndRead('#clients', second), '3 clients found.');
     assert.deepEqual(await page.locator('#client-list li').allTextContents(), ['Acme Dental', 'Blue Harbor Law', 'zephyr Logistics']);
 
     assert.deepEqual(problems, []);
