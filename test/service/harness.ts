@@ -227,7 +227,7 @@ export async function createInstall(svc: Pick<TestService, 'url' | 'adminToken'>
   return r.json.install_id;
 }
 
-/** Every capability the runner serves. */
+/** Every capability the runner serves (the runner's own list, minus capabilities no module serves yet). */
 export const ALL_CAPABILITIES = [
   'cap:context.read',
   'cap:secrets.get',

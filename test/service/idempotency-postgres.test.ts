@@ -13,26 +13,11 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { SECRETS_KEY, createInstall, execute, guestJson, seedArtifacts, uploadExample } from './harness.js';
 import { cleanEnv, startCli, type CliProcess } from './cli-process.js';
+import { TEST_DATABASE_URL, postgresSkipReason } from '../support/postgres.js';
 import { gateFetch, openGate, type Gate } from './gate.js';
 
-const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function unreachableReason(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return null;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-const unreachable = await unreachableReason();
-if (unreachable !== null && process.env.CI === 'true') throw new Error(`PostgreSQL at ${DATABASE_URL} is unreachable and CI=true: ${unreachable}`);
-const skip = unreachable === null ? false : `PostgreSQL at ${DATABASE_URL} unreachable (${unreachable}); set CI=true to make this fail`;
+const DATABASE_URL = TEST_DATABASE_URL;
+const skip = await postgresSkipReason();
 
 const schema = `svc_idem_${process.pid}_${randomBytes(4).toString('hex')}`;
 const SERVICE_TOKEN = 'two-process-service-token';

@@ -10,11 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/index.js';
+import { TEST_DATABASE_URL, postgresSkipReason } from '../support/postgres.js';
 
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { TEST_DATABASE_URL };
 
 export interface TestStore {
   readonly store: Store;
@@ -52,24 +52,8 @@ async function openPostgresStore(): Promise<TestStore> {
   };
 }
 
-/** Is PostgreSQL answering? Decides (once per file) whether the PostgreSQL leg runs. */
-async function postgresSkipReason(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return null;
-  } catch (error) {
-    const why = `PostgreSQL at ${TEST_DATABASE_URL} is unreachable (${error instanceof Error ? error.message : String(error)})`;
-    if (process.env.CI === 'true') throw new Error(`${why}; CI requires it`);
-    return `${why}; set TEST_DATABASE_URL or start PostgreSQL to run this leg`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 export async function storeLegs(): Promise<StoreLeg[]> {
-  const pgSkip = await postgresSkipReason();
+  const pgSkip = (await postgresSkipReason()) || null;
   return [
     { name: 'sqlite', skip: null, open: openSqliteStore },
     { name: 'postgres', skip: pgSkip, open: openPostgresStore },
