@@ -2,7 +2,7 @@
  * The HTTP service (issue #5): Fastify with the execute API, the admin API, the dev gateway and
  * health/metrics, over one Runtime. Errors are JSON `{error: {code, message}}` from the catalog.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { ERROR_CATALOG, ServiceError } from './errors.js';
@@ -65,6 +65,11 @@ export function buildApp(options: AppOptions): App {
     // refused in our own error format by the draining hook below
     return503OnClosing: false,
     clientErrorHandler,
+    // errors Fastify raises before routing (a malformed URL, say) get our error format too
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const e = new ServiceError('invalid_request', error.message);
+      void reply.code(e.status).header('cache-control', 'no-store').send(e.toJSON());
+    },
   });
   const executor = new Executor(runtime, logger);
   let draining = false;

@@ -222,6 +222,11 @@ describe('refusals (transport 4xx with a JSON error)', () => {
     assert.equal((JSON.parse(answer.body) as ErrorBody).error.code, 'headers_too_large');
   });
 
+  test('a malformed URL is invalid_request in our error format, not the framework\'s', async () => {
+    const r = await fetch(`${svc.url}/api/ext/x/%E0%A4%A`);
+    expectError({ status: r.status, json: (await r.json()) as ErrorBody }, 400, 'invalid_request');
+  });
+
   test('unsupported_media_type and not_found', async () => {
     const text = await fetch(`${svc.url}/v1/execute`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-runner-service-token': svc.serviceToken }, body: 'hi' });
     expectError({ status: text.status, json: (await text.json()) as ErrorBody }, 415, 'unsupported_media_type');
