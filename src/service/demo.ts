@@ -1,5 +1,12 @@
-/** Installs the demo extension (the kitchen-sink example) for tenant `demo`, idempotently. */
-import { readFile } from 'node:fs/promises';
+/**
+ * The demo setup behind `npm start`, idempotent across restarts: the kitchen-sink example (every
+ * capability, for curl) and the demo extension with its UI, both installed for tenant `demo`.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { packBundle } from '../bundle/index.js';
+import type { Registration } from './registration.js';
 import { fileURLToPath } from 'node:url';
 import { seedDemoTenantData, DEMO_TENANT_ID } from '../capabilities/demo-data.js';
 import type { Runtime } from './runtime.js';
@@ -42,4 +49,32 @@ async function addRebuilt(runtime: Runtime, extensionId: string, contentHash: st
   const added = await registry.addVersion({ extensionId, version: next, contentHash, manifest: { ...manifest, version: next } });
   if (added.kind === 'conflict') throw new Error(`demo version ${next} already exists with other content`);
   return added.version;
+}
+
+export const DEMO_UI_EXTENSION = 'com.example.demo';
+const DEMO_UI_DIR = fileURLToPath(new URL('../../../examples/demo/', import.meta.url));
+const DEMO_UI_COMPONENT = fileURLToPath(new URL('../../../.cache/examples/demo.wasm', import.meta.url));
+
+/**
+ * Packs examples/demo into a bundle in memory and registers it as the admin upload would. The
+ * version carries the component's hash as a pre-release tag, so a rebuilt demo is a new version
+ * rather than a conflict with the one an earlier run registered.
+ */
+export async function installDemoUi(runtime: Runtime, registration: Registration): Promise<{ extensionId: string; contentHash: string; entry: string }> {
+  const mainWasm = await readFile(DEMO_UI_COMPONENT).catch(() => {
+    throw new Error(`the demo UI component is missing (${DEMO_UI_COMPONENT}): run \`npm run examples\` first`);
+  });
+  const manifest = JSON.parse(await readFile(join(DEMO_UI_DIR, 'manifest.json'), 'utf8')) as { version: string; capabilities: string[]; ui: { entry: string } };
+  manifest.version = `${manifest.version}-build.${createHash('sha256').update(mainWasm).digest('hex').slice(0, 12)}`;
+  const uiFiles = new Map<string, Uint8Array>();
+  for (const name of await readdir(join(DEMO_UI_DIR, 'ui'))) uiFiles.set(`ui/${name}`, await readFile(join(DEMO_UI_DIR, 'ui', name)));
+  const packed = await packBundle({ manifestJson: JSON.stringify(manifest, null, 2), mainWasm, uiFiles });
+  if (packed.kind === 'err') throw new Error(`packing the demo failed: ${packed.error.message}`);
+  const { ids } = await registration.bundle(packed.value.bytes);
+  const { registry } = runtime.store;
+  const existing = await registry.findInstall(DEMO_TENANT_ID, ids.extension_id);
+  if (existing) await registry.updateInstall(existing.id, { versionId: ids.version_id, grants: manifest.capabilities });
+  else await registry.createInstall({ tenantId: DEMO_TENANT_ID, extensionId: ids.extension_id, versionId: ids.version_id, grants: manifest.capabilities });
+  runtime.invalidateInstalls();
+  return { extensionId: ids.extension_id, contentHash: ids.content_hash, entry: manifest.ui.entry.replace(/^ui\//, '') };
 }

@@ -9,6 +9,7 @@ import { ConfigError, isLoopbackHost } from './config.js';
 import { Runtime } from './runtime.js';
 import { buildApp, type App } from './app.js';
 import { createBundleAcceptance } from './bundles.js';
+import { Registration } from './registration.js';
 import { assertSecretsKeyPresent } from '../store/index.js';
 
 export interface RunningService {
@@ -19,6 +20,8 @@ export interface RunningService {
   generatedTokens: boolean;
   runtime: Runtime;
   app: App;
+  /** registers extension versions the way the admin upload does (used by the demo setup) */
+  registration: Registration;
   close(): Promise<void>;
 }
 
@@ -51,6 +54,7 @@ export async function startService(config: ServiceConfig, options: StartOptions 
       generatedTokens,
       runtime,
       app,
+      registration: new Registration(runtime, bundles),
       close() {
         closing ??= (async () => {
           await app.shutdown();

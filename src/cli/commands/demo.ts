@@ -17,7 +17,7 @@ export function registerDemoCommand(program: Command): void {
     .action(async (flags: { port?: string; dataDir?: string }) => {
       const { loadConfig } = await import('../../service/config.js');
       const { startService } = await import('../../service/server.js');
-      const { installDemo, DEMO_EXTENSION } = await import('../../service/demo.js');
+      const { installDemo, installDemoUi, DEMO_EXTENSION, DEMO_UI_EXTENSION } = await import('../../service/demo.js');
       const dataDir = resolve(flags.dataDir ?? process.env.RUNNER_DATA_DIR ?? join('.data', 'demo'));
       mkdirSync(dataDir, { recursive: true });
       // the demo keeps its secrets key beside its data so restarts can read what they stored
@@ -25,8 +25,10 @@ export function registerDemoCommand(program: Command): void {
       if (!process.env.RUNNER_SECRETS_KEY && !existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
       const env = { ...process.env, RUNNER_SECRETS_KEY: process.env.RUNNER_SECRETS_KEY ?? readFileSync(keyFile, 'utf8').trim() };
       const service = await startService(loadConfig({ port: flags.port, host: '127.0.0.1', dataDir }, env));
+      let ui: Awaited<ReturnType<typeof installDemoUi>>;
       try {
         await installDemo(service.runtime);
+        ui = await installDemoUi(service.runtime, service.registration);
       } catch (e) {
         await service.close();
         throw e;
@@ -39,6 +41,9 @@ export function registerDemoCommand(program: Command): void {
           `  curl -s ${service.url}/api/ext/${DEMO_EXTENSION}/clients`,
           `  curl -s -X POST ${service.url}/v1/execute -H 'content-type: application/json' -H 'x-runner-service-token: ${service.serviceToken}' -H 'x-alga-tenant: demo' \\`,
           `    -d '{"context":{"tenant_id":"demo","extension_id":"${DEMO_EXTENSION}"},"http":{"method":"GET","path":"/context"}}'`,
+          '',
+          `demo extension "${DEMO_UI_EXTENSION}" has a UI: open ${service.url}/ext-ui/${ui.extensionId}/${ui.contentHash}/${ui.entry}`,
+          `  or: curl -s ${service.url}/api/ext/${DEMO_UI_EXTENSION}/hello`,
           '',
         ].join('\n'),
       );

@@ -6,11 +6,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import semver from 'semver';
-import { ENDPOINT_METHODS, endpointPathProblem, readBundle, formatManifestProblems, type BundleError } from '../../bundle/index.js';
+import { ENDPOINT_METHODS, endpointPathProblem } from '../../bundle/index.js';
 import { ServiceError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { parseWith } from '../validation.js';
 import type { BundleAcceptance } from '../bundles.js';
+import { Registration, type Registered } from '../registration.js';
 
 const NAME = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
 
@@ -45,78 +46,30 @@ const bareQuerySchema = z.object({
   endpoints: endpointsQuery,
 });
 
-/** A bundle the reader refused: 413 for a size cap, else 400; `bundle_error` is the bundle code. */
-function bundleRefusal(error: BundleError): ServiceError {
-  const detail = `${error.message}${error.problems ? `\n${formatManifestProblems(error.problems)}` : ''}`;
-  return new ServiceError(error.status === 413 ? 'bundle_too_large' : 'invalid_bundle', detail, { bundle_error: error.code, problems: error.problems ?? [] });
-}
-
 /** What a version offers, as its manifest declares it: capabilities, endpoints and UI. */
 function registeredSurface(manifest: Readonly<Record<string, unknown>>): { capabilities: unknown; endpoints: unknown; ui: unknown } {
   const api = manifest.api as { endpoints?: unknown } | undefined;
   return { capabilities: manifest.capabilities ?? [], endpoints: api?.endpoints ?? [], ui: manifest.ui ?? null };
 }
 
-export interface RegisteredVersion {
-  extension_id: string;
-  version_id: string;
-  content_hash: string;
-}
-
 export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bundles: BundleAcceptance): void {
   const { registry } = runtime.store;
   const known = new Set<string>(runtime.registry.names());
-
-  async function register(input: {
-    name: string;
-    publisher: string;
-    version: string;
-    manifest: Record<string, unknown>;
-    component: Uint8Array;
-    contentHash?: string;
-    /** keeps what the version needs besides its row (a bundle's bytes), once it is known to be new or the same */
-    keep?: (extensionId: string) => Promise<void>;
-  }): Promise<{ created: boolean; ids: RegisteredVersion }> {
-    const prepared = await runtime.engine.prepare(input.component);
-    if (prepared.kind === 'err') throw new ServiceError('invalid_component', prepared.problem.message, { problem: prepared.problem.code });
-    const contentHash = input.contentHash ?? prepared.artifact.contentHash;
-    const extension = await registry.ensureExtension({ name: input.name, publisher: input.publisher });
-    const conflict = (existing: { contentHash: string }) => new ServiceError('version_conflict', `${input.name}@${input.version} is ${existing.contentHash}`);
-    // versions are immutable: refuse different bytes before keeping anything of them
-    const existing = await registry.findVersion(extension.id, input.version);
-    if (existing && existing.contentHash !== contentHash) throw conflict(existing);
-    await input.keep?.(extension.id);
-    const added = await registry.addVersion({ extensionId: extension.id, version: input.version, contentHash, manifest: { ...input.manifest, component_hash: prepared.artifact.contentHash } });
-    if (added.kind === 'conflict') throw conflict(added.existing);
-    return { created: added.kind === 'created', ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
-  }
+  const registration = new Registration(runtime, bundles);
 
   app.post('/admin/v1/extensions', async (request, reply) => {
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const body = request.body;
     if (!(body instanceof Uint8Array)) throw new ServiceError('unsupported_media_type', 'send application/wasm (a component) or application/zstd (a bundle)');
-    let result: { created: boolean; ids: RegisteredVersion };
+    let result: Registered;
     if (type === 'application/wasm') {
       const q = parseWith(bareQuerySchema, request.query, 'query');
       const unknown = q.capabilities.filter((c) => !known.has(c));
       if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
       const manifest = { name: q.name, publisher: q.publisher, version: q.version, runtime: 'wasm-js@1', capabilities: q.capabilities, ...(q.endpoints.length > 0 && { api: { endpoints: q.endpoints } }) };
-      result = await register({ name: q.name, publisher: q.publisher, version: q.version, manifest, component: body });
+      result = await registration.component({ name: q.name, publisher: q.publisher, version: q.version, manifest, component: body });
     } else {
-      const parsed = await readBundle(body);
-      if (parsed.kind === 'err') throw bundleRefusal(parsed.error);
-      const bundle = parsed.value;
-      bundles.verify(bundle, request.headers);
-      const m = bundle.manifest;
-      result = await register({
-        name: m.name,
-        publisher: m.publisher,
-        version: m.version,
-        manifest: m as unknown as Record<string, unknown>,
-        component: bundle.mainWasm,
-        contentHash: bundle.contentHash,
-        keep: (extensionId) => bundles.keep(extensionId, body),
-      });
+      result = await registration.bundle(body, request.headers);
     }
     return reply.code(result.created ? 201 : 200).send(result.ids);
   });
