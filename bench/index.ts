@@ -1,12 +1,14 @@
 /**
- * `npm run bench` (engine part, issue #3 item 9). One run measures, side by side: ours through the
+ * `npm run bench`. Engine part (issue #3 item 9): one run measures, side by side, ours through the
  * engine boundary, the naive jco baseline, the in-process floor, isolated-vm, the bridge's per-call
- * cost and the cold start, then prints a table with ratios and the issue's targets.
+ * cost and the cold start, then prints a table with ratios and the issue's targets. Service part
+ * (issue #5 item 9, bench/service*.ts): `POST /v1/execute` over HTTP against `alga-runner serve`
+ * in its own process, beside the engine-level figures for the same handlers from the same run.
  *
  * Each section runs in its own child process (this file with `--section`), so one system's leaks,
  * JIT state or garbage do not bill another; the children share a scratch directory (artifact cache)
  * that is removed at the end. `--quick` runs fewer iterations; `--workers N` sets the pool size
- * (default: cores).
+ * (default: cores); `--only engine|service` runs one part.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +27,9 @@ import { runNaive } from './naive.js';
 import { runIsolatedVm } from './isolated-vm.js';
 import { runColdStart } from './cold-start.js';
 import { runColdBreakdown } from './cold-breakdown.js';
+import { runService } from './service.js';
+import { isServiceResult } from './service-results.js';
+import { ServiceReport } from './service-report.js';
 
 const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> = {
   'cold-start': runColdStart,
@@ -35,10 +40,19 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
   floor: runFloor,
   'isolated-vm': runIsolatedVm,
   naive: runNaive,
+  service: runService,
 };
+
+const PARTS = {
+  engine: ['cold-start', 'cold-breakdown', 'ours-sqlite', 'ours-memory', 'bridge', 'floor', 'isolated-vm', 'naive'],
+  service: ['service'],
+} as const;
+type Part = keyof typeof PARTS;
 
 /** A section that has not answered by then is killed and reported as failed (bounded run). */
 const SECTION_TIMEOUT_MS = 90_000;
+/** The service section starts a server and uploads a 12 MB component (transpiled there) around ~60 s of load. */
+const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000 };
 
 const { values: args } = parseArgs({
   options: {
@@ -46,6 +60,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string' },
     section: { type: 'string' },
     'work-dir': { type: 'string' },
+    only: { type: 'string' },
   },
 });
 
@@ -56,10 +71,11 @@ function runSection(name: string, config: BenchConfig): Promise<SectionResult> {
     let result: SectionResult | null = null;
     let lastStep = 'starting';
     let timedOut = false;
+    const timeoutMs = SECTION_TIMEOUTS_MS[name] ?? SECTION_TIMEOUT_MS;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
-    }, SECTION_TIMEOUT_MS);
+    }, timeoutMs);
     child.on('message', (m: SectionResult | ProgressMessage) => {
       if ('type' in m) lastStep = m.step;
       else result = m;
@@ -67,7 +83,7 @@ function runSection(name: string, config: BenchConfig): Promise<SectionResult> {
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (result) resolve(result);
-      else if (timedOut) reject(new Error(`section ${name} did not finish within ${SECTION_TIMEOUT_MS / 1000} s; last step: ${lastStep}`));
+      else if (timedOut) reject(new Error(`section ${name} did not finish within ${timeoutMs / 1000} s; last step: ${lastStep}`));
       else reject(new Error(`section ${name} ended without a result (exit ${code ?? signal}); last step: ${lastStep}`));
     });
   });
@@ -90,19 +106,21 @@ async function main(): Promise<void> {
   const quick = args.quick ?? false;
   const workers = args.workers ? Number(args.workers) : availableParallelism();
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got ${args.workers}`);
+  if (args.only !== undefined && !(args.only in PARTS)) throw new Error(`--only must be one of ${Object.keys(PARTS).join(', ')}, got ${args.only}`);
+  const parts = args.only ? [args.only as Part] : (Object.keys(PARTS) as Part[]);
   mkdirSync(join(repoRoot, '.cache'), { recursive: true });
   const workDir = mkdtempSync(join(repoRoot, '.cache', 'bench-run-'));
   const config: BenchConfig = { quick, workers, workDir };
 
   const started = performance.now();
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  out('alga-runner engine benchmark (npm run bench)');
+  out(`alga-runner benchmark (npm run bench): ${parts.join(' + ')}`);
   for (const line of describeMachine(machineInfo())) out(line);
   out(`mode:    ${quick ? 'quick' : 'full'}, ${workers} worker(s); requests in flight for ours = workers`);
   out();
 
   // cold start first (its first run transpiles into the shared artifact cache the others reuse)
-  const plan = ['cold-start', ...(quick ? [] : ['cold-start', 'cold-start']), 'cold-breakdown', 'ours-sqlite', 'ours-memory', 'bridge', 'floor', 'isolated-vm', 'naive'];
+  const plan = parts.flatMap((part) => (part === 'engine' && !quick ? ['cold-start', 'cold-start', ...PARTS.engine] : [...PARTS[part]]));
   const results: SectionResult[] = [];
   const failures: string[] = [];
   try {
@@ -121,22 +139,44 @@ async function main(): Promise<void> {
     rmSync(workDir, { recursive: true, force: true });
   }
 
-  const report = new Report(results);
-  out('Latency (sequential requests after a warm-up) and throughput');
-  out('ratios compare with "ours" — for /seven with "ours, in-memory caps", which uses the same in-memory host functions as the baselines');
-  out();
-  for (const line of report.table()) out(line);
-  out();
-  out('Phases and per-call figures');
-  for (const line of report.factLines()) out(line);
-  out();
-  out('Targets (issue #3)');
-  for (const line of report.verdictLines()) out(line);
-  for (const note of report.notes) out(`note: ${note}`);
+  if (parts.includes('engine')) {
+    const report = new Report(results.filter((r) => !isServiceResult(r)));
+    out('Latency (sequential requests after a warm-up) and throughput');
+    out('ratios compare with "ours" — for /seven with "ours, in-memory caps", which uses the same in-memory host functions as the baselines');
+    out();
+    for (const line of report.table()) out(line);
+    out();
+    out('Phases and per-call figures');
+    for (const line of report.factLines()) out(line);
+    out();
+    out('Targets (issue #3)');
+    for (const line of report.verdictLines()) out(line);
+    for (const note of report.notes) out(`note: ${note}`);
+    out();
+  }
+  if (parts.includes('service')) printServiceReport(new ServiceReport(results.filter(isServiceResult), machineInfo().cores), out);
   for (const failure of failures) out(`FAILED section ${failure}`);
   out();
   out(`load at end: ${machineInfo().loadAverage.map((l) => l.toFixed(2)).join(' / ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   if (failures.length > 0) process.exitCode = 1;
+}
+
+function printServiceReport(report: ServiceReport, out: (line?: string) => void): void {
+  out('Service: POST /v1/execute over loopback HTTP, load from another process (autocannon, keep-alive, one request in flight per client)');
+  out('engine rows: the same handlers through Engine.execute in this run (1 or 32 calls in flight); latency = p50/p99 of successful requests');
+  out();
+  for (const line of report.table()) out(line);
+  out();
+  out('Where the time goes');
+  for (const line of report.breakdownLines()) out(line);
+  for (const note of report.notes) out(`note: ${note}`);
+  const failures = report.failureLines();
+  out(failures.length ? 'Failed requests (left out of the latencies):' : 'Failed requests: none');
+  for (const line of failures) out(`  ${line}`);
+  out();
+  out('Targets (issue #5)');
+  for (const line of report.verdictLines()) out(line);
+  out();
 }
 
 if (args.section) {
