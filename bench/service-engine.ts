@@ -4,9 +4,9 @@
  * them), with 1 call in flight (the latency floor under the 1-client HTTP run) or 32 (the
  * throughput floor under the 32-client run). No HTTP, no envelope, no admission, no log store.
  *
- * It lives in the load generator's process and is measured right before the matching HTTP run (the
- * service idles meanwhile, the engine's workers idle during the HTTP runs), so on a shared machine
- * both sides of the "service − engine" difference see the same background load.
+ * It lives in the load generator's process and is measured in rounds alternating with the matching
+ * HTTP runs (the service idles meanwhile, the engine's workers idle during the HTTP runs), so on a
+ * shared machine both sides of the "service − engine" difference see the same background load.
  */
 import { checkSevenBody, httpRequest, kitchenSinkBytes } from './guests.js';
 import { createBenchEngine, responseBody, type BenchEngine } from './engine-runtime.js';
