@@ -34,6 +34,8 @@ interface Slot {
   signal: Int32Array;
   loaded: Set<string>;
   current: RunningJob | null;
+  /** when the last execution ended here (performance.now()) */
+  finishedAt: number;
   ready: Promise<void>;
 }
 
@@ -102,9 +104,18 @@ export class WorkerPool extends EventEmitter {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
+  /**
+   * An idle worker that has the guest warm, the one idle longest first: a worker that just answered
+   * is still restoring its instance, one that finished earlier is not.
+   */
   private pickIdle(artifactKey: string): Slot | undefined {
-    const idle = this.slots.filter((s) => !s.current);
-    return idle.find((s) => s.loaded.has(artifactKey)) ?? idle[0];
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (s.current) continue;
+      const better = !best || (s.loaded.has(artifactKey) && !best.loaded.has(artifactKey)) || (s.loaded.has(artifactKey) === best.loaded.has(artifactKey) && s.finishedAt < best.finishedAt);
+      if (better) best = s;
+    }
+    return best;
   }
 
   private spawn(): Slot {
@@ -118,7 +129,7 @@ export class WorkerPool extends EventEmitter {
       stderr: false,
     });
     let markReady!: () => void;
-    const slot: Slot = { worker, hostPort: port1, signal: new Int32Array(signalBuffer), loaded: new Set(), current: null, ready: new Promise((r) => (markReady = r)) };
+    const slot: Slot = { worker, hostPort: port1, signal: new Int32Array(signalBuffer), loaded: new Set(), current: null, finishedAt: 0, ready: new Promise((r) => (markReady = r)) };
     worker.on('message', (msg: FromWorker) => {
       if (msg.type === 'ready') markReady();
       else if (msg.type === 'started') this.restartDeadline(slot, msg.id);
@@ -187,6 +198,7 @@ export class WorkerPool extends EventEmitter {
     if (!running || running.id !== reply.id) return;
     clearTimeout(running.timer);
     slot.current = null;
+    slot.finishedAt = performance.now();
     running.resolve(reply);
     this.drain(slot);
   }

@@ -6,7 +6,8 @@
  * kv.ts), so appends of one install are serialized and ids grow in commit order — a tailer that
  * asks for "records after id X" never misses one that committed late.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { dialectOf } from './dialect.js';
 import type { Database } from './database.js';
 import { truncateUtf8 } from './truncate-utf8.js';
 
@@ -94,8 +95,26 @@ export function createLogStore(db: Kysely<Database>, now: () => number, options:
   const maxRecords = options.maxRecordsPerInstall ?? DEFAULT_MAX_LOG_RECORDS_PER_INSTALL;
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_LOG_MESSAGE_BYTES;
 
+  /**
+   * On SQLite, log appends commit without waiting for an fsync (WAL + synchronous=NORMAL: they
+   * survive a process crash, and a power loss may drop the last few), while every other write keeps
+   * synchronous=FULL. The switch happens on the one connection held for the append, so no other
+   * write can run under the relaxed setting.
+   */
   async function appendForInstall(installId: string, records: readonly LogAppend[]): Promise<void> {
-    await db.transaction().execute(async (trx) => {
+    if (dialectOf(db as Kysely<unknown>) !== 'sqlite') return appendIn(db, installId, records);
+    await db.connection().execute(async (conn) => {
+      await sql`pragma synchronous = NORMAL`.execute(conn);
+      try {
+        await appendIn(conn, installId, records);
+      } finally {
+        await sql`pragma synchronous = FULL`.execute(conn);
+      }
+    });
+  }
+
+  async function appendIn(target: Kysely<Database>, installId: string, records: readonly LogAppend[]): Promise<void> {
+    await target.transaction().execute(async (trx) => {
       const usage = await trx
         .insertInto('log_usage')
         .values({ install_id: installId, record_count: records.length })
