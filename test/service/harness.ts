@@ -227,18 +227,7 @@ export async function createInstall(svc: Pick<TestService, 'url' | 'adminToken'>
   return r.json.install_id;
 }
 
-/** Every capability the runner serves (the runner's own list, minus capabilities no module serves yet). */
-export const ALL_CAPABILITIES = [
-  'cap:context.read',
-  'cap:secrets.get',
-  'cap:http.fetch',
-  'cap:storage.kv',
-  'cap:log.emit',
-  'cap:ui.proxy',
-  'cap:user.read',
-  'cap:client.read',
-  'cap:service.read',
-] as const;
+
 
 /** The sum of the `/metrics` series called `name` whose labels include `labels` (0 when none). */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
