@@ -57,6 +57,8 @@ export interface EngineOptions {
   registry: CapabilityRegistry;
   /** worker count; default = cores */
   workers?: number;
+  /** guests kept loaded per worker before the least recently used is unloaded */
+  maxGuestsPerWorker?: number;
 }
 
 export type EnginePrepareResult = PrepareResult | { kind: 'err'; problem: { code: 'unserved_import'; message: string; import: string } };
@@ -68,7 +70,7 @@ export class Engine {
 
   private constructor(private readonly options: EngineOptions) {
     this.artifacts = new ArtifactStore(options.cacheDir);
-    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000 });
+    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker });
   }
 
   static async create(options: EngineOptions): Promise<Engine> {

@@ -9,6 +9,8 @@ import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultC
 
 const WARM_LOOKAHEAD = 8;
 const COLD_LOAD_GRACE_MS = 10_000;
+/** Guests kept loaded per worker; past it the least recently used one is unloaded. */
+export const MAX_GUESTS_PER_WORKER = 16;
 const WORKER_URL = new URL('./guest/guest-worker.js', import.meta.url);
 
 /** Main-thread handler of one execution's host traffic. */
@@ -49,6 +51,8 @@ interface RunningJob {
 export interface PoolOptions {
   size: number;
   hostCallTimeoutMs: number;
+  /** guests kept loaded per worker (default MAX_GUESTS_PER_WORKER) */
+  maxGuestsPerWorker?: number;
   /** V8 heap cap per worker (MiB); wasm linear memory is capped separately */
   maxOldGenerationSizeMb?: number;
 }
@@ -176,6 +180,16 @@ export class WorkerPool extends EventEmitter {
     slot.current = { id, job, resolve, timer };
     if (cold) {
       slot.worker.postMessage(job.load());
+      slot.loaded.add(job.artifactKey);
+      // a worker keeps a bounded number of guests warm (each holds its instances and their snapshots)
+      if (slot.loaded.size > (this.options.maxGuestsPerWorker ?? MAX_GUESTS_PER_WORKER)) {
+        const oldest = slot.loaded.values().next().value!;
+        slot.loaded.delete(oldest);
+        slot.worker.postMessage({ type: 'unload', artifactKey: oldest });
+      }
+    } else {
+      // keep `loaded` in least-recently-used order
+      slot.loaded.delete(job.artifactKey);
       slot.loaded.add(job.artifactKey);
     }
     slot.worker.postMessage({ ...job.message, type: 'execute', id } satisfies ExecuteMessage);

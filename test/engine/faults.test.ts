@@ -116,3 +116,21 @@ test('a crashed worker is replaced and its execution fails cleanly; the pool hea
   assert.equal(out.kind === 'fault' && out.code, 'worker_crashed');
   await nextRequestSucceeds(kitchen);
 });
+
+test('a worker keeps a bounded number of guests loaded; the least recently used is unloaded and reloads on demand', async () => {
+  const small = await createTestRuntime({ workers: 1, maxGuestsPerWorker: 2 });
+  try {
+    const ok = await small.install('wat-ok');
+    const counter = await small.install('wat-counter');
+    const exit = await small.install('wat-exit');
+    const instanceOf = async (hash: string) => (await small.run(hash, '/')).report.stats?.instance;
+    assert.equal(await instanceOf(ok), 'new');
+    assert.equal(await instanceOf(counter), 'new');
+    assert.equal(await instanceOf(ok), 'restored', 'still loaded: two guests fit');
+    await small.run(exit, '/'); // a third guest: the least recently used (counter) goes
+    assert.equal(await instanceOf(ok), 'restored');
+    assert.equal(await instanceOf(counter), 'new', 'counter was unloaded and loaded again');
+  } finally {
+    await small.close();
+  }
+});

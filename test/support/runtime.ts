@@ -51,6 +51,7 @@ let counter = 0;
 
 export interface TestRuntimeOptions {
   workers?: number;
+  maxGuestsPerWorker?: number;
   dir?: string;
   /** how to open the store (test/store/backends.ts gives SQLite and PostgreSQL legs); default: SQLite in `dir` */
   store?: OpenStoreOptions;
@@ -61,7 +62,7 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
   const store = await openStore({ dataDir: dir, ...options.store, secretsKey: Buffer.alloc(32, 7) });
   const tenantData = createStoreTenantData(store.db);
   const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true } });
-  const engine = await Engine.create({ cacheDir: join(dir, 'artifacts'), registry, workers: options.workers ?? 1 });
+  const engine = await Engine.create({ cacheDir: join(dir, 'artifacts'), registry, workers: options.workers ?? 1, maxGuestsPerWorker: options.maxGuestsPerWorker });
   return {
     engine,
     store,
