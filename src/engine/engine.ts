@@ -106,14 +106,16 @@ export class Engine {
     const artifactKey = `${artifact.contentHash}@${maxPages}`;
     const loadMessage = await this.loadArtifact(artifactKey, artifact, maxPages);
 
+    const instanceMode = input.instanceMode ?? 'fresh';
     const result = await this.pool.run({
       artifactKey,
+      affinity: instanceMode === 'reuse' ? `${artifactKey}\u0000${input.ctx.installId ?? input.ctx.tenantId}` : undefined,
       load: () => loadMessage,
       session,
       timeoutMs: limits.timeoutMs,
       message: {
         artifactKey,
-        instanceMode: input.instanceMode ?? 'fresh',
+        instanceMode,
         maxResponseBytes: limits.maxResponseBytes,
         request: input.request,
         context: {
@@ -148,7 +150,12 @@ export class Engine {
   /** Rewrites (memory cap, exported globals) and compiles the core modules once per process. */
   private loadArtifact(key: string, artifact: Artifact, maxPages: number): Promise<LoadMessage> {
     let loading = this.loaded.get(key);
-    if (!loading) {
+    if (loading) {
+      // least recently used order: the oldest entry is the first to go
+      this.loaded.delete(key);
+      this.loaded.set(key, loading);
+    } else {
+      if (this.loaded.size >= MAX_COMPILED_GUESTS) this.loaded.delete(this.loaded.keys().next().value!);
       loading = (async () => {
         const modules: CoreModuleSpec[] = [];
         for (const name of artifact.coreModules) {
@@ -170,21 +177,13 @@ export class Engine {
     return loading;
   }
 
-  /** Drops compiled modules and warm instances of a component (uninstall). */
-  forget(contentHash: string): void {
-    this.known.delete(contentHash);
-    for (const key of [...this.loaded.keys()]) {
-      if (key.startsWith(`${contentHash}@`)) {
-        this.loaded.delete(key);
-        this.pool.unload(key);
-      }
-    }
-  }
-
   async close(): Promise<void> {
     await this.pool.close();
   }
 }
+
+/** Compiled guests kept by this process; a dropped one is compiled again from its disk artifact. */
+const MAX_COMPILED_GUESTS = 64;
 
 function pagesFor(memoryMb: number): number {
   return Math.max(1, Math.floor((memoryMb * 2 ** 20) / WASM_PAGE_BYTES));

@@ -95,12 +95,16 @@ export type ExecuteReply =
  * `started`: the guest is about to run after the worker had to load or instantiate it; the main
  * thread starts the guest's deadline from here, so the runner's own setup is not charged to it.
  */
-export type FromWorker = ExecuteReply | { type: 'ready' } | { type: 'started'; id: number } | { type: 'load-failed'; artifactKey: string; message: string };
+export type FromWorker =
+  | ExecuteReply
+  | { type: 'ready' }
+  | { type: 'started'; id: number }
+  /** guest stdout/stderr of execution `id`; on the same port as its result, so never after it */
+  | { type: 'stdio'; id: number; stream: 'stdout' | 'stderr'; text: string }
+  | { type: 'load-failed'; artifactKey: string; message: string };
 
 /** Host-call channel: worker → main. */
-export type HostChannelMessage =
-  | { type: 'call'; seq: number; iface: string; fn: string; args: unknown[] }
-  | { type: 'stdio'; stream: 'stdout' | 'stderr'; text: string };
+export type HostChannelMessage = { type: 'call'; seq: number; iface: string; fn: string; args: unknown[] };
 
 /** Host-call channel: main → worker. `abort` ends the execution with a fault. */
 export type HostCallAnswer = HostResult | { kind: 'abort'; code: FaultCode; message: string };

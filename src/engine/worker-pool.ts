@@ -21,6 +21,8 @@ export interface HostSession {
 
 export interface PoolJob {
   artifactKey: string;
+  /** reuse mode: the install whose warm instance lives in one worker — keep its jobs there when it is idle */
+  affinity?: string;
   /** sent to the worker before the first execute of this artifact on it */
   load: () => LoadMessage;
   message: Omit<ExecuteMessage, 'id' | 'type'>;
@@ -60,6 +62,8 @@ export interface PoolOptions {
 export class WorkerPool extends EventEmitter {
   private readonly slots: Slot[] = [];
   private readonly queue: { job: PoolJob; resolve: (r: JobResult) => void }[] = [];
+  /** reuse-mode install → the worker holding its warm instance */
+  private readonly affinity = new Map<string, Slot>();
   private nextId = 1;
   private closed = false;
   /** workers replaced after a timeout or crash, for metrics */
@@ -89,17 +93,10 @@ export class WorkerPool extends EventEmitter {
   run(job: PoolJob): Promise<JobResult> {
     if (this.closed) throw new Error('worker pool is closed');
     return new Promise((resolve) => {
-      const slot = this.pickIdle(job.artifactKey);
+      const slot = this.pickIdle(job);
       if (slot) this.start(slot, job, resolve);
       else this.queue.push({ job, resolve });
     });
-  }
-
-  /** Forget an artifact in every worker (uninstall, or memory cap changed). */
-  unload(artifactKey: string): void {
-    for (const slot of this.slots) {
-      if (slot.loaded.delete(artifactKey)) slot.worker.postMessage({ type: 'unload', artifactKey });
-    }
   }
 
   async close(): Promise<void> {
@@ -112,7 +109,12 @@ export class WorkerPool extends EventEmitter {
    * An idle worker that has the guest warm, the one idle longest first: a worker that just answered
    * is still restoring its instance, one that finished earlier is not.
    */
-  private pickIdle(artifactKey: string): Slot | undefined {
+  private pickIdle(job: PoolJob): Slot | undefined {
+    const { artifactKey } = job;
+    if (job.affinity) {
+      const home = this.affinity.get(job.affinity);
+      if (home && !home.current && this.slots.includes(home)) return home;
+    }
     let best: Slot | undefined;
     for (const s of this.slots) {
       if (s.current) continue;
@@ -137,6 +139,9 @@ export class WorkerPool extends EventEmitter {
     worker.on('message', (msg: FromWorker) => {
       if (msg.type === 'ready') markReady();
       else if (msg.type === 'started') this.restartDeadline(slot, msg.id);
+      else if (msg.type === 'stdio') {
+        if (slot.current?.id === msg.id) slot.current.job.session.stdio(msg.stream, msg.text);
+      }
       else if (msg.type === 'result') this.finish(slot, msg);
       else if (msg.type === 'load-failed') {
         slot.loaded.delete(msg.artifactKey);
@@ -151,10 +156,6 @@ export class WorkerPool extends EventEmitter {
 
   private onHostMessage(slot: Slot, msg: HostChannelMessage): void {
     const running = slot.current;
-    if (msg.type === 'stdio') {
-      running?.job.session.stdio(msg.stream, msg.text);
-      return;
-    }
     const answer = (a: HostCallAnswer) => {
       if (slot.current !== running) return; // the execution ended (timeout) while the call ran
       slot.hostPort.postMessage({ seq: msg.seq, answer: a } satisfies HostCallReply);
@@ -178,6 +179,7 @@ export class WorkerPool extends EventEmitter {
     const deadline = job.timeoutMs + (cold ? COLD_LOAD_GRACE_MS : 0);
     const timer = this.deadlineTimer(slot, job, deadline);
     slot.current = { id, job, resolve, timer };
+    if (job.affinity) this.affinity.set(job.affinity, slot);
     if (cold) {
       slot.worker.postMessage(job.load());
       slot.loaded.add(job.artifactKey);

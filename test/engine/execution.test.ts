@@ -48,6 +48,17 @@ test('instance "reuse" keeps one warm instance: the counter rises', async () => 
   assert.ok(counters[2]! > counters[0]!, `expected a rising counter, got ${counters.join(',')}`);
 });
 
+test('a reuse-mode instance belongs to one install and never serves fresh-mode requests', async () => {
+  const counter = async (o: Parameters<TestRuntime['run']>[2]) => bodyJson<{ counter: number }>(await rt.run(kitchen, '/counter', o)).counter;
+  const a1 = await counter({ instanceMode: 'reuse', tenant: 'iso-a' });
+  const a2 = await counter({ instanceMode: 'reuse', tenant: 'iso-a' });
+  const b1 = await counter({ instanceMode: 'reuse', tenant: 'iso-b' });
+  assert.equal(a2, a1 + 1, 'install a keeps its warm instance');
+  assert.equal(b1, 1, 'install b does not see install a\'s state');
+  for (let i = 0; i < 5; i++) assert.equal(await counter({ tenant: 'iso-a' }), 1, 'fresh mode never gets the warm instance');
+  assert.equal(await counter({ instanceMode: 'reuse', tenant: 'iso-a' }), a2 + 1);
+});
+
 test('the guest sees url = path + query, method, headers and body', async () => {
   const out = await rt.run(kitchen, '/echo?a=1&b=two', { method: 'POST', body: 'héllo', headers: [['x-test', 'yes']] });
   const echo = bodyJson<{ method: string; url: string; headers: [string, string][] | Record<string, string>; body: string }>(out);

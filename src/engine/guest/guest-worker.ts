@@ -48,21 +48,26 @@ const signal = new Int32Array(init.signal);
 const decoder = new TextDecoder();
 
 /**
- * A loaded guest and its instances. In fresh mode a slot keeps two: while one is being restored
- * after a request, the other (already pristine) can serve the next request at once.
+ * A loaded guest and its instances. Fresh mode keeps two pristine instances: while one is being
+ * restored after a request, the other can serve the next request at once. Reuse mode keeps one warm
+ * instance per install, never shared with another install or with fresh-mode requests.
  */
 interface Slot {
   guest: LoadedGuest;
   importedFunctions: Record<string, string[]>;
-  /** instances ready to serve: pristine (fresh mode) or warm (reuse mode) */
+  /** pristine instances ready to serve (fresh mode) */
   ready: GuestInstance[];
-  /** instances alive, ready or not */
+  /** fresh-mode instances alive, ready or not */
   alive: number;
+  /** reuse mode: the warm instance of each install */
+  warm: Map<string, GuestInstance>;
 }
 const FRESH_INSTANCES_PER_SLOT = 2;
 const slots = new Map<string, Slot>();
 /** set for the duration of an execution; host calls made outside one are bugs */
 let executing = false;
+/** the execution the guest code now running belongs to (stdio is attributed to it) */
+let currentId = 0;
 
 let lastSeq = 0;
 
@@ -144,7 +149,7 @@ function algaImports(importedFunctions: Record<string, string[]>): Record<string
 
 function writeStdio(stream: 'stdout' | 'stderr', bytes: Uint8Array): void {
   if (!executing) return;
-  init.hostPort.postMessage({ type: 'stdio', stream, text: decoder.decode(bytes) } satisfies HostChannelMessage);
+  post({ type: 'stdio', id: currentId, stream, text: decoder.decode(bytes) });
 }
 
 async function load(msg: LoadMessage): Promise<void> {
@@ -157,6 +162,7 @@ async function load(msg: LoadMessage): Promise<void> {
       importedFunctions: msg.importedFunctions,
       ready: [],
       alive: 0,
+      warm: new Map(),
     });
   } catch (e) {
     post({ type: 'load-failed', artifactKey: msg.artifactKey, message: e instanceof Error ? e.message : String(e) });
@@ -184,7 +190,13 @@ function execute(msg: ExecuteMessage): void {
     return;
   }
   const fresh = msg.instanceMode === 'fresh';
-  let instance = slot.ready.pop();
+  const owner = msg.context.installId ?? `tenant:${msg.context.tenantId}`;
+  let instance: GuestInstance | undefined;
+  if (fresh) instance = slot.ready.pop();
+  else {
+    instance = slot.warm.get(owner);
+    slot.warm.delete(owner);
+  }
   if (instance) {
     stats.instance = fresh ? 'restored' : 'reused';
   } else {
@@ -195,13 +207,15 @@ function execute(msg: ExecuteMessage): void {
       post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `instantiation failed: ${describe(e)}`, stats });
       return;
     }
-    slot.alive++;
+    if (fresh) slot.alive++;
     stats.instance = 'new';
     post({ type: 'started', id: msg.id });
   }
 
   let reply: ExecuteReply;
   executing = true;
+  const outerId = currentId; // a request served during a restore nests inside another's execute()
+  currentId = msg.id;
   try {
     const response = instance.call(msg.context, msg.request);
     stats.guestMs = performance.now() - started;
@@ -214,14 +228,19 @@ function execute(msg: ExecuteMessage): void {
     reply = { type: 'result', id: msg.id, kind: 'fault', code, message, stats };
   } finally {
     executing = false;
+    currentId = outerId;
   }
   post(reply);
 
   // After the answer is out: make the instance pristine again (serving arrivals meanwhile), or drop it.
   const keep = reply.kind === 'ok' || reply.code === 'response_too_large' || reply.code === 'invalid_response';
-  if (keep && (!fresh || instance.restore(serveArrivals))) slot.ready.push(instance);
+  if (!fresh) {
+    if (keep) slot.warm.set(owner, instance);
+    return;
+  }
+  if (keep && instance.restore(serveArrivals)) slot.ready.push(instance);
   else slot.alive--;
-  if (fresh && slot.alive < FRESH_INSTANCES_PER_SLOT) scheduleSpare(msg.artifactKey);
+  if (slot.alive < FRESH_INSTANCES_PER_SLOT) scheduleSpare(msg.artifactKey);
 }
 
 /** In idle time, bring a fresh slot up to its instance count (instantiation takes ~15-30 ms). */
@@ -251,7 +270,7 @@ function serveArrivals(): void {
     const received = receiveMessageOnPort(port as unknown as MessagePort);
     if (!received) return;
     const msg = received.message as ToWorker;
-    if (msg.type === 'execute' && (slots.get(msg.artifactKey)?.ready.length ?? 0) > 0) execute(msg);
+    if (msg.type === 'execute' && msg.instanceMode === 'fresh' && (slots.get(msg.artifactKey)?.ready.length ?? 0) > 0) execute(msg);
     else {
       deferred.push(msg);
       return;
