@@ -11,18 +11,15 @@ import { WorkerPool, type HostSession } from './worker-pool.js';
 import { inspectModule, WASM_PAGE_BYTES } from './wasm-binary.js';
 import type { CoreModuleSpec, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
+import type { LogFields } from '../store/logs.js';
 import { DEFAULT_LIMITS, type ExecutionLimits } from './limits.js';
 
-export interface LogRecord {
+/** A log record as the engine emits it: the store's fields, before the store gives it an id. */
+export interface LogRecord extends Omit<LogFields, 'install' | 'request_id'> {
   ts: string;
-  level: 'debug' | 'info' | 'warn' | 'error';
-  stream: 'log' | 'stdout' | 'stderr';
-  message: string;
   truncated: boolean;
-  tenant: string;
-  extension: string;
+  /** null when the execution has no install (alga-runner run without one) */
   install: string | null;
-  version: string | null;
   request_id: string;
 }
 

@@ -14,9 +14,8 @@ import { truncateUtf8 } from './truncate-utf8.js';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogStream = 'log' | 'stdout' | 'stderr';
 
-export interface LogAppend {
-  /** epoch ms; defaults to now */
-  readonly ts?: number;
+/** What every log record says, wherever it is (engine, store, admin API). */
+export interface LogFields {
   readonly level: LogLevel;
   readonly stream: LogStream;
   readonly message: string;
@@ -25,23 +24,20 @@ export interface LogAppend {
   readonly install: string;
   readonly version: string | null;
   readonly request_id: string | null;
+}
+
+export interface LogAppend extends LogFields {
+  /** epoch ms; defaults to now */
+  readonly ts?: number;
   /** already truncated upstream (the store sets it too when it has to cut) */
   readonly truncated?: boolean;
 }
 
-export interface LogRecord {
+export interface LogRecord extends LogFields {
   /** increasing per store; pass the last one seen to `after` to tail */
   readonly id: number;
   /** ISO 8601 */
   readonly ts: string;
-  readonly level: LogLevel;
-  readonly stream: LogStream;
-  readonly message: string;
-  readonly tenant: string;
-  readonly extension: string;
-  readonly install: string;
-  readonly version: string | null;
-  readonly request_id: string | null;
   readonly truncated: boolean;
 }
 
