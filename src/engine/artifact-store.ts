@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { contentHashOf } from '../bundle/content-hash.js';
-import { mkdir, readFile, rename, rm, writeFile, readdir } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, writeFile, readdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,18 +150,24 @@ export class ArtifactStore {
   /**
    * A core module with its memory capped at `maxPages` and its internal globals exported (see
    * wasm-binary.ts), made once per cap and kept beside the artifact: later processes read it
-   * instead of rewriting 12 MB again.
+   * instead of rewriting 12 MB again. `read: false` only makes sure it exists (install time).
    */
-  async cappedModule(artifact: Artifact, name: string, maxPages: number): Promise<Uint8Array> {
+  async cappedModule(artifact: Artifact, name: string, maxPages: number, read: false): Promise<null>;
+  async cappedModule(artifact: Artifact, name: string, maxPages: number, read?: true): Promise<Uint8Array>;
+  async cappedModule(artifact: Artifact, name: string, maxPages: number, read = true): Promise<Uint8Array | null> {
     const path = join(artifact.dir, `${name.replace(/\.wasm$/, '')}.cap${maxPages}.wasm`);
     try {
+      if (!read) {
+        await access(path);
+        return null;
+      }
       return await readFile(path);
     } catch {
       const rewritten = rewriteModule(await readFile(join(artifact.dir, name)), { maxMemoryPages: maxPages }).bytes;
       const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
       await writeFile(tmp, rewritten);
       await rename(tmp, path);
-      return rewritten;
+      return read ? rewritten : null;
     }
   }
 

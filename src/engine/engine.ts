@@ -87,7 +87,7 @@ export class Engine {
     }
     // install time pays for the default memory cap's rewrite, not the first request
     const pages = pagesFor(DEFAULT_LIMITS.memoryMb);
-    for (const name of result.artifact.coreModules) await this.artifacts.cappedModule(result.artifact, name, pages);
+    for (const name of result.artifact.coreModules) await this.artifacts.cappedModule(result.artifact, name, pages, false);
     return result;
   }
 

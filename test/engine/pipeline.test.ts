@@ -1,7 +1,7 @@
 /** The install-time pipeline (issue #3 item 2): shape checks, clear refusals, the disk cache. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactStore, patchGlue } from '../../src/engine/artifact-store.js';
@@ -99,6 +99,18 @@ test('glue patches replace the WebAssembly.promising try/catch and the debug log
   const patched = patchGlue(glue);
   assert.doesNotMatch(patched, /try|catch|JCO_DEBUG/);
   assert.match(patched, /realloc0Async = typeof WebAssembly\.promising === 'function' \? WebAssembly\.promising\(exports1\.cabi_realloc\) : exports1\.cabi_realloc;/);
+});
+
+test('the glue patches apply to what this jco version really emits (a jco upgrade that breaks them fails here)', async () => {
+  const store = new ArtifactStore(join(dir, 'glue'));
+  const prepared = await store.prepare(exampleBytes('kitchen-sink'));
+  assert.equal(prepared.kind, 'ok');
+  if (prepared.kind !== 'ok') return;
+  const glue = readFileSync(prepared.artifact.gluePath, 'utf8');
+  assert.match(glue, /typeof WebAssembly\.promising === 'function'/);
+  assert.doesNotMatch(glue, /try \{\s*[\w$]+ = WebAssembly\.promising/);
+  assert.match(glue, /const _debugLog = \(\) => \{\};/);
+  assert.doesNotMatch(glue, /JCO_DEBUG/);
 });
 
 test('the engine refuses to prepare a component importing a function no capability serves', async () => {

@@ -27,7 +27,7 @@ export function registerDemoCommand(program: Command): void {
       const service = await startService(loadConfig({ port: flags.port, host: '127.0.0.1', dataDir }, env));
       let ui: Awaited<ReturnType<typeof installDemoUi>>;
       try {
-        await installDemo(service.runtime);
+        await installDemo(service.runtime, service.registration);
         ui = await installDemoUi(service.runtime, service.registration);
       } catch (e) {
         await service.close();
