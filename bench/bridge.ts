@@ -1,9 +1,9 @@
 /**
  * Host-call round trip through the bridge, measured directly: two WAT guests identical except that
- * one calls `logging.info` CALLS times. Per-request cost per call = (latency − p50 of the 0-call
+ * one calls `secrets.get` CALLS times (a round trip each). Per-request cost per call = (latency − p50 of the 0-call
  * guest) ÷ CALLS; its p50/p99 over the sequential requests are reported. The capability behind the
- * call is the in-memory logging stand-in (it counts the record), so this is the bridge, the
- * registry and jco's lowering — not a backend.
+ * call is the in-memory secrets stand-in (a map lookup), so this is the bridge, the registry and
+ * jco's lowering — not a backend. A guest that traps (the call answered an error) fails the run.
  */
 import { buildHostCallsGuest } from './guests.js';
 import { createBenchEngine } from './engine-runtime.js';
@@ -40,8 +40,8 @@ export async function runBridge(config: BenchConfig): Promise<SectionResult> {
     const baseP50 = summarize(base).p50;
     const perCall = summarize(calls.map((ms) => ((ms - baseP50) / CALLS) * 1000));
     result.facts.push(
-      { key: 'bridge.direct.p50', label: `host-call round trip, direct (WAT guest, ${CALLS}× logging.info per request) p50`, value: perCall.p50, unit: 'µs' },
-      { key: 'bridge.direct.p99', label: `host-call round trip, direct (WAT guest, ${CALLS}× logging.info per request) p99 of per-request mean`, value: perCall.p99, unit: 'µs' },
+      { key: 'bridge.direct.p50', label: `host-call round trip, direct (WAT guest, ${CALLS}× secrets.get per request) p50`, value: perCall.p50, unit: 'µs' },
+      { key: 'bridge.direct.p99', label: `host-call round trip, direct (WAT guest, ${CALLS}× secrets.get per request) p99 of per-request mean`, value: perCall.p99, unit: 'µs' },
       { key: 'bridge.wat-noop.p50', label: 'WAT guest with no host call, through the engine, p50', value: baseP50, unit: 'ms' },
     );
   } finally {

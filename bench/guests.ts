@@ -1,7 +1,9 @@
 /**
  * The guests the benchmark runs: the kitchen-sink example (`npm run examples` builds it) and two
- * tiny WAT components built here that call `logging.info` a fixed number of times, so the bridge's
- * per-call cost can be read off directly (kitchen-sink has no route repeating one host call).
+ * tiny WAT components built here that call `secrets.get("bench")` a fixed number of times, so the
+ * bridge's per-call cost can be read off directly (kitchen-sink has no route repeating one host call).
+ * `secrets.get` is a real round trip: the guest waits for the main thread's answer, a string it
+ * lowers through the guest's allocator (logging would not do: it is one-way).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,15 +47,15 @@ export function checkSevenBody(system: string, body: string): void {
 const BENCH_WORLD = `
 world bench-host-calls {
   use types.{execute-request, execute-response};
-  import logging;
+  import secrets;
   export handler: func(request: execute-request) -> execute-response;
 }
 `;
 
-/** A handler that calls `logging.info("bench")` `calls` times, then answers 204 (cf. examples/wat/ok.wat). */
+/** A handler that calls `secrets.get("bench")` `calls` times, then answers 204 (cf. examples/wat/ok.wat). */
 function hostCallsWat(calls: number): string {
   return `(module
-  (import "alga:extension/logging" "info" (func $info (param i32 i32)))
+  (import "alga:extension/secrets" "get" (func $get (param i32 i32 i32)))
   (memory (export "memory") 1)
   (data (i32.const 512) "bench")
   (global $heap (mut i32) (i32.const 1024))
@@ -77,7 +79,9 @@ function hostCallsWat(calls: number): string {
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (i32.const ${calls})))
-        (call $info (i32.const 512) (i32.const 5))
+        ;; result<string, secret-error> lands at 64 (tag, then the string's pointer and length)
+        (call $get (i32.const 512) (i32.const 5) (i32.const 64))
+        (if (i32.ne (i32.load8_u (i32.const 64)) (i32.const 0)) (then unreachable))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
     (i32.store16 (i32.const 16) (i32.const 204))

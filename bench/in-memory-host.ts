@@ -6,7 +6,7 @@
  * not backends.
  */
 import { CapabilityRegistry, type CapabilityCallObserver } from '../src/capabilities/registry.js';
-import { defineCapability, err, ok, value, type Capability, type CapabilityFunction, type HostResult } from '../src/capabilities/capability.js';
+import { defineCapability, err, ok, value, type Capability, type CapabilityFunction, type Delivery, type HostResult } from '../src/capabilities/capability.js';
 
 export interface ContextData {
   requestId: string | undefined;
@@ -114,14 +114,15 @@ export class InMemoryBackend {
 
 const answer = (a: Answer<unknown>): HostResult => (a.ok ? ok(a.value) : err(a.code));
 
-function capability(name: `cap:${string}`, iface: string, functions: Record<string, CapabilityFunction<string, null>>, deniedCode: string | null): Capability<string, null> {
+/** `delivery` as the real module declares it (src/capabilities/logging.ts, context.ts, user.ts). */
+function capability(name: `cap:${string}`, iface: string, functions: Record<string, CapabilityFunction<string, null>>, deniedCode: string | null, delivery?: Delivery): Capability<string, null> {
   const denied = Object.fromEntries(Object.keys(functions).map((fn) => [fn, deniedCode === null ? ('drop' as const) : err(deniedCode)]));
   return defineCapability<string, null>({
     name,
     grantedByDefault: false,
     configure: (install) => install.installId,
     prepare: () => null,
-    interfaces: [{ name: iface, functions, denied }],
+    interfaces: [{ name: iface, functions, denied, delivery: delivery && Object.fromEntries(Object.keys(functions).map((fn) => [fn, delivery])) }],
   });
 }
 
@@ -140,8 +141,8 @@ export function createInMemoryRegistry(backend: InMemoryBackend, observer?: Capa
     return value(undefined);
   };
   return new CapabilityRegistry(observer)
-    .register(capability('cap:context.read', 'alga:extension/context', { getContext: ({ ctx }) => value(backend.context(contextOf(ctx))) }, null))
-    .register(capability('cap:log.emit', 'alga:extension/logging', { info: log('info'), warn: log('warn'), error: log('error') }, null))
+    .register(capability('cap:context.read', 'alga:extension/context', { getContext: ({ ctx }) => value(backend.context(contextOf(ctx))) }, null, 'per-execution'))
+    .register(capability('cap:log.emit', 'alga:extension/logging', { info: log('info'), warn: log('warn'), error: log('error') }, null, 'one-way'))
     .register(
       capability(
         'cap:storage.kv',
@@ -163,7 +164,7 @@ export function createInMemoryRegistry(backend: InMemoryBackend, observer?: Capa
         'denied',
       ),
     )
-    .register(capability('cap:user.read', 'alga:extension/user-v2', { getUser: ({ ctx }) => answer(backend.user(ctx.tenantId)) }, 'not-allowed'))
+    .register(capability('cap:user.read', 'alga:extension/user-v2', { getUser: ({ ctx }) => answer(backend.user(ctx.tenantId)) }, 'not-allowed', 'per-execution'))
     .register(
       capability(
         'cap:client.read',

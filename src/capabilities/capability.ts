@@ -6,7 +6,10 @@
  *  - `interfaces`: the WIT interfaces it serves, with each function's implementation;
  *  - `configure(install)`: read and validate its per-install configuration once;
  *  - `prepare(execution, config)`: build its per-execution state (budgets, handles);
- *  - per function, what a call without the grant returns (`denied` result, empty value, or drop).
+ *  - per function, what a call without the grant returns (`denied` result, empty value, or drop);
+ *  - per function, how a call reaches it (`delivery`): by default the guest waits while the main
+ *    thread runs it; functions whose answer cannot depend on anything but the execution skip that
+ *    round trip.
  *
  * Functions run on the main thread, are async, and receive the guest's arguments exactly as jco
  * lowers them (records as camelCase objects, enums as kebab-case strings, `list<u8>` as Uint8Array,
@@ -43,6 +46,18 @@ export interface ExecutionServices {
   readonly signal: AbortSignal;
 }
 
+/**
+ * How a guest call reaches a function (default: `round-trip`, the guest blocks while the main
+ * thread runs the function and answers).
+ *  - `one-way`: the function returns nothing the guest waits for (logging). The worker returns at
+ *    once and sends the call after it, in order with the execution's stdio and its result.
+ *  - `per-execution`: the answer depends only on the execution (context, user, grants) and the
+ *    function is synchronous and free of effects. It is computed once when the execution is
+ *    dispatched; the worker answers from it. Calls are still counted, observed and, when denied,
+ *    noted — after the execution, from the worker's counts.
+ */
+export type Delivery = 'round-trip' | 'one-way' | 'per-execution';
+
 export interface CapabilityFunction<Config, State> {
   (call: { args: readonly unknown[]; ctx: ExecutionContext; config: Config; state: State; services: ExecutionServices }): Promise<HostResult> | HostResult;
 }
@@ -59,6 +74,8 @@ export interface InterfaceImpl<Config, State> {
    * interface's `internal` error where it has one. Without it the execution ends with `host_error`.
    */
   readonly onFailure?: HostResult;
+  /** per function: how calls reach it (absent: `round-trip`) */
+  readonly delivery?: Readonly<Record<string, Delivery>>;
 }
 
 /** The install's view as a capability's `configure` sees it. */

@@ -24,6 +24,7 @@ export const contextCapability = defineCapability<null, null>({
       denied: {
         getContext: (ctx) => value({ tenantId: ctx.tenantId, extensionId: ctx.extensionId }),
       },
+      delivery: { getContext: 'per-execution' },
     },
   ],
 });

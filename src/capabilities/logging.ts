@@ -33,6 +33,8 @@ export function createLoggingCapability(): Capability<null, null> {
         functions: { info, warn, error, logInfo: info, logWarn: warn, logError: error },
         // logging has no error case: without the grant a record is dropped (and counted).
         denied: { info: 'drop', warn: 'drop', error: 'drop', logInfo: 'drop', logWarn: 'drop', logError: 'drop' },
+        // the guest never waits for a log record to be written
+        delivery: { info: 'one-way', warn: 'one-way', error: 'one-way', logInfo: 'one-way', logWarn: 'one-way', logError: 'one-way' },
       },
     ],
   });

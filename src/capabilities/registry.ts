@@ -31,6 +31,15 @@ export interface CallScope {
 
 export type InvokeResult = HostResult | { kind: 'dropped' } | { kind: 'failed'; message: string };
 
+/**
+ * What a worker may answer without a round trip for one execution (see `Delivery`): the
+ * per-execution answers by `iface#fn`, and the one-way functions.
+ */
+export interface LocalPlan {
+  readonly answers: Readonly<Record<string, HostResult>>;
+  readonly oneWay: readonly string[];
+}
+
 export class CapabilityRegistry {
   private readonly byFunction = new Map<string, Entry>();
   private readonly capabilities = new Map<CapabilityName, Capability<unknown, unknown>>();
@@ -66,6 +75,76 @@ export class CapabilityRegistry {
     return missing;
   }
 
+  /** The local plan of an execution, for the functions its component imports. */
+  localPlan(scope: CallScope, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan {
+    const answers: Record<string, HostResult> = {};
+    const oneWay: string[] = [];
+    for (const [iface, fns] of Object.entries(importedFunctions)) {
+      for (const fnName of fns) {
+        const key = `${iface}#${fnName}`;
+        const entry = this.byFunction.get(key);
+        const delivery = entry?.impl.delivery?.[fnName];
+        if (!entry || !delivery || delivery === 'round-trip') continue;
+        if (delivery === 'one-way') oneWay.push(key);
+        else {
+          const answer = this.answerOnce(scope, entry);
+          if (answer) answers[key] = answer;
+        }
+      }
+    }
+    return { answers, oneWay };
+  }
+
+  /**
+   * Accounts for calls a worker answered from the plan: counted, observed and denials noted
+   * exactly as if each had made the round trip.
+   */
+  recordLocal(scope: CallScope, plan: LocalPlan, counts: Readonly<Record<string, number>>): void {
+    for (const [key, n] of Object.entries(counts)) {
+      const entry = this.byFunction.get(key);
+      const answer = plan.answers[key];
+      if (!entry || !answer) continue;
+      const fnName = key.slice(key.indexOf('#') + 1);
+      const granted = scope.grants.has(entry.capability.name);
+      const outcome: CallOutcome = !granted ? (entry.denied === undefined || entry.denied === 'drop' ? 'dropped' : 'denied') : answer.kind === 'err' ? 'error' : 'ok';
+      for (let i = 0; i < n; i++) {
+        if (!granted) scope.services.noteDenied(entry.capability.name, key, `${entry.capability.name} is not granted`);
+        this.observer?.onCall(entry.capability.name, fnName, outcome, 0);
+      }
+    }
+  }
+
+  /** A per-execution answer, or null to leave the function to round trips (which report failures). */
+  private answerOnce(scope: CallScope, entry: Entry): HostResult | null {
+    if (!scope.grants.has(entry.capability.name)) {
+      const answer = entry.denied;
+      if (answer === undefined || answer === 'drop') return { kind: 'value', value: undefined };
+      return typeof answer === 'function' ? answer(scope.ctx) : answer;
+    }
+    try {
+      const prepared = this.prepared(scope, entry.capability);
+      const result = entry.fn({ args: [], ctx: scope.ctx, config: prepared.config, state: prepared.state, services: scope.services });
+      if (result instanceof Promise) {
+        // declared per-execution but async: a mistake in the module; round trips still serve it
+        result.catch(() => {});
+        return null;
+      }
+      return result;
+    } catch {
+      return null; // the round trip runs it again and reports the failure as usual
+    }
+  }
+
+  private prepared(scope: CallScope, capability: Capability<unknown, unknown>): { config: unknown; state: unknown } {
+    let prepared = scope.states.get(capability.name);
+    if (!prepared) {
+      const config = capability.configure(scope.install);
+      prepared = { config, state: capability.prepare(scope.ctx, config) };
+      scope.states.set(capability.name, prepared);
+    }
+    return prepared;
+  }
+
   async invoke(scope: CallScope, iface: string, fnName: string, args: readonly unknown[]): Promise<InvokeResult> {
     const entry = this.byFunction.get(`${iface}#${fnName}`);
     if (!entry) return { kind: 'failed', message: `no capability serves ${iface}#${fnName}` };
@@ -85,12 +164,7 @@ export class CapabilityRegistry {
     }
 
     try {
-      let prepared = scope.states.get(capability.name);
-      if (!prepared) {
-        const config = capability.configure(scope.install);
-        prepared = { config, state: capability.prepare(scope.ctx, config) };
-        scope.states.set(capability.name, prepared);
-      }
+      const prepared = this.prepared(scope, capability);
       const result = await entry.fn({ args, ctx: scope.ctx, config: prepared.config, state: prepared.state, services: scope.services });
       observe(result.kind === 'err' ? 'error' : 'ok');
       return result;

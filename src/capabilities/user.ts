@@ -58,11 +58,13 @@ export const userCapability: Capability<null, null> = defineCapability<null, nul
       name: 'alga:extension/user',
       functions: { getUser: ({ ctx }) => currentUser(ctx, userData) },
       denied: { getUser: err('not-allowed') },
+      delivery: { getUser: 'per-execution' },
     },
     {
       name: 'alga:extension/user-v2',
       functions: { getUser: ({ ctx }) => currentUser(ctx, userDataV2) },
       denied: { getUser: err('not-allowed') },
+      delivery: { getUser: 'per-execution' },
     },
   ],
 });

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { CapabilityName, ExecutionServices, InstallView } from '../capabilities/capability.js';
-import type { CapabilityRegistry } from '../capabilities/registry.js';
+import type { CallScope, CapabilityRegistry, LocalPlan } from '../capabilities/registry.js';
 import type { ExecutionContext } from './execution-context.js';
 import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
 import { WorkerPool, type HostSession } from './worker-pool.js';
@@ -104,6 +104,7 @@ export class Engine {
     const loadMessage = await this.loadArtifact(artifactKey, artifact, maxPages);
 
     const instanceMode = input.instanceMode ?? 'fresh';
+    const local = session.planLocal(artifact.importedFunctions);
     const result = await this.pool.run({
       artifactKey,
       affinity: instanceMode === 'reuse' ? `${artifactKey}\u0000${input.ctx.installId ?? input.ctx.tenantId}` : undefined,
@@ -114,6 +115,8 @@ export class Engine {
         artifactKey,
         instanceMode,
         maxResponseBytes: limits.maxResponseBytes,
+        maxHostCalls: limits.maxHostCalls,
+        local,
         request: input.request,
         context: {
           requestId: input.ctx.requestId,
@@ -124,12 +127,14 @@ export class Engine {
         },
       },
     });
+    if (result.stats) session.recordLocal(result.stats);
     session.end();
-    if (result.kind === 'ok') return { kind: 'ok', response: result.response, report: report(result.stats) };
+    // a one-way call can fail after the guest went on: the host's abort still ends the execution
+    if (result.kind === 'ok' && !session.abortReason) return { kind: 'ok', response: result.response, report: report(result.stats) };
     // a host-side abort (limit) is the real cause even if the guest then trapped while unwinding
     const abort = session.abortReason;
-    const code = abort?.code ?? result.code;
-    const message = abort?.message ?? result.message;
+    const code = abort?.code ?? (result.kind === 'fault' ? result.code : 'host_error');
+    const message = abort?.message ?? (result.kind === 'fault' ? result.message : '');
     return { kind: 'fault', code, message, report: report(result.stats) };
   }
 
@@ -197,6 +202,8 @@ class ExecutionSession implements HostSession {
   private readonly states = new Map<CapabilityName, { config: unknown; state: unknown }>();
   abortReason: { code: FaultCode; message: string } | null = null;
   private readonly services: ExecutionServices;
+  private readonly scope: CallScope;
+  private local: LocalPlan = { answers: {}, oneWay: [] };
 
   constructor(
     private readonly input: ExecuteInput,
@@ -213,6 +220,25 @@ class ExecutionSession implements HostSession {
       },
       signal: this.controller.signal,
     };
+    this.scope = { ctx: input.ctx, install: input.install, grants: input.grants, services: this.services, states: this.states };
+  }
+
+  /** What the worker answers itself for this execution (per-execution answers, one-way calls). */
+  planLocal(importedFunctions: Record<string, string[]>): LocalPlan {
+    this.local = this.registry.localPlan(this.scope, importedFunctions);
+    return this.local;
+  }
+
+  /** Accounts for the calls the worker answered locally; its count of all calls is authoritative. */
+  recordLocal(stats: ExecutionStats): void {
+    this.registry.recordLocal(this.scope, this.local, stats.localCalls);
+    this.hostCalls = Math.max(this.hostCalls, stats.hostCalls);
+  }
+
+  oneWay(iface: string, fn: string, args: unknown[]): void {
+    this.call(iface, fn, args).catch((e: unknown) => {
+      this.abortReason ??= { code: 'host_error', message: `${iface}#${fn} failed: ${e instanceof Error ? e.message : String(e)}` };
+    });
   }
 
   counters() {
@@ -229,12 +255,7 @@ class ExecutionSession implements HostSession {
       this.abortReason = { code: 'host_call_limit', message: `the guest made more than ${this.limits.maxHostCalls} host calls` };
       return { kind: 'abort', ...this.abortReason };
     }
-    const result = await this.registry.invoke(
-      { ctx: this.input.ctx, install: this.input.install, grants: this.input.grants, services: this.services, states: this.states },
-      iface,
-      fn,
-      args,
-    );
+    const result = await this.registry.invoke(this.scope, iface, fn, args);
     if (result.kind === 'dropped') return { kind: 'value', value: undefined };
     if (result.kind === 'failed') {
       this.abortReason = { code: 'host_error', message: result.message };

@@ -58,6 +58,10 @@ export interface ExecuteMessage {
   context: GuestContextData;
   request: GuestHttpRequest;
   maxResponseBytes: number;
+  /** the worker ends the execution with `host_call_limit` past this many calls, local ones included */
+  maxHostCalls: number;
+  /** calls the worker answers without a round trip (see `Delivery` in capability.ts) */
+  local: { answers: Readonly<Record<string, HostCallAnswer>>; oneWay: readonly string[] };
 }
 
 export interface UnloadMessage {
@@ -85,6 +89,10 @@ export interface ExecutionStats {
   instance: 'new' | 'restored' | 'reused';
   guestMs: number;
   memoryBytes: number;
+  /** host calls the guest made, all deliveries (the worker's count) */
+  hostCalls: number;
+  /** per `iface#fn`: calls answered from the execution's per-execution answers */
+  localCalls: Record<string, number>;
 }
 
 export type ExecuteReply =
@@ -101,6 +109,8 @@ export type FromWorker =
   | { type: 'started'; id: number }
   /** guest stdout/stderr of execution `id`; on the same port as its result, so never after it */
   | { type: 'stdio'; id: number; stream: 'stdout' | 'stderr'; text: string }
+  /** a one-way host call of execution `id` (nothing is answered); same port, so never after the result */
+  | { type: 'host-call'; id: number; iface: string; fn: string; args: unknown[] }
   | { type: 'load-failed'; artifactKey: string; message: string };
 
 /** Host-call channel: worker → main. */

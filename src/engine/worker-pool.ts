@@ -16,6 +16,8 @@ const WORKER_URL = new URL('./guest/guest-worker.js', import.meta.url);
 /** Main-thread handler of one execution's host traffic. */
 export interface HostSession {
   call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer>;
+  /** a call the guest did not wait for (one-way delivery) */
+  oneWay(iface: string, fn: string, args: unknown[]): void;
   stdio(stream: 'stdout' | 'stderr', text: string): void;
 }
 
@@ -141,6 +143,9 @@ export class WorkerPool extends EventEmitter {
       else if (msg.type === 'started') this.restartDeadline(slot, msg.id);
       else if (msg.type === 'stdio') {
         if (slot.current?.id === msg.id) slot.current.job.session.stdio(msg.stream, msg.text);
+      }
+      else if (msg.type === 'host-call') {
+        if (slot.current?.id === msg.id) slot.current.job.session.oneWay(msg.iface, msg.fn, msg.args);
       }
       else if (msg.type === 'result') this.finish(slot, msg);
       else if (msg.type === 'load-failed') {

@@ -64,10 +64,16 @@ interface Slot {
 }
 const FRESH_INSTANCES_PER_SLOT = 2;
 const slots = new Map<string, Slot>();
-/** set for the duration of an execution; host calls made outside one are bugs */
-let executing = false;
-/** the execution the guest code now running belongs to (stdio is attributed to it) */
-let currentId = 0;
+/** The execution whose guest code is running: host calls made outside one are bugs. */
+interface Running {
+  id: number;
+  answers: ExecuteMessage['local']['answers'];
+  oneWay: ReadonlySet<string>;
+  maxHostCalls: number;
+  hostCalls: number;
+  localCalls: Record<string, number>;
+}
+let running: Running | null = null;
 
 let lastSeq = 0;
 
@@ -81,7 +87,21 @@ function spinUntilChanged(observed: number): boolean {
 }
 
 function callHost(iface: string, fn: string, args: unknown[]): unknown {
-  if (!executing) throw new Error(`host call ${iface}#${fn} outside an execution`);
+  const execution = running;
+  if (!execution) throw new Error(`host call ${iface}#${fn} outside an execution`);
+  if (++execution.hostCalls > execution.maxHostCalls) {
+    throw new HostAbort('host_call_limit', `the guest made more than ${execution.maxHostCalls} host calls`);
+  }
+  const key = `${iface}#${fn}`;
+  const local = execution.answers[key];
+  if (local) {
+    execution.localCalls[key] = (execution.localCalls[key] ?? 0) + 1;
+    return unwrap(local);
+  }
+  if (execution.oneWay.has(key)) {
+    post({ type: 'host-call', id: execution.id, iface, fn, args: args.map(ownBytes) });
+    return undefined;
+  }
   const seq = (lastSeq = lastSeq >= 0x7ffffff0 ? 1 : lastSeq + 1);
   init.hostPort.postMessage({ type: 'call', seq, iface, fn, args: args.map(ownBytes) } satisfies HostChannelMessage);
   const deadline = performance.now() + init.hostCallTimeoutMs;
@@ -148,8 +168,8 @@ function algaImports(importedFunctions: Record<string, string[]>): Record<string
 }
 
 function writeStdio(stream: 'stdout' | 'stderr', bytes: Uint8Array): void {
-  if (!executing) return;
-  post({ type: 'stdio', id: currentId, stream, text: decoder.decode(bytes) });
+  if (!running) return;
+  post({ type: 'stdio', id: running.id, stream, text: decoder.decode(bytes) });
 }
 
 async function load(msg: LoadMessage): Promise<void> {
@@ -184,7 +204,7 @@ function newInstance(key: string, slot: Slot): GuestInstance {
 function execute(msg: ExecuteMessage): void {
   const slot = slots.get(msg.artifactKey);
   const started = performance.now();
-  const stats: ExecutionStats = { instance: 'reused', guestMs: 0, memoryBytes: 0 };
+  const stats: ExecutionStats = { instance: 'reused', guestMs: 0, memoryBytes: 0, hostCalls: 0, localCalls: {} };
   if (!slot) {
     post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `artifact ${msg.artifactKey} is not loaded in this worker`, stats });
     return;
@@ -213,9 +233,9 @@ function execute(msg: ExecuteMessage): void {
   }
 
   let reply: ExecuteReply;
-  executing = true;
-  const outerId = currentId; // a request served during a restore nests inside another's execute()
-  currentId = msg.id;
+  // A request served during a restore nests inside another's execute(), whose guest has returned.
+  const execution: Running = { id: msg.id, answers: msg.local.answers, oneWay: new Set(msg.local.oneWay), maxHostCalls: msg.maxHostCalls, hostCalls: 0, localCalls: stats.localCalls };
+  running = execution;
   try {
     const response = instance.call(msg.context, msg.request);
     stats.guestMs = performance.now() - started;
@@ -227,8 +247,8 @@ function execute(msg: ExecuteMessage): void {
     const { code, message } = classifyFault(e, instance, slot.guest.maxMemoryPages);
     reply = { type: 'result', id: msg.id, kind: 'fault', code, message, stats };
   } finally {
-    executing = false;
-    currentId = outerId;
+    running = null;
+    stats.hostCalls = execution.hostCalls;
   }
   post(reply);
 
