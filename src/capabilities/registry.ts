@@ -77,22 +77,34 @@ export class CapabilityRegistry {
 
   /** The local plan of an execution, for the functions its component imports. */
   localPlan(scope: CallScope, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan {
+    const { perExecution, oneWay } = this.deliveries(importedFunctions);
     const answers: Record<string, HostResult> = {};
-    const oneWay: string[] = [];
+    for (const [key, entry] of perExecution) {
+      const answer = this.answerOnce(scope, entry);
+      if (answer) answers[key] = answer;
+    }
+    return { answers, oneWay };
+  }
+
+  /** The imported functions that skip round trips, worked out once per component (its import list object). */
+  private readonly deliveryCache = new WeakMap<object, { perExecution: [string, Entry][]; oneWay: string[] }>();
+
+  private deliveries(importedFunctions: Readonly<Record<string, readonly string[]>>): { perExecution: [string, Entry][]; oneWay: string[] } {
+    let found = this.deliveryCache.get(importedFunctions);
+    if (found) return found;
+    found = { perExecution: [], oneWay: [] };
     for (const [iface, fns] of Object.entries(importedFunctions)) {
       for (const fnName of fns) {
         const key = `${iface}#${fnName}`;
         const entry = this.byFunction.get(key);
         const delivery = entry?.impl.delivery?.[fnName];
         if (!entry || !delivery || delivery === 'round-trip') continue;
-        if (delivery === 'one-way') oneWay.push(key);
-        else {
-          const answer = this.answerOnce(scope, entry);
-          if (answer) answers[key] = answer;
-        }
+        if (delivery === 'one-way') found.oneWay.push(key);
+        else found.perExecution.push([key, entry]);
       }
     }
-    return { answers, oneWay };
+    this.deliveryCache.set(importedFunctions, found);
+    return found;
   }
 
   /**

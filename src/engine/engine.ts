@@ -198,7 +198,8 @@ class ExecutionSession implements HostSession {
   private logRecords = 0;
   private droppedLogRecords = 0;
   private readonly deniedNoted = new Set<string>();
-  private readonly controller = new AbortController();
+  /** made when a capability first asks for the end signal: most executions never do, and aborting costs a DOMException */
+  private controller: AbortController | null = null;
   private readonly states = new Map<CapabilityName, { config: unknown; state: unknown }>();
   abortReason: { code: FaultCode; message: string } | null = null;
   private readonly services: ExecutionServices;
@@ -210,6 +211,7 @@ class ExecutionSession implements HostSession {
     private readonly limits: ExecutionLimits,
     private readonly registry: CapabilityRegistry,
   ) {
+    const session = this;
     this.services = {
       log: (level, message, stream = 'log') => this.log(level, message, stream),
       noteDenied: (capability, fn, reason) => {
@@ -218,7 +220,9 @@ class ExecutionSession implements HostSession {
         this.deniedNoted.add(capability);
         this.log('warn', `denied ${fn}: ${reason}`, 'log');
       },
-      signal: this.controller.signal,
+      get signal() {
+        return session.endSignal();
+      },
     };
     this.scope = { ctx: input.ctx, install: input.install, grants: input.grants, services: this.services, states: this.states };
   }
@@ -246,7 +250,18 @@ class ExecutionSession implements HostSession {
   }
 
   end(): void {
-    this.controller.abort();
+    this.ended = true;
+    this.controller?.abort();
+  }
+
+  private ended = false;
+
+  private endSignal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.ended) this.controller.abort();
+    }
+    return this.controller.signal;
   }
 
   async call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer> {
