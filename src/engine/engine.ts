@@ -211,7 +211,7 @@ class ExecutionSession implements HostSession {
     private readonly limits: ExecutionLimits,
     private readonly registry: CapabilityRegistry,
   ) {
-    const session = this;
+    const endSignal = () => this.endSignal();
     this.services = {
       log: (level, message, stream = 'log') => this.log(level, message, stream),
       noteDenied: (capability, fn, reason) => {
@@ -221,7 +221,7 @@ class ExecutionSession implements HostSession {
         this.log('warn', `denied ${fn}: ${reason}`, 'log');
       },
       get signal() {
-        return session.endSignal();
+        return endSignal();
       },
     };
     this.scope = { ctx: input.ctx, install: input.install, grants: input.grants, services: this.services, states: this.states };
