@@ -159,18 +159,7 @@ export class Engine {
     } else {
       if (this.loaded.size >= MAX_COMPILED_GUESTS) this.loaded.delete(this.loaded.keys().next().value!);
       loading = (async () => {
-        const modules: CoreModuleSpec[] = [];
-        for (const name of artifact.coreModules) {
-          const bytes = await this.artifacts.cappedModule(artifact, name, maxPages);
-          const facts = inspectModule(bytes);
-          const mutable = new Set(facts.mutableGlobals);
-          modules.push({
-            name,
-            module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
-            mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
-            tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
-          });
-        }
+        const modules = await compileCoreModules(this.artifacts, artifact, maxPages);
         return { type: 'load', artifactKey: key, gluePath: artifact.gluePath, modules, maxMemoryPages: maxPages, importedFunctions: artifact.importedFunctions } satisfies LoadMessage;
       })();
       loading.catch(() => this.loaded.delete(key));
@@ -182,6 +171,23 @@ export class Engine {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/** An artifact's core modules, capped at `maxPages`, compiled, with the state a snapshot must capture. */
+export async function compileCoreModules(artifacts: ArtifactStore, artifact: Artifact, maxPages: number): Promise<CoreModuleSpec[]> {
+  const modules: CoreModuleSpec[] = [];
+  for (const name of artifact.coreModules) {
+    const bytes = await artifacts.cappedModule(artifact, name, maxPages);
+    const facts = inspectModule(bytes);
+    const mutable = new Set(facts.mutableGlobals);
+    modules.push({
+      name,
+      module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
+      mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
+      tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
+    });
+  }
+  return modules;
 }
 
 /** Compiled guests kept by this process; a dropped one is compiled again from its disk artifact. */

@@ -30,6 +30,12 @@ export interface LoadedGuest {
   modules: Map<string, CoreModuleSpec>;
   specsByModule: Map<WebAssembly.Module, CoreModuleSpec>;
   maxMemoryPages: number;
+  /**
+   * The pristine memory images, shared by every instance of this guest whose images are
+   * byte-identical (they are: instantiation runs no guest code). Saves a copy of linear memory per
+   * instance, and keeps one restore source warm in the CPU cache instead of several.
+   */
+  pristineMemories?: Uint8Array[];
 }
 
 /** Host resources that may leak per request before the instance is retired. */
@@ -56,7 +62,11 @@ export class GuestInstance {
   /** requests served since instantiation */
   served = 0;
 
-  constructor(guest: LoadedGuest, algaImports: Record<string, unknown>, io: Pick<WasiHost, 'write'>) {
+  constructor(
+    private readonly guest: LoadedGuest,
+    algaImports: Record<string, unknown>,
+    io: Pick<WasiHost, 'write'>,
+  ) {
     const wasiHost: WasiHost = { write: io.write, onPinnedDrop: () => (this.unsound = true) };
     const imports = { ...createWasiImports(wasiHost, this.ledger), ...algaImports };
     const instantiateCore = (module: WebAssembly.Module, importObject?: WebAssembly.Imports) => {
@@ -100,12 +110,22 @@ export class GuestInstance {
 
   /** Copies the pristine state. Call right after construction, before the first `call`. */
   takeSnapshot(): void {
+    const shared = this.guest.pristineMemories;
+    const sameAsShared = shared !== undefined && shared.length === this.memories.length && this.memories.every((m, i) => Buffer.from(m.buffer).equals(shared[i]!));
+    const images = sameAsShared ? shared : this.memories.map((memory) => new Uint8Array(memory.buffer).slice());
+    this.guest.pristineMemories ??= images;
     this.snapshot = {
-      memories: this.memories.map((memory) => ({ memory, bytes: new Uint8Array(memory.buffer).slice() })),
+      memories: this.memories.map((memory, i) => ({ memory, bytes: images[i]! })),
       globals: this.globals.map((global) => ({ global, value: global.value as unknown })),
       tables: this.tables.map((table) => ({ table, length: table.length })),
       liveResources: this.ledger.live,
     };
+  }
+
+  /** Whether this instance restores from its guest's shared pristine image (not a copy of its own). */
+  get sharesPristineImage(): boolean {
+    const shared = this.guest.pristineMemories;
+    return !!this.snapshot && !!shared && this.snapshot.memories.every((m, i) => m.bytes === shared[i]);
   }
 
   get hasSnapshot(): boolean {
