@@ -96,5 +96,24 @@ export async function runFloor(config: BenchConfig): Promise<SectionResult> {
     result.facts.push({ key: `floor.restore.${handler}`, label: `snapshot restore after /${handler} (memory ${(instance.memoryBytes() / 2 ** 20).toFixed(1)} MiB + globals), main thread, p50`, value: summarize(restoreMs).p50, unit: 'ms' });
   }
   if (retired > 0) result.notes.push(`floor + restore: ${retired} instance(s) could not be restored and were replaced`);
+
+  // How much of linear memory one request really changes: what a restore that knew the written
+  // blocks would copy instead of all of it (the engine copies all: it has no write tracking).
+  for (const handler of handlers) {
+    const probe = fresh();
+    const pristine = new Uint8Array(probe.memories[0]!.buffer).slice();
+    current = nextContext();
+    probe.call(current, httpRequest(handler));
+    const after = new Uint8Array(probe.memories[0]!.buffer);
+    for (const block of [4096, 65536]) {
+      const blocks = Math.ceil(pristine.byteLength / block);
+      let dirty = 0;
+      for (let b = 0; b < blocks; b++) {
+        const start = b * block;
+        if (!Buffer.from(after.buffer, start, Math.min(block, pristine.byteLength - start)).equals(pristine.subarray(start, start + block))) dirty++;
+      }
+      result.facts.push({ key: `floor.dirty.${handler}.${block}`, label: `memory blocks one /${handler} writes, ${block / 1024} KiB blocks (of ${blocks}; a restore copies all)`, value: (100 * dirty) / blocks, unit: '%', detail: `${dirty} blocks` });
+    }
+  }
   return result;
 }
