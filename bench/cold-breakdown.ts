@@ -24,7 +24,7 @@ export async function runColdBreakdown(config: BenchConfig): Promise<SectionResu
   };
 
   const bytes = await step('read core modules from the artifact', () => readCoreModules(artifact));
-  const rewritten = await step('rewrite core modules (memory cap, export globals)', () => [...bytes].map(([name, b]) => rewriteForRestore(name, b)));
+  const rewritten = await step('rewrite core modules (memory cap, export globals, write tracking; install time, kept on disk)', () => [...bytes].map(([name, b]) => rewriteForRestore(name, b)));
   const specs = await step('compile core modules (WebAssembly.compile)', async () => {
     const out: CoreModuleSpec[] = [];
     for (const r of rewritten) out.push(await compileSpec(r));

@@ -6,9 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ArtifactStore, type Artifact } from '../src/engine/artifact-store.js';
+import { ArtifactStore, rewriteForEngine, type Artifact } from '../src/engine/artifact-store.js';
+import { compileCoreModule } from '../src/engine/engine.js';
 import type { LoadedGuest } from '../src/engine/guest/guest-instance.js';
-import { inspectModule, rewriteModule } from '../src/engine/wasm-binary.js';
 import type { CoreModuleSpec } from '../src/engine/protocol.js';
 import { kitchenSinkBytes } from './guests.js';
 import type { BenchConfig } from './results.js';
@@ -30,21 +30,13 @@ export async function readCoreModules(artifact: Artifact): Promise<Map<string, U
   return out;
 }
 
-/** What the engine's loadArtifact does per core module, minus the compile. */
-export function rewriteForRestore(name: string, bytes: Uint8Array): { name: string; bytes: Uint8Array; mutableGlobals: string[]; tables: string[] } {
-  const rewritten = rewriteModule(bytes, { maxMemoryPages: MAX_MEMORY_PAGES });
-  const facts = inspectModule(rewritten.bytes);
-  const mutable = new Set(facts.mutableGlobals);
-  return {
-    name,
-    bytes: rewritten.bytes,
-    mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
-    tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
-  };
+/** What the engine's install-time rewrite does per core module (cap, exported globals, write tracking). */
+export function rewriteForRestore(name: string, bytes: Uint8Array): { name: string; bytes: Uint8Array } {
+  return { name, bytes: rewriteForEngine(bytes, MAX_MEMORY_PAGES) };
 }
 
-export async function compileSpec(r: ReturnType<typeof rewriteForRestore>): Promise<CoreModuleSpec> {
-  return { name: r.name, module: await WebAssembly.compile(r.bytes as Uint8Array<ArrayBuffer>), mutableGlobals: r.mutableGlobals, tables: r.tables };
+export function compileSpec(r: ReturnType<typeof rewriteForRestore>): Promise<CoreModuleSpec> {
+  return compileCoreModule(r.name, r.bytes);
 }
 
 export async function importGlue(artifact: Artifact): Promise<Instantiate> {

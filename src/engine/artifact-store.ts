@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { checkComponentShape, stripVersion, type ComponentProblem } from './component-check.js';
+import { instrumentWrites } from './write-tracking.js';
 import { rewriteModule } from './wasm-binary.js';
 
 /** Bump when the on-disk layout or the glue patches change: older artifacts are rebuilt. */
@@ -155,7 +156,9 @@ export class ArtifactStore {
   async cappedModule(artifact: Artifact, name: string, maxPages: number, read: false): Promise<null>;
   async cappedModule(artifact: Artifact, name: string, maxPages: number, read?: true): Promise<Uint8Array>;
   async cappedModule(artifact: Artifact, name: string, maxPages: number, read = true): Promise<Uint8Array | null> {
-    const path = join(artifact.dir, `${name.replace(/\.wasm$/, '')}.cap${maxPages}.wasm`);
+    // `.w1`: the format of the rewrite (cap + exported globals + write tracking, version 1); a new
+    // format gets a new name instead of reading a file an older runner wrote
+    const path = join(artifact.dir, `${name.replace(/\.wasm$/, '')}.cap${maxPages}.w1.wasm`);
     try {
       if (!read) {
         await access(path);
@@ -163,7 +166,7 @@ export class ArtifactStore {
       }
       return await readFile(path);
     } catch {
-      const rewritten = rewriteModule(await readFile(join(artifact.dir, name)), { maxMemoryPages: maxPages }).bytes;
+      const rewritten = rewriteForEngine(await readFile(join(artifact.dir, name)), maxPages);
       const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
       await writeFile(tmp, rewritten);
       await rename(tmp, path);
@@ -178,6 +181,17 @@ export class ArtifactStore {
       if (name.includes('.tmp-')) await rm(join(this.root, name), { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * What the engine runs instead of a core module as jco extracted it: memory capped, internal
+ * globals and tables exported (wasm-binary.ts), memory writes tracked where the module allows it
+ * (write-tracking.ts; where it does not, restores copy all of memory).
+ */
+export function rewriteForEngine(bytes: Uint8Array, maxPages: number): Uint8Array {
+  const capped = rewriteModule(bytes, { maxMemoryPages: maxPages }).bytes;
+  const tracked = instrumentWrites(capped);
+  return tracked.kind === 'tracked' ? tracked.bytes : capped;
 }
 
 function coreIndex(name: string): number {

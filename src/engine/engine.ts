@@ -9,6 +9,7 @@ import type { ExecutionContext } from './execution-context.js';
 import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
 import { WorkerPool, type HostSession } from './worker-pool.js';
 import { inspectModule, WASM_PAGE_BYTES } from './wasm-binary.js';
+import { WRITE_TRACKING_SECTION } from './write-tracking.js';
 import type { CoreModuleSpec, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
 import type { LogFields } from '../store/logs.js';
@@ -176,18 +177,23 @@ export class Engine {
 /** An artifact's core modules, capped at `maxPages`, compiled, with the state a snapshot must capture. */
 export async function compileCoreModules(artifacts: ArtifactStore, artifact: Artifact, maxPages: number): Promise<CoreModuleSpec[]> {
   const modules: CoreModuleSpec[] = [];
-  for (const name of artifact.coreModules) {
-    const bytes = await artifacts.cappedModule(artifact, name, maxPages);
-    const facts = inspectModule(bytes);
-    const mutable = new Set(facts.mutableGlobals);
-    modules.push({
-      name,
-      module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
-      mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
-      tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
-    });
-  }
+  for (const name of artifact.coreModules) modules.push(await compileCoreModule(name, await artifacts.cappedModule(artifact, name, maxPages)));
   return modules;
+}
+
+/** One rewritten core module (see ArtifactStore.cappedModule), compiled, with its facts. */
+export async function compileCoreModule(name: string, bytes: Uint8Array): Promise<CoreModuleSpec> {
+  const facts = inspectModule(bytes);
+  const mutable = new Set(facts.mutableGlobals);
+  const module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  return {
+    name,
+    module,
+    mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
+    tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
+    memory: facts.definedMemories.length > 0 ? 'defines' : WebAssembly.Module.imports(module).some((i) => i.kind === 'memory') ? 'imports' : 'none',
+    tracksWrites: WebAssembly.Module.customSections(module, WRITE_TRACKING_SECTION).length > 0,
+  };
 }
 
 /** Compiled guests kept by this process; a dropped one is compiled again from its disk artifact. */

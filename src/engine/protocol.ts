@@ -37,6 +37,10 @@ export interface CoreModuleSpec {
   mutableGlobals: string[];
   /** exports that are tables */
   tables: string[];
+  /** whether the module defines, imports or has no linear memory */
+  memory: 'defines' | 'imports' | 'none';
+  /** the module marks its memory writes in the dirty map (write-tracking.ts) */
+  tracksWrites: boolean;
 }
 
 export interface LoadMessage {

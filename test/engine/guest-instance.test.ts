@@ -5,17 +5,21 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { ArtifactStore } from '../../src/engine/artifact-store.js';
 import { compileCoreModules } from '../../src/engine/engine.js';
 import { GuestInstance, type LoadedGuest } from '../../src/engine/guest/guest-instance.js';
 import type { GuestContextData, GuestHttpRequest } from '../../src/engine/protocol.js';
 import { exampleBytes } from '../support/runtime.js';
+import { InMemoryBackend, jcoHostImports } from '../../bench/in-memory-host.js';
 
 const MAX_PAGES = 256;
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const CONTEXT: GuestContextData = { requestId: 'r-1', tenantId: 't', extensionId: 'e', installId: undefined, versionId: undefined };
 const REQUEST: GuestHttpRequest = { method: 'GET', url: '/', headers: [], body: undefined };
 
@@ -74,4 +78,113 @@ test('an instance whose image differs from the shared one keeps its own copy', (
   odd.call(CONTEXT, REQUEST);
   assert.ok(odd.restore());
   assert.equal(new Uint8Array(odd.memories[0]!.buffer)[4000], 0x5a, 'restored to its own image, not the shared one');
+});
+
+test('with write tracking (the kitchen-sink), a restore copies only written blocks and leaves memory exactly pristine', async () => {
+  const artifacts = new ArtifactStore(join(dir, 'kitchen'));
+  const prepared = await artifacts.prepare(exampleBytes('kitchen-sink'));
+  if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
+  const { artifact } = prepared;
+  const specs = await compileCoreModules(artifacts, artifact, 4096);
+  assert.ok(specs.every((s) => s.memory === 'none' || s.tracksWrites), JSON.stringify(specs.map((s) => [s.name, s.memory, s.tracksWrites])));
+  const glue = (await import(pathToFileURL(artifact.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
+  const kitchen: LoadedGuest = { instantiate: glue.instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages: 4096 };
+  // host functions: the in-memory stand-ins the benchmark's baselines use (real values, no engine)
+  let current: GuestContextData = CONTEXT;
+  const instance = new GuestInstance(kitchen, jcoHostImports(new InMemoryBackend(), () => ({ ...current, requestId: current.requestId ?? 'r' })), { write: () => {} });
+  instance.takeSnapshot();
+  assert.equal(instance.tracksWrites, true);
+  const pristine = image(instance);
+  const requests: GuestHttpRequest[] = [
+    { method: 'GET', url: '/seven', headers: [], body: undefined },
+    { method: 'POST', url: '/echo', headers: [{ name: 'x-a', value: 'b' }], body: new TextEncoder().encode('x'.repeat(2_000)) },
+    { method: 'GET', url: '/all', headers: [], body: undefined },
+    { method: 'GET', url: '/env', headers: [], body: undefined },
+    { method: 'GET', url: '/counter', headers: [], body: undefined },
+  ];
+  for (const [i, request] of requests.entries()) {
+    current = { ...CONTEXT, requestId: `k-${i}` };
+    const response = instance.call(current, request);
+    assert.equal(response.status, 200, request.url);
+    assert.ok(instance.restore(), `${request.url}: restored`);
+    assert.ok(instance.restoredBytes < pristine.byteLength, `${request.url}: copied ${instance.restoredBytes} of ${pristine.byteLength} bytes`);
+    const now = image(instance);
+    assert.ok(Buffer.from(now).equals(pristine), `${request.url}: memory is byte-for-byte pristine after the restore`);
+  }
+  const counter = instance.call(current, { method: 'GET', url: '/counter', headers: [], body: undefined });
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(counter.body)), { counter: 1 });
+  assert.ok(instance.restore());
+  // growth: the blocks past the pristine size are not covered, so the instance must go
+  assert.equal(instance.call(current, { method: 'GET', url: '/alloc?mb=2', headers: [], body: undefined }).status, 200);
+  assert.equal(instance.restore(), false);
+});
+
+/**
+ * A guest whose only writes to two blocks are the host's: the request and the secret string go to
+ * an allocator area (block 36) no wasm store touches, and the import's return area is in block 18,
+ * also written only by jco. Without the host-side marks the restore would leave both dirty.
+ */
+const hostWritesWat = (handlerBody: string) => `(module
+  (import "alga:extension/secrets" "get" (func $get (param i32 i32 i32)))
+  (memory (export "memory") 17)
+  (data (i32.const 2048) "bench")
+  (global $heap (mut i32) (i32.const 600000))
+  (func (export "cabi_realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (i32.and (i32.add (global.get $heap) (i32.sub (local.get $align) (i32.const 1))) (i32.sub (i32.const 0) (local.get $align))))
+    (global.set $heap (i32.add (local.get $ptr) (local.get $size)))
+    (local.get $ptr))
+  (func (export "handler") (param $request i32) (result i32)
+    ${handlerBody}
+    (i32.store16 (i32.const 4096) (i32.const 204))
+    (i32.store (i32.const 4100) (i32.const 0))
+    (i32.store (i32.const 4104) (i32.const 0))
+    (i32.store8 (i32.const 4108) (i32.const 0))
+    (i32.const 4096)))`;
+
+async function hostWritesGuest(handlerBody: string): Promise<LoadedGuest> {
+  const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8');
+  const world = 'world host-writes {\n  use types.{execute-request, execute-response};\n  import secrets;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
+  const core = await parse(hostWritesWat(handlerBody));
+  const component = await componentNew(await componentEmbed({ binary: core, witSource: `${worldWit}\n${world}`, world: 'host-writes' }));
+  const artifacts = new ArtifactStore(join(dir, `host-writes-${createHash('sha256').update(handlerBody).digest('hex').slice(0, 8)}`));
+  const prepared = await artifacts.prepare(component);
+  if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
+  const specs = await compileCoreModules(artifacts, prepared.artifact, 4096);
+  const glue = (await import(pathToFileURL(prepared.artifact.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
+  return { instantiate: glue.instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages: 4096 };
+}
+
+test('writes the host makes into guest memory (allocations, return areas) are restored too', async () => {
+  const hostWrites = await hostWritesGuest('(call $get (i32.const 2048) (i32.const 5) (i32.const 300000))');
+  const asked: string[] = [];
+  const instance = new GuestInstance(hostWrites, { 'alga:extension/secrets': { get: (key: string) => (asked.push(key), `the-secret-of-${key}`), list: () => [] } }, { write: () => {} });
+  instance.takeSnapshot();
+  assert.equal(instance.tracksWrites, true);
+  const pristine = image(instance);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(instance.call(CONTEXT, { method: 'POST', url: `/request-${i}`, headers: [{ name: 'x-request', value: String(i) }], body: new TextEncoder().encode(`body-${i}`) }).status, 204);
+    const dirty = image(instance);
+    assert.ok(Buffer.from(dirty.subarray(300000, 300012)).some((b) => b !== 0), 'jco wrote the return area');
+    assert.ok(Buffer.from(dirty.subarray(600000, 600200)).includes(Buffer.from(`/request-${i}`)), 'jco wrote the request into the allocation');
+    assert.ok(instance.restore());
+    assert.ok(Buffer.from(image(instance)).equals(pristine), `request ${i}: memory is pristine after the restore`);
+  }
+  assert.deepEqual(asked, ['bench', 'bench', 'bench']);
+});
+
+test('a guest cannot erase a mark by having the host write into the dirty map', async () => {
+  // block 8 is written by wasm (marked: map byte 8), then the import's return area is put at
+  // address 8, so jco writes the result tag 0 over that mark
+  const eraser = await hostWritesGuest('(i32.store (i32.const 131072) (i32.const 7)) (call $get (i32.const 2048) (i32.const 5) (i32.const 8))');
+  const instance = new GuestInstance(eraser, { 'alga:extension/secrets': { get: () => 'x', list: () => [] } }, { write: () => {} });
+  instance.takeSnapshot();
+  assert.equal(instance.tracksWrites, true);
+  const pristine = image(instance);
+  assert.equal(instance.call(CONTEXT, { method: 'GET', url: '/', headers: [], body: undefined }).status, 204);
+  const dirty = image(instance);
+  assert.equal(dirty[131072], 7);
+  assert.equal(dirty[8], 0, 'the mark for block 8 was overwritten by the host');
+  assert.ok(instance.restore());
+  assert.ok(Buffer.from(image(instance)).equals(pristine), 'the block is restored all the same');
 });

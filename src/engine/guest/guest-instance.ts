@@ -18,6 +18,8 @@
  */
 import type { CoreModuleSpec, GuestContextData, GuestHttpRequest, GuestResponse } from '../protocol.js';
 import { ResourceLedger, createWasiImports, type WasiHost } from './wasi.js';
+import { DirtyBlocks } from './dirty-blocks.js';
+import { DIRTY_MAP_BYTES } from '../write-tracking.js';
 
 type InstantiateFn = (
   getCoreModule: (name: string) => WebAssembly.Module,
@@ -36,6 +38,12 @@ export interface LoadedGuest {
    * instance, and keeps one restore source warm in the CPU cache instead of several.
    */
   pristineMemories?: Uint8Array[];
+}
+
+/** Write tracking needs every module that touches memory instrumented, and one memory. */
+function writeTrackingUsable(guest: LoadedGuest): boolean {
+  const specs = [...guest.modules.values()];
+  return specs.filter((s) => s.memory === 'defines').length === 1 && specs.every((s) => s.memory === 'none' || s.tracksWrites);
 }
 
 /** Host resources that may leak per request before the instance is retired. */
@@ -61,6 +69,8 @@ export class GuestInstance {
   private readonly handler: (request: { context: GuestContextData; http: GuestHttpRequest }) => GuestResponse;
   /** requests served since instantiation */
   served = 0;
+  /** bytes of memory the last restore copied (all of it, unless writes are tracked) */
+  restoredBytes = 0;
 
   constructor(
     private readonly guest: LoadedGuest,
@@ -69,10 +79,13 @@ export class GuestInstance {
   ) {
     const wasiHost: WasiHost = { write: io.write, onPinnedDrop: () => (this.unsound = true) };
     const imports = { ...createWasiImports(wasiHost, this.ledger), ...algaImports };
+    const tracking = writeTrackingUsable(guest);
     const instantiateCore = (module: WebAssembly.Module, importObject?: WebAssembly.Imports) => {
-      const instance = new WebAssembly.Instance(module, importObject);
-      this.capture(instance, guest.specsByModule.get(module));
-      return instance;
+      const spec = guest.specsByModule.get(module);
+      const tracked = tracking && spec !== undefined && spec.memory !== 'none';
+      const instance = new WebAssembly.Instance(module, tracked ? this.trackImports(importObject) : importObject);
+      this.capture(instance, spec);
+      return tracked ? { exports: this.trackAllocators(instance.exports) } : instance;
     };
     const getCoreModule = (name: string) => {
       const spec = guest.modules.get(name);
@@ -82,6 +95,61 @@ export class GuestInstance {
     this.ledger.pinning = true;
     this.handler = guest.instantiate(getCoreModule, imports, instantiateCore).handler;
     this.ledger.pinning = false;
+    if (tracking && this.memories.length === 1) this.dirty = new DirtyBlocks(this.memories[0]!);
+  }
+
+  /** Set when every module touching memory tracks its writes: restores then copy only dirty blocks. */
+  private dirty: DirtyBlocks | null = null;
+
+  get tracksWrites(): boolean {
+    return this.dirty !== null;
+  }
+
+  /** Host code reached from the guest: the guest's marks are taken first, and whatever the arguments point at is marked. */
+  private trackImports(importObject: WebAssembly.Imports | undefined): WebAssembly.Imports | undefined {
+    if (!importObject) return importObject;
+    const out: WebAssembly.Imports = {};
+    for (const [ns, members] of Object.entries(importObject)) {
+      const copy: Record<string, WebAssembly.ImportValue> = {};
+      for (const [name, value] of Object.entries(members)) {
+        if (typeof value !== 'function') {
+          copy[name] = value;
+          continue;
+        }
+        const fn = value as (...args: unknown[]) => unknown;
+        const wrapped = (...args: unknown[]) => {
+          const dirty = this.dirty;
+          if (dirty) {
+            dirty.absorb();
+            for (const a of args) if (typeof a === 'number') dirty.markAddress(a);
+          }
+          return fn(...args);
+        };
+        copy[name] = Object.assign(wrapped, fn);
+      }
+      out[ns] = copy;
+    }
+    return out;
+  }
+
+  /** Allocators the host calls before writing guest memory: what they return is marked. */
+  private trackAllocators(exports: WebAssembly.Exports): WebAssembly.Exports {
+    const out: Record<string, WebAssembly.ExportValue> = { ...exports };
+    for (const [name, value] of Object.entries(exports)) {
+      if (typeof value !== 'function' || !/realloc/.test(name)) continue;
+      const fn = value as (...args: number[]) => number;
+      out[name] = (...args: number[]) => {
+        const ptr = fn(...args);
+        const dirty = this.dirty;
+        if (dirty) {
+          // a host write at an address inside the map could erase a mark: take the marks first
+          if (ptr >>> 0 < DIRTY_MAP_BYTES) dirty.absorb();
+          dirty.markRange(ptr, args[3] ?? 0);
+        }
+        return ptr;
+      };
+    }
+    return out;
   }
 
   private capture(instance: WebAssembly.Instance, spec: CoreModuleSpec | undefined): void {
@@ -143,7 +211,9 @@ export class GuestInstance {
     if (this.ledger.live - snap.liveResources > MAX_LEAKED_RESOURCES) return false;
     for (const { memory, bytes } of snap.memories) if (memory.buffer.byteLength !== bytes.byteLength) return false;
     for (const { table, length } of snap.tables) if (table.length !== length) return false;
-    for (const { memory, bytes } of snap.memories) {
+    if (this.dirty) this.restoredBytes = this.dirty.restore(snap.memories[0]!.bytes, RESTORE_CHUNK_BYTES, between);
+    else for (const { memory, bytes } of snap.memories) {
+      this.restoredBytes = snap.memories.reduce((n, m) => n + m.bytes.byteLength, 0);
       const target = new Uint8Array(memory.buffer);
       for (let offset = 0; offset < bytes.byteLength; offset += RESTORE_CHUNK_BYTES) {
         const end = Math.min(offset + RESTORE_CHUNK_BYTES, bytes.byteLength);
