@@ -36,7 +36,8 @@ export function binaryKind(bytes: Uint8Array): BinaryKind {
   return 'unknown';
 }
 
-class Reader {
+/** A cursor over module bytes (write-tracking.ts decodes code with it too). */
+export class Reader {
   pos: number;
   constructor(
     readonly bytes: Uint8Array,
@@ -71,9 +72,22 @@ class Reader {
       if (shift > 70n) throw new WasmFormatError('LEB128 too long');
     }
   }
-  /** Signed LEB of any width: we only skip these. */
+  /** Signed LEB of any width, skipped. */
   skipSigned(): void {
     while (this.byte() & 0x80);
+  }
+  /** A signed 32-bit LEB (an i32.const's value). */
+  s32(): number {
+    let result = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = this.byte();
+      if (shift < 32) result |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
+    if (shift < 32 && b & 0x40) result |= -1 << shift;
+    return result | 0;
   }
   skip(n: number): void {
     if (this.pos + n > this.end) throw new WasmFormatError('unexpected end of section');

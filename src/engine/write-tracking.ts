@@ -25,7 +25,7 @@
  * inside block(a) and the next one when o + w ≤ 16 KiB; the restore copies each marked block and
  * its successor, so marking block(a) (or block(a + o) for larger offsets) is enough.
  */
-import { WasmFormatError } from './wasm-binary.js';
+import { Reader } from './wasm-binary.js';
 
 /** Bytes at the bottom of memory holding the dirty map. */
 export const DIRTY_MAP_BYTES = 1024;
@@ -60,49 +60,6 @@ const STORES: Record<number, { width: number; type: number }> = {
 };
 
 class Untrackable extends Error {}
-
-class In {
-  constructor(
-    readonly b: Uint8Array,
-    public pos: number,
-    readonly end: number,
-  ) {}
-  byte(): number {
-    if (this.pos >= this.end) throw new WasmFormatError('unexpected end of section');
-    return this.b[this.pos++]!;
-  }
-  u32(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const x = this.byte();
-      result |= (x & 0x7f) << shift;
-      if ((x & 0x80) === 0) return result >>> 0;
-      shift += 7;
-      if (shift > 35) throw new WasmFormatError('LEB128 too long');
-    }
-  }
-  /** A signed LEB: i32.const values are needed (data offsets); others are skipped. */
-  s32(): number {
-    let result = 0;
-    let shift = 0;
-    let x: number;
-    do {
-      x = this.byte();
-      if (shift < 32) result |= (x & 0x7f) << shift;
-      shift += 7;
-    } while (x & 0x80);
-    if (shift < 32 && x & 0x40) result |= -1 << shift;
-    return result | 0;
-  }
-  skipLeb(): void {
-    while (this.byte() & 0x80);
-  }
-  skip(n: number): void {
-    if (this.pos + n > this.end) throw new WasmFormatError('unexpected end of section');
-    this.pos += n;
-  }
-}
 
 /** A growable byte buffer: the code section of a 12 MB module is rewritten in one pass. */
 class Out {
@@ -221,7 +178,7 @@ interface SectionRef {
 }
 
 function readSectionList(bytes: Uint8Array): SectionRef[] {
-  const r = new In(bytes, 8, bytes.length);
+  const r = new Reader(bytes, 8, bytes.length);
   const out: SectionRef[] = [];
   while (r.pos < bytes.length) {
     const id = r.byte();
@@ -232,7 +189,7 @@ function readSectionList(bytes: Uint8Array): SectionRef[] {
   return out;
 }
 
-function readLimitsShape(r: In): { is64: boolean; min: number } {
+function readLimitsShape(r: Reader): { is64: boolean; min: number } {
   const flags = r.byte();
   const is64 = (flags & 0x04) !== 0;
   const min = r.u32();
@@ -246,7 +203,7 @@ function readShape(bytes: Uint8Array, sections: SectionRef[]): ModuleShape {
   const find = (id: number) => sections.find((s) => s.id === id);
   const types = find(1);
   if (types) {
-    const r = new In(bytes, types.start, types.end);
+    const r = new Reader(bytes, types.start, types.end);
     const n = r.u32();
     for (let i = 0; i < n; i++) {
       const form = r.byte();
@@ -260,7 +217,7 @@ function readShape(bytes: Uint8Array, sections: SectionRef[]): ModuleShape {
   }
   const imports = find(2);
   if (imports) {
-    const r = new In(bytes, imports.start, imports.end);
+    const r = new Reader(bytes, imports.start, imports.end);
     const n = r.u32();
     for (let i = 0; i < n; i++) {
       r.skip(r.u32());
@@ -283,13 +240,13 @@ function readShape(bytes: Uint8Array, sections: SectionRef[]): ModuleShape {
   }
   const funcs = find(3);
   if (funcs) {
-    const r = new In(bytes, funcs.start, funcs.end);
+    const r = new Reader(bytes, funcs.start, funcs.end);
     const n = r.u32();
     for (let i = 0; i < n; i++) shape.funcParamCounts.push(typeParams[r.u32()] ?? 0);
   }
   const mems = find(5);
   if (mems) {
-    const r = new In(bytes, mems.start, mems.end);
+    const r = new Reader(bytes, mems.start, mems.end);
     const n = r.u32();
     for (let i = 0; i < n; i++) {
       const l = readLimitsShape(r);
@@ -301,14 +258,14 @@ function readShape(bytes: Uint8Array, sections: SectionRef[]): ModuleShape {
   return shape;
 }
 
-function readValType(r: In): void {
+function readValType(r: Reader): void {
   const t = r.byte();
   if (t === 0x63 || t === 0x64) throw new Untrackable('typed function references');
 }
 
 /** Active data segments must not initialise the dirty map's bytes. */
 function checkDataOffsets(bytes: Uint8Array, data: SectionRef): void {
-  const r = new In(bytes, data.start, data.end);
+  const r = new Reader(bytes, data.start, data.end);
   const n = r.u32();
   for (let i = 0; i < n; i++) {
     const flags = r.u32();
@@ -340,7 +297,7 @@ const T_F32 = 8;
 const T_F64 = 9;
 
 function rewriteCode(bytes: Uint8Array, section: SectionRef, shape: ModuleShape): Uint8Array {
-  const r = new In(bytes, section.start, section.end);
+  const r = new Reader(bytes, section.start, section.end);
   const count = r.u32();
   const out = new Out(Math.ceil((section.end - section.start) * 1.6) + 16);
   out.u32(count);
@@ -377,7 +334,7 @@ function rewriteCode(bytes: Uint8Array, section: SectionRef, shape: ModuleShape)
   return out.view();
 }
 
-function instrumentBody(bytes: Uint8Array, r: In, end: number, out: Out, base: number): void {
+function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, base: number): void {
   let copied = r.pos;
   const flush = (upTo: number) => {
     out.bytes(bytes, copied, upTo);
@@ -510,13 +467,13 @@ function emitRangeMark(out: Out, localOp: (op: number, index: number) => void): 
   localOp(0x20, T_N);
 }
 
-function skipBlockType(r: In): void {
-  const t = r.b[r.pos]!;
+function skipBlockType(r: Reader): void {
+  const t = r.bytes[r.pos]!;
   if (t === 0x40 || t === I32 || t === I64 || t === F32 || t === F64 || t === 0x7b || t === 0x70 || t === 0x6f) r.pos++;
-  else r.skipLeb(); // a type index (s33)
+  else r.skipSigned(); // a type index (s33)
 }
 
-function skipImmediates(r: In, op: number): void {
+function skipImmediates(r: Reader, op: number): void {
   switch (op) {
     case 0x00:
     case 0x01:
@@ -567,7 +524,7 @@ function skipImmediates(r: In, op: number): void {
       return;
     case 0x41:
     case 0x42:
-      r.skipLeb();
+      r.skipSigned();
       return;
     case 0x43:
       r.skip(4);
@@ -576,7 +533,7 @@ function skipImmediates(r: In, op: number): void {
       r.skip(8);
       return;
     case 0xd0:
-      r.skipLeb();
+      r.skipSigned();
       return;
   }
   if (op >= 0x28 && op <= 0x35) {
@@ -588,7 +545,7 @@ function skipImmediates(r: In, op: number): void {
   throw new Untrackable(`opcode 0x${op.toString(16)}`);
 }
 
-function skipFcImmediates(r: In, sub: number): void {
+function skipFcImmediates(r: Reader, sub: number): void {
   if (sub <= 7) return; // saturating truncations
   switch (sub) {
     case 9: // data.drop
