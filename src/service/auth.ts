@@ -5,9 +5,23 @@ import { ServiceError } from './errors.js';
 
 /** Compares digests so neither the length nor the content of the token leaks through timing. */
 export function tokensEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+  return timingSafeEqual(digest(given), expectedDigest(expected));
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+/** The configured tokens' digests, made once (a process has two tokens). */
+const expectedDigests = new Map<string, Buffer>();
+
+function expectedDigest(expected: string): Buffer {
+  let d = expectedDigests.get(expected);
+  if (!d) {
+    if (expectedDigests.size >= 16) expectedDigests.clear();
+    expectedDigests.set(expected, (d = digest(expected)));
+  }
+  return d;
 }
 
 function bearer(request: FastifyRequest): string | undefined {
