@@ -145,7 +145,7 @@ function rewrite(bytes: Uint8Array): Uint8Array {
   const data = sections.find((s) => s.id === 11);
   if (data && shape.memories === 1) checkDataOffsets(bytes, data);
 
-  const out = new Out(Math.ceil(bytes.length * 1.6) + 64);
+  const out = new Out(bytes.length * 2 + 64);
   out.bytes(bytes, 0, 8);
   for (const s of sections) {
     if (s.id === 10 && shape.memories === 1) {
@@ -299,7 +299,7 @@ const T_F64 = 9;
 function rewriteCode(bytes: Uint8Array, section: SectionRef, shape: ModuleShape): Uint8Array {
   const r = new Reader(bytes, section.start, section.end);
   const count = r.u32();
-  const out = new Out(Math.ceil((section.end - section.start) * 1.6) + 16);
+  const out = new Out((section.end - section.start) * 2 + 16);
   out.u32(count);
   const body = new Out(1 << 16);
   for (let f = 0; f < count; f++) {
