@@ -57,6 +57,8 @@ export interface EngineOptions {
   workers?: number;
   /** guests kept loaded per worker before the least recently used is unloaded */
   maxGuestsPerWorker?: number;
+  /** restore only the blocks a request wrote, where the component allows it (default true) */
+  writeTracking?: boolean;
 }
 
 export type EnginePrepareResult = PrepareResult | { kind: 'err'; problem: { code: 'unserved_import'; message: string; import: string } };
@@ -161,7 +163,7 @@ export class Engine {
       if (this.loaded.size >= MAX_COMPILED_GUESTS) this.loaded.delete(this.loaded.keys().next().value!);
       loading = (async () => {
         const modules = await compileCoreModules(this.artifacts, artifact, maxPages);
-        return { type: 'load', artifactKey: key, gluePath: artifact.gluePath, modules, maxMemoryPages: maxPages, importedFunctions: artifact.importedFunctions } satisfies LoadMessage;
+        return { type: 'load', artifactKey: key, gluePath: artifact.gluePath, modules, maxMemoryPages: maxPages, importedFunctions: artifact.importedFunctions, writeTracking: this.options.writeTracking ?? true } satisfies LoadMessage;
       })();
       loading.catch(() => this.loaded.delete(key));
       this.loaded.set(key, loading);

@@ -52,6 +52,8 @@ export interface LoadMessage {
   maxMemoryPages: number;
   /** interface → function names the glue imports (all forwarded to the host) */
   importedFunctions: Record<string, string[]>;
+  /** restore by tracked writes where the modules allow it (the operator can turn it off) */
+  writeTracking: boolean;
 }
 
 export interface ExecuteMessage {

@@ -32,6 +32,11 @@ const configSchema = z
     adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
     secretsKey: z.string().optional(),
     egressAllowPrivate: z.boolean(),
+    /** restores copy only the blocks a request wrote (src/engine/write-tracking.ts); off: all of memory */
+    writeTracking: z
+      .enum(['0', '1', 'true', 'false'], { message: 'must be 0, 1, true or false' })
+      .optional()
+      .transform((v) => v === undefined || v === '1' || v === 'true'),
     workers: positiveInt.max(256),
     /** operator maximum for a caller's or install's timeout */
     maxTimeoutMs: positiveInt.max(MAX_TIMEOUT_MS),
@@ -86,6 +91,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     adminToken: env.RUNNER_ADMIN_TOKEN || undefined,
     secretsKey: env.RUNNER_SECRETS_KEY || undefined,
     egressAllowPrivate: flag.parse(env.RUNNER_EGRESS_ALLOW_PRIVATE),
+    writeTracking: env.RUNNER_WRITE_TRACKING || undefined,
     workers: flags.workers ?? env.RUNNER_WORKERS ?? String(availableParallelism()),
     maxTimeoutMs: env.RUNNER_MAX_TIMEOUT_MS ?? String(MAX_TIMEOUT_MS),
     defaultTimeoutMs: env.RUNNER_DEFAULT_TIMEOUT_MS ?? String(DEFAULT_LIMITS.timeoutMs),
@@ -119,6 +125,7 @@ const ENV_NAMES: Record<string, string> = {
   serviceToken: 'RUNNER_SERVICE_TOKEN',
   adminToken: 'RUNNER_ADMIN_TOKEN',
   workers: '--workers / RUNNER_WORKERS',
+  writeTracking: 'RUNNER_WRITE_TRACKING',
   maxTimeoutMs: 'RUNNER_MAX_TIMEOUT_MS',
   defaultTimeoutMs: 'RUNNER_DEFAULT_TIMEOUT_MS',
   maxMemoryMb: 'RUNNER_MAX_MEMORY_MB',

@@ -173,6 +173,18 @@ test('writes the host makes into guest memory (allocations, return areas) are re
   assert.deepEqual(asked, ['bench', 'bench', 'bench']);
 });
 
+test('with write tracking turned off (RUNNER_WRITE_TRACKING=0), a tracked component restores all of memory', async () => {
+  const guest = await hostWritesGuest('(call $get (i32.const 2048) (i32.const 5) (i32.const 300000))');
+  const instance = new GuestInstance({ ...guest, writeTracking: false }, { 'alga:extension/secrets': { get: () => 'x', list: () => [] } }, { write: () => {} });
+  instance.takeSnapshot();
+  assert.equal(instance.tracksWrites, false);
+  const pristine = image(instance);
+  assert.equal(instance.call(CONTEXT, { method: 'GET', url: '/', headers: [], body: undefined }).status, 204);
+  assert.ok(instance.restore());
+  assert.equal(instance.restoredBytes, pristine.byteLength);
+  assert.ok(Buffer.from(image(instance)).equals(pristine));
+});
+
 test('a guest cannot erase a mark by having the host write into the dirty map', async () => {
   // block 8 is written by wasm (marked: map byte 8), then the import's return area is put at
   // address 8, so jco writes the result tag 0 over that mark

@@ -38,10 +38,13 @@ export interface LoadedGuest {
    * instance, and keeps one restore source warm in the CPU cache instead of several.
    */
   pristineMemories?: Uint8Array[];
+  /** false: restores copy all of memory even when the modules track their writes */
+  writeTracking?: boolean;
 }
 
 /** Write tracking needs every module that touches memory instrumented, and one memory. */
 function writeTrackingUsable(guest: LoadedGuest): boolean {
+  if (guest.writeTracking === false) return false;
   const specs = [...guest.modules.values()];
   return specs.filter((s) => s.memory === 'defines').length === 1 && specs.every((s) => s.memory === 'none' || s.tracksWrites);
 }

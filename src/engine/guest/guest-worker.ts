@@ -188,7 +188,7 @@ async function load(msg: LoadMessage): Promise<void> {
     const modules = new Map(msg.modules.map((m) => [m.name, m]));
     const specsByModule = new Map(msg.modules.map((m) => [m.module, m]));
     slots.set(msg.artifactKey, {
-      guest: { instantiate: glue.instantiate, modules, specsByModule, maxMemoryPages: msg.maxMemoryPages },
+      guest: { instantiate: glue.instantiate, modules, specsByModule, maxMemoryPages: msg.maxMemoryPages, writeTracking: msg.writeTracking },
       importedFunctions: msg.importedFunctions,
       ready: [],
       alive: 0,
