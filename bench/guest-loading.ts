@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ArtifactStore, rewriteForEngine, type Artifact } from '../src/engine/artifact-store.js';
 import { compileCoreModule } from '../src/engine/engine.js';
-import type { LoadedGuest } from '../src/engine/guest/guest-instance.js';
+import { loadedGuest as engineLoadedGuest, type LoadedGuest } from '../src/engine/guest/guest-instance.js';
 import type { CoreModuleSpec } from '../src/engine/protocol.js';
 import { kitchenSinkBytes } from './guests.js';
 import type { BenchConfig } from './results.js';
@@ -44,5 +44,5 @@ export async function importGlue(artifact: Artifact): Promise<Instantiate> {
 }
 
 export function loadedGuest(instantiate: Instantiate, specs: CoreModuleSpec[]): LoadedGuest {
-  return { instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages: MAX_MEMORY_PAGES };
+  return engineLoadedGuest(instantiate, specs, MAX_MEMORY_PAGES);
 }

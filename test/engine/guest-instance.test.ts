@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { ArtifactStore } from '../../src/engine/artifact-store.js';
 import { compileCoreModules } from '../../src/engine/engine.js';
-import { GuestInstance, type LoadedGuest } from '../../src/engine/guest/guest-instance.js';
+import { GuestInstance, loadedGuest, type LoadedGuest } from '../../src/engine/guest/guest-instance.js';
 import type { GuestContextData, GuestHttpRequest } from '../../src/engine/protocol.js';
 import { exampleBytes } from '../support/runtime.js';
 import { InMemoryBackend, jcoHostImports } from '../../bench/in-memory-host.js';
@@ -26,15 +26,19 @@ const REQUEST: GuestHttpRequest = { method: 'GET', url: '/', headers: [], body: 
 let dir: string;
 let guest: LoadedGuest;
 
+/** Prepares a component as the engine does (own artifact dir) and loads it as a worker would. */
+async function prepareGuest(name: string, component: Uint8Array, maxPages: number): Promise<LoadedGuest> {
+  const artifacts = new ArtifactStore(join(dir, name));
+  const prepared = await artifacts.prepare(component);
+  if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
+  const specs = await compileCoreModules(artifacts, prepared.artifact, maxPages);
+  const glue = (await import(pathToFileURL(prepared.artifact.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
+  return loadedGuest(glue.instantiate, specs, maxPages);
+}
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'alga-guest-instance-'));
-  const artifacts = new ArtifactStore(dir);
-  const prepared = await artifacts.prepare(exampleBytes('wat-counter'));
-  if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
-  const { artifact } = prepared;
-  const specs = await compileCoreModules(artifacts, artifact, MAX_PAGES);
-  const glue = (await import(pathToFileURL(artifact.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
-  guest = { instantiate: glue.instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages: MAX_PAGES };
+  guest = await prepareGuest('counter', exampleBytes('wat-counter'), MAX_PAGES);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -81,14 +85,9 @@ test('an instance whose image differs from the shared one keeps its own copy', (
 });
 
 test('with write tracking (the kitchen-sink), a restore copies only written blocks and leaves memory exactly pristine', async () => {
-  const artifacts = new ArtifactStore(join(dir, 'kitchen'));
-  const prepared = await artifacts.prepare(exampleBytes('kitchen-sink'));
-  if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
-  const { artifact } = prepared;
-  const specs = await compileCoreModules(artifacts, artifact, 4096);
+  const kitchen = await prepareGuest('kitchen', exampleBytes('kitchen-sink'), 4096);
+  const specs = [...kitchen.modules.values()];
   assert.ok(specs.every((s) => s.memory === 'none' || s.tracksWrites), JSON.stringify(specs.map((s) => [s.name, s.memory, s.tracksWrites])));
-  const glue = (await import(pathToFileURL(artifact.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
-  const kitchen: LoadedGuest = { instantiate: glue.instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages: 4096 };
   // host functions: the in-memory stand-ins the benchmark's baselines use (real values, no engine)
   let current: GuestContextData = CONTEXT;
   const instance = new GuestInstance(kitchen, jcoHostImports(new InMemoryBackend(), () => ({ ...current, requestId: current.requestId ?? 'r' })), { write: () => {} });
@@ -147,12 +146,7 @@ async function hostWritesGuest(handlerBody: string): Promise<LoadedGuest> {
   const world = 'world host-writes {\n  use types.{execute-request, execute-response};\n  import secrets;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
   const core = await parse(hostWritesWat(handlerBody));
   const component = await componentNew(await componentEmbed({ binary: core, witSource: `${worldWit}\n${world}`, world: 'host-writes' }));
-  const artifacts = new ArtifactStore(join(dir, `host-writes-${createHash('sha256').update(handlerBody).digest('hex').slice(0, 8)}`));
-  const prepared = await artifacts.prepare(component);
-  if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
-  const specs = await compileCoreModules(artifacts, prepared.artifact, 4096);
-  const glue = (await import(pathToFileURL(prepared.artifact.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
-  return { instantiate: glue.instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages: 4096 };
+  return prepareGuest(`host-writes-${createHash('sha256').update(handlerBody).digest('hex').slice(0, 8)}`, component, 4096);
 }
 
 test('writes the host makes into guest memory (allocations, return areas) are restored too', async () => {

@@ -21,7 +21,7 @@ import { ResourceLedger, createWasiImports, type WasiHost } from './wasi.js';
 import { DirtyBlocks } from './dirty-blocks.js';
 import { DIRTY_MAP_BYTES } from '../write-tracking.js';
 
-type InstantiateFn = (
+export type InstantiateFn = (
   getCoreModule: (name: string) => WebAssembly.Module,
   imports: Record<string, unknown>,
   instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
@@ -40,6 +40,11 @@ export interface LoadedGuest {
   pristineMemories?: Uint8Array[];
   /** false: restores copy all of memory even when the modules track their writes */
   writeTracking?: boolean;
+}
+
+/** A guest as a worker holds it: the glue's `instantiate` and its compiled core modules. */
+export function loadedGuest(instantiate: InstantiateFn, specs: readonly CoreModuleSpec[], maxMemoryPages: number, writeTracking = true): LoadedGuest {
+  return { instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages, writeTracking };
 }
 
 /** Write tracking needs every module that touches memory instrumented, and one memory. */
@@ -215,8 +220,8 @@ export class GuestInstance {
     for (const { memory, bytes } of snap.memories) if (memory.buffer.byteLength !== bytes.byteLength) return false;
     for (const { table, length } of snap.tables) if (table.length !== length) return false;
     if (this.dirty) this.restoredBytes = this.dirty.restore(snap.memories[0]!.bytes, RESTORE_CHUNK_BYTES, between);
-    else for (const { memory, bytes } of snap.memories) {
-      this.restoredBytes = snap.memories.reduce((n, m) => n + m.bytes.byteLength, 0);
+    else this.restoredBytes = snap.memories.reduce((n, m) => n + m.bytes.byteLength, 0);
+    if (!this.dirty) for (const { memory, bytes } of snap.memories) {
       const target = new Uint8Array(memory.buffer);
       for (let offset = 0; offset < bytes.byteLength; offset += RESTORE_CHUNK_BYTES) {
         const end = Math.min(offset + RESTORE_CHUNK_BYTES, bytes.byteLength);

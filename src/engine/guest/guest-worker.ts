@@ -21,7 +21,7 @@ import {
   type LoadMessage,
   type ToWorker,
 } from '../protocol.js';
-import { GuestInstance, type LoadedGuest } from './guest-instance.js';
+import { GuestInstance, loadedGuest, type LoadedGuest } from './guest-instance.js';
 import { GuestExit } from './wasi.js';
 
 interface WorkerInit {
@@ -185,10 +185,8 @@ function writeStdio(stream: 'stdout' | 'stderr', bytes: Uint8Array): void {
 async function load(msg: LoadMessage): Promise<void> {
   try {
     const glue = (await import(pathToFileURL(msg.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
-    const modules = new Map(msg.modules.map((m) => [m.name, m]));
-    const specsByModule = new Map(msg.modules.map((m) => [m.module, m]));
     slots.set(msg.artifactKey, {
-      guest: { instantiate: glue.instantiate, modules, specsByModule, maxMemoryPages: msg.maxMemoryPages, writeTracking: msg.writeTracking },
+      guest: loadedGuest(glue.instantiate, msg.modules, msg.maxMemoryPages, msg.writeTracking),
       importedFunctions: msg.importedFunctions,
       ready: [],
       alive: 0,
