@@ -65,7 +65,7 @@ export async function runFloor(config: BenchConfig): Promise<SectionResult> {
   progress('warm instance + restore');
   const specs: CoreModuleSpec[] = [];
   for (const [name, bytes] of coreBytes) specs.push(await compileSpec(rewriteForRestore(name, bytes)));
-  const guest = loadedGuest(instantiate, specs);
+  const guest = loadedGuest(artifact, instantiate, specs);
   const fresh = () => {
     const instance = new GuestInstance(guest, hostImports, { write: () => {} });
     instance.takeSnapshot();

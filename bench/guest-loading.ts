@@ -43,6 +43,6 @@ export async function importGlue(artifact: Artifact): Promise<Instantiate> {
   return ((await import(pathToFileURL(artifact.gluePath).href)) as { instantiate: Instantiate }).instantiate;
 }
 
-export function loadedGuest(instantiate: Instantiate, specs: CoreModuleSpec[]): LoadedGuest {
-  return engineLoadedGuest(instantiate, specs, MAX_MEMORY_PAGES);
+export function loadedGuest(artifact: Artifact, instantiate: Instantiate, specs: CoreModuleSpec[]): LoadedGuest {
+  return engineLoadedGuest(instantiate, specs, MAX_MEMORY_PAGES, artifact.returnAreas);
 }

@@ -11,11 +11,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { checkComponentShape, stripVersion, type ComponentProblem } from './component-check.js';
+import { ComponentTypeError, importReturnAreas, type ReturnAreas } from './component-types.js';
 import { instrumentWrites } from './write-tracking.js';
 import { rewriteModule } from './wasm-binary.js';
 
 /** Bump when the on-disk layout or the glue patches change: older artifacts are rebuilt. */
-const ARTIFACT_FORMAT = 1;
+const ARTIFACT_FORMAT = 2;
 const GLUE_FILE = 'guest.js';
 const META_FILE = 'meta.json';
 const COMPONENT_FILE = 'component.wasm';
@@ -36,6 +37,10 @@ export interface Artifact {
   imports: string[];
   /** interface → jco (camelCase) function names the guest imports */
   importedFunctions: Record<string, string[]>;
+  /** what the host writes when each import returns; null when the component's types could not be read (restores then copy all of memory) */
+  returnAreas: ReturnAreas | null;
+  /** why `returnAreas` is null */
+  returnAreasProblem?: string;
 }
 
 interface ArtifactMeta {
@@ -45,6 +50,8 @@ interface ArtifactMeta {
   coreModules: string[];
   imports: string[];
   importedFunctions: Record<string, string[]>;
+  returnAreas: ReturnAreas | null;
+  returnAreasProblem?: string;
 }
 
 export type PrepareResult = { kind: 'ok'; artifact: Artifact; reused: boolean } | { kind: 'err'; problem: ComponentProblem };
@@ -65,7 +72,8 @@ export class ArtifactStore {
     try {
       const meta = JSON.parse(await readFile(join(dir, META_FILE), 'utf8')) as ArtifactMeta;
       if (meta.format !== ARTIFACT_FORMAT || meta.jcoTranspile !== jcoTranspileVersion || meta.contentHash !== contentHash) return null;
-      return { contentHash, dir, gluePath: join(dir, GLUE_FILE), coreModules: meta.coreModules, imports: meta.imports, importedFunctions: meta.importedFunctions };
+      const { coreModules, imports, importedFunctions, returnAreas, returnAreasProblem } = meta;
+      return { contentHash, dir, gluePath: join(dir, GLUE_FILE), coreModules, imports, importedFunctions, returnAreas, ...(returnAreasProblem ? { returnAreasProblem } : {}) };
     } catch {
       return null;
     }
@@ -120,6 +128,7 @@ export class ArtifactStore {
     if (!glueBytes) throw new Error(`jco produced no ${GLUE_FILE}`);
     const glue = patchGlue(new TextDecoder().decode(glueBytes));
     const importedFunctions = importedFunctionsOf(glue);
+    const { returnAreas, returnAreasProblem } = readReturnAreas(bytes);
     const coreModules = Object.keys(files)
       .filter((name) => name.endsWith('.wasm'))
       .sort((a, b) => coreIndex(a) - coreIndex(b));
@@ -132,7 +141,16 @@ export class ArtifactStore {
       await writeFile(join(tmp, COMPONENT_FILE), bytes);
       await writeFile(join(tmp, GLUE_FILE), glue);
       for (const name of coreModules) await writeFile(join(tmp, name), files[name]!);
-      const meta: ArtifactMeta = { format: ARTIFACT_FORMAT, jcoTranspile: jcoTranspileVersion, contentHash, coreModules, imports: checked.shape.imports, importedFunctions };
+      const meta: ArtifactMeta = {
+        format: ARTIFACT_FORMAT,
+        jcoTranspile: jcoTranspileVersion,
+        contentHash,
+        coreModules,
+        imports: checked.shape.imports,
+        importedFunctions,
+        returnAreas,
+        ...(returnAreasProblem ? { returnAreasProblem } : {}),
+      };
       await writeFile(join(tmp, META_FILE), JSON.stringify(meta, null, 2));
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
@@ -192,6 +210,16 @@ export function rewriteForEngine(bytes: Uint8Array, maxPages: number): Uint8Arra
   const capped = rewriteModule(bytes, { maxMemoryPages: maxPages }).bytes;
   const tracked = instrumentWrites(capped);
   return tracked.kind === 'tracked' ? tracked.bytes : capped;
+}
+
+/** A component whose types this runner cannot read still installs; it just restores all of memory. */
+function readReturnAreas(bytes: Uint8Array): { returnAreas: ReturnAreas | null; returnAreasProblem?: string } {
+  try {
+    return { returnAreas: importReturnAreas(bytes) };
+  } catch (e) {
+    if (e instanceof ComponentTypeError) return { returnAreas: null, returnAreasProblem: e.message };
+    throw e;
+  }
 }
 
 function coreIndex(name: string): number {

@@ -163,7 +163,7 @@ export class Engine {
       if (this.loaded.size >= MAX_COMPILED_GUESTS) this.loaded.delete(this.loaded.keys().next().value!);
       loading = (async () => {
         const modules = await compileCoreModules(this.artifacts, artifact, maxPages);
-        return { type: 'load', artifactKey: key, gluePath: artifact.gluePath, modules, maxMemoryPages: maxPages, importedFunctions: artifact.importedFunctions, writeTracking: this.options.writeTracking ?? true } satisfies LoadMessage;
+        return { type: 'load', artifactKey: key, gluePath: artifact.gluePath, modules, maxMemoryPages: maxPages, importedFunctions: artifact.importedFunctions, returnAreas: this.options.writeTracking === false ? null : artifact.returnAreas } satisfies LoadMessage;
       })();
       loading.catch(() => this.loaded.delete(key));
       this.loaded.set(key, loading);

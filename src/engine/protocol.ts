@@ -7,6 +7,7 @@
  *    posts a call and blocks in `Atomics.wait`; the main thread answers, then `Atomics.notify`s.
  */
 import type { HostResult } from '../capabilities/capability.js';
+import type { ReturnAreas } from './component-types.js';
 
 export interface GuestHttpRequest {
   method: string;
@@ -52,8 +53,8 @@ export interface LoadMessage {
   maxMemoryPages: number;
   /** interface → function names the glue imports (all forwarded to the host) */
   importedFunctions: Record<string, string[]>;
-  /** restore by tracked writes where the modules allow it (the operator can turn it off) */
-  writeTracking: boolean;
+  /** the imports' return areas (component-types.ts); null: restore all of memory (unknown, or the operator turned write tracking off) */
+  returnAreas: ReturnAreas | null;
 }
 
 export interface ExecuteMessage {

@@ -10,9 +10,10 @@
  *    instance is then retired; nothing is restored from its marks);
  *  - memory.fill / memory.copy / memory.init check their destination the same way and mark their
  *    whole range;
- *  - host (JS) writes into guest memory are tracked by the engine: it marks every block an
- *    import's i32 arguments point at and every block an exported allocator returns, and it takes
- *    the map's marks into its own copy before any JS runs (guest-instance.ts).
+ *  - host (JS) writes into guest memory are tracked by the engine: it marks each import's return
+ *    area, sized by the component's declared result type (component-types.ts), and every range an
+ *    exported allocator returns, and it takes the map's marks into its own copy before the host
+ *    writes into the map (guest-instance.ts, guest/dirty-blocks.ts).
  *
  * [0, 1024) is the first 1 KiB of the address space, which C toolchains keep free (wasm-ld's
  * default global base is 1024; with --stack-first it is the deepest end of the stack). A module

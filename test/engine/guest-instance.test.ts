@@ -33,7 +33,7 @@ async function prepareGuest(name: string, component: Uint8Array, maxPages: numbe
   if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
   const specs = await compileCoreModules(artifacts, prepared.artifact, maxPages);
   const glue = (await import(pathToFileURL(prepared.artifact.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
-  return loadedGuest(glue.instantiate, specs, maxPages);
+  return loadedGuest(glue.instantiate, specs, maxPages, prepared.artifact.returnAreas);
 }
 
 before(async () => {
@@ -141,13 +141,31 @@ const hostWritesWat = (handlerBody: string) => `(module
     (i32.store8 (i32.const 4108) (i32.const 0))
     (i32.const 4096)))`;
 
-async function hostWritesGuest(handlerBody: string): Promise<LoadedGuest> {
-  const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8');
+async function hostWritesGuest(handlerBody: string, secretType = 'result<string, secret-error>'): Promise<LoadedGuest> {
+  const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8').replace('get: func(key: string) -> result<string, secret-error>;', `get: func(key: string) -> ${secretType};`);
   const world = 'world host-writes {\n  use types.{execute-request, execute-response};\n  import secrets;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
   const core = await parse(hostWritesWat(handlerBody));
   const component = await componentNew(await componentEmbed({ binary: core, witSource: `${worldWit}\n${world}`, world: 'host-writes' }));
-  return prepareGuest(`host-writes-${createHash('sha256').update(handlerBody).digest('hex').slice(0, 8)}`, component, 4096);
+  return prepareGuest(`host-writes-${createHash('sha256').update(handlerBody + secretType).digest('hex').slice(0, 8)}`, component, 4096);
 }
+
+test('a return area larger than a block, from a component declaring its own result type, is restored whole', async () => {
+  // imports are matched by name: this component declares `secrets.get` returning 2 500 u64s
+  // (20 000 bytes), and jco writes them all. The area starts near the end of block 18 and reaches
+  // into block 20, past "the block and the next" any size assumption would cover.
+  const words = 2500;
+  const big = await hostWritesGuest('(call $get (i32.const 2048) (i32.const 5) (i32.const 310000))', `tuple<${Array(words).fill('u64').join(', ')}>`);
+  assert.equal(big.returnAreas?.['alga:extension/secrets']?.get, words * 8);
+  const instance = new GuestInstance(big, { 'alga:extension/secrets': { get: () => Array.from({ length: words }, (_, i) => BigInt(i + 1)), list: () => [] } }, { write: () => {} });
+  instance.takeSnapshot();
+  assert.equal(instance.tracksWrites, true);
+  const pristine = image(instance);
+  assert.equal(instance.call(CONTEXT, { method: 'GET', url: '/', headers: [], body: undefined }).status, 204);
+  const last = new DataView(instance.memories[0]!.buffer).getBigUint64(310000 + (words - 1) * 8, true);
+  assert.equal(last, BigInt(words), 'jco wrote the whole area, up to block 20');
+  assert.ok(instance.restore());
+  assert.ok(Buffer.from(image(instance)).equals(pristine), 'memory is pristine after the restore');
+});
 
 test('writes the host makes into guest memory (allocations, return areas) are restored too', async () => {
   const hostWrites = await hostWritesGuest('(call $get (i32.const 2048) (i32.const 5) (i32.const 300000))');
@@ -169,7 +187,7 @@ test('writes the host makes into guest memory (allocations, return areas) are re
 
 test('with write tracking turned off (RUNNER_WRITE_TRACKING=0), a tracked component restores all of memory', async () => {
   const guest = await hostWritesGuest('(call $get (i32.const 2048) (i32.const 5) (i32.const 300000))');
-  const instance = new GuestInstance({ ...guest, writeTracking: false }, { 'alga:extension/secrets': { get: () => 'x', list: () => [] } }, { write: () => {} });
+  const instance = new GuestInstance({ ...guest, returnAreas: null }, { 'alga:extension/secrets': { get: () => 'x', list: () => [] } }, { write: () => {} });
   instance.takeSnapshot();
   assert.equal(instance.tracksWrites, false);
   const pristine = image(instance);

@@ -1,7 +1,7 @@
 /** The install-time pipeline (issue #3 item 2): shape checks, clear refusals, the disk cache. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactStore, patchGlue } from '../../src/engine/artifact-store.js';
@@ -92,6 +92,20 @@ test('an artifact whose cached output is unusable is rebuilt from the kept compo
   assert.equal(await store.load(first.artifact.contentHash), null);
   const rebuilt = await store.loadOrRebuild(first.artifact.contentHash);
   assert.equal(rebuilt?.contentHash, first.artifact.contentHash);
+});
+
+test('an artifact written by an older format (before return areas were recorded) is rebuilt with them', async () => {
+  const store = new ArtifactStore(join(dir, 'old-format'));
+  const first = await store.prepare(exampleBytes('wat-exit'));
+  assert.equal(first.kind, 'ok');
+  if (first.kind !== 'ok') return;
+  const metaPath = join(first.artifact.dir, 'meta.json');
+  const { returnAreas, ...older } = JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(returnAreas, { 'wasi:cli/exit': { exit: 0 } });
+  writeFileSync(metaPath, JSON.stringify({ ...older, format: 1 }));
+  assert.equal(await store.load(first.artifact.contentHash), null, 'the old format is not used as it is');
+  const rebuilt = await store.loadOrRebuild(first.artifact.contentHash);
+  assert.deepEqual(rebuilt?.returnAreas, { 'wasi:cli/exit': { exit: 0 } });
 });
 
 test('glue patches replace the WebAssembly.promising try/catch and the debug log', () => {

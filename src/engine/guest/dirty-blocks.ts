@@ -4,13 +4,13 @@
  *
  * Wasm writes mark the dirty map at [0, 1024) of guest memory; the guest cannot write the map (its
  * stores into it trap). Host (JS) writes are marked here: jco writes guest memory only into areas
- * an exported allocator (`cabi_realloc`) returned and into return areas whose address an import
- * receives as an argument — so every block an import's i32 argument points at is marked, and every
- * allocation. Before any host code runs, the map's marks are taken into `marks` here, so a host
- * write that lands on the map (a guest can hand out such an address) cannot erase one.
+ * an exported allocator (`cabi_realloc`) returned and into the return areas of imports — so every
+ * allocation is marked, and every return area, sized by the result type the component declares
+ * (component-types.ts). Before the host writes into the map (a guest can hand out such an
+ * address), the map's marks are taken into `marks` here, so that write cannot erase one.
  *
- * A return area is assumed to fit in one block (16 KiB): the restore copies every marked block
- * and the next, and the canonical ABI's return areas for this world are a few dozen bytes.
+ * A restore copies every marked block and the next: a wasm store of up to 8 bytes at an offset
+ * under 16 KiB lands in the block it marks or the one after.
  */
 import { DIRTY_BLOCK_BYTES, DIRTY_BLOCK_SHIFT, DIRTY_MAP_BYTES } from '../write-tracking.js';
 

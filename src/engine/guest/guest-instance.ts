@@ -20,6 +20,8 @@ import type { CoreModuleSpec, GuestContextData, GuestHttpRequest, GuestResponse 
 import { ResourceLedger, createWasiImports, type WasiHost } from './wasi.js';
 import { DirtyBlocks } from './dirty-blocks.js';
 import { DIRTY_MAP_BYTES } from '../write-tracking.js';
+import type { ReturnAreas } from '../component-types.js';
+import { stripVersion } from '../component-check.js';
 
 export type InstantiateFn = (
   getCoreModule: (name: string) => WebAssembly.Module,
@@ -38,21 +40,28 @@ export interface LoadedGuest {
    * instance, and keeps one restore source warm in the CPU cache instead of several.
    */
   pristineMemories?: Uint8Array[];
-  /** false: restores copy all of memory even when the modules track their writes */
-  writeTracking?: boolean;
+  /**
+   * The return area of every function the component imports (component-types.ts): what the host
+   * writes when an import returns. null: unknown (or tracking turned off) — restores copy all of
+   * memory even when the modules track their writes.
+   */
+  returnAreas: ReturnAreas | null;
 }
 
 /** A guest as a worker holds it: the glue's `instantiate` and its compiled core modules. */
-export function loadedGuest(instantiate: InstantiateFn, specs: readonly CoreModuleSpec[], maxMemoryPages: number, writeTracking = true): LoadedGuest {
-  return { instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages, writeTracking };
+export function loadedGuest(instantiate: InstantiateFn, specs: readonly CoreModuleSpec[], maxMemoryPages: number, returnAreas: ReturnAreas | null): LoadedGuest {
+  return { instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages, returnAreas };
 }
 
-/** Write tracking needs every module that touches memory instrumented, and one memory. */
+/** Write tracking needs every module that touches memory instrumented, one memory, and the imports' return areas. */
 function writeTrackingUsable(guest: LoadedGuest): boolean {
-  if (guest.writeTracking === false) return false;
+  if (!guest.returnAreas) return false;
   const specs = [...guest.modules.values()];
   return specs.filter((s) => s.memory === 'defines').length === 1 && specs.every((s) => s.memory === 'none' || s.tracksWrites);
 }
+
+/** Core imports the canonical ABI defines for resources: they never write guest memory. */
+const CANON_BUILTIN = /^\[resource-(drop|new|rep)\]/;
 
 /** Host resources that may leak per request before the instance is retired. */
 const MAX_LEAKED_RESOURCES = 4096;
@@ -91,7 +100,7 @@ export class GuestInstance {
     const instantiateCore = (module: WebAssembly.Module, importObject?: WebAssembly.Imports) => {
       const spec = guest.specsByModule.get(module);
       const tracked = tracking && spec !== undefined && spec.memory !== 'none';
-      const instance = new WebAssembly.Instance(module, tracked ? this.trackImports(importObject) : importObject);
+      const instance = new WebAssembly.Instance(module, tracked ? this.trackImports(importObject, guest.returnAreas!) : importObject);
       this.capture(instance, spec);
       return tracked ? { exports: this.trackAllocators(instance.exports) } : instance;
     };
@@ -113,31 +122,50 @@ export class GuestInstance {
     return this.dirty !== null;
   }
 
-  /** Host code reached from the guest: the guest's marks are taken first, and whatever the arguments point at is marked. */
-  private trackImports(importObject: WebAssembly.Imports | undefined): WebAssembly.Imports | undefined {
+  /**
+   * Host code reached from the guest marks what it will write: an import's return area (its last
+   * argument, sized by the component's declared result type). Canonical-ABI builtins and imports
+   * returning in a core value write nothing and are passed through. Imports the component's types
+   * do not describe (core modules importing each other) get the blanket treatment: the marks are
+   * taken first and every block an i32 argument points at is marked.
+   */
+  private trackImports(importObject: WebAssembly.Imports | undefined, returnAreas: ReturnAreas): WebAssembly.Imports | undefined {
     if (!importObject) return importObject;
     const out: WebAssembly.Imports = {};
     for (const [ns, members] of Object.entries(importObject)) {
+      const areas = returnAreas[stripVersion(ns)];
       const copy: Record<string, WebAssembly.ImportValue> = {};
       for (const [name, value] of Object.entries(members)) {
-        if (typeof value !== 'function') {
-          copy[name] = value;
-          continue;
-        }
-        const fn = value as (...args: unknown[]) => unknown;
-        const wrapped = (...args: unknown[]) => {
-          const dirty = this.dirty;
-          if (dirty) {
-            dirty.absorb();
-            for (const a of args) if (typeof a === 'number') dirty.markAddress(a);
-          }
-          return fn(...args);
-        };
-        copy[name] = Object.assign(wrapped, fn);
+        const area = areas?.[name] ?? (CANON_BUILTIN.test(name) ? 0 : undefined);
+        copy[name] = typeof value !== 'function' || area === 0 ? value : this.marking(value as (...args: unknown[]) => unknown, area);
       }
       out[ns] = copy;
     }
     return out;
+  }
+
+  private marking(fn: (...args: unknown[]) => unknown, returnArea: number | undefined): (...args: unknown[]) => unknown {
+    const wrapped =
+      returnArea === undefined
+        ? (...args: unknown[]) => {
+            const dirty = this.dirty;
+            if (dirty) {
+              dirty.absorb();
+              for (const a of args) if (typeof a === 'number') dirty.markAddress(a);
+            }
+            return fn(...args);
+          }
+        : (...args: unknown[]) => {
+            const dirty = this.dirty;
+            if (dirty) {
+              const at = args[args.length - 1] as number;
+              // a return area inside the map would let the host erase marks: take them first
+              if (at >>> 0 < DIRTY_MAP_BYTES) dirty.absorb();
+              dirty.markRange(at, returnArea);
+            }
+            return fn(...args);
+          };
+    return Object.assign(wrapped, fn);
   }
 
   /** Allocators the host calls before writing guest memory: what they return is marked. */

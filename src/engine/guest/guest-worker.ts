@@ -186,7 +186,7 @@ async function load(msg: LoadMessage): Promise<void> {
   try {
     const glue = (await import(pathToFileURL(msg.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
     slots.set(msg.artifactKey, {
-      guest: loadedGuest(glue.instantiate, msg.modules, msg.maxMemoryPages, msg.writeTracking),
+      guest: loadedGuest(glue.instantiate, msg.modules, msg.maxMemoryPages, msg.returnAreas),
       importedFunctions: msg.importedFunctions,
       ready: [],
       alive: 0,
