@@ -59,6 +59,8 @@ export interface EngineOptions {
   maxGuestsPerWorker?: number;
   /** restore only the blocks a request wrote, where the component allows it (default true) */
   writeTracking?: boolean;
+  /** longest the main thread watches a running worker for its next message, in ms (worker-pool.ts; default 0.5, 0 turns it off) */
+  hotWaitMs?: number;
 }
 
 export type EnginePrepareResult = PrepareResult | { kind: 'err'; problem: { code: 'unserved_import'; message: string; import: string } };
@@ -70,7 +72,7 @@ export class Engine {
 
   private constructor(private readonly options: EngineOptions) {
     this.artifacts = new ArtifactStore(options.cacheDir);
-    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker });
+    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs });
   }
 
   static async create(options: EngineOptions): Promise<Engine> {

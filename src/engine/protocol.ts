@@ -2,9 +2,12 @@
  * Messages between the main thread and guest workers. Kept in one place so both sides agree.
  *
  * Two channels per worker:
- *  - the worker's own port (`postMessage`) carries load/execute requests and their results;
- *  - a dedicated MessageChannel + SharedArrayBuffer carries synchronous host calls: the worker
- *    posts a call and blocks in `Atomics.wait`; the main thread answers, then `Atomics.notify`s.
+ *  - the worker's own port (`postMessage`) carries load/execute/unload requests to the worker;
+ *  - a dedicated MessageChannel + SharedArrayBuffer carries everything the worker sends (host
+ *    calls, stdio, results) and the answers to synchronous host calls: the worker posts a call and
+ *    blocks in `Atomics.wait`; the main thread answers, then `Atomics.notify`s. One port for all
+ *    the worker says keeps it in order, and lets the main thread watch a single port per worker
+ *    while an execution runs (worker-pool.ts, "hot wait").
  */
 import type { HostResult } from '../capabilities/capability.js';
 import type { ReturnAreas } from './component-types.js';
@@ -120,8 +123,11 @@ export type FromWorker =
   | { type: 'host-call'; id: number; iface: string; fn: string; args: unknown[] }
   | { type: 'load-failed'; artifactKey: string; message: string };
 
-/** Host-call channel: worker → main. */
+/** Host-call channel: worker → main, a round-trip host call. */
 export type HostChannelMessage = { type: 'call'; seq: number; iface: string; fn: string; args: unknown[] };
+
+/** All the worker sends, on the host channel. */
+export type WorkerMessage = FromWorker | HostChannelMessage;
 
 /** Host-call channel: main → worker. `abort` ends the execution with a fault. */
 export type HostCallAnswer = HostResult | { kind: 'abort'; code: FaultCode; message: string };

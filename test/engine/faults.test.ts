@@ -1,7 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
-import { createTestRuntime, bodyJson, type TestRuntime } from '../support/runtime.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { createTestRuntime, bodyJson, repoRoot, type TestRuntime } from '../support/runtime.js';
 
 let rt: TestRuntime;
 let kitchen: string;
@@ -85,6 +88,42 @@ test('the host-call cap ends the execution with `host_call_limit`', async () => 
   if (out.kind === 'fault') assert.equal(out.code, 'host_call_limit');
   assert.equal(out.report.hostCalls, 4);
   await nextRequestSucceeds(kitchen);
+});
+
+/** A guest that calls `secrets.get` (a round trip to the main thread) forever. */
+async function hostCallLoopGuest(): Promise<Uint8Array> {
+  const wat = `(module
+    (import "alga:extension/secrets" "get" (func $get (param i32 i32 i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 512) "key")
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 4096))
+    (func (export "handler") (param i32) (result i32)
+      (loop $forever
+        (call $get (i32.const 512) (i32.const 3) (i32.const 64))
+        (br $forever))
+      (i32.const 16)))`;
+  const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8');
+  const world = 'world calls-forever {\n  use types.{execute-request, execute-response};\n  import secrets;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
+  return componentNew(await componentEmbed({ binary: await parse(wat), witSource: `${worldWit}\n${world}`, world: 'calls-forever' }));
+}
+
+test('a guest calling the host in a tight loop still stops at its deadline: the main thread\'s hot wait yields to timers', { timeout: 30_000 }, async () => {
+  // a hot-wait window far longer than the deadline: only the per-turn budget sends the main
+  // thread back to its event loop, where the deadline timer runs
+  const spinning = await createTestRuntime({ workers: 1, hotWaitMs: 60_000 });
+  try {
+    const prepared = await spinning.engine.prepare(await hostCallLoopGuest());
+    assert.equal(prepared.kind, 'ok');
+    if (prepared.kind !== 'ok') return;
+    const started = performance.now();
+    const out = await spinning.run(prepared.artifact.contentHash, '/', { limits: { timeoutMs: 300, maxHostCalls: 1_000_000_000 } });
+    const elapsed = performance.now() - started;
+    assert.equal(out.kind === 'fault' && out.code, 'timeout');
+    assert.ok(out.report.hostCalls > 100, `the calls were answered while it ran (${out.report.hostCalls})`);
+    assert.ok(elapsed < 3000, `took ${elapsed} ms`);
+  } finally {
+    await spinning.close();
+  }
 });
 
 test('a response above the cap is `response_too_large`', async () => {

@@ -14,7 +14,7 @@ import type { CapabilityName, InstallView } from '../../src/capabilities/capabil
 import type { ExecutionContext, ExecutionUser } from '../../src/engine/execution-context.js';
 import type { ExecutionLimits } from '../../src/engine/limits.js';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 export function examplePath(name: string): string {
   return join(repoRoot, '.cache', 'examples', `${name}.wasm`);
@@ -53,6 +53,8 @@ export interface TestRuntimeOptions {
   workers?: number;
   maxGuestsPerWorker?: number;
   dir?: string;
+  /** Engine option: the main thread's hot-wait window (ms) */
+  hotWaitMs?: number;
   /** how to open the store (test/store/backends.ts gives SQLite and PostgreSQL legs); default: SQLite in `dir` */
   store?: OpenStoreOptions;
 }
@@ -62,7 +64,7 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
   const store = await openStore({ dataDir: dir, ...options.store, secretsKey: Buffer.alloc(32, 7) });
   const tenantData = createStoreTenantData(store.db);
   const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true } });
-  const engine = await Engine.create({ cacheDir: join(dir, 'artifacts'), registry, workers: options.workers ?? 1, maxGuestsPerWorker: options.maxGuestsPerWorker });
+  const engine = await Engine.create({ cacheDir: join(dir, 'artifacts'), registry, workers: options.workers ?? 1, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs });
   return {
     engine,
     store,

@@ -348,11 +348,12 @@ function describe(e: unknown): string {
   return String(e).slice(0, 2000);
 }
 
+/** Everything for the main thread goes on the host channel, in order (see protocol.ts). */
 function post(msg: FromWorker): void {
   if (msg.type === 'result' && msg.kind === 'ok' && msg.response.body) {
-    port.postMessage(msg, [msg.response.body.buffer as ArrayBuffer]);
+    init.hostPort.postMessage(msg, [msg.response.body.buffer as ArrayBuffer]);
   } else {
-    port.postMessage(msg);
+    init.hostPort.postMessage(msg);
   }
 }
 
