@@ -70,7 +70,7 @@ export interface PoolOptions {
  * call, the result) before going back to the event loop. An idle vCPU here is put to sleep after
  * ~200 µs and takes ~70 µs to wake; a host-call round trip is ~20 µs when both threads are awake.
  */
-const HOT_WAIT_MS = 0.5;
+export const HOT_WAIT_MS = 0.5;
 /** Most the main thread hot-waits per event-loop turn, so timers and I/O always get their turn. */
 const HOT_WAIT_BUDGET_PER_TURN_MS = 2;
 

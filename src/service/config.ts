@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, MAX_TIMEOUT_MS } from '../engine/limits.js';
+import { HOT_WAIT_MS } from '../engine/worker-pool.js';
 
 const positiveInt = z.coerce.number().int().positive();
 const flag = z
@@ -37,6 +38,8 @@ const configSchema = z
       .enum(['0', '1', 'true', 'false'], { message: 'must be 0, 1, true or false' })
       .optional()
       .transform((v) => v === undefined || v === '1' || v === 'true'),
+    /** how long the main thread watches a running worker before sleeping (ms; 0 = never; src/engine/worker-pool.ts) */
+    hotWaitMs: z.coerce.number({ message: 'must be a number of milliseconds' }).min(0, 'must be 0 or more').max(10, 'must be at most 10'),
     workers: positiveInt.max(256),
     /** operator maximum for a caller's or install's timeout */
     maxTimeoutMs: positiveInt.max(MAX_TIMEOUT_MS),
@@ -92,6 +95,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     secretsKey: env.RUNNER_SECRETS_KEY || undefined,
     egressAllowPrivate: flag.parse(env.RUNNER_EGRESS_ALLOW_PRIVATE),
     writeTracking: env.RUNNER_WRITE_TRACKING || undefined,
+    hotWaitMs: env.RUNNER_HOT_WAIT_MS || String(HOT_WAIT_MS),
     workers: flags.workers ?? env.RUNNER_WORKERS ?? String(availableParallelism()),
     maxTimeoutMs: env.RUNNER_MAX_TIMEOUT_MS ?? String(MAX_TIMEOUT_MS),
     defaultTimeoutMs: env.RUNNER_DEFAULT_TIMEOUT_MS ?? String(DEFAULT_LIMITS.timeoutMs),
@@ -126,6 +130,7 @@ const ENV_NAMES: Record<string, string> = {
   adminToken: 'RUNNER_ADMIN_TOKEN',
   workers: '--workers / RUNNER_WORKERS',
   writeTracking: 'RUNNER_WRITE_TRACKING',
+  hotWaitMs: 'RUNNER_HOT_WAIT_MS',
   maxTimeoutMs: 'RUNNER_MAX_TIMEOUT_MS',
   defaultTimeoutMs: 'RUNNER_DEFAULT_TIMEOUT_MS',
   maxMemoryMb: 'RUNNER_MAX_MEMORY_MB',

@@ -11,3 +11,11 @@ test('RUNNER_WRITE_TRACKING: on by default, off with 0 or false, anything else r
   assert.equal(loadConfig({}, { RUNNER_WRITE_TRACKING: 'false' }).writeTracking, false);
   assert.throws(() => loadConfig({}, { RUNNER_WRITE_TRACKING: 'maybe' }), (e: unknown) => e instanceof ConfigError && /RUNNER_WRITE_TRACKING: must be 0, 1, true or false/.test(e.message));
 });
+
+test('RUNNER_HOT_WAIT_MS: 0.5 ms by default, 0 turns it off, a word or a negative number is refused by name', () => {
+  assert.equal(loadConfig({}, {}).hotWaitMs, 0.5);
+  assert.equal(loadConfig({}, { RUNNER_HOT_WAIT_MS: '0' }).hotWaitMs, 0);
+  assert.equal(loadConfig({}, { RUNNER_HOT_WAIT_MS: '1.5' }).hotWaitMs, 1.5);
+  assert.throws(() => loadConfig({}, { RUNNER_HOT_WAIT_MS: 'soon' }), (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be a number/.test(e.message));
+  assert.throws(() => loadConfig({}, { RUNNER_HOT_WAIT_MS: '-1' }), (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be 0 or more/.test(e.message));
+});
