@@ -1,6 +1,10 @@
 /** Configuration from flags and environment (src/service/config.ts): defaults and clear refusals. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../../src/service/config.js';
 
 test('RUNNER_WRITE_TRACKING: on by default, off with 0 or false, anything else refused by name', () => {
@@ -18,4 +22,14 @@ test('RUNNER_HOT_WAIT_MS: 0.5 ms by default, 0 turns it off, a word or a negativ
   assert.equal(loadConfig({}, { RUNNER_HOT_WAIT_MS: '1.5' }).hotWaitMs, 1.5);
   assert.throws(() => loadConfig({}, { RUNNER_HOT_WAIT_MS: 'soon' }), (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be a number/.test(e.message));
   assert.throws(() => loadConfig({}, { RUNNER_HOT_WAIT_MS: '-1' }), (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be 0 or more/.test(e.message));
+});
+
+test('every setting the service reads from the environment is named in `serve --help` and in the README', () => {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const names = [...new Set([...readFileSync(join(root, 'src', 'service', 'config.ts'), 'utf8').matchAll(/env\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!))];
+  assert.ok(names.length > 20, `found ${names.length} settings`);
+  const help = execFileSync(process.execPath, [join(root, 'bin', 'alga-runner.js'), 'serve', '--help'], { encoding: 'utf8' });
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  assert.deepEqual(names.filter((n) => !help.includes(n)), [], 'missing from serve --help');
+  assert.deepEqual(names.filter((n) => !readme.includes(n)), [], 'missing from the README');
 });
