@@ -132,6 +132,9 @@ export class ArtifactStore {
     const coreModules = Object.keys(files)
       .filter((name) => name.endsWith('.wasm'))
       .sort((a, b) => coreIndex(a) - coreIndex(b));
+    // compiles validate function bodies lazily (engine.ts), so every body is checked here, once
+    const invalid = coreModules.find((name) => !WebAssembly.validate(files[name]! as Uint8Array<ArrayBuffer>));
+    if (invalid) return { kind: 'err', problem: { code: 'invalid_component', message: `the component's core module ${invalid} is not valid WebAssembly` } };
 
     const dir = this.dirFor(contentHash);
     const tmp = `${dir}.tmp-${randomBytes(6).toString('hex')}`;
@@ -185,6 +188,8 @@ export class ArtifactStore {
       return await readFile(path);
     } catch {
       const rewritten = rewriteForEngine(await readFile(join(artifact.dir, name)), maxPages);
+      // the input was validated at install; an invalid output is our rewrite's bug, never to be run
+      if (!WebAssembly.validate(rewritten as Uint8Array<ArrayBuffer>)) throw new Error(`bug: rewriting ${name} of ${artifact.contentHash} produced invalid WebAssembly`);
       const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
       await writeFile(tmp, rewritten);
       await rename(tmp, path);
