@@ -9,9 +9,9 @@ import type { CallScope, CapabilityRegistry, LocalPlan } from '../capabilities/r
 import type { ExecutionContext } from './execution-context.js';
 import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
 import { WorkerPool, type HostSession } from './worker-pool.js';
-import { inspectModule, WASM_PAGE_BYTES } from './wasm-binary.js';
+import { inspectModule, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
 import { WRITE_TRACKING_SECTION } from './write-tracking.js';
-import type { CoreModuleSpec, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
+import type { CoreModuleSpec, ModuleData, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
 import type { LogFields } from '../store/logs.js';
 import { DEFAULT_LIMITS, type ExecutionLimits } from './limits.js';
@@ -198,7 +198,20 @@ export async function compileCoreModule(name: string, bytes: Uint8Array): Promis
     tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
     memory: facts.definedMemories.length > 0 ? 'defines' : WebAssembly.Module.imports(module).some((i) => i.kind === 'memory') ? 'imports' : 'none',
     tracksWrites: WebAssembly.Module.customSections(module, WRITE_TRACKING_SECTION).length > 0,
+    data: facts.activeData && moduleData(bytes, facts.activeData),
   };
+}
+
+function moduleData(bytes: Uint8Array, segments: NonNullable<ModuleFacts['activeData']>): ModuleData {
+  const shared = new SharedArrayBuffer(segments.reduce((n, s) => n + s.length, 0));
+  const view = new Uint8Array(shared);
+  let at = 0;
+  const placed = segments.map((s) => {
+    view.set(bytes.subarray(s.start, s.start + s.length), at);
+    at += s.length;
+    return { offset: s.offset, at: at - s.length, length: s.length };
+  });
+  return { segments: placed, bytes: shared };
 }
 
 /**

@@ -45,6 +45,16 @@ export interface CoreModuleSpec {
   memory: 'defines' | 'imports' | 'none';
   /** the module marks its memory writes in the dirty map (write-tracking.ts) */
   tracksWrites: boolean;
+  /**
+   * What instantiation writes into memory: the module's active data segments (their bytes in one
+   * buffer the workers share). null when a segment sits at a computed offset.
+   */
+  data: ModuleData | null;
+}
+
+export interface ModuleData {
+  segments: { offset: number; at: number; length: number }[];
+  bytes: SharedArrayBuffer;
 }
 
 export interface LoadMessage {

@@ -20,6 +20,7 @@ const SECTION_TABLE = 4;
 const SECTION_MEMORY = 5;
 const SECTION_GLOBAL = 6;
 const SECTION_EXPORT = 7;
+const SECTION_DATA = 11;
 
 export class WasmFormatError extends Error {
   override readonly name = 'WasmFormatError';
@@ -286,13 +287,18 @@ export interface ModuleFacts {
   mutableGlobals: number[];
   definedTables: number[];
   exports: { name: string; kind: number; index: number }[];
+  /**
+   * Active data segments, in order, as (offset, where their bytes are in the module); null when
+   * one is placed at a computed offset or into another memory than the first.
+   */
+  activeData: { offset: number; start: number; length: number }[] | null;
 }
 
 export function inspectModule(bytes: Uint8Array): ModuleFacts {
   const sections = readSections(bytes);
   const find = (id: number) => sections.find((s) => s.id === id);
   const imports = countImports(bytes, find(SECTION_IMPORT));
-  const facts: ModuleFacts = { definedMemories: [], mutableGlobals: [], definedTables: [], exports: [] };
+  const facts: ModuleFacts = { definedMemories: [], mutableGlobals: [], definedTables: [], exports: [], activeData: [] };
 
   const mem = find(SECTION_MEMORY);
   if (mem) {
@@ -344,7 +350,29 @@ export function inspectModule(bytes: Uint8Array): ModuleFacts {
       facts.exports.push({ name, kind, index });
     }
   }
+  const data = find(SECTION_DATA);
+  if (data) facts.activeData = readActiveData(new Reader(bytes, data.start, data.end));
   return facts;
+}
+
+function readActiveData(r: Reader): ModuleFacts['activeData'] {
+  const segments: NonNullable<ModuleFacts['activeData']> = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const flags = r.u32();
+    if (flags === 1) {
+      r.skip(r.u32()); // passive: placed by memory.init only
+      continue;
+    }
+    if (flags === 2 && r.u32() !== 0) return null;
+    if (flags !== 0 && flags !== 2) return null;
+    if (r.byte() !== 0x41) return null;
+    const offset = r.s32() >>> 0;
+    if (r.byte() !== 0x0b) return null;
+    const length = r.u32();
+    segments.push({ offset, start: r.pos, length });
+    r.skip(length);
+  }
+  return segments;
 }
 
 export interface RewriteOptions {

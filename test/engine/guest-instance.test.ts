@@ -14,6 +14,7 @@ import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-trans
 import { ArtifactStore } from '../../src/engine/artifact-store.js';
 import { compileCoreModules } from '../../src/engine/engine.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from '../../src/engine/guest/guest-instance.js';
+import { DataSegmentImage } from '../../src/engine/guest/pristine-image.js';
 import type { GuestContextData, GuestHttpRequest } from '../../src/engine/protocol.js';
 import { exampleBytes } from '../support/runtime.js';
 import { InMemoryBackend, jcoHostImports } from '../../bench/in-memory-host.js';
@@ -56,7 +57,7 @@ test('instances of a guest share one pristine image; a restore puts it back and 
   const b = fresh();
   b.takeSnapshot();
   assert.equal(guest.pristineMemories, shared);
-  assert.ok(a.sharesPristineImage && b.sharesPristineImage, 'the second instance reuses the image instead of copying it');
+  assert.ok(a.pristineSource === 'shared-copy' && b.pristineSource === 'shared-copy', 'the second instance reuses the image instead of copying it');
 
   // the counter guest answers 200 only on an instance's first call: both are pristine
   assert.equal(a.call(CONTEXT, REQUEST).status, 200);
@@ -77,7 +78,7 @@ test('an instance whose image differs from the shared one keeps its own copy', (
   new Uint8Array(odd.memories[0]!.buffer)[4000] = 0x5a;
   odd.takeSnapshot();
   assert.equal(guest.pristineMemories, shared);
-  assert.equal(odd.sharesPristineImage, false);
+  assert.equal(odd.pristineSource, 'own-copy');
   assert.deepEqual(shared[0], before, 'the shared image is not changed by an instance that differs');
   odd.call(CONTEXT, REQUEST);
   assert.ok(odd.restore());
@@ -94,6 +95,12 @@ test('with write tracking (the kitchen-sink), a restore copies only written bloc
   instance.takeSnapshot();
   assert.equal(instance.tracksWrites, true);
   const pristine = image(instance);
+  // the pristine state is the main module's data segments over zeros, byte for byte
+  assert.equal(instance.pristineSource, 'data-segments');
+  const owner = specs.find((s) => s.memory === 'defines')!;
+  const fromSegments = new Uint8Array(pristine.byteLength);
+  new DataSegmentImage(owner.data!, pristine.byteLength).copyInto(fromSegments, 0, pristine.byteLength);
+  assert.ok(Buffer.from(fromSegments).equals(pristine), 'the segments reproduce the instantiated memory');
   const requests: GuestHttpRequest[] = [
     { method: 'GET', url: '/seven', headers: [], body: undefined },
     { method: 'POST', url: '/echo', headers: [{ name: 'x-a', value: 'b' }], body: new TextEncoder().encode('x'.repeat(2_000)) },
@@ -123,9 +130,10 @@ test('with write tracking (the kitchen-sink), a restore copies only written bloc
  * an allocator area (block 36) no wasm store touches, and the import's return area is in block 18,
  * also written only by jco. Without the host-side marks the restore would leave both dirty.
  */
-const hostWritesWat = (handlerBody: string) => `(module
+const hostWritesWat = (handlerBody: string, extra = '') => `(module
   (import "alga:extension/secrets" "get" (func $get (param i32 i32 i32)))
   (memory (export "memory") 17)
+  ${extra}
   (data (i32.const 2048) "bench")
   (global $heap (mut i32) (i32.const 600000))
   (func (export "cabi_realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
@@ -141,12 +149,12 @@ const hostWritesWat = (handlerBody: string) => `(module
     (i32.store8 (i32.const 4108) (i32.const 0))
     (i32.const 4096)))`;
 
-async function hostWritesGuest(handlerBody: string, secretType = 'result<string, secret-error>'): Promise<LoadedGuest> {
+async function hostWritesGuest(handlerBody: string, secretType = 'result<string, secret-error>', extra = ''): Promise<LoadedGuest> {
   const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8').replace('get: func(key: string) -> result<string, secret-error>;', `get: func(key: string) -> ${secretType};`);
   const world = 'world host-writes {\n  use types.{execute-request, execute-response};\n  import secrets;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
-  const core = await parse(hostWritesWat(handlerBody));
+  const core = await parse(hostWritesWat(handlerBody, extra));
   const component = await componentNew(await componentEmbed({ binary: core, witSource: `${worldWit}\n${world}`, world: 'host-writes' }));
-  return prepareGuest(`host-writes-${createHash('sha256').update(handlerBody + secretType).digest('hex').slice(0, 8)}`, component, 4096);
+  return prepareGuest(`host-writes-${createHash('sha256').update(handlerBody + secretType + extra).digest('hex').slice(0, 8)}`, component, 4096);
 }
 
 test('a return area larger than a block, from a component declaring its own result type, is restored whole', async () => {
@@ -183,6 +191,20 @@ test('writes the host makes into guest memory (allocations, return areas) are re
     assert.ok(Buffer.from(image(instance)).equals(pristine), `request ${i}: memory is pristine after the restore`);
   }
   assert.deepEqual(asked, ['bench', 'bench', 'bench']);
+});
+
+test('a guest whose code wrote memory during instantiation is restored from a copy, not from its data segments', async () => {
+  // a start function stores 42 at 200000; the handler then writes next to it (same block)
+  const started = await hostWritesGuest('(i32.store (i32.const 200004) (i32.const 7))', undefined, '(start $init) (func $init (i32.store (i32.const 200000) (i32.const 42)))');
+  const instance = new GuestInstance(started, { 'alga:extension/secrets': { get: () => 'x', list: () => [] } }, { write: () => {} });
+  instance.takeSnapshot();
+  assert.equal(instance.tracksWrites, true);
+  assert.equal(instance.pristineSource, 'shared-copy');
+  const pristine = image(instance);
+  assert.equal(pristine[200000], 42);
+  assert.equal(instance.call(CONTEXT, { method: 'GET', url: '/', headers: [], body: undefined }).status, 204);
+  assert.ok(instance.restore());
+  assert.ok(Buffer.from(image(instance)).equals(pristine), 'what the start function wrote is part of the pristine state');
 });
 
 test('with write tracking turned off (RUNNER_WRITE_TRACKING=0), a tracked component restores all of memory', async () => {

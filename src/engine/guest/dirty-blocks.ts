@@ -13,6 +13,7 @@
  * under 16 KiB lands in the block it marks or the one after.
  */
 import { DIRTY_BLOCK_BYTES, DIRTY_BLOCK_SHIFT, DIRTY_MAP_BYTES } from '../write-tracking.js';
+import type { PristineImage } from './pristine-image.js';
 
 const WORDS = DIRTY_MAP_BYTES / 4;
 
@@ -30,6 +31,12 @@ export class DirtyBlocks {
     if (!map || map.buffer !== this.memory.buffer) map = this.map32 = new Uint32Array(this.memory.buffer, 0, WORDS);
     const marks = this.marks32;
     for (let i = 0; i < WORDS; i++) marks[i]! |= map[i]!;
+  }
+
+  /** Whether nothing has been marked since the last restore (or since instantiation). */
+  isClean(): boolean {
+    this.absorb();
+    return this.marks32.every((word) => word === 0);
   }
 
   /** The block holding `address` (an i32 that may be a pointer). */
@@ -51,7 +58,7 @@ export class DirtyBlocks {
    * `pristine` into memory, then forgets the marks; returns the bytes copied. `between` runs about
    * every `chunkBytes` copied.
    */
-  restore(pristine: Uint8Array, chunkBytes: number, between?: () => void): number {
+  restore(pristine: PristineImage, chunkBytes: number, between?: () => void): number {
     this.absorb();
     const target = new Uint8Array(this.memory.buffer);
     const blocks = Math.ceil(pristine.byteLength / DIRTY_BLOCK_BYTES);
@@ -70,7 +77,7 @@ export class DirtyBlocks {
       const stop = Math.min(end * DIRTY_BLOCK_BYTES, pristine.byteLength);
       for (let from = b * DIRTY_BLOCK_BYTES; from < stop; ) {
         const to = Math.min(stop, from + chunkBytes - sinceBreak);
-        target.set(pristine.subarray(from, to), from);
+        pristine.copyInto(target, from, to);
         sinceBreak += to - from;
         copied += to - from;
         from = to;

@@ -19,6 +19,7 @@
 import type { CoreModuleSpec, GuestContextData, GuestHttpRequest, GuestResponse } from '../protocol.js';
 import { ResourceLedger, createWasiImports, type WasiHost } from './wasi.js';
 import { DirtyBlocks } from './dirty-blocks.js';
+import { CopiedImage, DataSegmentImage, type PristineImage } from './pristine-image.js';
 import { DIRTY_MAP_BYTES } from '../write-tracking.js';
 import type { ReturnAreas } from '../component-types.js';
 import { stripVersion } from '../component-check.js';
@@ -70,7 +71,7 @@ const MAX_LEAKED_RESOURCES = 4096;
 const RESTORE_CHUNK_BYTES = 1 << 20;
 
 interface Snapshot {
-  memories: { memory: WebAssembly.Memory; bytes: Uint8Array }[];
+  memories: { memory: WebAssembly.Memory; image: PristineImage }[];
   globals: { global: WebAssembly.Global; value: unknown }[];
   tables: { table: WebAssembly.Table; length: number }[];
   liveResources: number;
@@ -212,24 +213,47 @@ export class GuestInstance {
     return this.memories.reduce((n, m) => n + m.buffer.byteLength, 0);
   }
 
-  /** Copies the pristine state. Call right after construction, before the first `call`. */
+  /** Captures the pristine state. Call right after construction, before the first `call`. */
   takeSnapshot(): void {
-    const shared = this.guest.pristineMemories;
-    const sameAsShared = shared !== undefined && shared.length === this.memories.length && this.memories.every((m, i) => Buffer.from(m.buffer).equals(shared[i]!));
-    const images = sameAsShared ? shared : this.memories.map((memory) => new Uint8Array(memory.buffer).slice());
-    this.guest.pristineMemories ??= images;
+    const segments = this.segmentImage();
+    let images: PristineImage[];
+    if (segments) images = [segments];
+    else {
+      const shared = this.guest.pristineMemories;
+      const sameAsShared = shared !== undefined && shared.length === this.memories.length && this.memories.every((m, i) => Buffer.from(m.buffer).equals(shared[i]!));
+      const copies = sameAsShared ? shared : this.memories.map((memory) => new Uint8Array(memory.buffer).slice());
+      this.guest.pristineMemories ??= copies;
+      images = copies.map((bytes) => new CopiedImage(bytes));
+    }
     this.snapshot = {
-      memories: this.memories.map((memory, i) => ({ memory, bytes: images[i]! })),
+      memories: this.memories.map((memory, i) => ({ memory, image: images[i]! })),
       globals: this.globals.map((global) => ({ global, value: global.value as unknown })),
       tables: this.tables.map((table) => ({ table, length: table.length })),
       liveResources: this.ledger.live,
     };
   }
 
-  /** Whether this instance restores from its guest's shared pristine image (not a copy of its own). */
-  get sharesPristineImage(): boolean {
+  /**
+   * The memory as its data segments describe it (pristine-image.ts), when that is provably what
+   * instantiation left: writes are tracked, nothing was marked during instantiation, and the one
+   * module defining the memory is the only one with data to place in it.
+   */
+  private segmentImage(): DataSegmentImage | null {
+    if (!this.dirty || this.memories.length !== 1 || !this.dirty.isClean()) return null;
+    const specs = [...this.guest.modules.values()];
+    const owner = specs.find((s) => s.memory === 'defines');
+    if (!owner?.data || specs.some((s) => s.memory === 'imports' && (!s.data || s.data.segments.length > 0))) return null;
+    return new DataSegmentImage(owner.data, this.memories[0]!.buffer.byteLength);
+  }
+
+  /** How this instance's restores get the pristine memory: its guest's shared copy, its own copy, or the data segments. */
+  get pristineSource(): 'shared-copy' | 'own-copy' | 'data-segments' | 'none' {
+    const snap = this.snapshot;
+    if (!snap) return 'none';
+    const images = snap.memories.map((m) => m.image);
+    if (images.some((image) => image instanceof DataSegmentImage)) return 'data-segments';
     const shared = this.guest.pristineMemories;
-    return !!this.snapshot && !!shared && this.snapshot.memories.every((m, i) => m.bytes === shared[i]);
+    return shared && images.every((image, i) => image instanceof CopiedImage && image.bytes === shared[i]) ? 'shared-copy' : 'own-copy';
   }
 
   get hasSnapshot(): boolean {
@@ -245,16 +269,19 @@ export class GuestInstance {
     const snap = this.snapshot;
     if (!snap || this.unsound) return false;
     if (this.ledger.live - snap.liveResources > MAX_LEAKED_RESOURCES) return false;
-    for (const { memory, bytes } of snap.memories) if (memory.buffer.byteLength !== bytes.byteLength) return false;
+    for (const { memory, image } of snap.memories) if (memory.buffer.byteLength !== image.byteLength) return false;
     for (const { table, length } of snap.tables) if (table.length !== length) return false;
-    if (this.dirty) this.restoredBytes = this.dirty.restore(snap.memories[0]!.bytes, RESTORE_CHUNK_BYTES, between);
-    else this.restoredBytes = snap.memories.reduce((n, m) => n + m.bytes.byteLength, 0);
-    if (!this.dirty) for (const { memory, bytes } of snap.memories) {
-      const target = new Uint8Array(memory.buffer);
-      for (let offset = 0; offset < bytes.byteLength; offset += RESTORE_CHUNK_BYTES) {
-        const end = Math.min(offset + RESTORE_CHUNK_BYTES, bytes.byteLength);
-        target.set(bytes.subarray(offset, end), offset);
-        if (between && end < bytes.byteLength) between();
+    if (this.dirty) this.restoredBytes = this.dirty.restore(snap.memories[0]!.image, RESTORE_CHUNK_BYTES, between);
+    else {
+      this.restoredBytes = 0;
+      for (const { memory, image } of snap.memories) {
+        const target = new Uint8Array(memory.buffer);
+        for (let offset = 0; offset < image.byteLength; offset += RESTORE_CHUNK_BYTES) {
+          const end = Math.min(offset + RESTORE_CHUNK_BYTES, image.byteLength);
+          image.copyInto(target, offset, end);
+          this.restoredBytes += end - offset;
+          if (between && end < image.byteLength) between();
+        }
       }
     }
     for (const { global, value } of snap.globals) global.value = value;
