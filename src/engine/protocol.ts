@@ -7,7 +7,9 @@
  *    calls, stdio, results) and the answers to synchronous host calls: the worker posts a call and
  *    blocks in `Atomics.wait`; the main thread answers, then `Atomics.notify`s. One port for all
  *    the worker says keeps it in order, and lets the main thread watch a single port per worker
- *    while an execution runs (worker-pool.ts, "hot wait").
+ *    while an execution runs (worker-pool.ts, "hot wait");
+ *  - a SharedArrayBuffer per worker holds one-way messages (log records, stdio) the main thread
+ *    reads before the worker's next message instead of being woken for each (one-way-ring.ts).
  */
 import type { HostResult } from '../capabilities/capability.js';
 import type { ReturnAreas } from './component-types.js';
@@ -127,9 +129,9 @@ export type FromWorker =
   | ExecuteReply
   | { type: 'ready' }
   | { type: 'started'; id: number }
-  /** guest stdout/stderr of execution `id`; on the same port as its result, so never after it */
+  /** guest stdout/stderr of execution `id`; written to the one-way ring (or posted), read before its result */
   | { type: 'stdio'; id: number; stream: 'stdout' | 'stderr'; text: string }
-  /** a one-way host call of execution `id` (nothing is answered); same port, so never after the result */
+  /** a one-way host call of execution `id` (nothing is answered); like stdio, read before the result */
   | { type: 'host-call'; id: number; iface: string; fn: string; args: unknown[] }
   | { type: 'load-failed'; artifactKey: string; message: string };
 

@@ -6,6 +6,7 @@
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
+import { OneWayRing, ONE_WAY_RING_BYTES } from './one-way-ring.js';
 import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultCode, type HostCallAnswer, type HostChannelMessage, type LoadMessage, type WorkerMessage } from './protocol.js';
 
 const WARM_LOOKAHEAD = 8;
@@ -38,6 +39,8 @@ export type JobResult = ExecuteReply | { type: 'result'; id: number; kind: 'faul
 interface Slot {
   worker: Worker;
   hostPort: MessagePort;
+  /** log records and stdio the worker wrote without posting; read before each of its messages */
+  oneWay: OneWayRing;
   signal: Int32Array;
   loaded: Set<string>;
   current: RunningJob | null;
@@ -149,9 +152,10 @@ export class WorkerPool extends EventEmitter {
 
   private spawn(): Slot {
     const signalBuffer = new SharedArrayBuffer(4);
+    const oneWay = new OneWayRing(new SharedArrayBuffer(ONE_WAY_RING_BYTES));
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_URL, {
-      workerData: { hostPort: port2, signal: signalBuffer, hostCallTimeoutMs: this.options.hostCallTimeoutMs },
+      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, hostCallTimeoutMs: this.options.hostCallTimeoutMs },
       transferList: [port2],
       resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
       stdout: false,
@@ -159,7 +163,7 @@ export class WorkerPool extends EventEmitter {
     });
     let markReady!: () => void;
     const ready = new Promise<void>((r) => (markReady = r));
-    const slot: Slot = { worker, hostPort: port1, signal: new Int32Array(signalBuffer), loaded: new Set(), current: null, finishedAt: 0, ready, markReady };
+    const slot: Slot = { worker, hostPort: port1, oneWay, signal: new Int32Array(signalBuffer), loaded: new Set(), current: null, finishedAt: 0, ready, markReady };
     worker.on('error', (e) => this.replace(slot, 'worker_crashed', `the worker crashed: ${e.message}`));
     worker.on('exit', () => this.replace(slot, 'worker_crashed', 'the worker exited'));
     port1.on('message', (msg: WorkerMessage) => this.onWorkerMessage(slot, msg));
@@ -167,6 +171,8 @@ export class WorkerPool extends EventEmitter {
   }
 
   private onWorkerMessage(slot: Slot, msg: WorkerMessage): void {
+    // what the worker wrote before this message comes first
+    for (const earlier of slot.oneWay.drain()) this.onWorkerMessage(slot, earlier as WorkerMessage);
     switch (msg.type) {
       case 'call':
         this.onHostCall(slot, msg);
@@ -310,6 +316,8 @@ export class WorkerPool extends EventEmitter {
   private replace(slot: Slot, code: FaultCode, message: string): void {
     const index = this.slots.indexOf(slot);
     if (index === -1 || this.closed) return;
+    // the log lines of a guest that hung or crashed are kept
+    for (const earlier of slot.oneWay.drain()) this.onWorkerMessage(slot, earlier as WorkerMessage);
     const running = slot.current;
     slot.current = null;
     if (running) clearTimeout(running.timer);

@@ -5,13 +5,15 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { Engine, type LogRecord } from '../../src/engine/engine.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CallOutcome } from '../../src/capabilities/registry.js';
 import type { CapabilityName, InstallView } from '../../src/capabilities/capability.js';
 import type { ExecutionContext } from '../../src/engine/execution-context.js';
-import { createTestRuntime, bodyJson, exampleBytes, type TestRuntime } from '../support/runtime.js';
+import { createTestRuntime, bodyJson, exampleBytes, repoRoot, type TestRuntime } from '../support/runtime.js';
 
 let rt: TestRuntime;
 let kitchen: string;
@@ -66,6 +68,62 @@ test('one-way log records arrive in call order, with context, before the executi
     ['error', 'kitchen-sink: error'],
   ]);
   for (const r of records) assert.equal(r.request_id, 'all-1');
+});
+
+/**
+ * A WAT guest that logs `lines` numbered messages ("000", "001", ...; even ones padded to `bytes`,
+ * odd ones 16 bytes long), then either answers 204 or, with `hang`, loops forever.
+ */
+async function loggingGuest(lines: number, bytes: number, hang: boolean): Promise<string> {
+  const wat = `(module
+    (import "alga:extension/logging" "info" (func $info (param i32 i32)))
+    (memory (export "memory") 1)
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 8192))
+    (func (export "handler") (param i32) (result i32)
+      (local $i i32)
+      (memory.fill (i32.const 1024) (i32.const 120) (i32.const ${bytes}))
+      (block $done
+        (loop $next
+          (br_if $done (i32.ge_u (local.get $i) (i32.const ${lines})))
+          (i32.store8 (i32.const 1024) (i32.add (i32.const 48) (i32.div_u (local.get $i) (i32.const 100))))
+          (i32.store8 (i32.const 1025) (i32.add (i32.const 48) (i32.rem_u (i32.div_u (local.get $i) (i32.const 10)) (i32.const 10))))
+          (i32.store8 (i32.const 1026) (i32.add (i32.const 48) (i32.rem_u (local.get $i) (i32.const 10))))
+          (call $info (i32.const 1024) (if (result i32) (i32.and (local.get $i) (i32.const 1)) (then (i32.const 16)) (else (i32.const ${bytes}))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $next)))
+      ${hang ? '(loop $forever (br $forever))' : ''}
+      (i32.store16 (i32.const 16) (i32.const 204))
+      (i32.store (i32.const 20) (i32.const 0))
+      (i32.store (i32.const 24) (i32.const 0))
+      (i32.store8 (i32.const 28) (i32.const 0))
+      (i32.const 16)))`;
+  const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8');
+  const world = 'world logs {\n  use types.{execute-request, execute-response};\n  import logging;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
+  const component = await componentNew(await componentEmbed({ binary: await parse(wat), witSource: `${worldWit}\n${world}`, world: 'logs' }));
+  const prepared = await rt.engine.prepare(component);
+  if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
+  return prepared.artifact.contentHash;
+}
+
+const numbered = (logs: LogRecord[]) => logs.filter((r) => r.stream === 'log').map((r) => r.message.slice(0, 3));
+const expected = (n: number) => Array.from({ length: n }, (_, i) => String(i).padStart(3, '0'));
+
+test('log lines a guest wrote before it hung are kept when its deadline ends it', async () => {
+  const out = await rt.run(await loggingGuest(3, 16, true), '/', { limits: { timeoutMs: 300 } });
+  assert.equal(out.kind === 'fault' && out.code, 'timeout');
+  assert.deepEqual(numbered(out.logs), expected(3));
+});
+
+test('more log output than the shared buffer holds still arrives whole and in order', async () => {
+  // 400 lines, every other one 2000 bytes: past the 256 KiB the worker writes without posting,
+  // and a short line that would still fit after a long one that did not must not overtake it
+  const out = await rt.run(await loggingGuest(400, 2000, false), '/');
+  assert.equal(out.kind, 'ok');
+  assert.deepEqual(numbered(out.logs), expected(400));
+  assert.deepEqual(out.logs.filter((r) => r.stream === 'log').map((r) => r.message.length), Array.from({ length: 400 }, (_, i) => (i % 2 ? 16 : 2000)));
+  // and the next execution starts with an empty buffer
+  const again = await rt.run(await loggingGuest(2, 16, false), '/');
+  assert.deepEqual(numbered(again.logs), expected(2));
 });
 
 test('metrics see local and one-way calls with their outcomes', async () => {

@@ -23,10 +23,13 @@ import {
 } from '../protocol.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from './guest-instance.js';
 import { GuestExit } from './wasi.js';
+import { OneWayRing } from '../one-way-ring.js';
 
 interface WorkerInit {
   hostPort: MessagePort;
   signal: SharedArrayBuffer;
+  /** one-way messages (log records, stdio) for the main thread to read (one-way-ring.ts) */
+  oneWay: SharedArrayBuffer;
   /** longest a single host call may block the guest */
   hostCallTimeoutMs: number;
 }
@@ -45,6 +48,7 @@ class HostAbort extends Error {
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const signal = new Int32Array(init.signal);
+const oneWay = new OneWayRing(init.oneWay);
 const decoder = new TextDecoder();
 
 /**
@@ -109,7 +113,7 @@ function callHost(iface: string, fn: string, args: unknown[]): unknown {
     return unwrap(local);
   }
   if (execution.oneWay.has(key)) {
-    post({ type: 'host-call', id: execution.id, iface, fn, args: args.map(ownBytes) });
+    postOneWay({ type: 'host-call', id: execution.id, iface, fn, args: args.map(ownBytes) });
     return undefined;
   }
   const seq = (lastSeq = lastSeq >= 0x7ffffff0 ? 1 : lastSeq + 1);
@@ -179,7 +183,7 @@ function algaImports(importedFunctions: Record<string, string[]>): Record<string
 
 function writeStdio(stream: 'stdout' | 'stderr', bytes: Uint8Array): void {
   if (!running) return;
-  post({ type: 'stdio', id: running.id, stream, text: decoder.decode(bytes) });
+  postOneWay({ type: 'stdio', id: running.id, stream, text: decoder.decode(bytes) });
 }
 
 async function load(msg: LoadMessage): Promise<void> {
@@ -213,6 +217,7 @@ function newInstance(key: string, slot: Slot): GuestInstance {
 }
 
 function execute(msg: ExecuteMessage): void {
+  oneWay.startExecution();
   const slot = slots.get(msg.artifactKey);
   const started = performance.now();
   const stats: ExecutionStats = { instance: 'reused', guestMs: 0, memoryBytes: 0, hostCalls: 0, localCalls: {} };
@@ -346,6 +351,11 @@ function describe(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`.slice(0, 2000);
   if (e && typeof e === 'object' && 'payload' in e) return `guest error: ${JSON.stringify((e as { payload: unknown }).payload)}`.slice(0, 2000);
   return String(e).slice(0, 2000);
+}
+
+/** Written for the main thread to read with the next message, or posted when it does not fit. */
+function postOneWay(msg: Extract<FromWorker, { type: 'stdio' | 'host-call' }>): void {
+  if (!oneWay.append(msg)) post(msg);
 }
 
 /** Everything for the main thread goes on the host channel, in order (see protocol.ts). */
