@@ -191,14 +191,16 @@ export async function compileCoreModule(name: string, bytes: Uint8Array): Promis
   const facts = inspectModule(bytes);
   const mutable = new Set(facts.mutableGlobals);
   const module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  const tracksWrites = WebAssembly.Module.customSections(module, WRITE_TRACKING_SECTION).length > 0;
   return {
     name,
     module,
     mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
     tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
     memory: facts.definedMemories.length > 0 ? 'defines' : WebAssembly.Module.imports(module).some((i) => i.kind === 'memory') ? 'imports' : 'none',
-    tracksWrites: WebAssembly.Module.customSections(module, WRITE_TRACKING_SECTION).length > 0,
-    data: facts.activeData && moduleData(bytes, facts.activeData),
+    tracksWrites,
+    // only a tracked guest restores from its data segments (pristine-image.ts)
+    data: tracksWrites && facts.activeData ? moduleData(bytes, facts.activeData) : null,
   };
 }
 
