@@ -2,7 +2,7 @@
  * The HTTP service (issue #5): Fastify with the execute API, the admin API, the dev gateway and
  * health/metrics, over one Runtime. Errors are JSON `{error: {code, message}}` from the catalog.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { ERROR_CATALOG, ServiceError } from './errors.js';
@@ -66,7 +66,7 @@ export function buildApp(options: AppOptions): App {
       return typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID();
     },
     // one line per request (the onResponse hook below) instead of Fastify's two
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // refused in our own error format by the draining hook below
     return503OnClosing: false,
     clientErrorHandler,
