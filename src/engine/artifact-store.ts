@@ -177,9 +177,9 @@ export class ArtifactStore {
   async cappedModule(artifact: Artifact, name: string, maxPages: number, read: false): Promise<null>;
   async cappedModule(artifact: Artifact, name: string, maxPages: number, read?: true): Promise<Uint8Array>;
   async cappedModule(artifact: Artifact, name: string, maxPages: number, read = true): Promise<Uint8Array | null> {
-    // `.w1`: the format of the rewrite (cap + exported globals + write tracking, version 1); a new
+    // `.w2`: the format of the rewrite (cap + exported globals + write tracking, version 2); a new
     // format gets a new name instead of reading a file an older runner wrote
-    const path = join(artifact.dir, `${name.replace(/\.wasm$/, '')}.cap${maxPages}.w1.wasm`);
+    const path = join(artifact.dir, `${name.replace(/\.wasm$/, '')}.cap${maxPages}.w2.wasm`);
     try {
       if (!read) {
         await access(path);

@@ -345,6 +345,10 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
     out.byte(op);
     out.u32(base + index);
   };
+  // the instruction before the current one, when it pushes a value without side effects (a
+  // constant or a local.get): a store's value, which can then be re-emitted after the mark
+  // instead of parked in a temporary local
+  let producerAt = -1;
   while (r.pos < end) {
     const at = r.pos;
     const op = r.byte();
@@ -353,18 +357,19 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       if (flags & 0x40) throw new Untrackable('multi-memory');
       const offset = r.u32();
       const store = STORES[op]!;
-      flush(at);
+      // [address, value] → value kept: the producer's bytes, or a temporary
+      const producer = producerAt >= 0 ? bytes.subarray(producerAt, at) : null;
+      flush(producer ? producerAt : at);
       const temp = store.type === I32 ? T_V32 : store.type === I64 ? T_V64 : store.type === F32 ? T_F32 : T_F64;
-      localOp(0x21, temp); // local.set value
-      localOp(0x21, T_ADDR); // local.set address
+      if (!producer) localOp(0x21, temp); // local.set value
+      localOp(0x22, T_ADDR); // local.tee address
       if (offset < DIRTY_MAP_BYTES) {
         // trap unless address + offset >= DIRTY_MAP_BYTES
-        localOp(0x20, T_ADDR);
         out.byte(0x41);
         out.s32(DIRTY_MAP_BYTES - offset);
         out.op(0x49, 0x04, 0x40, 0x00, 0x0b); // i32.lt_u; if; unreachable; end
+        localOp(0x20, T_ADDR);
       }
-      localOp(0x20, T_ADDR);
       if (offset + store.width > DIRTY_BLOCK_BYTES) {
         out.byte(0x41);
         out.s32(offset);
@@ -372,10 +377,14 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       }
       emitMark(out);
       localOp(0x20, T_ADDR);
-      localOp(0x20, temp);
+      if (producer) out.bytes(producer, 0, producer.length);
+      else localOp(0x20, temp);
+      copied = at;
       flush(r.pos); // the original store, byte for byte
+      producerAt = -1;
       continue;
     }
+    producerAt = -1;
     if (op === 0xfc) {
       const sub = r.u32();
       if (sub === 8 || sub === 10 || sub === 11) {
@@ -393,6 +402,7 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       continue;
     }
     skipImmediates(r, op);
+    if (op === 0x20 || (op >= 0x41 && op <= 0x44)) producerAt = at; // local.get, i32/i64/f32/f64.const
   }
   flush(end);
 }

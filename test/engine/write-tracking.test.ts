@@ -159,3 +159,43 @@ test('modules that cannot be proven safe are left untracked, with the reason', a
     if (result.kind === 'untracked') assert.match(result.reason, reason, what);
   }
 });
+
+test('instrumented code writes exactly what the original writes, whatever feeds each store (constants, locals, expressions)', async () => {
+  const addr = '(i32.add (i32.const 2048) (i32.mul (local.get $i) (i32.const 300)))';
+  const wat = `(module
+    (memory (export "memory") ${PAGES})
+    (global $g (mut i32) (i32.const 77))
+    (func (export "run") (param $seed i32) (local $i i32) (local $x i64) (local $f f32) (local $d f64)
+      (local.set $x (i64.extend_i32_u (local.get $seed)))
+      (local.set $f (f32.convert_i32_u (local.get $seed)))
+      (local.set $d (f64.convert_i32_u (local.get $seed)))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (i32.const 500)))
+        (i32.store offset=3 align=1 ${addr} (local.get $i))
+        (i64.store offset=8 ${addr} (local.get $x))
+        (f32.store offset=20 ${addr} (local.get $f))
+        (f64.store offset=24 ${addr} (local.get $d))
+        (i32.store8 offset=40 ${addr} (i32.const 171))
+        (i64.store16 offset=41 align=1 ${addr} (i64.const 0x1234))
+        (f32.store offset=44 ${addr} (f32.const 1.5))
+        (f64.store offset=48 ${addr} (f64.const -2.25))
+        (i32.store16 offset=56 ${addr} (i32.add (local.get $i) (global.get $g)))
+        (i64.store32 offset=60 ${addr} (i64.mul (local.get $x) (i64.const 3)))
+        (i32.store offset=16400 ${addr} (local.get $seed))
+        (local.set $x (i64.add (local.get $x) (i64.const 7)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next))))
+  )`;
+  const original = await WebAssembly.instantiate(await WebAssembly.compile((await parse(wat)) as Uint8Array<ArrayBuffer>));
+  const run = (exports: WebAssembly.Exports) => {
+    (exports['run'] as (seed: number) => void)(12345);
+    return new Uint8Array((exports['memory'] as WebAssembly.Memory).buffer);
+  };
+  const expected = run(original.exports);
+  const tracked = await instantiate(wat);
+  const before = tracked.memory.slice();
+  (tracked.exports['run'] as (seed: number) => void)(12345);
+  const actual = new Uint8Array(tracked.memory.buffer);
+  assert.ok(Buffer.from(actual.subarray(DIRTY_MAP_BYTES)).equals(Buffer.from(expected.subarray(DIRTY_MAP_BYTES))), 'memory above the map is identical');
+  assert.ok(assertCovered(before, actual, 'run') > 0);
+});
