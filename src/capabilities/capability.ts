@@ -50,7 +50,8 @@ export interface ExecutionServices {
  * How a guest call reaches a function (default: `round-trip`, the guest blocks while the main
  * thread runs the function and answers).
  *  - `one-way`: the function returns nothing the guest waits for (logging). The worker returns at
- *    once and sends the call after it, in order with the execution's stdio and its result.
+ *    once and writes the call into shared memory the main thread reads before the worker's next
+ *    message (engine/one-way-ring.ts), in order with the execution's stdio and its result.
  *  - `per-execution`: the answer depends only on the execution (context, user, grants) and the
  *    function is synchronous and free of effects. It is computed once when the execution is
  *    dispatched; the worker answers from it. Calls are still counted, observed and, when denied,
