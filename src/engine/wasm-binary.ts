@@ -355,7 +355,8 @@ export function inspectModule(bytes: Uint8Array): ModuleFacts {
   return facts;
 }
 
-function readActiveData(r: Reader): ModuleFacts['activeData'] {
+/** The active data segments of a data section (see ModuleFacts.activeData); write-tracking.ts checks their offsets. */
+export function readActiveData(r: Reader): ModuleFacts['activeData'] {
   const segments: NonNullable<ModuleFacts['activeData']> = [];
   for (let n = r.u32(); n > 0; n--) {
     const flags = r.u32();

@@ -26,7 +26,7 @@
  * inside block(a) and the next one when o + w ≤ 16 KiB; the restore copies each marked block and
  * its successor, so marking block(a) (or block(a + o) for larger offsets) is enough.
  */
-import { Reader } from './wasm-binary.js';
+import { Reader, readActiveData } from './wasm-binary.js';
 
 /** Bytes at the bottom of memory holding the dirty map. */
 export const DIRTY_MAP_BYTES = 1024;
@@ -266,23 +266,10 @@ function readValType(r: Reader): void {
 
 /** Active data segments must not initialise the dirty map's bytes. */
 function checkDataOffsets(bytes: Uint8Array, data: SectionRef): void {
-  const r = new Reader(bytes, data.start, data.end);
-  const n = r.u32();
-  for (let i = 0; i < n; i++) {
-    const flags = r.u32();
-    if (flags === 1) {
-      r.skip(r.u32()); // passive: placed only by memory.init, which is checked at run time
-      continue;
-    }
-    if (flags === 2) r.u32(); // memory index
-    if (flags !== 0 && flags !== 2) throw new Untrackable(`data segment flags ${flags}`);
-    const op = r.byte();
-    if (op !== 0x41) throw new Untrackable('a data segment at a computed offset');
-    const offset = r.s32() >>> 0;
-    if (r.byte() !== 0x0b) throw new Untrackable('a data segment at a computed offset');
-    if (offset < DIRTY_MAP_BYTES) throw new Untrackable(`a data segment at ${offset}, inside the first ${DIRTY_MAP_BYTES} bytes`);
-    r.skip(r.u32());
-  }
+  const segments = readActiveData(new Reader(bytes, data.start, data.end));
+  if (!segments) throw new Untrackable('a data segment at a computed offset');
+  const low = segments.find((s) => s.offset < DIRTY_MAP_BYTES);
+  if (low) throw new Untrackable(`a data segment at ${low.offset}, inside the first ${DIRTY_MAP_BYTES} bytes`);
 }
 
 /** Temporaries appended to every function's locals: indices relative to the first new local. */

@@ -148,6 +148,7 @@ test('the guest cannot write the dirty map: stores and bulk writes into the firs
 test('modules that cannot be proven safe are left untracked, with the reason', async () => {
   const cases: [string, string, RegExp][] = [
     ['data in the first KiB', `(module (memory ${PAGES}) (data (i32.const 512) "x"))`, /data segment at 512/],
+    ['data at a computed offset', `(module (import "env" "base" (global $base i32)) (memory ${PAGES}) (data (global.get $base) "x"))`, /computed offset/],
     ['a small memory', '(module (memory 1) (func (i32.store (i32.const 2048) (i32.const 1))))', /under 1 MiB/],
     ['a memory above 16 MiB', '(module (memory 300))', /above 16 MiB/],
     ['SIMD', `(module (memory ${PAGES}) (func (v128.store (i32.const 2048) (v128.const i64x2 1 1))))`, /opcode 0xfd/],
