@@ -14,7 +14,7 @@ import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-trans
 import { ArtifactStore } from '../../src/engine/artifact-store.js';
 import { compileCoreModules } from '../../src/engine/engine.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from '../../src/engine/guest/guest-instance.js';
-import { DataSegmentImage } from '../../src/engine/guest/pristine-image.js';
+import { CopiedImage, DataSegmentImage } from '../../src/engine/guest/pristine-image.js';
 import type { GuestContextData, GuestHttpRequest } from '../../src/engine/protocol.js';
 import { exampleBytes } from '../support/runtime.js';
 import { InMemoryBackend, jcoHostImports } from '../../bench/in-memory-host.js';
@@ -49,14 +49,15 @@ const image = (instance: GuestInstance) => new Uint8Array(instance.memories[0]!.
 test('instances of a guest share one pristine image; a restore puts it back and leaves it untouched', () => {
   const a = fresh();
   a.takeSnapshot();
-  const shared = guest.pristineMemories!;
-  assert.ok(shared, 'the first snapshot becomes the shared image');
-  const pristine = shared[0]!.slice();
+  const shared = guest.pristine!;
+  assert.ok(shared?.[0] instanceof CopiedImage, 'the first snapshot becomes the shared image: a copy (this small guest is not write-tracked)');
+  const sharedBytes = shared[0].bytes;
+  const pristine = sharedBytes.slice();
   assert.deepEqual(image(a), pristine);
 
   const b = fresh();
   b.takeSnapshot();
-  assert.equal(guest.pristineMemories, shared);
+  assert.equal(guest.pristine, shared);
   assert.ok(a.pristineSource === 'shared-copy' && b.pristineSource === 'shared-copy', 'the second instance reuses the image instead of copying it');
 
   // the counter guest answers 200 only on an instance's first call: both are pristine
@@ -67,19 +68,21 @@ test('instances of a guest share one pristine image; a restore puts it back and 
   assert.ok(b.restore());
   assert.deepEqual(image(a), pristine);
   assert.deepEqual(image(b), pristine);
-  assert.deepEqual(shared[0], pristine, 'restores read the shared image and never write it');
+  assert.deepEqual(sharedBytes, pristine, 'restores read the shared image and never write it');
   assert.equal(a.call(CONTEXT, REQUEST).status, 200, 'restored: the global counter is back to 0 too');
 });
 
 test('an instance whose image differs from the shared one keeps its own copy', () => {
-  const shared = guest.pristineMemories!;
-  const before = shared[0]!.slice();
+  const shared = guest.pristine!;
+  assert.ok(shared[0] instanceof CopiedImage);
+  const sharedBytes = shared[0].bytes;
+  const before = sharedBytes.slice();
   const odd = fresh();
   new Uint8Array(odd.memories[0]!.buffer)[4000] = 0x5a;
   odd.takeSnapshot();
-  assert.equal(guest.pristineMemories, shared);
+  assert.equal(guest.pristine, shared);
   assert.equal(odd.pristineSource, 'own-copy');
-  assert.deepEqual(shared[0], before, 'the shared image is not changed by an instance that differs');
+  assert.deepEqual(sharedBytes, before, 'the shared image is not changed by an instance that differs');
   odd.call(CONTEXT, REQUEST);
   assert.ok(odd.restore());
   assert.equal(new Uint8Array(odd.memories[0]!.buffer)[4000], 0x5a, 'restored to its own image, not the shared one');
@@ -96,11 +99,15 @@ test('with write tracking (the kitchen-sink), a restore copies only written bloc
   assert.equal(instance.tracksWrites, true);
   const pristine = image(instance);
   // the pristine state is the main module's data segments over zeros, byte for byte
-  assert.equal(instance.pristineSource, 'data-segments');
+  assert.equal(instance.pristineSource, 'shared-data-segments');
   const owner = specs.find((s) => s.memory === 'defines')!;
   const fromSegments = new Uint8Array(pristine.byteLength);
   new DataSegmentImage(owner.data!, pristine.byteLength).copyInto(fromSegments, 0, pristine.byteLength);
   assert.ok(Buffer.from(fromSegments).equals(pristine), 'the segments reproduce the instantiated memory');
+  // a second instance of the guest (after a fault, say) restores from the same image
+  const second = new GuestInstance(kitchen, jcoHostImports(new InMemoryBackend(), () => current), { write: () => {} });
+  second.takeSnapshot();
+  assert.equal(second.pristineSource, 'shared-data-segments');
   const requests: GuestHttpRequest[] = [
     { method: 'GET', url: '/seven', headers: [], body: undefined },
     { method: 'POST', url: '/echo', headers: [{ name: 'x-a', value: 'b' }], body: new TextEncoder().encode('x'.repeat(2_000)) },

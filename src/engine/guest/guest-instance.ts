@@ -16,7 +16,7 @@
  *  - too many host resources leaked across requests (handles the restored memory forgot; jco keeps
  *    them in its tables, so we bound the growth by retiring the instance).
  */
-import type { CoreModuleSpec, GuestContextData, GuestHttpRequest, GuestResponse } from '../protocol.js';
+import type { CoreModuleSpec, GuestContextData, GuestHttpRequest, GuestResponse, ModuleData } from '../protocol.js';
 import { ResourceLedger, createWasiImports, type WasiHost } from './wasi.js';
 import { DirtyBlocks } from './dirty-blocks.js';
 import { CopiedImage, DataSegmentImage, type PristineImage } from './pristine-image.js';
@@ -36,11 +36,12 @@ export interface LoadedGuest {
   specsByModule: Map<WebAssembly.Module, CoreModuleSpec>;
   maxMemoryPages: number;
   /**
-   * The pristine memory images, shared by every instance of this guest whose images are
-   * byte-identical (they are: instantiation runs no guest code). Saves a copy of linear memory per
-   * instance, and keeps one restore source warm in the CPU cache instead of several.
+   * The pristine memory images (pristine-image.ts), shared by every instance of this guest whose
+   * memories they describe (they do: instantiation runs no guest code). Saves a copy of linear
+   * memory per instance — or, for data-segment images, the blocks built so far — and keeps one
+   * restore source warm in the CPU cache instead of several.
    */
-  pristineMemories?: Uint8Array[];
+  pristine?: PristineImage[];
   /**
    * The return area of every function the component imports (component-types.ts): what the host
    * writes when an import returns. null: unknown (or tracking turned off) — restores copy all of
@@ -215,16 +216,9 @@ export class GuestInstance {
 
   /** Captures the pristine state. Call right after construction, before the first `call`. */
   takeSnapshot(): void {
-    const segments = this.segmentImage();
-    let images: PristineImage[];
-    if (segments) images = [segments];
-    else {
-      const shared = this.guest.pristineMemories;
-      const sameAsShared = shared !== undefined && shared.length === this.memories.length && this.memories.every((m, i) => Buffer.from(m.buffer).equals(shared[i]!));
-      const copies = sameAsShared ? shared : this.memories.map((memory) => new Uint8Array(memory.buffer).slice());
-      this.guest.pristineMemories ??= copies;
-      images = copies.map((bytes) => new CopiedImage(bytes));
-    }
+    const shared = this.guest.pristine;
+    const images = shared && this.describedBy(shared) ? shared : this.capturePristine();
+    this.guest.pristine ??= images;
     this.snapshot = {
       memories: this.memories.map((memory, i) => ({ memory, image: images[i]! })),
       globals: this.globals.map((global) => ({ global, value: global.value as unknown })),
@@ -233,27 +227,43 @@ export class GuestInstance {
     };
   }
 
+  /** This instance's pristine memory: its data segments where that is provable, else a copy. */
+  private capturePristine(): PristineImage[] {
+    const data = this.segmentData();
+    if (data) return [new DataSegmentImage(data, this.memories[0]!.buffer.byteLength)];
+    return this.memories.map((memory) => new CopiedImage(new Uint8Array(memory.buffer).slice()));
+  }
+
+  /** Whether `images` (another instance's) describe this instance's memories as they are now. */
+  private describedBy(images: PristineImage[]): boolean {
+    if (images.length !== this.memories.length) return false;
+    return images.every((image, i) => {
+      const memory = this.memories[i]!.buffer;
+      if (image instanceof DataSegmentImage) return image.byteLength === memory.byteLength && this.segmentData() !== null;
+      return image instanceof CopiedImage && Buffer.from(memory).equals(image.bytes);
+    });
+  }
+
   /**
-   * The memory as its data segments describe it (pristine-image.ts), when that is provably what
-   * instantiation left: writes are tracked, nothing was marked during instantiation, and the one
-   * module defining the memory is the only one with data to place in it.
+   * The data segments that make up the memory, when that is provably what instantiation left:
+   * writes are tracked, nothing was marked during instantiation, and the one module defining the
+   * memory is the only one with data to place in it.
    */
-  private segmentImage(): DataSegmentImage | null {
+  private segmentData(): ModuleData | null {
     if (!this.dirty || this.memories.length !== 1 || !this.dirty.isClean()) return null;
     const specs = [...this.guest.modules.values()];
     const owner = specs.find((s) => s.memory === 'defines');
     if (!owner?.data || specs.some((s) => s.memory === 'imports' && (!s.data || s.data.segments.length > 0))) return null;
-    return new DataSegmentImage(owner.data, this.memories[0]!.buffer.byteLength);
+    return owner.data;
   }
 
-  /** How this instance's restores get the pristine memory: its guest's shared copy, its own copy, or the data segments. */
-  get pristineSource(): 'shared-copy' | 'own-copy' | 'data-segments' | 'none' {
-    const snap = this.snapshot;
-    if (!snap) return 'none';
-    const images = snap.memories.map((m) => m.image);
-    if (images.some((image) => image instanceof DataSegmentImage)) return 'data-segments';
-    const shared = this.guest.pristineMemories;
-    return shared && images.every((image, i) => image instanceof CopiedImage && image.bytes === shared[i]) ? 'shared-copy' : 'own-copy';
+  /** How this instance's restores get the pristine memory: from data segments or a copy, shared with its guest's other instances or its own. */
+  get pristineSource(): 'shared-copy' | 'own-copy' | 'shared-data-segments' | 'own-data-segments' | 'none' {
+    const images = this.snapshot?.memories.map((m) => m.image);
+    if (!images) return 'none';
+    const shared = images === this.guest.pristine || images.every((image, i) => image === this.guest.pristine?.[i]);
+    const kind = images.some((image) => image instanceof DataSegmentImage) ? 'data-segments' : 'copy';
+    return `${shared ? 'shared' : 'own'}-${kind}`;
   }
 
   get hasSnapshot(): boolean {
