@@ -149,10 +149,3 @@ export interface HostCallReply {
   seq: number;
   answer: HostCallAnswer;
 }
-
-/**
- * The SharedArrayBuffer holds one Int32: the `seq` of the latest answered call. The worker waits
- * until it shows its own call's `seq`, and takes only the reply carrying that `seq` — a late or
- * duplicate reply can never be mistaken for the current one.
- */
-export const NO_CALL_ANSWERED = 0;

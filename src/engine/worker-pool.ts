@@ -41,6 +41,11 @@ interface Slot {
   hostPort: MessagePort;
   /** log records and stdio the worker wrote without posting; read before each of its messages */
   oneWay: OneWayRing;
+  /**
+   * One Int32: the `seq` of the latest answered host call. The worker waits until it shows its own
+   * call's `seq` and takes only the reply carrying that `seq`, so a late reply is never mistaken
+   * for the current one.
+   */
   signal: Int32Array;
   loaded: Set<string>;
   current: RunningJob | null;
