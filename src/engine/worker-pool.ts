@@ -124,8 +124,10 @@ export class WorkerPool extends EventEmitter {
     return new Promise((resolve) => {
       const slot = this.pickIdle(job);
       if (slot) {
+        // a worker loading the guest first takes far longer than a hot wait lasts
+        const warm = slot.loaded.has(job.artifactKey);
         this.start(slot, job, resolve);
-        this.hotWait();
+        if (warm) this.hotWait();
       } else this.queue.push({ job, resolve });
     });
   }

@@ -366,7 +366,7 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       localOp(0x20, T_ADDR);
       if (producer) out.bytes(producer, 0, producer.length);
       else localOp(0x20, temp);
-      copied = at;
+      copied = at; // a producer's bytes before `at` were moved above, not to be copied again
       flush(r.pos); // the original store, byte for byte
       producerAt = -1;
       continue;
