@@ -62,6 +62,8 @@ export interface EngineOptions {
   writeTracking?: boolean;
   /** longest the main thread watches a running worker for its next message, in ms (worker-pool.ts; default 0.5, 0 turns it off) */
   hotWaitMs?: number;
+  /** CPU cores the process may use (default: availableParallelism()); the hot wait only runs while one is free */
+  cores?: number;
 }
 
 export type EnginePrepareResult = PrepareResult | { kind: 'err'; problem: { code: 'unserved_import'; message: string; import: string } };
@@ -73,7 +75,7 @@ export class Engine {
 
   private constructor(private readonly options: EngineOptions) {
     this.artifacts = new ArtifactStore(options.cacheDir);
-    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs });
+    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores });
   }
 
   static async create(options: EngineOptions): Promise<Engine> {

@@ -84,7 +84,20 @@ export interface ExecuteMessage {
   maxHostCalls: number;
   /** calls the worker answers without a round trip (see `Delivery` in capability.ts) */
   local: { answers: Readonly<Record<string, HostCallAnswer>>; oneWay: readonly string[] };
+  /** how long a host call watches for its answer before the worker sleeps (ms; set by the pool, see worker-pool.ts) */
+  hostCallSpinMs: number;
 }
+
+/**
+ * The Int32 cells of the SharedArrayBuffer each worker shares with the pool (besides its ports).
+ * ANSWERED: the `seq` of the latest answered host call, written by the pool — the worker waits
+ * until it shows its own call's `seq` and takes only the reply carrying it, so a late reply is
+ * never mistaken for the current one. TIDYING: above 0 while the worker, its result posted, still
+ * works (restoring the instance it served) — the pool counts it busy when it judges whether a core
+ * is free.
+ */
+export const SIGNAL = { ANSWERED: 0, TIDYING: 1 } as const;
+export const SIGNAL_BYTES = 8;
 
 export interface UnloadMessage {
   type: 'unload';

@@ -7,7 +7,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { OneWayRing, ONE_WAY_RING_BYTES } from './one-way-ring.js';
-import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultCode, type HostCallAnswer, type HostChannelMessage, type LoadMessage, type WorkerMessage } from './protocol.js';
+import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultCode, type HostCallAnswer, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
 
 const WARM_LOOKAHEAD = 8;
 const COLD_LOAD_GRACE_MS = 10_000;
@@ -29,7 +29,7 @@ export interface PoolJob {
   affinity?: string;
   /** sent to the worker before the first execute of this artifact on it */
   load: () => LoadMessage;
-  message: Omit<ExecuteMessage, 'id' | 'type'>;
+  message: Omit<ExecuteMessage, 'id' | 'type' | 'hostCallSpinMs'>;
   session: HostSession;
   timeoutMs: number;
 }
@@ -41,11 +41,7 @@ interface Slot {
   hostPort: MessagePort;
   /** log records and stdio the worker wrote without posting; read before each of its messages */
   oneWay: OneWayRing;
-  /**
-   * One Int32: the `seq` of the latest answered host call. The worker waits until it shows its own
-   * call's `seq` and takes only the reply carrying that `seq`, so a late reply is never mistaken
-   * for the current one.
-   */
+  /** shared with the worker: see SIGNAL in protocol.ts */
   signal: Int32Array;
   loaded: Set<string>;
   current: RunningJob | null;
@@ -60,6 +56,8 @@ interface RunningJob {
   job: PoolJob;
   resolve: (r: JobResult) => void;
   timer: NodeJS.Timeout;
+  /** time the main thread has hot-waited on this execution in vain so far (ms) */
+  hotWaitIdleMs: number;
 }
 
 export interface PoolOptions {
@@ -71,16 +69,39 @@ export interface PoolOptions {
   maxOldGenerationSizeMb?: number;
   /** longest the main thread watches for a worker's next message before sleeping (ms; 0: never; see hotWait) */
   hotWaitMs?: number;
+  /** CPU cores the process may use, which decides when a core is free to hot-wait on (default: availableParallelism()) */
+  cores?: number;
+}
+
+/** What the hot wait did: worker messages it took off the ports, and main-thread time it spent. */
+export interface HotWaitStats {
+  taken: number;
+  spentMs: number;
 }
 
 /**
  * Hot wait: how long the main thread watches a running worker's port for its next message (a host
- * call, the result) before going back to the event loop. An idle vCPU here is put to sleep after
- * ~200 µs and takes ~70 µs to wake; a host-call round trip is ~20 µs when both threads are awake.
+ * call, the result) before letting the event loop run one turn and watching again. An idle vCPU
+ * here is put to sleep after ~200 µs and takes ~70 µs (often several hundred) to wake; a host-call
+ * round trip is ~20 µs when both threads are awake.
  */
 export const HOT_WAIT_MS = 0.5;
 /** Most the main thread hot-waits per event-loop turn, so timers and I/O always get their turn. */
 const HOT_WAIT_BUDGET_PER_TURN_MS = 2;
+/**
+ * Most the main thread hot-waits on one execution in vain (windows that end with no message).
+ * Past it (a guest computing for long stretches) the main thread sleeps until the worker's next
+ * message, as it would with hot waiting off: a long computation gains little from a faster
+ * wake-up. A guest busy calling the host keeps the watch, which takes its calls at once.
+ */
+export const HOT_WAIT_IDLE_PER_EXECUTION_MS = 20;
+/**
+ * How long a worker watches for a host call's answer before it sleeps: long enough to cover a
+ * fast capability's round trip when the worker has a core of its own (the main thread hot-waits
+ * then too), and briefly otherwise, when a spinning worker would take CPU from the main thread
+ * that is to answer it.
+ */
+const HOST_CALL_SPIN_MS = { coreFree: 0.3, crowded: 0.02 } as const;
 
 export class WorkerPool extends EventEmitter {
   private readonly slots: Slot[] = [];
@@ -96,10 +117,16 @@ export class WorkerPool extends EventEmitter {
   private hotWaiting = false;
   private hotWaitSpentMs = 0;
   private hotWaitTurnReset = false;
-  private readonly cores = availableParallelism();
+  /** a hot wait is scheduled for the next event-loop turn */
+  private hotWaitRearmed = false;
+  private readonly cores: number;
+  readonly hotWaitStats: HotWaitStats = { taken: 0, spentMs: 0 };
+  /** messages posted by all workers, counted: the hot wait sleeps on it (a futex) between looks at the ports */
+  private readonly posted = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(private readonly options: PoolOptions) {
     super();
+    this.cores = options.cores ?? availableParallelism();
     for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
   }
 
@@ -158,11 +185,11 @@ export class WorkerPool extends EventEmitter {
   }
 
   private spawn(): Slot {
-    const signalBuffer = new SharedArrayBuffer(4);
+    const signalBuffer = new SharedArrayBuffer(SIGNAL_BYTES);
     const oneWay = new OneWayRing(new SharedArrayBuffer(ONE_WAY_RING_BYTES));
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_URL, {
-      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, hostCallTimeoutMs: this.options.hostCallTimeoutMs },
+      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, hostCallTimeoutMs: this.options.hostCallTimeoutMs, posted: this.posted.buffer },
       transferList: [port2],
       resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
       stdout: false,
@@ -211,8 +238,8 @@ export class WorkerPool extends EventEmitter {
     const answer = (a: HostCallAnswer) => {
       if (slot.current !== running) return; // the execution ended (timeout) while the call ran
       slot.hostPort.postMessage({ seq: msg.seq, answer: a } satisfies HostCallReply);
-      Atomics.store(slot.signal, 0, msg.seq);
-      Atomics.notify(slot.signal, 0);
+      Atomics.store(slot.signal, SIGNAL.ANSWERED, msg.seq);
+      Atomics.notify(slot.signal, SIGNAL.ANSWERED);
     };
     if (!running) {
       answer({ kind: 'abort', code: 'worker_crashed', message: 'host call outside an execution' });
@@ -230,19 +257,26 @@ export class WorkerPool extends EventEmitter {
   }
 
   /**
-   * Watches the running workers' ports for a short while instead of returning to the event loop,
-   * so the next host call or the result is taken at once rather than after the main thread's CPU
-   * has gone to sleep and been woken again. Only when it costs no worker a core (fewer workers
-   * busy than cores, nothing queued), when no host call is in progress on the main thread (its
-   * I/O needs the event loop), and within a budget per event-loop turn.
+   * Watches the running workers' ports instead of sleeping in the event loop, so the next host call
+   * or the result is taken at once rather than after the main thread's CPU has gone to sleep and
+   * been woken again. Only when it costs no worker a core (fewer workers busy than cores, nothing
+   * queued) and when no host call is in progress on the main thread (its I/O needs the event loop).
+   * A watch lasts one window at most, and all watches of a turn share a budget; then the event loop
+   * runs a turn (timers, I/O — it does not sleep, an immediate is pending) and the watch resumes,
+   * until it has watched the execution in vain for HOT_WAIT_IDLE_PER_EXECUTION_MS.
    */
-  private hotWait(): void {
+  private hotWait(resumed = false): void {
     const windowMs = this.options.hotWaitMs ?? HOT_WAIT_MS;
     if (windowMs <= 0 || this.hotWaiting || this.closed || this.pendingHostCalls > 0 || this.queue.length > 0) return;
     const busy = this.slots.filter((s) => s.current);
-    if (busy.length === 0 || busy.length + 1 > this.cores) return;
+    if (busy.length === 0 || this.working() + 1 > this.cores) return;
+    const watched = busy.filter((s) => s.current!.hotWaitIdleMs < HOT_WAIT_IDLE_PER_EXECUTION_MS);
+    if (watched.length === 0) return;
     const budget = HOT_WAIT_BUDGET_PER_TURN_MS - this.hotWaitSpentMs;
-    if (budget <= 0) return;
+    if (budget <= 0) {
+      this.rearmHotWait();
+      return;
+    }
     if (!this.hotWaitTurnReset) {
       this.hotWaitTurnReset = true;
       setImmediate(() => {
@@ -253,22 +287,56 @@ export class WorkerPool extends EventEmitter {
     this.hotWaiting = true;
     const started = performance.now();
     const until = started + Math.min(windowMs, budget);
+    let taken = false;
     try {
       for (;;) {
-        for (const slot of busy) {
+        const seen = Atomics.load(this.posted, 0);
+        for (const slot of watched) {
           const received = receiveMessageOnPort(slot.hostPort);
           if (!received) continue;
           const msg = received.message as WorkerMessage;
           this.onWorkerMessage(slot, msg);
           // a call is answered asynchronously (its answer hot-waits again); a result ends the watch
-          if (msg.type === 'call' || msg.type === 'result' || msg.type === 'load-failed') return;
+          if (msg.type === 'call' || msg.type === 'result' || msg.type === 'load-failed') {
+            taken = true;
+            this.hotWaitStats.taken++;
+            return;
+          }
         }
-        if (performance.now() >= until) return;
+        const left = until - performance.now();
+        if (left <= 0) return;
+        // A resumed watch serves the slow executions, where another thread (a restore, V8's
+        // helpers) may be waiting for a core: it sleeps until a worker posts — on a futex, whose
+        // wake-up is far quicker than the event loop's — instead of spinning.
+        if (resumed) Atomics.wait(this.posted, 0, seen, left);
       }
     } finally {
       this.hotWaiting = false;
-      this.hotWaitSpentMs += performance.now() - started;
+      const spent = performance.now() - started;
+      this.hotWaitSpentMs += spent;
+      this.hotWaitStats.spentMs += spent;
+      if (!taken) {
+        for (const slot of watched) if (slot.current) slot.current.hotWaitIdleMs += spent;
+        this.rearmHotWait();
+      }
     }
+  }
+
+  /** Workers using a core now: running an execution, or still restoring after one. */
+  private working(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.current || Atomics.load(s.signal, SIGNAL.TIDYING) !== 0) n++;
+    return n;
+  }
+
+  /** Resume watching after the event loop has had its turn (see hotWait). */
+  private rearmHotWait(): void {
+    if (this.hotWaitRearmed) return;
+    this.hotWaitRearmed = true;
+    setImmediate(() => {
+      this.hotWaitRearmed = false;
+      this.hotWait(true);
+    });
   }
 
   private start(slot: Slot, job: PoolJob, resolve: (r: JobResult) => void): void {
@@ -278,7 +346,7 @@ export class WorkerPool extends EventEmitter {
     const cold = !slot.loaded.has(job.artifactKey);
     const deadline = job.timeoutMs + (cold ? COLD_LOAD_GRACE_MS : 0);
     const timer = this.deadlineTimer(slot, job, deadline);
-    slot.current = { id, job, resolve, timer };
+    slot.current = { id, job, resolve, timer, hotWaitIdleMs: 0 };
     if (job.affinity) this.affinity.set(job.affinity, slot);
     if (cold) {
       slot.worker.postMessage(job.load());
@@ -294,7 +362,9 @@ export class WorkerPool extends EventEmitter {
       slot.loaded.delete(job.artifactKey);
       slot.loaded.add(job.artifactKey);
     }
-    slot.worker.postMessage({ ...job.message, type: 'execute', id } satisfies ExecuteMessage);
+    const hotWaiting = (this.options.hotWaitMs ?? HOT_WAIT_MS) > 0 && this.working() + 1 <= this.cores;
+    const hostCallSpinMs = hotWaiting ? HOST_CALL_SPIN_MS.coreFree : HOST_CALL_SPIN_MS.crowded;
+    slot.worker.postMessage({ ...job.message, type: 'execute', id, hostCallSpinMs } satisfies ExecuteMessage);
   }
 
   private deadlineTimer(slot: Slot, job: PoolJob, ms: number): NodeJS.Timeout {

@@ -1,6 +1,7 @@
 /** Prometheus metrics of the service (issue #5 item 7), one registry per service instance. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CapabilityCallObserver } from '../capabilities/registry.js';
+import type { HotWaitStats } from '../engine/worker-pool.js';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -33,6 +34,20 @@ export class ServiceMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'alga_runner_process_' });
+  }
+
+  /** The main thread's hot wait (worker-pool.ts) spins on a free core: its time is worth seeing. */
+  observeHotWait(stats: Readonly<HotWaitStats>): void {
+    let reported = 0;
+    new Counter({
+      name: 'alga_runner_hot_wait_seconds_total',
+      help: 'Main-thread time spent watching running workers for their next message (spinning, or waiting on a futex) instead of in the event loop',
+      registers: [this.registry],
+      collect() {
+        this.inc(stats.spentMs / 1000 - reported);
+        reported = stats.spentMs / 1000;
+      },
+    });
   }
 
   readonly capabilityObserver: CapabilityCallObserver = {

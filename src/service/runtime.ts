@@ -38,6 +38,7 @@ export class Runtime {
   ) {
     this.logBus.setMaxListeners(0);
     engine.pool.on('restart', (reason: string) => metrics.workerRestarts.inc({ reason }));
+    metrics.observeHotWait(engine.pool.hotWaitStats);
   }
 
   static async create(config: ServiceConfig): Promise<Runtime> {

@@ -119,7 +119,7 @@ test('a guest calling the host in a tight loop still stops at its deadline: the 
     const out = await spinning.run(prepared.artifact.contentHash, '/', { limits: { timeoutMs: 300, maxHostCalls: 1_000_000_000 } });
     const elapsed = performance.now() - started;
     assert.equal(out.kind === 'fault' && out.code, 'timeout');
-    assert.ok(out.report.hostCalls > 100, `the calls were answered while it ran (${out.report.hostCalls})`);
+    assert.ok(out.report.hostCalls > 10, `the calls were answered while it ran (${out.report.hostCalls})`);
     assert.ok(elapsed < 3000, `took ${elapsed} ms`);
   } finally {
     await spinning.close();

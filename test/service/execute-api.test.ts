@@ -258,6 +258,7 @@ describe('health and metrics', () => {
       'alga_runner_worker_restarts_total counter',
       'alga_runner_guest_memory_bytes histogram',
       'alga_runner_rejected_total counter',
+      'alga_runner_hot_wait_seconds_total counter',
     ]) {
       assert.ok(before.includes(`# TYPE ${family}`), `metric family ${family}`);
     }

@@ -55,6 +55,8 @@ export interface TestRuntimeOptions {
   dir?: string;
   /** Engine option: the main thread's hot-wait window (ms) */
   hotWaitMs?: number;
+  /** Engine option: the cores the hot wait assumes */
+  cores?: number;
   /** how to open the store (test/store/backends.ts gives SQLite and PostgreSQL legs); default: SQLite in `dir` */
   store?: OpenStoreOptions;
 }
@@ -64,7 +66,7 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
   const store = await openStore({ dataDir: dir, ...options.store, secretsKey: Buffer.alloc(32, 7) });
   const tenantData = createStoreTenantData(store.db);
   const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true } });
-  const engine = await Engine.create({ cacheDir: join(dir, 'artifacts'), registry, workers: options.workers ?? 1, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs });
+  const engine = await Engine.create({ cacheDir: join(dir, 'artifacts'), registry, workers: options.workers ?? 1, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores });
   return {
     engine,
     store,

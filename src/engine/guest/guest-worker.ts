@@ -20,6 +20,7 @@ import {
   type HostChannelMessage,
   type LoadMessage,
   type ToWorker,
+  SIGNAL,
 } from '../protocol.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from './guest-instance.js';
 import { GuestExit } from './wasi.js';
@@ -32,6 +33,8 @@ interface WorkerInit {
   oneWay: SharedArrayBuffer;
   /** longest a single host call may block the guest */
   hostCallTimeoutMs: number;
+  /** the pool's count of messages posted by all its workers, for a hot-waiting main thread (protocol.ts) */
+  posted: SharedArrayBuffer;
 }
 
 /** Thrown into the guest to unwind it when the host ends the execution (limit reached). */
@@ -49,6 +52,14 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const signal = new Int32Array(init.signal);
 const oneWay = new OneWayRing(init.oneWay);
+const posted = new Int32Array(init.posted);
+
+/** Every message to the main thread: posted, then counted, so a main thread waiting on the count wakes. */
+function toMain(msg: unknown, transfer?: ArrayBuffer[]): void {
+  init.hostPort.postMessage(msg, transfer);
+  Atomics.add(posted, 0, 1);
+  Atomics.notify(posted, 0);
+}
 const decoder = new TextDecoder();
 
 /**
@@ -86,17 +97,15 @@ interface Running {
   maxHostCalls: number;
   hostCalls: number;
   localCalls: Record<string, number>;
+  hostCallSpinMs: number;
 }
 let running: Running | null = null;
 
 let lastSeq = 0;
 
-/** How long a host call watches for its answer before it sleeps. */
-const SPIN_MS = 0.02;
-
-function spinUntilChanged(observed: number): boolean {
-  const until = performance.now() + SPIN_MS;
-  while (performance.now() < until) if (Atomics.load(signal, 0) !== observed) return true;
+function spinUntilChanged(observed: number, spinMs: number): boolean {
+  const until = performance.now() + spinMs;
+  while (performance.now() < until) if (Atomics.load(signal, SIGNAL.ANSWERED) !== observed) return true;
   return false;
 }
 
@@ -117,7 +126,7 @@ function callHost(iface: string, fn: string, args: unknown[]): unknown {
     return undefined;
   }
   const seq = (lastSeq = lastSeq >= 0x7ffffff0 ? 1 : lastSeq + 1);
-  init.hostPort.postMessage({ type: 'call', seq, iface, fn, args: args.map(ownBytes) } satisfies HostChannelMessage);
+  toMain({ type: 'call', seq, iface, fn, args: args.map(ownBytes) } satisfies HostChannelMessage);
   const deadline = performance.now() + init.hostCallTimeoutMs;
   for (;;) {
     const received = receiveMessageOnPort(init.hostPort);
@@ -128,16 +137,16 @@ function callHost(iface: string, fn: string, args: unknown[]): unknown {
     }
     const left = deadline - performance.now();
     if (left <= 0) throw new HostAbort('host_call_timeout', `host call ${iface}#${fn} did not answer within ${init.hostCallTimeoutMs} ms`);
-    const observed = Atomics.load(signal, 0);
+    const observed = Atomics.load(signal, SIGNAL.ANSWERED);
     if (observed === seq) {
       // signalled but the reply is not readable yet: look again shortly instead of sleeping on a value nobody changes
-      Atomics.wait(signal, 0, observed, Math.min(left, 1));
+      Atomics.wait(signal, SIGNAL.ANSWERED, observed, Math.min(left, 1));
       continue;
     }
-    // Most capabilities answer within microseconds: watch the signal briefly before sleeping,
-    // which saves a futex sleep and wake-up on each fast call.
-    if (spinUntilChanged(observed)) continue;
-    Atomics.wait(signal, 0, observed, left);
+    // Most capabilities answer within microseconds: watch the signal before sleeping (as long as
+    // the pool allowed), which saves a futex sleep and wake-up on each fast call.
+    if (spinUntilChanged(observed, execution.hostCallSpinMs)) continue;
+    Atomics.wait(signal, SIGNAL.ANSWERED, observed, left);
   }
 }
 
@@ -250,7 +259,7 @@ function execute(msg: ExecuteMessage): void {
 
   let reply: ExecuteReply;
   // A request served during a restore nests inside another's execute(), whose guest has returned.
-  const execution: Running = { id: msg.id, answers: msg.local.answers, oneWay: new Set(msg.local.oneWay), maxHostCalls: msg.maxHostCalls, hostCalls: 0, localCalls: stats.localCalls };
+  const execution: Running = { id: msg.id, answers: msg.local.answers, oneWay: new Set(msg.local.oneWay), maxHostCalls: msg.maxHostCalls, hostCalls: 0, localCalls: stats.localCalls, hostCallSpinMs: msg.hostCallSpinMs };
   running = execution;
   try {
     const response = instance.call(msg.context, msg.request);
@@ -274,8 +283,14 @@ function execute(msg: ExecuteMessage): void {
     if (keep) slot.warm.set(owner, instance);
     return;
   }
-  if (keep && instance.restore(serveArrivals)) slot.ready.push(instance);
-  else slot.alive--;
+  // a count, not a flag: a restore may serve a request whose own restore nests inside it
+  Atomics.add(signal, SIGNAL.TIDYING, 1);
+  try {
+    if (keep && instance.restore(serveArrivals)) slot.ready.push(instance);
+    else slot.alive--;
+  } finally {
+    Atomics.sub(signal, SIGNAL.TIDYING, 1);
+  }
   if (slot.alive < freshInstancesFor(slot)) scheduleSpare(msg.artifactKey);
 }
 
@@ -361,9 +376,9 @@ function postOneWay(msg: Extract<FromWorker, { type: 'stdio' | 'host-call' }>): 
 /** Everything for the main thread goes on the host channel, in order (see protocol.ts). */
 function post(msg: FromWorker): void {
   if (msg.type === 'result' && msg.kind === 'ok' && msg.response.body) {
-    init.hostPort.postMessage(msg, [msg.response.body.buffer as ArrayBuffer]);
+    toMain(msg, [msg.response.body.buffer as ArrayBuffer]);
   } else {
-    init.hostPort.postMessage(msg);
+    toMain(msg);
   }
 }
 
