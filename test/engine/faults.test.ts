@@ -1,10 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { createTestRuntime, bodyJson, repoRoot, type TestRuntime } from '../support/runtime.js';
+import { createTestRuntime, bodyJson, type TestRuntime } from '../support/runtime.js';
+import { watComponent } from '../support/wat-component.js';
 
 let rt: TestRuntime;
 let kitchen: string;
@@ -102,9 +100,7 @@ async function hostCallLoopGuest(): Promise<Uint8Array> {
         (call $get (i32.const 512) (i32.const 3) (i32.const 64))
         (br $forever))
       (i32.const 16)))`;
-  const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8');
-  const world = 'world calls-forever {\n  use types.{execute-request, execute-response};\n  import secrets;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
-  return componentNew(await componentEmbed({ binary: await parse(wat), witSource: `${worldWit}\n${world}`, world: 'calls-forever' }));
+  return watComponent(wat, { name: 'calls-forever', imports: ['secrets'] });
 }
 
 test('a guest calling the host in a tight loop still stops at its deadline: the main thread\'s hot wait yields to timers', { timeout: 30_000 }, async () => {

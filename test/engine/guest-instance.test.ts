@@ -6,21 +6,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../../src/engine/artifact-store.js';
 import { compileCoreModules } from '../../src/engine/engine.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from '../../src/engine/guest/guest-instance.js';
 import { CopiedImage, DataSegmentImage } from '../../src/engine/guest/pristine-image.js';
 import type { GuestContextData, GuestHttpRequest } from '../../src/engine/protocol.js';
 import { exampleBytes } from '../support/runtime.js';
+import { watComponent } from '../support/wat-component.js';
 import { InMemoryBackend, jcoHostImports } from '../../bench/in-memory-host.js';
 
 const MAX_PAGES = 256;
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const CONTEXT: GuestContextData = { requestId: 'r-1', tenantId: 't', extensionId: 'e', installId: undefined, versionId: undefined };
 const REQUEST: GuestHttpRequest = { method: 'GET', url: '/', headers: [], body: undefined };
 
@@ -157,10 +156,11 @@ const hostWritesWat = (handlerBody: string, extra = '') => `(module
     (i32.const 4096)))`;
 
 async function hostWritesGuest(handlerBody: string, secretType = 'result<string, secret-error>', extra = ''): Promise<LoadedGuest> {
-  const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8').replace('get: func(key: string) -> result<string, secret-error>;', `get: func(key: string) -> ${secretType};`);
-  const world = 'world host-writes {\n  use types.{execute-request, execute-response};\n  import secrets;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
-  const core = await parse(hostWritesWat(handlerBody, extra));
-  const component = await componentNew(await componentEmbed({ binary: core, witSource: `${worldWit}\n${world}`, world: 'host-writes' }));
+  const component = await watComponent(hostWritesWat(handlerBody, extra), {
+    name: 'host-writes',
+    imports: ['secrets'],
+    editWit: (wit) => wit.replace('get: func(key: string) -> result<string, secret-error>;', `get: func(key: string) -> ${secretType};`),
+  });
   return prepareGuest(`host-writes-${createHash('sha256').update(handlerBody + secretType + extra).digest('hex').slice(0, 8)}`, component, 4096);
 }
 

@@ -5,15 +5,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { Engine, type LogRecord } from '../../src/engine/engine.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CallOutcome } from '../../src/capabilities/registry.js';
 import type { CapabilityName, InstallView } from '../../src/capabilities/capability.js';
 import type { ExecutionContext } from '../../src/engine/execution-context.js';
-import { createTestRuntime, bodyJson, exampleBytes, repoRoot, type TestRuntime } from '../support/runtime.js';
+import { createTestRuntime, bodyJson, exampleBytes, type TestRuntime } from '../support/runtime.js';
+import { respondWat, watComponent } from '../support/wat-component.js';
 
 let rt: TestRuntime;
 let kitchen: string;
@@ -92,14 +91,8 @@ async function loggingGuest(lines: number, bytes: number, hang: boolean): Promis
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $next)))
       ${hang ? '(loop $forever (br $forever))' : ''}
-      (i32.store16 (i32.const 16) (i32.const 204))
-      (i32.store (i32.const 20) (i32.const 0))
-      (i32.store (i32.const 24) (i32.const 0))
-      (i32.store8 (i32.const 28) (i32.const 0))
-      (i32.const 16)))`;
-  const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8');
-  const world = 'world logs {\n  use types.{execute-request, execute-response};\n  import logging;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
-  const component = await componentNew(await componentEmbed({ binary: await parse(wat), witSource: `${worldWit}\n${world}`, world: 'logs' }));
+      ${respondWat(16, 204)}))`;
+  const component = await watComponent(wat, { name: 'logs', imports: ['logging'] });
   const prepared = await rt.engine.prepare(component);
   if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
   return prepared.artifact.contentHash;

@@ -6,11 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { HOT_WAIT_IDLE_PER_EXECUTION_MS } from '../../src/engine/worker-pool.js';
-import { createTestRuntime, repoRoot, type TestRuntime } from '../support/runtime.js';
+import { createTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { respondWat, watComponent } from '../support/wat-component.js';
 
 /** Counts to `iterations`, then calls `secrets.get` once and answers 200. */
 async function computeThenCallGuest(iterations: number): Promise<Uint8Array> {
@@ -27,14 +25,8 @@ async function computeThenCallGuest(iterations: number): Promise<Uint8Array> {
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br_if $count (i32.lt_u (local.get $i) (i32.const ${iterations}))))
       (call $get (i32.const 512) (i32.const 3) (i32.const 64))
-      (i32.store16 (i32.const 16) (i32.const 200))
-      (i32.store (i32.const 20) (i32.const 0))
-      (i32.store (i32.const 24) (i32.const 0))
-      (i32.store8 (i32.const 28) (i32.const 0))
-      (i32.const 16)))`;
-  const worldWit = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8');
-  const world = 'world compute-then-call {\n  use types.{execute-request, execute-response};\n  import secrets;\n  export handler: func(request: execute-request) -> execute-response;\n}\n';
-  return componentNew(await componentEmbed({ binary: await parse(wat), witSource: `${worldWit}\n${world}`, world: 'compute-then-call' }));
+      ${respondWat(16, 200)}))`;
+  return watComponent(wat, { name: 'compute-then-call', imports: ['secrets'] });
 }
 
 async function prepare(rt: TestRuntime, bytes: Uint8Array): Promise<string> {
