@@ -4,7 +4,6 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
@@ -16,6 +15,7 @@ import { createKvStore } from './kv.js';
 import type { LogStore, LogStoreOptions } from './logs.js';
 import { createLogStore } from './logs.js';
 import { migrateToLatest } from './migrate.js';
+import { Sqlite, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
 import type { RegistryStore } from './registry.js';
 import { createRegistryStore } from './registry.js';
 import type { SecretsStore } from './secrets.js';
@@ -68,7 +68,7 @@ export class StoreConfigError extends Error {
 
 function openSqlite(dataDir: string): Kysely<Database> {
   mkdirSync(dataDir, { recursive: true });
-  const database = new BetterSqlite3(join(dataDir, SQLITE_FILE_NAME));
+  const database = new Sqlite(join(dataDir, SQLITE_FILE_NAME));
   database.pragma('journal_mode = WAL');
   // FULL: a commit is fsynced before it returns, so an acknowledged write survives a crash of
   // the machine, not only of the process (NORMAL in WAL mode only guarantees the latter).
@@ -85,8 +85,8 @@ const STATEMENT_CACHE_SIZE = 256;
  * compiling SQL as running it. Statements are reusable (kysely runs one query at a time on its
  * single connection), so the most recently used are kept.
  */
-function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
-  const cache = new Map<string, BetterSqlite3.Statement>();
+function withStatementCache(database: SqliteConnection): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
   return {
     close: () => database.close(),
     prepare(sql: string) {

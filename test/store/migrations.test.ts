@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import BetterSqlite3 from 'better-sqlite3';
+import { Sqlite } from '../../src/store/sqlite-driver.js';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { backends } from './backends.js';
 import { FolderMigrationProvider, MIGRATIONS_DIR, MigrationFailedError, StoreConfigError, migrateToLatest, openStore } from '../../src/store/index.js';
@@ -43,7 +43,7 @@ describe('migration discovery', () => {
     const failing = mkdtempSync(join(tmpdir(), 'migrations-fail-'));
     writeFileSync(join(failing, '001_ok.js'), "export async function up(db) { await db.schema.createTable('ok_table').addColumn('a', 'text').execute(); }\n");
     writeFileSync(join(failing, '002_broken.js'), "export async function up(db) { await db.schema.createTable('ok_table').addColumn('a', 'text').execute(); }\n");
-    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) });
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Sqlite(':memory:') }) });
     try {
       await assert.rejects(migrateToLatest(db, { folder: failing }), (e: unknown) => {
         assert.ok(e instanceof MigrationFailedError);
@@ -99,7 +99,7 @@ for (const backend of backends('migrate')) {
         } finally {
           await store.close();
         }
-        const db = new BetterSqlite3(join(backend.options.dataDir, 'runner.db'));
+        const db = new Sqlite(join(backend.options.dataDir, 'runner.db'));
         try {
           assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
         } finally {
