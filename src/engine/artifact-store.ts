@@ -16,7 +16,7 @@ import { instrumentWrites } from './write-tracking.js';
 import { rewriteModule } from './wasm-binary.js';
 
 /** Bump when the on-disk layout or the glue patches change: older artifacts are rebuilt. */
-const ARTIFACT_FORMAT = 2;
+const ARTIFACT_FORMAT = 3;
 const GLUE_FILE = 'guest.js';
 const META_FILE = 'meta.json';
 const COMPONENT_FILE = 'component.wasm';
@@ -234,13 +234,16 @@ function coreIndex(name: string): number {
 
 /**
  * Two patches that matter for speed and change no behaviour (research notes):
- *  - `WebAssembly.promising` is wrapped in try/catch; on Node 20 it does not exist and each throw
- *    costs ~6 ms of V8 re-parsing the 20k-line function — a typeof check avoids the throws;
+ *  - the glue wraps exports in `WebAssembly.promising` (JSPI) inside try/catch, keeping the plain
+ *    export when that throws. Its results (`realloc0Async`, ...) serve only async lifting, which a
+ *    synchronous instantiation never does. On Node 20 `promising` does not exist and each throw
+ *    costs ~6 ms of V8 re-parsing the 20k-line function; on Node 24 it exists and throws for the
+ *    engine's JS wrappers of exports. Both take the plain export, as the fallback would;
  *  - `_debugLog` reads `process.env.JCO_DEBUG` on every call — make it a no-op.
  */
 export function patchGlue(glue: string): string {
   return glue
-    .replace(/try \{\s*([\w$]+) = WebAssembly\.promising\(([\w$.]+)\);\s*\} catch\s*\(err\) \{\s*\1 = \2;\s*\}/g, "$1 = typeof WebAssembly.promising === 'function' ? WebAssembly.promising($2) : $2;")
+    .replace(/try \{\s*([\w$]+) = WebAssembly\.promising\(([\w$.]+)\);\s*\} catch\s*\(err\) \{\s*\1 = \2;\s*\}/g, '$1 = $2; // no JSPI: instantiated synchronously')
     .replace(/const _debugLog = \(\.\.\.args\) => \{[^}]*\{ return; \}[^}]*\};/, 'const _debugLog = () => {};');
 }
 
