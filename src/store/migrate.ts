@@ -57,12 +57,27 @@ export async function migrateToLatest(db: Kysely<unknown>, options: { schema?: s
     ...(options.schema !== undefined ? { migrationTableSchema: options.schema } : {}),
   });
   const sqlite = dialectOf(db) === 'sqlite';
-  if (sqlite) await sql`begin immediate`.execute(db);
-  const { error, results } = await migrator.migrateToLatest();
-  if (sqlite) await sql.raw(error === undefined ? 'commit' : 'rollback').execute(db);
-  if (error !== undefined) {
+  for (let attempt = 1; ; attempt++) {
+    if (sqlite) await sql`begin immediate`.execute(db);
+    const { error, results } = await migrator.migrateToLatest();
+    if (sqlite) await sql.raw(error === undefined ? 'commit' : 'rollback').execute(db);
+    if (error === undefined) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     const failed = results?.find((r) => r.status === 'Error');
+    if (failed === undefined && attempt < SETUP_ATTEMPTS && isOtherSchemaGone(error, options.schema)) continue;
     throw new MigrationFailedError(failed?.migrationName, error);
   }
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+const SETUP_ATTEMPTS = 3;
+
+/**
+ * kysely's migrator looks for its bookkeeping tables by listing every table of the database; on
+ * PostgreSQL that listing fails when another schema is dropped while it runs ("schema ... does not
+ * exist", SQLSTATE 3F000) — another runner sharing the database, or a parallel test file cleaning
+ * up. Nothing was changed yet, so the setup is tried again.
+ */
+export function isOtherSchemaGone(error: unknown, ours: string | undefined): boolean {
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== '3F000') return false;
+  const gone = /schema "([^"]+)" does not exist/.exec(error.message)?.[1];
+  return gone !== undefined && gone !== ours;
 }
