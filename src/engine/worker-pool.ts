@@ -7,6 +7,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { OneWayRing, ONE_WAY_RING_BYTES } from './one-way-ring.js';
+import { SpinDeadline } from './spin.js';
 import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultCode, type HostCallAnswer, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
 
 const WARM_LOOKAHEAD = 8;
@@ -286,7 +287,7 @@ export class WorkerPool extends EventEmitter {
     }
     this.hotWaiting = true;
     const started = performance.now();
-    const until = started + Math.min(windowMs, budget);
+    const deadline = new SpinDeadline(started + Math.min(windowMs, budget));
     let taken = false;
     try {
       for (;;) {
@@ -303,12 +304,16 @@ export class WorkerPool extends EventEmitter {
             return;
           }
         }
-        const left = until - performance.now();
-        if (left <= 0) return;
+        if (!resumed) {
+          if (deadline.passed()) return;
+          continue;
+        }
         // A resumed watch serves the slow executions, where another thread (a restore, V8's
         // helpers) may be waiting for a core: it sleeps until a worker posts — on a futex, whose
         // wake-up is far quicker than the event loop's — instead of spinning.
-        if (resumed) Atomics.wait(this.posted, 0, seen, left);
+        const left = deadline.until - performance.now();
+        if (left <= 0) return;
+        Atomics.wait(this.posted, 0, seen, left);
       }
     } finally {
       this.hotWaiting = false;

@@ -25,6 +25,7 @@ import {
 import { GuestInstance, loadedGuest, type LoadedGuest } from './guest-instance.js';
 import { GuestExit } from './wasi.js';
 import { OneWayRing } from '../one-way-ring.js';
+import { SpinDeadline } from '../spin.js';
 
 interface WorkerInit {
   hostPort: MessagePort;
@@ -104,8 +105,8 @@ let running: Running | null = null;
 let lastSeq = 0;
 
 function spinUntilChanged(observed: number, spinMs: number): boolean {
-  const until = performance.now() + spinMs;
-  while (performance.now() < until) if (Atomics.load(signal, SIGNAL.ANSWERED) !== observed) return true;
+  const deadline = SpinDeadline.after(spinMs);
+  while (!deadline.passed()) if (Atomics.load(signal, SIGNAL.ANSWERED) !== observed) return true;
   return false;
 }
 
