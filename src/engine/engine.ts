@@ -8,8 +8,8 @@ import type { CapabilityName, ExecutionServices, InstallView } from '../capabili
 import type { CallScope, CapabilityRegistry, LocalPlan } from '../capabilities/registry.js';
 import type { ExecutionContext } from './execution-context.js';
 import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
-import { WorkerPool, type HostSession } from './worker-pool.js';
-import { inspectModule, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
+import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
+import { inspectModule, MemoryCapTooSmallError, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
 import { WRITE_TRACKING_SECTION } from './write-tracking.js';
 import type { CoreModuleSpec, ModuleData, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
@@ -66,6 +66,19 @@ export interface EngineOptions {
   cores?: number;
 }
 
+export interface WarmInput {
+  contentHash: string;
+  /** whose instance: the install (reuse mode keeps one per install) */
+  ctx: ExecutionContext;
+  /** the install's limits: the memory cap picks the compiled variant to warm */
+  limits?: Partial<ExecutionLimits>;
+  instanceMode?: 'fresh' | 'reuse';
+}
+
+export type WarmOutcome =
+  | { kind: 'ok'; /** `new`: instantiated now; otherwise it was warm already */ instance: ExecutionStats['instance']; durationMs: number }
+  | { kind: 'fault'; code: FaultCode | 'not_prepared'; message: string };
+
 export type EnginePrepareResult = PrepareResult | { kind: 'err'; problem: { code: 'unserved_import'; message: string; import: string } };
 
 export class Engine {
@@ -105,15 +118,58 @@ export class Engine {
     const session = new ExecutionSession(input, limits, this.options.registry);
     const report = (stats: ExecutionStats | null): ExecutionReport => ({ ...session.counters(), durationMs: performance.now() - started, stats });
 
+    const dispatch = await this.dispatch(input, limits, session, (importedFunctions) => session.planLocal(importedFunctions));
+    if (dispatch.kind === 'refused') return { kind: 'fault', code: dispatch.code, message: dispatch.message, report: report(null) };
+    const result = await dispatch.result;
+    if (result.stats) session.recordLocal(result.stats);
+    session.end();
+    // a one-way call can fail after the guest went on: the host's abort still ends the execution
+    if (result.kind === 'ok' && !session.abortReason) return { kind: 'ok', response: result.response, report: report(result.stats) };
+    // a host-side abort (limit) is the real cause even if the guest then trapped while unwinding
+    const abort = session.abortReason;
+    const code = abort?.code ?? (result.kind === 'fault' ? result.code : 'host_error');
+    const message = abort?.message ?? (result.kind === 'fault' ? result.message : '');
+    return { kind: 'fault', code, message, report: report(result.stats) };
+  }
+
+  /**
+   * Gets a component ready to serve without running any of its code: compiles it (with the memory
+   * cap of `limits`), loads it into a worker and instantiates it there, so the first request finds
+   * a pristine instance instead of paying for all of that. The service warms an install when it is
+   * created or changed. A component that cannot be instantiated is reported (`instantiate_failed`).
+   */
+  async warm(input: WarmInput): Promise<WarmOutcome> {
+    const started = performance.now();
+    const limits: ExecutionLimits = { ...DEFAULT_LIMITS, ...input.limits };
+    const dispatch = await this.dispatch({ ...input, request: WARM_REQUEST }, limits, NO_HOST_CALLS, () => ({ answers: {}, oneWay: [] }), true);
+    if (dispatch.kind === 'refused') return { kind: 'fault', code: dispatch.code, message: dispatch.message };
+    const result = await dispatch.result;
+    if (result.kind === 'prepared') return { kind: 'ok', instance: result.stats.instance, durationMs: performance.now() - started };
+    return { kind: 'fault', code: result.kind === 'fault' ? result.code : 'host_error', message: result.kind === 'fault' ? result.message : 'the worker ran the guest instead of preparing it' };
+  }
+
+  /** Finds and loads the component, then hands the execution (or warm-up) to the pool. */
+  private async dispatch(
+    input: Pick<ExecuteInput, 'contentHash' | 'ctx' | 'request' | 'instanceMode'>,
+    limits: ExecutionLimits,
+    session: HostSession,
+    plan: (importedFunctions: Record<string, string[]>) => LocalPlan,
+    prepareOnly = false,
+  ): Promise<{ kind: 'refused'; code: 'not_prepared' | 'memory_limit'; message: string } | { kind: 'dispatched'; result: Promise<JobResult> }> {
     const artifact = await this.artifact(input.contentHash);
-    if (!artifact) return { kind: 'fault', code: 'not_prepared', message: `no prepared component for ${input.contentHash}`, report: report(null) };
+    if (!artifact) return { kind: 'refused', code: 'not_prepared', message: `no prepared component for ${input.contentHash}` };
     const maxPages = pagesFor(limits.memoryMb);
     const artifactKey = `${artifact.contentHash}@${maxPages}`;
-    const loadMessage = await this.loadArtifact(artifactKey, artifact, maxPages);
+    let loadMessage: LoadMessage;
+    try {
+      loadMessage = await this.loadArtifact(artifactKey, artifact, maxPages);
+    } catch (e) {
+      if (!(e instanceof MemoryCapTooSmallError)) throw e;
+      return { kind: 'refused', code: 'memory_limit', message: `the component needs ${mib(e.initialPages)} MiB of memory to start, above its limit of ${limits.memoryMb} MiB` };
+    }
 
     const instanceMode = input.instanceMode ?? 'fresh';
-    const local = session.planLocal(artifact.importedFunctions);
-    const result = await this.pool.run({
+    const result = this.pool.run({
       artifactKey,
       affinity: instanceMode === 'reuse' ? `${artifactKey}\u0000${input.ctx.installId ?? input.ctx.tenantId}` : undefined,
       load: () => loadMessage,
@@ -124,7 +180,7 @@ export class Engine {
         instanceMode,
         maxResponseBytes: limits.maxResponseBytes,
         maxHostCalls: limits.maxHostCalls,
-        local,
+        local: plan(artifact.importedFunctions),
         request: input.request,
         context: {
           requestId: input.ctx.requestId,
@@ -133,17 +189,10 @@ export class Engine {
           installId: input.ctx.installId ?? undefined,
           versionId: input.ctx.versionId ?? undefined,
         },
+        ...(prepareOnly ? { prepareOnly } : {}),
       },
     });
-    if (result.stats) session.recordLocal(result.stats);
-    session.end();
-    // a one-way call can fail after the guest went on: the host's abort still ends the execution
-    if (result.kind === 'ok' && !session.abortReason) return { kind: 'ok', response: result.response, report: report(result.stats) };
-    // a host-side abort (limit) is the real cause even if the guest then trapped while unwinding
-    const abort = session.abortReason;
-    const code = abort?.code ?? (result.kind === 'fault' ? result.code : 'host_error');
-    const message = abort?.message ?? (result.kind === 'fault' ? result.message : '');
-    return { kind: 'fault', code, message, report: report(result.stats) };
+    return { kind: 'dispatched', result };
   }
 
   /** Prepared artifacts by content hash, read from disk once per process. */
@@ -170,7 +219,10 @@ export class Engine {
         const modules = await compileCoreModules(this.artifacts, artifact, maxPages);
         return { type: 'load', artifactKey: key, gluePath: artifact.gluePath, modules, maxMemoryPages: maxPages, importedFunctions: artifact.importedFunctions, returnAreas: this.options.writeTracking === false ? null : artifact.returnAreas } satisfies LoadMessage;
       })();
-      loading.catch(() => this.loaded.delete(key));
+      // a cap below the component's initial memory stays refused; anything else is tried again
+      loading.catch((e: unknown) => {
+        if (!(e instanceof MemoryCapTooSmallError)) this.loaded.delete(key);
+      });
       this.loaded.set(key, loading);
     }
     return loading;
@@ -225,8 +277,22 @@ function moduleData(bytes: Uint8Array, segments: NonNullable<ModuleFacts['active
  */
 setFlagsFromString('--wasm-lazy-validation');
 
+/** What a warm-up hands the worker: never seen by guest code, which does not run. */
+const WARM_REQUEST: GuestHttpRequest = { method: 'GET', url: '/', headers: [], body: undefined };
+
+/** A warm-up runs no guest code, so nothing may call the host: a call would be a bug, and is refused. */
+const NO_HOST_CALLS: HostSession = {
+  call: (iface, fn) => Promise.resolve({ kind: 'abort', code: 'host_error', message: `${iface}#${fn} called during a warm-up` }),
+  oneWay: () => {},
+  stdio: () => {},
+};
+
 /** Compiled guests kept by this process; a dropped one is compiled again from its disk artifact. */
 const MAX_COMPILED_GUESTS = 64;
+
+function mib(pages: number): string {
+  return ((pages * WASM_PAGE_BYTES) / 2 ** 20).toFixed(1);
+}
 
 function pagesFor(memoryMb: number): number {
   return Math.max(1, Math.floor((memoryMb * 2 ** 20) / WASM_PAGE_BYTES));

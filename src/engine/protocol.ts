@@ -86,6 +86,11 @@ export interface ExecuteMessage {
   local: { answers: Readonly<Record<string, HostCallAnswer>>; oneWay: readonly string[] };
   /** how long a host call watches for its answer before the worker sleeps (ms; set by the pool, see worker-pool.ts) */
   hostCallSpinMs: number;
+  /**
+   * Warm-up only (Engine.warm): load the guest and leave a pristine instance ready, without calling
+   * it — no guest code runs. Answered with a `prepared` result.
+   */
+  prepareOnly?: boolean;
 }
 
 /**
@@ -132,6 +137,8 @@ export interface ExecutionStats {
 
 export type ExecuteReply =
   | { type: 'result'; id: number; kind: 'ok'; response: GuestResponse; stats: ExecutionStats }
+  /** the answer to a `prepareOnly` execute: the guest is loaded and an instance is ready */
+  | { type: 'result'; id: number; kind: 'prepared'; stats: ExecutionStats }
   | { type: 'result'; id: number; kind: 'fault'; code: FaultCode; message: string; stats: ExecutionStats };
 
 /**

@@ -50,6 +50,18 @@ test('growing memory past the cap is `memory_limit` (WAT guest growing page by p
   await nextRequestSucceeds(kitchen);
 });
 
+test('a memory cap below what the component needs to start is `memory_limit` naming both sizes, on every request; other caps still work', async () => {
+  for (let i = 0; i < 2; i++) {
+    const out = await rt.run(kitchen, '/counter', { limits: { memoryMb: 4 } });
+    assert.equal(out.kind, 'fault');
+    if (out.kind === 'fault') {
+      assert.equal(out.code, 'memory_limit');
+      assert.match(out.message, /needs 9\.1 MiB of memory to start, above its limit of 4 MiB/);
+    }
+  }
+  await nextRequestSucceeds(kitchen);
+});
+
 test('a JS guest allocating past its cap is `memory_limit`, and the next request succeeds', async () => {
   const out = await rt.run(kitchen, '/alloc?mb=200', { limits: { memoryMb: 64 } });
   assert.equal(out.kind, 'fault');

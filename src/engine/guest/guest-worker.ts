@@ -90,6 +90,8 @@ function freshInstancesFor(slot: Slot): number {
   return slot.tracksWrites ? 1 : 2;
 }
 const slots = new Map<string, Slot>();
+/** What a call of the guest ends with (a warm-up ends with `prepared` instead). */
+type CallReply = Exclude<ExecuteReply, { kind: 'prepared' }>;
 /** The execution whose guest code is running: host calls made outside one are bugs. */
 interface Running {
   id: number;
@@ -257,8 +259,16 @@ function execute(msg: ExecuteMessage): void {
     stats.instance = 'new';
     post({ type: 'started', id: msg.id });
   }
+  if (msg.prepareOnly) {
+    // a warm-up: the instance has never been called, so it goes back as pristine as it came
+    if (fresh) slot.ready.push(instance);
+    else slot.warm.set(owner, instance);
+    stats.guestMs = performance.now() - started;
+    post({ type: 'result', id: msg.id, kind: 'prepared', stats });
+    return;
+  }
 
-  let reply: ExecuteReply;
+  let reply: CallReply;
   // A request served during a restore nests inside another's execute(), whose guest has returned.
   const execution: Running = { id: msg.id, answers: msg.local.answers, oneWay: new Set(msg.local.oneWay), maxHostCalls: msg.maxHostCalls, hostCalls: 0, localCalls: stats.localCalls, hostCallSpinMs: msg.hostCallSpinMs };
   running = execution;
@@ -330,7 +340,7 @@ function serveArrivals(): void {
   }
 }
 
-function checkResponse(msg: ExecuteMessage, response: GuestResponse, stats: ExecutionStats): ExecuteReply {
+function checkResponse(msg: ExecuteMessage, response: GuestResponse, stats: ExecutionStats): CallReply {
   const bodyBytes = response.body?.byteLength ?? 0;
   const headerBytes = response.headers.reduce((n, h) => n + h.name.length + h.value.length, 0);
   if (bodyBytes + headerBytes > msg.maxResponseBytes) {
