@@ -68,11 +68,10 @@ export interface EngineOptions {
 
 export interface WarmInput {
   contentHash: string;
-  /** whose instance: the install (reuse mode keeps one per install) */
-  ctx: ExecutionContext;
   /** the install's limits: the memory cap picks the compiled variant to warm */
   limits?: Partial<ExecutionLimits>;
-  instanceMode?: 'fresh' | 'reuse';
+  /** reuse mode: the install whose own warm instance to make (absent: a fresh-mode instance) */
+  reuseFor?: { tenantId: string; installId: string };
 }
 
 export type WarmOutcome =
@@ -141,7 +140,9 @@ export class Engine {
   async warm(input: WarmInput): Promise<WarmOutcome> {
     const started = performance.now();
     const limits: ExecutionLimits = { ...DEFAULT_LIMITS, ...input.limits };
-    const dispatch = await this.dispatch({ ...input, request: WARM_REQUEST }, limits, NO_HOST_CALLS, () => ({ answers: {}, oneWay: [] }), true);
+    const owner = input.reuseFor;
+    const ctx: ExecutionContext = { requestId: 'warm-up', tenantId: owner?.tenantId ?? '', extensionId: '', installId: owner?.installId ?? null, versionId: null, contentHash: input.contentHash, user: null, config: {} };
+    const dispatch = await this.dispatch({ contentHash: input.contentHash, ctx, request: WARM_REQUEST, instanceMode: owner ? 'reuse' : 'fresh' }, limits, NO_HOST_CALLS, () => ({ answers: {}, oneWay: [] }), true);
     if (dispatch.kind === 'refused') return { kind: 'fault', code: dispatch.code, message: dispatch.message };
     const result = await dispatch.result;
     if (result.kind === 'prepared') return { kind: 'ok', instance: result.stats.instance, durationMs: performance.now() - started };

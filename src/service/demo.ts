@@ -27,7 +27,10 @@ async function readExample(path: string): Promise<Uint8Array> {
 
 const buildTag = (bytes: Uint8Array) => `build.${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}`;
 
-/** Points the demo tenant's install of a registered version at it (created on first run). */
+/**
+ * Points the demo tenant's install of a registered version at it (created on first run) and warms
+ * it, as the admin API does, so the README's first requests do not wait for a cold start.
+ */
 async function installForDemoTenant(runtime: Runtime, ids: RegisteredVersion, grants: readonly string[]): Promise<string> {
   const { registry } = runtime.store;
   const existing = await registry.findInstall(DEMO_TENANT_ID, ids.extension_id);
@@ -35,6 +38,9 @@ async function installForDemoTenant(runtime: Runtime, ids: RegisteredVersion, gr
     ? await registry.updateInstall(existing.id, { versionId: ids.version_id, grants })
     : (await registry.createInstall({ tenantId: DEMO_TENANT_ID, extensionId: ids.extension_id, versionId: ids.version_id, grants })).install;
   runtime.invalidateInstalls();
+  const version = await registry.getVersion(ids.version_id);
+  const warmed = version ? await runtime.warm(version, install!.limits) : null;
+  if (warmed?.kind !== 'ok') throw new Error(`the demo extension ${ids.extension_id} does not start: ${warmed ? warmed.message : 'its version vanished'}`);
   return install!.id;
 }
 

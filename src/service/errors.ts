@@ -30,6 +30,7 @@ export const ERROR_CATALOG = {
   signature_required: { status: 400, message: 'the bundle is not signed by a trusted publisher' },
   version_conflict: { status: 409, message: 'this version already exists with different content' },
   install_exists: { status: 409, message: 'the tenant already has this extension installed' },
+  install_not_runnable: { status: 400, message: 'the extension version cannot start with these install settings' },
   secrets_key_missing: { status: 409, message: 'RUNNER_SECRETS_KEY is not set: secrets cannot be stored' },
   internal: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;

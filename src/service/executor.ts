@@ -124,8 +124,8 @@ export class Executor {
     try {
       const ctx = envelope.context;
       const requestId = ctx.request_id ?? randomUUID();
-      const timeoutMs = Math.min(envelope.limits?.timeout_ms ?? install.limits.timeoutMs ?? config.defaultTimeoutMs, config.maxTimeoutMs);
-      const memoryMb = Math.min(envelope.limits?.memory_mb ?? install.limits.memoryMb ?? 256, config.maxMemoryMb);
+      const timeoutMs = this.runtime.timeoutMsFor(install.limits, envelope.limits?.timeout_ms);
+      const memoryMb = this.runtime.memoryMbFor(install.limits, envelope.limits?.memory_mb);
       const grants = effectiveGrants({ install: install.grants, manifest: resolved.manifestCapabilities, providers: envelope.providers });
       const mergedConfig = { ...install.config, ...stringValues(ctx.config) };
       const outcome = await engine.execute({
@@ -148,7 +148,10 @@ export class Executor {
       const outcomeLabel = outcome.kind === 'ok' ? 'ok' : outcome.code;
       metrics.executions.inc({ outcome: outcomeLabel });
       metrics.executionSeconds.observe({ outcome: outcomeLabel }, outcome.report.durationMs / 1000);
-      if (outcome.report.stats) metrics.guestMemory.observe(outcome.report.stats.memoryBytes);
+      if (outcome.report.stats) {
+        metrics.guestMemory.observe(outcome.report.stats.memoryBytes);
+        metrics.guestInstances.inc({ source: outcome.report.stats.instance });
+      }
       if (outcome.kind === 'ok') {
         const headers: Record<string, string> = {};
         for (const h of outcome.response.headers) {

@@ -25,6 +25,12 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
   readonly workerRestarts = new Counter({ name: 'alga_runner_worker_restarts_total', help: 'Workers replaced after a timeout or crash', labelNames: ['reason'], registers: [this.registry] });
+  readonly guestInstances = new Counter({
+    name: 'alga_runner_guest_instances_total',
+    help: 'Executions by how their guest instance was had: new (instantiated on the request path: a cold start), restored (a pristine snapshot), reused (reuse mode)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
   readonly guestMemory = new Histogram({
     name: 'alga_runner_guest_memory_bytes',
     help: 'Guest linear memory at the end of an execution',

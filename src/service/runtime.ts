@@ -4,8 +4,9 @@
  */
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { Engine } from '../engine/engine.js';
-import { openStore, type Store, type Install, type ExtensionVersion } from '../store/index.js';
+import { Engine, type WarmOutcome } from '../engine/engine.js';
+import { DEFAULT_LIMITS } from '../engine/limits.js';
+import { openStore, type Store, type Install, type InstallLimits, type ExtensionVersion } from '../store/index.js';
 import { createStoreTenantData, type StoreTenantData } from '../store/tenant-data.js';
 import { createAlgaApiTenantData } from '../capabilities/tenant-data-api.js';
 import { createCapabilityRegistry } from '../capabilities/index.js';
@@ -74,6 +75,21 @@ export class Runtime {
     this.installCache.clear();
   }
 
+  /** An execution's memory cap: the request's, else the install's, else the default — never above the operator maximum. */
+  memoryMbFor(limits: InstallLimits, requested?: number): number {
+    return Math.min(requested ?? limits.memoryMb ?? DEFAULT_LIMITS.memoryMb, this.config.maxMemoryMb);
+  }
+
+  /** An execution's deadline, chosen the same way. */
+  timeoutMsFor(limits: InstallLimits, requested?: number): number {
+    return Math.min(requested ?? limits.timeoutMs ?? this.config.defaultTimeoutMs, this.config.maxTimeoutMs);
+  }
+
+  /** Gets a version ready to serve under an install's limits (Engine.warm): compiled, loaded, instantiated, not run. */
+  warm(version: ExtensionVersion, limits: InstallLimits): Promise<WarmOutcome> {
+    return this.engine.warm({ contentHash: componentHashOf(version), limits: { memoryMb: this.memoryMbFor(limits), timeoutMs: this.timeoutMsFor(limits) } });
+  }
+
   private async lookupInstall(tenantId: string, extension: string, installId: string | null | undefined): Promise<ResolvedInstall | null> {
     const { registry } = this.store;
     let install: Install | null = null;
@@ -94,8 +110,7 @@ export class Runtime {
     const version = await registry.getVersion(install.versionId);
     if (!version) return null;
     const caps = version.manifest.capabilities;
-    const componentHash = typeof version.manifest.component_hash === 'string' ? version.manifest.component_hash : version.contentHash;
-    return { install, version, componentHash, manifestCapabilities: Array.isArray(caps) ? caps.filter((c): c is string => typeof c === 'string') : [] };
+    return { install, version, componentHash: componentHashOf(version), manifestCapabilities: Array.isArray(caps) ? caps.filter((c): c is string => typeof c === 'string') : [] };
   }
 
   async close(): Promise<void> {
@@ -105,3 +120,8 @@ export class Runtime {
 }
 
 const INSTALL_CACHE_MS = 2_000;
+
+/** The hash the engine knows a version's component by: a bundle's version hash is the bundle's, not the component's. */
+export function componentHashOf(version: ExtensionVersion): string {
+  return typeof version.manifest.component_hash === 'string' ? version.manifest.component_hash : version.contentHash;
+}

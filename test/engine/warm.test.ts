@@ -1,7 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestRuntime, bodyJson, type TestRuntime } from '../support/runtime.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
 import type { WarmInput } from '../../src/engine/engine.js';
 
 let rt: TestRuntime;
@@ -11,10 +10,8 @@ before(async () => {
 });
 after(async () => rt?.close());
 
-function warmInput(contentHash: string, extra: Partial<WarmInput> = {}, tenant = 'tenant-a'): WarmInput {
-  // the same install identity TestRuntime.run uses for this tenant
-  const ctx: ExecutionContext = { requestId: 'warm', tenantId: tenant, extensionId: 'ext-1', installId: `install-${tenant}`, versionId: 'ver-1', contentHash, user: null, config: {} };
-  return { contentHash, ctx, ...extra };
+function warmInput(contentHash: string, extra: Partial<WarmInput> = {}): WarmInput {
+  return { contentHash, ...extra };
 }
 
 test('warming loads and instantiates a component without running it: the first request is served by that instance', async () => {
@@ -71,7 +68,8 @@ test('warming an unknown content hash is `not_prepared`', async () => {
 
 test('reuse mode: warming makes the install\'s own warm instance, which its first request then uses', async () => {
   const kitchen = await rt.install('kitchen-sink');
-  const warmed = await rt.engine.warm(warmInput(kitchen, { instanceMode: 'reuse' }, 'reuse-tenant'));
+  // the install identity TestRuntime.run uses for this tenant
+  const warmed = await rt.engine.warm(warmInput(kitchen, { reuseFor: { tenantId: 'reuse-tenant', installId: 'install-reuse-tenant' } }));
   assert.equal(warmed.kind === 'ok' && warmed.instance, 'new');
   const first = await rt.run(kitchen, '/counter', { instanceMode: 'reuse', tenant: 'reuse-tenant' });
   assert.equal(first.kind === 'ok' && first.report.stats?.instance, 'reused');

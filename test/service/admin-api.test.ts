@@ -11,6 +11,8 @@ import {
   exampleBytes,
   execute,
   guestJson,
+  metricsText,
+  metricValue,
   startTestService,
   uploadExample,
   type Answer,
@@ -157,6 +159,47 @@ describe('installs', () => {
     const gone = await execute<ErrorBody>(svc, '/noop', { tenant: 'crud-tenant' });
     assert.equal(gone.status, 404);
     assert.equal(gone.json.error.code, 'install_not_found');
+  });
+
+  test('a new install is warm: its first execution runs on an instance made at install time, not a cold start', async () => {
+    // a memory limit no other test uses: no earlier execution has loaded this compiled variant
+    const id = await createInstall(svc, { tenant_id: 'warm-tenant', extension_id: 'kitchen-sink', limits: { memory_mb: 96 } });
+    // logged before the install was answered
+    const warmed = svc
+      .logText()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((l) => l.msg === 'install warmed' && l.tenant === 'warm-tenant');
+    assert.equal(warmed?.instance, 'new', 'the install instantiated the component');
+    assert.equal(warmed?.memory_mb, 96);
+    const before = await metricsText(svc);
+    const ran = await execute(svc, '/counter', { tenant: 'warm-tenant' });
+    assert.deepEqual(guestJson(ran.json), { counter: 1 });
+    const after = await metricsText(svc);
+    const delta = (source: string) => metricValue(after, 'alga_runner_guest_instances_total', { source }) - metricValue(before, 'alga_runner_guest_instances_total', { source });
+    assert.equal(delta('new'), 0, 'no instantiation on the request path');
+    assert.equal(delta('restored'), 1);
+    const install = await admin(svc, 'GET', `/admin/v1/installs/${id}`);
+    assert.deepEqual(install.json.limits, { memory_mb: 96 });
+  });
+
+  test('an install that cannot start with its memory limit is refused (install_not_runnable) and nothing is saved; so is such a PATCH', async () => {
+    const r = await admin<ErrorBody>(svc, 'POST', '/admin/v1/installs', { tenant_id: 'tiny-tenant', extension_id: 'kitchen-sink', limits: { memory_mb: 4 } });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.code, 'install_not_runnable');
+    assert.equal(r.json.error.fault, 'memory_limit');
+    assert.match(r.json.error.message, /needs 9\.1 MiB of memory to start, above its limit of 4 MiB/);
+    const listed = await admin<{ installs: unknown[] }>(svc, 'GET', '/admin/v1/installs?tenant_id=tiny-tenant');
+    assert.deepEqual(listed.json.installs, []);
+
+    const id = await createInstall(svc, { tenant_id: 'tiny-tenant', extension_id: 'kitchen-sink', limits: { memory_mb: 128 } });
+    const patched = await admin<ErrorBody>(svc, 'PATCH', `/admin/v1/installs/${id}`, { limits: { memory_mb: 4 } });
+    assert.equal(patched.status, 400);
+    assert.equal(patched.json.error.code, 'install_not_runnable');
+    const kept = await admin(svc, 'GET', `/admin/v1/installs/${id}`);
+    assert.deepEqual(kept.json.limits, { memory_mb: 128 }, 'the refused PATCH changed nothing');
+    const ran = await execute(svc, '/counter', { tenant: 'tiny-tenant' });
+    assert.deepEqual(guestJson(ran.json), { counter: 1 });
   });
 
   test('a second install of the same extension for a tenant is 409 install_exists with its id', async () => {

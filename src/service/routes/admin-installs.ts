@@ -1,8 +1,8 @@
 /** Admin API for installs, their secrets and logs (DESIGN.md §8). */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { egressAllowlistSchema } from '../../net/egress-allowlist.js';
-import type { Install, InstallPatch } from '../../store/index.js';
+import type { ExtensionVersion, Install, InstallLimits, InstallPatch } from '../../store/index.js';
 import { ServiceError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { parseWith } from '../validation.js';
@@ -71,6 +71,22 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     ...(body.instance !== undefined && { instanceMode: body.instance }),
     ...(body.enabled !== undefined && { enabled: body.enabled }),
   });
+  /**
+   * Gets the version ready to serve under these limits before the install is saved, so its first
+   * request does not pay for compiling and instantiating it — and refuses, saving nothing, a
+   * version that cannot start with them. Other warm-up faults (a worker lost meanwhile) are the
+   * runner's, not the install's: logged, and the first request tries again.
+   */
+  const warmBeforeSaving = async (log: FastifyBaseLogger, tenant: string, version: ExtensionVersion, limits: InstallLimits) => {
+    const warmed = await runtime.warm(version, limits);
+    const fields = { tenant, version: version.id, memory_mb: runtime.memoryMbFor(limits) };
+    if (warmed.kind === 'ok') {
+      log.info({ ...fields, instance: warmed.instance, ms: Math.round(warmed.durationMs) }, 'install warmed');
+      return;
+    }
+    if (warmed.code === 'memory_limit' || warmed.code === 'instantiate_failed') throw new ServiceError('install_not_runnable', warmed.message, { fault: warmed.code });
+    log.warn({ ...fields, fault: warmed.code }, `warming the install failed: ${warmed.message}`);
+  };
   const mustGetInstall = async (id: string) => {
     const install = await registry.getInstall(id);
     if (!install) throw new ServiceError('install_not_found', id);
@@ -97,6 +113,7 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     const version = await versionOf(extension.id, body.version_id);
     const manifestCaps = Array.isArray(version.manifest.capabilities) ? (version.manifest.capabilities as string[]) : [];
     const patch = toPatch(body);
+    if (body.enabled !== false) await warmBeforeSaving(request.log, body.tenant_id, version, patch.limits ?? {});
     const created = await registry.createInstall({ ...patch, tenantId: body.tenant_id, extensionId: extension.id, versionId: version.id, grants: body.grants ?? manifestCaps });
     if (created.kind === 'exists') throw new ServiceError('install_exists', `install ${created.install.id}`, { install_id: created.install.id });
     runtime.invalidateInstalls();
@@ -121,8 +138,14 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     checkGrants(body.grants);
     checkLimits(body.limits);
     const install = await mustGetInstall(id);
-    if (body.version_id) await versionOf(install.extensionId, body.version_id);
-    const updated = await registry.updateInstall(id, toPatch(body));
+    const newVersion = body.version_id ? await versionOf(install.extensionId, body.version_id) : null;
+    const patch = toPatch(body);
+    const runsDifferently = newVersion !== null || patch.limits !== undefined || (body.enabled === true && !install.enabled);
+    if (runsDifferently && (body.enabled ?? install.enabled)) {
+      const version = newVersion ?? (await registry.getVersion(install.versionId));
+      if (version) await warmBeforeSaving(request.log, install.tenantId, version, patch.limits ?? install.limits);
+    }
+    const updated = await registry.updateInstall(id, patch);
     if (!updated) throw new ServiceError('install_not_found', id);
     runtime.invalidateInstalls();
     return installJson(updated);
