@@ -13,6 +13,7 @@ import type { CapabilityCallObserver } from '../src/capabilities/registry.js';
 import type { CapabilityName, InstallView } from '../src/capabilities/capability.js';
 import type { ExecutionContext, ExecutionUser } from '../src/engine/execution-context.js';
 import type { GuestHttpRequest } from '../src/engine/protocol.js';
+import type { ExecutionLimits } from '../src/engine/limits.js';
 import { InMemoryBackend, createInMemoryRegistry } from './in-memory-host.js';
 import { progress, type BenchConfig } from './results.js';
 
@@ -43,7 +44,7 @@ const INSTALL_VIEW: InstallView = { installId: INSTALL, tenantId: TENANT, extens
 export interface BenchEngine {
   engine: Engine;
   install(bytes: Uint8Array): Promise<string>;
-  execute(contentHash: string, request: GuestHttpRequest): Promise<ExecuteOutcome>;
+  execute(contentHash: string, request: GuestHttpRequest, limits?: Partial<ExecutionLimits>): Promise<ExecuteOutcome>;
   close(): Promise<void>;
 }
 
@@ -73,7 +74,7 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
       if (prepared.kind !== 'ok') throw new Error(`prepare failed: ${prepared.problem.message}`);
       return prepared.artifact.contentHash;
     },
-    execute(contentHash, request) {
+    execute(contentHash, request, limits) {
       const ctx: ExecutionContext = {
         requestId: `bench-${++requestCounter}`,
         tenantId: TENANT,
@@ -85,7 +86,7 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
         config: {},
       };
       // log records are counted, as the service would hand them on; none is printed
-      return engine.execute({ contentHash, ctx, install: INSTALL_VIEW, grants: GRANTS, request, onLog: () => logRecords++ });
+      return engine.execute({ contentHash, ctx, install: INSTALL_VIEW, grants: GRANTS, request, limits, onLog: () => logRecords++ });
     },
     async close() {
       await engine.close();

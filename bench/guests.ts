@@ -15,7 +15,12 @@ import type { HandlerName } from './results.js';
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export function kitchenSinkBytes(): Uint8Array {
-  const path = join(repoRoot, '.cache', 'examples', 'kitchen-sink.wasm');
+  return exampleBytes('kitchen-sink');
+}
+
+/** An example component `npm run examples` built. */
+export function exampleBytes(name: string): Uint8Array {
+  const path = join(repoRoot, '.cache', 'examples', `${name}.wasm`);
   try {
     return readFileSync(path);
   } catch {

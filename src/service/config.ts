@@ -41,6 +41,8 @@ const configSchema = z
     /** how long the main thread watches a running worker before sleeping (ms; 0 = never; src/engine/worker-pool.ts) */
     hotWaitMs: z.coerce.number({ message: 'must be a number of milliseconds' }).min(0, 'must be 0 or more').max(10, 'must be at most 10'),
     workers: positiveInt.max(256),
+    /** installed versions warmed at start (distinct component and memory cap), most recently changed first; 0 = none */
+    warmOnStart: z.coerce.number().int().min(0).max(1024),
     /** operator maximum for a caller's or install's timeout */
     maxTimeoutMs: positiveInt.max(MAX_TIMEOUT_MS),
     defaultTimeoutMs: positiveInt,
@@ -68,6 +70,12 @@ const configSchema = z
   .refine((c) => !c.requireSignatures || c.trustFile, { message: 'RUNNER_REQUIRE_SIGNATURES=1 needs RUNNER_TRUST_FILE', path: ['trustFile'] });
 
 export type ServiceConfig = z.infer<typeof configSchema>;
+
+/**
+ * Installed versions a restarted runner warms: enough for the extensions in daily use, few enough
+ * that a runner with hundreds of installs does not load them all (a worker keeps 16 guests).
+ */
+export const WARM_ON_START = 8;
 
 export interface ServeFlags {
   port?: string;
@@ -97,6 +105,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     writeTracking: env.RUNNER_WRITE_TRACKING || undefined,
     hotWaitMs: env.RUNNER_HOT_WAIT_MS || String(HOT_WAIT_MS),
     workers: flags.workers ?? env.RUNNER_WORKERS ?? String(availableParallelism()),
+    warmOnStart: env.RUNNER_WARM_ON_START ?? String(WARM_ON_START),
     maxTimeoutMs: env.RUNNER_MAX_TIMEOUT_MS ?? String(MAX_TIMEOUT_MS),
     defaultTimeoutMs: env.RUNNER_DEFAULT_TIMEOUT_MS ?? String(DEFAULT_LIMITS.timeoutMs),
     maxMemoryMb: env.RUNNER_MAX_MEMORY_MB ?? '1024',
@@ -129,6 +138,7 @@ const ENV_NAMES: Record<string, string> = {
   serviceToken: 'RUNNER_SERVICE_TOKEN',
   adminToken: 'RUNNER_ADMIN_TOKEN',
   workers: '--workers / RUNNER_WORKERS',
+  warmOnStart: 'RUNNER_WARM_ON_START',
   writeTracking: 'RUNNER_WRITE_TRACKING',
   hotWaitMs: 'RUNNER_HOT_WAIT_MS',
   maxTimeoutMs: 'RUNNER_MAX_TIMEOUT_MS',

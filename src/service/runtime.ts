@@ -85,6 +85,30 @@ export class Runtime {
     return Math.min(requested ?? limits.timeoutMs ?? this.config.defaultTimeoutMs, this.config.maxTimeoutMs);
   }
 
+  /**
+   * After a restart: warms the enabled installs' versions, most recently changed first, up to
+   * `limit` distinct (component, memory cap) pairs — one warm-up serves every install of the pair.
+   * Runs in the background; requests meanwhile are served as usual (a cold one joins the work).
+   */
+  async warmInstalled(limit: number): Promise<{ warmed: number; failed: number }> {
+    const installs = (await this.store.registry.listInstalls()).filter((i) => i.enabled).sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime());
+    const seen = new Set<string>();
+    let warmed = 0;
+    let failed = 0;
+    for (const install of installs) {
+      if (seen.size >= limit || this.closing) break;
+      const version = await this.store.registry.getVersion(install.versionId);
+      if (!version) continue;
+      const key = `${componentHashOf(version)}@${this.memoryMbFor(install.limits)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const outcome = await this.warm(version, install.limits);
+      if (outcome.kind === 'ok') warmed++;
+      else failed++;
+    }
+    return { warmed, failed };
+  }
+
   /** Gets a version ready to serve under an install's limits (Engine.warm): compiled, loaded, instantiated, not run. */
   warm(version: ExtensionVersion, limits: InstallLimits): Promise<WarmOutcome> {
     return this.engine.warm({ contentHash: componentHashOf(version), limits: { memoryMb: this.memoryMbFor(limits), timeoutMs: this.timeoutMsFor(limits) } });
@@ -113,7 +137,11 @@ export class Runtime {
     return { install, version, componentHash: componentHashOf(version), manifestCapabilities: Array.isArray(caps) ? caps.filter((c): c is string => typeof c === 'string') : [] };
   }
 
+  /** set when the service shuts down: background work (the start-up warm-up) stops */
+  closing = false;
+
   async close(): Promise<void> {
+    this.closing = true;
     await this.engine.close();
     await this.store.close();
   }

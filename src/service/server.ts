@@ -30,6 +30,20 @@ export interface StartOptions {
   logDestination?: DestinationStream;
 }
 
+function warmInBackground(runtime: Runtime, app: App, limit: number): void {
+  const log = app.fastify.log;
+  const started = performance.now();
+  runtime.warmInstalled(limit).then(
+    ({ warmed, failed }) => {
+      if (!runtime.closing) log.info({ warmed, failed, ms: Math.round(performance.now() - started) }, 'installed versions warmed at start');
+    },
+    // a shutdown during the warm-up closes the pool under it: nothing to report then
+    (e: unknown) => {
+      if (!runtime.closing) log.warn({ err: e }, 'warming installed versions at start stopped');
+    },
+  );
+}
+
 export async function startService(config: ServiceConfig, options: StartOptions = {}): Promise<RunningService> {
   const generatedTokens = !config.serviceToken || !config.adminToken;
   if (generatedTokens && !isLoopbackHost(config.host)) {
@@ -43,6 +57,7 @@ export async function startService(config: ServiceConfig, options: StartOptions 
     const bundles = await createBundleAcceptance(config);
     const app = buildApp({ runtime, bundles, serviceToken, adminToken, devMode: generatedTokens, logDestination: options.logDestination });
     await app.fastify.listen({ host: config.host, port: config.port });
+    if (config.warmOnStart > 0) warmInBackground(runtime, app, config.warmOnStart);
     const address = app.fastify.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
