@@ -305,7 +305,9 @@ export class WorkerPool extends EventEmitter {
           }
         }
         if (!resumed) {
-          if (deadline.passed()) return;
+          // watch the count of posted messages, not the ports: a look at a port takes the lock a
+          // worker's postMessage needs too
+          while (Atomics.load(this.posted, 0) === seen) if (deadline.passed()) return;
           continue;
         }
         // A resumed watch serves the slow executions, where another thread (a restore, V8's
