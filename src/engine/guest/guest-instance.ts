@@ -17,7 +17,7 @@
  *    them in its tables, so we bound the growth by retiring the instance).
  */
 import type { CoreModuleSpec, GuestContextData, GuestHttpRequest, GuestResponse, ModuleData } from '../protocol.js';
-import { ResourceLedger, createWasiImports, type WasiHost } from './wasi.js';
+import { ResourceLedger, createWasiImports, withDirectWasi, type WasiHost } from './wasi.js';
 import { DirtyBlocks } from './dirty-blocks.js';
 import { CopiedImage, DataSegmentImage, type PristineImage } from './pristine-image.js';
 import { DIRTY_MAP_BYTES } from '../write-tracking.js';
@@ -97,11 +97,13 @@ export class GuestInstance {
     io: Pick<WasiHost, 'write'>,
   ) {
     const wasiHost: WasiHost = { write: io.write, onPinnedDrop: () => (this.unsound = true) };
-    const imports = { ...createWasiImports(wasiHost, this.ledger), ...algaImports };
+    const wasi = createWasiImports(wasiHost, this.ledger);
+    const imports = { ...wasi, ...algaImports };
     const tracking = writeTrackingUsable(guest);
-    const instantiateCore = (module: WebAssembly.Module, importObject?: WebAssembly.Imports) => {
+    const instantiateCore = (module: WebAssembly.Module, jcoImports?: WebAssembly.Imports) => {
       const spec = guest.specsByModule.get(module);
       const tracked = tracking && spec !== undefined && spec.memory !== 'none';
+      const importObject = jcoImports && withDirectWasi(jcoImports, wasi);
       const instance = new WebAssembly.Instance(module, tracked ? this.trackImports(importObject, guest.returnAreas!) : importObject);
       this.capture(instance, spec);
       return tracked ? { exports: this.trackAllocators(instance.exports) } : instance;

@@ -1,7 +1,7 @@
 /**
  * Our own locked-down WASI 0.2 for guests (issue #3 item 4), in jco's import-object shape.
  *
- * - clocks work (wall clock is real time, the monotonic clock counts from process start);
+ * - clocks work (wall clock is real time, the monotonic clock counts from the instance's creation);
  * - random comes from the OS CSPRNG, so every instance and every request differs;
  * - stdout/stderr become log records of the current execution (via `WasiHost.write`);
  * - stdin is empty; there are no preopened directories, no environment, no arguments;
@@ -218,6 +218,40 @@ export function createWasiImports(host: WasiHost, ledger: ResourceLedger): Recor
     'wasi:random/insecure': { getInsecureRandomBytes: randomBytes, getInsecureRandomU64: randomU64 },
     'wasi:random/insecure-seed': { insecureSeed: () => [randomU64(), randomU64()] },
   };
+}
+
+/**
+ * WASI functions whose core (canonical ABI) signature carries nothing but numbers — no memory, no
+ * resources — by interface and WIT name, with their name in `createWasiImports`. The guest's core
+ * modules get these functions of ours directly instead of jco's lowering trampoline, whose
+ * per-call task bookkeeping (several objects and promises) cost more than the call itself: a
+ * JavaScript guest reads the monotonic clock ~8 times per request. Nothing else the trampoline
+ * does applies to them. A component declaring one with another type only gets wrong values.
+ */
+const DIRECT_WASI_FUNCTIONS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'wasi:clocks/monotonic-clock': { now: 'now', resolution: 'resolution' },
+  'wasi:random/random': { 'get-random-u64': 'getRandomU64' },
+  'wasi:random/insecure': { 'get-insecure-random-u64': 'getInsecureRandomU64' },
+};
+
+/**
+ * A core module's import object with the trampolines of DIRECT_WASI_FUNCTIONS replaced by the
+ * functions of `wasi` (createWasiImports' object) they would have called.
+ */
+export function withDirectWasi(importObject: WebAssembly.Imports, wasi: Record<string, Record<string, unknown>>): WebAssembly.Imports {
+  let out: WebAssembly.Imports | null = null;
+  for (const [ns, members] of Object.entries(importObject)) {
+    const iface = ns.replace(/@[^@]*$/, '');
+    const direct = DIRECT_WASI_FUNCTIONS[iface];
+    if (!direct) continue;
+    for (const [name, ours] of Object.entries(direct)) {
+      const fn = wasi[iface]?.[ours];
+      if (!(name in members) || typeof fn !== 'function') continue;
+      out ??= { ...importObject };
+      out[ns] = { ...out[ns], [name]: fn as WebAssembly.ImportValue };
+    }
+  }
+  return out ?? importObject;
 }
 
 /** WASI interfaces a component may import (issue #3: clocks, random, io, cli stdio) — without version. */
