@@ -5,6 +5,7 @@
 import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { binaryKind } from './wasm-binary.js';
 import { ALLOWED_WASI_INTERFACES } from './guest/wasi.js';
+import { stripVersion } from './interface-name.js';
 
 export type ComponentProblem =
   | { code: 'not_wasm'; message: string }
@@ -26,11 +27,6 @@ export const RECOMMENDED_BUILD_FLAGS =
   "componentize-js with disableFeatures ['http', 'fetch-event'] (CLI: --disable-feature http --disable-feature fetch-event), and use alga:extension/http for outbound requests";
 
 const EXPECTED_HANDLER = 'export handler: func(request: execute-request) -> execute-response;';
-
-export function stripVersion(name: string): string {
-  const at = name.indexOf('@');
-  return at === -1 ? name : name.slice(0, at);
-}
 
 /** Reads the component's root world and checks imports and the handler export. */
 export async function checkComponentShape(bytes: Uint8Array): Promise<{ kind: 'ok'; shape: ComponentShape } | { kind: 'err'; problem: ComponentProblem }> {

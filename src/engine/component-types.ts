@@ -18,7 +18,7 @@
  * `ComponentTypeError`; the engine then restores all of memory instead of tracked blocks.
  */
 import { Reader } from './wasm-binary.js';
-import { stripVersion } from './component-check.js';
+import { stripVersion } from './interface-name.js';
 
 export class ComponentTypeError extends Error {
   override name = 'ComponentTypeError';

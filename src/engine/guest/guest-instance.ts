@@ -22,7 +22,7 @@ import { DirtyBlocks } from './dirty-blocks.js';
 import { CopiedImage, DataSegmentImage, type PristineImage } from './pristine-image.js';
 import { DIRTY_MAP_BYTES } from '../write-tracking.js';
 import type { ReturnAreas } from '../component-types.js';
-import { stripVersion } from '../component-check.js';
+import { stripVersion } from '../interface-name.js';
 
 export type InstantiateFn = (
   getCoreModule: (name: string) => WebAssembly.Module,

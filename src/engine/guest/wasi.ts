@@ -13,6 +13,7 @@
  * jco has freed), so `WasiHost.onPinnedDrop` tells the instance to retire.
  */
 import { randomFillSync } from 'node:crypto';
+import { stripVersion } from '../interface-name.js';
 
 export class GuestExit extends Error {
   override readonly name = 'GuestExit';
@@ -241,7 +242,7 @@ const DIRECT_WASI_FUNCTIONS: Readonly<Record<string, Readonly<Record<string, str
 export function withDirectWasi(importObject: WebAssembly.Imports, wasi: Record<string, Record<string, unknown>>): WebAssembly.Imports {
   let out: WebAssembly.Imports | null = null;
   for (const [ns, members] of Object.entries(importObject)) {
-    const iface = ns.replace(/@[^@]*$/, '');
+    const iface = stripVersion(ns);
     const direct = DIRECT_WASI_FUNCTIONS[iface];
     if (!direct) continue;
     for (const [name, ours] of Object.entries(direct)) {
