@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ArtifactStore, rewriteForEngine, type Artifact } from '../src/engine/artifact-store.js';
 import { compileCoreModule } from '../src/engine/engine.js';
 import { loadedGuest as engineLoadedGuest, type LoadedGuest } from '../src/engine/guest/guest-instance.js';
+import { loadGlue } from '../src/engine/guest/glue.js';
 import type { CoreModuleSpec } from '../src/engine/protocol.js';
 import { kitchenSinkBytes } from './guests.js';
 import type { BenchConfig } from './results.js';
@@ -39,8 +39,8 @@ export function compileSpec(r: ReturnType<typeof rewriteForRestore>): Promise<Co
   return compileCoreModule(r.name, r.bytes);
 }
 
-export async function importGlue(artifact: Artifact): Promise<Instantiate> {
-  return ((await import(pathToFileURL(artifact.gluePath).href)) as { instantiate: Instantiate }).instantiate;
+export function glueOf(artifact: Artifact): Instantiate {
+  return loadGlue(artifact.gluePath);
 }
 
 export function loadedGuest(artifact: Artifact, instantiate: Instantiate, specs: CoreModuleSpec[]): LoadedGuest {

@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../../src/engine/artifact-store.js';
 import { compileCoreModules } from '../../src/engine/engine.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from '../../src/engine/guest/guest-instance.js';
+import { loadGlue } from '../../src/engine/guest/glue.js';
 import { CopiedImage, DataSegmentImage } from '../../src/engine/guest/pristine-image.js';
 import type { GuestContextData, GuestHttpRequest } from '../../src/engine/protocol.js';
 import { exampleBytes } from '../support/runtime.js';
@@ -32,8 +32,7 @@ async function prepareGuest(name: string, component: Uint8Array, maxPages: numbe
   const prepared = await artifacts.prepare(component);
   if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
   const specs = await compileCoreModules(artifacts, prepared.artifact, maxPages);
-  const glue = (await import(pathToFileURL(prepared.artifact.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
-  return loadedGuest(glue.instantiate, specs, maxPages, prepared.artifact.returnAreas);
+  return loadedGuest(loadGlue(prepared.artifact.gluePath), specs, maxPages, prepared.artifact.returnAreas);
 }
 
 before(async () => {

@@ -6,7 +6,6 @@
  * WASI is served locally (see wasi.ts).
  */
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
 import type { HostResult } from '../../capabilities/capability.js';
 import {
   type ExecuteMessage,
@@ -23,6 +22,7 @@ import {
   SIGNAL,
 } from '../protocol.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from './guest-instance.js';
+import { loadGlue } from './glue.js';
 import { GuestExit } from './wasi.js';
 import { OneWayRing } from '../one-way-ring.js';
 import { SpinDeadline } from '../spin.js';
@@ -198,11 +198,10 @@ function writeStdio(stream: 'stdout' | 'stderr', bytes: Uint8Array): void {
   postOneWay({ type: 'stdio', id: running.id, stream, text: decoder.decode(bytes) });
 }
 
-async function load(msg: LoadMessage): Promise<void> {
+function load(msg: LoadMessage): void {
   try {
-    const glue = (await import(pathToFileURL(msg.gluePath).href)) as { instantiate: LoadedGuest['instantiate'] };
     slots.set(msg.artifactKey, {
-      guest: loadedGuest(glue.instantiate, msg.modules, msg.maxMemoryPages, msg.returnAreas),
+      guest: loadedGuest(loadGlue(msg.gluePath), msg.modules, msg.maxMemoryPages, msg.returnAreas),
       importedFunctions: msg.importedFunctions,
       ready: [],
       alive: 0,
@@ -403,7 +402,7 @@ const deferred: ToWorker[] = [];
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case 'load':
-      await load(msg);
+      load(msg);
       break;
     case 'execute':
       execute(msg);
