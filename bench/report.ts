@@ -65,7 +65,21 @@ export class Report {
   }
 
   factLines(): string[] {
-    return this.facts.map((f) => `${pad(f.label, 110)} ${lpad(fmt(f.value, f.unit === 'µs' ? 1 : 2), 9)} ${f.unit}${f.detail ? `  (${f.detail})` : ''}`);
+    return [...this.facts, ...this.derivedFacts()].map((f) => `${pad(f.label, 110)} ${lpad(fmt(f.value, f.unit === 'µs' ? 1 : 2), 9)} ${f.unit}${f.detail ? `  (${f.detail})` : ''}`);
+  }
+
+  /**
+   * The kitchen-sink's cost per host call without any bridge: (/seven − /noop) ÷ 7 on the main
+   * thread with a restore after each request. The "by difference" figures through the engine
+   * include it — the guest's own work around each call (building and parsing its arguments and
+   * JSON) — so they cannot go below it; the bridge's round trip is measured directly instead.
+   */
+  private derivedFacts(): Fact[] {
+    const seven = this.row(SYSTEMS.floorRestore, 'seven');
+    const noop = this.row(SYSTEMS.floorRestore, 'noop');
+    if (!seven || !noop) return [];
+    const value = ((seven.latency.p50 - noop.latency.p50) / 7) * 1000;
+    return [{ key: 'floor.seven.per-call', label: 'floor + restore: per host call of /seven without a bridge ((/seven − /noop p50) ÷ 7; the guest\'s own work per call)', value, unit: 'µs' }];
   }
 
   verdicts(): Verdict[] {
@@ -99,7 +113,6 @@ export class Report {
       );
     }
     at('host-call round trip p50 ≤ 25 µs (direct, WAT guest)', this.fact('bridge.direct.p50')?.value, 25, 'µs', 'below');
-    at('host-call round trip p50 ≤ 25 µs (difference, kitchen-sink, in-memory caps)', this.fact('memory.seven.per-call.p50')?.value, 25, 'µs', 'below');
     for (const [key, what] of [
       ['cold.first', 'after a restart: fresh process, artifact on disk'],
       ['cold.running', 'installed in a running process, not warmed'],
