@@ -59,6 +59,8 @@ interface RunningJob {
   timer: NodeJS.Timeout;
   /** time the main thread has hot-waited on this execution in vain so far (ms) */
   hotWaitIdleMs: number;
+  /** host calls of this execution the main thread is working on */
+  pendingHostCalls: number;
 }
 
 export interface PoolOptions {
@@ -113,8 +115,6 @@ export class WorkerPool extends EventEmitter {
   private closed = false;
   /** workers replaced after a timeout or crash, for metrics */
   restarts = 0;
-  /** host calls the main thread is working on: it must not hot-wait while one needs the event loop */
-  private pendingHostCalls = 0;
   private hotWaiting = false;
   private hotWaitSpentMs = 0;
   private hotWaitTurnReset = false;
@@ -246,9 +246,9 @@ export class WorkerPool extends EventEmitter {
       answer({ kind: 'abort', code: 'worker_crashed', message: 'host call outside an execution' });
       return;
     }
-    this.pendingHostCalls++;
+    running.pendingHostCalls++;
     const settle = (a: HostCallAnswer) => {
-      this.pendingHostCalls--;
+      running.pendingHostCalls--;
       answer(a);
       this.hotWait();
     };
@@ -268,7 +268,7 @@ export class WorkerPool extends EventEmitter {
    */
   private hotWait(resumed = false): void {
     const windowMs = this.options.hotWaitMs ?? HOT_WAIT_MS;
-    if (windowMs <= 0 || this.hotWaiting || this.closed || this.pendingHostCalls > 0 || this.queue.length > 0) return;
+    if (windowMs <= 0 || this.hotWaiting || this.closed || this.queue.length > 0 || this.hostCallsInProgress()) return;
     const busy = this.slots.filter((s) => s.current);
     if (busy.length === 0 || this.working() + 1 > this.cores) return;
     const watched = busy.filter((s) => s.current!.hotWaitIdleMs < HOT_WAIT_IDLE_PER_EXECUTION_MS);
@@ -329,6 +329,16 @@ export class WorkerPool extends EventEmitter {
     }
   }
 
+  /**
+   * Whether the main thread is working on a host call of a running execution: it must not
+   * hot-wait while one needs the event loop. Counted per execution, so a call whose promise never
+   * settles stops counting when its execution ends (at its deadline, say).
+   */
+  private hostCallsInProgress(): boolean {
+    for (const s of this.slots) if (s.current && s.current.pendingHostCalls > 0) return true;
+    return false;
+  }
+
   /** Workers using a core now: running an execution, or still restoring after one. */
   private working(): number {
     let n = 0;
@@ -353,7 +363,7 @@ export class WorkerPool extends EventEmitter {
     const cold = !slot.loaded.has(job.artifactKey);
     const deadline = job.timeoutMs + (cold ? COLD_LOAD_GRACE_MS : 0);
     const timer = this.deadlineTimer(slot, job, deadline);
-    slot.current = { id, job, resolve, timer, hotWaitIdleMs: 0 };
+    slot.current = { id, job, resolve, timer, hotWaitIdleMs: 0, pendingHostCalls: 0 };
     if (job.affinity) this.affinity.set(job.affinity, slot);
     if (cold) {
       slot.worker.postMessage(job.load());

@@ -6,7 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HOT_WAIT_IDLE_PER_EXECUTION_MS } from '../../src/engine/worker-pool.js';
+import { Engine } from '../../src/engine/engine.js';
+import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import { CapabilityRegistry } from '../../src/capabilities/registry.js';
+import { defineCapability, err, ok, type HostResult, type InstallView } from '../../src/capabilities/capability.js';
 import { createTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { respondWat, watComponent } from '../support/wat-component.js';
 
@@ -88,5 +95,45 @@ test('no hot wait when no core is free for it', async () => {
     assert.equal(rt.engine.pool.hotWaitStats.taken, 0);
   } finally {
     await rt.close();
+  }
+});
+
+test('a host call whose promise never settles stops holding the hot wait off once its execution has ended', async () => {
+  let hang = true;
+  const secrets = defineCapability<null, null>({
+    name: 'cap:secrets.get',
+    grantedByDefault: true,
+    configure: () => null,
+    prepare: () => null,
+    interfaces: [
+      {
+        name: 'alga:extension/secrets',
+        // the first execution's call never answers (a capability bug); later ones do
+        functions: { get: () => (hang ? new Promise<HostResult>(() => {}) : ok('value')) },
+        denied: { get: err('denied') },
+      },
+    ],
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'alga-hot-wait-'));
+  const engine = await Engine.create({ cacheDir: dir, registry: new CapabilityRegistry().register(secrets), workers: 1, cores: 2 });
+  try {
+    const prepared = await engine.prepare(await computeThenCallGuest(100_000));
+    if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
+    const hash = prepared.artifact.contentHash;
+    const ctx: ExecutionContext = { requestId: 'r', tenantId: 't', extensionId: 'e', installId: 'i', versionId: null, contentHash: hash, user: null, config: {} };
+    const install: InstallView = { installId: 'i', tenantId: 't', extensionId: 'e', versionId: null, config: {}, egressAllow: [], uiProxy: null };
+    const run = (timeoutMs: number) => engine.execute({ contentHash: hash, ctx, install, grants: new Set(['cap:secrets.get'] as const), request: { method: 'GET', url: '/', headers: [], body: undefined }, limits: { timeoutMs } });
+
+    const hung = await run(300);
+    assert.equal(hung.kind === 'fault' && hung.code, 'timeout', JSON.stringify(hung));
+    hang = false;
+    await run(5000); // the replacement worker loads the guest (a cold worker is not hot-waited on)
+    const before = engine.pool.hotWaitStats.spentMs;
+    const out = await run(5000);
+    assert.equal(out.kind, 'ok', out.kind === 'fault' ? out.message : '');
+    assert.ok(engine.pool.hotWaitStats.spentMs > before, 'the main thread hot-waited again');
+  } finally {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
