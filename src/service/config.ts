@@ -40,6 +40,8 @@ const configSchema = z
       .transform((v) => v === undefined || v === '1' || v === 'true'),
     /** how long the main thread watches a running worker before sleeping (ms; 0 = never; src/engine/worker-pool.ts) */
     hotWaitMs: z.coerce.number({ message: 'must be a number of milliseconds' }).min(0, 'must be 0 or more').max(10, 'must be at most 10'),
+    /** CPU cores the service may use (its CPU quota): the default worker count, and when the hot wait may spin */
+    cores: positiveInt.max(1024),
     workers: positiveInt.max(256),
     /** installed versions warmed at start (distinct component and memory cap), most recently changed first; 0 = none */
     warmOnStart: z.coerce.number().int().min(0).max(1024),
@@ -92,6 +94,8 @@ export class ConfigError extends Error {
 /** Flags win over environment; environment wins over defaults. */
 export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   const tenantDataUrl = env.RUNNER_TENANT_DATA_URL;
+  // availableParallelism() sees CPU affinity, not a container's CPU quota: RUNNER_CORES says it
+  const cores = env.RUNNER_CORES || String(availableParallelism());
   const raw = {
     host: flags.host ?? env.HOST ?? '127.0.0.1',
     port: flags.port ?? env.PORT ?? '8080',
@@ -104,7 +108,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     egressAllowPrivate: flag.parse(env.RUNNER_EGRESS_ALLOW_PRIVATE),
     writeTracking: env.RUNNER_WRITE_TRACKING || undefined,
     hotWaitMs: env.RUNNER_HOT_WAIT_MS || String(HOT_WAIT_MS),
-    workers: flags.workers ?? env.RUNNER_WORKERS ?? String(availableParallelism()),
+    cores,
+    workers: flags.workers ?? env.RUNNER_WORKERS ?? String(cores),
     warmOnStart: env.RUNNER_WARM_ON_START ?? String(WARM_ON_START),
     maxTimeoutMs: env.RUNNER_MAX_TIMEOUT_MS ?? String(MAX_TIMEOUT_MS),
     defaultTimeoutMs: env.RUNNER_DEFAULT_TIMEOUT_MS ?? String(DEFAULT_LIMITS.timeoutMs),
@@ -137,6 +142,7 @@ const ENV_NAMES: Record<string, string> = {
   databaseSchema: 'RUNNER_DATABASE_SCHEMA',
   serviceToken: 'RUNNER_SERVICE_TOKEN',
   adminToken: 'RUNNER_ADMIN_TOKEN',
+  cores: 'RUNNER_CORES',
   workers: '--workers / RUNNER_WORKERS',
   warmOnStart: 'RUNNER_WARM_ON_START',
   writeTracking: 'RUNNER_WRITE_TRACKING',

@@ -50,7 +50,7 @@ export class Runtime {
       const tenantData: TenantDataBackend =
         config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
       const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver });
-      const engine = await Engine.create({ cacheDir: join(config.dataDir, 'artifacts'), registry, workers: config.workers, writeTracking: config.writeTracking, hotWaitMs: config.hotWaitMs });
+      const engine = await Engine.create({ cacheDir: join(config.dataDir, 'artifacts'), registry, workers: config.workers, cores: config.cores, writeTracking: config.writeTracking, hotWaitMs: config.hotWaitMs });
       return new Runtime(config, store, tenantStore, registry, engine, metrics);
     } catch (e) {
       await store.close();

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../../src/service/config.js';
@@ -22,6 +23,19 @@ test('RUNNER_HOT_WAIT_MS: 0.5 ms by default, 0 turns it off, a word or a negativ
   assert.equal(loadConfig({}, { RUNNER_HOT_WAIT_MS: '1.5' }).hotWaitMs, 1.5);
   assert.throws(() => loadConfig({}, { RUNNER_HOT_WAIT_MS: 'soon' }), (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be a number/.test(e.message));
   assert.throws(() => loadConfig({}, { RUNNER_HOT_WAIT_MS: '-1' }), (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be 0 or more/.test(e.message));
+});
+
+test('RUNNER_CORES: available parallelism by default; it sets the default worker count; RUNNER_WORKERS and --workers still win', () => {
+  const cores = availableParallelism();
+  assert.equal(loadConfig({}, {}).cores, cores);
+  assert.equal(loadConfig({}, {}).workers, cores);
+  const quota = loadConfig({}, { RUNNER_CORES: '1' });
+  assert.deepEqual([quota.cores, quota.workers], [1, 1]);
+  assert.equal(loadConfig({}, { RUNNER_CORES: '1', RUNNER_WORKERS: '3' }).workers, 3);
+  assert.equal(loadConfig({ workers: '2' }, { RUNNER_CORES: '1', RUNNER_WORKERS: '3' }).workers, 2);
+  for (const bad of ['half', '0', '-2']) {
+    assert.throws(() => loadConfig({}, { RUNNER_CORES: bad }), (e: unknown) => e instanceof ConfigError && /RUNNER_CORES/.test(e.message), bad);
+  }
 });
 
 test('every setting the service reads from the environment is named in `serve --help` and in the README', () => {
