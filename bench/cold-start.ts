@@ -7,14 +7,17 @@
  *    core modules, loads the glue into a worker, instantiates, snapshots and calls — with nothing
  *    of ours compiled by V8 yet;
  *  - in the same process afterwards (a running runner), another component (the demo extension) is
- *    installed (`prepare`) and requested at once: the cold start a new install pays when nothing
- *    warms it;
+ *    installed (`prepare`: transpiled and rewritten by this process, like any component it has not
+ *    seen) and requested at once: the cold start a new install pays when nothing warms it;
  *  - and a component installed the way the service installs it: prepared, then warmed
  *    (`engine.warm`, what `POST /admin/v1/installs` does before it answers) — the kitchen-sink
  *    under a 128 MiB cap, a compiled variant this process has not loaded; its first request.
  * Each run of this section is its own process.
  */
 import { createBenchEngine } from './engine-runtime.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { contentHashOf } from '../src/bundle/content-hash.js';
 import { exampleBytes, httpRequest, kitchenSinkBytes } from './guests.js';
 import { emptyResult, progress, type BenchConfig, type SectionResult } from './results.js';
 
@@ -61,7 +64,11 @@ export async function runColdStart(config: BenchConfig): Promise<SectionResult> 
     );
 
     progress('install the demo extension in the running engine');
-    const demo = await rt.install(exampleBytes('demo'));
+    const demoBytes = exampleBytes('demo');
+    // a new install: this process transpiles and rewrites it, as it would a component it never saw
+    // (an artifact an earlier run left would make it a restart, measured above)
+    rmSync(join(rt.engine.artifacts.root, contentHashOf(demoBytes).replace(/^sha256:/, '')), { recursive: true, force: true });
+    const demo = await rt.install(demoBytes);
     progress('first request of the demo extension');
     const demoStarted = performance.now();
     const demoFirst = await rt.execute(demo, { method: 'GET', url: '/noop', headers: [], body: undefined });
