@@ -109,9 +109,12 @@ export class Runtime {
     return { warmed, failed };
   }
 
-  /** Gets a version ready to serve under an install's limits (Engine.warm): compiled, loaded, instantiated, not run. */
-  warm(version: ExtensionVersion, limits: InstallLimits): Promise<WarmOutcome> {
-    return this.engine.warm({ contentHash: componentHashOf(version), limits: { memoryMb: this.memoryMbFor(limits), timeoutMs: this.timeoutMsFor(limits) } });
+  /**
+   * Gets a version ready to serve under an install's limits (Engine.warm): compiled, loaded,
+   * instantiated, not run. `reuseFor`: a reuse-mode install, which gets its own warm instance.
+   */
+  warm(version: ExtensionVersion, limits: InstallLimits, reuseFor?: { tenantId: string; installId: string }): Promise<WarmOutcome> {
+    return this.engine.warm({ contentHash: componentHashOf(version), limits: { memoryMb: this.memoryMbFor(limits), timeoutMs: this.timeoutMsFor(limits) }, reuseFor });
   }
 
   private async lookupInstall(tenantId: string, extension: string, installId: string | null | undefined): Promise<ResolvedInstall | null> {

@@ -183,6 +183,20 @@ describe('installs', () => {
     assert.deepEqual(install.json.limits, { memory_mb: 96 });
   });
 
+  test('switching an install to reuse mode warms its own instance: its first execution reuses it', async () => {
+    const id = await createInstall(svc, { tenant_id: 'reuse-warm-tenant', extension_id: 'kitchen-sink' });
+    const patched = await admin(svc, 'PATCH', `/admin/v1/installs/${id}`, { instance: 'reuse' });
+    assert.equal(patched.status, 200);
+    const before = await metricsText(svc);
+    const counters: number[] = [];
+    for (let i = 0; i < 2; i++) counters.push(guestJson<{ counter: number }>((await execute(svc, '/counter', { tenant: 'reuse-warm-tenant' })).json).counter);
+    assert.deepEqual(counters, [1, 2], 'one warm instance, kept across requests');
+    const after = await metricsText(svc);
+    const delta = (source: string) => metricValue(after, 'alga_runner_guest_instances_total', { source }) - metricValue(before, 'alga_runner_guest_instances_total', { source });
+    assert.equal(delta('new'), 0, 'the first request found the instance the PATCH made');
+    assert.equal(delta('reused'), 2);
+  });
+
   test('an install that cannot start with its memory limit is refused (install_not_runnable) and nothing is saved; so is such a PATCH', async () => {
     const r = await admin<ErrorBody>(svc, 'POST', '/admin/v1/installs', { tenant_id: 'tiny-tenant', extension_id: 'kitchen-sink', limits: { memory_mb: 4 } });
     assert.equal(r.status, 400);

@@ -77,8 +77,8 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
    * version that cannot start with them. Other warm-up faults (a worker lost meanwhile) are the
    * runner's, not the install's: logged, and the first request tries again.
    */
-  const warmBeforeSaving = async (log: FastifyBaseLogger, tenant: string, version: ExtensionVersion, limits: InstallLimits) => {
-    const warmed = await runtime.warm(version, limits);
+  const warmBeforeSaving = async (log: FastifyBaseLogger, tenant: string, version: ExtensionVersion, limits: InstallLimits, reuseInstall?: string) => {
+    const warmed = await runtime.warm(version, limits, reuseInstall ? { tenantId: tenant, installId: reuseInstall } : undefined);
     const fields = { tenant, version: version.id, memory_mb: runtime.memoryMbFor(limits) };
     if (warmed.kind === 'ok') {
       log.info({ ...fields, instance: warmed.instance, ms: Math.round(warmed.durationMs) }, 'install warmed');
@@ -140,10 +140,12 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     const install = await mustGetInstall(id);
     const newVersion = body.version_id ? await versionOf(install.extensionId, body.version_id) : null;
     const patch = toPatch(body);
-    const runsDifferently = newVersion !== null || patch.limits !== undefined || (body.enabled === true && !install.enabled);
+    const mode = body.instance ?? install.instanceMode;
+    const runsDifferently = newVersion !== null || patch.limits !== undefined || mode !== install.instanceMode || (body.enabled === true && !install.enabled);
     if (runsDifferently && (body.enabled ?? install.enabled)) {
       const version = newVersion ?? (await registry.getVersion(install.versionId));
-      if (version) await warmBeforeSaving(request.log, install.tenantId, version, patch.limits ?? install.limits);
+      // a new install cannot have its own reuse-mode instance yet (no id): its first request makes it
+      if (version) await warmBeforeSaving(request.log, install.tenantId, version, patch.limits ?? install.limits, mode === 'reuse' ? install.id : undefined);
     }
     const updated = await registry.updateInstall(id, patch);
     if (!updated) throw new ServiceError('install_not_found', id);
