@@ -6,10 +6,11 @@
  * worker; the sum here need not equal the measured cold start, which also posts the modules.)
  */
 import { GuestInstance } from '../src/engine/guest/guest-instance.js';
+import { loadGlue } from '../src/engine/guest/glue.js';
 import type { CoreModuleSpec } from '../src/engine/protocol.js';
 import { InMemoryBackend, jcoHostImports } from './in-memory-host.js';
 import { httpRequest } from './guests.js';
-import { compileSpec, glueOf, kitchenSinkArtifact, loadedGuest, readCoreModules, rewriteForRestore } from './guest-loading.js';
+import { compileSpec, kitchenSinkArtifact, loadedGuest, readCoreModules, rewriteForRestore } from './guest-loading.js';
 import { emptyResult, type BenchConfig, type SectionResult } from './results.js';
 
 export async function runColdBreakdown(config: BenchConfig): Promise<SectionResult> {
@@ -30,7 +31,7 @@ export async function runColdBreakdown(config: BenchConfig): Promise<SectionResu
     for (const r of rewritten) out.push(await compileSpec(r));
     return out;
   });
-  const instantiate = await step('load the glue (≈0.5 MB of JS)', () => glueOf(artifact));
+  const instantiate = await step('load the glue (≈0.5 MB of JS)', () => loadGlue(artifact.gluePath));
   const backend = new InMemoryBackend();
   const context = { requestId: 'cold-1', tenantId: 'tenant-bench', extensionId: 'ext-bench', installId: 'install-bench', versionId: 'ver-1' };
   const instance = await step('instantiate + take snapshot', () => {

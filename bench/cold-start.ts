@@ -16,7 +16,6 @@
  */
 import { createBenchEngine } from './engine-runtime.js';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { contentHashOf } from '../src/bundle/content-hash.js';
 import { exampleBytes, httpRequest, kitchenSinkBytes } from './guests.js';
 import { emptyResult, progress, type BenchConfig, type SectionResult } from './results.js';
@@ -67,7 +66,8 @@ export async function runColdStart(config: BenchConfig): Promise<SectionResult> 
     const demoBytes = exampleBytes('demo');
     // a new install: this process transpiles and rewrites it, as it would a component it never saw
     // (an artifact an earlier run left would make it a restart, measured above)
-    rmSync(join(rt.engine.artifacts.root, contentHashOf(demoBytes).replace(/^sha256:/, '')), { recursive: true, force: true });
+    const earlier = await rt.engine.artifacts.load(contentHashOf(demoBytes));
+    if (earlier) rmSync(earlier.dir, { recursive: true, force: true });
     const demo = await rt.install(demoBytes);
     progress('first request of the demo extension');
     const demoStarted = performance.now();

@@ -9,10 +9,11 @@
  */
 import { ResourceLedger, createWasiImports } from '../src/engine/guest/wasi.js';
 import { GuestInstance } from '../src/engine/guest/guest-instance.js';
+import { loadGlue } from '../src/engine/guest/glue.js';
 import type { CoreModuleSpec, GuestContextData, GuestResponse } from '../src/engine/protocol.js';
 import { InMemoryBackend, jcoHostImports, type ContextData } from './in-memory-host.js';
 import { checkSevenBody, httpRequest } from './guests.js';
-import { compileSpec, glueOf, kitchenSinkArtifact, loadedGuest, readCoreModules, rewriteForRestore } from './guest-loading.js';
+import { compileSpec, kitchenSinkArtifact, loadedGuest, readCoreModules, rewriteForRestore } from './guest-loading.js';
 import { emptyResult, progress, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
 import { sequentialThroughput, summarize, timeSequential } from './stats.js';
 
@@ -31,7 +32,7 @@ function checkResponse(handler: HandlerName, response: GuestResponse, system: st
 export async function runFloor(config: BenchConfig): Promise<SectionResult> {
   const result = emptyResult('floor');
   const artifact = await kitchenSinkArtifact(config);
-  const instantiate = glueOf(artifact);
+  const instantiate = loadGlue(artifact.gluePath);
   const coreBytes = await readCoreModules(artifact);
   const backend = new InMemoryBackend();
   let current = nextContext();

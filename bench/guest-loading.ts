@@ -1,14 +1,14 @@
 /**
  * Loading the kitchen-sink the way the engine does, outside the engine: the prepared artifact from
- * the run's cache, core modules rewritten (memory cap, internal globals exported) and compiled, and
- * the glue imported. The floor baselines use it, and the cold-start breakdown times each step.
+ * the run's cache, core modules rewritten (memory cap, internal globals exported) and compiled (the
+ * glue is loaded with the engine's own `loadGlue`). The floor baselines use it, and the cold-start
+ * breakdown times each step.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArtifactStore, rewriteForEngine, type Artifact } from '../src/engine/artifact-store.js';
 import { compileCoreModule } from '../src/engine/engine.js';
 import { loadedGuest as engineLoadedGuest, type LoadedGuest } from '../src/engine/guest/guest-instance.js';
-import { loadGlue } from '../src/engine/guest/glue.js';
 import type { CoreModuleSpec } from '../src/engine/protocol.js';
 import { kitchenSinkBytes } from './guests.js';
 import type { BenchConfig } from './results.js';
@@ -37,10 +37,6 @@ export function rewriteForRestore(name: string, bytes: Uint8Array): { name: stri
 
 export function compileSpec(r: ReturnType<typeof rewriteForRestore>): Promise<CoreModuleSpec> {
   return compileCoreModule(r.name, r.bytes);
-}
-
-export function glueOf(artifact: Artifact): Instantiate {
-  return loadGlue(artifact.gluePath);
 }
 
 export function loadedGuest(artifact: Artifact, instantiate: Instantiate, specs: CoreModuleSpec[]): LoadedGuest {
