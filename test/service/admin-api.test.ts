@@ -222,6 +222,10 @@ describe('installs', () => {
     assert.equal(r.status, 409);
     assert.equal(r.json.error.code, 'install_exists');
     assert.equal(r.json.error.install_id, id);
+    // the duplicate is the answer even when its limits could not start the version
+    const tiny = await admin<ErrorBody>(svc, 'POST', '/admin/v1/installs', { tenant_id: 'dup-tenant', extension_id: 'kitchen-sink', limits: { memory_mb: 4 } });
+    assert.equal(tiny.status, 409);
+    assert.equal(tiny.json.error.code, 'install_exists');
   });
 
   test('unknown extension, version or capability, and limits over the maximum are refused', async () => {

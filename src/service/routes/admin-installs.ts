@@ -113,9 +113,14 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     const version = await versionOf(extension.id, body.version_id);
     const manifestCaps = Array.isArray(version.manifest.capabilities) ? (version.manifest.capabilities as string[]) : [];
     const patch = toPatch(body);
+    const installExists = (id: string) => new ServiceError('install_exists', `install ${id}`, { install_id: id });
+    // a duplicate is told so at once, not warmed first (or refused for its limits); createInstall
+    // still settles a race between two creations
+    const existing = await registry.findInstall(body.tenant_id, extension.id);
+    if (existing) throw installExists(existing.id);
     if (body.enabled !== false) await warmBeforeSaving(request.log, body.tenant_id, version, patch.limits ?? {});
     const created = await registry.createInstall({ ...patch, tenantId: body.tenant_id, extensionId: extension.id, versionId: version.id, grants: body.grants ?? manifestCaps });
-    if (created.kind === 'exists') throw new ServiceError('install_exists', `install ${created.install.id}`, { install_id: created.install.id });
+    if (created.kind === 'exists') throw installExists(created.install.id);
     runtime.invalidateInstalls();
     return reply.code(201).send({ install_id: created.install.id });
   });
