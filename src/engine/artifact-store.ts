@@ -15,9 +15,10 @@ import { stripVersion } from './interface-name.js';
 import { ComponentTypeError, importReturnAreas, type ReturnAreas } from './component-types.js';
 import { instrumentWrites } from './write-tracking.js';
 import { rewriteModule } from './wasm-binary.js';
+import { patchGlue } from './glue-patches.js';
 
 /** Bump when the on-disk layout or the glue patches change: older artifacts are rebuilt. */
-const ARTIFACT_FORMAT = 3;
+const ARTIFACT_FORMAT = 4;
 const GLUE_FILE = 'guest.js';
 const META_FILE = 'meta.json';
 const COMPONENT_FILE = 'component.wasm';
@@ -113,15 +114,7 @@ export class ArtifactStore {
 
     let files: Record<string, Uint8Array>;
     try {
-      ({ files } = await transpileBytes(bytes, {
-        name: 'guest',
-        instantiation: 'sync',
-        wasiShim: false,
-        nodejsCompat: false,
-        tlaCompat: false,
-        emitTypescriptDeclarations: false,
-        base64Cutoff: Number.MAX_SAFE_INTEGER,
-      }));
+      files = await transpileComponent(bytes);
     } catch (e) {
       return { kind: 'err', problem: { code: 'invalid_component', message: `the component could not be transpiled: ${String(e instanceof Error ? e.message : e).split('\n')[0]}` } };
     }
@@ -233,19 +226,18 @@ function coreIndex(name: string): number {
   return m ? Number(m[1] || 1) : Number.MAX_SAFE_INTEGER;
 }
 
-/**
- * Two patches that matter for speed and change no behaviour (research notes):
- *  - the glue wraps exports in `WebAssembly.promising` (JSPI) inside try/catch, keeping the plain
- *    export when that throws. Its results (`realloc0Async`, ...) serve only async lifting, which a
- *    synchronous instantiation never does. On Node 20 `promising` does not exist and each throw
- *    costs ~6 ms of V8 re-parsing the 20k-line function; on Node 24 it exists and throws for the
- *    engine's JS wrappers of exports. Both take the plain export, as the fallback would;
- *  - `_debugLog` reads `process.env.JCO_DEBUG` on every call — make it a no-op.
- */
-export function patchGlue(glue: string): string {
-  return glue
-    .replace(/try \{\s*([\w$]+) = WebAssembly\.promising\(([\w$.]+)\);\s*\} catch\s*\(err\) \{\s*\1 = \2;\s*\}/g, '$1 = $2; // no JSPI: instantiated synchronously')
-    .replace(/const _debugLog = \(\.\.\.args\) => \{[^}]*\{ return; \}[^}]*\};/, 'const _debugLog = () => {};');
+/** jco's output for a component, before our patches: `guest.js` (the glue) and the core modules. */
+export async function transpileComponent(bytes: Uint8Array): Promise<Record<string, Uint8Array>> {
+  const { files } = await transpileBytes(bytes, {
+    name: 'guest',
+    instantiation: 'sync',
+    wasiShim: false,
+    nodejsCompat: false,
+    tlaCompat: false,
+    emitTypescriptDeclarations: false,
+    base64Cutoff: Number.MAX_SAFE_INTEGER,
+  });
+  return files;
 }
 
 /** jco binds imports by destructuring `imports['iface']` once per instance; read the names from there. */

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactStore, patchGlue } from '../../src/engine/artifact-store.js';
+import { ArtifactStore, transpileComponent } from '../../src/engine/artifact-store.js';
+import { leanAlgaImports, patchGlue } from '../../src/engine/glue-patches.js';
 import { checkComponentShape } from '../../src/engine/component-check.js';
 import { exampleBytes, createTestRuntime, bodyJson } from '../support/runtime.js';
 
@@ -126,6 +127,61 @@ test('the glue patches apply to what this jco version really emits (a jco upgrad
   assert.doesNotMatch(glue, /WebAssembly\.promising/);
   assert.match(glue, /const _debugLog = \(\) => \{\};/);
   assert.doesNotMatch(glue, /JCO_DEBUG/);
+});
+
+/** `iface#fn` → [wiring statement, trampoline body] of every alga import in a glue */
+function algaTrampolines(glue: string): Map<string, { wiring: string; body: string }> {
+  const out = new Map<string, { wiring: string; body: string }>();
+  for (const m of glue.matchAll(/_trampoline(\d+)\.fnName = '(alga:extension\/[^']+)';/g)) {
+    const index = m[1]!;
+    const start = glue.indexOf(`const _trampoline${index} = function(`);
+    // a statement of many lines as jco writes it, of one once lean
+    const wiring = new RegExp(`let trampoline${index} = [\\s\\S]*?(\\n {2}\\);|; // lean sync import)`).exec(glue)!;
+    out.set(m[2]!, { body: glue.slice(start, m.index), wiring: wiring[0] });
+  }
+  return out;
+}
+
+test('sync alga imports skip jco\'s task bookkeeping in what this jco version emits, every one of them', async () => {
+  const raw = new TextDecoder().decode((await transpileComponent(exampleBytes('kitchen-sink')))['guest.js']);
+  const before = algaTrampolines(raw);
+  // the kitchen-sink imports every function of every alga interface
+  assert.ok(before.size >= 17, `only ${before.size} alga imports in the kitchen-sink's glue`);
+  for (const [name, t] of before) {
+    assert.match(t.body, /createNewCurrentTask/, `${name}: jco's trampoline makes a task`);
+    assert.match(t.wiring, /_lowerImportBackwardsCompat|manuallyAsync/, `${name}: jco's wiring`);
+  }
+
+  const result = leanAlgaImports(raw);
+  assert.deepEqual(result.leftAsEmitted, []);
+  assert.deepEqual([...result.lean].sort(), [...before.keys()].sort());
+  const after = algaTrampolines(result.glue);
+  for (const [name, t] of after) {
+    assert.match(t.wiring, /^let trampoline(\d+) = _trampoline\1; \/\/ lean sync import$/, name);
+    assert.match(t.body, /^const _trampoline\d+ = function\([^)]*\) \{\n {4}_checkMayLeave\(0\);\n/, `${name}: the may-leave check comes first`);
+    assert.doesNotMatch(t.body, /\b(task|subtask|parentTask|_withGlobalCurrentTaskMeta|_debugLog)\b/, name);
+  }
+  // everything else is as jco wrote it: the glue outside these trampolines and their wiring is unchanged
+  const strip = (glue: string, trampolines: Map<string, { wiring: string; body: string }>) => {
+    let out = glue;
+    for (const t of trampolines.values()) out = out.replace(t.body, '').replace(t.wiring, '');
+    return out;
+  };
+  assert.ok(strip(result.glue, after) === strip(raw, before), "the glue outside the alga trampolines is unchanged");
+
+  // a trampoline of another shape (here: one more task call) keeps jco's code and wiring; the rest still lean
+  const secretsGet = before.get('alga:extension/secrets#get')!;
+  const odd = raw.replace(secretsGet.body, secretsGet.body.replace('task.exit();', 'task.exit();\n    task.exit();'));
+  const partial = leanAlgaImports(odd);
+  assert.deepEqual(partial.leftAsEmitted, ['alga:extension/secrets#get']);
+  assert.equal(partial.lean.length, before.size - 1);
+  assert.equal(algaTrampolines(partial.glue).get('alga:extension/secrets#get')!.wiring, secretsGet.wiring);
+
+  // and glue that would not compile after the edits is left entirely as emitted
+  const broken = raw.replace('const _debugLog', 'const _debugLog = 1; const _debugLog');
+  const unchanged = leanAlgaImports(broken);
+  assert.equal(unchanged.glue, broken);
+  assert.deepEqual(unchanged.lean, []);
 });
 
 test('the engine refuses to prepare a component importing a function no capability serves', async () => {

@@ -16,11 +16,15 @@ import type { InstantiateFn } from './guest-instance.js';
 /** The top-level declarations jco exports; any other form of `export` makes the load fail loudly. */
 const EXPORTED_DECLARATION = /^export (function|const|let|class) /gm;
 
-export function loadGlue(gluePath: string): InstantiateFn {
-  const source = readFileSync(gluePath, 'utf8');
+/** The glue module as the body of a function returning `instantiate` (compiled, not run). */
+export function compileGlue(source: string, filename: string): () => unknown {
   // a module is strict code: the function body must be too
   const body = `'use strict';\n${source.replace(EXPORTED_DECLARATION, '$1 ')}\nreturn instantiate;`;
-  const instantiate = (compileFunction(body, [], { filename: gluePath }) as () => unknown)();
+  return compileFunction(body, [], { filename }) as () => unknown;
+}
+
+export function loadGlue(gluePath: string): InstantiateFn {
+  const instantiate = compileGlue(readFileSync(gluePath, 'utf8'), gluePath)();
   if (typeof instantiate !== 'function') throw new Error(`the glue ${gluePath} defines no instantiate function`);
   return instantiate as InstantiateFn;
 }
