@@ -133,6 +133,8 @@ export interface ExecutionStats {
   hostCalls: number;
   /** per `iface#fn`: calls answered from the execution's per-execution answers */
   localCalls: Record<string, number>;
+  /** the worker thread that ran it (worker_threads threadId) */
+  worker: number;
 }
 
 export type ExecuteReply =

@@ -167,8 +167,12 @@ export class WorkerPool extends EventEmitter {
   }
 
   /**
-   * An idle worker that has the guest warm, the one idle longest first: a worker that just answered
-   * is still restoring its instance, one that finished earlier is not.
+   * An idle worker that has the guest warm, the one that finished last first — even while it is
+   * still restoring its instance after that answer: it serves a request arriving during a restore
+   * between restore chunks (guest-worker.ts serveArrivals), its thread is awake and its caches hold
+   * the guest, where a worker idle for longer sleeps and must be woken. Sequential requests on 2
+   * workers, interleaved A/B against the longest-idle choice: /noop p50 0.249 → 0.176 ms, /seven
+   * 1.069 → 0.549 ms (as fast as a pool of one worker), throughput unchanged.
    */
   private pickIdle(job: PoolJob): Slot | undefined {
     const { artifactKey } = job;
@@ -179,7 +183,7 @@ export class WorkerPool extends EventEmitter {
     let best: Slot | undefined;
     for (const s of this.slots) {
       if (s.current) continue;
-      const better = !best || (s.loaded.has(artifactKey) && !best.loaded.has(artifactKey)) || (s.loaded.has(artifactKey) === best.loaded.has(artifactKey) && s.finishedAt < best.finishedAt);
+      const better = !best || (s.loaded.has(artifactKey) && !best.loaded.has(artifactKey)) || (s.loaded.has(artifactKey) === best.loaded.has(artifactKey) && s.finishedAt > best.finishedAt);
       if (better) best = s;
     }
     return best;

@@ -28,6 +28,20 @@ test('fresh-instance semantics: a guest global counter reads 1 on each of 1000 r
   assert.ok(instances.has('restored'), 'expected snapshot restores');
 });
 
+test('sequential requests go to the worker that answered last, not to the one idle longest (2 workers)', async () => {
+  const hash = await rt.install('wat-ok');
+  // both workers get the guest loaded (two at once), so either could serve what follows
+  const warm = await Promise.all([rt.run(hash, '/'), rt.run(hash, '/')]);
+  assert.equal(new Set(warm.map((out) => out.report.stats?.worker)).size, 2);
+  const workers: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const out = await rt.run(hash, '/');
+    assert.equal(out.kind, 'ok');
+    workers.push(out.report.stats!.worker);
+  }
+  assert.deepEqual(workers, Array<number>(20).fill(workers[0]!));
+});
+
 test('fresh-instance semantics hold for a WAT guest with a mutable global (status 200 only when the counter is 1)', async () => {
   for (let i = 0; i < 50; i++) {
     const out = await rt.run(watCounter, '/');

@@ -5,7 +5,7 @@
  * and answered synchronously (`Atomics.wait` until the main thread has run the async capability).
  * WASI is served locally (see wasi.ts).
  */
-import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import type { HostResult } from '../../capabilities/capability.js';
 import {
   type ExecuteMessage,
@@ -231,7 +231,7 @@ function execute(msg: ExecuteMessage): void {
   oneWay.startExecution();
   const slot = slots.get(msg.artifactKey);
   const started = performance.now();
-  const stats: ExecutionStats = { instance: 'reused', guestMs: 0, memoryBytes: 0, hostCalls: 0, localCalls: {} };
+  const stats: ExecutionStats = { instance: 'reused', guestMs: 0, memoryBytes: 0, hostCalls: 0, localCalls: {}, worker: threadId };
   if (!slot) {
     post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `artifact ${msg.artifactKey} is not loaded in this worker`, stats });
     return;
