@@ -17,7 +17,8 @@ import type { ExecutionLimits } from '../src/engine/limits.js';
 import { InMemoryBackend, createInMemoryRegistry } from './in-memory-host.js';
 import { progress, type BenchConfig } from './results.js';
 
-export type CapabilityBackend = 'sqlite' | 'memory';
+/** `sqlite-normal`: the same store with RUNNER_SQLITE_SYNCHRONOUS=normal (commits without an fsync) */
+export type CapabilityBackend = 'sqlite' | 'sqlite-normal' | 'memory';
 
 const TENANT = 'tenant-bench';
 const INSTALL = 'install-bench';
@@ -54,10 +55,10 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
   const cacheDir = join(config.workDir, 'artifacts');
   let store: Store | null = null;
   let registry;
-  if (backend === 'sqlite') {
+  if (backend !== 'memory') {
     mkdirSync(join(config.workDir, 'stores'), { recursive: true });
     const dataDir = mkdtempSync(join(config.workDir, 'stores', 'sqlite-'));
-    store = await openStore({ dataDir, secretsKey: Buffer.alloc(32, 7) });
+    store = await openStore({ dataDir, secretsKey: Buffer.alloc(32, 7), sqliteSynchronous: backend === 'sqlite-normal' ? 'normal' : 'full' });
     const put = await store.secrets.putSecrets(INSTALL, { bench: 'bench-secret' }, undefined);
     if (put.kind !== 'ok') throw new Error(`could not store the bench secret: ${put.kind}`);
     registry = createCapabilityRegistry({ store, tenantData: createStoreTenantData(store.db), http: { allowPrivate: false }, observer });

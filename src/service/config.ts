@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, MAX_TIMEOUT_MS } from '../engine/limits.js';
 import { HOT_WAIT_MS } from '../engine/worker-pool.js';
+import { SQLITE_SYNCHRONOUS } from '../store/open-store.js';
 
 const positiveInt = z.coerce.number().int().positive();
 const flag = z
@@ -29,6 +30,8 @@ const configSchema = z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain SQL identifier')
       .optional(),
+    /** SQLite only: fsync every commit (full) or leave it to checkpoints (normal); src/store/open-store.ts */
+    sqliteSynchronous: z.enum(SQLITE_SYNCHRONOUS, { message: 'must be full or normal' }),
     serviceToken: z.string().min(16, 'must be at least 16 characters').optional(),
     adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
     secretsKey: z.string().optional(),
@@ -102,6 +105,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     dataDir: resolve(flags.dataDir ?? env.RUNNER_DATA_DIR ?? '.data'),
     databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
     databaseSchema: env.RUNNER_DATABASE_SCHEMA || undefined,
+    sqliteSynchronous: (env.RUNNER_SQLITE_SYNCHRONOUS || 'full').toLowerCase(),
     serviceToken: env.RUNNER_SERVICE_TOKEN || undefined,
     adminToken: env.RUNNER_ADMIN_TOKEN || undefined,
     secretsKey: env.RUNNER_SECRETS_KEY || undefined,
@@ -140,6 +144,7 @@ const ENV_NAMES: Record<string, string> = {
   dataDir: '--data-dir / RUNNER_DATA_DIR',
   databaseUrl: '--database-url / DATABASE_URL',
   databaseSchema: 'RUNNER_DATABASE_SCHEMA',
+  sqliteSynchronous: 'RUNNER_SQLITE_SYNCHRONOUS',
   serviceToken: 'RUNNER_SERVICE_TOKEN',
   adminToken: 'RUNNER_ADMIN_TOKEN',
   cores: 'RUNNER_CORES',

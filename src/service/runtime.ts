@@ -43,7 +43,7 @@ export class Runtime {
   }
 
   static async create(config: ServiceConfig): Promise<Runtime> {
-    const store = await openStore({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, dataDir: config.dataDir, secretsKey: config.secretsKey });
+    const store = await openStore({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, sqliteSynchronous: config.sqliteSynchronous, dataDir: config.dataDir, secretsKey: config.secretsKey });
     try {
       const metrics = new ServiceMetrics();
       const tenantStore = createStoreTenantData(store.db);

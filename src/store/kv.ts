@@ -5,7 +5,8 @@
  * lockInstall), so writes of one install are serialized: compare-and-swap, quota counters and
  * the entry itself always agree, however many connections race. The embedded SQLite store is
  * meant for one runner process (its connection serializes transactions). A write is acknowledged only after its commit, which
- * is durable (SQLite WAL + synchronous=FULL; PostgreSQL's default fsync on commit).
+ * is durable (SQLite WAL + synchronous=FULL unless the operator chose NORMAL, see open-store.ts; PostgreSQL's default fsync
+ * on commit).
  */
 import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';

@@ -87,7 +87,11 @@ const toRecord = (r: LogRow): LogRecord => ({
   truncated: r.truncated === 1,
 });
 
-export function createLogStore(db: Kysely<Database>, now: () => number, options: LogStoreOptions = {}): LogStore {
+/**
+ * `sqliteFullSync`: the store's SQLite connection commits with synchronous=FULL (the default); log
+ * appends then relax it for themselves. False when the operator chose NORMAL for every write.
+ */
+export function createLogStore(db: Kysely<Database>, now: () => number, options: LogStoreOptions = {}, sqliteFullSync = true): LogStore {
   const maxRecords = options.maxRecordsPerInstall ?? DEFAULT_MAX_LOG_RECORDS_PER_INSTALL;
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_LOG_MESSAGE_BYTES;
 
@@ -98,7 +102,7 @@ export function createLogStore(db: Kysely<Database>, now: () => number, options:
    * write can run under the relaxed setting.
    */
   async function appendForInstall(installId: string, records: readonly LogAppend[]): Promise<void> {
-    if (dialectOf(db as Kysely<unknown>) !== 'sqlite') return appendIn(db, installId, records);
+    if (dialectOf(db as Kysely<unknown>) !== 'sqlite' || !sqliteFullSync) return appendIn(db, installId, records);
     await db.connection().execute(async (conn) => {
       await sql`pragma synchronous = NORMAL`.execute(conn);
       try {

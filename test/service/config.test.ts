@@ -38,6 +38,19 @@ test('RUNNER_CORES: available parallelism by default; it sets the default worker
   }
 });
 
+test('RUNNER_SQLITE_SYNCHRONOUS: full by default, normal (any case) accepted, anything else refused by name', () => {
+  assert.equal(loadConfig({}, {}).sqliteSynchronous, 'full');
+  assert.equal(loadConfig({}, { RUNNER_SQLITE_SYNCHRONOUS: 'normal' }).sqliteSynchronous, 'normal');
+  assert.equal(loadConfig({}, { RUNNER_SQLITE_SYNCHRONOUS: 'NORMAL' }).sqliteSynchronous, 'normal');
+  for (const bad of ['off', 'extra', '1']) {
+    assert.throws(
+      () => loadConfig({}, { RUNNER_SQLITE_SYNCHRONOUS: bad }),
+      (e: unknown) => e instanceof ConfigError && /RUNNER_SQLITE_SYNCHRONOUS: must be full or normal/.test(e.message),
+      bad,
+    );
+  }
+});
+
 test('every setting the service reads from the environment is named in `serve --help` and in the README', () => {
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const names = [...new Set([...readFileSync(join(root, 'src', 'service', 'config.ts'), 'utf8').matchAll(/env\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!))];

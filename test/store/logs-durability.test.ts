@@ -30,3 +30,20 @@ test('after log appends (also concurrent with kv writes) the connection is back 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('RUNNER_SQLITE_SYNCHRONOUS=normal: every write commits with synchronous=NORMAL, log appends do not switch it back to FULL', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logs-sync-'));
+  const store = await openStore({ dataDir: dir, sqliteSynchronous: 'normal' });
+  try {
+    const mode = async () => (await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db)).rows[0]?.synchronous;
+    assert.equal(await mode(), 1, 'synchronous=NORMAL');
+    const record = { level: 'info' as const, stream: 'log' as const, message: 'm', tenant: 't', extension: 'e', install: 'i', version: null, request_id: 'r' };
+    await Promise.all([store.logs.append([record]), store.kv.put('i', { namespace: 'n', key: 'k', value: new Uint8Array([1]) }), store.logs.append([record])]);
+    assert.equal(await mode(), 1, 'still NORMAL after log appends');
+    assert.equal((await store.logs.query({ installId: 'i' })).length, 2);
+    assert.equal((await store.kv.get('i', 'n', 'k')).kind, 'ok');
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -17,7 +17,8 @@ export function registerServeCommand(program: Command): void {
       `
 Environment: RUNNER_SERVICE_TOKEN, RUNNER_ADMIN_TOKEN (required unless listening on loopback, where
 generated tokens are printed), RUNNER_SECRETS_KEY (32 bytes as base64 or 64 hex), DATABASE_URL,
-RUNNER_DATABASE_SCHEMA (PostgreSQL schema, created if missing), RUNNER_DATA_DIR, PORT,
+RUNNER_DATABASE_SCHEMA (PostgreSQL schema, created if missing), RUNNER_SQLITE_SYNCHRONOUS (full,
+the default, or normal: no fsync per commit), RUNNER_DATA_DIR, PORT,
 RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN (Alga's internal
 API for clients/services), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
 RUNNER_DEFAULT_TIMEOUT_MS, RUNNER_MAX_TIMEOUT_MS, RUNNER_MAX_MEMORY_MB, RUNNER_MAX_BODY_BYTES,
