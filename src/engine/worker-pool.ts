@@ -171,8 +171,8 @@ export class WorkerPool extends EventEmitter {
    * still restoring its instance after that answer: it serves a request arriving during a restore
    * between restore chunks (guest-worker.ts serveArrivals), its thread is awake and its caches hold
    * the guest, where a worker idle for longer sleeps and must be woken. Sequential requests on 2
-   * workers, interleaved A/B against the longest-idle choice: /noop p50 0.249 → 0.176 ms, /seven
-   * 1.069 → 0.549 ms (as fast as a pool of one worker), throughput unchanged.
+   * workers, A/B in one process against the longest-idle choice (two runs): /noop p50 0.41 / 0.28 →
+   * 0.26 / 0.17 ms, /seven 1.45 / 1.03 → 0.78 / 0.57 ms, p99 lower too; throughput unchanged.
    */
   private pickIdle(job: PoolJob): Slot | undefined {
     const { artifactKey } = job;

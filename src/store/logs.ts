@@ -9,6 +9,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { dialectOf } from './dialect.js';
 import type { Database } from './database.js';
+import type { SqliteSynchronous } from './open-store.js';
 import { truncateUtf8 } from './truncate-utf8.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -88,10 +89,10 @@ const toRecord = (r: LogRow): LogRecord => ({
 });
 
 /**
- * `sqliteFullSync`: the store's SQLite connection commits with synchronous=FULL (the default); log
- * appends then relax it for themselves. False when the operator chose NORMAL for every write.
+ * `sqliteSynchronous`: how the store's SQLite connection commits (open-store.ts). Under `full` log
+ * appends relax it for themselves; under `normal` every write already commits that way.
  */
-export function createLogStore(db: Kysely<Database>, now: () => number, options: LogStoreOptions = {}, sqliteFullSync = true): LogStore {
+export function createLogStore(db: Kysely<Database>, now: () => number, options: LogStoreOptions = {}, sqliteSynchronous: SqliteSynchronous = 'full'): LogStore {
   const maxRecords = options.maxRecordsPerInstall ?? DEFAULT_MAX_LOG_RECORDS_PER_INSTALL;
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_LOG_MESSAGE_BYTES;
 
@@ -102,7 +103,7 @@ export function createLogStore(db: Kysely<Database>, now: () => number, options:
    * write can run under the relaxed setting.
    */
   async function appendForInstall(installId: string, records: readonly LogAppend[]): Promise<void> {
-    if (dialectOf(db as Kysely<unknown>) !== 'sqlite' || !sqliteFullSync) return appendIn(db, installId, records);
+    if (dialectOf(db as Kysely<unknown>) !== 'sqlite' || sqliteSynchronous !== 'full') return appendIn(db, installId, records);
     await db.connection().execute(async (conn) => {
       await sql`pragma synchronous = NORMAL`.execute(conn);
       try {

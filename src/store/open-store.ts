@@ -169,7 +169,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       registry: createRegistryStore(db, now),
       secrets,
       kv: createKvStore(db, dialect, now),
-      logs: createLogStore(db, now, options.logs, (options.sqliteSynchronous ?? 'full') === 'full'),
+      logs: createLogStore(db, now, options.logs, options.sqliteSynchronous),
       idempotency: createIdempotencyStore(db, now),
       appliedMigrations,
       async ping() {
