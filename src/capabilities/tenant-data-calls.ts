@@ -14,7 +14,11 @@ export function tenantDataScope(ctx: ExecutionContext, services: ExecutionServic
     installId: ctx.installId,
     user: ctx.user,
     log: (level, message) => services.log(level, message),
-    signal: services.signal,
+    // read only by a backend that can abort (Alga's API): asking makes the execution's end signal,
+    // and ending an execution with one costs a DOMException (engine.ts ExecutionSession)
+    get signal() {
+      return services.signal;
+    },
   };
 }
 

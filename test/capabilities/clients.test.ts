@@ -275,6 +275,21 @@ describe('clients capability over the embedded store (SQLite, demo data)', () =>
     assert.deepEqual(other, { items: [], totalCount: 0, page: 1, pageSize: 25 });
   });
 
+  test('the store never asks for the execution\'s end signal (making one costs each execution an abort on its end)', async () => {
+    const capability = createClientsCapability(backend);
+    const services = recordingServices();
+    let asked = 0;
+    const counting = Object.defineProperty({ ...services }, 'signal', {
+      get: () => {
+        asked++;
+        return services.signal;
+      },
+    });
+    okValue(await call(capability, 'listClients', [{}], executionContext(), counting));
+    okValue(await call(capability, 'getClient', [DEMO_CLIENTS[0]?.clientId], executionContext(), counting));
+    assert.equal(asked, 0);
+  });
+
   test('through the registry: denied without cap:client.read, served with it', async () => {
     const registry = new CapabilityRegistry().register(createClientsCapability(backend));
     const scope = (granted: boolean): CallScope => ({
