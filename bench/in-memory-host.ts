@@ -54,7 +54,8 @@ export class InMemoryBackend {
   logRecords = 0;
 
   context(ctx: ContextData): ContextData {
-    return { ...ctx };
+    // Object.assign, not a leading spread (see PoolJob.message in worker-pool.ts)
+    return Object.assign({}, ctx);
   }
 
   storageGet(installId: string, namespace: string, key: string): Answer<StorageEntry> {
@@ -94,7 +95,7 @@ export class InMemoryBackend {
   }
 
   user(tenantId: string): Answer<typeof USER> {
-    return { ok: true, value: { ...USER, tenantId } };
+    return { ok: true, value: Object.assign({}, USER, { tenantId }) };
   }
 
   listClients(input: { page?: number | undefined; pageSize?: number | undefined }): Answer<{ items: (typeof CLIENT)[]; totalCount: number; page: number; pageSize: number }> {

@@ -41,7 +41,9 @@ export function userData(tenantId: string, user: ExecutionUser): UserData {
 
 export function userDataV2(tenantId: string, user: ExecutionUser): UserDataV2 {
   const additionalFields = Object.entries(user.additionalFields).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return { ...userData(tenantId, user), clientId: user.clientId ?? undefined, additionalFields };
+  // Object.assign, not a leading spread: see PoolJob.message in worker-pool.ts (answers computed per
+  // execution on the main thread)
+  return Object.assign(userData(tenantId, user), { clientId: user.clientId ?? undefined, additionalFields });
 }
 
 function currentUser(ctx: ExecutionContext, shape: (tenantId: string, user: ExecutionUser) => UserData): HostResult {

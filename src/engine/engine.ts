@@ -113,9 +113,9 @@ export class Engine {
 
   async execute(input: ExecuteInput): Promise<ExecuteOutcome> {
     const started = performance.now();
-    const limits: ExecutionLimits = { ...DEFAULT_LIMITS, ...input.limits };
+    const limits: ExecutionLimits = Object.assign({}, DEFAULT_LIMITS, input.limits);
     const session = new ExecutionSession(input, limits, this.options.registry);
-    const report = (stats: ExecutionStats | null): ExecutionReport => ({ ...session.counters(), durationMs: performance.now() - started, stats });
+    const report = (stats: ExecutionStats | null): ExecutionReport => session.report(performance.now() - started, stats);
 
     const dispatch = await this.dispatch(input, limits, session, (importedFunctions) => session.planLocal(importedFunctions));
     if (dispatch.kind === 'refused') return { kind: 'fault', code: dispatch.code, message: dispatch.message, report: report(null) };
@@ -139,7 +139,7 @@ export class Engine {
    */
   async warm(input: WarmInput): Promise<WarmOutcome> {
     const started = performance.now();
-    const limits: ExecutionLimits = { ...DEFAULT_LIMITS, ...input.limits };
+    const limits: ExecutionLimits = Object.assign({}, DEFAULT_LIMITS, input.limits);
     const owner = input.reuseFor;
     const ctx: ExecutionContext = { requestId: 'warm-up', tenantId: owner?.tenantId ?? '', extensionId: '', installId: owner?.installId ?? null, versionId: null, contentHash: input.contentHash, user: null, config: {} };
     const dispatch = await this.dispatch({ contentHash: input.contentHash, ctx, request: WARM_REQUEST, instanceMode: owner ? 'reuse' : 'fresh' }, limits, NO_HOST_CALLS, () => ({ answers: {}, oneWay: [] }), true);
@@ -353,8 +353,8 @@ class ExecutionSession implements HostSession {
     });
   }
 
-  counters() {
-    return { hostCalls: this.hostCalls, deniedCalls: this.deniedCalls, logRecords: this.logRecords, droppedLogRecords: this.droppedLogRecords };
+  report(durationMs: number, stats: ExecutionStats | null): ExecutionReport {
+    return { hostCalls: this.hostCalls, deniedCalls: this.deniedCalls, logRecords: this.logRecords, droppedLogRecords: this.droppedLogRecords, durationMs, stats };
   }
 
   end(): void {
