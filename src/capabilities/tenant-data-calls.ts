@@ -9,17 +9,35 @@ import type { TenantDataResult, TenantDataScope } from '../store/tenant-data-mod
 import { err, ok, type ExecutionServices, type HostResult } from './capability.js';
 
 export function tenantDataScope(ctx: ExecutionContext, services: ExecutionServices): TenantDataScope {
-  return {
-    tenantId: ctx.tenantId,
-    installId: ctx.installId,
-    user: ctx.user,
-    log: (level, message) => services.log(level, message),
-    // read only by a backend that can abort (Alga's API): asking makes the execution's end signal,
-    // and ending an execution with one costs a DOMException (engine.ts ExecutionSession)
-    get signal() {
-      return services.signal;
-    },
-  };
+  return new ExecutionScope(ctx, services);
+}
+
+/** A class, not an object literal with a getter: see SessionServices in engine/engine.ts. */
+class ExecutionScope implements TenantDataScope {
+  readonly tenantId: string;
+  readonly installId: string | null;
+  readonly user: ExecutionContext['user'];
+
+  constructor(
+    ctx: ExecutionContext,
+    private readonly services: ExecutionServices,
+  ) {
+    this.tenantId = ctx.tenantId;
+    this.installId = ctx.installId;
+    this.user = ctx.user;
+  }
+
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void {
+    this.services.log(level, message);
+  }
+
+  /**
+   * Read only by a backend that can abort (Alga's API): asking makes the execution's end signal,
+   * and ending an execution with one costs a DOMException (engine.ts ExecutionSession).
+   */
+  get signal(): AbortSignal {
+    return this.services.signal;
+  }
 }
 
 /** `fn` is the WIT name (`clients.list-clients`), used in the log line. */
