@@ -47,7 +47,7 @@ const TRAMPOLINE = /const _trampoline(\d+) = function\(([\w$, ]*)\) \{\n([\s\S]*
  * trampoline whose code differs from the expected shape keeps jco's version.
  */
 export function leanAlgaImports(glue: string): LeanImportsResult {
-  const lean: { index: string; fnName: string }[] = [];
+  const lean: { index: string; fnName: string; wiring: string }[] = [];
   const leftAsEmitted: string[] = [];
   let out = glue.replace(TRAMPOLINE, (whole, index: string, params: string, body: string, fnName: string) => {
     const wiring = wiringOf(glue, index);
@@ -56,10 +56,11 @@ export function leanAlgaImports(glue: string): LeanImportsResult {
       leftAsEmitted.push(fnName);
       return whole;
     }
-    lean.push({ index, fnName });
+    lean.push({ index, fnName, wiring: wiring.text });
     return `const _trampoline${index} = function(${params}) {\n    _checkMayLeave(${wiring.componentIdx});\n${leanBody}\n  }\n  _trampoline${index}.fnName = '${fnName}';`;
   });
-  for (const { index } of lean) out = out.replace(wiringPattern(index), `let trampoline${index} = _trampoline${index}; // lean sync import`);
+  // the statement as matched above (a string pattern: replaced literally, not searched for again)
+  for (const { index, wiring } of lean) out = out.replace(wiring, `let trampoline${index} = _trampoline${index}; // lean sync import`);
   const names = lean.map((l) => l.fnName);
   if (lean.length > 0 && !compiles(out)) return { glue, lean: [], leftAsEmitted: [...names, ...leftAsEmitted] };
   return { glue: out, lean: names, leftAsEmitted };
@@ -75,14 +76,14 @@ function wiringPattern(index: string): RegExp {
   );
 }
 
-/** The wiring's metadata, when it says "sync function, lowered synchronously". */
-function wiringOf(glue: string, index: string): { componentIdx: number } | null {
+/** The wiring statement and its component, when its metadata says "sync function, lowered synchronously". */
+function wiringOf(glue: string, index: string): { componentIdx: number; text: string } | null {
   const m = wiringPattern(index).exec(glue);
   if (!m) return null;
   const metadata = m[1]!;
   const componentIdx = /\n {4}componentIdx: (\d+),/.exec(metadata);
   if (!componentIdx || !/\n {4}isAsync: false,/.test(metadata) || !/\n {4}funcTypeIsAsync: false,/.test(metadata)) return null;
-  return { componentIdx: Number(componentIdx[1]) };
+  return { componentIdx: Number(componentIdx[1]), text: m[0] };
 }
 
 const TASK_SETUP = /\n {4}const hostProvided = true;\n[\s\S]*?\n {4}const started = task\.enterSync\(\);/;
