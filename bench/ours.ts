@@ -45,7 +45,8 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
     progress('install');
     const hash = await rt.install(kitchenSinkBytes());
     // the NORMAL store differs from the default only in its commits: /seven (one storage.put) shows it
-    const handlers: HandlerName[] = { sqlite: ['noop', 'context', 'seven'], 'sqlite-normal': ['seven'], memory: ['noop', 'seven'] }[backend] as HandlerName[];
+    const handlersOf: Record<CapabilityBackend, HandlerName[]> = { sqlite: ['noop', 'context', 'seven'], 'sqlite-normal': ['seven'], memory: ['noop', 'seven'] };
+    const handlers = handlersOf[backend];
     const n = config.quick ? { warm: 60, seq: 300, tput: 600 } : { warm: 200, seq: 1000, tput: 2000 };
 
     // Warm-up with every worker busy, so each has the guest loaded and its snapshot taken.

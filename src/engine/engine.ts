@@ -14,7 +14,7 @@ import { WRITE_TRACKING_SECTION } from './write-tracking.js';
 import type { CoreModuleSpec, ModuleData, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
 import type { LogFields } from '../store/logs.js';
-import { DEFAULT_LIMITS, type ExecutionLimits } from './limits.js';
+import { DEFAULT_LIMITS, limitsWithDefaults, type ExecutionLimits } from './limits.js';
 
 /** A log record as the engine emits it: the store's fields, before the store gives it an id. */
 export interface LogRecord extends Omit<LogFields, 'install' | 'request_id'> {
@@ -113,7 +113,7 @@ export class Engine {
 
   async execute(input: ExecuteInput): Promise<ExecuteOutcome> {
     const started = performance.now();
-    const limits: ExecutionLimits = Object.assign({}, DEFAULT_LIMITS, input.limits);
+    const limits = limitsWithDefaults(input.limits);
     const session = new ExecutionSession(input, limits, this.options.registry);
     const report = (stats: ExecutionStats | null): ExecutionReport => session.report(performance.now() - started, stats);
 
@@ -139,7 +139,7 @@ export class Engine {
    */
   async warm(input: WarmInput): Promise<WarmOutcome> {
     const started = performance.now();
-    const limits: ExecutionLimits = Object.assign({}, DEFAULT_LIMITS, input.limits);
+    const limits = limitsWithDefaults(input.limits);
     const owner = input.reuseFor;
     const ctx: ExecutionContext = { requestId: 'warm-up', tenantId: owner?.tenantId ?? '', extensionId: '', installId: owner?.installId ?? null, versionId: null, contentHash: input.contentHash, user: null, config: {} };
     const dispatch = await this.dispatch({ contentHash: input.contentHash, ctx, request: WARM_REQUEST, instanceMode: owner ? 'reuse' : 'fresh' }, limits, NO_HOST_CALLS, () => ({ answers: {}, oneWay: [] }), true);

@@ -20,4 +20,9 @@ export const DEFAULT_LIMITS: Readonly<ExecutionLimits> = {
   maxLogMessageBytes: 8 * 1024,
 };
 
+/** An execution's limits: the defaults with what the caller set (Object.assign: no leading spread on this per-request path, see PoolJob.message in worker-pool.ts). */
+export function limitsWithDefaults(limits: Partial<ExecutionLimits> | undefined): ExecutionLimits {
+  return Object.assign({}, DEFAULT_LIMITS, limits);
+}
+
 export const MAX_TIMEOUT_MS = 30_000;
