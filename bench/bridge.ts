@@ -8,7 +8,7 @@
 import { buildHostCallsGuest } from './guests.js';
 import { createBenchEngine } from './engine-runtime.js';
 import { emptyResult, progress, type BenchConfig, type SectionResult } from './results.js';
-import { summarize, timeSequential } from './stats.js';
+import { WARM_UP, describeWarmUp, summarize, timeSequential, warmUntilSteady } from './stats.js';
 import type { GuestHttpRequest } from '../src/engine/protocol.js';
 
 const CALLS = 64;
@@ -21,14 +21,15 @@ export async function runBridge(config: BenchConfig): Promise<SectionResult> {
     const none = await rt.install(await buildHostCallsGuest(0));
     const many = await rt.install(await buildHostCallsGuest(CALLS));
     const request: GuestHttpRequest = { method: 'GET', url: '/', headers: [], body: undefined };
-    const n = config.quick ? { warm: 50, seq: 300 } : { warm: 200, seq: 1000 };
+    const n = config.quick ? { seq: 300 } : { seq: 1000 };
+    const warmUp = config.quick ? WARM_UP.quick : WARM_UP.full;
     const run = async (hash: string) => {
       const outcome = await rt.execute(hash, request);
       if (outcome.kind !== 'ok' || outcome.response.status !== 204) throw new Error(`bridge guest: ${outcome.kind === 'ok' ? outcome.response.status : outcome.message}`);
       if (hash === many && outcome.report.hostCalls !== CALLS) throw new Error(`bridge guest made ${outcome.report.hostCalls} host calls, expected ${CALLS}`);
     };
-    await timeSequential(n.warm, () => run(none));
-    await timeSequential(n.warm, () => run(many));
+    result.notes.push(describeWarmUp('bridge, WAT guest without host calls', await warmUntilSteady(warmUp, 1, () => run(none))));
+    result.notes.push(describeWarmUp(`bridge, WAT guest with ${CALLS} host calls`, await warmUntilSteady(warmUp, 1, () => run(many))));
     // interleave the two guests so load changes on the machine hit both alike
     const base: number[] = [];
     const calls: number[] = [];

@@ -10,7 +10,7 @@
  */
 import { InMemoryBackend, type Answer } from './in-memory-host.js';
 import { emptyResult, progress, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
-import { measureThroughput, sequentialThroughput, summarize, timeSequential } from './stats.js';
+import { WARM_UP, describeWarmUp, measureThroughput, sequentialThroughput, summarize, timeSequential, warmUntilSteady } from './stats.js';
 
 /** The slice of isolated-vm's API used here (typed locally: the package is optional). */
 interface IvmContext {
@@ -118,7 +118,8 @@ export async function runIsolatedVm(config: BenchConfig): Promise<SectionResult>
       if (body['storage_put'] !== 'ok' || body['secret'] !== 'ok' || body['user'] !== 'user-1' || body['clients'] !== 1) throw new Error(`isolated-vm /seven: calls failed: ${r.body}`);
     }
   };
-  const n = config.quick ? { warm: 100, seq: 400, tput: 600 } : { warm: 300, seq: 1000, tput: 2000 };
+  const n = config.quick ? { seq: 400, tput: 600 } : { seq: 1000, tput: 2000 };
+  const warmUp = config.quick ? WARM_UP.quick : WARM_UP.full;
 
   try {
     for (const handler of ['noop', 'seven'] as HandlerName[]) {
@@ -131,7 +132,7 @@ export async function runIsolatedVm(config: BenchConfig): Promise<SectionResult>
           context.release();
         }
       };
-      await timeSequential(n.warm, syncOnce);
+      result.notes.push(describeWarmUp(`isolated-vm sync /${handler}`, await warmUntilSteady(warmUp, 1, syncOnce)));
       const syncLatency = await timeSequential(n.seq, syncOnce);
       result.rows.push({ system: 'isolated-vm, fresh Context (sync)', handler, latency: summarize(syncLatency), throughput: sequentialThroughput(syncLatency), note: 'runSync on the main thread' });
 
@@ -143,7 +144,8 @@ export async function runIsolatedVm(config: BenchConfig): Promise<SectionResult>
           context.release();
         }
       };
-      await timeSequential(n.warm, () => asyncOnce(0));
+      // every lane's isolate compiles the handler on its own: warm them all
+      result.notes.push(describeWarmUp(`isolated-vm async /${handler}`, await warmUntilSteady(warmUp, isolates.length, asyncOnce)));
       const asyncLatency = await timeSequential(Math.floor(n.seq / 2), () => asyncOnce(0));
       // each lane owns an isolate, so no two runs queue on the same one
       const throughput = await measureThroughput(n.tput, isolates.length, (_i, lane) => asyncOnce(lane));

@@ -11,7 +11,7 @@ import { checkSevenBody, httpRequest, kitchenSinkBytes } from './guests.js';
 import type { ExecuteOutcome } from '../src/engine/engine.js';
 import { createBenchEngine, responseBody, type CapabilityBackend } from './engine-runtime.js';
 import { emptyResult, progress, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
-import { measureThroughput, summarize } from './stats.js';
+import { WARM_UP, describeWarmUp, measureThroughput, summarize, warmUntilSteady } from './stats.js';
 import { SYSTEMS } from './report.js';
 
 export async function runOurs(config: BenchConfig, backend: CapabilityBackend): Promise<SectionResult> {
@@ -47,15 +47,18 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
     // the NORMAL store differs from the default only in its commits: /seven (one storage.put) shows it
     const handlersOf: Record<CapabilityBackend, HandlerName[]> = { sqlite: ['noop', 'context', 'seven'], 'sqlite-normal': ['seven'], memory: ['noop', 'seven'] };
     const handlers = handlersOf[backend];
-    const n = config.quick ? { warm: 60, seq: 300, tput: 600 } : { warm: 200, seq: 1000, tput: 2000 };
+    const n = config.quick ? { seq: 300, tput: 600 } : { seq: 1000, tput: 2000 };
+    const warmUp = config.quick ? WARM_UP.quick : WARM_UP.full;
 
-    // Warm-up with every worker busy, so each has the guest loaded and its snapshot taken.
+    // Warm-up with every worker busy, so each has the guest loaded and its snapshot taken, until
+    // the compiled code has settled (see warmUntilSteady).
     for (const handler of handlers) {
       progress(`warm-up /${handler}`);
       const first = await rt.execute(hash, httpRequest(handler));
       const body = responseBody(first, `${system} /${handler}`);
       if (handler === 'seven') checkSevenBody(system, body);
-      await measureThroughput(n.warm, config.workers, async () => counted(handler, await rt.execute(hash, httpRequest(handler))));
+      const warm = await warmUntilSteady(warmUp, config.workers, async () => counted(handler, await rt.execute(hash, httpRequest(handler))));
+      result.notes.push(describeWarmUp(`${system} /${handler}`, warm));
     }
 
     const guestP50: Partial<Record<HandlerName, number>> = {};

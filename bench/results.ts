@@ -20,7 +20,7 @@ export interface Fact {
   key: string;
   label: string;
   value: number;
-  unit: 'ms' | 'µs' | 'MiB' | 'req/s' | '%';
+  unit: 'ms' | 'µs' | 'KiB' | 'MiB' | 'req/s' | '%';
   detail?: string;
 }
 
