@@ -171,9 +171,10 @@ export class ArtifactStore {
   async cappedModule(artifact: Artifact, name: string, maxPages: number, read: false): Promise<null>;
   async cappedModule(artifact: Artifact, name: string, maxPages: number, read?: true): Promise<Uint8Array>;
   async cappedModule(artifact: Artifact, name: string, maxPages: number, read = true): Promise<Uint8Array | null> {
-    // `.w2`: the format of the rewrite (cap + exported globals + write tracking, version 2); a new
-    // format gets a new name instead of reading a file an older runner wrote
-    const path = join(artifact.dir, `${name.replace(/\.wasm$/, '')}.cap${maxPages}.w2.wasm`);
+    // `.w<n>`: the format of the rewrite (REWRITE_FORMAT); a new format gets a new name instead of
+    // reading a file an older runner wrote
+    const cappedName = (format: number) => join(artifact.dir, `${name.replace(/\.wasm$/, '')}.cap${maxPages}.w${format}.wasm`);
+    const path = cappedName(REWRITE_FORMAT);
     try {
       if (!read) {
         await access(path);
@@ -187,6 +188,8 @@ export class ArtifactStore {
       const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
       await writeFile(tmp, rewritten);
       await rename(tmp, path);
+      // what an older runner wrote for this cap is never read again
+      for (let format = 1; format < REWRITE_FORMAT; format++) await rm(cappedName(format), { force: true });
       return read ? rewritten : null;
     }
   }
@@ -205,6 +208,12 @@ export class ArtifactStore {
  * globals and tables exported (wasm-binary.ts), memory writes tracked where the module allows it
  * (write-tracking.ts; where it does not, restores copy all of memory).
  */
+/**
+ * Version of what rewriteForEngine makes, in the kept file's name: 2 — cap, exported globals,
+ * write tracking; 3 — stores through a local an earlier store already marked carry no mark.
+ */
+const REWRITE_FORMAT = 3;
+
 export function rewriteForEngine(bytes: Uint8Array, maxPages: number): Uint8Array {
   const capped = rewriteModule(bytes, { maxMemoryPages: maxPages }).bytes;
   const tracked = instrumentWrites(capped);

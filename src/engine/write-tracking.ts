@@ -24,7 +24,9 @@
  * is instrumented whenever its code allows; the engine tracks a guest only when all its modules
  * touching memory are. A store of width w at address a with offset o writes
  * inside block(a) and the next one when o + w ≤ 16 KiB; the restore copies each marked block and
- * its successor, so marking block(a) (or block(a + o) for larger offsets) is enough.
+ * its successor, so marking block(a) (or block(a + o) for larger offsets) is enough. By the same
+ * token, in straight-line code a store through a local that an earlier store through it marked
+ * needs no mark of its own (MarkedLocals): ~18 % of the kitchen-sink's stores, 5 % less code.
  */
 import { Reader, readActiveData } from './wasm-binary.js';
 
@@ -36,7 +38,7 @@ export const DIRTY_BLOCK_BYTES = 1 << DIRTY_BLOCK_SHIFT;
 /** Custom section that says a module was instrumented (read back with WebAssembly.Module.customSections). */
 export const WRITE_TRACKING_SECTION = 'alga:write-tracking';
 
-export type InstrumentResult = { kind: 'tracked'; bytes: Uint8Array } | { kind: 'untracked'; reason: string };
+export type InstrumentResult = { kind: 'tracked'; bytes: Uint8Array; marks: MarkCounts } | { kind: 'untracked'; reason: string };
 
 const MAX_TRACKED_BYTES = DIRTY_MAP_BYTES * DIRTY_BLOCK_BYTES;
 const MIN_TRACKED_BYTES = 1 << 20;
@@ -127,14 +129,15 @@ interface ModuleShape {
 /** Adds write tracking to a core module, or says why it cannot. */
 export function instrumentWrites(bytes: Uint8Array): InstrumentResult {
   try {
-    return { kind: 'tracked', bytes: rewrite(bytes) };
+    const marks: MarkCounts = { stores: 0, elided: 0 };
+    return { kind: 'tracked', bytes: rewrite(bytes, marks), marks };
   } catch (e) {
     if (e instanceof Untrackable) return { kind: 'untracked', reason: e.message };
     throw e;
   }
 }
 
-function rewrite(bytes: Uint8Array): Uint8Array {
+function rewrite(bytes: Uint8Array, counts: MarkCounts): Uint8Array {
   const sections = readSectionList(bytes);
   const shape = readShape(bytes, sections);
   if (shape.memories > 1) throw new Untrackable('more than one memory');
@@ -150,7 +153,7 @@ function rewrite(bytes: Uint8Array): Uint8Array {
   out.bytes(bytes, 0, 8);
   for (const s of sections) {
     if (s.id === 10 && shape.memories === 1) {
-      const body = rewriteCode(bytes, s, shape);
+      const body = rewriteCode(bytes, s, shape, counts);
       out.byte(10);
       out.u32(body.length);
       out.bytes(body, 0, body.length);
@@ -284,7 +287,7 @@ const T_V64 = 7;
 const T_F32 = 8;
 const T_F64 = 9;
 
-function rewriteCode(bytes: Uint8Array, section: SectionRef, shape: ModuleShape): Uint8Array {
+function rewriteCode(bytes: Uint8Array, section: SectionRef, shape: ModuleShape, counts: MarkCounts): Uint8Array {
   const r = new Reader(bytes, section.start, section.end);
   const count = r.u32();
   const out = new Out((section.end - section.start) * 2 + 16);
@@ -314,7 +317,7 @@ function rewriteCode(bytes: Uint8Array, section: SectionRef, shape: ModuleShape)
     body.byte(F32);
     body.u32(1);
     body.byte(F64);
-    instrumentBody(bytes, r, end, body, base);
+    instrumentBody(bytes, r, end, body, base, counts);
     out.u32(body.len);
     out.bytes(body.buf, 0, body.len);
     r.pos = end;
@@ -322,7 +325,48 @@ function rewriteCode(bytes: Uint8Array, section: SectionRef, shape: ModuleShape)
   return out.view();
 }
 
-function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, base: number): void {
+/**
+ * What the straight-line code seen so far has proven about locals used as store addresses: a
+ * store `local.get L; <value>; store offset=o` (o + width ≤ 16 KiB) marked block(L), and the
+ * restore copies that block and the next, which hold every byte any such store through L can
+ * write — so a later one, while L keeps its value, needs no mark of its own. Its map check is
+ * implied too when its offset is at least one already checked (L + o ≥ 1024 then holds).
+ * Marks stay set until the host restores the instance after the execution (the guest cannot write
+ * the map; the host takes the map's marks before it writes there), so calls in between do not
+ * matter; a write to L or any control flow (a merge point, a branch) forgets everything.
+ */
+class MarkedLocals {
+  /** local index → the smallest offset o for which L + o ≥ DIRTY_MAP_BYTES is known */
+  private readonly safeFrom = new Map<number, number>();
+
+  forget(local?: number): void {
+    if (local === undefined) this.safeFrom.clear();
+    else this.safeFrom.delete(local);
+  }
+
+  /** After a store through `local` at `offset` marked block(local) (its map check, if any, passed). */
+  marked(local: number, offset: number): void {
+    this.safeFrom.set(local, Math.min(offset, this.safeFrom.get(local) ?? offset));
+  }
+
+  /** undefined: the store must mark; else whether it still needs its map check. */
+  covers(local: number, offset: number): { needsCheck: boolean } | undefined {
+    const from = this.safeFrom.get(local);
+    if (from === undefined) return undefined;
+    return { needsCheck: offset < DIRTY_MAP_BYTES && offset < from };
+  }
+}
+
+/** Opcodes after which the straight-line reasoning of MarkedLocals stops: control flow. */
+const CONTROL_OPS = new Set([0x00, 0x02, 0x03, 0x04, 0x05, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x12, 0x13]);
+
+export interface MarkCounts {
+  stores: number;
+  /** stores left without a mark of their own (see MarkedLocals) */
+  elided: number;
+}
+
+function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, base: number, counts: MarkCounts): void {
   let copied = r.pos;
   const flush = (upTo: number) => {
     out.bytes(bytes, copied, upTo);
@@ -332,10 +376,21 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
     out.byte(op);
     out.u32(base + index);
   };
+  const i32Check = (offset: number) => {
+    // [address] → trap unless address + offset >= DIRTY_MAP_BYTES
+    out.byte(0x41);
+    out.s32(DIRTY_MAP_BYTES - offset);
+    out.op(0x49, 0x04, 0x40, 0x00, 0x0b); // i32.lt_u; if; unreachable; end
+  };
+  const known = new MarkedLocals();
   // the instruction before the current one, when it pushes a value without side effects (a
   // constant or a local.get): a store's value, which can then be re-emitted after the mark
   // instead of parked in a temporary local
   let producerAt = -1;
+  // the local read by the instruction before that producer (-1: not a local.get): the store's address
+  let addressLocal = -1;
+  // the local read by the previous instruction, when it was a local.get
+  let previousGet = -1;
   while (r.pos < end) {
     const at = r.pos;
     const op = r.byte();
@@ -344,6 +399,24 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       if (flags & 0x40) throw new Untrackable('multi-memory');
       const offset = r.u32();
       const store = STORES[op]!;
+      const small = offset + store.width <= DIRTY_BLOCK_BYTES;
+      const address = producerAt >= 0 && small ? addressLocal : -1;
+      counts.stores++;
+      const covered = address >= 0 ? known.covers(address, offset) : undefined;
+      if (covered) {
+        counts.elided++;
+        flush(at);
+        if (covered.needsCheck) {
+          // [address, value]: check the address from its local, leaving the stack as it is
+          out.byte(0x20);
+          out.u32(address);
+          i32Check(offset);
+          known.marked(address, offset);
+        }
+        flush(r.pos); // the original store, byte for byte
+        producerAt = addressLocal = previousGet = -1;
+        continue;
+      }
       // [address, value] → value kept: the producer's bytes, or a temporary
       const producer = producerAt >= 0 ? bytes.subarray(producerAt, at) : null;
       flush(producer ? producerAt : at);
@@ -351,13 +424,10 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       if (!producer) localOp(0x21, temp); // local.set value
       localOp(0x22, T_ADDR); // local.tee address
       if (offset < DIRTY_MAP_BYTES) {
-        // trap unless address + offset >= DIRTY_MAP_BYTES
-        out.byte(0x41);
-        out.s32(DIRTY_MAP_BYTES - offset);
-        out.op(0x49, 0x04, 0x40, 0x00, 0x0b); // i32.lt_u; if; unreachable; end
+        i32Check(offset);
         localOp(0x20, T_ADDR);
       }
-      if (offset + store.width > DIRTY_BLOCK_BYTES) {
+      if (!small) {
         out.byte(0x41);
         out.s32(offset);
         out.byte(0x6a); // i32.add
@@ -368,10 +438,12 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       else localOp(0x20, temp);
       copied = at; // a producer's bytes before `at` were moved above, not to be copied again
       flush(r.pos); // the original store, byte for byte
-      producerAt = -1;
+      if (address >= 0) known.marked(address, offset);
+      producerAt = addressLocal = previousGet = -1;
       continue;
     }
-    producerAt = -1;
+    const getBefore = previousGet;
+    producerAt = addressLocal = previousGet = -1;
     if (op === 0xfc) {
       const sub = r.u32();
       if (sub === 8 || sub === 10 || sub === 11) {
@@ -388,8 +460,18 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       skipFcImmediates(r, sub);
       continue;
     }
-    skipImmediates(r, op);
-    if (op === 0x20 || (op >= 0x41 && op <= 0x44)) producerAt = at; // local.get, i32/i64/f32/f64.const
+    if (op === 0x20) {
+      previousGet = r.u32();
+    } else if (op === 0x21 || op === 0x22) {
+      known.forget(r.u32());
+    } else {
+      if (CONTROL_OPS.has(op)) known.forget();
+      skipImmediates(r, op);
+    }
+    if (op === 0x20 || (op >= 0x41 && op <= 0x44)) {
+      producerAt = at; // local.get, i32/i64/f32/f64.const
+      addressLocal = getBefore;
+    }
   }
   flush(end);
 }

@@ -109,6 +109,23 @@ test('an artifact written by an older format (before return areas were recorded)
   assert.deepEqual(rebuilt?.returnAreas, { 'wasi:cli/exit': { exit: 0 } });
 });
 
+test('the rewritten core module is kept beside the artifact in the current format; an older format\'s file is removed, never read', async () => {
+  const store = new ArtifactStore(join(dir, 'rewrite-format'));
+  const first = await store.prepare(exampleBytes('wat-counter'));
+  assert.equal(first.kind, 'ok');
+  if (first.kind !== 'ok') return;
+  const { artifact } = first;
+  const core = artifact.coreModules[0]!;
+  const base = core.replace(/\.wasm$/, '');
+  const older = join(artifact.dir, `${base}.cap64.w2.wasm`);
+  writeFileSync(older, 'an older runner\'s rewrite');
+  const rewritten = await store.cappedModule(artifact, core, 64);
+  assert.ok(WebAssembly.validate(rewritten as Uint8Array<ArrayBuffer>));
+  assert.ok(existsSync(join(artifact.dir, `${base}.cap64.w3.wasm`)));
+  assert.equal(existsSync(older), false);
+  assert.ok(Buffer.from(await store.cappedModule(artifact, core, 64)).equals(rewritten), 'the kept file is read back');
+});
+
 test('glue patches replace the WebAssembly.promising try/catch and the debug log', () => {
   const glue = `const _debugLog = (...args) => {\n    if (!globalThis?.process?.env?.JCO_DEBUG) { return; }\n    console.debug(...args);\n  };\n  try {\n    realloc0Async = WebAssembly.promising(exports1.cabi_realloc);\n  } catch(err) {\n    realloc0Async = exports1.cabi_realloc;\n  }`;
   const patched = patchGlue(glue);
