@@ -333,7 +333,7 @@ function rewriteCode(bytes: Uint8Array, section: SectionRef, shape: ModuleShape,
  * implied too when its offset is at least one already checked (L + o ≥ 1024 then holds).
  * Marks stay set until the host restores the instance after the execution (the guest cannot write
  * the map; the host takes the map's marks before it writes there), so calls in between do not
- * matter; a write to L or any control flow (a merge point, a branch) forgets everything.
+ * matter. A write to L forgets L; any control flow (a merge point, a branch) forgets everything.
  */
 class MarkedLocals {
   /** local index → the smallest offset o for which L + o ≥ DIRTY_MAP_BYTES is known */
@@ -376,7 +376,7 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
     out.byte(op);
     out.u32(base + index);
   };
-  const i32Check = (offset: number) => {
+  const trapBelowMap = (offset: number) => {
     // [address] → trap unless address + offset >= DIRTY_MAP_BYTES
     out.byte(0x41);
     out.s32(DIRTY_MAP_BYTES - offset);
@@ -410,7 +410,7 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
           // [address, value]: check the address from its local, leaving the stack as it is
           out.byte(0x20);
           out.u32(address);
-          i32Check(offset);
+          trapBelowMap(offset);
           known.marked(address, offset);
         }
         flush(r.pos); // the original store, byte for byte
@@ -424,7 +424,7 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       if (!producer) localOp(0x21, temp); // local.set value
       localOp(0x22, T_ADDR); // local.tee address
       if (offset < DIRTY_MAP_BYTES) {
-        i32Check(offset);
+        trapBelowMap(offset);
         localOp(0x20, T_ADDR);
       }
       if (!small) {
