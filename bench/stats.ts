@@ -106,16 +106,11 @@ export async function warmUntilSteady(policy: WarmUpPolicy, concurrency: number,
   let calls = 0;
   while (calls < policy.maxCalls) {
     const samples: number[] = [];
-    let left = policy.block;
-    const lane = async (_: unknown, index: number) => {
-      while (left > 0) {
-        left--;
-        const started = performance.now();
-        await fn(index);
-        samples.push(performance.now() - started);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, lane));
+    await measureThroughput(policy.block, Math.max(1, concurrency), async (_i, lane) => {
+      const started = performance.now();
+      await fn(lane);
+      samples.push(performance.now() - started);
+    });
     calls += samples.length;
     const median = summarize(samples).p50;
     if (median < best * (1 - IMPROVEMENT)) flat = 0;
