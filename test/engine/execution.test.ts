@@ -113,6 +113,20 @@ test('WASI: clocks and random work and differ per request; stdout/stderr become 
   }
 });
 
+test('WASI: no environment, arguments, stdin bytes or preopened directories reach a guest, on a new or a restored instance', async () => {
+  // the probe answers 500 + a bit per finding (examples/wat/wasi-probe.wat)
+  const probe = await rt.install('wat-wasi-probe');
+  const instances: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const out = await rt.run(probe, '/');
+    assert.equal(out.kind, 'ok', out.kind === 'fault' ? out.message : '');
+    if (out.kind !== 'ok') return;
+    assert.equal(out.response.status, 200, `findings: ${out.response.status - 500}`);
+    instances.push(out.report.stats!.instance);
+  }
+  assert.ok(instances.includes('new') && instances.includes('restored'), instances.join(','));
+});
+
 test('guest logging goes through cap:log.emit with context; without the grant it is dropped and counted', async () => {
   const granted = await rt.run(kitchen, '/log?level=warn&msg=hello-log');
   assert.ok(granted.logs.some((r) => r.stream === 'log' && r.level === 'warn' && r.message === 'hello-log'));
