@@ -50,6 +50,12 @@ test('an import outside alga:extension and the WASI allowlist is refused, naming
   assert.match(p.message, /evil:net\/dial@0\.1\.0/);
 });
 
+test('wasi:sockets is refused at install, naming the import: a guest reaches the network only through alga:extension/http', async () => {
+  const p = await problemOf(exampleBytes('wat-sockets'));
+  assert.equal(p.code, 'forbidden_import');
+  assert.match(p.message, /wasi:sockets\/(network|instance-network)@0\.2\.0/);
+});
+
 test('componentize-js default flags (wasi:http) are refused with the build flags to use', async () => {
   const p = await problemOf(exampleBytes('default-flags'));
   assert.equal(p.code, 'wasi_http_import');
