@@ -64,9 +64,17 @@ test('default-flags is built with componentize-js defaults: it imports wasi:file
   assert.deepEqual(world.exports, [HANDLER_EXPORT]);
 });
 
+/** What WAT guests import besides the world's types (the rest import nothing). */
+const WAT_IMPORTS: Record<string, string[]> = {
+  'wat-exit': ['wasi:cli/exit'],
+  'wat-forbidden': ['evil:net/dial'],
+  'wat-sockets': ['wasi:sockets/network', 'wasi:sockets/instance-network'],
+  'wat-wasi-probe': ['wasi:cli/environment', 'wasi:io/error', 'wasi:io/streams', 'wasi:cli/stdin', 'wasi:filesystem/types', 'wasi:filesystem/preopens'],
+};
+
 test('every examples/wat/*.wat is built into a component exporting handler (wrong-handler: of the wrong type)', async () => {
   const sources = readdirSync(join(repoRoot, 'examples', 'wat')).filter((f) => f.endsWith('.wat'));
-  for (const expected of ['counter', 'exit', 'forbidden', 'grow', 'loop', 'ok', 'trap']) {
+  for (const expected of ['counter', 'exit', 'forbidden', 'grow', 'loop', 'ok', 'sockets', 'trap', 'wasi-probe']) {
     assert.ok(sources.includes(`${expected}.wat`), `examples/wat/${expected}.wat is missing`);
   }
   for (const source of sources) {
@@ -78,8 +86,7 @@ test('every examples/wat/*.wat is built into a component exporting handler (wron
     }
     assert.deepEqual(world.exports, [HANDLER_EXPORT], `${name} exports`);
     const extra = world.imports.filter((i) => i !== 'alga:extension/types');
-    const expectedExtra = name === 'wat-exit' ? ['wasi:cli/exit'] : name === 'wat-forbidden' ? ['evil:net/dial'] : [];
-    assert.deepEqual(extra, expectedExtra, `${name} imports`);
+    assert.deepEqual(extra, WAT_IMPORTS[name] ?? [], `${name} imports`);
   }
 });
 
