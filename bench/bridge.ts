@@ -21,7 +21,7 @@ export async function runBridge(config: BenchConfig): Promise<SectionResult> {
     const none = await rt.install(await buildHostCallsGuest(0));
     const many = await rt.install(await buildHostCallsGuest(CALLS));
     const request: GuestHttpRequest = { method: 'GET', url: '/', headers: [], body: undefined };
-    const n = config.quick ? { seq: 300 } : { seq: 1000 };
+    const n = { seq: config.quick ? 300 : 1000 };
     const warmUp = config.quick ? WARM_UP.quick : WARM_UP.full;
     const run = async (hash: string) => {
       const outcome = await rt.execute(hash, request);

@@ -37,7 +37,7 @@ export async function runFloor(config: BenchConfig): Promise<SectionResult> {
   const backend = new InMemoryBackend();
   let current = nextContext();
   const hostImports = jcoHostImports(backend, () => current);
-  const n = config.quick ? { seq: 500 } : { seq: 2000 };
+  const n = { seq: config.quick ? 500 : 2000 };
   const warmUp = config.quick ? WARM_UP.quick : WARM_UP.full;
   const handlers: HandlerName[] = ['noop', 'seven'];
 

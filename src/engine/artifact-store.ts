@@ -204,16 +204,16 @@ export class ArtifactStore {
 }
 
 /**
+ * Version of what rewriteForEngine makes, in the kept file's name: 2 — cap, exported globals,
+ * write tracking; 3 — stores through a local an earlier store already marked carry no mark.
+ */
+export const REWRITE_FORMAT = 3;
+
+/**
  * What the engine runs instead of a core module as jco extracted it: memory capped, internal
  * globals and tables exported (wasm-binary.ts), memory writes tracked where the module allows it
  * (write-tracking.ts; where it does not, restores copy all of memory).
  */
-/**
- * Version of what rewriteForEngine makes, in the kept file's name: 2 — cap, exported globals,
- * write tracking; 3 — stores through a local an earlier store already marked carry no mark.
- */
-const REWRITE_FORMAT = 3;
-
 export function rewriteForEngine(bytes: Uint8Array, maxPages: number): Uint8Array {
   const capped = rewriteModule(bytes, { maxMemoryPages: maxPages }).bytes;
   const tracked = instrumentWrites(capped);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactStore, transpileComponent } from '../../src/engine/artifact-store.js';
+import { ArtifactStore, REWRITE_FORMAT, transpileComponent } from '../../src/engine/artifact-store.js';
 import { leanAlgaImports, patchGlue } from '../../src/engine/glue-patches.js';
 import { checkComponentShape } from '../../src/engine/component-check.js';
 import { exampleBytes, createTestRuntime, bodyJson } from '../support/runtime.js';
@@ -123,12 +123,12 @@ test('the rewritten core module is kept beside the artifact in the current forma
   const { artifact } = first;
   const core = artifact.coreModules[0]!;
   const base = core.replace(/\.wasm$/, '');
-  const older = join(artifact.dir, `${base}.cap64.w2.wasm`);
+  const older = join(artifact.dir, `${base}.cap64.w${REWRITE_FORMAT - 1}.wasm`);
   writeFileSync(older, 'an older runner\'s rewrite');
   const rewritten = await store.cappedModule(artifact, core, 64);
   assert.ok(WebAssembly.validate(rewritten as Uint8Array<ArrayBuffer>));
-  assert.ok(existsSync(join(artifact.dir, `${base}.cap64.w3.wasm`)));
-  assert.equal(existsSync(older), false);
+  const kept = readdirSync(artifact.dir).filter((n) => n.startsWith(`${base}.cap64.`));
+  assert.deepEqual(kept, [`${base}.cap64.w${REWRITE_FORMAT}.wasm`], 'only the current format is kept');
   assert.ok(Buffer.from(await store.cappedModule(artifact, core, 64)).equals(rewritten), 'the kept file is read back');
 });
 
