@@ -18,7 +18,8 @@ import { InMemoryBackend, createInMemoryRegistry } from './in-memory-host.js';
 import { progress, type BenchConfig } from './results.js';
 
 /** `sqlite-normal`: the same store with RUNNER_SQLITE_SYNCHRONOUS=normal (commits without an fsync) */
-export type CapabilityBackend = 'sqlite' | 'sqlite-normal' | 'memory';
+/** `sqlite-normal-round-trips`: that store with the workers' reads turned off (every call a round trip), for comparison */
+export type CapabilityBackend = 'sqlite' | 'sqlite-normal' | 'sqlite-normal-round-trips' | 'memory';
 
 const TENANT = 'tenant-bench';
 const INSTALL = 'install-bench';
@@ -58,10 +59,12 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
   if (backend !== 'memory') {
     mkdirSync(join(config.workDir, 'stores'), { recursive: true });
     const dataDir = mkdtempSync(join(config.workDir, 'stores', 'sqlite-'));
-    store = await openStore({ dataDir, secretsKey: Buffer.alloc(32, 7), sqliteSynchronous: backend === 'sqlite-normal' ? 'normal' : 'full' });
+    store = await openStore({ dataDir, secretsKey: Buffer.alloc(32, 7), sqliteSynchronous: backend === 'sqlite' ? 'full' : 'normal' });
     const put = await store.secrets.putSecrets(INSTALL, { bench: 'bench-secret' }, undefined);
     if (put.kind !== 'ok') throw new Error(`could not store the bench secret: ${put.kind}`);
-    registry = createCapabilityRegistry({ store, tenantData: createStoreTenantData(store.db), http: { allowPrivate: false }, observer });
+    // without `workerReadable` the capabilities have no worker side: their reads are round trips
+    const capabilityStore = backend === 'sqlite-normal-round-trips' ? { ...store, workerReadable: null } : store;
+    registry = createCapabilityRegistry({ store: capabilityStore, tenantData: createStoreTenantData(store.db), http: { allowPrivate: false }, observer });
   } else {
     registry = createInMemoryRegistry(new InMemoryBackend(), observer);
   }

@@ -36,6 +36,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
   'cold-breakdown': runColdBreakdown,
   'ours-sqlite': (c) => runOurs(c, 'sqlite'),
   'ours-sqlite-normal': (c) => runOurs(c, 'sqlite-normal'),
+  'ours-sqlite-normal-round-trips': (c) => runOurs(c, 'sqlite-normal-round-trips'),
   'ours-memory': (c) => runOurs(c, 'memory'),
   bridge: runBridge,
   floor: runFloor,
@@ -45,7 +46,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
 };
 
 const PARTS = {
-  engine: ['cold-start', 'cold-breakdown', 'ours-sqlite', 'ours-sqlite-normal', 'ours-memory', 'bridge', 'floor', 'isolated-vm', 'naive'],
+  engine: ['cold-start', 'cold-breakdown', 'ours-sqlite', 'ours-sqlite-normal', 'ours-sqlite-normal-round-trips', 'ours-memory', 'bridge', 'floor', 'isolated-vm', 'naive'],
   service: ['service'],
 } as const;
 type Part = keyof typeof PARTS;

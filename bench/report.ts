@@ -4,6 +4,7 @@ import type { Fact, HandlerName, Row, SectionResult } from './results.js';
 export const SYSTEMS = {
   ours: 'ours',
   oursSqliteNormal: 'ours, SQLite synchronous=NORMAL',
+  oursSqliteNormalRoundTrips: 'ours, SQLite NORMAL, no worker reads',
   oursMemory: 'ours, in-memory caps',
   floor: 'floor (warm, no isolation)',
   floorRestore: 'floor + snapshot restore',

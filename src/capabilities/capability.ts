@@ -9,7 +9,8 @@
  *  - per function, what a call without the grant returns (`denied` result, empty value, or drop);
  *  - per function, how a call reaches it (`delivery`): by default the guest waits while the main
  *    thread runs it; functions whose answer cannot depend on anything but the execution skip that
- *    round trip.
+ *    round trip, and so do functions the worker can answer itself from the capability's `worker`
+ *    side (a backend every worker opens on its own, e.g. a SQLite file).
  *
  * Functions run on the main thread, are async, and receive the guest's arguments exactly as jco
  * lowers them (records as camelCase objects, enums as kebab-case strings, `list<u8>` as Uint8Array,
@@ -56,8 +57,25 @@ export interface ExecutionServices {
  *    function is synchronous and free of effects. It is computed once when the execution is
  *    dispatched; the worker answers from it. Calls are still counted, observed and, when denied,
  *    noted — after the execution, from the worker's counts.
+ *  - `in-worker`: the worker runs the function itself, synchronously, with the capability's worker
+ *    side (`Capability.worker`, see worker-side.ts) — a read from a SQLite file every worker opens,
+ *    say. Only when the capability has a worker side for this runner's backend (none for
+ *    PostgreSQL, whose client is asynchronous): otherwise the call is a round trip. Grants are
+ *    checked when the execution is dispatched; calls are counted, observed (with their outcome and
+ *    latency) and their log lines kept, after the execution, from the worker's report.
  */
-export type Delivery = 'round-trip' | 'one-way' | 'per-execution';
+export type Delivery = 'round-trip' | 'one-way' | 'per-execution' | 'in-worker';
+
+/**
+ * Where a worker finds a capability's `in-worker` functions: a module it imports when it starts,
+ * whose `createWorkerFunctions(init)` (worker-side.ts) opens the backend and returns them.
+ */
+export interface WorkerSide {
+  /** file URL of the module */
+  readonly module: string;
+  /** what the module needs to open its backend; structured-cloneable (it crosses to every worker) */
+  readonly init: unknown;
+}
 
 export interface CapabilityFunction<Config, State> {
   (call: { args: readonly unknown[]; ctx: ExecutionContext; config: Config; state: State; services: ExecutionServices }): Promise<HostResult> | HostResult;
@@ -95,6 +113,12 @@ export interface Capability<Config = unknown, State = unknown> {
   /** Granted even when neither install nor manifest names it (context, logging, user). */
   readonly grantedByDefault: boolean;
   readonly interfaces: readonly InterfaceImpl<Config, State>[];
+  /**
+   * The worker side of the `in-worker` functions, when this capability's backend can be opened in
+   * a worker (absent: they are round trips). The worker receives `configure(install)`'s result, so
+   * Config must then be structured-cloneable.
+   */
+  readonly worker?: WorkerSide;
   configure(install: InstallView): Config;
   prepare(ctx: ExecutionContext, config: Config): State;
 }

@@ -30,9 +30,9 @@ export function createCapabilityRegistry({ store, tenantData, http, observer }: 
   };
   return new CapabilityRegistry(observer)
     .register(contextCapability)
-    .register(createSecretsCapability(store.secrets))
+    .register(createSecretsCapability(store.secrets, store.workerReadable))
     .register(createHttpCapability(http))
-    .register(createStorageCapability(store.kv))
+    .register(createStorageCapability(store.kv, undefined, store.workerReadable))
     .register(createLoggingCapability())
     .register(createUiProxyCapability({ getSecret }))
     .register(userCapability)

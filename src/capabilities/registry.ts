@@ -2,7 +2,8 @@
  * The capability registry: which module serves which WIT function, and the one place where grants
  * are checked, denials counted and failures contained (DESIGN.md §2, §4).
  */
-import type { Capability, CapabilityName, DeniedAnswer, ExecutionServices, HostResult, InstallView, InterfaceImpl } from './capability.js';
+import type { Capability, CapabilityName, DeniedAnswer, ExecutionServices, HostResult, InstallView, InterfaceImpl, WorkerSide } from './capability.js';
+import type { WorkerCallRecord } from './worker-side.js';
 import type { ExecutionContext } from '../engine/execution-context.js';
 
 export type CallOutcome = 'ok' | 'error' | 'denied' | 'dropped' | 'failed';
@@ -33,12 +34,35 @@ export type InvokeResult = HostResult | { kind: 'dropped' } | { kind: 'failed'; 
 
 /**
  * What a worker may answer without a round trip for one execution (see `Delivery`): the
- * per-execution answers by `iface#fn`, and the one-way functions.
+ * per-execution answers by `iface#fn` (and the denied answers of ungranted in-worker functions),
+ * the one-way functions, and the granted in-worker functions with what the worker needs to run them.
  */
 export interface LocalPlan {
   readonly answers: Readonly<Record<string, HostResult>>;
   readonly oneWay: readonly string[];
+  readonly inWorker: Readonly<Record<string, InWorkerCall>>;
 }
+
+/** How the worker runs one in-worker function for an execution. */
+export interface InWorkerCall {
+  /** the capability's `configure(install)` */
+  readonly config: unknown;
+  /** the answer when the function throws; null: the execution ends with `host_error` */
+  readonly onFailure: HostResult | null;
+}
+
+/** A capability's worker side, as the pool hands it to every worker. */
+export interface WorkerSideSpec extends WorkerSide {
+  readonly capability: CapabilityName;
+}
+
+interface Deliveries {
+  perExecution: [string, Entry][];
+  oneWay: string[];
+  inWorker: [string, Entry][];
+}
+
+export const NO_LOCAL_PLAN: LocalPlan = { answers: {}, oneWay: [], inWorker: {} };
 
 export class CapabilityRegistry {
   private readonly byFunction = new Map<string, Entry>();
@@ -75,24 +99,36 @@ export class CapabilityRegistry {
     return missing;
   }
 
+  /** The worker sides every guest worker opens when it starts (capabilities with `worker`). */
+  workerSides(): WorkerSideSpec[] {
+    const sides: WorkerSideSpec[] = [];
+    for (const cap of this.capabilities.values()) if (cap.worker) sides.push({ capability: cap.name, module: cap.worker.module, init: cap.worker.init });
+    return sides;
+  }
+
   /** The local plan of an execution, for the functions its component imports. */
   localPlan(scope: CallScope, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan {
-    const { perExecution, oneWay } = this.deliveries(importedFunctions);
+    const { perExecution, oneWay, inWorker } = this.deliveries(importedFunctions);
     const answers: Record<string, HostResult> = {};
     for (const [key, entry] of perExecution) {
       const answer = this.answerOnce(scope, entry);
       if (answer) answers[key] = answer;
     }
-    return { answers, oneWay };
+    const workerCalls: Record<string, InWorkerCall> = {};
+    for (const [key, entry] of inWorker) {
+      if (!scope.grants.has(entry.capability.name)) answers[key] = this.deniedAnswer(scope, entry);
+      else workerCalls[key] = { config: this.prepared(scope, entry.capability).config, onFailure: entry.impl.onFailure ?? null };
+    }
+    return { answers, oneWay, inWorker: workerCalls };
   }
 
   /** The imported functions that skip round trips, worked out once per component (its import list object). */
-  private readonly deliveryCache = new WeakMap<object, { perExecution: [string, Entry][]; oneWay: string[] }>();
+  private readonly deliveryCache = new WeakMap<object, Deliveries>();
 
-  private deliveries(importedFunctions: Readonly<Record<string, readonly string[]>>): { perExecution: [string, Entry][]; oneWay: string[] } {
+  private deliveries(importedFunctions: Readonly<Record<string, readonly string[]>>): Deliveries {
     let found = this.deliveryCache.get(importedFunctions);
     if (found) return found;
-    found = { perExecution: [], oneWay: [] };
+    found = { perExecution: [], oneWay: [], inWorker: [] };
     for (const [iface, fns] of Object.entries(importedFunctions)) {
       for (const fnName of fns) {
         const key = `${iface}#${fnName}`;
@@ -100,7 +136,9 @@ export class CapabilityRegistry {
         const delivery = entry?.impl.delivery?.[fnName];
         if (!entry || !delivery || delivery === 'round-trip') continue;
         if (delivery === 'one-way') found.oneWay.push(key);
-        else found.perExecution.push([key, entry]);
+        else if (delivery === 'per-execution') found.perExecution.push([key, entry]);
+        // without a worker side for this runner's backend, an in-worker function is a round trip
+        else if (entry.capability.worker) found.inWorker.push([key, entry]);
       }
     }
     this.deliveryCache.set(importedFunctions, found);
@@ -109,9 +147,14 @@ export class CapabilityRegistry {
 
   /**
    * Accounts for calls a worker answered from the plan: counted, observed and denials noted
-   * exactly as if each had made the round trip.
+   * exactly as if each had made the round trip. `workerCalls`: the in-worker functions it ran.
    */
-  recordLocal(scope: CallScope, plan: LocalPlan, counts: Readonly<Record<string, number>>): void {
+  recordLocal(scope: CallScope, plan: LocalPlan, counts: Readonly<Record<string, number>>, workerCalls: readonly WorkerCallRecord[] = []): void {
+    for (const call of workerCalls) {
+      const entry = this.byFunction.get(call.key);
+      if (!entry || !plan.inWorker[call.key]) continue;
+      this.observer?.onCall(entry.capability.name, call.key.slice(call.key.indexOf('#') + 1), call.outcome, call.seconds);
+    }
     for (const [key, n] of Object.entries(counts)) {
       const entry = this.byFunction.get(key);
       const answer = plan.answers[key];
@@ -128,11 +171,7 @@ export class CapabilityRegistry {
 
   /** A per-execution answer, or null to leave the function to round trips (which report failures). */
   private answerOnce(scope: CallScope, entry: Entry): HostResult | null {
-    if (!scope.grants.has(entry.capability.name)) {
-      const answer = entry.denied;
-      if (answer === undefined || answer === 'drop') return { kind: 'value', value: undefined };
-      return typeof answer === 'function' ? answer(scope.ctx) : answer;
-    }
+    if (!scope.grants.has(entry.capability.name)) return this.deniedAnswer(scope, entry);
     try {
       const prepared = this.prepared(scope, entry.capability);
       const result = entry.fn({ args: [], ctx: scope.ctx, config: prepared.config, state: prepared.state, services: scope.services });
@@ -145,6 +184,13 @@ export class CapabilityRegistry {
     } catch {
       return null; // the round trip runs it again and reports the failure as usual
     }
+  }
+
+  /** What an ungranted function answers when the worker answers for it (a dropped call returns nothing). */
+  private deniedAnswer(scope: CallScope, entry: Entry): HostResult {
+    const answer = entry.denied;
+    if (answer === undefined || answer === 'drop') return { kind: 'value', value: undefined };
+    return typeof answer === 'function' ? answer(scope.ctx) : answer;
   }
 
   private prepared(scope: CallScope, capability: Capability<unknown, unknown>): { config: unknown; state: unknown } {

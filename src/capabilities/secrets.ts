@@ -1,11 +1,15 @@
 /**
  * `cap:secrets.get` — interface `alga:extension/secrets` (DESIGN.md §3, §4): the install's
  * secrets, decrypted on demand from the store. Serves `get` and `list`, plus the later dialect's
- * `list-keys`. Values never go to a log line: only secret names and error kinds are logged.
+ * `list-keys`. Values never go to a log line: only secret names and error kinds are logged. Over
+ * the embedded SQLite store both are answered in the guest's worker (its worker side, below), which
+ * then holds the secrets key too — in the worker's JavaScript heap, which guest code cannot read.
  */
 import { defineCapability, err, ok, value } from './capability.js';
 import type { Capability, CapabilityFunction, HostResult } from './capability.js';
-import type { SecretsStore } from '../store/secrets.js';
+import type { CreateWorkerFunctions, WorkerCall, WorkerFunction } from './worker-side.js';
+import { createSecretsReader, type SecretLookup, type SecretsStore } from '../store/secrets.js';
+import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
 
 export const SECRETS_CAPABILITY = 'cap:secrets.get';
 export const SECRETS_INTERFACE = 'alga:extension/secrets';
@@ -16,21 +20,49 @@ export interface SecretsConfig {
 
 type SecretsFunction = CapabilityFunction<SecretsConfig, null>;
 
-export function createSecretsCapability(secrets: Pick<SecretsStore, 'getSecret' | 'listSecretNames'>): Capability<SecretsConfig, null> {
+type Logger = Pick<WorkerCall<unknown>, 'log'>;
+
+/** The guest's answer to a lookup (shared by the main thread's function and the worker side's). */
+function answerGet(found: SecretLookup, name: string, logger: Logger): HostResult {
+  switch (found.kind) {
+    case 'ok':
+      return ok(found.value);
+    case 'missing':
+    case 'expired':
+      return err(found.kind);
+    case 'undecryptable':
+      logger.log('error', `secret "${name}" could not be decrypted: RUNNER_SECRETS_KEY differs from the key it was stored with, or the row was altered`);
+      return err('internal');
+  }
+}
+
+/** What a worker needs to serve get and list itself (see createWorkerFunctions below). */
+interface SecretsWorkerInit {
+  readonly sqliteFile: string;
+  readonly secretsKey: Uint8Array | null;
+}
+
+/** Worker side (worker-side.ts): get and list from the worker's own read-only connection to the SQLite store. */
+export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
+  const { sqliteFile, secretsKey } = init as SecretsWorkerInit;
+  // structured clone turned the key's Buffer into a plain Uint8Array
+  const secrets = createSecretsReader(SqliteReader.open(sqliteFile), secretsKey ? Buffer.from(secretsKey) : null);
+  const get: WorkerFunction<SecretsConfig> = (call) => {
+    const name = call.args[0];
+    return typeof name === 'string' ? answerGet(secrets.getSecret(call.config.installId, name), name, call) : err('internal');
+  };
+  const list: WorkerFunction<SecretsConfig> = ({ config }) => value(secrets.listSecretNames(config.installId));
+  return { [`${SECRETS_INTERFACE}#get`]: get, [`${SECRETS_INTERFACE}#list`]: list, [`${SECRETS_INTERFACE}#listKeys`]: list };
+};
+
+/**
+ * `workerReadable`: the store's SQLite file and key, when workers may read it — then get and list
+ * are answered in the worker (delivery `in-worker`); without it they are round trips.
+ */
+export function createSecretsCapability(secrets: Pick<SecretsStore, 'getSecret' | 'listSecretNames'>, workerReadable: WorkerReadableStore | null = null): Capability<SecretsConfig, null> {
   const get: SecretsFunction = async ({ args, config, services }): Promise<HostResult> => {
     const name = args[0];
-    if (typeof name !== 'string') return err('internal');
-    const found = await secrets.getSecret(config.installId, name);
-    switch (found.kind) {
-      case 'ok':
-        return ok(found.value);
-      case 'missing':
-      case 'expired':
-        return err(found.kind);
-      case 'undecryptable':
-        services.log('error', `secret "${name}" could not be decrypted: RUNNER_SECRETS_KEY differs from the key it was stored with, or the row was altered`);
-        return err('internal');
-    }
+    return typeof name === 'string' ? answerGet(await secrets.getSecret(config.installId, name), name, services) : err('internal');
   };
   const list: SecretsFunction = async ({ config }) => value(await secrets.listSecretNames(config.installId));
 
@@ -39,12 +71,14 @@ export function createSecretsCapability(secrets: Pick<SecretsStore, 'getSecret' 
     grantedByDefault: false,
     configure: (install) => ({ installId: install.installId }),
     prepare: () => null,
+    ...(workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: workerReadable.sqliteFile, secretsKey: workerReadable.secretsKey } satisfies SecretsWorkerInit } } : {}),
     interfaces: [
       {
         name: SECRETS_INTERFACE,
         functions: { get, list, listKeys: list },
         denied: { get: err('denied'), list: value([]), listKeys: value([]) },
         onFailure: err('internal'),
+        delivery: { get: 'in-worker', list: 'in-worker', listKeys: 'in-worker' },
       },
     ],
   });

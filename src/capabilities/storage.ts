@@ -3,12 +3,15 @@
  * key/value namespaces. Serves `get`, `put`, `delete`, `list` and the later dialect's
  * `list-entries`. Semantics (revisions, compare-and-swap, paging, quotas) live in the store
  * (src/store/kv.ts); this module maps the guest's values to it and its answers back to
- * `storage-error`, logging each quota denial's reason.
+ * `storage-error`, logging each quota denial's reason. Over the embedded SQLite store, get and list
+ * are answered in the guest's worker (its worker side, below); writes always go to the main thread.
  */
 import { z } from 'zod';
 import { defineCapability, err, ok } from './capability.js';
-import type { Capability, CapabilityFunction, ExecutionServices, HostResult } from './capability.js';
-import type { KvEntry, KvStore } from '../store/kv.js';
+import type { Capability, CapabilityFunction, HostResult } from './capability.js';
+import type { CreateWorkerFunctions, WorkerCall, WorkerFunction } from './worker-side.js';
+import { createKvReader, type KvEntry, type KvGetResult, type KvListResult, type KvStore } from '../store/kv.js';
+import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
 import type { KvLimits } from '../store/kv-limits.js';
 import { DEFAULT_KV_LIMITS } from '../store/kv-limits.js';
 
@@ -31,18 +34,69 @@ const entrySchema = z.object({
 
 const toGuest = (e: KvEntry) => ({ namespace: e.namespace, key: e.key, value: e.value, revision: BigInt(e.revision) });
 
-function denied(services: ExecutionServices, fn: string, reason: string): HostResult {
-  services.log('warn', `storage.${fn} denied: ${reason}`);
+/** Where a denial's reason goes: the main thread's ExecutionServices, or a worker function's call. */
+type Logger = Pick<WorkerCall<unknown>, 'log'>;
+
+function denied(logger: Logger, fn: string, reason: string): HostResult {
+  logger.log('warn', `storage.${fn} denied: ${reason}`);
   return err('denied');
 }
 
-export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_KV_LIMITS): Capability<StorageConfig, null> {
+// get and list, shared by the main thread's functions and the worker side's
+
+const keyArgs = (args: readonly unknown[]): [string, string] | null => {
+  const [namespace, key] = args;
+  return typeof namespace === 'string' && typeof key === 'string' ? [namespace, key] : null;
+};
+
+const listArgs = (args: readonly unknown[]): [string, string | undefined] | null => {
+  const [namespace, cursor] = args;
+  return typeof namespace === 'string' && (cursor === undefined || typeof cursor === 'string') ? [namespace, cursor] : null;
+};
+
+function answerGet(found: KvGetResult, logger: Logger): HostResult {
+  if (found.kind === 'denied') return denied(logger, 'get', found.reason);
+  return found.kind === 'ok' ? ok(toGuest(found.entry)) : err('missing');
+}
+
+function answerList(page: KvListResult, logger: Logger): HostResult {
+  if (page.kind === 'denied') return denied(logger, 'list', page.reason);
+  return ok(page.entries.map(toGuest));
+}
+
+/** What a worker needs to serve get and list itself (see createWorkerFunctions below). */
+interface StorageWorkerInit {
+  readonly sqliteFile: string;
+  readonly limits: KvLimits;
+}
+
+/**
+ * Worker side (worker-side.ts): get and list from the worker's own read-only connection to the
+ * SQLite store. Writes stay round trips: they take the install's write lock on the main thread's
+ * connection.
+ */
+export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
+  const { sqliteFile, limits } = init as StorageWorkerInit;
+  const kv = createKvReader(SqliteReader.open(sqliteFile));
+  const get: WorkerFunction<StorageConfig> = (call) => {
+    const parsed = keyArgs(call.args);
+    return parsed ? answerGet(kv.get(call.config.installId, parsed[0], parsed[1], limits), call) : err('internal');
+  };
+  const list: WorkerFunction<StorageConfig> = (call) => {
+    const parsed = listArgs(call.args);
+    return parsed ? answerList(kv.list(call.config.installId, parsed[0], parsed[1], limits), call) : err('internal');
+  };
+  return { [`${STORAGE_INTERFACE}#get`]: get, [`${STORAGE_INTERFACE}#list`]: list, [`${STORAGE_INTERFACE}#listEntries`]: list };
+};
+
+/**
+ * `workerReadable`: the store's SQLite file, when workers may read it — then get and list are
+ * answered in the worker (delivery `in-worker`); without it they are round trips.
+ */
+export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_KV_LIMITS, workerReadable: WorkerReadableStore | null = null): Capability<StorageConfig, null> {
   const get: StorageFunction = async ({ args, config, services }) => {
-    const [namespace, key] = args;
-    if (typeof namespace !== 'string' || typeof key !== 'string') return err('internal');
-    const found = await kv.get(config.installId, namespace, key, limits);
-    if (found.kind === 'denied') return denied(services, 'get', found.reason);
-    return found.kind === 'ok' ? ok(toGuest(found.entry)) : err('missing');
+    const parsed = keyArgs(args);
+    return parsed ? answerGet(await kv.get(config.installId, parsed[0], parsed[1], limits), services) : err('internal');
   };
 
   const put: StorageFunction = async ({ args, config, services }) => {
@@ -57,19 +111,16 @@ export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_
   };
 
   const remove: StorageFunction = async ({ args, config, services }) => {
-    const [namespace, key] = args;
-    if (typeof namespace !== 'string' || typeof key !== 'string') return err('internal');
-    const removed = await kv.delete(config.installId, namespace, key, limits);
+    const parsed = keyArgs(args);
+    if (!parsed) return err('internal');
+    const removed = await kv.delete(config.installId, parsed[0], parsed[1], limits);
     if (removed.kind === 'denied') return denied(services, 'delete', removed.reason);
     return removed.kind === 'ok' ? ok(undefined) : err('missing');
   };
 
   const list: StorageFunction = async ({ args, config, services }) => {
-    const [namespace, cursor] = args;
-    if (typeof namespace !== 'string' || (cursor !== undefined && typeof cursor !== 'string')) return err('internal');
-    const page = await kv.list(config.installId, namespace, cursor, limits);
-    if (page.kind === 'denied') return denied(services, 'list', page.reason);
-    return ok(page.entries.map(toGuest));
+    const parsed = listArgs(args);
+    return parsed ? answerList(await kv.list(config.installId, parsed[0], parsed[1], limits), services) : err('internal');
   };
 
   return defineCapability<StorageConfig, null>({
@@ -77,12 +128,14 @@ export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_
     grantedByDefault: false,
     configure: (install) => ({ installId: install.installId }),
     prepare: () => null,
+    ...(workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: workerReadable.sqliteFile, limits } satisfies StorageWorkerInit } } : {}),
     interfaces: [
       {
         name: STORAGE_INTERFACE,
         functions: { get, put, delete: remove, list, listEntries: list },
         denied: { get: err('denied'), put: err('denied'), delete: err('denied'), list: err('denied'), listEntries: err('denied') },
         onFailure: err('internal'),
+        delivery: { get: 'in-worker', list: 'in-worker', listEntries: 'in-worker' },
       },
     ],
   });

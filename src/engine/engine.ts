@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import type { CapabilityName, ExecutionServices, InstallView } from '../capabilities/capability.js';
-import type { CallScope, CapabilityRegistry, LocalPlan } from '../capabilities/registry.js';
+import { NO_LOCAL_PLAN, type CallScope, type CapabilityRegistry, type LocalPlan } from '../capabilities/registry.js';
 import type { ExecutionContext } from './execution-context.js';
 import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
 import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
@@ -87,13 +87,19 @@ export class Engine {
 
   private constructor(private readonly options: EngineOptions) {
     this.artifacts = new ArtifactStore(options.cacheDir);
-    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores });
+    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores, workerSides: options.registry.workerSides() });
   }
 
   static async create(options: EngineOptions): Promise<Engine> {
     const engine = new Engine(options);
     await engine.artifacts.sweep();
-    await engine.pool.ready();
+    try {
+      await engine.pool.ready();
+    } catch (e) {
+      // a capability's worker side did not open (WorkerSideError): no worker may stay behind
+      await engine.pool.close();
+      throw e;
+    }
     return engine;
   }
 
@@ -142,7 +148,7 @@ export class Engine {
     const limits = limitsWithDefaults(input.limits);
     const owner = input.reuseFor;
     const ctx: ExecutionContext = { requestId: 'warm-up', tenantId: owner?.tenantId ?? '', extensionId: '', installId: owner?.installId ?? null, versionId: null, contentHash: input.contentHash, user: null, config: {} };
-    const dispatch = await this.dispatch({ contentHash: input.contentHash, ctx, request: WARM_REQUEST, instanceMode: owner ? 'reuse' : 'fresh' }, limits, NO_HOST_CALLS, () => ({ answers: {}, oneWay: [] }), true);
+    const dispatch = await this.dispatch({ contentHash: input.contentHash, ctx, request: WARM_REQUEST, instanceMode: owner ? 'reuse' : 'fresh' }, limits, NO_HOST_CALLS, () => NO_LOCAL_PLAN, true);
     if (dispatch.kind === 'refused') return { kind: 'fault', code: dispatch.code, message: dispatch.message };
     const result = await dispatch.result;
     if (result.kind === 'prepared') return { kind: 'ok', instance: result.stats.instance, durationMs: performance.now() - started };
@@ -286,6 +292,7 @@ const NO_HOST_CALLS: HostSession = {
   call: (iface, fn) => Promise.resolve({ kind: 'abort', code: 'host_error', message: `${iface}#${fn} called during a warm-up` }),
   oneWay: () => {},
   stdio: () => {},
+  log: () => {},
 };
 
 /** Compiled guests kept by this process; a dropped one is compiled again from its disk artifact. */
@@ -335,7 +342,7 @@ class ExecutionSession implements HostSession {
   abortReason: { code: FaultCode; message: string } | null = null;
   private readonly services: ExecutionServices;
   private readonly scope: CallScope;
-  private local: LocalPlan = { answers: {}, oneWay: [] };
+  private local: LocalPlan = NO_LOCAL_PLAN;
 
   constructor(
     private readonly input: ExecuteInput,
@@ -354,7 +361,7 @@ class ExecutionSession implements HostSession {
 
   /** Accounts for the calls the worker answered locally; its count of all calls is authoritative. */
   recordLocal(stats: ExecutionStats): void {
-    this.registry.recordLocal(this.scope, this.local, stats.localCalls);
+    this.registry.recordLocal(this.scope, this.local, stats.localCalls, stats.workerCalls);
     this.hostCalls = Math.max(this.hostCalls, stats.hostCalls);
   }
 

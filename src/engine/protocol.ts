@@ -12,6 +12,8 @@
  *    reads before the worker's next message instead of being woken for each (one-way-ring.ts).
  */
 import type { HostResult } from '../capabilities/capability.js';
+import type { InWorkerCall } from '../capabilities/registry.js';
+import type { WorkerCallRecord, WorkerLogLevel } from '../capabilities/worker-side.js';
 import type { ReturnAreas } from './component-types.js';
 
 export interface GuestHttpRequest {
@@ -83,7 +85,7 @@ export interface ExecuteMessage {
   /** the worker ends the execution with `host_call_limit` past this many calls, local ones included */
   maxHostCalls: number;
   /** calls the worker answers without a round trip (see `Delivery` in capability.ts) */
-  local: { answers: Readonly<Record<string, HostCallAnswer>>; oneWay: readonly string[] };
+  local: { answers: Readonly<Record<string, HostCallAnswer>>; oneWay: readonly string[]; inWorker: Readonly<Record<string, InWorkerCall>> };
   /** how long a host call watches for its answer before the worker sleeps (ms; set by the pool, see worker-pool.ts) */
   hostCallSpinMs: number;
   /**
@@ -133,6 +135,8 @@ export interface ExecutionStats {
   hostCalls: number;
   /** per `iface#fn`: calls answered from the execution's per-execution answers */
   localCalls: Record<string, number>;
+  /** calls of in-worker functions the worker ran, in order */
+  workerCalls: WorkerCallRecord[];
   /** the worker thread that ran it (worker_threads threadId) */
   worker: number;
 }
@@ -149,12 +153,15 @@ export type ExecuteReply =
  */
 export type FromWorker =
   | ExecuteReply
-  | { type: 'ready' }
+  /** the worker is up; `sideErrors`: worker sides it could not open (their calls fail with host_error) */
+  | { type: 'ready'; sideErrors: string[] }
   | { type: 'started'; id: number }
   /** guest stdout/stderr of execution `id`; written to the one-way ring (or posted), read before its result */
   | { type: 'stdio'; id: number; stream: 'stdout' | 'stderr'; text: string }
   /** a one-way host call of execution `id` (nothing is answered); like stdio, read before the result */
   | { type: 'host-call'; id: number; iface: string; fn: string; args: unknown[] }
+  /** a log line of execution `id` written by an in-worker function (worker-side.ts); like stdio */
+  | { type: 'log'; id: number; level: WorkerLogLevel; message: string }
   | { type: 'load-failed'; artifactKey: string; message: string };
 
 /** Host-call channel: worker → main, a round-trip host call. */

@@ -8,6 +8,8 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { OneWayRing, ONE_WAY_RING_BYTES } from './one-way-ring.js';
 import { SpinDeadline } from './spin.js';
+import type { WorkerSideSpec } from '../capabilities/registry.js';
+import type { WorkerLogLevel } from '../capabilities/worker-side.js';
 import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultCode, type HostCallAnswer, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
 
 const WARM_LOOKAHEAD = 8;
@@ -21,6 +23,8 @@ export interface HostSession {
   call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer>;
   /** a call the guest did not wait for (one-way delivery) */
   oneWay(iface: string, fn: string, args: unknown[]): void;
+  /** a log line an in-worker function wrote (worker-side.ts) */
+  log(level: WorkerLogLevel, message: string, stream: 'log'): void;
   stdio(stream: 'stdout' | 'stderr', text: string): void;
 }
 
@@ -56,7 +60,7 @@ interface Slot {
   /** when the last execution ended here (performance.now()) */
   finishedAt: number;
   ready: Promise<void>;
-  markReady: () => void;
+  markReady: (sideErrors: readonly string[]) => void;
 }
 
 interface RunningJob {
@@ -81,6 +85,13 @@ export interface PoolOptions {
   hotWaitMs?: number;
   /** CPU cores the process may use, which decides when a core is free to hot-wait on (default: availableParallelism()) */
   cores?: number;
+  /** capabilities' worker sides every worker opens when it starts (registry.workerSides()) */
+  workerSides?: readonly WorkerSideSpec[];
+}
+
+/** A worker side a worker could not open: the pool's first start fails with it (Engine.create). */
+export class WorkerSideError extends Error {
+  override readonly name = 'WorkerSideError';
 }
 
 /** What the hot wait did: worker messages it took off the ports, and main-thread time it spent. */
@@ -201,14 +212,17 @@ export class WorkerPool extends EventEmitter {
     const oneWay = new OneWayRing(new SharedArrayBuffer(ONE_WAY_RING_BYTES));
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_URL, {
-      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, hostCallTimeoutMs: this.options.hostCallTimeoutMs, posted: this.posted.buffer },
+      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, hostCallTimeoutMs: this.options.hostCallTimeoutMs, posted: this.posted.buffer, workerSides: this.options.workerSides ?? [] },
       transferList: [port2],
       resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
       stdout: false,
       stderr: false,
     });
-    let markReady!: () => void;
-    const ready = new Promise<void>((r) => (markReady = r));
+    let markReady!: (sideErrors: readonly string[]) => void;
+    // a worker that could not open a worker side still serves (those calls fail with host_error);
+    // only the pool's first start refuses, so a misconfigured runner does not come up
+    const ready = new Promise<void>((resolve, reject) => (markReady = (errors) => (errors.length === 0 ? resolve() : reject(new WorkerSideError(errors.join('; '))))));
+    ready.catch(() => {});
     const slot: Slot = { worker, hostPort: port1, oneWay, signal: new Int32Array(signalBuffer), loaded: new Set(), current: null, finishedAt: 0, ready, markReady };
     worker.on('error', (e) => this.replace(slot, 'worker_crashed', `the worker crashed: ${e.message}`));
     worker.on('exit', () => this.replace(slot, 'worker_crashed', 'the worker exited'));
@@ -218,13 +232,26 @@ export class WorkerPool extends EventEmitter {
 
   private onWorkerMessage(slot: Slot, msg: WorkerMessage): void {
     // what the worker wrote before this message comes first
-    for (const earlier of slot.oneWay.drain()) this.onWorkerMessage(slot, earlier as WorkerMessage);
+    this.handleOneWay(slot);
+    this.handle(slot, msg);
+  }
+
+  /**
+   * The one-way records written so far, in order. Each is handled without reading the ring again:
+   * the worker may still be writing, and records read while an earlier one is handled would
+   * overtake the rest of their batch.
+   */
+  private handleOneWay(slot: Slot): void {
+    for (const earlier of slot.oneWay.drain()) this.handle(slot, earlier as WorkerMessage);
+  }
+
+  private handle(slot: Slot, msg: WorkerMessage): void {
     switch (msg.type) {
       case 'call':
         this.onHostCall(slot, msg);
         break;
       case 'ready':
-        slot.markReady();
+        slot.markReady(msg.sideErrors);
         break;
       case 'started':
         this.restartDeadline(slot, msg.id);
@@ -234,6 +261,9 @@ export class WorkerPool extends EventEmitter {
         break;
       case 'host-call':
         if (slot.current?.id === msg.id) slot.current.job.session.oneWay(msg.iface, msg.fn, msg.args);
+        break;
+      case 'log':
+        if (slot.current?.id === msg.id) slot.current.job.session.log(msg.level, msg.message, 'log');
         break;
       case 'result':
         this.finish(slot, msg);
@@ -422,7 +452,7 @@ export class WorkerPool extends EventEmitter {
     const index = this.slots.indexOf(slot);
     if (index === -1 || this.closed) return;
     // the log lines of a guest that hung or crashed are kept
-    for (const earlier of slot.oneWay.drain()) this.onWorkerMessage(slot, earlier as WorkerMessage);
+    this.handleOneWay(slot);
     const running = slot.current;
     slot.current = null;
     if (running) clearTimeout(running.timer);

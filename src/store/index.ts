@@ -13,3 +13,5 @@ export * from './kv-limits.js';
 export * from './logs.js';
 export * from './truncate-utf8.js';
 export * from './idempotency.js';
+export { SqliteReader } from './sqlite-reader.js';
+export type { WorkerReadableStore } from './sqlite-reader.js';

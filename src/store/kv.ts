@@ -13,6 +13,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './database.js';
 import type { StoreDialect } from './dialect.js';
 import type { KvLimits } from './kv-limits.js';
+import type { SqliteReader } from './sqlite-reader.js';
 import { DEFAULT_KV_LIMITS, invalidName } from './kv-limits.js';
 
 export interface KvEntry {
@@ -59,6 +60,47 @@ const toEntry = (row: { namespace: string; key: string; value: Buffer; revision:
   value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength),
   revision: Number(row.revision),
 });
+
+// The reads, as queries: the store runs them here, a guest worker compiles the same ones for its
+// own read-only connection (createKvReader, sqlite-reader.ts).
+
+function entryQuery(db: Kysely<Database>, installId: string, namespace: string, key: string) {
+  return db
+    .selectFrom('kv_entries')
+    .select(['namespace', 'key', 'value', 'revision'])
+    .where('install_id', '=', installId)
+    .where('namespace', '=', namespace)
+    .where('key', '=', key);
+}
+
+function pageQuery(db: Kysely<Database>, installId: string, namespace: string, cursor: string | undefined, limits: KvLimits) {
+  let query = db.selectFrom('kv_entries').select(['namespace', 'key', 'value', 'revision']).where('install_id', '=', installId).where('namespace', '=', namespace);
+  if (cursor !== undefined) query = query.where('key', '>', cursor);
+  return query.orderBy('key').limit(limits.pageSize);
+}
+
+const foundEntry = (row: Parameters<typeof toEntry>[0] | undefined): KvGetResult => (row ? { kind: 'ok', entry: toEntry(row) } : { kind: 'missing' });
+
+/** `get` and `list` of KvStore, synchronous, over a worker's read-only SQLite connection. */
+export interface KvReader {
+  get(installId: string, namespace: string, key: string, limits: KvLimits): KvGetResult;
+  list(installId: string, namespace: string, cursor: string | undefined, limits: KvLimits): KvListResult;
+}
+
+export function createKvReader(reader: SqliteReader): KvReader {
+  return {
+    get(installId, namespace, key, limits) {
+      const invalid = invalidName(namespace, key, limits);
+      if (invalid) return { kind: 'denied', reason: invalid };
+      return foundEntry(reader.first(entryQuery(reader.db, installId, namespace, key)));
+    },
+    list(installId, namespace, cursor, limits) {
+      const invalid = invalidName(namespace, undefined, limits);
+      if (invalid) return { kind: 'denied', reason: invalid };
+      return { kind: 'ok', entries: reader.all(pageQuery(reader.db, installId, namespace, cursor, limits)).map(toEntry) };
+    },
+  };
+}
 
 /** advisory-lock class id for kv writes ("kv" in ASCII), so it cannot collide with other locks */
 const KV_LOCK_CLASS = 0x6b76;
@@ -121,14 +163,7 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
     async get(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
-      const row = await db
-        .selectFrom('kv_entries')
-        .select(['namespace', 'key', 'value', 'revision'])
-        .where('install_id', '=', installId)
-        .where('namespace', '=', namespace)
-        .where('key', '=', key)
-        .executeTakeFirst();
-      return row ? { kind: 'ok', entry: toEntry(row) } : { kind: 'missing' };
+      return foundEntry(await entryQuery(db, installId, namespace, key).executeTakeFirst());
     },
 
     async put(installId, input, limits = DEFAULT_KV_LIMITS) {
@@ -218,14 +253,7 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
     async list(installId, namespace, cursor, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, undefined, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
-      let query = db
-        .selectFrom('kv_entries')
-        .select(['namespace', 'key', 'value', 'revision'])
-        .where('install_id', '=', installId)
-        .where('namespace', '=', namespace);
-      if (cursor !== undefined) query = query.where('key', '>', cursor);
-      const rows = await query.orderBy('key').limit(limits.pageSize).execute();
-      return { kind: 'ok', entries: rows.map(toEntry) };
+      return { kind: 'ok', entries: (await pageQuery(db, installId, namespace, cursor, limits).execute()).map(toEntry) };
     },
 
     async usage(installId) {

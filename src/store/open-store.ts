@@ -21,6 +21,7 @@ import { createRegistryStore } from './registry.js';
 import type { SecretsStore } from './secrets.js';
 import { assertSecretsKeyPresent, createSecretsStore } from './secrets.js';
 import { SecretsKeyError, parseSecretsKey } from './secrets-key.js';
+import type { WorkerReadableStore } from './sqlite-reader.js';
 
 export interface OpenStoreOptions {
   /** `postgres://` or `postgresql://` → PostgreSQL; absent → SQLite file `<dataDir>/runner.db` */
@@ -50,6 +51,13 @@ export interface Store {
   readonly kv: KvStore;
   readonly logs: LogStore;
   readonly idempotency: IdempotencyStore;
+  /**
+   * What a guest worker needs to answer reads itself (the capabilities' worker sides,
+   * sqlite-reader.ts). null for PostgreSQL, whose client is asynchronous, and when the store was
+   * opened with its own clock (`now`): secrets expire by the clock, and a function cannot cross
+   * to a worker.
+   */
+  readonly workerReadable: WorkerReadableStore | null;
   /** migrations this open applied (empty when the schema was current) */
   readonly appliedMigrations: readonly string[];
   /** readiness: can the database answer a query now? */
@@ -80,9 +88,8 @@ export class StoreConfigError extends Error {
 export const SQLITE_SYNCHRONOUS = ['full', 'normal'] as const;
 export type SqliteSynchronous = (typeof SQLITE_SYNCHRONOUS)[number];
 
-function openSqlite(dataDir: string, synchronous: SqliteSynchronous): Kysely<Database> {
-  mkdirSync(dataDir, { recursive: true });
-  const database = new Sqlite(join(dataDir, SQLITE_FILE_NAME));
+function openSqlite(file: string, synchronous: SqliteSynchronous): Kysely<Database> {
+  const database = new Sqlite(file);
   database.pragma('journal_mode = WAL');
   database.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   database.pragma('busy_timeout = 5000');
@@ -140,9 +147,12 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 
   let dialect: StoreDialect;
   let db: Kysely<Database>;
+  let sqliteFile: string | null = null;
   if (options.databaseUrl === undefined || options.databaseUrl === '') {
     dialect = 'sqlite';
-    db = openSqlite(options.dataDir, options.sqliteSynchronous ?? 'full');
+    mkdirSync(options.dataDir, { recursive: true });
+    sqliteFile = join(options.dataDir, SQLITE_FILE_NAME);
+    db = openSqlite(sqliteFile, options.sqliteSynchronous ?? 'full');
   } else if (/^postgres(ql)?:\/\//.test(options.databaseUrl)) {
     if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
       throw new StoreConfigError(`schema name ${JSON.stringify(options.schema)} is not a plain SQL identifier`);
@@ -171,6 +181,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       kv: createKvStore(db, dialect, now),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous),
       idempotency: createIdempotencyStore(db, now),
+      workerReadable: sqliteFile !== null && options.now === undefined ? { sqliteFile, secretsKey: key } : null,
       appliedMigrations,
       async ping() {
         try {

@@ -10,6 +10,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
+import type { SqliteReader } from './sqlite-reader.js';
 import { SecretsKeyError } from './secrets-key.js';
 
 export type SecretLookup =
@@ -64,9 +65,45 @@ function open(key: Buffer, installId: string, name: string, row: { iv: Buffer; c
   }
 }
 
-export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now: () => number): SecretsStore {
-  const notExpired = (expiresAt: number | null) => expiresAt === null || expiresAt > now();
+// The reads, as queries: the store runs them here, a guest worker compiles the same ones for its
+// own read-only connection (createSecretsReader, sqlite-reader.ts).
 
+function secretQuery(db: Kysely<Database>, installId: string, name: string) {
+  return db.selectFrom('install_secrets').select(['iv', 'ciphertext', 'auth_tag', 'expires_at']).where('install_id', '=', installId).where('name', '=', name);
+}
+
+function namesQuery(db: Kysely<Database>, installId: string) {
+  return db.selectFrom('install_secrets').select(['name', 'expires_at']).where('install_id', '=', installId).orderBy('name');
+}
+
+const notExpired = (expiresAt: number | null, now: number) => expiresAt === null || expiresAt > now;
+
+type SealedRow = { iv: Buffer; ciphertext: Buffer; auth_tag: Buffer; expires_at: number | null };
+
+function lookup(key: Buffer | null, installId: string, name: string, row: SealedRow | undefined, now: number): SecretLookup {
+  if (!row) return { kind: 'missing' };
+  if (!notExpired(row.expires_at, now)) return { kind: 'expired' };
+  if (key === null) return { kind: 'undecryptable' };
+  const plaintext = open(key, installId, name, row);
+  return plaintext === null ? { kind: 'undecryptable' } : { kind: 'ok', value: plaintext };
+}
+
+const liveNames = (rows: { name: string; expires_at: number | null }[], now: number): string[] => rows.filter((r) => notExpired(r.expires_at, now)).map((r) => r.name);
+
+/** `getSecret` and `listSecretNames` of SecretsStore, synchronous, over a worker's read-only SQLite connection (real time: Date.now). */
+export interface SecretsReader {
+  getSecret(installId: string, name: string): SecretLookup;
+  listSecretNames(installId: string): string[];
+}
+
+export function createSecretsReader(reader: SqliteReader, key: Buffer | null): SecretsReader {
+  return {
+    getSecret: (installId, name) => lookup(key, installId, name, reader.first(secretQuery(reader.db, installId, name)), Date.now()),
+    listSecretNames: (installId) => liveNames(reader.all(namesQuery(reader.db, installId)), Date.now()),
+  };
+}
+
+export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now: () => number): SecretsStore {
   return {
     keyConfigured: key !== null,
 
@@ -88,27 +125,11 @@ export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now
     },
 
     async getSecret(installId, name) {
-      const row = await db
-        .selectFrom('install_secrets')
-        .select(['iv', 'ciphertext', 'auth_tag', 'expires_at'])
-        .where('install_id', '=', installId)
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (!row) return { kind: 'missing' };
-      if (!notExpired(row.expires_at)) return { kind: 'expired' };
-      if (key === null) return { kind: 'undecryptable' };
-      const plaintext = open(key, installId, name, row);
-      return plaintext === null ? { kind: 'undecryptable' } : { kind: 'ok', value: plaintext };
+      return lookup(key, installId, name, await secretQuery(db, installId, name).executeTakeFirst(), now());
     },
 
     async listSecretNames(installId) {
-      const rows = await db
-        .selectFrom('install_secrets')
-        .select(['name', 'expires_at'])
-        .where('install_id', '=', installId)
-        .orderBy('name')
-        .execute();
-      return rows.filter((r) => notExpired(r.expires_at)).map((r) => r.name);
+      return liveNames(await namesQuery(db, installId).execute(), now());
     },
 
     async deleteSecrets(installId) {

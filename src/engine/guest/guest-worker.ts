@@ -2,11 +2,15 @@
  * Worker entry: hosts guest instances and runs one execution at a time.
  *
  * Guest import calls to `alga:extension/*` are forwarded to the main thread over the host channel
- * and answered synchronously (`Atomics.wait` until the main thread has run the async capability).
- * WASI is served locally (see wasi.ts).
+ * and answered synchronously (`Atomics.wait` until the main thread has run the async capability),
+ * unless the execution's local plan lets the worker answer them itself (per-execution answers,
+ * one-way calls, in-worker functions from the capabilities' worker sides). WASI is served locally
+ * (see wasi.ts).
  */
 import { parentPort, workerData, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import type { HostResult } from '../../capabilities/capability.js';
+import type { InWorkerCall, WorkerSideSpec } from '../../capabilities/registry.js';
+import type { CreateWorkerFunctions, WorkerCallRecord, WorkerFunction } from '../../capabilities/worker-side.js';
 import {
   type ExecuteMessage,
   type ExecuteReply,
@@ -36,6 +40,8 @@ interface WorkerInit {
   hostCallTimeoutMs: number;
   /** the pool's count of messages posted by all its workers, for a hot-waiting main thread (protocol.ts) */
   posted: SharedArrayBuffer;
+  /** capabilities' worker sides to open before serving (worker-side.ts) */
+  workerSides: WorkerSideSpec[];
 }
 
 /** Thrown into the guest to unwind it when the host ends the execution (limit reached). */
@@ -97,6 +103,8 @@ interface Running {
   id: number;
   answers: ExecuteMessage['local']['answers'];
   oneWay: ReadonlySet<string>;
+  inWorker: ExecuteMessage['local']['inWorker'];
+  workerCalls: WorkerCallRecord[];
   maxHostCalls: number;
   hostCalls: number;
   localCalls: Record<string, number>;
@@ -128,6 +136,8 @@ function callHost(iface: string, fn: string, args: unknown[]): unknown {
     postOneWay({ type: 'host-call', id: execution.id, iface, fn, args: args.map(ownBytes) });
     return undefined;
   }
+  const inWorker = execution.inWorker[key];
+  if (inWorker) return runInWorker(execution, key, inWorker, args);
   const seq = (lastSeq = lastSeq >= 0x7ffffff0 ? 1 : lastSeq + 1);
   toMain({ type: 'call', seq, iface, fn, args: args.map(ownBytes) } satisfies HostChannelMessage);
   const deadline = performance.now() + init.hostCallTimeoutMs;
@@ -151,6 +161,41 @@ function callHost(iface: string, fn: string, args: unknown[]): unknown {
     if (spinUntilChanged(observed, execution.hostCallSpinMs)) continue;
     Atomics.wait(signal, SIGNAL.ANSWERED, observed, left);
   }
+}
+
+/** The in-worker functions of the worker sides this worker opened, by `iface#fn`, and why any failed to open. */
+const workerFunctions = new Map<string, WorkerFunction<never>>();
+const sideErrors: string[] = [];
+
+async function openWorkerSides(): Promise<void> {
+  for (const side of init.workerSides) {
+    try {
+      const module = (await import(side.module)) as { createWorkerFunctions?: CreateWorkerFunctions };
+      if (typeof module.createWorkerFunctions !== 'function') throw new Error(`${side.module} has no createWorkerFunctions export`);
+      for (const [key, fn] of Object.entries(module.createWorkerFunctions(side.init))) workerFunctions.set(key, fn);
+    } catch (e) {
+      sideErrors.push(`the worker side of ${side.capability} could not open: ${describe(e)}`);
+    }
+  }
+}
+
+/** Runs an in-worker function: its outcome and latency are reported with the result, a throw is contained as on the main thread. */
+function runInWorker(execution: Running, key: string, call: InWorkerCall, args: unknown[]): unknown {
+  const fn = workerFunctions.get(key);
+  if (!fn) throw new HostAbort('host_error', `${key} has no worker side in this worker${sideErrors.length > 0 ? ` (${sideErrors.join('; ')})` : ''}`);
+  const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => postOneWay({ type: 'log', id: execution.id, level, message });
+  const started = performance.now();
+  let result: HostResult;
+  try {
+    result = fn({ args, config: call.config as never, log });
+  } catch (e) {
+    execution.workerCalls.push({ key, outcome: 'failed', seconds: (performance.now() - started) / 1000 });
+    log('error', `${key} failed: ${e instanceof Error ? e.message : String(e)}`);
+    if (call.onFailure) return unwrap(call.onFailure);
+    throw new HostAbort('host_error', `${key} failed`);
+  }
+  execution.workerCalls.push({ key, outcome: result.kind === 'err' ? 'error' : 'ok', seconds: (performance.now() - started) / 1000 });
+  return unwrap(result);
 }
 
 /**
@@ -231,7 +276,7 @@ function execute(msg: ExecuteMessage): void {
   oneWay.startExecution();
   const slot = slots.get(msg.artifactKey);
   const started = performance.now();
-  const stats: ExecutionStats = { instance: 'reused', guestMs: 0, memoryBytes: 0, hostCalls: 0, localCalls: {}, worker: threadId };
+  const stats: ExecutionStats = { instance: 'reused', guestMs: 0, memoryBytes: 0, hostCalls: 0, localCalls: {}, workerCalls: [], worker: threadId };
   if (!slot) {
     post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `artifact ${msg.artifactKey} is not loaded in this worker`, stats });
     return;
@@ -269,7 +314,17 @@ function execute(msg: ExecuteMessage): void {
 
   let reply: CallReply;
   // A request served during a restore nests inside another's execute(), whose guest has returned.
-  const execution: Running = { id: msg.id, answers: msg.local.answers, oneWay: new Set(msg.local.oneWay), maxHostCalls: msg.maxHostCalls, hostCalls: 0, localCalls: stats.localCalls, hostCallSpinMs: msg.hostCallSpinMs };
+  const execution: Running = {
+    id: msg.id,
+    answers: msg.local.answers,
+    oneWay: new Set(msg.local.oneWay),
+    inWorker: msg.local.inWorker,
+    workerCalls: stats.workerCalls,
+    maxHostCalls: msg.maxHostCalls,
+    hostCalls: 0,
+    localCalls: stats.localCalls,
+    hostCallSpinMs: msg.hostCallSpinMs,
+  };
   running = execution;
   try {
     const response = instance.call(msg.context, msg.request);
@@ -379,7 +434,7 @@ function describe(e: unknown): string {
 }
 
 /** Written for the main thread to read with the next message, or posted when it does not fit. */
-function postOneWay(msg: Extract<FromWorker, { type: 'stdio' | 'host-call' }>): void {
+function postOneWay(msg: Extract<FromWorker, { type: 'stdio' | 'host-call' | 'log' }>): void {
   if (!oneWay.append(msg)) post(msg);
 }
 
@@ -395,7 +450,8 @@ function post(msg: FromWorker): void {
 // Messages are handled strictly in order: a load must finish before the execute that follows it.
 // `inChain` counts messages taken by the listener and not yet handled; `deferred` holds messages
 // taken off the port during a restore that must wait their turn.
-let queue: Promise<void> = Promise.resolve();
+// the worker sides open first: nothing is served before they are
+let queue: Promise<void> = openWorkerSides();
 let inChain = 0;
 const deferred: ToWorker[] = [];
 
@@ -419,4 +475,4 @@ port.on('message', (msg: ToWorker) => {
   inChain++;
   queue = queue.then(() => handle(msg)).finally(() => inChain--);
 });
-post({ type: 'ready' });
+void queue.then(() => post({ type: 'ready', sideErrors }));

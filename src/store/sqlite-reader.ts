@@ -1,0 +1,71 @@
+/**
+ * A read-only connection to the embedded SQLite store, for a guest worker (capabilities' worker
+ * sides, worker-side.ts). Workers answer reads synchronously while the guest waits, so they cannot
+ * use kysely's asynchronous executor; they build the same kysely queries as the store modules,
+ * compile them here, and run the SQL on their own better-sqlite3 connection.
+ *
+ * Why this is sound: the store runs in WAL mode, where readers on other connections see every
+ * committed transaction and never block the writer. The main thread acknowledges a write only
+ * after its commit, so a guest's read after its own `put` returned sees it.
+ */
+import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type Compilable } from 'kysely';
+import type { Database } from './database.js';
+import { Sqlite, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
+
+/** What a worker needs to read the store (Store.workerReadable). */
+export interface WorkerReadableStore {
+  /** the SQLite file */
+  readonly sqliteFile: string;
+  /** RUNNER_SECRETS_KEY, to open secrets (null: none configured) */
+  readonly secretsKey: Uint8Array | null;
+}
+
+/** Statements kept per connection (a worker runs a handful of distinct queries). */
+const STATEMENT_CACHE_SIZE = 64;
+
+export class SqliteReader {
+  /** Builds and compiles queries; it has no connection of its own (DummyDriver). */
+  readonly db = new Kysely<Database>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new SqliteIntrospector(db),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
+  private readonly statements = new Map<string, SqliteStatement>();
+
+  private constructor(private readonly connection: SqliteConnection) {}
+
+  /** Opens `file` read-only; it must exist (the main thread created and migrated it). */
+  static open(file: string): SqliteReader {
+    const connection = new Sqlite(file, { readonly: true, fileMustExist: true });
+    // a checkpoint can hold the WAL index briefly; wait for it rather than fail the guest's call
+    connection.pragma('busy_timeout = 5000');
+    return new SqliteReader(connection);
+  }
+
+  all<Row>(query: Compilable<Row>): Row[] {
+    const compiled = query.compile();
+    return this.statement(compiled.sql).all(...compiled.parameters) as Row[];
+  }
+
+  first<Row>(query: Compilable<Row>): Row | undefined {
+    const compiled = query.compile();
+    return this.statement(compiled.sql).get(...compiled.parameters) as Row | undefined;
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+
+  private statement(sql: string): SqliteStatement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.delete(this.statements.keys().next().value!);
+      statement = this.connection.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}

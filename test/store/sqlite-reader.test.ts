@@ -1,0 +1,82 @@
+/**
+ * The worker's read path (src/store/sqlite-reader.ts): a second, read-only connection running the
+ * store's own queries synchronously must answer exactly as the store does, and see every write the
+ * store committed — including ones made after it opened.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore, SqliteReader, createKvReader, createSecretsReader, DEFAULT_KV_LIMITS, type Store } from '../../src/store/index.js';
+
+const KEY = Buffer.alloc(32, 3);
+let dir: string;
+let store: Store;
+let reader: SqliteReader;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sqlite-reader-'));
+  store = await openStore({ dataDir: dir, secretsKey: KEY });
+  assert.ok(store.workerReadable);
+  reader = SqliteReader.open(store.workerReadable.sqliteFile);
+});
+after(async () => {
+  reader?.close();
+  await store?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+test('kv reads match the store\'s, for writes committed after the reader opened', async () => {
+  const kv = createKvReader(reader);
+  const limits = { ...DEFAULT_KV_LIMITS, pageSize: 2 };
+  assert.deepEqual(kv.get('i1', 'ns', 'a', limits), { kind: 'missing' });
+  for (const key of ['c', 'a', 'b']) await store.kv.put('i1', { namespace: 'ns', key, value: bytes(key) });
+  await store.kv.put('i1', { namespace: 'ns', key: 'a', value: bytes('a2') });
+  await store.kv.put('i2', { namespace: 'ns', key: 'a', value: bytes('other install') });
+
+  for (const key of ['a', 'b', 'zz']) assert.deepEqual(kv.get('i1', 'ns', key, limits), await store.kv.get('i1', 'ns', key, limits));
+  const got = kv.get('i1', 'ns', 'a', limits);
+  assert.equal(got.kind === 'ok' && new TextDecoder().decode(got.entry.value), 'a2');
+  assert.equal(got.kind === 'ok' && got.entry.revision, 2);
+
+  // paging: the limit's page size, keys after the cursor, byte order
+  for (const cursor of [undefined, 'a', 'b', 'c']) assert.deepEqual(kv.list('i1', 'ns', cursor, limits), await store.kv.list('i1', 'ns', cursor, limits));
+  const first = kv.list('i1', 'ns', undefined, limits);
+  assert.deepEqual(first.kind === 'ok' && first.entries.map((e) => e.key), ['a', 'b']);
+
+  // names the store refuses are refused the same way, without a query
+  for (const [ns, key] of [['', 'k'], ['ns', ''], ['n'.repeat(200), 'k'], ['ns', 'k\u0000']]) {
+    assert.deepEqual(kv.get('i1', ns!, key!, limits), await store.kv.get('i1', ns!, key!, limits));
+    assert.equal(kv.get('i1', ns!, key!, limits).kind, 'denied');
+  }
+  await store.kv.delete('i1', 'ns', 'b');
+  assert.deepEqual(kv.get('i1', 'ns', 'b', limits), { kind: 'missing' });
+});
+
+test('secrets open with the key; expired, missing and undecryptable as the store says', async () => {
+  const secrets = createSecretsReader(reader, KEY);
+  await store.secrets.putSecrets('s1', { api: 'value-1', other: 'value-2' });
+  await store.secrets.putSecrets('s2', { old: 'x' }, new Date(Date.now() - 1000));
+  assert.deepEqual(secrets.getSecret('s1', 'api'), { kind: 'ok', value: 'value-1' });
+  assert.deepEqual(secrets.getSecret('s1', 'nope'), { kind: 'missing' });
+  assert.deepEqual(secrets.getSecret('s2', 'old'), { kind: 'expired' });
+  assert.deepEqual(secrets.listSecretNames('s1'), ['api', 'other']);
+  assert.deepEqual(secrets.listSecretNames('s2'), []);
+  assert.deepEqual(createSecretsReader(reader, Buffer.alloc(32, 4)).getSecret('s1', 'api'), { kind: 'undecryptable' });
+  assert.deepEqual(createSecretsReader(reader, null).getSecret('s1', 'api'), { kind: 'undecryptable' });
+});
+
+test('a store with its own clock offers no worker reads (a clock cannot cross to a worker)', async () => {
+  const clockDir = mkdtempSync(join(tmpdir(), 'sqlite-reader-clock-'));
+  const clocked = await openStore({ dataDir: clockDir, now: () => 0 });
+  try {
+    assert.equal(clocked.workerReadable, null);
+  } finally {
+    await clocked.close();
+    rmSync(clockDir, { recursive: true, force: true });
+  }
+  assert.deepEqual(store.workerReadable, { sqliteFile: join(dir, 'runner.db'), secretsKey: KEY });
+});
