@@ -64,7 +64,7 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
     if (put.kind !== 'ok') throw new Error(`could not store the bench secret: ${put.kind}`);
     // without `workerReadable` the capabilities have no worker side: their reads are round trips
     const capabilityStore = backend === 'sqlite-normal-round-trips' ? { ...store, workerReadable: null } : store;
-    registry = createCapabilityRegistry({ store: capabilityStore, tenantData: createStoreTenantData(store.db), http: { allowPrivate: false }, observer });
+    registry = createCapabilityRegistry({ store: capabilityStore, tenantData: createStoreTenantData(store.db, capabilityStore.workerReadable), http: { allowPrivate: false }, observer });
   } else {
     registry = createInMemoryRegistry(new InMemoryBackend(), observer);
   }

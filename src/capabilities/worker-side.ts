@@ -4,18 +4,21 @@
  * (a read-only SQLite connection, say) and returns the functions it serves by `iface#fn`.
  *
  * Worker functions run inside a guest's import call, so they are synchronous, and they see only
- * what crossed to the worker: the guest's arguments (as jco lowers them), the capability's
- * per-install config (from `configure`) and a `log` that lands in the execution's log like
+ * what crossed to the worker: the guest's arguments (as jco lowers them), the execution's identity,
+ * the capability's per-install config (from `configure`) and a `log` that lands in the execution's log like
  * `services.log` on the main thread. Grants were checked at dispatch: a worker function is only
  * reached when its capability is granted. A throw is contained like a main-thread failure: logged,
  * answered with the interface's `onFailure`, or the execution ends with `host_error`.
  */
 import type { HostResult } from './capability.js';
+import type { GuestContextData } from '../engine/protocol.js';
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface WorkerCall<Config> {
   readonly args: readonly unknown[];
+  /** the execution's identity, as the guest's get-context sees it */
+  readonly ctx: Readonly<GuestContextData>;
   readonly config: Config;
   log(level: WorkerLogLevel, message: string): void;
 }

@@ -46,7 +46,7 @@ export class Runtime {
     const store = await openStore({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, sqliteSynchronous: config.sqliteSynchronous, dataDir: config.dataDir, secretsKey: config.secretsKey });
     try {
       const metrics = new ServiceMetrics();
-      const tenantStore = createStoreTenantData(store.db);
+      const tenantStore = createStoreTenantData(store.db, store.workerReadable);
       const tenantData: TenantDataBackend =
         config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
       const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver });

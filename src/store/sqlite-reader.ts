@@ -23,6 +23,8 @@ export interface WorkerReadableStore {
 /** Statements kept per connection (a worker runs a handful of distinct queries). */
 const STATEMENT_CACHE_SIZE = 64;
 
+const openReaders = new Map<string, SqliteReader>();
+
 export class SqliteReader {
   /** Builds and compiles queries; it has no connection of its own (DummyDriver). */
   readonly db = new Kysely<Database>({
@@ -35,14 +37,25 @@ export class SqliteReader {
   });
   private readonly statements = new Map<string, SqliteStatement>();
 
-  private constructor(private readonly connection: SqliteConnection) {}
+  private constructor(
+    private readonly file: string,
+    private readonly connection: SqliteConnection,
+  ) {}
 
-  /** Opens `file` read-only; it must exist (the main thread created and migrated it). */
+  /**
+   * This thread's reader of `file`, opened read-only on first use; it must exist (the main thread
+   * created and migrated it). The capabilities' worker sides of one worker share it.
+   */
   static open(file: string): SqliteReader {
-    const connection = new Sqlite(file, { readonly: true, fileMustExist: true });
-    // a checkpoint can hold the WAL index briefly; wait for it rather than fail the guest's call
-    connection.pragma('busy_timeout = 5000');
-    return new SqliteReader(connection);
+    let reader = openReaders.get(file);
+    if (!reader) {
+      const connection = new Sqlite(file, { readonly: true, fileMustExist: true });
+      // a checkpoint can hold the WAL index briefly; wait for it rather than fail the guest's call
+      connection.pragma('busy_timeout = 5000');
+      reader = new SqliteReader(file, connection);
+      openReaders.set(file, reader);
+    }
+    return reader;
   }
 
   all<Row>(query: Compilable<Row>): Row[] {
@@ -55,7 +68,13 @@ export class SqliteReader {
     return this.statement(compiled.sql).get(...compiled.parameters) as Row | undefined;
   }
 
+  /** Runs `read` in one read transaction: every query in it sees the same committed state. */
+  snapshot<T>(read: () => T): T {
+    return this.connection.transaction(read)();
+  }
+
   close(): void {
+    openReaders.delete(this.file);
     this.connection.close();
   }
 

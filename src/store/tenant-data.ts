@@ -16,13 +16,16 @@ import {
   parseServicesListInput,
   succeeded,
   type ClientSummary,
+  type ClientsListInput,
   type ListResult,
   type ServiceBillingMethod,
   type ServiceItemKind,
   type ServiceSummary,
+  type ServicesListInput,
   type TenantDataBackend,
   type TenantDataResult,
 } from './tenant-data-model.js';
+import type { SqliteReader, WorkerReadableStore } from './sqlite-reader.js';
 
 interface TenantClientsTable {
   tenant: string;
@@ -61,6 +64,7 @@ interface TenantDataTables {
 
 /** The store backend plus the writes only the admin API and demo seeding use. */
 export interface StoreTenantData extends TenantDataBackend {
+  readonly workerReadable: WorkerReadableStore | null;
   /** Replace all of a tenant's clients atomically (items already validated, ids unique). */
   replaceClients(tenantId: string, items: readonly ClientSummary[]): Promise<void>;
   /** Replace all of a tenant's services atomically (items already validated, ids unique). */
@@ -191,13 +195,127 @@ async function guarded<T>(what: string, work: () => Promise<T>): Promise<TenantD
   try {
     return succeeded(await work());
   } catch (error) {
-    return failed('internal', `${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+    return failedWith(what, error);
   }
 }
 
-/** Build the store backend over an open database (any table typing) on which migration 050 has run. */
-export function createStoreTenantData<DB>(database: Kysely<DB>): StoreTenantData {
-  const db = database as unknown as Kysely<TenantDataTables>;
+function guardedSync<T>(what: string, work: () => T): TenantDataResult<T> {
+  try {
+    return succeeded(work());
+  } catch (error) {
+    return failedWith(what, error);
+  }
+}
+
+const failedWith = (what: string, error: unknown) => failed('internal', `${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+
+type TenantDb = Kysely<TenantDataTables>;
+type ClientsQuery = Extract<ReturnType<typeof parseClientsListInput>, { ok: true }>['value'];
+type ServicesQuery = Extract<ReturnType<typeof parseServicesListInput>, { ok: true }>['value'];
+
+// The reads, as queries: the store runs them here, a guest worker compiles the same ones for its
+// own read-only connection (createTenantDataReader, sqlite-reader.ts).
+
+function clientMatches(db: TenantDb, tenantId: string, { search, includeInactive }: ClientsQuery) {
+  let matches = db.selectFrom('tenant_clients').where('tenant', '=', tenantId);
+  if (!includeInactive) matches = matches.where('is_inactive', '=', 0);
+  if (search !== undefined) {
+    const pattern = containsPattern(search);
+    matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('billing_email_key', pattern)]));
+  }
+  return matches;
+}
+
+const clientCount = (db: TenantDb, tenantId: string, q: ClientsQuery) => clientMatches(db, tenantId, q).select((eb) => eb.fn.countAll().as('n'));
+
+const clientPage = (db: TenantDb, tenantId: string, q: ClientsQuery) =>
+  clientMatches(db, tenantId, q)
+    .select(clientColumns)
+    .orderBy('name_key')
+    .orderBy('client_id')
+    .limit(q.pageSize)
+    .offset((q.page - 1) * q.pageSize);
+
+const clientById = (db: TenantDb, tenantId: string, clientId: string) => db.selectFrom('tenant_clients').select(clientColumns).where('tenant', '=', tenantId).where('client_id', '=', clientId);
+
+function serviceMatches(db: TenantDb, tenantId: string, { search, itemKind, isActive, billingMethod }: ServicesQuery) {
+  let matches = db.selectFrom('tenant_services').where('tenant', '=', tenantId);
+  if (itemKind !== undefined) matches = matches.where('item_kind', '=', itemKind);
+  if (isActive !== undefined) matches = matches.where('is_active', '=', isActive ? 1 : 0);
+  if (billingMethod !== undefined) matches = matches.where('billing_method', '=', billingMethod);
+  if (search !== undefined) {
+    const pattern = containsPattern(search);
+    matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('sku_key', pattern)]));
+  }
+  return matches;
+}
+
+const serviceCount = (db: TenantDb, tenantId: string, q: ServicesQuery) => serviceMatches(db, tenantId, q).select((eb) => eb.fn.countAll().as('n'));
+
+const servicePage = (db: TenantDb, tenantId: string, q: ServicesQuery) =>
+  serviceMatches(db, tenantId, q)
+    .select(serviceColumns)
+    .orderBy('name_key')
+    .orderBy('service_id')
+    .limit(q.pageSize)
+    .offset((q.page - 1) * q.pageSize);
+
+const serviceById = (db: TenantDb, tenantId: string, serviceId: string) => db.selectFrom('tenant_services').select(serviceColumns).where('tenant', '=', tenantId).where('service_id', '=', serviceId);
+
+const listResult = <R, T>(rows: R[], toItem: (r: R) => T, count: { n: string | number | bigint } | undefined, q: { page: number; pageSize: number }): ListResult<T> => ({
+  items: rows.map(toItem),
+  totalCount: Number(count?.n ?? 0),
+  page: q.page,
+  pageSize: q.pageSize,
+});
+
+/** The reads of TenantDataBackend, synchronous, over a worker's read-only SQLite connection; the tenant is the execution's. */
+export interface TenantDataReader {
+  listClients(tenantId: string, input: ClientsListInput): TenantDataResult<ListResult<ClientSummary>>;
+  getClient(tenantId: string, clientId: string): TenantDataResult<ClientSummary | undefined>;
+  listServices(tenantId: string, input: ServicesListInput): TenantDataResult<ListResult<ServiceSummary>>;
+  getService(tenantId: string, serviceId: string): TenantDataResult<ServiceSummary | undefined>;
+}
+
+export function createTenantDataReader(reader: SqliteReader): TenantDataReader {
+  const db = reader.db as unknown as TenantDb;
+  return {
+    listClients(tenantId, input) {
+      const query = parseClientsListInput(input);
+      if (!query.ok) return query;
+      // count and page from one snapshot: a replace committed between them cannot split the answer
+      return guardedSync('listing clients', () => reader.snapshot(() => listResult(reader.all(clientPage(db, tenantId, query.value)), clientFromRow, reader.first(clientCount(db, tenantId, query.value)), query.value)));
+    },
+    getClient(tenantId, clientId) {
+      const id = parseRecordId(clientId, 'client');
+      if (!id.ok) return id;
+      return guardedSync('reading a client', () => {
+        const row = reader.first(clientById(db, tenantId, id.value));
+        return row ? clientFromRow(row) : undefined;
+      });
+    },
+    listServices(tenantId, input) {
+      const query = parseServicesListInput(input);
+      if (!query.ok) return query;
+      return guardedSync('listing services', () => reader.snapshot(() => listResult(reader.all(servicePage(db, tenantId, query.value)), serviceFromRow, reader.first(serviceCount(db, tenantId, query.value)), query.value)));
+    },
+    getService(tenantId, serviceId) {
+      const id = parseRecordId(serviceId, 'service');
+      if (!id.ok) return id;
+      return guardedSync('reading a service', () => {
+        const row = reader.first(serviceById(db, tenantId, id.value));
+        return row ? serviceFromRow(row) : undefined;
+      });
+    },
+  };
+}
+
+/**
+ * Build the store backend over an open database (any table typing) on which migration 050 has run.
+ * `workerReadable`: the store's, when guest workers may read tenant data from its file themselves.
+ */
+export function createStoreTenantData<DB>(database: Kysely<DB>, workerReadable: WorkerReadableStore | null = null): StoreTenantData {
+  const db = database as unknown as TenantDb;
   const postgres = dialectOf(database as Kysely<unknown>) === 'postgres';
 
   /**
@@ -210,26 +328,14 @@ export function createStoreTenantData<DB>(database: Kysely<DB>): StoreTenantData
   }
 
   return {
+    workerReadable,
+
     async listClients(scope, input) {
       const query = parseClientsListInput(input);
       if (!query.ok) return query;
-      const { search, includeInactive, page, pageSize } = query.value;
-      return guarded('listing clients', async (): Promise<ListResult<ClientSummary>> => {
-        let matches = db.selectFrom('tenant_clients').where('tenant', '=', scope.tenantId);
-        if (!includeInactive) matches = matches.where('is_inactive', '=', 0);
-        if (search !== undefined) {
-          const pattern = containsPattern(search);
-          matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('billing_email_key', pattern)]));
-        }
-        const counted = await matches.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-        const rows = await matches
-          .select(clientColumns)
-          .orderBy('name_key')
-          .orderBy('client_id')
-          .limit(pageSize)
-          .offset((page - 1) * pageSize)
-          .execute();
-        return { items: rows.map(clientFromRow), totalCount: Number(counted.n), page, pageSize };
+      return guarded('listing clients', async () => {
+        const counted = await clientCount(db, scope.tenantId, query.value).executeTakeFirst();
+        return listResult(await clientPage(db, scope.tenantId, query.value).execute(), clientFromRow, counted, query.value);
       });
     },
 
@@ -237,12 +343,7 @@ export function createStoreTenantData<DB>(database: Kysely<DB>): StoreTenantData
       const id = parseRecordId(clientId, 'client');
       if (!id.ok) return id;
       return guarded('reading a client', async () => {
-        const row = await db
-          .selectFrom('tenant_clients')
-          .select(clientColumns)
-          .where('tenant', '=', scope.tenantId)
-          .where('client_id', '=', id.value)
-          .executeTakeFirst();
+        const row = await clientById(db, scope.tenantId, id.value).executeTakeFirst();
         return row ? clientFromRow(row) : undefined;
       });
     },
@@ -250,25 +351,9 @@ export function createStoreTenantData<DB>(database: Kysely<DB>): StoreTenantData
     async listServices(scope, input) {
       const query = parseServicesListInput(input);
       if (!query.ok) return query;
-      const { search, itemKind, isActive, billingMethod, page, pageSize } = query.value;
-      return guarded('listing services', async (): Promise<ListResult<ServiceSummary>> => {
-        let matches = db.selectFrom('tenant_services').where('tenant', '=', scope.tenantId);
-        if (itemKind !== undefined) matches = matches.where('item_kind', '=', itemKind);
-        if (isActive !== undefined) matches = matches.where('is_active', '=', isActive ? 1 : 0);
-        if (billingMethod !== undefined) matches = matches.where('billing_method', '=', billingMethod);
-        if (search !== undefined) {
-          const pattern = containsPattern(search);
-          matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('sku_key', pattern)]));
-        }
-        const counted = await matches.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-        const rows = await matches
-          .select(serviceColumns)
-          .orderBy('name_key')
-          .orderBy('service_id')
-          .limit(pageSize)
-          .offset((page - 1) * pageSize)
-          .execute();
-        return { items: rows.map(serviceFromRow), totalCount: Number(counted.n), page, pageSize };
+      return guarded('listing services', async () => {
+        const counted = await serviceCount(db, scope.tenantId, query.value).executeTakeFirst();
+        return listResult(await servicePage(db, scope.tenantId, query.value).execute(), serviceFromRow, counted, query.value);
       });
     },
 
@@ -276,12 +361,7 @@ export function createStoreTenantData<DB>(database: Kysely<DB>): StoreTenantData
       const id = parseRecordId(serviceId, 'service');
       if (!id.ok) return id;
       return guarded('reading a service', async () => {
-        const row = await db
-          .selectFrom('tenant_services')
-          .select(serviceColumns)
-          .where('tenant', '=', scope.tenantId)
-          .where('service_id', '=', id.value)
-          .executeTakeFirst();
+        const row = await serviceById(db, scope.tenantId, id.value).executeTakeFirst();
         return row ? serviceFromRow(row) : undefined;
       });
     },

@@ -1,9 +1,9 @@
 /**
  * In-worker delivery (`Delivery` in src/capabilities/capability.ts, worker-side.ts): over the
- * embedded SQLite store, storage get/list and secrets get/list are answered in the guest's worker
- * from its own read-only connection. To the guest and to accounting they must be exactly the round
- * trips they replace — same answers, counts, denials, log lines, metrics, failures — and over
- * PostgreSQL they stay round trips.
+ * embedded SQLite store, storage and secrets reads and the tenant's clients and services are
+ * answered in the guest's worker from its own read-only connection. To the guest and to accounting
+ * they must be exactly the round trips they replace — same answers, counts, denials, log lines,
+ * metrics, failures — and over PostgreSQL they stay round trips.
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,11 +19,12 @@ import type { CapabilityName } from '../../src/capabilities/capability.js';
 import { createTestRuntime, bodyJson, exampleBytes, type TestRuntime } from '../support/runtime.js';
 import { TEST_DATABASE_URL, postgresSkipReason } from '../support/postgres.js';
 import { dropSchema } from '../store/backends.js';
+import { DEMO_CLIENTS, DEMO_SERVICES, seedDemoTenantData } from '../../src/capabilities/demo-data.js';
 
 const KV = 'cap:storage.kv';
 const SECRETS = 'cap:secrets.get';
 const BASE: CapabilityName[] = ['cap:context.read', 'cap:log.emit', 'cap:user.read'];
-const ALL: CapabilityName[] = [...BASE, KV, SECRETS, 'cap:client.read'];
+const ALL: CapabilityName[] = [...BASE, KV, SECRETS, 'cap:client.read', 'cap:service.read'];
 
 let rt: TestRuntime;
 let kitchen: string;
@@ -78,6 +79,29 @@ test('secrets are opened in the worker: values, missing, expired, and a row that
   const moved = await rt.run(kitchen, '/secrets/get?key=api', { grants: ALL, tenant: 'tenant-d' });
   assert.deepEqual(bodyJson(moved), { err: 'internal' });
   assert.ok(moved.logs.some((r) => r.level === 'error' && /secret "api" could not be decrypted/.test(r.message)), JSON.stringify(moved.logs));
+});
+
+test('tenant clients and services are read in the worker, for the execution\'s tenant only', async () => {
+  await seedDemoTenantData(rt.tenantData, 'tenant-a');
+  const clients = await rt.run(kitchen, '/clients?search=dub', { grants: ALL });
+  assert.deepEqual((bodyJson(clients)['ok'] as { items: { clientName: string }[] }).items.map((c) => c.clientName), ['Équipe Médicale Dubois']);
+  assert.deepEqual(workerCalls(clients), ['alga:extension/clients#listClients ok']);
+  const services = await rt.run(kitchen, '/services?item_kind=product&page_size=2', { grants: ALL });
+  const page = bodyJson(services)['ok'] as { items: unknown[]; totalCount: number };
+  assert.equal(page.items.length, 2);
+  assert.equal(page.totalCount, DEMO_SERVICES.filter((s) => s.itemKind === 'product').length);
+  const one = await rt.run(kitchen, `/client?id=${DEMO_CLIENTS[0]!.clientId}`, { grants: ALL });
+  assert.equal((bodyJson(one)['ok'] as { clientName: string }).clientName, DEMO_CLIENTS[0]!.clientName);
+  assert.deepEqual(workerCalls(one), ['alga:extension/clients#getClient ok']);
+  // another tenant's execution sees none of them
+  const elsewhere = await rt.run(kitchen, `/client?id=${DEMO_CLIENTS[0]!.clientId}`, { grants: ALL, tenant: 'tenant-z' });
+  assert.deepEqual(bodyJson(elsewhere), { ok: null });
+
+  // bad input is the guest's error, with the reason in the install's log, from the worker
+  const bad = await rt.run(kitchen, '/clients?page_size=0', { grants: ALL });
+  assert.deepEqual(bodyJson(bad), { err: 'invalid-input' });
+  assert.deepEqual(workerCalls(bad), ['alga:extension/clients#listClients error']);
+  assert.ok(bad.logs.some((r) => r.level === 'warn' && /^clients\.list-clients failed \(invalid-input\): invalid clients list input/.test(r.message)), JSON.stringify(bad.logs));
 });
 
 test('a denial inside the worker is logged with the execution\'s context', async () => {

@@ -9,6 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, SqliteReader, createKvReader, createSecretsReader, DEFAULT_KV_LIMITS, type Store } from '../../src/store/index.js';
+import { createStoreTenantData, createTenantDataReader } from '../../src/store/tenant-data.js';
+import type { ClientsListInput, ServicesListInput, TenantDataScope } from '../../src/store/tenant-data-model.js';
+import { DEMO_CLIENTS, DEMO_SERVICES, seedDemoTenantData } from '../../src/capabilities/demo-data.js';
 
 const KEY = Buffer.alloc(32, 3);
 let dir: string;
@@ -67,6 +70,32 @@ test('secrets open with the key; expired, missing and undecryptable as the store
   assert.deepEqual(secrets.listSecretNames('s2'), []);
   assert.deepEqual(createSecretsReader(reader, Buffer.alloc(32, 4)).getSecret('s1', 'api'), { kind: 'undecryptable' });
   assert.deepEqual(createSecretsReader(reader, null).getSecret('s1', 'api'), { kind: 'undecryptable' });
+});
+
+test('tenant data reads match the store\'s: search, inactive, kinds, paging, bad input, ids, tenants', async () => {
+  const data = createStoreTenantData(store.db, store.workerReadable);
+  await seedDemoTenantData(data, 'td-1');
+  await data.replaceClients('td-2', DEMO_CLIENTS.slice(0, 2));
+  const read = createTenantDataReader(reader);
+  const scope = (tenantId: string): TenantDataScope => ({ tenantId, installId: null, user: null, log: () => {} });
+
+  const clientInputs: ClientsListInput[] = [{}, { search: 'dub' }, { search: 'EXAMPLE' }, { search: '%' }, { includeInactive: true }, { page: 2, pageSize: 3 }, { page: 99 }, { pageSize: 0 }, { page: 0 }];
+  for (const tenant of ['td-1', 'td-2', 'nobody']) {
+    for (const input of clientInputs) assert.deepEqual(read.listClients(tenant, input), await data.listClients(scope(tenant), input), `${tenant} ${JSON.stringify(input)}`);
+  }
+  const serviceInputs: ServicesListInput[] = [{}, { itemKind: 'product' }, { isActive: false }, { billingMethod: 'hourly' }, { search: 'hw-' }, { page: 2, pageSize: 4 }, { pageSize: 1000 }];
+  for (const input of serviceInputs) assert.deepEqual(read.listServices('td-1', input), await data.listServices(scope('td-1'), input), JSON.stringify(input));
+  for (const id of [DEMO_CLIENTS[4]!.clientId, 'no-such-client', '']) assert.deepEqual(read.getClient('td-1', id), await data.getClient(scope('td-1'), id), id);
+  for (const id of [DEMO_SERVICES[0]!.serviceId, 'nope']) assert.deepEqual(read.getService('td-1', id), await data.getService(scope('td-1'), id), id);
+
+  // what the equalities above rest on: real answers, not two empty ones
+  const active = read.listClients('td-1', {});
+  assert.ok(active.ok && active.value.totalCount === 11 && active.value.items[0]?.clientName === 'Acme Dental Group');
+  assert.equal(read.listClients('td-1', { pageSize: 0 }).ok, false);
+  const elsewhere = read.getClient('td-2', DEMO_CLIENTS[4]!.clientId);
+  assert.ok(elsewhere.ok && elsewhere.value === undefined, 'another tenant\'s client is not found');
+  const own = read.getClient('td-1', DEMO_CLIENTS[4]!.clientId);
+  assert.equal(own.ok && own.value?.clientName, 'Équipe Médicale Dubois');
 });
 
 test('a store with its own clock offers no worker reads (a clock cannot cross to a worker)', async () => {

@@ -64,7 +64,7 @@ export interface TestRuntimeOptions {
 export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'alga-runner-test-'));
   const store = await openStore({ dataDir: dir, ...options.store, secretsKey: Buffer.alloc(32, 7) });
-  const tenantData = createStoreTenantData(store.db);
+  const tenantData = createStoreTenantData(store.db, store.workerReadable);
   const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true } });
   const engine = await Engine.create({ cacheDir: join(dir, 'artifacts'), registry, workers: options.workers ?? 1, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores });
   return {

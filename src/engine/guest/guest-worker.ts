@@ -101,6 +101,7 @@ type CallReply = Exclude<ExecuteReply, { kind: 'prepared' }>;
 /** The execution whose guest code is running: host calls made outside one are bugs. */
 interface Running {
   id: number;
+  context: ExecuteMessage['context'];
   answers: ExecuteMessage['local']['answers'];
   oneWay: ReadonlySet<string>;
   inWorker: ExecuteMessage['local']['inWorker'];
@@ -187,7 +188,7 @@ function runInWorker(execution: Running, key: string, call: InWorkerCall, args: 
   const started = performance.now();
   let result: HostResult;
   try {
-    result = fn({ args, config: call.config as never, log });
+    result = fn({ args, ctx: execution.context, config: call.config as never, log });
   } catch (e) {
     execution.workerCalls.push({ key, outcome: 'failed', seconds: (performance.now() - started) / 1000 });
     log('error', `${key} failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -316,6 +317,7 @@ function execute(msg: ExecuteMessage): void {
   // A request served during a restore nests inside another's execute(), whose guest has returned.
   const execution: Running = {
     id: msg.id,
+    context: msg.context,
     answers: msg.local.answers,
     oneWay: new Set(msg.local.oneWay),
     inWorker: msg.local.inWorker,
