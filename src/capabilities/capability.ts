@@ -60,7 +60,9 @@ export interface ExecutionServices {
  *  - `in-worker`: the worker runs the function itself, synchronously, with the capability's worker
  *    side (`Capability.worker`, see worker-side.ts) — a read from a SQLite file every worker opens,
  *    say. Only when the capability has a worker side for this runner's backend (none for
- *    PostgreSQL, whose client is asynchronous): otherwise the call is a round trip. Grants are
+ *    PostgreSQL, whose client is asynchronous): otherwise the call is a round trip. Even then the
+ *    pool sends these calls as round trips while the main thread has a core free to answer them at
+ *    once, which is faster (worker-pool.ts `runInWorker`); under load the worker runs them. Grants are
  *    checked when the execution is dispatched; calls are counted, observed (with their outcome and
  *    latency) and their log lines kept, after the execution, from the worker's report.
  */

@@ -88,6 +88,8 @@ export interface ExecuteMessage {
   local: { answers: Readonly<Record<string, HostCallAnswer>>; oneWay: readonly string[]; inWorker: Readonly<Record<string, InWorkerCall>> };
   /** how long a host call watches for its answer before the worker sleeps (ms; set by the pool, see worker-pool.ts) */
   hostCallSpinMs: number;
+  /** run `local.inWorker` functions here (true) or send them as round trips (set by the pool, see worker-pool.ts) */
+  runInWorker: boolean;
   /**
    * Warm-up only (Engine.warm): load the guest and leave a pristine instance ready, without calling
    * it — no guest code runs. Answered with a `prepared` result.

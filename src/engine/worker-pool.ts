@@ -41,7 +41,7 @@ export interface PoolJob {
    * `{ ...payload, id }` had 14 % of the main thread's allocation promoted, 1.3 % posting the
    * object itself; `WorkerPool.run` alone went from 11-12 % to 2.7 % (BENCHMARKS.md).
    */
-  message: Omit<ExecuteMessage, 'id' | 'type' | 'hostCallSpinMs'>;
+  message: Omit<ExecuteMessage, 'id' | 'type' | 'hostCallSpinMs' | 'runInWorker'>;
   session: HostSession;
   timeoutMs: number;
 }
@@ -422,7 +422,13 @@ export class WorkerPool extends EventEmitter {
     }
     const hotWaiting = (this.options.hotWaitMs ?? HOT_WAIT_MS) > 0 && this.working() + 1 <= this.cores;
     const hostCallSpinMs = hotWaiting ? HOST_CALL_SPIN_MS.coreFree : HOST_CALL_SPIN_MS.crowded;
-    slot.worker.postMessage(Object.assign(job.message, { type: 'execute' as const, id, hostCallSpinMs }) satisfies ExecuteMessage);
+    // A main thread watching this worker answers a round trip in ~20 µs with its store connection
+    // warm; a worker's own read costs more than that (its first read after another connection's
+    // write re-reads pages, and the guest has just evicted its caches). With every core busy, a
+    // round trip means waking threads and queueing behind other executions' calls: then the worker
+    // reads itself. Measured in BENCHMARKS.md (SQLite /seven, sequential and 2 in flight).
+    const runInWorker = !hotWaiting;
+    slot.worker.postMessage(Object.assign(job.message, { type: 'execute' as const, id, hostCallSpinMs, runInWorker }) satisfies ExecuteMessage);
   }
 
   private deadlineTimer(slot: Slot, job: PoolJob, ms: number): NodeJS.Timeout {

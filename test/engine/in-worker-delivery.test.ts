@@ -29,8 +29,12 @@ const ALL: CapabilityName[] = [...BASE, KV, SECRETS, 'cap:client.read', 'cap:ser
 let rt: TestRuntime;
 let kitchen: string;
 
+// The pool has the worker answer in-worker calls itself only when the main thread has no core to
+// watch it on (worker-pool.ts `runInWorker`); without a hot wait it never has.
+const IN_WORKER = { workers: 1, hotWaitMs: 0 } as const;
+
 before(async () => {
-  rt = await createTestRuntime({ workers: 1 });
+  rt = await createTestRuntime(IN_WORKER);
   kitchen = await rt.install('kitchen-sink');
 });
 after(async () => rt?.close());
@@ -132,7 +136,7 @@ test('the host-call cap counts in-worker calls', async () => {
 test('metrics see in-worker calls with their outcomes and latency', async () => {
   const seen: { capability: CapabilityName; fn: string; outcome: CallOutcome; seconds: number }[] = [];
   const registry = createCapabilityRegistry({ store: rt.store, tenantData: rt.tenantData, http: { allowPrivate: true }, observer: { onCall: (capability, fn, outcome, seconds) => seen.push({ capability, fn, outcome, seconds }) } });
-  const engine = await Engine.create({ cacheDir: join(rt.dir, 'artifacts-metrics'), registry, workers: 1 });
+  const engine = await Engine.create({ cacheDir: join(rt.dir, 'artifacts-metrics'), registry, ...IN_WORKER });
   try {
     const prepared = await engine.prepare(exampleBytes('kitchen-sink'));
     assert.equal(prepared.kind, 'ok');
@@ -156,7 +160,7 @@ test('metrics see in-worker calls with their outcomes and latency', async () => 
 });
 
 test('a worker function that throws is contained like a round trip: logged, answered `internal`', async () => {
-  const broken = await createTestRuntime({ workers: 1 });
+  const broken = await createTestRuntime(IN_WORKER);
   try {
     const hash = await broken.install('kitchen-sink');
     await sql`drop table kv_entries`.execute(broken.store.db);
@@ -180,6 +184,28 @@ test('a worker side that cannot open stops the engine from starting, naming the 
   });
 });
 
+test('while the main thread has a core to watch the worker on, the same calls are round trips with the same answers', async () => {
+  const watched = await createTestRuntime({ workers: 1, hotWaitMs: 0.5, cores: 2 });
+  try {
+    const hash = await watched.install('kitchen-sink');
+    await watched.run(hash, '/kv/put', { method: 'POST', body: JSON.stringify({ ns: 'rt', key: 'k', value: 'v' }), grants: ALL });
+    const got = await watched.run(hash, '/kv/get?ns=rt&key=k', { grants: ALL });
+    assert.deepEqual(bodyJson(got), { ok: { namespace: 'rt', key: 'k', value: 'v', revision: '1' } });
+    assert.deepEqual(workerCalls(got), []);
+    assert.equal(got.report.hostCalls, 1);
+    // one core: the worker's, so the main thread cannot watch and the worker reads itself
+    const crowded = await createTestRuntime({ workers: 1, hotWaitMs: 0.5, cores: 1 });
+    try {
+      const h = await crowded.install('kitchen-sink');
+      assert.deepEqual(workerCalls(await crowded.run(h, '/kv/get?ns=rt&key=k', { grants: ALL })), ['alga:extension/storage#get error']);
+    } finally {
+      await crowded.close();
+    }
+  } finally {
+    await watched.close();
+  }
+});
+
 const pgSkip = await postgresSkipReason();
 
 describe('over PostgreSQL', { skip: pgSkip }, () => {
@@ -187,7 +213,7 @@ describe('over PostgreSQL', { skip: pgSkip }, () => {
   let pgRt: TestRuntime;
   let hash: string;
   before(async () => {
-    pgRt = await createTestRuntime({ workers: 1, store: { dataDir: tmpdir(), databaseUrl: TEST_DATABASE_URL, schema } });
+    pgRt = await createTestRuntime({ ...IN_WORKER, store: { dataDir: tmpdir(), databaseUrl: TEST_DATABASE_URL, schema } });
     hash = await pgRt.install('kitchen-sink');
   });
   after(async () => {

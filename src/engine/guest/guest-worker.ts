@@ -320,7 +320,7 @@ function execute(msg: ExecuteMessage): void {
     context: msg.context,
     answers: msg.local.answers,
     oneWay: new Set(msg.local.oneWay),
-    inWorker: msg.local.inWorker,
+    inWorker: msg.runInWorker ? msg.local.inWorker : {},
     workerCalls: stats.workerCalls,
     maxHostCalls: msg.maxHostCalls,
     hostCalls: 0,
