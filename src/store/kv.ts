@@ -88,11 +88,12 @@ export interface KvReader {
 }
 
 export function createKvReader(reader: SqliteReader): KvReader {
+  const entry = reader.prepare(entryQuery);
   return {
     get(installId, namespace, key, limits) {
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
-      return foundEntry(reader.first(entryQuery(reader.db, installId, namespace, key)));
+      return foundEntry(entry.first(installId, namespace, key));
     },
     list(installId, namespace, cursor, limits) {
       const invalid = invalidName(namespace, undefined, limits);

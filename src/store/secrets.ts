@@ -97,9 +97,11 @@ export interface SecretsReader {
 }
 
 export function createSecretsReader(reader: SqliteReader, key: Buffer | null): SecretsReader {
+  const secret = reader.prepare(secretQuery);
+  const names = reader.prepare(namesQuery);
   return {
-    getSecret: (installId, name) => lookup(key, installId, name, reader.first(secretQuery(reader.db, installId, name)), Date.now()),
-    listSecretNames: (installId) => liveNames(reader.all(namesQuery(reader.db, installId)), Date.now()),
+    getSecret: (installId, name) => lookup(key, installId, name, secret.first(installId, name), Date.now()),
+    listSecretNames: (installId) => liveNames(names.all(installId), Date.now()),
   };
 }
 

@@ -25,6 +25,12 @@ const STATEMENT_CACHE_SIZE = 64;
 
 const openReaders = new Map<string, SqliteReader>();
 
+/** See SqliteReader.prepare. */
+export interface PreparedRead<Args extends readonly unknown[], Row> {
+  first(...args: Args): Row | undefined;
+  all(...args: Args): Row[];
+}
+
 export class SqliteReader {
   /** Builds and compiles queries; it has no connection of its own (DummyDriver). */
   readonly db = new Kysely<Database>({
@@ -56,6 +62,31 @@ export class SqliteReader {
       openReaders.set(file, reader);
     }
     return reader;
+  }
+
+  /**
+   * A read whose arguments each become one query parameter, unchanged, whatever their values (no
+   * argument changes the query's shape): built and compiled once, then run with each call's
+   * arguments. Building and compiling a kysely query costs a worker more than running it (20-25 µs
+   * against ~10 µs in the engine, BENCHMARKS.md). `build` is called once, with placeholder strings.
+   */
+  prepare<Args extends readonly unknown[], Row>(build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>): PreparedRead<Args, Row> {
+    const placeholders = Array.from({ length: build.length - 1 }, (_, i) => `\u0000prepared-read-argument-${i}\u0000`);
+    const compiled = build(this.db, ...(placeholders as unknown as Args)).compile();
+    // each parameter: the index of the argument it takes, or a constant of the query
+    const sources: ({ arg: number } | { value: unknown })[] = compiled.parameters.map((p) => {
+      const arg = typeof p === 'string' ? placeholders.indexOf(p) : -1;
+      return arg >= 0 ? { arg } : { value: p };
+    });
+    placeholders.forEach((_, i) => {
+      if (sources.filter((s) => 'arg' in s && s.arg === i).length !== 1) throw new Error(`bug: argument ${i} of a prepared read is not exactly one parameter of ${compiled.sql}`);
+    });
+    const statement = this.connection.prepare(compiled.sql);
+    const parameters = (args: Args) => sources.map((s) => ('arg' in s ? args[s.arg] : s.value));
+    return {
+      first: (...args) => statement.get(...parameters(args)) as Row | undefined,
+      all: (...args) => statement.all(...parameters(args)) as Row[],
+    };
   }
 
   all<Row>(query: Compilable<Row>): Row[] {

@@ -279,6 +279,8 @@ export interface TenantDataReader {
 
 export function createTenantDataReader(reader: SqliteReader): TenantDataReader {
   const db = reader.db as unknown as TenantDb;
+  const client = reader.prepare((d, tenantId: string, clientId: string) => clientById(d as unknown as TenantDb, tenantId, clientId));
+  const service = reader.prepare((d, tenantId: string, serviceId: string) => serviceById(d as unknown as TenantDb, tenantId, serviceId));
   return {
     listClients(tenantId, input) {
       const query = parseClientsListInput(input);
@@ -290,7 +292,7 @@ export function createTenantDataReader(reader: SqliteReader): TenantDataReader {
       const id = parseRecordId(clientId, 'client');
       if (!id.ok) return id;
       return guardedSync('reading a client', () => {
-        const row = reader.first(clientById(db, tenantId, id.value));
+        const row = client.first(tenantId, id.value);
         return row ? clientFromRow(row) : undefined;
       });
     },
@@ -303,7 +305,7 @@ export function createTenantDataReader(reader: SqliteReader): TenantDataReader {
       const id = parseRecordId(serviceId, 'service');
       if (!id.ok) return id;
       return guardedSync('reading a service', () => {
-        const row = reader.first(serviceById(db, tenantId, id.value));
+        const row = service.first(tenantId, id.value);
         return row ? serviceFromRow(row) : undefined;
       });
     },

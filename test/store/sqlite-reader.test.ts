@@ -59,6 +59,16 @@ test('kv reads match the store\'s, for writes committed after the reader opened'
   assert.deepEqual(kv.get('i1', 'ns', 'b', limits), { kind: 'missing' });
 });
 
+test('a prepared read keeps the query\'s constants, takes each argument as one parameter, and refuses a build where it is not', async () => {
+  await store.kv.put('p1', { namespace: 'ns', key: 'x', value: bytes('1') });
+  await store.kv.put('p2', { namespace: 'ns', key: 'y', value: bytes('2') });
+  const keys = reader.prepare((db, namespace: string) => db.selectFrom('kv_entries').select('key').where('install_id', '=', 'p1').where('namespace', '=', namespace));
+  assert.deepEqual(keys.all('ns'), [{ key: 'x' }]);
+  assert.deepEqual(keys.all('other'), []);
+  assert.throws(() => reader.prepare((db, key: string) => db.selectFrom('kv_entries').select('key').where('key', '=', key.toUpperCase())), /bug: argument 0 of a prepared read is not exactly one parameter/);
+  assert.throws(() => reader.prepare((db, key: string) => db.selectFrom('kv_entries').select('key').where('key', '=', key).where('namespace', '=', key)), /bug: argument 0/);
+});
+
 test('secrets open with the key; expired, missing and undecryptable as the store says', async () => {
   const secrets = createSecretsReader(reader, KEY);
   await store.secrets.putSecrets('s1', { api: 'value-1', other: 'value-2' });
