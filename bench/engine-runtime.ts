@@ -19,7 +19,8 @@ import { progress, type BenchConfig } from './results.js';
 
 /** `sqlite-normal`: the same store with RUNNER_SQLITE_SYNCHRONOUS=normal (commits without an fsync) */
 /** `sqlite-normal-round-trips`: that store with the workers' reads turned off (every call a round trip), for comparison */
-export type CapabilityBackend = 'sqlite' | 'sqlite-normal' | 'sqlite-normal-round-trips' | 'memory';
+/** `memory-round-trips`: the in-memory stand-ins without their worker side, for comparison */
+export type CapabilityBackend = 'sqlite' | 'sqlite-normal' | 'sqlite-normal-round-trips' | 'memory' | 'memory-round-trips';
 
 const TENANT = 'tenant-bench';
 const INSTALL = 'install-bench';
@@ -56,7 +57,7 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
   const cacheDir = join(config.workDir, 'artifacts');
   let store: Store | null = null;
   let registry;
-  if (backend !== 'memory') {
+  if (backend !== 'memory' && backend !== 'memory-round-trips') {
     mkdirSync(join(config.workDir, 'stores'), { recursive: true });
     const dataDir = mkdtempSync(join(config.workDir, 'stores', 'sqlite-'));
     store = await openStore({ dataDir, secretsKey: Buffer.alloc(32, 7), sqliteSynchronous: backend === 'sqlite' ? 'full' : 'normal' });
@@ -66,7 +67,7 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
     const capabilityStore = backend === 'sqlite-normal-round-trips' ? { ...store, workerReadable: null } : store;
     registry = createCapabilityRegistry({ store: capabilityStore, tenantData: createStoreTenantData(store.db, capabilityStore.workerReadable), http: { allowPrivate: false }, observer });
   } else {
-    registry = createInMemoryRegistry(new InMemoryBackend(), observer);
+    registry = createInMemoryRegistry(new InMemoryBackend(), observer, { workerReads: backend === 'memory' });
   }
   progress(`start the engine (${backend} capabilities)`);
   const engine = await Engine.create({ cacheDir, registry, workers: config.workers });

@@ -3,10 +3,14 @@
  * benchmark compares: the same Map-backed storage, fixed secrets, user and clients. The engine gets
  * it as capability modules (`createInMemoryRegistry`), the naive and floor baselines as jco import
  * objects (`jcoHostImports`), isolated-vm as callbacks — so the "in-memory" rows compare runtimes,
- * not backends.
+ * not backends. Like the real capabilities over SQLite, the engine's stand-ins answer reads in the
+ * guest's worker under load where that is correct here: the fixed secrets, clients and services
+ * (each worker has the same copy; nothing changes them). Storage stays on the main thread, whose
+ * map is the only copy.
  */
 import { CapabilityRegistry, type CapabilityCallObserver } from '../src/capabilities/registry.js';
 import { defineCapability, err, ok, value, type Capability, type CapabilityFunction, type Delivery, type HostResult } from '../src/capabilities/capability.js';
+import type { CreateWorkerFunctions } from '../src/capabilities/worker-side.js';
 
 export interface ContextData {
   requestId: string | undefined;
@@ -115,7 +119,7 @@ export class InMemoryBackend {
 
 const answer = (a: Answer<unknown>): HostResult => (a.ok ? ok(a.value) : err(a.code));
 
-/** `delivery` as the real module declares it (src/capabilities/logging.ts, context.ts, user.ts). */
+/** `delivery` as the real module declares it (src/capabilities/logging.ts, context.ts, user.ts; `in-worker`: secrets.ts, clients.ts, services.ts). */
 function capability(name: `cap:${string}`, iface: string, functions: Record<string, CapabilityFunction<string, null>>, deniedCode: string | null, delivery?: Delivery): Capability<string, null> {
   const denied = Object.fromEntries(Object.keys(functions).map((fn) => [fn, deniedCode === null ? ('drop' as const) : err(deniedCode)]));
   return defineCapability<string, null>({
@@ -123,9 +127,25 @@ function capability(name: `cap:${string}`, iface: string, functions: Record<stri
     grantedByDefault: false,
     configure: (install) => install.installId,
     prepare: () => null,
+    ...(delivery === 'in-worker' ? { worker: { module: import.meta.url, init: null } } : {}),
     interfaces: [{ name: iface, functions, denied, delivery: delivery && Object.fromEntries(Object.keys(functions).map((fn) => [fn, delivery])) }],
   });
 }
+
+type ListInput = { page?: number; pageSize?: number };
+
+/** The worker side of the fixed-data stand-ins (src/capabilities/worker-side.ts): the same fixtures, per worker. */
+export const createWorkerFunctions: CreateWorkerFunctions = () => {
+  const fixtures = new InMemoryBackend();
+  return {
+    'alga:extension/secrets#get': ({ args }) => answer(fixtures.secret(args[0] as string)),
+    'alga:extension/secrets#list': () => value(fixtures.secretNames()),
+    'alga:extension/clients#listClients': ({ args }) => answer(fixtures.listClients(args[0] as ListInput)),
+    'alga:extension/clients#getClient': ({ args }) => answer(fixtures.getClient(args[0] as string)),
+    'alga:extension/services#listServices': ({ args }) => answer(fixtures.listServices(args[0] as ListInput)),
+    'alga:extension/services#getService': () => ok(undefined),
+  };
+};
 
 const contextOf = (ctx: { requestId: string; tenantId: string; extensionId: string; installId: string | null; versionId: string | null }): ContextData => ({
   requestId: ctx.requestId,
@@ -136,7 +156,9 @@ const contextOf = (ctx: { requestId: string; tenantId: string; extensionId: stri
 });
 
 /** Every interface the kitchen-sink imports, served from `backend` (so `prepare` accepts it). */
-export function createInMemoryRegistry(backend: InMemoryBackend, observer?: CapabilityCallObserver): CapabilityRegistry {
+/** `workerReads: false`: no worker sides, every call but logging, context and user a round trip (for comparison). */
+export function createInMemoryRegistry(backend: InMemoryBackend, observer?: CapabilityCallObserver, { workerReads = true } = {}): CapabilityRegistry {
+  const reads: Delivery | undefined = workerReads ? 'in-worker' : undefined;
   const log = (level: string): CapabilityFunction<string, null> => ({ args }) => {
     backend.log(level, String(args[0]));
     return value(undefined);
@@ -163,6 +185,7 @@ export function createInMemoryRegistry(backend: InMemoryBackend, observer?: Capa
         'alga:extension/secrets',
         { get: ({ args }) => answer(backend.secret(args[0] as string)), list: () => value(backend.secretNames()) },
         'denied',
+        reads,
       ),
     )
     .register(capability('cap:user.read', 'alga:extension/user-v2', { getUser: ({ ctx }) => answer(backend.user(ctx.tenantId)) }, 'not-allowed', 'per-execution'))
@@ -171,10 +194,11 @@ export function createInMemoryRegistry(backend: InMemoryBackend, observer?: Capa
         'cap:client.read',
         'alga:extension/clients',
         {
-          listClients: ({ args }) => answer(backend.listClients(args[0] as { page?: number; pageSize?: number })),
+          listClients: ({ args }) => answer(backend.listClients(args[0] as ListInput)),
           getClient: ({ args }) => answer(backend.getClient(args[0] as string)),
         },
         'not-allowed',
+        reads,
       ),
     )
     .register(
@@ -182,10 +206,11 @@ export function createInMemoryRegistry(backend: InMemoryBackend, observer?: Capa
         'cap:service.read',
         'alga:extension/services',
         {
-          listServices: ({ args }) => answer(backend.listServices(args[0] as { page?: number; pageSize?: number })),
+          listServices: ({ args }) => answer(backend.listServices(args[0] as ListInput)),
           getService: () => ok(undefined),
         },
         'not-allowed',
+        reads,
       ),
     )
     .register(capability('cap:http.fetch', 'alga:extension/http', { fetch: () => err('not-allowed') }, 'not-allowed'))

@@ -38,6 +38,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
   'ours-sqlite-normal': (c) => runOurs(c, 'sqlite-normal'),
   'ours-sqlite-normal-round-trips': (c) => runOurs(c, 'sqlite-normal-round-trips'),
   'ours-memory': (c) => runOurs(c, 'memory'),
+  'ours-memory-round-trips': (c) => runOurs(c, 'memory-round-trips'),
   bridge: runBridge,
   floor: runFloor,
   'isolated-vm': runIsolatedVm,
@@ -46,7 +47,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
 };
 
 const PARTS = {
-  engine: ['cold-start', 'cold-breakdown', 'ours-sqlite', 'ours-sqlite-normal', 'ours-sqlite-normal-round-trips', 'ours-memory', 'bridge', 'floor', 'isolated-vm', 'naive'],
+  engine: ['cold-start', 'cold-breakdown', 'ours-sqlite', 'ours-sqlite-normal', 'ours-sqlite-normal-round-trips', 'ours-memory', 'ours-memory-round-trips', 'bridge', 'floor', 'isolated-vm', 'naive'],
   service: ['service'],
 } as const;
 type Part = keyof typeof PARTS;

@@ -15,7 +15,7 @@ import { WARM_UP, describeWarmUp, measureThroughput, summarize, warmUntilSteady 
 import { SYSTEMS } from './report.js';
 
 export async function runOurs(config: BenchConfig, backend: CapabilityBackend): Promise<SectionResult> {
-  const system = { sqlite: SYSTEMS.ours, 'sqlite-normal': SYSTEMS.oursSqliteNormal, 'sqlite-normal-round-trips': SYSTEMS.oursSqliteNormalRoundTrips, memory: SYSTEMS.oursMemory }[backend];
+  const system = { sqlite: SYSTEMS.ours, 'sqlite-normal': SYSTEMS.oursSqliteNormal, 'sqlite-normal-round-trips': SYSTEMS.oursSqliteNormalRoundTrips, memory: SYSTEMS.oursMemory, 'memory-round-trips': SYSTEMS.oursMemoryRoundTrips }[backend];
   const result = emptyResult(`ours-${backend}`);
   let hostFnMs = 0;
   /** per capability function: its own time on each call, collected during the sequential /seven run */
@@ -45,7 +45,7 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
     progress('install');
     const hash = await rt.install(kitchenSinkBytes());
     // the NORMAL store differs from the default only in its commits: /seven (one storage.put) shows it
-    const handlersOf: Record<CapabilityBackend, HandlerName[]> = { sqlite: ['noop', 'context', 'seven'], 'sqlite-normal': ['seven'], 'sqlite-normal-round-trips': ['seven'], memory: ['noop', 'seven'] };
+    const handlersOf: Record<CapabilityBackend, HandlerName[]> = { sqlite: ['noop', 'context', 'seven'], 'sqlite-normal': ['seven'], 'sqlite-normal-round-trips': ['seven'], memory: ['noop', 'seven'], 'memory-round-trips': ['seven'] };
     const handlers = handlersOf[backend];
     const n = config.quick ? { seq: 300, tput: 600 } : { seq: 1000, tput: 2000 };
     const warmUp = config.quick ? WARM_UP.quick : WARM_UP.full;

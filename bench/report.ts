@@ -6,6 +6,7 @@ export const SYSTEMS = {
   oursSqliteNormal: 'ours, SQLite synchronous=NORMAL',
   oursSqliteNormalRoundTrips: 'ours, SQLite NORMAL, no worker reads',
   oursMemory: 'ours, in-memory caps',
+  oursMemoryRoundTrips: 'ours, in-memory, no worker reads',
   floor: 'floor (warm, no isolation)',
   floorRestore: 'floor + snapshot restore',
   ivmSync: 'isolated-vm, fresh Context (sync)',
