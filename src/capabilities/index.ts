@@ -3,6 +3,7 @@
  * Adding a capability = adding its module and one line here.
  */
 import type { Store } from '../store/index.js';
+import { DEFAULT_KV_LIMITS } from '../store/kv-limits.js';
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
 import { CapabilityRegistry, type CapabilityCallObserver } from './registry.js';
 import { contextCapability } from './context.js';
@@ -32,7 +33,7 @@ export function createCapabilityRegistry({ store, tenantData, http, observer }: 
     .register(contextCapability)
     .register(createSecretsCapability(store.secrets, store.workerReadable))
     .register(createHttpCapability(http))
-    .register(createStorageCapability(store.kv, undefined, store.workerReadable))
+    .register(createStorageCapability(store.kv, DEFAULT_KV_LIMITS, store.workerReadable))
     .register(createLoggingCapability())
     .register(createUiProxyCapability({ getSecret }))
     .register(userCapability)

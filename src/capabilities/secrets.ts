@@ -7,7 +7,7 @@
  */
 import { defineCapability, err, ok, value } from './capability.js';
 import type { Capability, CapabilityFunction, HostResult } from './capability.js';
-import type { CreateWorkerFunctions, WorkerCall, WorkerFunction } from './worker-side.js';
+import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from './worker-side.js';
 import { createSecretsReader, type SecretLookup, type SecretsStore } from '../store/secrets.js';
 import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
 
@@ -20,10 +20,8 @@ export interface SecretsConfig {
 
 type SecretsFunction = CapabilityFunction<SecretsConfig, null>;
 
-type Logger = Pick<WorkerCall<unknown>, 'log'>;
-
 /** The guest's answer to a lookup (shared by the main thread's function and the worker side's). */
-function answerGet(found: SecretLookup, name: string, logger: Logger): HostResult {
+function answerGet(found: SecretLookup, name: string, logger: CallLogger): HostResult {
   switch (found.kind) {
     case 'ok':
       return ok(found.value);

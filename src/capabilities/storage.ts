@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { defineCapability, err, ok } from './capability.js';
 import type { Capability, CapabilityFunction, HostResult } from './capability.js';
-import type { CreateWorkerFunctions, WorkerCall, WorkerFunction } from './worker-side.js';
+import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from './worker-side.js';
 import { createKvReader, type KvEntry, type KvGetResult, type KvListResult, type KvStore } from '../store/kv.js';
 import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
 import type { KvLimits } from '../store/kv-limits.js';
@@ -34,10 +34,7 @@ const entrySchema = z.object({
 
 const toGuest = (e: KvEntry) => ({ namespace: e.namespace, key: e.key, value: e.value, revision: BigInt(e.revision) });
 
-/** Where a denial's reason goes: the main thread's ExecutionServices, or a worker function's call. */
-type Logger = Pick<WorkerCall<unknown>, 'log'>;
-
-function denied(logger: Logger, fn: string, reason: string): HostResult {
+function denied(logger: CallLogger, fn: string, reason: string): HostResult {
   logger.log('warn', `storage.${fn} denied: ${reason}`);
   return err('denied');
 }
@@ -54,12 +51,12 @@ const listArgs = (args: readonly unknown[]): [string, string | undefined] | null
   return typeof namespace === 'string' && (cursor === undefined || typeof cursor === 'string') ? [namespace, cursor] : null;
 };
 
-function answerGet(found: KvGetResult, logger: Logger): HostResult {
+function answerGet(found: KvGetResult, logger: CallLogger): HostResult {
   if (found.kind === 'denied') return denied(logger, 'get', found.reason);
   return found.kind === 'ok' ? ok(toGuest(found.entry)) : err('missing');
 }
 
-function answerList(page: KvListResult, logger: Logger): HostResult {
+function answerList(page: KvListResult, logger: CallLogger): HostResult {
   if (page.kind === 'denied') return denied(logger, 'list', page.reason);
   return ok(page.entries.map(toGuest));
 }

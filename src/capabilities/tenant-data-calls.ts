@@ -7,7 +7,7 @@
 import type { ExecutionContext } from '../engine/execution-context.js';
 import type { TenantDataResult, TenantDataScope } from '../store/tenant-data-model.js';
 import { err, ok, type ExecutionServices, type HostResult } from './capability.js';
-import type { WorkerCall } from './worker-side.js';
+import type { CallLogger } from './worker-side.js';
 
 export function tenantDataScope(ctx: ExecutionContext, services: ExecutionServices): TenantDataScope {
   return new ExecutionScope(ctx, services);
@@ -45,7 +45,7 @@ class ExecutionScope implements TenantDataScope {
  * `fn` is the WIT name (`clients.list-clients`), used in the log line; `logger` the main thread's
  * ExecutionServices or a worker function's call.
  */
-export function hostResultOf<T>(result: TenantDataResult<T>, logger: Pick<WorkerCall<unknown>, 'log'>, fn: string): HostResult {
+export function hostResultOf<T>(result: TenantDataResult<T>, logger: CallLogger, fn: string): HostResult {
   if (result.ok) return ok(result.value);
   logger.log(result.error === 'internal' ? 'error' : 'warn', `${fn} failed (${result.error}): ${result.message}`);
   return err(result.error);

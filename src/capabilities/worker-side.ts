@@ -26,6 +26,12 @@ export interface WorkerCall<Config> {
 export type WorkerFunction<Config> = (call: WorkerCall<Config>) => HostResult;
 
 /**
+ * Where a capability writes a call's log line, in code both sides share: the main thread's
+ * ExecutionServices or a worker function's call — both have this `log`.
+ */
+export type CallLogger = Pick<WorkerCall<unknown>, 'log'>;
+
+/**
  * `iface#fn` → function; what a worker-side module's `createWorkerFunctions` returns. Each
  * function names its own Config (`never` here accepts them all); the worker hands it the config
  * its capability's `configure` made.
