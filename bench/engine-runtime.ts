@@ -63,9 +63,8 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
     store = await openStore({ dataDir, secretsKey: Buffer.alloc(32, 7), sqliteSynchronous: backend === 'sqlite' ? 'full' : 'normal' });
     const put = await store.secrets.putSecrets(INSTALL, { bench: 'bench-secret' }, undefined);
     if (put.kind !== 'ok') throw new Error(`could not store the bench secret: ${put.kind}`);
-    // without `workerReadable` the capabilities have no worker side: their reads are round trips
-    const capabilityStore = backend === 'sqlite-normal-round-trips' ? { ...store, workerReadable: null } : store;
-    registry = createCapabilityRegistry({ store: capabilityStore, tenantData: createStoreTenantData(store.db, capabilityStore.workerReadable), http: { allowPrivate: false }, observer });
+    const workerReads = backend !== 'sqlite-normal-round-trips';
+    registry = createCapabilityRegistry({ store, tenantData: createStoreTenantData(store.db, store.workerReadable), http: { allowPrivate: false }, observer, workerReads });
   } else {
     registry = createInMemoryRegistry(new InMemoryBackend(), observer, { workerReads: backend === 'memory' });
   }

@@ -22,13 +22,14 @@ export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
   return { [`${CLIENTS_INTERFACE}#listClients`]: listClients, [`${CLIENTS_INTERFACE}#getClient`]: getClient };
 };
 
-export function createClientsCapability(backend: TenantDataBackend): Capability<null, null> {
+/** `workerReadable`: the embedded store's file, when workers may read it — then both reads are answered in the worker (delivery `in-worker`). */
+export function createClientsCapability(backend: TenantDataBackend, workerReadable: WorkerReadableStore | null = backend.workerReadable ?? null): Capability<null, null> {
   return defineCapability<null, null>({
     name: CLIENT_READ,
     grantedByDefault: false,
     configure: () => null,
     prepare: () => null,
-    ...(backend.workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: backend.workerReadable.sqliteFile, secretsKey: null } satisfies WorkerReadableStore } } : {}),
+    ...(workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: workerReadable.sqliteFile, secretsKey: null } satisfies WorkerReadableStore } } : {}),
     interfaces: [
       {
         name: CLIENTS_INTERFACE,

@@ -22,21 +22,28 @@ export interface CapabilityBackends {
   tenantData: TenantDataBackend;
   http: HttpCapabilityOptions;
   observer?: CapabilityCallObserver;
+  /**
+   * Let guest workers answer reads themselves where the backends allow it (the embedded SQLite
+   * store; default true). Off (RUNNER_WORKER_READS=0): every such call is a round trip.
+   */
+  workerReads?: boolean;
 }
 
-export function createCapabilityRegistry({ store, tenantData, http, observer }: CapabilityBackends): CapabilityRegistry {
+export function createCapabilityRegistry({ store, tenantData, http, observer, workerReads = true }: CapabilityBackends): CapabilityRegistry {
+  const storeReadable = workerReads ? store.workerReadable : null;
+  const tenantDataReadable = workerReads ? (tenantData.workerReadable ?? null) : null;
   const getSecret = async (installId: string, name: string) => {
     const found = await store.secrets.getSecret(installId, name);
     return found.kind === 'ok' ? found.value : undefined;
   };
   return new CapabilityRegistry(observer)
     .register(contextCapability)
-    .register(createSecretsCapability(store.secrets, store.workerReadable))
+    .register(createSecretsCapability(store.secrets, storeReadable))
     .register(createHttpCapability(http))
-    .register(createStorageCapability(store.kv, DEFAULT_KV_LIMITS, store.workerReadable))
+    .register(createStorageCapability(store.kv, DEFAULT_KV_LIMITS, storeReadable))
     .register(createLoggingCapability())
     .register(createUiProxyCapability({ getSecret }))
     .register(userCapability)
-    .register(createClientsCapability(tenantData))
-    .register(createServicesCapability(tenantData));
+    .register(createClientsCapability(tenantData, tenantDataReadable))
+    .register(createServicesCapability(tenantData, tenantDataReadable));
 }

@@ -20,13 +20,14 @@ export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
   return { [`${SERVICES_INTERFACE}#listServices`]: listServices, [`${SERVICES_INTERFACE}#getService`]: getService };
 };
 
-export function createServicesCapability(backend: TenantDataBackend): Capability<null, null> {
+/** `workerReadable`: the embedded store's file, when workers may read it — then both reads are answered in the worker (delivery `in-worker`). */
+export function createServicesCapability(backend: TenantDataBackend, workerReadable: WorkerReadableStore | null = backend.workerReadable ?? null): Capability<null, null> {
   return defineCapability<null, null>({
     name: SERVICE_READ,
     grantedByDefault: false,
     configure: () => null,
     prepare: () => null,
-    ...(backend.workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: backend.workerReadable.sqliteFile, secretsKey: null } satisfies WorkerReadableStore } } : {}),
+    ...(workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: workerReadable.sqliteFile, secretsKey: null } satisfies WorkerReadableStore } } : {}),
     interfaces: [
       {
         name: SERVICES_INTERFACE,

@@ -15,6 +15,11 @@ const flag = z
   .enum(['0', '1', 'true', 'false', ''])
   .optional()
   .transform((v) => v === '1' || v === 'true');
+/** A switch that is on unless set to 0 or false (unset and empty: on). */
+const onByDefault = z
+  .enum(['0', '1', 'true', 'false'], { message: 'must be 0, 1, true or false' })
+  .optional()
+  .transform((v) => v === undefined || v === '1' || v === 'true');
 
 const configSchema = z
   .object({
@@ -37,10 +42,9 @@ const configSchema = z
     secretsKey: z.string().optional(),
     egressAllowPrivate: z.boolean(),
     /** restores copy only the blocks a request wrote (src/engine/write-tracking.ts); off: all of memory */
-    writeTracking: z
-      .enum(['0', '1', 'true', 'false'], { message: 'must be 0, 1, true or false' })
-      .optional()
-      .transform((v) => v === undefined || v === '1' || v === 'true'),
+    writeTracking: onByDefault,
+    /** over the embedded SQLite store, guest workers answer reads themselves under load (capability.ts `in-worker`); off: round trips */
+    workerReads: onByDefault,
     /** how long the main thread watches a running worker before sleeping (ms; 0 = never; src/engine/worker-pool.ts) */
     hotWaitMs: z.coerce.number({ message: 'must be a number of milliseconds' }).min(0, 'must be 0 or more').max(10, 'must be at most 10'),
     /** CPU cores the service may use (its CPU quota): the default worker count, and when the hot wait may spin */
@@ -111,6 +115,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     secretsKey: env.RUNNER_SECRETS_KEY || undefined,
     egressAllowPrivate: flag.parse(env.RUNNER_EGRESS_ALLOW_PRIVATE),
     writeTracking: env.RUNNER_WRITE_TRACKING || undefined,
+    workerReads: env.RUNNER_WORKER_READS || undefined,
     hotWaitMs: env.RUNNER_HOT_WAIT_MS || String(HOT_WAIT_MS),
     cores,
     workers: flags.workers ?? env.RUNNER_WORKERS ?? String(cores),
@@ -151,6 +156,7 @@ const ENV_NAMES: Record<string, string> = {
   workers: '--workers / RUNNER_WORKERS',
   warmOnStart: 'RUNNER_WARM_ON_START',
   writeTracking: 'RUNNER_WRITE_TRACKING',
+  workerReads: 'RUNNER_WORKER_READS',
   hotWaitMs: 'RUNNER_HOT_WAIT_MS',
   maxTimeoutMs: 'RUNNER_MAX_TIMEOUT_MS',
   defaultTimeoutMs: 'RUNNER_DEFAULT_TIMEOUT_MS',

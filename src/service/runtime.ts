@@ -49,7 +49,7 @@ export class Runtime {
       const tenantStore = createStoreTenantData(store.db, store.workerReadable);
       const tenantData: TenantDataBackend =
         config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
-      const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver });
+      const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver, workerReads: config.workerReads });
       const engine = await Engine.create({ cacheDir: join(config.dataDir, 'artifacts'), registry, workers: config.workers, cores: config.cores, writeTracking: config.writeTracking, hotWaitMs: config.hotWaitMs });
       return new Runtime(config, store, tenantStore, registry, engine, metrics);
     } catch (e) {

@@ -206,6 +206,29 @@ test('while the main thread has a core to watch the worker on, the same calls ar
   }
 });
 
+test('with worker reads turned off (RUNNER_WORKER_READS=0) no capability has a worker side, so every read is a round trip', async () => {
+  const on = createCapabilityRegistry({ store: rt.store, tenantData: rt.tenantData, http: { allowPrivate: true } });
+  assert.deepEqual(on.workerSides().map((s) => s.capability).sort(), ['cap:client.read', 'cap:secrets.get', 'cap:service.read', 'cap:storage.kv']);
+  const off = createCapabilityRegistry({ store: rt.store, tenantData: rt.tenantData, http: { allowPrivate: true }, workerReads: false });
+  assert.deepEqual(off.workerSides(), []);
+  const engine = await Engine.create({ cacheDir: join(rt.dir, 'artifacts-off'), registry: off, ...IN_WORKER });
+  try {
+    const prepared = await engine.prepare(exampleBytes('kitchen-sink'));
+    assert.equal(prepared.kind, 'ok');
+    const out = await engine.execute({
+      contentHash: kitchen,
+      ctx: { requestId: 'off', tenantId: 'tenant-a', extensionId: 'ext-1', installId: 'install-tenant-a', versionId: null, contentHash: kitchen, user: null, config: {} },
+      install: { installId: 'install-tenant-a', tenantId: 'tenant-a', extensionId: 'ext-1', versionId: null, config: {}, egressAllow: [], uiProxy: null },
+      grants: new Set(ALL),
+      request: { method: 'GET', url: '/kv/get?ns=iw&key=k1', headers: [], body: undefined },
+    });
+    assert.deepEqual(bodyJson(out), { ok: { namespace: 'iw', key: 'k1', value: 'one', revision: '1' } });
+    assert.deepEqual(out.report.stats?.workerCalls, []);
+  } finally {
+    await engine.close();
+  }
+});
+
 const pgSkip = await postgresSkipReason();
 
 describe('over PostgreSQL', { skip: pgSkip }, () => {

@@ -8,6 +8,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../../src/service/config.js';
 
+test('RUNNER_WORKER_READS: on by default, off with 0 or false, anything else refused by name', () => {
+  assert.equal(loadConfig({}, {}).workerReads, true);
+  assert.equal(loadConfig({}, { RUNNER_WORKER_READS: '1' }).workerReads, true);
+  assert.equal(loadConfig({}, { RUNNER_WORKER_READS: '0' }).workerReads, false);
+  assert.equal(loadConfig({}, { RUNNER_WORKER_READS: 'false' }).workerReads, false);
+  assert.throws(() => loadConfig({}, { RUNNER_WORKER_READS: 'off' }), (e: unknown) => e instanceof ConfigError && /RUNNER_WORKER_READS: must be 0, 1, true or false/.test(e.message));
+});
+
 test('RUNNER_WRITE_TRACKING: on by default, off with 0 or false, anything else refused by name', () => {
   assert.equal(loadConfig({}, {}).writeTracking, true);
   assert.equal(loadConfig({}, { RUNNER_WRITE_TRACKING: '' }).writeTracking, true);

@@ -24,6 +24,7 @@ API for clients/services), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
 RUNNER_DEFAULT_TIMEOUT_MS, RUNNER_MAX_TIMEOUT_MS, RUNNER_MAX_MEMORY_MB, RUNNER_MAX_BODY_BYTES,
 RUNNER_IDEMPOTENCY_TTL_MS, RUNNER_TENANT_CONCURRENCY, RUNNER_TENANT_QUEUE, RUNNER_GLOBAL_QUEUE,
 RUNNER_UI_FRAME_ANCESTORS, RUNNER_DEV_TENANT, RUNNER_WRITE_TRACKING=0 (restore all of memory),
+RUNNER_WORKER_READS=0 (workers never read the store themselves),
 RUNNER_HOT_WAIT_MS (main-thread hot wait, default 0.5, 0 = off), RUNNER_CORES (CPU cores or quota;
 default: available parallelism), RUNNER_WARM_ON_START (installed
 versions warmed at start, default 8, 0 = none), LOG_LEVEL. The README describes each.`,
