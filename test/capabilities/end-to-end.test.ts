@@ -1,6 +1,8 @@
 /**
  * Every capability exercised end to end by the kitchen-sink guest through the engine (issue #4,
- * "done when"): granted and denied paths for every interface, on both store backends.
+ * "done when"): granted and denied paths for every interface, on both store backends — and on
+ * SQLite once more with the reads answered in the guest's worker (`in-worker` delivery, which the
+ * pool uses when the main thread cannot hot-wait: here never), which must answer exactly the same.
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,23 +16,36 @@ const ALL: CapabilityName[] = ['cap:context.read', 'cap:log.emit', 'cap:user.rea
 const without = (cap: CapabilityName) => ALL.filter((c) => c !== cap);
 const user = { userId: 'u-1', userEmail: 'ann@example.com', userName: 'Ann', userType: 'internal', clientName: 'Acme', clientId: 'c-9', additionalFields: { zeta: 'z', alpha: 'a' } };
 
-for (const backend of backends('e2e')) {
-  describe(`capabilities through the kitchen-sink guest on ${backend.name}`, { skip: backend.skip }, () => {
+const legs = [
+  ...backends('e2e').map((backend) => ({ backend, label: backend.name, workerReads: false })),
+  ...backends('e2e-worker')
+    .filter((b) => b.name === 'sqlite')
+    .map((backend) => ({ backend, label: 'sqlite, reads in the worker', workerReads: true })),
+];
+
+for (const { backend, label, workerReads } of legs) {
+  describe(`capabilities through the kitchen-sink guest on ${label}`, { skip: backend.skip }, () => {
     let rt: TestRuntime;
     let hash: string;
     let web: LoopbackServer;
     let upstream: LoopbackServer;
     const installId = `inst-${backend.name}`;
-    const run = (url: string, o: Parameters<TestRuntime['run']>[2] = {}) =>
-      rt.run(hash, url, {
+    /** calls the worker answered itself, over the leg */
+    let inWorker = 0;
+    const run = async (url: string, o: Parameters<TestRuntime['run']>[2] = {}) => {
+      const out = await rt.run(hash, url, {
         grants: ALL,
         ...o,
         install: { installId, egressAllow: [`http://127.0.0.1:${web.port}`], uiProxy: { baseUrl: `http://127.0.0.1:${upstream.port}/api` }, ...o.install },
       });
+      inWorker += out.report.stats?.workerCalls.length ?? 0;
+      return out;
+    };
     const kvPut = (body: object, grants = ALL) => run('/kv/put', { method: 'POST', body: JSON.stringify(body), grants });
 
     before(async () => {
-      rt = await createTestRuntime({ store: backend.options });
+      // without a hot wait the pool always lets the worker run its reads (worker-pool.ts `runInWorker`)
+      rt = await createTestRuntime({ store: backend.options, ...(workerReads ? { hotWaitMs: 0 } : {}) });
       hash = await rt.install('kitchen-sink');
       web = await startServer((req, res, body) => {
         res.setHeader('content-type', 'text/plain');
@@ -147,6 +162,11 @@ for (const backend of backends('e2e')) {
       }
       assert.ok('ok' in all['http.fetch']!, JSON.stringify(all['http.fetch']));
       assert.ok('ok' in all['user-v2.get-user']!);
+    });
+
+    test(workerReads ? 'the reads above were answered in the worker' : 'every call above was a round trip or answered from the dispatch', () => {
+      if (workerReads) assert.ok(inWorker > 20, `${inWorker} calls answered in the worker`);
+      else assert.equal(inWorker, 0);
     });
   });
 }
