@@ -149,7 +149,7 @@ export class CapabilityRegistry {
    * Accounts for calls a worker answered from the plan: counted, observed and denials noted
    * exactly as if each had made the round trip. `workerCalls`: the in-worker functions it ran.
    */
-  recordLocal(scope: CallScope, plan: LocalPlan, counts: Readonly<Record<string, number>>, workerCalls: readonly WorkerCallRecord[] = []): void {
+  recordLocal(scope: CallScope, plan: LocalPlan, counts: Readonly<Record<string, number>>, workerCalls: readonly WorkerCallRecord[]): void {
     for (const call of workerCalls) {
       const entry = this.byFunction.get(call.key);
       if (!entry || !plan.inWorker[call.key]) continue;

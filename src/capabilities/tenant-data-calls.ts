@@ -2,12 +2,15 @@
  * The glue the clients and services capabilities share: the backend call's scope comes from the
  * execution (its tenant, install, user, log and end signal — never from the guest), and a backend
  * result becomes the guest's `result<T, client-read-error | service-read-error>`, with the reason
- * for any failure written to the install's log so the extension author can see why.
+ * for any failure written to the install's log so the extension author can see why. Over the
+ * embedded store both capabilities also share one worker side (below).
  */
 import type { ExecutionContext } from '../engine/execution-context.js';
 import type { TenantDataResult, TenantDataScope } from '../store/tenant-data-model.js';
-import { err, ok, type ExecutionServices, type HostResult } from './capability.js';
-import type { CallLogger } from './worker-side.js';
+import { createTenantDataReader } from '../store/tenant-data.js';
+import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
+import { err, ok, type ExecutionServices, type HostResult, type WorkerSide } from './capability.js';
+import type { CallLogger, CreateWorkerFunctions, WorkerFunction, WorkerFunctions } from './worker-side.js';
 
 export function tenantDataScope(ctx: ExecutionContext, services: ExecutionServices): TenantDataScope {
   return new ExecutionScope(ctx, services);
@@ -50,3 +53,33 @@ export function hostResultOf<T>(result: TenantDataResult<T>, logger: CallLogger,
   logger.log(result.error === 'internal' ? 'error' : 'warn', `${fn} failed (${result.error}): ${result.message}`);
   return err(result.error);
 }
+
+/** Which capability's reads a worker side serves, and where the store is. */
+interface TenantDataWorkerInit {
+  readonly reads: 'clients' | 'services';
+  readonly sqliteFile: string;
+}
+
+/** The worker side of the clients or the services capability, when workers may read the store (else none). */
+export function tenantDataWorkerSide(reads: TenantDataWorkerInit['reads'], workerReadable: WorkerReadableStore | null): { worker?: WorkerSide } {
+  return workerReadable ? { worker: { module: import.meta.url, init: { reads, sqliteFile: workerReadable.sqliteFile } satisfies TenantDataWorkerInit } } : {};
+}
+
+/** Worker side (worker-side.ts): the reads from the worker's own read-only connection to the SQLite store, for the execution's tenant. */
+export const createWorkerFunctions: CreateWorkerFunctions = (init): WorkerFunctions => {
+  const { reads, sqliteFile } = init as TenantDataWorkerInit;
+  const data = createTenantDataReader(SqliteReader.open(sqliteFile));
+  const fn =
+    <T>(witName: string, read: (tenantId: string, arg: never) => TenantDataResult<T>): WorkerFunction<null> =>
+    (call) =>
+      hostResultOf(read(call.ctx.tenantId, call.args[0] as never), call, witName);
+  return reads === 'clients'
+    ? {
+        'alga:extension/clients#listClients': fn('clients.list-clients', data.listClients),
+        'alga:extension/clients#getClient': fn('clients.get-client', data.getClient),
+      }
+    : {
+        'alga:extension/services#listServices': fn('services.list-services', data.listServices),
+        'alga:extension/services#getService': fn('services.get-service', data.getService),
+      };
+};

@@ -7,7 +7,7 @@
  * Sorting and search go through `name_key` / `*_key` columns folded in TypeScript (see
  * `foldForMatching` and the migration), so both SQL backends give identical answers.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Compilable, type Kysely, type Transaction } from 'kysely';
 import { dialectOf } from './dialect.js';
 import {
   failed,
@@ -262,12 +262,102 @@ const servicePage = (db: TenantDb, tenantId: string, q: ServicesQuery) =>
 
 const serviceById = (db: TenantDb, tenantId: string, serviceId: string) => db.selectFrom('tenant_services').select(serviceColumns).where('tenant', '=', tenantId).where('service_id', '=', serviceId);
 
-const listResult = <R, T>(rows: R[], toItem: (r: R) => T, count: { n: string | number | bigint } | undefined, q: { page: number; pageSize: number }): ListResult<T> => ({
+type Paging = { page: number; pageSize: number };
+
+const listResult = <R, T>(rows: R[], toItem: (r: R) => T, count: { n: string | number | bigint } | undefined, q: Paging): ListResult<T> => ({
   items: rows.map(toItem),
   totalCount: Number(count?.n ?? 0),
   page: q.page,
   pageSize: q.pageSize,
 });
+
+/** A kysely select both sides can use: the store executes it, a worker compiles it. */
+type Read<Row> = Compilable<Row> & { execute(): Promise<Row[]>; executeTakeFirst(): Promise<Row | undefined> };
+
+/**
+ * The reads of one kind of tenant record (clients, services), described once for the store's
+ * asynchronous functions and a worker's synchronous ones.
+ */
+interface RecordReads<Input, Query extends Paging, Row, Item> {
+  /** for error messages: "listing clients", "reading a client" */
+  readonly listing: string;
+  readonly reading: string;
+  readonly idOf: 'client' | 'service';
+  parseList(input: Input): TenantDataResult<Query>;
+  page(db: TenantDb, tenantId: string, q: Query): Read<Row>;
+  count(db: TenantDb, tenantId: string, q: Query): Read<{ n: string | number | bigint }>;
+  byId(db: TenantDb, tenantId: string, id: string): Read<Row>;
+  fromRow(row: Row): Item;
+}
+
+const recordReads = <I, Q extends Paging, R, T>(reads: RecordReads<I, Q, R, T>) => reads;
+
+const CLIENT_READS = recordReads({
+  listing: 'listing clients',
+  reading: 'reading a client',
+  idOf: 'client',
+  parseList: (input: ClientsListInput) => parseClientsListInput(input),
+  page: clientPage,
+  count: clientCount,
+  byId: clientById,
+  fromRow: clientFromRow,
+});
+
+const SERVICE_READS = recordReads({
+  listing: 'listing services',
+  reading: 'reading a service',
+  idOf: 'service',
+  parseList: (input: ServicesListInput) => parseServicesListInput(input),
+  page: servicePage,
+  count: serviceCount,
+  byId: serviceById,
+  fromRow: serviceFromRow,
+});
+
+function storeReads<I, Q extends Paging, R, T>(reads: RecordReads<I, Q, R, T>, db: TenantDb) {
+  return {
+    async list(tenantId: string, input: I): Promise<TenantDataResult<ListResult<T>>> {
+      const query = reads.parseList(input);
+      if (!query.ok) return query;
+      return guarded(reads.listing, async () => {
+        const counted = await reads.count(db, tenantId, query.value).executeTakeFirst();
+        return listResult(await reads.page(db, tenantId, query.value).execute(), reads.fromRow, counted, query.value);
+      });
+    },
+    async get(tenantId: string, recordId: string): Promise<TenantDataResult<T | undefined>> {
+      const id = parseRecordId(recordId, reads.idOf);
+      if (!id.ok) return id;
+      return guarded(reads.reading, async () => {
+        const row = await reads.byId(db, tenantId, id.value).executeTakeFirst();
+        return row ? reads.fromRow(row) : undefined;
+      });
+    },
+  };
+}
+
+function workerReads<I, Q extends Paging, R, T>(reads: RecordReads<I, Q, R, T>, reader: SqliteReader) {
+  const db = reader.db as unknown as TenantDb;
+  // a read by id has one shape: compiled once (SqliteReader.prepare)
+  const byId = reader.prepare((d, tenantId: string, id: string) => reads.byId(d as unknown as TenantDb, tenantId, id));
+  return {
+    list(tenantId: string, input: I): TenantDataResult<ListResult<T>> {
+      const query = reads.parseList(input);
+      if (!query.ok) return query;
+      // count and page from one snapshot: a replace committed between them cannot split the answer
+      return guardedSync(reads.listing, () =>
+        reader.snapshot(() => listResult(reader.all(reads.page(db, tenantId, query.value)), reads.fromRow, reader.first(reads.count(db, tenantId, query.value)), query.value)),
+      );
+    },
+    get(tenantId: string, recordId: string): TenantDataResult<T | undefined> {
+      const id = parseRecordId(recordId, reads.idOf);
+      if (!id.ok) return id;
+      return guardedSync(reads.reading, () => {
+        const row = byId.first(tenantId, id.value);
+        return row ? reads.fromRow(row) : undefined;
+      });
+    },
+  };
+}
 
 /** The reads of TenantDataBackend, synchronous, over a worker's read-only SQLite connection; the tenant is the execution's. */
 export interface TenantDataReader {
@@ -278,38 +368,9 @@ export interface TenantDataReader {
 }
 
 export function createTenantDataReader(reader: SqliteReader): TenantDataReader {
-  const db = reader.db as unknown as TenantDb;
-  const client = reader.prepare((d, tenantId: string, clientId: string) => clientById(d as unknown as TenantDb, tenantId, clientId));
-  const service = reader.prepare((d, tenantId: string, serviceId: string) => serviceById(d as unknown as TenantDb, tenantId, serviceId));
-  return {
-    listClients(tenantId, input) {
-      const query = parseClientsListInput(input);
-      if (!query.ok) return query;
-      // count and page from one snapshot: a replace committed between them cannot split the answer
-      return guardedSync('listing clients', () => reader.snapshot(() => listResult(reader.all(clientPage(db, tenantId, query.value)), clientFromRow, reader.first(clientCount(db, tenantId, query.value)), query.value)));
-    },
-    getClient(tenantId, clientId) {
-      const id = parseRecordId(clientId, 'client');
-      if (!id.ok) return id;
-      return guardedSync('reading a client', () => {
-        const row = client.first(tenantId, id.value);
-        return row ? clientFromRow(row) : undefined;
-      });
-    },
-    listServices(tenantId, input) {
-      const query = parseServicesListInput(input);
-      if (!query.ok) return query;
-      return guardedSync('listing services', () => reader.snapshot(() => listResult(reader.all(servicePage(db, tenantId, query.value)), serviceFromRow, reader.first(serviceCount(db, tenantId, query.value)), query.value)));
-    },
-    getService(tenantId, serviceId) {
-      const id = parseRecordId(serviceId, 'service');
-      if (!id.ok) return id;
-      return guardedSync('reading a service', () => {
-        const row = service.first(tenantId, id.value);
-        return row ? serviceFromRow(row) : undefined;
-      });
-    },
-  };
+  const clients = workerReads(CLIENT_READS, reader);
+  const services = workerReads(SERVICE_READS, reader);
+  return { listClients: clients.list, getClient: clients.get, listServices: services.list, getService: services.get };
 }
 
 /**
@@ -319,6 +380,8 @@ export function createTenantDataReader(reader: SqliteReader): TenantDataReader {
 export function createStoreTenantData<DB>(database: Kysely<DB>, workerReadable: WorkerReadableStore | null = null): StoreTenantData {
   const db = database as unknown as TenantDb;
   const postgres = dialectOf(database as Kysely<unknown>) === 'postgres';
+  const clients = storeReads(CLIENT_READS, db);
+  const services = storeReads(SERVICE_READS, db);
 
   /**
    * Two replaces of one tenant's table at once would, on PostgreSQL, each delete the old rows and
@@ -332,41 +395,10 @@ export function createStoreTenantData<DB>(database: Kysely<DB>, workerReadable: 
   return {
     workerReadable,
 
-    async listClients(scope, input) {
-      const query = parseClientsListInput(input);
-      if (!query.ok) return query;
-      return guarded('listing clients', async () => {
-        const counted = await clientCount(db, scope.tenantId, query.value).executeTakeFirst();
-        return listResult(await clientPage(db, scope.tenantId, query.value).execute(), clientFromRow, counted, query.value);
-      });
-    },
-
-    async getClient(scope, clientId) {
-      const id = parseRecordId(clientId, 'client');
-      if (!id.ok) return id;
-      return guarded('reading a client', async () => {
-        const row = await clientById(db, scope.tenantId, id.value).executeTakeFirst();
-        return row ? clientFromRow(row) : undefined;
-      });
-    },
-
-    async listServices(scope, input) {
-      const query = parseServicesListInput(input);
-      if (!query.ok) return query;
-      return guarded('listing services', async () => {
-        const counted = await serviceCount(db, scope.tenantId, query.value).executeTakeFirst();
-        return listResult(await servicePage(db, scope.tenantId, query.value).execute(), serviceFromRow, counted, query.value);
-      });
-    },
-
-    async getService(scope, serviceId) {
-      const id = parseRecordId(serviceId, 'service');
-      if (!id.ok) return id;
-      return guarded('reading a service', async () => {
-        const row = await serviceById(db, scope.tenantId, id.value).executeTakeFirst();
-        return row ? serviceFromRow(row) : undefined;
-      });
-    },
+    listClients: (scope, input) => clients.list(scope.tenantId, input),
+    getClient: (scope, clientId) => clients.get(scope.tenantId, clientId),
+    listServices: (scope, input) => services.list(scope.tenantId, input),
+    getService: (scope, serviceId) => services.get(scope.tenantId, serviceId),
 
     async replaceClients(tenantId, items) {
       await db.transaction().execute(async (trx) => {

@@ -10,7 +10,7 @@
 import { parentPort, workerData, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import type { HostResult } from '../../capabilities/capability.js';
 import type { InWorkerCall, WorkerSideSpec } from '../../capabilities/registry.js';
-import type { CreateWorkerFunctions, WorkerCallRecord, WorkerFunction } from '../../capabilities/worker-side.js';
+import type { CreateWorkerFunctions, WorkerCall, WorkerCallRecord, WorkerFunction } from '../../capabilities/worker-side.js';
 import {
   type ExecuteMessage,
   type ExecuteReply,
@@ -106,6 +106,8 @@ interface Running {
   oneWay: ReadonlySet<string>;
   inWorker: ExecuteMessage['local']['inWorker'];
   workerCalls: WorkerCallRecord[];
+  /** where in-worker functions write log lines: the one-way ring, as this execution's */
+  log: WorkerCall<unknown>['log'];
   maxHostCalls: number;
   hostCalls: number;
   localCalls: Record<string, number>;
@@ -138,7 +140,7 @@ function callHost(iface: string, fn: string, args: unknown[]): unknown {
     return undefined;
   }
   const inWorker = execution.inWorker[key];
-  if (inWorker) return runInWorker(execution, key, inWorker, args);
+  if (inWorker) return callInWorker(execution, key, inWorker, args);
   const seq = (lastSeq = lastSeq >= 0x7ffffff0 ? 1 : lastSeq + 1);
   toMain({ type: 'call', seq, iface, fn, args: args.map(ownBytes) } satisfies HostChannelMessage);
   const deadline = performance.now() + init.hostCallTimeoutMs;
@@ -181,10 +183,10 @@ async function openWorkerSides(): Promise<void> {
 }
 
 /** Runs an in-worker function: its outcome and latency are reported with the result, a throw is contained as on the main thread. */
-function runInWorker(execution: Running, key: string, call: InWorkerCall, args: unknown[]): unknown {
+function callInWorker(execution: Running, key: string, call: InWorkerCall, args: unknown[]): unknown {
   const fn = workerFunctions.get(key);
   if (!fn) throw new HostAbort('host_error', `${key} has no worker side in this worker${sideErrors.length > 0 ? ` (${sideErrors.join('; ')})` : ''}`);
-  const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => postOneWay({ type: 'log', id: execution.id, level, message });
+  const log = execution.log;
   const started = performance.now();
   let result: HostResult;
   try {
@@ -322,6 +324,7 @@ function execute(msg: ExecuteMessage): void {
     oneWay: new Set(msg.local.oneWay),
     inWorker: msg.runInWorker ? msg.local.inWorker : {},
     workerCalls: stats.workerCalls,
+    log: (level, message) => postOneWay({ type: 'log', id: msg.id, level, message }),
     maxHostCalls: msg.maxHostCalls,
     hostCalls: 0,
     localCalls: stats.localCalls,
