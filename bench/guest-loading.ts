@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ArtifactStore, rewriteForEngine, type Artifact } from '../src/engine/artifact-store.js';
 import { compileCoreModule } from '../src/engine/engine.js';
 import { loadedGuest as engineLoadedGuest, type LoadedGuest } from '../src/engine/guest/guest-instance.js';
+import type { GlueInstantiate } from '../src/engine/guest/glue.js';
 import type { CoreModuleSpec } from '../src/engine/protocol.js';
 import { kitchenSinkBytes } from './guests.js';
 import type { BenchConfig } from './results.js';
@@ -16,7 +17,7 @@ import type { BenchConfig } from './results.js';
 /** The engine's default cap (256 MiB) in pages. */
 export const MAX_MEMORY_PAGES = 4096;
 
-export type Instantiate = LoadedGuest['instantiate'];
+export type Instantiate = GlueInstantiate;
 
 export async function kitchenSinkArtifact(config: BenchConfig): Promise<Artifact> {
   const prepared = await new ArtifactStore(join(config.workDir, 'artifacts')).prepare(kitchenSinkBytes());

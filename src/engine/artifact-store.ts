@@ -15,10 +15,11 @@ import { stripVersion } from './interface-name.js';
 import { ComponentTypeError, importReturnAreas, type ReturnAreas } from './component-types.js';
 import { instrumentWrites } from './write-tracking.js';
 import { rewriteModule } from './wasm-binary.js';
+import { instanceStateSection, scanInstanceState } from './instance-state.js';
 import { patchGlue } from './glue-patches.js';
 
 /** Bump when the on-disk layout or the glue patches change: older artifacts are rebuilt. */
-const ARTIFACT_FORMAT = 4;
+const ARTIFACT_FORMAT = 5;
 const GLUE_FILE = 'guest.js';
 const META_FILE = 'meta.json';
 const COMPONENT_FILE = 'component.wasm';
@@ -205,19 +206,26 @@ export class ArtifactStore {
 
 /**
  * Version of what rewriteForEngine makes, in the kept file's name: 2 — cap, exported globals,
- * write tracking; 3 — stores through a local an earlier store already marked carry no mark.
+ * write tracking; 3 — stores through a local an earlier store already marked carry no mark;
+ * 4 — internal memories exported, the instance-state facts in a custom section.
  */
-export const REWRITE_FORMAT = 3;
+export const REWRITE_FORMAT = 4;
 
 /**
  * What the engine runs instead of a core module as jco extracted it: memory capped, internal
- * globals and tables exported (wasm-binary.ts), memory writes tracked where the module allows it
- * (write-tracking.ts; where it does not, restores copy all of memory).
+ * globals, tables and memories exported (wasm-binary.ts), memory writes tracked where the module
+ * allows it (write-tracking.ts; where it does not, restores copy all of memory), and what instance
+ * state its code can change (instance-state.ts) in a custom section.
  */
 export function rewriteForEngine(bytes: Uint8Array, maxPages: number): Uint8Array {
   const capped = rewriteModule(bytes, { maxMemoryPages: maxPages }).bytes;
   const tracked = instrumentWrites(capped);
-  return tracked.kind === 'tracked' ? tracked.bytes : capped;
+  const rewritten = tracked.kind === 'tracked' ? tracked.bytes : capped;
+  const facts = instanceStateSection(scanInstanceState(bytes));
+  const out = new Uint8Array(rewritten.length + facts.length);
+  out.set(rewritten);
+  out.set(facts, rewritten.length);
+  return out;
 }
 
 /** A component whose types this runner cannot read still installs; it just restores all of memory. */

@@ -11,6 +11,7 @@ import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-sto
 import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
 import { inspectModule, MemoryCapTooSmallError, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
 import { WRITE_TRACKING_SECTION } from './write-tracking.js';
+import { instanceStateOf } from './instance-state.js';
 import type { CoreModuleSpec, ModuleData, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
 import type { LogFields } from '../store/logs.js';
@@ -260,6 +261,7 @@ export async function compileCoreModule(name: string, bytes: Uint8Array): Promis
     tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
     memory: facts.definedMemories.length > 0 ? 'defines' : WebAssembly.Module.imports(module).some((i) => i.kind === 'memory') ? 'imports' : 'none',
     tracksWrites,
+    state: instanceStateOf(module),
     // only a tracked guest restores from its data segments (pristine-image.ts)
     data: tracksWrites && facts.activeData ? moduleData(bytes, facts.activeData) : null,
   };

@@ -4,7 +4,7 @@
  * jco really emits (test/engine/pipeline.test.ts): a jco upgrade that changes the shapes below
  * leaves the glue as jco wrote it and fails that test, instead of producing broken glue.
  */
-import { compileGlue } from './guest/glue.js';
+import { GLUE_LIFT_PARAMETER, compileGlue } from './guest/glue.js';
 
 /**
  * - the glue wraps exports in `WebAssembly.promising` (JSPI) inside try/catch, keeping the plain
@@ -13,13 +13,53 @@ import { compileGlue } from './guest/glue.js';
  *   costs ~6 ms of V8 re-parsing the 20k-line function; on Node 24 it exists and throws for the
  *   engine's JS wrappers of exports. Both take the plain export, as the fallback would;
  * - `_debugLog` reads `process.env.JCO_DEBUG` on every call — make it a no-op;
- * - sync imports of `alga:extension/*` skip the component-model task bookkeeping (leanAlgaImports).
+ * - sync imports of `alga:extension/*` skip the component-model task bookkeeping (leanAlgaImports);
+ * - every string and list copied out of guest memory is bounded and bounds-checked first
+ *   (boundedLifts) — the one patch that is about safety, not speed.
  */
 export function patchGlue(glue: string): string {
   const patched = glue
     .replace(/try \{\s*([\w$]+) = WebAssembly\.promising\(([\w$.]+)\);\s*\} catch\s*\(err\) \{\s*\1 = \2;\s*\}/g, '$1 = $2; // no JSPI: instantiated synchronously')
     .replace(/const _debugLog = \(\.\.\.args\) => \{[^}]*\{ return; \}[^}]*\};/, 'const _debugLog = () => {};');
-  return leanAlgaImports(patched).glue;
+  return boundedLifts(leanAlgaImports(patched).glue).glue;
+}
+
+/** What jco emits to copy a value out of guest memory, and the LiftBounds call that replaces it. */
+const LIFTS: { name: string; pattern: RegExp; replacement: string }[] = [
+  // list<u8>: `ArrayBuffer.slice` would silently shorten a range past the end of memory
+  { name: 'bytes', pattern: /new Uint8Array\((memory\d+)\.buffer\.slice\((\w+), \2 \+ (\w+) \* (\d+)\)\)/g, replacement: `${GLUE_LIFT_PARAMETER}.bytes($1, $2, $3 * $4)` },
+  // string
+  { name: 'string', pattern: /\.decode\(new Uint8Array\((memory\d+)\.buffer, (\w+), (\w+)\)\)/g, replacement: `.decode(${GLUE_LIFT_PARAMETER}.view($1, $2, $3))` },
+  // list of records, lifted element by element: the whole list is checked before the first
+  {
+    name: 'list',
+    pattern: /for \(let i = 0; i < (len\d+); i\+\+\) \{\n(\s*)const base = (base\d+) \+ i \* (\d+);/g,
+    replacement: `${GLUE_LIFT_PARAMETER}.list($1, $4);\n$2for (let i = 0; i < $1; i++) {\n$2const base = $3 + i * $4;`,
+  },
+];
+
+export interface BoundedLiftsResult {
+  readonly glue: string;
+  /** how many copies of each kind now go through LiftBounds */
+  readonly bounded: Readonly<Record<string, number>>;
+}
+
+/**
+ * Routes jco's copies out of guest memory through the glue's LiftBounds (guest/lift-bounds.ts):
+ * the size is checked against the execution's limit and the range against the memory before
+ * anything is copied or decoded.
+ */
+export function boundedLifts(glue: string): BoundedLiftsResult {
+  const bounded: Record<string, number> = {};
+  let out = glue;
+  for (const { name, pattern, replacement } of LIFTS) {
+    bounded[name] = 0;
+    out = out.replace(pattern, (...match: string[]) => {
+      bounded[name]!++;
+      return match[0]!.replace(new RegExp(pattern.source), replacement);
+    });
+  }
+  return { glue: out, bounded };
 }
 
 export interface LeanImportsResult {

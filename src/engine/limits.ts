@@ -26,3 +26,13 @@ export function limitsWithDefaults(limits: Partial<ExecutionLimits> | undefined)
 }
 
 export const MAX_TIMEOUT_MS = 30_000;
+
+/**
+ * Bounds on values the host copies out of guest memory (guest/lift-bounds.ts), fixed for every
+ * execution. A host-call argument may be as large as the largest any capability accepts (an
+ * outbound request body or a ui-proxy payload: 10 MiB) with room to spare, so a capability's own
+ * limit answers first with its interface's error; past this bound the call is a trap.
+ */
+export const GUEST_VALUE_LIMITS = {
+  hostArgumentBytes: 16 * 2 ** 20,
+} as const;

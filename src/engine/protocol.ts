@@ -11,6 +11,7 @@
  *  - a SharedArrayBuffer per worker holds one-way messages (log records, stdio) the main thread
  *    reads before the worker's next message instead of being woken for each (one-way-ring.ts).
  */
+import type { InstanceStateFacts } from './instance-state.js';
 import type { HostResult } from '../capabilities/capability.js';
 import type { InWorkerCall } from '../capabilities/registry.js';
 import type { WorkerCallRecord, WorkerLogLevel } from '../capabilities/worker-side.js';
@@ -49,6 +50,8 @@ export interface CoreModuleSpec {
   memory: 'defines' | 'imports' | 'none';
   /** the module marks its memory writes in the dirty map (write-tracking.ts) */
   tracksWrites: boolean;
+  /** what instance state the module's code can change beyond memory and globals (instance-state.ts) */
+  state: InstanceStateFacts;
   /**
    * What instantiation writes into memory: the module's active data segments (their bytes in one
    * buffer the workers share). null when a segment sits at a computed offset.
@@ -150,8 +153,9 @@ export type ExecuteReply =
   | { type: 'result'; id: number; kind: 'fault'; code: FaultCode; message: string; stats: ExecutionStats };
 
 /**
- * `started`: the guest is about to run after the worker had to load or instantiate it; the main
- * thread starts the guest's deadline from here, so the runner's own setup is not charged to it.
+ * `started`: the worker has the guest loaded and is about to instantiate it — which runs its core
+ * modules' start functions — and then run it; the main thread starts the guest's deadline from
+ * here, so loading (the runner's own setup) is not charged to the guest, but instantiation is.
  */
 export type FromWorker =
   | ExecuteReply

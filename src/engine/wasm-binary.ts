@@ -4,14 +4,16 @@
  * The engine needs exactly two edits to the core modules jco extracts from a component:
  *  - declare a maximum on every memory the module defines, so growth past the cap traps
  *    (componentize-js declares none, and worker resourceLimits do not count linear memory);
- *  - export every internal mutable global under a reserved name, so the snapshot mechanism can
- *    read and restore it (the guest's stack pointer and the WASI adapter's state live there).
+ *  - export every internal mutable global, table and memory under a reserved name, so the snapshot
+ *    mechanism can read and restore it (the guest's stack pointer and the WASI adapter's state
+ *    live in such globals).
  *
  * Everything else is copied byte for byte. Only the sections we edit are decoded.
  */
 
 export const RESERVED_GLOBAL_EXPORT_PREFIX = '__alga_global_';
 export const RESERVED_TABLE_EXPORT_PREFIX = '__alga_table_';
+export const RESERVED_MEMORY_EXPORT_PREFIX = '__alga_memory_';
 
 export const WASM_PAGE_BYTES = 65536;
 
@@ -102,7 +104,8 @@ export class Reader {
   }
 }
 
-class Writer {
+/** Builds module bytes (a custom section, an export section). */
+export class Writer {
   private chunks: number[] = [];
   byte(b: number): this {
     this.chunks.push(b & 0xff);
@@ -387,6 +390,8 @@ export interface RewriteResult {
   exportedGlobals: string[];
   /** reserved export names added for tables */
   exportedTables: string[];
+  /** reserved export names added for memories */
+  exportedMemories: string[];
   /** largest initial memory (pages) the module declares, to compare with the cap */
   initialPages: number;
 }
@@ -401,7 +406,7 @@ export class MemoryCapTooSmallError extends Error {
   }
 }
 
-/** Caps memories and exports internal mutable globals and tables. Other sections are copied. */
+/** Caps memories and exports internal mutable globals, tables and memories. Other sections are copied. */
 export function rewriteModule(bytes: Uint8Array, options: RewriteOptions): RewriteResult {
   const sections = readSections(bytes);
   const facts = inspectModule(bytes);
@@ -414,10 +419,15 @@ export function rewriteModule(bytes: Uint8Array, options: RewriteOptions): Rewri
 
   const exportedGlobalIdx = new Set(facts.exports.filter((e) => e.kind === 3).map((e) => e.index));
   const exportedTableIdx = new Set(facts.exports.filter((e) => e.kind === 1).map((e) => e.index));
+  const exportedMemoryIdx = new Set(facts.exports.filter((e) => e.kind === 2).map((e) => e.index));
   const addGlobals = facts.mutableGlobals.filter((g) => !exportedGlobalIdx.has(g));
   const addTables = facts.definedTables.filter((t) => !exportedTableIdx.has(t));
+  const addMemories = facts.definedMemories.map((m) => m.index).filter((m) => !exportedMemoryIdx.has(m));
+  const added = { globals: addGlobals, tables: addTables, memories: addMemories };
+  const addedCount = addGlobals.length + addTables.length + addMemories.length;
   const exportedGlobals = addGlobals.map((g) => `${RESERVED_GLOBAL_EXPORT_PREFIX}${g}`);
   const exportedTables = addTables.map((t) => `${RESERVED_TABLE_EXPORT_PREFIX}${t}`);
+  const exportedMemories = addMemories.map((m) => `${RESERVED_MEMORY_EXPORT_PREFIX}${m}`);
 
   // Parts are views into the input where a section is unchanged; the output is allocated once,
   // because every fresh 12 MB buffer costs tens of milliseconds of page faults on small VMs.
@@ -426,11 +436,11 @@ export function rewriteModule(bytes: Uint8Array, options: RewriteOptions): Rewri
     out.push(new Writer().byte(id).u32(body.length).toBytes(), body);
   };
   const emitExports = () => {
-    const w = new Writer().u32(addGlobals.length + addTables.length);
-    appendExports(w, addGlobals, addTables);
+    const w = new Writer().u32(addedCount);
+    appendExports(w, added);
     emit(SECTION_EXPORT, w.toBytes());
   };
-  const adding = addGlobals.length > 0 || addTables.length > 0;
+  const adding = addedCount > 0;
   let sawExport = false;
   for (const s of sections) {
     if (s.id === SECTION_MEMORY) {
@@ -447,9 +457,9 @@ export function rewriteModule(bytes: Uint8Array, options: RewriteOptions): Rewri
       sawExport = true;
       const r = new Reader(bytes, s.start, s.end);
       const n = r.u32();
-      const head = new Writer().u32(n + addGlobals.length + addTables.length).toBytes();
+      const head = new Writer().u32(n + addedCount).toBytes();
       const tail = new Writer();
-      appendExports(tail, addGlobals, addTables);
+      appendExports(tail, added);
       const tailBytes = tail.toBytes();
       const existing = bytes.subarray(r.pos, s.end);
       out.push(new Writer().byte(s.id).u32(head.length + existing.length + tailBytes.length).toBytes(), head, existing, tailBytes);
@@ -463,7 +473,7 @@ export function rewriteModule(bytes: Uint8Array, options: RewriteOptions): Rewri
     }
   }
   if (!sawExport && adding) emitExports();
-  return { bytes: concat(out), exportedGlobals, exportedTables, initialPages };
+  return { bytes: concat(out), exportedGlobals, exportedTables, exportedMemories, initialPages };
 }
 
 /** Position of a known section in the required order (the tag and data-count ids are out of sequence). */
@@ -473,9 +483,10 @@ function sectionRank(id: number): number {
   return rank === -1 ? order.length : rank;
 }
 
-function appendExports(w: Writer, globals: number[], tables: number[]): void {
-  for (const g of globals) w.name(`${RESERVED_GLOBAL_EXPORT_PREFIX}${g}`).byte(3).u32(g);
-  for (const t of tables) w.name(`${RESERVED_TABLE_EXPORT_PREFIX}${t}`).byte(1).u32(t);
+function appendExports(w: Writer, added: { globals: number[]; tables: number[]; memories: number[] }): void {
+  for (const g of added.globals) w.name(`${RESERVED_GLOBAL_EXPORT_PREFIX}${g}`).byte(3).u32(g);
+  for (const t of added.tables) w.name(`${RESERVED_TABLE_EXPORT_PREFIX}${t}`).byte(1).u32(t);
+  for (const m of added.memories) w.name(`${RESERVED_MEMORY_EXPORT_PREFIX}${m}`).byte(2).u32(m);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -29,6 +29,7 @@
  * needs no mark of its own (MarkedLocals): ~18 % of the kitchen-sink's stores, 5 % less code.
  */
 import { Reader, readActiveData } from './wasm-binary.js';
+import { UnsupportedInstruction, readValType, skipFcImmediates, skipImmediates } from './wasm-instructions.js';
 
 /** Bytes at the bottom of memory holding the dirty map. */
 export const DIRTY_MAP_BYTES = 1024;
@@ -132,7 +133,7 @@ export function instrumentWrites(bytes: Uint8Array): InstrumentResult {
     const marks: MarkCounts = { stores: 0, elided: 0 };
     return { kind: 'tracked', bytes: rewrite(bytes, marks), marks };
   } catch (e) {
-    if (e instanceof Untrackable) return { kind: 'untracked', reason: e.message };
+    if (e instanceof Untrackable || e instanceof UnsupportedInstruction) return { kind: 'untracked', reason: e.message };
     throw e;
   }
 }
@@ -260,11 +261,6 @@ function readShape(bytes: Uint8Array, sections: SectionRef[]): ModuleShape {
     }
   }
   return shape;
-}
-
-function readValType(r: Reader): void {
-  const t = r.byte();
-  if (t === 0x63 || t === 0x64) throw new Untrackable('typed function references');
 }
 
 /** Active data segments must not initialise the dirty map's bytes. */
@@ -457,7 +453,7 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
         flush(r.pos);
         continue;
       }
-      skipFcImmediates(r, sub);
+      if (skipFcImmediates(r, sub) > 0) throw new Untrackable('multi-memory');
       continue;
     }
     if (op === 0x20) {
@@ -466,7 +462,7 @@ function instrumentBody(bytes: Uint8Array, r: Reader, end: number, out: Out, bas
       known.forget(r.u32());
     } else {
       if (CONTROL_OPS.has(op)) known.forget();
-      skipImmediates(r, op);
+      if (skipImmediates(r, op) > 0) throw new Untrackable('multi-memory');
     }
     if (op === 0x20 || (op >= 0x41 && op <= 0x44)) {
       producerAt = at; // local.get, i32/i64/f32/f64.const
@@ -545,101 +541,4 @@ function emitRangeMark(out: Out, localOp: (op: number, index: number) => void): 
   localOp(0x20, T_D);
   localOp(0x20, T_X);
   localOp(0x20, T_N);
-}
-
-function skipBlockType(r: Reader): void {
-  const t = r.bytes[r.pos]!;
-  if (t === 0x40 || t === I32 || t === I64 || t === F32 || t === F64 || t === 0x7b || t === 0x70 || t === 0x6f) r.pos++;
-  else r.skipSigned(); // a type index (s33)
-}
-
-function skipImmediates(r: Reader, op: number): void {
-  switch (op) {
-    case 0x00:
-    case 0x01:
-    case 0x05:
-    case 0x0b:
-    case 0x0f:
-    case 0x1a:
-    case 0x1b:
-    case 0xd1:
-      return;
-    case 0x02:
-    case 0x03:
-    case 0x04:
-      skipBlockType(r);
-      return;
-    case 0x0c:
-    case 0x0d:
-    case 0x10:
-    case 0x12:
-    case 0x20:
-    case 0x21:
-    case 0x22:
-    case 0x23:
-    case 0x24:
-    case 0x25:
-    case 0x26:
-    case 0xd2:
-      r.u32();
-      return;
-    case 0x0e: {
-      const n = r.u32();
-      for (let i = 0; i <= n; i++) r.u32();
-      return;
-    }
-    case 0x11:
-    case 0x13:
-      r.u32();
-      r.u32();
-      return;
-    case 0x1c: {
-      const n = r.u32();
-      for (let i = 0; i < n; i++) readValType(r);
-      return;
-    }
-    case 0x3f:
-    case 0x40:
-      if (r.u32() !== 0) throw new Untrackable('multi-memory');
-      return;
-    case 0x41:
-    case 0x42:
-      r.skipSigned();
-      return;
-    case 0x43:
-      r.skip(4);
-      return;
-    case 0x44:
-      r.skip(8);
-      return;
-    case 0xd0:
-      r.skipSigned();
-      return;
-  }
-  if (op >= 0x28 && op <= 0x35) {
-    if (r.u32() & 0x40) throw new Untrackable('multi-memory');
-    r.u32();
-    return;
-  }
-  if (op >= 0x45 && op <= 0xc4) return; // numeric, no immediates
-  throw new Untrackable(`opcode 0x${op.toString(16)}`);
-}
-
-function skipFcImmediates(r: Reader, sub: number): void {
-  if (sub <= 7) return; // saturating truncations
-  switch (sub) {
-    case 9: // data.drop
-    case 13: // elem.drop
-    case 15: // table.grow
-    case 16: // table.size
-    case 17: // table.fill
-      r.u32();
-      return;
-    case 12: // table.init
-    case 14: // table.copy
-      r.u32();
-      r.u32();
-      return;
-  }
-  throw new Untrackable(`opcode 0xfc ${sub}`);
 }

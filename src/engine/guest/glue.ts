@@ -12,19 +12,26 @@
 import { readFileSync } from 'node:fs';
 import { compileFunction } from 'node:vm';
 import type { InstantiateFn } from './guest-instance.js';
+import { LiftBounds } from './lift-bounds.js';
+
+/** The glue's name for the LiftBounds its patched copies go through (glue-patches.ts, boundedLifts). */
+export const GLUE_LIFT_PARAMETER = '__algaLift';
+
+/** A loaded glue's `instantiate`, with the bounds its copies out of guest memory are checked against. */
+export type GlueInstantiate = InstantiateFn & { readonly lift: LiftBounds };
 
 /** The top-level declarations jco exports; any other form of `export` makes the load fail loudly. */
 const EXPORTED_DECLARATION = /^export (function|const|let|class) /gm;
 
-/** The glue module as the body of a function returning `instantiate` (compiled, not run). */
-export function compileGlue(source: string, filename: string): () => unknown {
+/** The glue module as the body of a function of its LiftBounds returning `instantiate` (compiled, not run). */
+export function compileGlue(source: string, filename: string): (lift: LiftBounds) => unknown {
   // a module is strict code: the function body must be too
   const body = `'use strict';\n${source.replace(EXPORTED_DECLARATION, '$1 ')}\nreturn instantiate;`;
-  return compileFunction(body, [], { filename }) as () => unknown;
+  return compileFunction(body, [GLUE_LIFT_PARAMETER], { filename }) as (lift: LiftBounds) => unknown;
 }
 
-export function loadGlue(gluePath: string): InstantiateFn {
-  const instantiate = compileGlue(readFileSync(gluePath, 'utf8'), gluePath)();
+export function loadGlue(gluePath: string, lift = new LiftBounds()): GlueInstantiate {
+  const instantiate = compileGlue(readFileSync(gluePath, 'utf8'), gluePath)(lift);
   if (typeof instantiate !== 'function') throw new Error(`the glue ${gluePath} defines no instantiate function`);
-  return instantiate as InstantiateFn;
+  return Object.assign(instantiate as InstantiateFn, { lift });
 }

@@ -1,13 +1,16 @@
 /**
  * One instantiated component inside a worker, and the snapshot that gives it fresh-instance
- * semantics cheaply (issue #3 item 6).
+ * semantics cheaply.
  *
- * A component's mutable state is: the linear memories and mutable globals of its core instances,
- * its tables, and jco's JS-side handle tables. Right after instantiation — before the guest ever
- * runs — we copy every memory and global. After each request we put them back, which leaves the
- * guest exactly as a new instantiation would (wizer pre-initialised it; no core module has a start
- * function, and instantiation calls no guest code). The restore is refused, and the instance
- * retired, whenever that argument does not hold:
+ * A component's mutable state is: the linear memories, mutable globals, tables and passive
+ * segments of its core instances, and jco's JS-side handle tables. Right after instantiation —
+ * before the guest's handler ever runs — we copy every memory and global, and the entries of every
+ * table when some module's code can change a table (instance-state.ts). After each request we put
+ * them back, which leaves the guest exactly as a new instantiation would (instantiation runs at
+ * most the modules' start functions, and the snapshot is taken after them). The restore is
+ * refused, and the instance retired, whenever that argument does not hold:
+ *  - some module's code can change state no snapshot holds (drops a segment, uses GC objects or an
+ *    instruction the install-time scan does not know): such a guest gets a new instance per request;
  *  - the request faulted (trap, exit, timeout — jco also marks a trapped instance dead);
  *  - a memory grew (memory cannot shrink, so the copy would not be the whole state);
  *  - a table changed size;
@@ -23,6 +26,8 @@ import { CopiedImage, DataSegmentImage, type PristineImage } from './pristine-im
 import { DIRTY_MAP_BYTES } from '../write-tracking.js';
 import type { ReturnAreas } from '../component-types.js';
 import { stripVersion } from '../interface-name.js';
+import type { GlueInstantiate } from './glue.js';
+import type { LiftBounds } from './lift-bounds.js';
 
 export type InstantiateFn = (
   getCoreModule: (name: string) => WebAssembly.Module,
@@ -48,11 +53,27 @@ export interface LoadedGuest {
    * memory even when the modules track their writes.
    */
   returnAreas: ReturnAreas | null;
+  /** some module's code can change table entries: snapshots keep them (instance-state.ts) */
+  mutatesTables: boolean;
+  /** why no used instance of this guest may be restored, or null */
+  unrestorable: string | null;
+  /** the bounds the glue checks its copies out of guest memory against (lift-bounds.ts) */
+  lift: LiftBounds;
 }
 
 /** A guest as a worker holds it: the glue's `instantiate` and its compiled core modules. */
-export function loadedGuest(instantiate: InstantiateFn, specs: readonly CoreModuleSpec[], maxMemoryPages: number, returnAreas: ReturnAreas | null): LoadedGuest {
-  return { instantiate, modules: new Map(specs.map((s) => [s.name, s])), specsByModule: new Map(specs.map((s) => [s.module, s])), maxMemoryPages, returnAreas };
+export function loadedGuest(instantiate: GlueInstantiate, specs: readonly CoreModuleSpec[], maxMemoryPages: number, returnAreas: ReturnAreas | null): LoadedGuest {
+  const unrestorable = specs.find((s) => s.state.unrestorable !== null);
+  return {
+    instantiate,
+    modules: new Map(specs.map((s) => [s.name, s])),
+    specsByModule: new Map(specs.map((s) => [s.module, s])),
+    maxMemoryPages,
+    returnAreas,
+    mutatesTables: specs.some((s) => s.state.mutatesTables),
+    unrestorable: unrestorable ? `core module ${unrestorable.name}: ${unrestorable.state.unrestorable}` : null,
+    lift: instantiate.lift,
+  };
 }
 
 /** Write tracking needs every module that touches memory instrumented, one memory, and the imports' return areas. */
@@ -74,7 +95,8 @@ const RESTORE_CHUNK_BYTES = 1 << 20;
 interface Snapshot {
   memories: { memory: WebAssembly.Memory; image: PristineImage }[];
   globals: { global: WebAssembly.Global; value: unknown }[];
-  tables: { table: WebAssembly.Table; length: number }[];
+  /** entries are kept only when some module's code can change a table */
+  tables: { table: WebAssembly.Table; length: number; entries: unknown[] | null }[];
   liveResources: number;
 }
 
@@ -106,7 +128,8 @@ export class GuestInstance {
       const importObject = jcoImports && withDirectWasi(jcoImports, wasi);
       const instance = new WebAssembly.Instance(module, tracked ? this.trackImports(importObject, guest.returnAreas!) : importObject);
       this.capture(instance, spec);
-      return tracked ? { exports: this.trackAllocators(instance.exports) } : instance;
+      const exports = tracked ? this.trackAllocators(instance.exports) : instance.exports;
+      return { exports: responsePhaseAfterHandler(exports, guest.lift) };
     };
     const getCoreModule = (name: string) => {
       const spec = guest.modules.get(name);
@@ -224,7 +247,7 @@ export class GuestInstance {
     this.snapshot = {
       memories: this.memories.map((memory, i) => ({ memory, image: images[i]! })),
       globals: this.globals.map((global) => ({ global, value: global.value as unknown })),
-      tables: this.tables.map((table) => ({ table, length: table.length })),
+      tables: this.tables.map((table) => ({ table, length: table.length, entries: this.guest.mutatesTables ? tableEntries(table) : null })),
       liveResources: this.ledger.live,
     };
   }
@@ -279,7 +302,7 @@ export class GuestInstance {
    */
   restore(between?: () => void): boolean {
     const snap = this.snapshot;
-    if (!snap || this.unsound) return false;
+    if (!snap || this.unsound || this.guest.unrestorable !== null) return false;
     if (this.ledger.live - snap.liveResources > MAX_LEAKED_RESOURCES) return false;
     for (const { memory, image } of snap.memories) if (memory.buffer.byteLength !== image.byteLength) return false;
     for (const { table, length } of snap.tables) if (table.length !== length) return false;
@@ -297,6 +320,34 @@ export class GuestInstance {
       }
     }
     for (const { global, value } of snap.globals) global.value = value;
+    for (const { table, entries } of snap.tables) if (entries) restoreEntries(table, entries);
     return true;
   }
+}
+
+/**
+ * Once the guest's handler has returned, what the glue copies out of memory is the response: its
+ * own limit applies (and a refusal is response_too_large, not a trap).
+ */
+function responsePhaseAfterHandler(exports: WebAssembly.Exports, lift: LiftBounds): WebAssembly.Exports {
+  const handler = exports['handler'];
+  if (typeof handler !== 'function') return exports;
+  const call = handler as (...args: unknown[]) => unknown;
+  const wrapped = (...args: unknown[]) => {
+    const result = call(...args);
+    lift.phase = 'response';
+    return result;
+  };
+  return Object.assign(Object.create(null) as Record<string, WebAssembly.ExportValue>, exports, { handler: wrapped });
+}
+
+function tableEntries(table: WebAssembly.Table): unknown[] {
+  const entries = new Array<unknown>(table.length);
+  for (let i = 0; i < entries.length; i++) entries[i] = table.get(i);
+  return entries;
+}
+
+/** Puts back every entry that differs (V8 hands out one function object per function and instance). */
+function restoreEntries(table: WebAssembly.Table, entries: unknown[]): void {
+  for (let i = 0; i < entries.length; i++) if (table.get(i) !== entries[i]) table.set(i, entries[i]);
 }

@@ -27,6 +27,7 @@ import {
 } from '../protocol.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from './guest-instance.js';
 import { loadGlue } from './glue.js';
+import { GuestPointerOutOfBounds, GuestValueTooLarge, LiftBounds } from './lift-bounds.js';
 import { GuestExit } from './wasi.js';
 import { OneWayRing } from '../one-way-ring.js';
 import { SpinDeadline } from '../spin.js';
@@ -68,6 +69,8 @@ function toMain(msg: unknown, transfer?: ArrayBuffer[]): void {
   Atomics.notify(posted, 0);
 }
 const decoder = new TextDecoder();
+/** What this worker's guests may hand the host, per execution (the glue of every guest reads it). */
+const lift = new LiftBounds();
 
 /**
  * A loaded guest and its instances. Fresh mode keeps one or two pristine instances (see
@@ -249,7 +252,7 @@ function writeStdio(stream: 'stdout' | 'stderr', bytes: Uint8Array): void {
 function load(msg: LoadMessage): void {
   try {
     slots.set(msg.artifactKey, {
-      guest: loadedGuest(loadGlue(msg.gluePath), msg.modules, msg.maxMemoryPages, msg.returnAreas),
+      guest: loadedGuest(loadGlue(msg.gluePath, lift), msg.modules, msg.maxMemoryPages, msg.returnAreas),
       importedFunctions: msg.importedFunctions,
       ready: [],
       alive: 0,
@@ -295,6 +298,8 @@ function execute(msg: ExecuteMessage): void {
   if (instance) {
     stats.instance = fresh ? 'restored' : 'reused';
   } else {
+    // the guest's deadline starts here: instantiation runs its modules' start functions
+    post({ type: 'started', id: msg.id });
     try {
       instance = newInstance(msg.artifactKey, slot);
       if (fresh) instance.takeSnapshot();
@@ -304,7 +309,6 @@ function execute(msg: ExecuteMessage): void {
     }
     if (fresh) slot.alive++;
     stats.instance = 'new';
-    post({ type: 'started', id: msg.id });
   }
   if (msg.prepareOnly) {
     // a warm-up: the instance has never been called, so it goes back as pristine as it came
@@ -331,6 +335,7 @@ function execute(msg: ExecuteMessage): void {
     hostCallSpinMs: msg.hostCallSpinMs,
   };
   running = execution;
+  lift.begin(msg.maxResponseBytes);
   try {
     const response = instance.call(msg.context, msg.request);
     stats.guestMs = performance.now() - started;
@@ -422,6 +427,8 @@ function ownResponse(response: GuestResponse, instance: GuestInstance): GuestRes
 function classifyFault(e: unknown, instance: GuestInstance, maxPages: number): { code: FaultCode; message: string } {
   if (e instanceof HostAbort) return { code: e.code, message: e.message };
   if (e instanceof GuestExit) return { code: 'guest_exit', message: e.message };
+  if (e instanceof GuestValueTooLarge) return { code: e.phase === 'response' ? 'response_too_large' : 'guest_trap', message: e.message };
+  if (e instanceof GuestPointerOutOfBounds) return { code: 'guest_trap', message: e.message };
   const message = describe(e);
   const pages = instance.memoryBytes() / 65536;
   // Growth past the declared maximum fails inside the guest, which then traps or reports OOM.

@@ -85,6 +85,10 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
       return;
     }
     if (warmed.code === 'memory_limit' || warmed.code === 'instantiate_failed') throw new ServiceError('install_not_runnable', warmed.message, { fault: warmed.code });
+    // a warm-up runs no handler: a deadline it misses was spent instantiating (start functions)
+    if (warmed.code === 'timeout') {
+      throw new ServiceError('install_not_runnable', `the component did not finish instantiating (its start functions) within its ${runtime.timeoutMsFor(limits)} ms deadline`, { fault: warmed.code });
+    }
     log.warn({ ...fields, fault: warmed.code }, `warming the install failed: ${warmed.message}`);
   };
   const mustGetInstall = async (id: string) => {
