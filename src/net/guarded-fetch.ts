@@ -203,6 +203,8 @@ async function followHops(
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         return failure('not-allowed', `redirect to scheme ${next.protocol} is not allowed`);
       }
+      // credentials in a redirect target are the server's, never the guest's: not sent, not followed
+      if (next.username !== '' || next.password !== '') return failure('not-allowed', 'redirect to a location carrying credentials (userinfo) is not allowed');
       hop = redirectedHop(hop, status, next);
       continue;
     }

@@ -301,6 +301,13 @@ describe('redirects', () => {
     expectErr(await guardedFetch(get(`${server.origin}/redirect?to=${to}`), policy()), 'not-allowed', /elsewhere\.example is not in/);
   });
 
+  it('refuses a redirect whose target carries userinfo, without following it', async () => {
+    const before = server.requests.length;
+    const to = encodeURIComponent(`http://user:secret@127.0.0.1:${server.port}/echo`);
+    expectErr(await guardedFetch(get(`${server.origin}/redirect?to=${to}`), policy()), 'not-allowed', /carrying credentials/);
+    assert.equal(server.requests.length, before + 1, 'only the redirecting request reached the server');
+  });
+
   it('refuses a redirect to a non-http scheme', async () => {
     const to = encodeURIComponent('file:///etc/passwd');
     expectErr(await guardedFetch(get(`${server.origin}/redirect?to=${to}`), policy()), 'not-allowed', /scheme file:/);
