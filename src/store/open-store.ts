@@ -152,7 +152,13 @@ function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> 
   // process. Every client gets its own listener for its whole life instead; the pool's own event is
   // then a duplicate of it.
   pool.on('connect', (client) => {
-    client.on('error', (error) => options.onPoolError?.(error));
+    // a client may report twice (the server's FATAL message, then the socket closing): once is news
+    let reported = false;
+    client.on('error', (error) => {
+      if (reported) return;
+      reported = true;
+      options.onPoolError?.(error);
+    });
   });
   pool.on('error', () => {});
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
