@@ -18,6 +18,7 @@ import { extUiRoutes } from './routes/ext-ui.js';
 import { requireAdminToken } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
 import type { BundleAcceptance } from './bundles.js';
+import { isStoreUnavailableError } from '../store/index.js';
 
 export interface AppOptions {
   runtime: Runtime;
@@ -32,6 +33,9 @@ export interface AppOptions {
 }
 
 const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** What `Retry-After` says while the database cannot be reached (a restart takes seconds). */
+export const STORE_RETRY_AFTER_S = 2;
 
 /** Uploads (bundles, components) may be larger than execute bodies. */
 export const MAX_UPLOAD_BYTES = 128 * 2 ** 20;
@@ -77,6 +81,9 @@ export function buildApp(options: AppOptions): App {
     },
   });
   const executor = new Executor(runtime, logger);
+  // the message and SQLSTATE only: pg hangs the whole client (connection parameters and all) on the error
+  runtime.onStoreConnectionError = (error) =>
+    logger.warn({ code: (error as { code?: unknown }).code, cause: error.message }, 'a database connection broke; the pool opens new ones as needed');
   let draining = false;
 
   // the APIs speak JSON (and binary uploads): a text/plain body is 415, not a string that fails validation
@@ -97,6 +104,12 @@ export function buildApp(options: AppOptions): App {
   });
 
   fastify.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
+    if (!(error instanceof ServiceError) && isStoreUnavailableError(error)) {
+      // the database restarting or away: temporary, and not a fault of this request or of the runner
+      request.log.warn({ code: 'store_unavailable', cause: error.message }, 'the store cannot be reached');
+      const e = new ServiceError('store_unavailable', undefined, { retry_after_s: STORE_RETRY_AFTER_S });
+      return reply.code(e.status).header('retry-after', String(STORE_RETRY_AFTER_S)).send(e.toJSON());
+    }
     if (error instanceof ServiceError) {
       if (error.status >= 500) request.log.error({ code: error.code }, error.message);
       if (typeof error.extra.retry_after_s === 'number') reply.header('retry-after', String(error.extra.retry_after_s));

@@ -15,6 +15,7 @@ export const ERROR_CATALOG = {
   too_many_requests: { status: 429, message: 'too many concurrent executions for this tenant' },
   overloaded: { status: 503, message: 'the runner is at capacity' },
   shutting_down: { status: 503, message: 'the runner is shutting down' },
+  store_unavailable: { status: 503, message: "the runner's database cannot be reached; try again shortly" },
   idempotency_wait_timeout: { status: 504, message: 'an earlier request with this idempotency key is still running' },
   body_too_large: { status: 413, message: 'the request body is too large' },
   headers_too_large: { status: 431, message: 'the request headers are too large' },

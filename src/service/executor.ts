@@ -76,13 +76,21 @@ export class Executor {
       const claim = await idempotency.claim(scope, this.runtime.config.idempotencyTtlMs, { leaseMs: this.runtime.config.maxTimeoutMs + 60_000 });
       if (claim.kind === 'done') return claim.response as ExecuteAnswer;
       if (claim.kind === 'claimed') {
+        // The guest has run (or failed) by the time its record is written: a store that cannot take
+        // the record (the database went away meanwhile) does not turn the execution's own outcome
+        // into a failure. An unwritten answer leaves the claim to expire with its lease; a duplicate
+        // then waits for the lease and runs again, as after a crash of this process.
         const p = work().then(
           async (answer) => {
-            await idempotency.complete(scope, answer);
+            await idempotency.complete(scope, answer).catch((e: unknown) => {
+              this.logger.error({ err: e, tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId }, 'storing the idempotent answer failed; its key stays claimed until the lease ends');
+            });
             return answer;
           },
           async (e: unknown) => {
-            await idempotency.release(scope);
+            await idempotency.release(scope).catch((releaseError: unknown) => {
+              this.logger.error({ err: releaseError, tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId }, 'releasing the idempotency key failed; it stays claimed until the lease ends');
+            });
             throw e;
           },
         );

@@ -24,6 +24,11 @@ export class ServiceMetrics {
     buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
+  readonly storeConnectionErrors = new Counter({
+    name: 'alga_runner_store_connection_errors_total',
+    help: 'PostgreSQL connections that broke (server restarted or unreachable); the pool opens new ones',
+    registers: [this.registry],
+  });
   readonly workerRestarts = new Counter({ name: 'alga_runner_worker_restarts_total', help: 'Workers replaced after a timeout or crash', labelNames: ['reason'], registers: [this.registry] });
   readonly guestInstances = new Counter({
     name: 'alga_runner_guest_instances_total',

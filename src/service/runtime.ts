@@ -28,6 +28,8 @@ export class Runtime {
   /** Fires 'logs' with an install id after records are stored, for live tails in this process; 'shutdown' ends them. */
   readonly logBus = new EventEmitter();
   private readonly installCache = new Map<string, { value: ResolvedInstall; expires: number }>();
+  /** told when a pooled PostgreSQL connection breaks (the app logs it); the metric counts it either way */
+  onStoreConnectionError: ((error: Error) => void) | null = null;
 
   private constructor(
     readonly config: ServiceConfig,
@@ -43,15 +45,21 @@ export class Runtime {
   }
 
   static async create(config: ServiceConfig): Promise<Runtime> {
-    const store = await openStore({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, sqliteSynchronous: config.sqliteSynchronous, dataDir: config.dataDir, secretsKey: config.secretsKey });
+    const metrics = new ServiceMetrics();
+    let runtime: Runtime | undefined;
+    const onPoolError = (error: Error) => {
+      metrics.storeConnectionErrors.inc();
+      runtime?.onStoreConnectionError?.(error);
+    };
+    const store = await openStore({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, sqliteSynchronous: config.sqliteSynchronous, dataDir: config.dataDir, secretsKey: config.secretsKey, onPoolError });
     try {
-      const metrics = new ServiceMetrics();
       const tenantStore = createStoreTenantData(store.db, store.workerReadable);
       const tenantData: TenantDataBackend =
         config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
       const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver, workerReads: config.workerReads });
       const engine = await Engine.create({ cacheDir: join(config.dataDir, 'artifacts'), registry, workers: config.workers, cores: config.cores, writeTracking: config.writeTracking, hotWaitMs: config.hotWaitMs });
-      return new Runtime(config, store, tenantStore, registry, engine, metrics);
+      runtime = new Runtime(config, store, tenantStore, registry, engine, metrics);
+      return runtime;
     } catch (e) {
       await store.close();
       throw e;

@@ -1,5 +1,6 @@
 /** The runner's store: one API over SQLite (embedded default) and PostgreSQL. */
-export { openStore, StoreConfigError, SQLITE_FILE_NAME, SQLITE_SYNCHRONOUS } from './open-store.js';
+export { openStore, StoreConfigError, SQLITE_FILE_NAME, SQLITE_SYNCHRONOUS, POSTGRES_CONNECT_TIMEOUT_MS, PING_TIMEOUT_MS } from './open-store.js';
+export { isStoreUnavailableError } from './unavailable.js';
 export type { OpenStoreOptions, Store, SqliteSynchronous } from './open-store.js';
 export type { StoreDialect } from './dialect.js';
 export { dialectOf, dialectTypes } from './dialect.js';

@@ -35,7 +35,11 @@ export interface OpenStoreOptions {
   readonly sqliteSynchronous?: SqliteSynchronous;
   /** PostgreSQL only: pool size (default 10) */
   readonly poolSize?: number;
-  /** PostgreSQL only: errors of idle pooled connections (the next query reports them too) */
+  /**
+   * PostgreSQL only: a pooled connection broke (the server restarted or went away), whether it was
+   * idle or in use. Reported once per connection; the pool drops it and opens new ones as needed,
+   * and the queries that were using it fail (isStoreUnavailableError tells them apart).
+   */
   readonly onPoolError?: (error: Error) => void;
   /** clock for expiries and timestamps (tests pass a controllable one) */
   readonly now?: () => number;
@@ -60,7 +64,7 @@ export interface Store {
   readonly workerReadable: WorkerReadableStore | null;
   /** migrations this open applied (empty when the schema was current) */
   readonly appliedMigrations: readonly string[];
-  /** readiness: can the database answer a query now? */
+  /** readiness: can the database answer a query now (within PING_TIMEOUT_MS)? */
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -68,6 +72,14 @@ export interface Store {
 export const SQLITE_FILE_NAME = 'runner.db';
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const PG_INT8_OID = 20;
+/**
+ * PostgreSQL only: how long taking a connection from the pool may wait (for a free one, or for a
+ * new one to open) before the query fails as unavailable — so a server that stops answering
+ * turns requests into 503s instead of holding them until the OS gives up on the socket.
+ */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
+/** longest a readiness ping waits for the database's answer */
+export const PING_TIMEOUT_MS = 2_000;
 
 export class StoreConfigError extends Error {
   constructor(message: string) {
@@ -125,6 +137,9 @@ function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> 
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
+    connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+    // a server gone without closing the socket (host down, network cut) is noticed on idle connections too
+    keepAlive: true,
     ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
     types: {
       // Our bigint columns hold epoch milliseconds, counters and ids, all far below 2^53.
@@ -132,7 +147,20 @@ function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> 
         oid === PG_INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  pool.on('error', (error) => options.onPoolError?.(error));
+  // pg's Pool listens for errors only on its idle clients; a client kysely holds (mid-query or
+  // mid-transaction) that loses its server emits 'error' with nobody listening, which would end the
+  // process. Every client gets its own listener for its whole life instead; the pool's own event is
+  // then a duplicate of it.
+  pool.on('connect', (client) => {
+    // a client may report twice (the server's FATAL message, then the socket closing): once is news
+    let reported = false;
+    client.on('error', (error) => {
+      if (reported) return;
+      reported = true;
+      options.onPoolError?.(error);
+    });
+  });
+  pool.on('error', () => {});
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
@@ -184,11 +212,14 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       workerReadable: sqliteFile !== null && options.now === undefined ? { sqliteFile, secretsKey: key } : null,
       appliedMigrations,
       async ping() {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)));
         try {
-          await sql`select 1`.execute(db);
-          return true;
+          return await Promise.race([sql`select 1`.execute(db).then(() => true), timeout]);
         } catch {
           return false;
+        } finally {
+          clearTimeout(timer);
         }
       },
       close: () => db.destroy(),

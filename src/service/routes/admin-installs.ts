@@ -194,18 +194,21 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
  * Woken by this process's log bus, and by a slow poll for records other processes store.
  */
 async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: string, requestId: string | undefined, after: number | undefined): Promise<void> {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  const send = (r: { id: number }) => res.write(`id: ${r.id}\nevent: log\ndata: ${JSON.stringify(r)}\n\n`);
+  // read before the stream opens, so a database that cannot be reached is still an error answer
   let lastId = after ?? 0;
   let recent: { id: number }[] = [];
   if (after === undefined) {
     recent = await runtime.store.logs.query({ installId, requestId, limit: 100 });
     lastId = recent.at(-1)?.id ?? (await latestId(runtime, installId));
   }
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  const send = (r: { id: number }) => res.write(`id: ${r.id}\nevent: log\ndata: ${JSON.stringify(r)}\n\n`);
   let busy = false;
   let again = false;
+  let failing = false;
+  // never rejects: it runs from timers and events, where a rejection would end the process
   const pump = async () => {
     if (res.destroyed) return;
     // a wake-up while a pump runs is not lost: the running pump goes round once more
@@ -224,6 +227,11 @@ async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: stri
           lastId = batch.at(-1)!.id;
         }
       } while (again && !res.destroyed);
+      failing = false;
+    } catch (e) {
+      // the database restarting, say: the stream stays open and the next poll reads from lastId
+      if (!failing) reply.log.warn({ err: e, install: installId }, 'live log tail: reading records failed; retrying on the next poll');
+      failing = true;
     } finally {
       busy = false;
     }
