@@ -25,6 +25,8 @@ export interface RunnerService {
   command: string;
   /** user + system CPU seconds the service process (all its threads) has used so far; null off Linux */
   cpuSeconds(): number | null;
+  /** resident set size of the service process (bytes); null off Linux */
+  rssBytes(): number | null;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export async function startRunnerService(options: StartRunnerOptions): Promise<R
     adminToken,
     command: `RUNNER_TENANT_CONCURRENCY=${TENANT_CONCURRENCY} RUNNER_TENANT_QUEUE=${TENANT_CONCURRENCY} LOG_LEVEL=info node bin/alga-runner.js serve --host 127.0.0.1 --port 0 --data-dir <tmp> --workers ${options.workers} (tokens and secrets key set; bench/service-guard preloaded; log to a file)`,
     cpuSeconds: () => processCpuSeconds(pid),
+    rssBytes: () => processRssBytes(pid),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -115,6 +118,13 @@ function processCpuSeconds(pid: number): number | null {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / CLOCK_TICKS_PER_SECOND : null;
+}
+
+function processRssBytes(pid: number): number | null {
+  const path = `/proc/${pid}/status`;
+  if (!existsSync(path)) return null;
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(path, 'utf8'));
+  return kb ? Number(kb[1]) * 1024 : null;
 }
 
 /** The ids the execute envelope names, as the admin API returned them. */
