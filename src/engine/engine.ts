@@ -187,6 +187,7 @@ export class Engine {
         instanceMode,
         maxResponseBytes: limits.maxResponseBytes,
         maxHostCalls: limits.maxHostCalls,
+        maxLogMessageBytes: limits.maxLogMessageBytes,
         local: plan(artifact.importedFunctions),
         request: input.request,
         context: {
