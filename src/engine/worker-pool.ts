@@ -50,6 +50,14 @@ export interface PoolJob {
   timeoutMs: number;
 }
 
+/** A job handed to the pool, waiting or not. */
+interface Submitted {
+  job: PoolJob;
+  resolve: (r: JobResult) => void;
+  /** see DispatchEvent.arrival */
+  arrival: number;
+}
+
 export type JobResult = ExecuteReply | { type: 'result'; id: number; kind: 'fault'; code: FaultCode; message: string; stats: null };
 
 interface Slot {
@@ -103,6 +111,8 @@ export interface PoolOptions {
 export interface DispatchEvent {
   owner: Owner;
   requestId: string | undefined;
+  /** the pool's count of jobs before this one came (arrival order) */
+  arrival: number;
   /** it waited in the queue (false: a worker was idle when it came) */
   queued: boolean;
   /** jobs of other tenants that started while it waited */
@@ -152,7 +162,9 @@ const HOST_CALL_SPIN_MS = { coreFree: 0.3, crowded: 0.02 } as const;
 
 export class WorkerPool extends EventEmitter {
   private readonly slots: Slot[] = [];
-  private readonly queue: FairScheduler<{ job: PoolJob; resolve: (r: JobResult) => void }>;
+  private readonly queue: FairScheduler<Submitted>;
+  /** jobs submitted so far */
+  private arrivals = 0;
   /** reuse-mode install → the worker holding its warm instance */
   private readonly affinity = new Map<string, Slot>();
   private nextId = 1;
@@ -201,13 +213,14 @@ export class WorkerPool extends EventEmitter {
     if (this.closed) throw new Error('worker pool is closed');
     return new Promise((resolve) => {
       // an idle worker means nothing eligible waits: the pool starts waiting work as soon as one frees
+      const submitted: Submitted = { job, resolve, arrival: this.arrivals++ };
       const slot = this.queue.mayStart(job.owner) ? this.pickIdle(job) : undefined;
       if (slot) {
         // a worker loading the guest first takes far longer than a hot wait lasts
         const warm = slot.loaded.has(job.artifactKey);
-        this.start(slot, job, resolve, null);
+        this.start(slot, submitted, null);
         if (warm) this.hotWait();
-      } else this.queue.push(job.owner, { job, resolve });
+      } else this.queue.push(job.owner, submitted);
     });
   }
 
@@ -432,13 +445,14 @@ export class WorkerPool extends EventEmitter {
   }
 
   /** `from`: how the scheduler handed it over, when it waited (null: a worker was idle when it came). */
-  private start(slot: Slot, job: PoolJob, resolve: (r: JobResult) => void, from: { overtakenBy: number; penalised: boolean } | null): void {
+  private start(slot: Slot, { job, resolve, arrival }: Submitted, from: { overtakenBy: number; penalised: boolean } | null): void {
     const id = this.nextId++;
     this.queue.started(job.owner);
     if (this.listenerCount('dispatch') > 0) {
       this.emit('dispatch', {
         owner: job.owner,
         requestId: job.message.context.requestId,
+        arrival,
         queued: from !== null,
         overtakenBy: from?.overtakenBy ?? 0,
         tenantRunning: this.queue.running(job.owner.tenant),
@@ -550,7 +564,7 @@ export class WorkerPool extends EventEmitter {
   private drain(slot: Slot): void {
     if (slot.current || !slot.booted || this.closed || this.queue.length === 0) return;
     const next = this.queue.take((q) => slot.loaded.has(q.job.artifactKey));
-    if (next) this.start(slot, next.item.job, next.item.resolve, next);
+    if (next) this.start(slot, next.item, next);
   }
 }
 

@@ -40,7 +40,7 @@ export class Executor {
     if (logger.isLevelEnabled('debug')) {
       pool.on('dispatch', (e: DispatchEvent) =>
         logger.debug(
-          { tenant: e.owner.tenant, install: e.owner.install, request_id: e.requestId, queued: e.queued, overtaken_by: e.overtakenBy, tenant_running: e.tenantRunning, install_running: e.installRunning, penalised: e.penalised },
+          { tenant: e.owner.tenant, install: e.owner.install, request_id: e.requestId, arrival: e.arrival, queued: e.queued, overtaken_by: e.overtakenBy, tenant_running: e.tenantRunning, install_running: e.installRunning, penalised: e.penalised },
           'dispatched to a worker',
         ),
       );
