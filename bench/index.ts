@@ -4,11 +4,13 @@
  * cost and the cold start, then prints a table with ratios and the issue's targets. Service part
  * (issue #5 item 9, bench/service*.ts): `POST /v1/execute` over HTTP against `alga-runner serve`
  * in its own process, beside the engine-level figures for the same handlers from the same run.
+ * Fairness part (bench/fair-share.ts): a neighbour tenant's latency alone and while another tenant
+ * attacks with hostile guests, on the same service.
  *
  * Each section runs in its own child process (this file with `--section`), so one system's leaks,
  * JIT state or garbage do not bill another; the children share a scratch directory (artifact cache)
  * that is removed at the end. `--quick` runs fewer iterations; `--workers N` sets the pool size
- * (default: cores); `--only engine|service` runs one part.
+ * (default: cores); `--only engine|service|fairness` runs one part.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +32,7 @@ import { runColdBreakdown } from './cold-breakdown.js';
 import { runService } from './service.js';
 import { isServiceResult } from './service-results.js';
 import { ServiceReport } from './service-report.js';
+import { fairShareReport, isFairShareResult, runFairShare } from './fair-share.js';
 
 const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> = {
   'cold-start': runColdStart,
@@ -44,18 +47,20 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
   'isolated-vm': runIsolatedVm,
   naive: runNaive,
   service: runService,
+  'fair-share': runFairShare,
 };
 
 const PARTS = {
   engine: ['cold-start', 'cold-breakdown', 'ours-sqlite', 'ours-sqlite-normal', 'ours-sqlite-normal-round-trips', 'ours-memory', 'ours-memory-round-trips', 'bridge', 'floor', 'isolated-vm', 'naive'],
   service: ['service'],
+  fairness: ['fair-share'],
 } as const;
 type Part = keyof typeof PARTS;
 
 /** A section that has not answered by then is killed and reported as failed (bounded run). */
 const SECTION_TIMEOUT_MS = 90_000;
 /** The service section starts a server and uploads a 12 MB component (transpiled there) around ~60 s of load. */
-const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000 };
+const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, 'fair-share': 180_000 };
 
 const { values: args } = parseArgs({
   options: {
@@ -143,7 +148,7 @@ async function main(): Promise<void> {
   }
 
   if (parts.includes('engine')) {
-    const report = new Report(results.filter((r) => !isServiceResult(r)));
+    const report = new Report(results.filter((r) => !isServiceResult(r) && !isFairShareResult(r)));
     out('Latency (sequential requests after a warm-up) and throughput');
     out('ratios compare with "ours" — for /seven with "ours, in-memory caps", which uses the same in-memory host functions as the baselines');
     out();
@@ -158,6 +163,10 @@ async function main(): Promise<void> {
     out();
   }
   if (parts.includes('service')) printServiceReport(new ServiceReport(results.filter(isServiceResult), machineInfo().cores), out);
+  if (parts.includes('fairness')) {
+    for (const result of results.filter(isFairShareResult)) for (const line of fairShareReport(result)) out(line);
+    out();
+  }
   for (const failure of failures) out(`FAILED section ${failure}`);
   out();
   out(`load at end: ${machineInfo().loadAverage.map((l) => l.toFixed(2)).join(' / ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
