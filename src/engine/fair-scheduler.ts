@@ -6,10 +6,10 @@
  *
  * - **Least-running tenant first.** A free worker goes to the waiting tenant that has the fewest
  *   executions running; ties go to the tenant whose oldest waiting execution is oldest (FIFO among
- *   equals). A tenant flooding the pool therefore never holds more than its share of the workers
- *   while another tenant waits, and every waiting tenant is served before a tenant already running
- *   is served again. Within a tenant, executions start in arrival order (a warm guest near the head
- *   may go first, see `take`).
+ *   equals). A tenant flooding the pool is therefore never given a worker beyond its share while
+ *   another tenant waits (what it already runs keeps its workers until each execution ends). Within
+ *   a tenant, executions start in arrival order (a warm guest near the head may go first, see
+ *   `take`).
  * - **Work-conserving.** A tenant alone may use every worker: a free worker is never left idle
  *   while an eligible execution waits, whatever its tenant already holds.
  * - **Penalty.** An install whose executions keep ending in a costly way — the deadline (the worker
