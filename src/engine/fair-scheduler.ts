@@ -15,9 +15,10 @@
  * - **Penalty.** An install whose executions keep ending in a costly way — the deadline (the worker
  *   is terminated and replaced), a crashed worker, the memory limit — `strikes` times within
  *   `penaltyMs` is on probation until `penaltyMs` after its latest such fault: at most one of its
- *   executions runs at a time, even alone (so the other workers stay free for whoever comes next,
- *   with no deadline to wait out), and its executions start only when no other eligible execution
- *   waits.
+ *   executions runs at a time — one for all of its tenant's installs on probation together, so a
+ *   tenant cannot get around it with several hostile installs — even alone (so the other workers
+ *   stay free for whoever comes next, with no deadline to wait out), and its executions start only
+ *   when no other eligible execution waits.
  * - **Replacement is charged.** A worker terminated at a deadline (or crashed) takes time to start
  *   again; until it is ready the new worker counts as running for the tenant and install that
  *   caused it.
@@ -35,7 +36,7 @@ export interface FairnessOptions {
 
 export const DEFAULT_FAIRNESS: Readonly<FairnessOptions> = { strikes: 2, penaltyMs: 60_000 };
 
-/** Executions of an install on probation that may run at once. */
+/** Executions that may run at once of a tenant's installs on probation, all of them together. */
 export const PENALISED_CONCURRENCY = 1;
 
 /** How far into a tenant's queue `take` looks for an execution whose guest is warm on the worker. */
@@ -65,6 +66,7 @@ interface TenantState {
 }
 
 interface InstallState {
+  tenant: string;
   running: number;
   /** when its recent costly faults happened (`now()` ms), oldest first */
   strikes: number[];
@@ -127,7 +129,14 @@ export class FairScheduler<T> {
    * worker frees.)
    */
   mayStart(owner: Owner): boolean {
-    return !this.penalised(owner.install) || this.runningOf(owner.install) < PENALISED_CONCURRENCY;
+    return !this.penalised(owner.install) || this.penalisedRunning(owner.tenant) < PENALISED_CONCURRENCY;
+  }
+
+  /** Running executions of a tenant's installs on probation (one install each, usually: few to count). */
+  private penalisedRunning(tenant: string): number {
+    let n = 0;
+    for (const [name, install] of this.installs) if (install.tenant === tenant && install.running > 0 && this.penalised(name)) n += install.running;
+    return n;
   }
 
   push(owner: Owner, item: T): void {
@@ -193,7 +202,7 @@ export class FairScheduler<T> {
     this.discharge(owner);
     let probation = false;
     if (costly && this.options.strikes > 0) {
-      const install = this.install(owner.install);
+      const install = this.install(owner);
       install.strikes.push(this.now());
       this.forgetOldStrikes(install);
       if (install.strikes.length >= this.options.strikes) {
@@ -208,7 +217,7 @@ export class FairScheduler<T> {
   /** A worker held for `owner` (a replacement starting after its execution's deadline) counts as running. */
   charge(owner: Owner): void {
     this.tenant(owner.tenant).running++;
-    this.install(owner.install).running++;
+    this.install(owner).running++;
   }
 
   discharge(owner: Owner): void {
@@ -236,10 +245,11 @@ export class FairScheduler<T> {
     return state;
   }
 
-  private install(name: string): InstallState {
+  private install(owner: Owner): InstallState {
+    const name = owner.install;
     let state = this.installs.get(name);
     if (!state) {
-      state = { running: 0, strikes: [], probationUntil: 0 };
+      state = { tenant: owner.tenant, running: 0, strikes: [], probationUntil: 0 };
       this.installs.set(name, state);
     }
     return state;

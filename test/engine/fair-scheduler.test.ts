@@ -204,6 +204,26 @@ test('other installs of the same tenant are not penalised; their jobs go before 
   assert.deepEqual(p.running(), ['g1', 'g2']);
 });
 
+test('several installs of one tenant on probation share the one execution: hostile installs do not add up', () => {
+  const p = pool(3);
+  const second: Owner = { tenant: 'attacker', install: 'attacker-grow' };
+  for (const owner of [attacker, second]) {
+    p.submit(owner, `${owner.install}-1`);
+    p.submit(owner, `${owner.install}-2`);
+    p.end(`${owner.install}-1`, true);
+    p.end(`${owner.install}-2`, true);
+    assert.equal(p.s.penalised(owner.install), true);
+  }
+  for (const n of ['a', 'b', 'c']) p.submit(attacker, `loop-${n}`);
+  for (const n of ['a', 'b', 'c']) p.submit(second, `grow-${n}`);
+  assert.deepEqual(p.running(), ['loop-a'], 'one worker for both installs on probation; two stay free');
+  p.submit(neighbour, 'n1');
+  assert.deepEqual(p.running(), ['loop-a', 'n1']);
+  p.end('loop-a');
+  assert.deepEqual(p.running(), ['n1', 'loop-b']);
+  assert.equal(p.s.mayStart(second), false);
+});
+
 test('probation ends penaltyMs after the latest costly fault; strikes older than penaltyMs do not add up', () => {
   const p = pool(2, { strikes: 2, penaltyMs: 1_000 });
   p.submit(attacker, 'a1');
