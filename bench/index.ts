@@ -4,12 +4,15 @@
  * cost and the cold start, then prints a table with ratios and the issue's targets. Service part
  * (issue #5 item 9, bench/service*.ts): `POST /v1/execute` over HTTP against `alga-runner serve`
  * in its own process, beside the engine-level figures for the same handlers from the same run.
+ * Fairness part (bench/fair-share.ts): a neighbour tenant's latency alone and while another tenant
+ * attacks with hostile guests, on the same service.
  *
  * Each section runs in its own child process (this file with `--section`), so one system's leaks,
  * JIT state or garbage do not bill another; the children share a scratch directory (artifact cache)
- * that is removed at the end. Soak part (bench/soak.ts): the service under steady load for 10
+ * that is removed at the end. Fairness part (bench/fair-share.ts): a neighbour tenant's latency
+ * alone and under each attack. Soak part (bench/soak.ts): the service under steady load for 10
  * minutes, RSS and p99 per window. `--quick` runs fewer iterations (a 1-minute soak); `--workers N`
- * sets the pool size (default: cores); `--only engine|service|soak` runs one part.
+ * sets the pool size (default: cores); `--only engine|service|fairness|soak` runs one part.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +34,7 @@ import { runColdBreakdown } from './cold-breakdown.js';
 import { runService } from './service.js';
 import { isServiceResult } from './service-results.js';
 import { ServiceReport } from './service-report.js';
+import { fairShareReport, isFairShareResult, runFairShare } from './fair-share.js';
 import { isSoakResult, runSoak, soakReport } from './soak.js';
 
 const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> = {
@@ -46,12 +50,14 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
   'isolated-vm': runIsolatedVm,
   naive: runNaive,
   service: runService,
+  'fair-share': runFairShare,
   soak: runSoak,
 };
 
 const PARTS = {
   engine: ['cold-start', 'cold-breakdown', 'ours-sqlite', 'ours-sqlite-normal', 'ours-sqlite-normal-round-trips', 'ours-memory', 'ours-memory-round-trips', 'bridge', 'floor', 'isolated-vm', 'naive'],
   service: ['service'],
+  fairness: ['fair-share'],
   soak: ['soak'],
 } as const;
 type Part = keyof typeof PARTS;
@@ -59,7 +65,7 @@ type Part = keyof typeof PARTS;
 /** A section that has not answered by then is killed and reported as failed (bounded run). */
 const SECTION_TIMEOUT_MS = 90_000;
 /** The service section starts a server and uploads a 12 MB component (transpiled there) around ~60 s of load. */
-const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, soak: 15 * 60_000 };
+const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, 'fair-share': 180_000, soak: 15 * 60_000 };
 
 const { values: args } = parseArgs({
   options: {
@@ -147,7 +153,7 @@ async function main(): Promise<void> {
   }
 
   if (parts.includes('engine')) {
-    const report = new Report(results.filter((r) => !isServiceResult(r) && !isSoakResult(r)));
+    const report = new Report(results.filter((r) => !isServiceResult(r) && !isFairShareResult(r) && !isSoakResult(r)));
     out('Latency (sequential requests after a warm-up) and throughput');
     out('ratios compare with "ours" — for /seven with "ours, in-memory caps", which uses the same in-memory host functions as the baselines');
     out();
@@ -162,6 +168,10 @@ async function main(): Promise<void> {
     out();
   }
   if (parts.includes('service')) printServiceReport(new ServiceReport(results.filter(isServiceResult), machineInfo().cores), out);
+  if (parts.includes('fairness')) {
+    for (const result of results.filter(isFairShareResult)) for (const line of fairShareReport(result)) out(line);
+    out();
+  }
   for (const soak of results.filter(isSoakResult)) {
     for (const line of soakReport(soak)) out(line);
     out();

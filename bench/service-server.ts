@@ -35,6 +35,8 @@ export interface StartRunnerOptions {
   workers: number;
   /** where the service's pino log (stdout) goes */
   logFile: string;
+  /** environment over the benchmark's own settings (e.g. the production default admission) */
+  env?: Record<string, string>;
 }
 
 /** Environment the bench must not inherit: it would point the service at another store or setup. */
@@ -53,6 +55,7 @@ export async function startRunnerService(options: StartRunnerOptions): Promise<R
     RUNNER_TENANT_QUEUE: String(TENANT_CONCURRENCY),
     // the production default: Fastify's two lines per request, and the guest's records, are logged
     LOG_LEVEL: 'info',
+    ...options.env,
   });
   const guard = new URL('./service-guard.js', import.meta.url).href;
   const args = ['--import', guard, join(repoRoot, 'bin', 'alga-runner.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', options.dataDir, '--workers', String(options.workers)];
@@ -90,7 +93,9 @@ export async function startRunnerService(options: StartRunnerOptions): Promise<R
     url,
     serviceToken,
     adminToken,
-    command: `RUNNER_TENANT_CONCURRENCY=${TENANT_CONCURRENCY} RUNNER_TENANT_QUEUE=${TENANT_CONCURRENCY} LOG_LEVEL=info node bin/alga-runner.js serve --host 127.0.0.1 --port 0 --data-dir <tmp> --workers ${options.workers} (tokens and secrets key set; bench/service-guard preloaded; log to a file)`,
+    command: `${Object.entries({ RUNNER_TENANT_CONCURRENCY: String(TENANT_CONCURRENCY), RUNNER_TENANT_QUEUE: String(TENANT_CONCURRENCY), LOG_LEVEL: 'info', ...options.env })
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} node bin/alga-runner.js serve --host 127.0.0.1 --port 0 --data-dir <tmp> --workers ${options.workers} (tokens and secrets key set; bench/service-guard preloaded; log to a file)`,
     cpuSeconds: () => processCpuSeconds(pid),
     rssBytes: () => processRssBytes(pid),
     async stop() {
@@ -140,7 +145,7 @@ export const SERVICE_TENANT = 'tenant-bench';
 /** the same grants as the engine-level reference (engine-runtime.ts) */
 const GRANTS = ['cap:context.read', 'cap:log.emit', 'cap:storage.kv', 'cap:secrets.get', 'cap:user.read', 'cap:client.read', 'cap:service.read'];
 
-async function admin(service: RunnerService, method: string, path: string, body: Uint8Array | object, contentType = 'application/json'): Promise<unknown> {
+export async function admin(service: RunnerService, method: string, path: string, body: Uint8Array | object, contentType = 'application/json'): Promise<unknown> {
   const response = await fetch(`${service.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${service.adminToken}`, 'content-type': contentType },

@@ -9,6 +9,7 @@ import { NO_LOCAL_PLAN, type CallScope, type CapabilityRegistry, type LocalPlan 
 import type { ExecutionContext } from './execution-context.js';
 import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
 import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
+import type { FairnessOptions } from './fair-scheduler.js';
 import { inspectModule, MemoryCapTooSmallError, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
 import { WRITE_TRACKING_SECTION } from './write-tracking.js';
 import { instanceStateOf } from './instance-state.js';
@@ -65,6 +66,8 @@ export interface EngineOptions {
   hotWaitMs?: number;
   /** CPU cores the process may use (default: availableParallelism()); the hot wait only runs while one is free */
   cores?: number;
+  /** when an install that keeps faulting costly is put on probation (fair-scheduler.ts) */
+  fairness?: FairnessOptions;
 }
 
 export interface WarmInput {
@@ -88,7 +91,7 @@ export class Engine {
 
   private constructor(private readonly options: EngineOptions) {
     this.artifacts = new ArtifactStore(options.cacheDir);
-    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores, workerSides: options.registry.workerSides() });
+    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores, workerSides: options.registry.workerSides(), fairness: options.fairness });
   }
 
   static async create(options: EngineOptions): Promise<Engine> {
@@ -177,8 +180,11 @@ export class Engine {
     }
 
     const instanceMode = input.instanceMode ?? 'fresh';
+    const { tenantId, installId } = input.ctx;
     const result = this.pool.run({
       artifactKey,
+      // an execution without an install (`alga-runner run`, a fresh-mode warm-up) is its tenant's own
+      owner: { tenant: tenantId, install: installId ?? `${tenantId}\u0000${artifactKey}` },
       affinity: instanceMode === 'reuse' ? `${artifactKey}\u0000${input.ctx.installId ?? input.ctx.tenantId}` : undefined,
       load: () => loadMessage,
       session,
@@ -188,6 +194,7 @@ export class Engine {
         instanceMode,
         maxResponseBytes: limits.maxResponseBytes,
         maxHostCalls: limits.maxHostCalls,
+        maxLogMessageBytes: limits.maxLogMessageBytes,
         local: plan(artifact.importedFunctions),
         request: input.request,
         context: {

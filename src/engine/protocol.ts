@@ -87,6 +87,13 @@ export interface ExecuteMessage {
   maxResponseBytes: number;
   /** the worker ends the execution with `host_call_limit` past this many calls, local ones included */
   maxHostCalls: number;
+  /**
+   * One-way calls (log records) keep at most this many UTF-16 units of a string argument, plus one:
+   * the main thread cuts a message to this many bytes of UTF-8 anyway (ExecutionSession.log), reading
+   * no further than that, and the extra unit keeps a longer message marked truncated. A guest logging
+   * a 15 MiB string (the most a host-call argument may be) then costs its own worker the copy, not the main thread every other tenant needs.
+   */
+  maxLogMessageBytes: number;
   /** calls the worker answers without a round trip (see `Delivery` in capability.ts) */
   local: { answers: Readonly<Record<string, HostCallAnswer>>; oneWay: readonly string[]; inWorker: Readonly<Record<string, InWorkerCall>> };
   /** how long a host call watches for its answer before the worker sleeps (ms; set by the pool, see worker-pool.ts) */

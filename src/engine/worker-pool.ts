@@ -1,18 +1,20 @@
 /**
  * A pool of guest workers (issue #3 item 3). Each worker runs one execution at a time; jobs go to
- * a worker that already has the guest warm when one is idle. A worker that overruns its deadline is
- * terminated and replaced; one that crashes is replaced; the pool never takes the process down.
+ * a worker that already has the guest warm when one is idle. When none is idle, jobs wait, and a
+ * worker that frees takes the next one by fair share between tenants (fair-scheduler.ts), not in
+ * arrival order. A worker that overruns its deadline is terminated and replaced; one that crashes
+ * is replaced; the pool never takes the process down.
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { OneWayRing, ONE_WAY_RING_BYTES } from './one-way-ring.js';
 import { SpinDeadline } from './spin.js';
+import { DEFAULT_FAIRNESS, FairScheduler, type FairnessOptions, type Owner } from './fair-scheduler.js';
 import type { WorkerSideSpec } from '../capabilities/registry.js';
 import type { WorkerLogLevel } from '../capabilities/worker-side.js';
 import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultCode, type HostCallAnswer, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
 
-const WARM_LOOKAHEAD = 8;
 const COLD_LOAD_GRACE_MS = 10_000;
 /** Guests kept loaded per worker; past it the least recently used one is unloaded. */
 export const MAX_GUESTS_PER_WORKER = 16;
@@ -30,6 +32,8 @@ export interface HostSession {
 
 export interface PoolJob {
   artifactKey: string;
+  /** whose execution it is: workers are shared fairly between tenants; the penalty is per install (fair-scheduler.ts) */
+  owner: Owner;
   /** reuse mode: the install whose warm instance lives in one worker — keep its jobs there when it is idle */
   affinity?: string;
   /** sent to the worker before the first execute of this artifact on it */
@@ -46,6 +50,14 @@ export interface PoolJob {
   timeoutMs: number;
 }
 
+/** A job handed to the pool, waiting or not. */
+interface Submitted {
+  job: PoolJob;
+  resolve: (r: JobResult) => void;
+  /** see DispatchEvent.arrival */
+  arrival: number;
+}
+
 export type JobResult = ExecuteReply | { type: 'result'; id: number; kind: 'fault'; code: FaultCode; message: string; stats: null };
 
 interface Slot {
@@ -57,6 +69,10 @@ interface Slot {
   signal: Int32Array;
   loaded: Set<string>;
   current: RunningJob | null;
+  /** the worker has started (its `ready` message came): jobs are sent to it only then */
+  booted: boolean;
+  /** a replacement for a worker whose execution overran its deadline or crashed: counted as that owner's until it is ready */
+  chargedTo: Owner | null;
   /** when the last execution ended here (performance.now()) */
   finishedAt: number;
   ready: Promise<void>;
@@ -87,6 +103,26 @@ export interface PoolOptions {
   cores?: number;
   /** capabilities' worker sides every worker opens when it starts (registry.workerSides()) */
   workerSides?: readonly WorkerSideSpec[];
+  /** when an install is put on probation (fair-scheduler.ts; default DEFAULT_FAIRNESS) */
+  fairness?: FairnessOptions;
+}
+
+/** A job leaving the queue for a worker (the pool's 'dispatch' event): who, and how it was chosen. */
+export interface DispatchEvent {
+  owner: Owner;
+  requestId: string | undefined;
+  /** the pool's count of jobs before this one came (arrival order) */
+  arrival: number;
+  /** it waited in the queue (false: a worker was idle when it came) */
+  queued: boolean;
+  /** jobs of other tenants that started while it waited */
+  overtakenBy: number;
+  /** its tenant's executions running, this one included (replacement workers charged to it too) */
+  tenantRunning: number;
+  /** its install's, likewise */
+  installRunning: number;
+  /** its install was on probation */
+  penalised: boolean;
 }
 
 /** A worker side a worker could not open: the pool's first start fails with it (Engine.create). */
@@ -126,7 +162,9 @@ const HOST_CALL_SPIN_MS = { coreFree: 0.3, crowded: 0.02 } as const;
 
 export class WorkerPool extends EventEmitter {
   private readonly slots: Slot[] = [];
-  private readonly queue: { job: PoolJob; resolve: (r: JobResult) => void }[] = [];
+  private readonly queue: FairScheduler<Submitted>;
+  /** jobs submitted so far */
+  private arrivals = 0;
   /** reuse-mode install → the worker holding its warm instance */
   private readonly affinity = new Map<string, Slot>();
   private nextId = 1;
@@ -146,6 +184,7 @@ export class WorkerPool extends EventEmitter {
   constructor(private readonly options: PoolOptions) {
     super();
     this.cores = options.cores ?? availableParallelism();
+    this.queue = new FairScheduler(options.fairness ?? DEFAULT_FAIRNESS);
     for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
   }
 
@@ -161,6 +200,11 @@ export class WorkerPool extends EventEmitter {
     return this.slots.filter((s) => s.current).length;
   }
 
+  /** Installs on probation now (fair-scheduler.ts). */
+  penalisedInstalls(): string[] {
+    return this.queue.penalisedInstalls();
+  }
+
   async ready(): Promise<void> {
     await Promise.all(this.slots.map((s) => s.ready));
   }
@@ -168,19 +212,21 @@ export class WorkerPool extends EventEmitter {
   run(job: PoolJob): Promise<JobResult> {
     if (this.closed) throw new Error('worker pool is closed');
     return new Promise((resolve) => {
-      const slot = this.pickIdle(job);
+      // an idle worker means nothing eligible waits: the pool starts waiting work as soon as one frees
+      const submitted: Submitted = { job, resolve, arrival: this.arrivals++ };
+      const slot = this.queue.mayStart(job.owner) ? this.pickIdle(job) : undefined;
       if (slot) {
         // a worker loading the guest first takes far longer than a hot wait lasts
         const warm = slot.loaded.has(job.artifactKey);
-        this.start(slot, job, resolve);
+        this.start(slot, submitted, null);
         if (warm) this.hotWait();
-      } else this.queue.push({ job, resolve });
+      } else this.queue.push(job.owner, submitted);
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const q of this.queue.splice(0)) q.resolve(fault(0, 'worker_crashed', 'the engine is shutting down'));
+    for (const q of this.queue.drainAll()) q.resolve(fault(0, 'worker_crashed', 'the engine is shutting down'));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -196,11 +242,11 @@ export class WorkerPool extends EventEmitter {
     const { artifactKey } = job;
     if (job.affinity) {
       const home = this.affinity.get(job.affinity);
-      if (home && !home.current && this.slots.includes(home)) return home;
+      if (home && !home.current && home.booted && this.slots.includes(home)) return home;
     }
     let best: Slot | undefined;
     for (const s of this.slots) {
-      if (s.current) continue;
+      if (s.current || !s.booted) continue;
       const better = !best || (s.loaded.has(artifactKey) && !best.loaded.has(artifactKey)) || (s.loaded.has(artifactKey) === best.loaded.has(artifactKey) && s.finishedAt > best.finishedAt);
       if (better) best = s;
     }
@@ -223,7 +269,7 @@ export class WorkerPool extends EventEmitter {
     // only the pool's first start refuses, so a misconfigured runner does not come up
     const ready = new Promise<void>((resolve, reject) => (markReady = (errors) => (errors.length === 0 ? resolve() : reject(new WorkerSideError(errors.join('; '))))));
     ready.catch(() => {});
-    const slot: Slot = { worker, hostPort: port1, oneWay, signal: new Int32Array(signalBuffer), loaded: new Set(), current: null, finishedAt: 0, ready, markReady };
+    const slot: Slot = { worker, hostPort: port1, oneWay, signal: new Int32Array(signalBuffer), loaded: new Set(), current: null, booted: false, chargedTo: null, finishedAt: 0, ready, markReady };
     worker.on('error', (e) => this.replace(slot, 'worker_crashed', `the worker crashed: ${e.message}`));
     worker.on('exit', () => this.replace(slot, 'worker_crashed', 'the worker exited'));
     port1.on('message', (msg: WorkerMessage) => this.onWorkerMessage(slot, msg));
@@ -252,6 +298,7 @@ export class WorkerPool extends EventEmitter {
         break;
       case 'ready':
         slot.markReady(msg.sideErrors);
+        this.booted(slot);
         break;
       case 'started':
         this.restartDeadline(slot, msg.id);
@@ -397,8 +444,22 @@ export class WorkerPool extends EventEmitter {
     });
   }
 
-  private start(slot: Slot, job: PoolJob, resolve: (r: JobResult) => void): void {
+  /** `from`: how the scheduler handed it over, when it waited (null: a worker was idle when it came). */
+  private start(slot: Slot, { job, resolve, arrival }: Submitted, from: { overtakenBy: number; penalised: boolean } | null): void {
     const id = this.nextId++;
+    this.queue.started(job.owner);
+    if (this.listenerCount('dispatch') > 0) {
+      this.emit('dispatch', {
+        owner: job.owner,
+        requestId: job.message.context.requestId,
+        arrival,
+        queued: from !== null,
+        overtakenBy: from?.overtakenBy ?? 0,
+        tenantRunning: this.queue.running(job.owner.tenant),
+        installRunning: this.queue.runningOf(job.owner.install),
+        penalised: from?.penalised ?? this.queue.penalised(job.owner.install),
+      } satisfies DispatchEvent);
+    }
     // Loading a guest into a worker (import the glue, first instantiation) is the runner's cost,
     // not the guest's: it gets a grace period on top of the guest's deadline.
     const cold = !slot.loaded.has(job.artifactKey);
@@ -449,7 +510,22 @@ export class WorkerPool extends EventEmitter {
     clearTimeout(running.timer);
     slot.current = null;
     slot.finishedAt = performance.now();
+    this.ended(running.job.owner, reply.kind === 'fault' && reply.code === 'memory_limit');
     running.resolve(reply);
+    this.drain(slot);
+  }
+
+  /** An execution ended; a costly end may put its install on probation (the pool's 'probation' event). */
+  private ended(owner: Owner, costly: boolean): void {
+    if (this.queue.finished(owner, costly)) this.emit('probation', owner);
+  }
+
+  /** A worker has started: a replacement stops counting against whoever caused it, and takes work. */
+  private booted(slot: Slot): void {
+    if (slot.booted || !this.slots.includes(slot)) return;
+    slot.booted = true;
+    if (slot.chargedTo) this.queue.discharge(slot.chargedTo);
+    slot.chargedTo = null;
     this.drain(slot);
   }
 
@@ -470,18 +546,25 @@ export class WorkerPool extends EventEmitter {
     this.restarts++;
     const fresh = this.spawn();
     this.slots[index] = fresh;
+    // The new worker takes a while to start (and then to load its guests): until it is ready it
+    // counts as running for the owner whose execution overran (or crashed) — as does the one it
+    // replaces, if that had not started yet either.
+    if (running) {
+      this.ended(running.job.owner, true);
+      fresh.chargedTo = running.job.owner;
+      this.queue.charge(running.job.owner);
+    } else fresh.chargedTo = slot.chargedTo;
+    slot.chargedTo = null;
     this.emit('restart', code);
     if (running) running.resolve(fault(running.id, code, message));
     this.drain(fresh);
   }
 
+  /** A worker is free: it takes the job the scheduler picks, preferring one whose guest it has warm. */
   private drain(slot: Slot): void {
-    if (slot.current || this.queue.length === 0) return;
-    // Prefer a job whose guest is warm here, but look only near the head so nothing starves.
-    let pick = this.queue.slice(0, WARM_LOOKAHEAD).findIndex((q) => slot.loaded.has(q.job.artifactKey));
-    if (pick === -1) pick = 0;
-    const [next] = this.queue.splice(pick, 1);
-    if (next) this.start(slot, next.job, next.resolve);
+    if (slot.current || !slot.booted || this.closed || this.queue.length === 0) return;
+    const next = this.queue.take((q) => slot.loaded.has(q.job.artifactKey));
+    if (next) this.start(slot, next.item, next);
   }
 }
 

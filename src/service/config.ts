@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, MAX_TIMEOUT_MS } from '../engine/limits.js';
 import { HOT_WAIT_MS } from '../engine/worker-pool.js';
+import { DEFAULT_FAIRNESS } from '../engine/fair-scheduler.js';
 import { SQLITE_SYNCHRONOUS } from '../store/open-store.js';
 
 const positiveInt = z.coerce.number().int().positive();
@@ -61,6 +62,10 @@ const configSchema = z
     tenantQueue: z.coerce.number().int().min(0),
     /** executions waiting across all tenants before 503 */
     globalQueue: positiveInt,
+    /** costly faults (deadline, worker crash, memory limit) of an install within penaltyMs that put it on probation; 0 = never (src/engine/fair-scheduler.ts) */
+    penaltyStrikes: z.coerce.number().int().min(0).max(1000),
+    /** how long such a fault counts, and probation lasts after the latest one */
+    penaltyMs: positiveInt.max(24 * 3600 * 1000),
     maxBodyBytes: positiveInt,
     idempotencyTtlMs: positiveInt,
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -126,6 +131,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     tenantConcurrency: env.RUNNER_TENANT_CONCURRENCY ?? '8',
     tenantQueue: env.RUNNER_TENANT_QUEUE ?? '32',
     globalQueue: env.RUNNER_GLOBAL_QUEUE ?? '1024',
+    penaltyStrikes: env.RUNNER_PENALTY_STRIKES ?? String(DEFAULT_FAIRNESS.strikes),
+    penaltyMs: env.RUNNER_PENALTY_MS ?? String(DEFAULT_FAIRNESS.penaltyMs),
     maxBodyBytes: env.RUNNER_MAX_BODY_BYTES ?? String(10 * 2 ** 20),
     idempotencyTtlMs: env.RUNNER_IDEMPOTENCY_TTL_MS ?? String(24 * 3600 * 1000),
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -164,6 +171,8 @@ const ENV_NAMES: Record<string, string> = {
   tenantConcurrency: 'RUNNER_TENANT_CONCURRENCY',
   tenantQueue: 'RUNNER_TENANT_QUEUE',
   globalQueue: 'RUNNER_GLOBAL_QUEUE',
+  penaltyStrikes: 'RUNNER_PENALTY_STRIKES',
+  penaltyMs: 'RUNNER_PENALTY_MS',
   maxBodyBytes: 'RUNNER_MAX_BODY_BYTES',
   idempotencyTtlMs: 'RUNNER_IDEMPOTENCY_TTL_MS',
   logLevel: 'LOG_LEVEL',

@@ -13,6 +13,8 @@ import { decodeBase64, guestUrl, type ExecuteAnswer, type ExecuteEnvelope } from
 import type { Runtime } from './runtime.js';
 import type { IdempotencyScope } from '../store/index.js';
 import { AdmissionControl } from './admission.js';
+import type { DispatchEvent } from '../engine/worker-pool.js';
+import type { Owner } from '../engine/fair-scheduler.js';
 
 /** Headers a guest never sees: they belong to the hop, not the request. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-runner-service-token']);
@@ -31,6 +33,18 @@ export class Executor {
   ) {
     const c = runtime.config;
     this.admission = new AdmissionControl({ perTenant: c.tenantConcurrency, tenantQueue: c.tenantQueue, globalQueue: c.globalQueue });
+    const { pool } = runtime.engine;
+    pool.on('probation', (owner: Owner) =>
+      logger.warn({ tenant: owner.tenant, install: owner.install, strikes: c.penaltyStrikes, probation_ms: c.penaltyMs }, 'install on probation: its executions keep overrunning their deadline, crashing their worker or reaching the memory limit; one at a time, after other tenants\' work'),
+    );
+    if (logger.isLevelEnabled('debug')) {
+      pool.on('dispatch', (e: DispatchEvent) =>
+        logger.debug(
+          { tenant: e.owner.tenant, install: e.owner.install, request_id: e.requestId, arrival: e.arrival, queued: e.queued, overtaken_by: e.overtakenBy, tenant_running: e.tenantRunning, install_running: e.installRunning, penalised: e.penalised },
+          'dispatched to a worker',
+        ),
+      );
+    }
   }
 
   async execute(envelope: ExecuteEnvelope, idempotencyKey?: string): Promise<ExecuteAnswer> {

@@ -29,6 +29,11 @@ export class ServiceMetrics {
     help: 'PostgreSQL connections that broke (server restarted or unreachable); the pool opens new ones',
     registers: [this.registry],
   });
+  readonly probations = new Counter({
+    name: 'alga_runner_install_probations_total',
+    help: 'Installs put on probation after repeated costly faults (deadline, worker crash, memory limit): one execution at a time, started after other tenants\' work',
+    registers: [this.registry],
+  });
   readonly workerRestarts = new Counter({ name: 'alga_runner_worker_restarts_total', help: 'Workers replaced after a timeout or crash', labelNames: ['reason'], registers: [this.registry] });
   readonly guestInstances = new Counter({
     name: 'alga_runner_guest_instances_total',
@@ -45,6 +50,18 @@ export class ServiceMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'alga_runner_process_' });
+  }
+
+  /** Installs on probation now (src/engine/fair-scheduler.ts). */
+  observePenalised(count: () => number): void {
+    new Gauge({
+      name: 'alga_runner_installs_on_probation',
+      help: 'Installs on probation now',
+      registers: [this.registry],
+      collect() {
+        this.set(count());
+      },
+    });
   }
 
   /** The main thread's hot wait (worker-pool.ts) spins on a free core: its time is worth seeing. */

@@ -41,6 +41,8 @@ export class Runtime {
   ) {
     this.logBus.setMaxListeners(0);
     engine.pool.on('restart', (reason: string) => metrics.workerRestarts.inc({ reason }));
+    engine.pool.on('probation', () => metrics.probations.inc());
+    metrics.observePenalised(() => engine.pool.penalisedInstalls().length);
     metrics.observeHotWait(engine.pool.hotWaitStats);
   }
 
@@ -57,7 +59,7 @@ export class Runtime {
       const tenantData: TenantDataBackend =
         config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
       const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver, workerReads: config.workerReads });
-      const engine = await Engine.create({ cacheDir: join(config.dataDir, 'artifacts'), registry, workers: config.workers, cores: config.cores, writeTracking: config.writeTracking, hotWaitMs: config.hotWaitMs });
+      const engine = await Engine.create({ cacheDir: join(config.dataDir, 'artifacts'), registry, workers: config.workers, cores: config.cores, writeTracking: config.writeTracking, hotWaitMs: config.hotWaitMs, fairness: { strikes: config.penaltyStrikes, penaltyMs: config.penaltyMs } });
       runtime = new Runtime(config, store, tenantStore, registry, engine, metrics);
       return runtime;
     } catch (e) {

@@ -154,6 +154,19 @@ test('log records per execution are capped; messages are truncated at the byte c
   assert.ok(capped.report.droppedLogRecords >= 1);
 });
 
+test('a guest logging 15 MiB strings until its deadline: each record arrives cut at the byte cap, marked truncated', async () => {
+  const flood = await rt.install('wat-log-flood');
+  const out = await rt.run(flood, '/', { limits: { timeoutMs: 300 } });
+  assert.equal(out.kind === 'fault' && out.code, 'timeout');
+  const records = out.logs.filter((r) => r.stream === 'log');
+  assert.ok(records.length >= 1, 'the records written before the deadline are kept');
+  for (const r of records) {
+    assert.equal(r.message, 'x'.repeat(8 * 1024));
+    assert.equal(r.truncated, true);
+  }
+  await nextRequestSucceeds(kitchen);
+});
+
 test('a crashed worker is replaced and its execution fails cleanly; the pool heals', async () => {
   const pool = rt.engine.pool as unknown as { slots: { worker: Worker }[] };
   const pending = rt.run(kitchen, '/loop', { limits: { timeoutMs: 20_000 } });

@@ -69,6 +69,7 @@ const WAT_IMPORTS: Record<string, string[]> = {
   'wat-exit': ['wasi:cli/exit'],
   'wat-forbidden': ['evil:net/dial'],
   'wat-huge-argument': ['alga:extension/logging'],
+  'wat-log-flood': ['alga:extension/logging'],
   'wat-sockets': ['wasi:sockets/network', 'wasi:sockets/instance-network'],
   'wat-wasi-probe': ['wasi:cli/environment', 'wasi:io/error', 'wasi:io/streams', 'wasi:cli/stdin', 'wasi:filesystem/types', 'wasi:filesystem/preopens'],
 };

@@ -112,6 +112,8 @@ interface Running {
   /** where in-worker functions write log lines: the one-way ring, as this execution's */
   log: WorkerCall<unknown>['log'];
   maxHostCalls: number;
+  /** see ExecuteMessage.maxLogMessageBytes */
+  maxLogMessageBytes: number;
   hostCalls: number;
   localCalls: Record<string, number>;
   hostCallSpinMs: number;
@@ -139,7 +141,7 @@ function callHost(iface: string, fn: string, args: unknown[]): unknown {
     return unwrap(local);
   }
   if (execution.oneWay.has(key)) {
-    postOneWay({ type: 'host-call', id: execution.id, iface, fn, args: args.map(ownBytes) });
+    postOneWay({ type: 'host-call', id: execution.id, iface, fn, args: args.map((a) => (typeof a === 'string' ? cutLong(a, execution.maxLogMessageBytes) : ownBytes(a))) });
     return undefined;
   }
   const inWorker = execution.inWorker[key];
@@ -202,6 +204,11 @@ function callInWorker(execution: Running, key: string, call: InWorkerCall, args:
   }
   execution.workerCalls.push({ key, outcome: result.kind === 'err' ? 'error' : 'ok', seconds: (performance.now() - started) / 1000 });
   return unwrap(result);
+}
+
+/** A one-way call's string argument as far as the main thread will read it (ExecuteMessage.maxLogMessageBytes). */
+function cutLong(text: string, maxBytes: number): string {
+  return text.length > maxBytes + 1 ? text.slice(0, maxBytes + 1) : text;
 }
 
 /**
@@ -330,6 +337,7 @@ function execute(msg: ExecuteMessage): void {
     workerCalls: stats.workerCalls,
     log: (level, message) => postOneWay({ type: 'log', id: msg.id, level, message }),
     maxHostCalls: msg.maxHostCalls,
+    maxLogMessageBytes: msg.maxLogMessageBytes,
     hostCalls: 0,
     localCalls: stats.localCalls,
     hostCallSpinMs: msg.hostCallSpinMs,
