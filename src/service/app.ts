@@ -97,6 +97,12 @@ export function buildApp(options: AppOptions): App {
   });
 
   fastify.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
+    if (!reply.raw.headersSent) {
+      // an answer that failed while being written (Node refused a header, say) leaves its headers
+      // and status text on the raw response: none of it belongs to the error answer
+      for (const name of reply.raw.getHeaderNames()) reply.raw.removeHeader(name);
+      reply.raw.statusMessage = '';
+    }
     if (error instanceof ServiceError) {
       if (error.status >= 500) request.log.error({ code: error.code }, error.message);
       if (typeof error.extra.retry_after_s === 'number') reply.header('retry-after', String(error.extra.retry_after_s));

@@ -16,6 +16,7 @@ export const ERROR_CATALOG = {
   overloaded: { status: 503, message: 'the runner is at capacity' },
   shutting_down: { status: 503, message: 'the runner is shutting down' },
   idempotency_wait_timeout: { status: 504, message: 'an earlier request with this idempotency key is still running' },
+  idempotency_key_reused: { status: 422, message: 'the idempotency key was already used for a different request' },
   body_too_large: { status: 413, message: 'the request body is too large' },
   headers_too_large: { status: 431, message: 'the request headers are too large' },
   request_timeout: { status: 408, message: 'the request was not received in time' },
