@@ -28,7 +28,7 @@ export const ERROR_CATALOG = {
   invalid_component: { status: 400, message: 'the component is not valid' },
   invalid_bundle: { status: 400, message: 'the bundle is not valid' },
   bundle_too_large: { status: 413, message: 'the bundle exceeds a size limit' },
-  signature_required: { status: 400, message: 'the bundle is not signed by a trusted publisher' },
+  signature_required: { status: 400, message: 'the upload is not a bundle signed by a trusted publisher' },
   version_conflict: { status: 409, message: 'this version already exists with different content' },
   install_exists: { status: 409, message: 'the tenant already has this extension installed' },
   install_not_runnable: { status: 400, message: 'the extension version cannot start with these install settings' },
