@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.js';
 import { extUiRoutes } from './routes/ext-ui.js';
 import { requireAdminToken } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
+import { Lingering } from './linger.js';
 import type { BundleAcceptance } from './bundles.js';
 
 export interface AppOptions {
@@ -35,6 +36,11 @@ const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Uploads (bundles, components) may be larger than execute bodies. */
 export const MAX_UPLOAD_BYTES = 128 * 2 ** 20;
+
+/** The largest JSON request body: base64 grows a body by 4/3; the envelope around it is small. */
+export function transportBodyLimit(maxBodyBytes: number): number {
+  return Math.ceil((maxBodyBytes * 4) / 3) + 256 * 1024;
+}
 
 export interface App {
   fastify: FastifyInstance;
@@ -59,8 +65,7 @@ export function buildApp(options: AppOptions): App {
     );
   const fastify = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    // base64 grows a body by 4/3; the envelope around it is small
-    bodyLimit: Math.ceil((runtime.config.maxBodyBytes * 4) / 3) + 256 * 1024,
+    bodyLimit: transportBodyLimit(runtime.config.maxBodyBytes),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID();
@@ -77,6 +82,7 @@ export function buildApp(options: AppOptions): App {
     },
   });
   const executor = new Executor(runtime, logger);
+  const lingering = new Lingering();
   let draining = false;
 
   // the APIs speak JSON (and binary uploads): a text/plain body is 415, not a string that fails validation
@@ -89,10 +95,16 @@ export function buildApp(options: AppOptions): App {
   fastify.addHook('onResponse', async (request, reply) => {
     request.log.info({ req: { method: request.method, url: request.url, remoteAddress: request.ip }, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
   });
-  fastify.addHook('onSend', async (_request, reply, payload) => {
+  fastify.addHook('onSend', async (request, reply, payload) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     // a kept-alive connection would hold the closing server open until its idle timeout
     if (draining) reply.header('connection', 'close');
+    // refused before its body was read (too large, unauthorized, ...): this answer ends the
+    // connection, gracefully, so the client still sending the body reads it (linger.ts)
+    if (!request.raw.complete) {
+      reply.header('connection', 'close');
+      lingering.arm(request.raw.socket);
+    }
     return payload;
   });
 
@@ -141,6 +153,8 @@ export function buildApp(options: AppOptions): App {
       // live log tails never end by themselves: end them, or closing the server waits forever
       runtime.logBus.emit('shutdown');
       const closing = fastify.close();
+      // connections lingering after a refusal would hold the server open for their whole bound
+      lingering.closeAll();
       await executor.drain();
       await closing;
       await new Promise<void>((resolve) => (stdout ? stdout.flush(() => resolve()) : resolve()));
