@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.js';
 import { extUiRoutes } from './routes/ext-ui.js';
 import { requireAdminToken } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
+import { Lingering } from './linger.js';
 import type { BundleAcceptance } from './bundles.js';
 import { isStoreUnavailableError } from '../store/index.js';
 
@@ -39,6 +40,11 @@ export const STORE_RETRY_AFTER_S = 2;
 
 /** Uploads (bundles, components) may be larger than execute bodies. */
 export const MAX_UPLOAD_BYTES = 128 * 2 ** 20;
+
+/** The largest JSON request body: base64 grows a body by 4/3; the envelope around it is small. */
+export function transportBodyLimit(maxBodyBytes: number): number {
+  return Math.ceil((maxBodyBytes * 4) / 3) + 256 * 1024;
+}
 
 export interface App {
   fastify: FastifyInstance;
@@ -63,8 +69,7 @@ export function buildApp(options: AppOptions): App {
     );
   const fastify = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    // base64 grows a body by 4/3; the envelope around it is small
-    bodyLimit: Math.ceil((runtime.config.maxBodyBytes * 4) / 3) + 256 * 1024,
+    bodyLimit: transportBodyLimit(runtime.config.maxBodyBytes),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID();
@@ -84,6 +89,7 @@ export function buildApp(options: AppOptions): App {
   // the message and SQLSTATE only: pg hangs the whole client (connection parameters and all) on the error
   runtime.onStoreConnectionError = (error) =>
     logger.warn({ code: (error as { code?: unknown }).code, cause: error.message }, 'a database connection broke; the pool opens new ones as needed');
+  const lingering = new Lingering();
   let draining = false;
 
   // the APIs speak JSON (and binary uploads): a text/plain body is 415, not a string that fails validation
@@ -96,14 +102,26 @@ export function buildApp(options: AppOptions): App {
   fastify.addHook('onResponse', async (request, reply) => {
     request.log.info({ req: { method: request.method, url: request.url, remoteAddress: request.ip }, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
   });
-  fastify.addHook('onSend', async (_request, reply, payload) => {
+  fastify.addHook('onSend', async (request, reply, payload) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     // a kept-alive connection would hold the closing server open until its idle timeout
     if (draining) reply.header('connection', 'close');
+    // refused before its body was read (too large, unauthorized, ...): this answer ends the
+    // connection, gracefully, so the client still sending the body reads it (linger.ts)
+    if (!request.raw.complete) {
+      reply.header('connection', 'close');
+      lingering.arm(request.raw.socket);
+    }
     return payload;
   });
 
   fastify.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
+    if (!reply.raw.headersSent) {
+      // an answer that failed while being written (Node refused a header, say) leaves its headers
+      // and status text on the raw response: none of it belongs to the error answer
+      for (const name of reply.raw.getHeaderNames()) reply.raw.removeHeader(name);
+      reply.raw.statusMessage = '';
+    }
     if (!(error instanceof ServiceError) && isStoreUnavailableError(error)) {
       // the database restarting or away: temporary, and not a fault of this request or of the runner
       request.log.warn({ code: 'store_unavailable', cause: error.message }, 'the store cannot be reached');
@@ -148,6 +166,8 @@ export function buildApp(options: AppOptions): App {
       // live log tails never end by themselves: end them, or closing the server waits forever
       runtime.logBus.emit('shutdown');
       const closing = fastify.close();
+      // connections lingering after a refusal would hold the server open for their whole bound
+      lingering.closeAll();
       await executor.drain();
       await closing;
       await new Promise<void>((resolve) => (stdout ? stdout.flush(() => resolve()) : resolve()));

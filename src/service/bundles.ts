@@ -1,6 +1,6 @@
 /**
  * What the service does with bundles: verify an uploaded bundle's signature when the operator
- * requires signatures (never accepting one unverified), keep its bytes in the local bundle store,
+ * requires signatures (never accepting one unverified, and refusing bare components then), keep its bytes in the local bundle store,
  * and extract stored bundles on demand (bounded LRU disk cache) so their UI can be served.
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -26,6 +26,12 @@ export const LOCAL_STORE_TENANT = 'registry';
 export interface BundleAcceptance {
   /** Throws `signature_required` unless the bundle may be accepted under the signature policy. */
   verify(bundle: BundleContents, headers: IncomingHttpHeaders): void;
+  /**
+   * Throws `signature_required` when signatures are required: a bare component has no manifest,
+   * so no signature could cover what it would be registered as (name, publisher, capabilities,
+   * endpoints all come from the query) — only a signed bundle can be accepted then.
+   */
+  verifyBareComponent(): void;
   /** Keeps a bundle's bytes in the local store, under the registry id of its extension. */
   keep(extensionId: string, bytes: Uint8Array): Promise<void>;
   readonly store: LocalBundleStore;
@@ -60,6 +66,10 @@ export async function createBundleAcceptance(config: ServiceConfig): Promise<Bun
       if (verdict.publisher !== bundle.manifest.publisher) {
         throw new ServiceError('signature_required', `signed by ${verdict.publisher}, but the manifest names ${bundle.manifest.publisher}`, { reason: 'publisher-mismatch' });
       }
+    },
+    verifyBareComponent() {
+      if (!trust) return;
+      throw new ServiceError('signature_required', 'RUNNER_REQUIRE_SIGNATURES=1 and a bare component cannot carry a signature: upload it as a signed bundle (alga-runner pack, sign, publish)', { reason: 'bare-component' });
     },
     async keep(extensionId, bytes) {
       const stored = await store.putBundle(LOCAL_STORE_TENANT, extensionId, bytes);

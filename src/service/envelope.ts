@@ -4,6 +4,7 @@
  * fields are ignored (the gateway adds fields over time).
  */
 import { z } from 'zod';
+import type { ResponseHeaders } from './guest-response.js';
 
 const stringMap = z.record(z.string(), z.string());
 
@@ -54,7 +55,11 @@ export type ExecuteEnvelope = z.infer<typeof executeEnvelopeSchema>;
 /** The execute API's answer when the guest ran (or was tried). */
 export interface ExecuteAnswer {
   status: number;
-  headers: Record<string, string>;
+  /**
+   * The guest's headers, lower-cased; a repeated header joined with ", ", except `set-cookie`,
+   * which is a list when repeated (guest-response.ts). A null-prototype object when built here.
+   */
+  headers: ResponseHeaders;
   body_b64?: string;
   /** machine-readable fault code when the guest did not produce a response */
   error?: string;

@@ -3,7 +3,7 @@
  * our registry, never from the caller) → grants → limits → idempotency → admission → engine →
  * answer. Expected refusals are ServiceErrors (transport 4xx); guest faults are answers (200).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { effectiveGrants } from '../capabilities/grants.js';
 import type { ExecutionUser } from '../engine/execution-context.js';
@@ -15,6 +15,7 @@ import type { IdempotencyScope } from '../store/index.js';
 import { AdmissionControl } from './admission.js';
 import type { DispatchEvent } from '../engine/worker-pool.js';
 import type { Owner } from '../engine/fair-scheduler.js';
+import { checkGuestResponse } from './guest-response.js';
 
 /** Headers a guest never sees: they belong to the hop, not the request. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-runner-service-token']);
@@ -22,7 +23,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 export class Executor {
   readonly admission: AdmissionControl;
   /** idempotent executions running in this process, so local duplicates wait without polling */
-  private readonly running = new Map<string, Promise<ExecuteAnswer>>();
+  private readonly running = new Map<string, { fingerprint: string; answer: Promise<ExecuteAnswer> }>();
   private draining = false;
   private inFlight = 0;
   private idle: (() => void) | null = null;
@@ -66,10 +67,11 @@ export class Executor {
     if (!idempotencyKey) return this.run(envelope, resolved, body);
     // scoped by the extension the registry resolved, so a caller naming it by id or by name hits the same key
     const scope = { tenant: resolved.install.tenantId, extension: resolved.install.extensionId, key: idempotencyKey };
-    return this.idempotent(scope, envelope.context.request_id, () => this.run(envelope, resolved, body));
+    const fingerprint = requestFingerprint(envelope, resolved.install.id, body);
+    return this.idempotent(scope, fingerprint, envelope.context.request_id, () => this.run(envelope, resolved, body));
   }
 
-  private async idempotent(scope: IdempotencyScope, requestId: string | undefined, work: () => Promise<ExecuteAnswer>): Promise<ExecuteAnswer> {
+  private async idempotent(scope: IdempotencyScope, fingerprint: string, requestId: string | undefined, work: () => Promise<ExecuteAnswer>): Promise<ExecuteAnswer> {
     const { key } = scope;
     const localKey = `${scope.tenant}\u0000${scope.extension}\u0000${key}`;
     const { idempotency } = this.runtime.store;
@@ -84,10 +86,12 @@ export class Executor {
     for (;;) {
       const local = this.running.get(localKey);
       if (local) {
+        if (local.fingerprint !== fingerprint) throw keyReused(key, 'in-flight');
         noteWaiting('this process');
-        return local;
+        return local.answer;
       }
-      const claim = await idempotency.claim(scope, this.runtime.config.idempotencyTtlMs, { leaseMs: this.runtime.config.maxTimeoutMs + 60_000 });
+      const claim = await idempotency.claim(scope, this.runtime.config.idempotencyTtlMs, { leaseMs: this.runtime.config.maxTimeoutMs + 60_000, fingerprint });
+      if (claim.kind === 'mismatch') throw keyReused(key, claim.state);
       if (claim.kind === 'done') return claim.response as ExecuteAnswer;
       if (claim.kind === 'claimed') {
         // The guest has run (or failed) by the time its record is written: a store that cannot take
@@ -108,7 +112,7 @@ export class Executor {
             throw e;
           },
         );
-        this.running.set(localKey, p);
+        this.running.set(localKey, { fingerprint, answer: p });
         try {
           return await p;
         } finally {
@@ -167,25 +171,24 @@ export class Executor {
         instanceMode: install.instanceMode,
         onLog: (r) => records.push(r),
       });
-      const outcomeLabel = outcome.kind === 'ok' ? 'ok' : outcome.code;
+      // a response that could not be relayed as HTTP is a guest fault like the others
+      const checked = outcome.kind === 'ok' ? checkGuestResponse(outcome.response) : null;
+      const fault = outcome.kind === 'fault' ? { code: outcome.code, message: outcome.message } : checked?.kind === 'invalid' ? { code: 'invalid_response' as const, message: checked.message } : null;
+      const outcomeLabel = fault ? fault.code : 'ok';
       metrics.executions.inc({ outcome: outcomeLabel });
       metrics.executionSeconds.observe({ outcome: outcomeLabel }, outcome.report.durationMs / 1000);
       if (outcome.report.stats) {
         metrics.guestMemory.observe(outcome.report.stats.memoryBytes);
         metrics.guestInstances.inc({ source: outcome.report.stats.instance });
       }
-      if (outcome.kind === 'ok') {
-        const headers: Record<string, string> = {};
-        for (const h of outcome.response.headers) {
-          const name = h.name.toLowerCase();
-          headers[name] = headers[name] ? `${headers[name]}, ${h.value}` : h.value;
-        }
-        const answer: ExecuteAnswer = { status: outcome.response.status, headers };
-        if (outcome.response.body?.byteLength) answer.body_b64 = Buffer.from(outcome.response.body).toString('base64');
+      if (checked?.kind === 'ok') {
+        const answer: ExecuteAnswer = { status: checked.status, headers: checked.headers };
+        if (checked.body) answer.body_b64 = Buffer.from(checked.body).toString('base64');
         return answer;
       }
-      this.logger.warn({ tenant: install.tenantId, install: install.id, request_id: requestId, fault: outcome.code }, outcome.message);
-      return { status: outcome.code === 'timeout' ? 504 : 500, headers: {}, error: outcome.code, message: outcome.message };
+      const { code, message } = fault ?? { code: 'host_error' as const, message: 'no response and no fault' };
+      this.logger.warn({ tenant: install.tenantId, install: install.id, request_id: requestId, fault: code }, message);
+      return { status: code === 'timeout' ? 504 : 500, headers: {}, error: code, message };
     } finally {
       admission.release();
       this.inFlight--;
@@ -216,6 +219,32 @@ export class Executor {
     if (this.inFlight === 0) return;
     await new Promise<void>((resolve) => (this.idle = resolve));
   }
+}
+
+/**
+ * What an idempotency key is bound to: a SHA-256 over everything that decides what the guest is
+ * asked to do — the install (resolved, so naming the extension by id or by name is the same
+ * request), the method, the path and query the guest sees, the body, the user, the per-request
+ * config and the providers. Left out, because a retry legitimately changes them: the request id,
+ * the headers (gateways add per-attempt ones: request ids, tracing) and the limits.
+ */
+export function requestFingerprint(envelope: ExecuteEnvelope, installId: string, body: Uint8Array | undefined): string {
+  const sorted = (record: Record<string, unknown> | undefined | null) => Object.entries(record ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const parts = [
+    'v1',
+    installId,
+    envelope.http.method.toUpperCase(),
+    guestUrl(envelope.http),
+    body ? createHash('sha256').update(body).digest('hex') : '',
+    envelope.user?.user_id ?? null,
+    sorted(envelope.context.config),
+    [...(envelope.providers ?? [])].sort(),
+  ];
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+function keyReused(key: string, state: 'done' | 'in-flight'): ServiceError {
+  return new ServiceError('idempotency_key_reused', `x-idempotency-key ${JSON.stringify(key)} was first used for a different request (${state === 'done' ? 'answered' : 'still running'}); use a new key for a new request`);
 }
 
 function stringValues(config: Record<string, string | number | boolean> | undefined): Record<string, string> {

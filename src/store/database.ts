@@ -96,6 +96,8 @@ export interface IdempotencyTable {
   response: string | null;
   ttl_ms: number;
   expires_at: number;
+  /** what the claiming request was (a hash; see IdempotencyStore.claim); null for records written before it was kept */
+  fingerprint: string | null;
 }
 
 export interface Database {

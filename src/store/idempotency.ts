@@ -6,6 +6,11 @@
  * the winner's record as `in-flight` (wait and claim again) or `done` (replay its response).
  * An in-flight claim is a lease: if its process dies, the key becomes claimable again after
  * `leaseMs`, not after the full TTL.
+ *
+ * A claim may carry a fingerprint of the request (the caller's hash of what defines it): it is
+ * stored with the claim, and a later claim of the same key with a different fingerprint gets
+ * `mismatch` — whether the first request is done or still in flight — instead of its response.
+ * A record without a fingerprint (written before fingerprints were kept) matches any request.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
@@ -19,11 +24,15 @@ export interface IdempotencyScope {
 export type ClaimResult =
   | { readonly kind: 'claimed' }
   | { readonly kind: 'done'; readonly response: unknown }
-  | { readonly kind: 'in-flight' };
+  | { readonly kind: 'in-flight' }
+  /** the key was claimed by a different request (another fingerprint); `state` is that claim's */
+  | { readonly kind: 'mismatch'; readonly state: 'done' | 'in-flight' };
 
 export interface ClaimOptions {
   /** how long an unfinished claim holds the key (default 5 min, never more than the TTL) */
   readonly leaseMs?: number;
+  /** what the request is (an opaque string, compared for equality); stored with the claim */
+  readonly fingerprint?: string;
 }
 
 export interface IdempotencyStore {
@@ -44,6 +53,7 @@ export function createIdempotencyStore(db: Kysely<Database>, now: () => number):
   return {
     async claim(scope, ttlMs = DEFAULT_IDEMPOTENCY_TTL_MS, options = {}) {
       const leaseMs = Math.min(options.leaseMs ?? DEFAULT_IN_FLIGHT_LEASE_MS, ttlMs);
+      const fingerprint = options.fingerprint ?? null;
       // A record may vanish between the failed insert and the read (released, or purged):
       // then the key is free again and the next attempt claims it.
       for (;;) {
@@ -58,11 +68,12 @@ export function createIdempotencyStore(db: Kysely<Database>, now: () => number):
             response: null,
             ttl_ms: ttlMs,
             expires_at: t + leaseMs,
+            fingerprint,
           })
           .onConflict((oc) =>
             oc
               .columns(['tenant_id', 'extension_id', 'key'])
-              .doUpdateSet({ state: 'in-flight', response: null, ttl_ms: ttlMs, expires_at: t + leaseMs })
+              .doUpdateSet({ state: 'in-flight', response: null, ttl_ms: ttlMs, expires_at: t + leaseMs, fingerprint })
               .where('idempotency.expires_at', '<=', t),
           )
           .returning('state')
@@ -71,12 +82,15 @@ export function createIdempotencyStore(db: Kysely<Database>, now: () => number):
 
         const row = await db
           .selectFrom('idempotency')
-          .select(['state', 'response', 'expires_at'])
+          .select(['state', 'response', 'expires_at', 'fingerprint'])
           .where('tenant_id', '=', scope.tenant)
           .where('extension_id', '=', scope.extension)
           .where('key', '=', scope.key)
           .executeTakeFirst();
         if (!row || Number(row.expires_at) <= t) continue;
+        if (fingerprint !== null && row.fingerprint !== null && row.fingerprint !== fingerprint) {
+          return { kind: 'mismatch', state: row.state === 'done' ? 'done' : 'in-flight' };
+        }
         if (row.state === 'done') return { kind: 'done', response: JSON.parse(row.response ?? 'null') as unknown };
         return { kind: 'in-flight' };
       }

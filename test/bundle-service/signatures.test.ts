@@ -2,7 +2,8 @@
  * With RUNNER_REQUIRE_SIGNATURES=1 the admin upload accepts a bundle only with a signature that
  * verifies against RUNNER_TRUST_FILE for the manifest's publisher (issue #6 item 4), end to end:
  * keys made by `alga-runner keys new`, the bundle packed by `pack`, signed by `sign`, uploaded by
- * `publish`; every bad case refused with its reason and nothing registered.
+ * `publish`; every bad case refused with its reason and nothing registered. A bare component, which
+ * cannot carry a signature, is refused whatever it is sent with.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { contentHashOf, generateSigningKeyPair, signContentHash, type BundleSignature, type ContentHash, type TrustFile } from '../../src/bundle/index.js';
-import { admin, startTestService, type ErrorBody, type Registered, type TestService } from '../service/harness.js';
+import { admin, exampleBytes, startTestService, type ErrorBody, type Registered, type TestService } from '../service/harness.js';
 import { cli, packDemo, type PackedDemo } from './demo-bundle.js';
 
 let dir: string;
@@ -84,6 +85,24 @@ describe('RUNNER_REQUIRE_SIGNATURES=1', () => {
       assert.equal(r.json.error.code, 'signature_required');
       assert.equal(r.json.error.reason, reason, r.json.error.message);
       assert.ok(!(await registeredHashes()).includes(demo.contentHash));
+    });
+  }
+
+  const bareRefusals: [string, () => Record<string, string>][] = [
+    ['a bare component', () => ({})],
+    ['a bare component sent with a valid signature of its own bytes by a trusted key', () => ({ 'x-alga-bundle-signature': header(signContentHash(contentHashOf(exampleBytes('demo')), exampleKeyPem, 'Example')) })],
+  ];
+  for (const [label, headers] of bareRefusals) {
+    test(`refuses ${label}: 400 signature_required (bare-component), saying to upload a signed bundle; nothing registered`, async () => {
+      const query = new URLSearchParams({ name: 'bare-demo', version: '1.0.0', publisher: 'Example', capabilities: 'cap:storage.kv' });
+      const r = await admin<ErrorBody>(svc, 'POST', `/admin/v1/extensions?${query}`, new Uint8Array(exampleBytes('demo')), headers());
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.equal(r.json.error.code, 'signature_required');
+      assert.equal(r.json.error.reason, 'bare-component');
+      assert.match(r.json.error.message, /signed bundle/);
+      const listed = await admin<{ extensions: { name: string }[] }>(svc, 'GET', '/admin/v1/extensions');
+      assert.ok(!listed.json.extensions.some((e) => e.name === 'bare-demo'), 'nothing registered');
+      assert.ok(!(await registeredHashes()).includes(contentHashOf(exampleBytes('demo'))));
     });
   }
 

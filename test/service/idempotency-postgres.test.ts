@@ -87,4 +87,24 @@ test('a duplicate sent to a second process while the first runs waits and replay
   assert.deepEqual(replay.json, put.json);
   const read = await execute(second, '/kv/get', { query: { ns: 'n', key: 'k' } });
   assert.equal(guestJson<{ ok: { revision: string } }>(read.json).ok.revision, '1');
+
+  // the key is bound to its request across processes: another request with it is refused, in
+  // flight (the claim is the other process's) and once answered
+  const bound = execute(first, '/fetch', { body: gateFetch(gate, 'bound'), idempotencyKey: 'bound-key', envelope: envelope('bound-first') });
+  const holding = await gate.next();
+  const inFlight = await execute<Refusal>(second, '/fetch', { body: gateFetch(gate, 'other'), idempotencyKey: 'bound-key', envelope: envelope('bound-second') });
+  assert.equal(inFlight.status, 422, JSON.stringify(inFlight.json));
+  assert.equal(inFlight.json.error.code, 'idempotency_key_reused');
+  assert.match(inFlight.json.error.message, /still running/);
+  holding.release('bound answer');
+  assert.equal(guestJson<{ ok: { body: string } }>((await bound).json).ok.body, 'bound answer');
+  const answered = await execute<Refusal>(second, '/kv/put', { body: { ns: 'n', key: 'k', value: 'other' }, idempotencyKey: 'put-once' });
+  assert.equal(answered.status, 422, JSON.stringify(answered.json));
+  assert.equal(answered.json.error.code, 'idempotency_key_reused');
+  assert.match(answered.json.error.message, /answered/);
+  assert.equal(gate.arrived, 2, 'the refused request never ran');
 });
+
+interface Refusal {
+  error: { code: string; message: string };
+}

@@ -90,3 +90,46 @@ test('stored answers survive a restart of the service', async () => {
   assert.deepEqual(after.json, before.json);
   assert.equal(requestIdSeen(after.json), 'before-restart');
 });
+
+interface Refusal {
+  error: { code: string; message: string };
+}
+
+test('a key reused for a different request is refused with 422 idempotency_key_reused; nothing runs', async () => {
+  const put = { ns: 'idem-bound', key: 'k', value: 'v' };
+  const first = await execute(svc, '/kv/put', { body: put, idempotencyKey: 'bound-1', envelope: contextWith('b1') });
+  assert.equal(guestJson<Entry>(first.json).ok.revision, '1');
+  const variants: [string, Parameters<typeof execute>[2]][] = [
+    ['another body', { body: { ...put, value: 'other' } }],
+    ['another method', { body: put, method: 'PUT' }],
+    ['another query', { body: put, query: { extra: '1' } }],
+    ['another user', { body: put, envelope: { ...contextWith('b2'), user: { user_id: 'someone-else' } } }],
+    ['another config', { body: put, envelope: { context: { tenant_id: 'tenant-a', extension_id: 'kitchen-sink', config: { mode: 'x' } } } }],
+  ];
+  for (const [label, options] of variants) {
+    const r = await execute<Refusal>(svc, '/kv/put', { ...options, idempotencyKey: 'bound-1' });
+    assert.equal(r.status, 422, `${label}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.json.error.code, 'idempotency_key_reused');
+    assert.match(r.json.error.message, /bound-1.*different request \(answered\)/);
+  }
+  const otherPath = await execute<Refusal>(svc, '/kv/get', { query: { ns: 'idem-bound', key: 'k' }, idempotencyKey: 'bound-1' });
+  assert.equal(otherPath.status, 422);
+  assert.equal(otherPath.json.error.code, 'idempotency_key_reused');
+  const replay = await execute(svc, '/kv/put', { body: put, idempotencyKey: 'bound-1', envelope: contextWith('b3') });
+  assert.deepEqual(replay.json, first.json, 'the same request (another request id) still replays');
+  const read = await execute(svc, '/kv/get', { query: { ns: 'idem-bound', key: 'k' } });
+  assert.equal(guestJson<Entry>(read.json).ok.revision, '1', 'none of the refused requests ran');
+});
+
+test('a key reused for a different request while the first still runs is refused at once', async () => {
+  const arrivedBefore = gate.arrived;
+  const first = execute(svc, '/fetch', { body: gateFetch(gate, 'bound-in-flight'), idempotencyKey: 'bound-2', envelope: contextWith('bf-1') });
+  const held = await gate.next();
+  const other = await execute<Refusal>(svc, '/fetch', { body: gateFetch(gate, 'something else'), idempotencyKey: 'bound-2', envelope: contextWith('bf-2') });
+  assert.equal(other.status, 422);
+  assert.equal(other.json.error.code, 'idempotency_key_reused');
+  assert.match(other.json.error.message, /still running/);
+  held.release('first');
+  assert.equal(guestJson<{ ok: { body: string } }>((await first).json).ok.body, 'first');
+  assert.equal(gate.arrived - arrivedBefore, 1, 'only the first request ran');
+});

@@ -82,6 +82,40 @@ for (const backend of backends('idem')) {
       );
     });
 
+    it('a claim keeps its fingerprint: another fingerprint is a mismatch while in flight and once done', async () => {
+      const s = scope();
+      assert.deepEqual(await store.idempotency.claim(s, undefined, { fingerprint: 'request-a' }), { kind: 'claimed' });
+      assert.deepEqual(await store.idempotency.claim(s, undefined, { fingerprint: 'request-b' }), { kind: 'mismatch', state: 'in-flight' });
+      assert.deepEqual(await store.idempotency.claim(s, undefined, { fingerprint: 'request-a' }), { kind: 'in-flight' });
+      assert.equal(await store.idempotency.complete(s, { status: 201 }), true);
+      assert.deepEqual(await store.idempotency.claim(s, undefined, { fingerprint: 'request-b' }), { kind: 'mismatch', state: 'done' });
+      assert.deepEqual(await store.idempotency.claim(s, undefined, { fingerprint: 'request-a' }), { kind: 'done', response: { status: 201 } });
+      const stored = await store.db.selectFrom('idempotency').select('fingerprint').where('key', '=', s.key).executeTakeFirstOrThrow();
+      assert.equal(stored.fingerprint, 'request-a');
+    });
+
+    it('a mismatch claims nothing: after the record expires the other request claims the key', async () => {
+      const s = scope();
+      await store.idempotency.claim(s, 10_000, { fingerprint: 'first' });
+      await store.idempotency.complete(s, 'first answer');
+      assert.deepEqual(await store.idempotency.claim(s, 10_000, { fingerprint: 'second' }), { kind: 'mismatch', state: 'done' });
+      clock.advance(10_000);
+      assert.deepEqual(await store.idempotency.claim(s, 10_000, { fingerprint: 'second' }), { kind: 'claimed' });
+      await store.idempotency.complete(s, 'second answer');
+      assert.deepEqual(await store.idempotency.claim(s, 10_000, { fingerprint: 'second' }), { kind: 'done', response: 'second answer' });
+      assert.deepEqual(await store.idempotency.claim(s, 10_000, { fingerprint: 'first' }), { kind: 'mismatch', state: 'done' });
+    });
+
+    it('a record without a fingerprint (older runner) matches any request; a claim without one matches any record', async () => {
+      const old = scope();
+      await store.idempotency.claim(old);
+      await store.idempotency.complete(old, 'old');
+      assert.deepEqual(await store.idempotency.claim(old, undefined, { fingerprint: 'anything' }), { kind: 'done', response: 'old' });
+      const fresh = scope();
+      await store.idempotency.claim(fresh, undefined, { fingerprint: 'x' });
+      assert.deepEqual(await store.idempotency.claim(fresh), { kind: 'in-flight' });
+    });
+
     it('30 concurrent claims of one key from two independent connection pools: exactly one wins', async () => {
       const other = await backend.open({ now: clock.now, poolSize: 12 });
       try {

@@ -63,6 +63,7 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
     if (!(body instanceof Uint8Array)) throw new ServiceError('unsupported_media_type', 'send application/wasm (a component) or application/zstd (a bundle)');
     let result: Registered;
     if (type === 'application/wasm') {
+      bundles.verifyBareComponent();
       const q = parseWith(bareQuerySchema, request.query, 'query');
       const unknown = q.capabilities.filter((c) => !known.has(c));
       if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));

@@ -11,6 +11,10 @@ import { ServiceError } from '../errors.js';
 import type { Executor } from '../executor.js';
 import type { ExecuteEnvelope } from '../envelope.js';
 import type { Runtime } from '../runtime.js';
+import { wireValue } from '../guest-response.js';
+
+/** Headers of the guest's response that belong to this hop: Node and Fastify write their own. */
+const NOT_RELAYED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection']);
 
 interface Endpoint {
   method: string;
@@ -70,7 +74,17 @@ export function devGatewayRoutes(app: FastifyInstance, deps: { runtime: Runtime;
     if (answer.error) {
       return reply.code(answer.status === 504 ? 504 : 502).send({ error: { code: answer.error, message: answer.message } });
     }
-    for (const [k, v] of Object.entries(answer.headers)) if (!['content-length', 'transfer-encoding', 'connection'].includes(k)) reply.header(k, v);
+    // answers are checked when the guest returns them (guest-response.ts); one replayed from an
+    // idempotency record stored before that check existed is checked here too
+    if (!Number.isInteger(answer.status) || answer.status < 200 || answer.status > 599) {
+      return reply.code(502).send({ error: { code: 'invalid_response', message: `the guest's response is not valid HTTP: status ${answer.status}` } });
+    }
+    // guest headers go to Node's own (null-prototype) header store, not Fastify's plain object,
+    // so any valid name is kept; a list (set-cookie) becomes one header line per value
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (NOT_RELAYED.has(name)) continue;
+      reply.raw.setHeader(name, Array.isArray(value) ? value.map(wireValue) : wireValue(value));
+    }
     reply.header('x-request-id', envelope.context.request_id!);
     return reply.code(answer.status).send(answer.body_b64 ? Buffer.from(answer.body_b64, 'base64') : undefined);
   });
