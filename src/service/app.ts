@@ -1,6 +1,6 @@
 /**
- * The HTTP service (issue #5): Fastify with the execute API, the admin API, the dev gateway and
- * health/metrics, over one Runtime. Errors are JSON `{error: {code, message}}` from the catalog.
+ * The HTTP service: Fastify with the execute API, the admin API, the dev gateway, extension UI
+ * files, health/metrics and the OpenAPI document, over one Runtime. Errors are JSON `{error: {code, message}}` from the catalog.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +18,7 @@ import { extUiRoutes } from './routes/ext-ui.js';
 import { requireAdminToken } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
 import { Lingering } from './linger.js';
+import { registerOpenApi } from './openapi.js';
 import type { BundleAcceptance } from './bundles.js';
 import { isStoreUnavailableError } from '../store/index.js';
 
@@ -142,9 +143,14 @@ export function buildApp(options: AppOptions): App {
     return reply.code(e.status).send(e.toJSON());
   });
 
-  healthRoutes(fastify, runtime, { isDraining: () => draining, queueDepth: () => executor.admission.queued + runtime.engine.pool.queued });
-  executeRoutes(fastify, { executor, serviceToken: options.serviceToken });
-  extUiRoutes(fastify, { runtime, bundles: options.bundles });
+  // first: the OpenAPI document lists the routes declared after it (openapi.ts), so every route
+  // below is declared inside a registered plugin, which loads after this one
+  registerOpenApi(fastify);
+  void fastify.register(async (api) => {
+    healthRoutes(api, runtime, { isDraining: () => draining, queueDepth: () => executor.admission.queued + runtime.engine.pool.queued });
+    executeRoutes(api, { executor, serviceToken: options.serviceToken });
+    extUiRoutes(api, { runtime, bundles: options.bundles });
+  });
   void fastify.register(async (admin) => {
     admin.addHook('onRequest', async (request) => requireAdminToken(request, options.adminToken));
     adminExtensionRoutes(admin, runtime, options.bundles);

@@ -12,6 +12,7 @@ import type { Runtime } from '../runtime.js';
 import { parseWith } from '../validation.js';
 import type { BundleAcceptance } from '../bundles.js';
 import { Registration, type Registered } from '../registration.js';
+import { ADMIN_SECURITY, BINARY, describeProperties, documented, errorResponses, fromZod } from '../openapi.js';
 
 const NAME = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
 
@@ -46,6 +47,73 @@ const bareQuerySchema = z.object({
   endpoints: endpointsQuery,
 });
 
+const registeredIds = {
+  type: 'object',
+  required: ['extension_id', 'version_id', 'content_hash'],
+  properties: { extension_id: { type: 'string' }, version_id: { type: 'string' }, content_hash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } },
+};
+const uploadSchema = {
+  summary: 'Register an extension version: a bare component (application/wasm) or a bundle (application/zstd)',
+  description:
+    'A bare component takes its name, version, publisher, capabilities and endpoints from the query (refused with `signature_required` when RUNNER_REQUIRE_SIGNATURES=1); a bundle takes them from its manifest.json (docs/manifest.md), and its signature from `x-alga-bundle-signature` when signatures are required. The component is validated and prepared before anything is registered.',
+  tags: ['admin'],
+  security: ADMIN_SECURITY,
+  querystring: describeProperties(fromZod(bareQuerySchema), {
+    name: 'application/wasm only (as every field here): lower-case letters, digits, dot, dash, underscore',
+    version: 'semver, e.g. 1.2.3',
+    capabilities: 'comma-separated cap: names, e.g. cap:storage.kv,cap:log.emit',
+    endpoints: 'api.endpoints as a bundle manifest would declare them: comma-separated `METHOD /path`, e.g. `GET /items,POST /items/:id`',
+  }),
+  headers: { type: 'object', properties: { 'x-alga-bundle-signature': { type: 'string', description: 'base64 of the bundle signature (bundles; src/bundle/signature.ts)' } } },
+  body: { content: { 'application/wasm': { schema: BINARY }, 'application/zstd': { schema: BINARY }, 'application/octet-stream': { schema: BINARY } } },
+  response: {
+    200: { description: 'this version was already registered with the same content', ...registeredIds },
+    201: { description: 'registered', ...registeredIds },
+    ...errorResponses('invalid_request', 'unknown_capability', 'invalid_component', 'invalid_bundle', 'signature_required', 'unauthorized', 'version_conflict', 'body_too_large', 'bundle_too_large', 'unsupported_media_type', 'shutting_down', 'store_unavailable'),
+  },
+};
+const listSchema = {
+  summary: 'Registered extensions and their versions',
+  tags: ['admin'],
+  security: ADMIN_SECURITY,
+  response: {
+    200: {
+      type: 'object',
+      required: ['extensions'],
+      properties: {
+        extensions: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['extension_id', 'name', 'publisher', 'versions'],
+            properties: {
+              extension_id: { type: 'string' },
+              name: { type: 'string' },
+              publisher: { type: 'string' },
+              versions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['version_id', 'version', 'content_hash', 'capabilities', 'endpoints', 'ui'],
+                  properties: {
+                    version_id: { type: 'string' },
+                    version: { type: 'string' },
+                    content_hash: { type: 'string' },
+                    capabilities: { type: 'array', items: { type: 'string' } },
+                    endpoints: { type: 'array', items: { type: 'object', properties: { method: { type: 'string' }, path: { type: 'string' }, handler: { type: 'string' } } } },
+                    ui: { description: "the manifest's ui (docs/manifest.md), or null", anyOf: [{ type: 'object' }, { type: 'null' }] },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    ...errorResponses('unauthorized', 'shutting_down', 'store_unavailable'),
+  },
+};
+
 /** What a version offers, as its manifest declares it: capabilities, endpoints and UI. */
 function registeredSurface(manifest: Readonly<Record<string, unknown>>): { capabilities: unknown; endpoints: unknown; ui: unknown } {
   const api = manifest.api as { endpoints?: unknown } | undefined;
@@ -57,7 +125,7 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
   const known = new Set<string>(runtime.registry.names());
   const registration = new Registration(runtime, bundles);
 
-  app.post('/admin/v1/extensions', async (request, reply) => {
+  app.post('/admin/v1/extensions', documented(uploadSchema), async (request, reply) => {
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const body = request.body;
     if (!(body instanceof Uint8Array)) throw new ServiceError('unsupported_media_type', 'send application/wasm (a component) or application/zstd (a bundle)');
@@ -75,7 +143,7 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
     return reply.code(result.created ? 201 : 200).send(result.ids);
   });
 
-  app.get('/admin/v1/extensions', async () => {
+  app.get('/admin/v1/extensions', documented(listSchema), async () => {
     const extensions = await registry.listExtensions();
     return {
       extensions: await Promise.all(

@@ -1,4 +1,4 @@
-/** Admin API for installs, their secrets and logs (DESIGN.md §8). */
+/** Admin API for installs, their secrets and logs (README.md "HTTP API", docs/openapi.json). */
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { egressAllowlistSchema } from '../../net/egress-allowlist.js';
@@ -6,6 +6,7 @@ import type { ExtensionVersion, Install, InstallLimits, InstallPatch } from '../
 import { ServiceError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { parseWith } from '../validation.js';
+import { ADMIN_SECURITY, documented, errorResponses, fromZod } from '../openapi.js';
 
 const capName = z.string().regex(/^cap:[a-z][a-z0-9.]*$/, 'must be a cap: name');
 const installFields = {
@@ -30,6 +31,95 @@ const logsQuerySchema = z.object({
   after: z.coerce.number().int().min(0).optional(),
 });
 const idParams = z.object({ id: z.string().min(1) });
+const listQuerySchema = z.object({ tenant_id: z.string().optional(), extension_id: z.string().optional() });
+
+/** The OpenAPI side of these routes (openapi.ts): `installJson`'s shape, and each route's schema. */
+const installShape = {
+  type: 'object',
+  required: ['install_id', 'tenant_id', 'extension_id', 'version_id', 'grants', 'config', 'egress', 'ui_proxy', 'limits', 'instance', 'enabled', 'created_at', 'updated_at'],
+  properties: {
+    install_id: { type: 'string' },
+    tenant_id: { type: 'string' },
+    extension_id: { type: 'string' },
+    version_id: { type: 'string' },
+    grants: { type: 'array', items: { type: 'string' } },
+    config: { type: 'object', additionalProperties: { type: 'string' } },
+    egress: { type: 'object', properties: { allow: { type: 'array', items: { type: 'string' } } } },
+    ui_proxy: { anyOf: [{ type: 'object', properties: { base_url: { type: 'string' } } }, { type: 'null' }] },
+    limits: { type: 'object', properties: { timeout_ms: { type: 'integer' }, memory_mb: { type: 'integer' } } },
+    instance: { enum: ['fresh', 'reuse'] },
+    enabled: { type: 'boolean' },
+    created_at: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time' },
+  },
+};
+const logRecordShape = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer', description: 'increasing; pass the last one seen as `after`' },
+    ts: { type: 'string', format: 'date-time' },
+    level: { type: 'string' },
+    stream: { type: 'string' },
+    message: { type: 'string' },
+    truncated: { type: 'boolean' },
+    tenant: { type: 'string' },
+    extension: { type: 'string' },
+    install: { type: 'string' },
+    version: { type: ['string', 'null'] },
+    request_id: { type: ['string', 'null'] },
+  },
+};
+const idParamsJson = fromZod(idParams);
+const admin = (summary: string, rest: Record<string, unknown>) => documented({ summary, tags: ['admin'], security: ADMIN_SECURITY, ...rest });
+const common = ['unauthorized', 'shutting_down', 'store_unavailable'] as const;
+const schemas = {
+  create: admin('Install an extension version for a tenant (warmed before it is saved)', {
+    body: fromZod(createInstallSchema),
+    response: {
+      201: { type: 'object', required: ['install_id'], properties: { install_id: { type: 'string' } } },
+      ...errorResponses(...common, 'invalid_request', 'unknown_capability', 'install_not_runnable', 'extension_not_found', 'version_not_found', 'install_exists', 'unsupported_media_type', 'body_too_large'),
+    },
+  }),
+  list: admin('Installs, optionally of one tenant or extension', {
+    querystring: fromZod(listQuerySchema),
+    response: { 200: { type: 'object', required: ['installs'], properties: { installs: { type: 'array', items: installShape } } }, ...errorResponses(...common, 'invalid_request') },
+  }),
+  get: admin('One install, with the names of its secrets', {
+    params: idParamsJson,
+    response: {
+      200: { ...installShape, required: [...installShape.required, 'secrets'], properties: { ...installShape.properties, secrets: { type: 'array', items: { type: 'string' } } } },
+      ...errorResponses(...common, 'invalid_request', 'install_not_found'),
+    },
+  }),
+  patch: admin('Change an install (warmed again first when it would run differently)', {
+    params: idParamsJson,
+    body: fromZod(patchInstallSchema),
+    response: { 200: installShape, ...errorResponses(...common, 'invalid_request', 'unknown_capability', 'install_not_runnable', 'install_not_found', 'version_not_found', 'unsupported_media_type', 'body_too_large') },
+  }),
+  delete: admin('Remove an install', {
+    params: idParamsJson,
+    response: { 204: { description: 'removed' }, ...errorResponses(...common, 'invalid_request', 'install_not_found') },
+  }),
+  secrets: admin("Replace the secrets of an install (names not sent are removed), encrypted with RUNNER_SECRETS_KEY", {
+    params: idParamsJson,
+    body: fromZod(secretsSchema),
+    response: { 204: { description: 'stored' }, ...errorResponses(...common, 'invalid_request', 'install_not_found', 'secrets_key_missing', 'unsupported_media_type', 'body_too_large') },
+  }),
+  logs: admin("The install's log records, or with follow=1 a live tail as server-sent events (`event: log`, data: one record)", {
+    params: idParamsJson,
+    querystring: fromZod(logsQuerySchema),
+    response: {
+      200: {
+        description: 'records, oldest first (the newest `limit`, or the first `limit` after `after`); text/event-stream with follow',
+        content: {
+          'application/json': { schema: { type: 'object', required: ['records'], properties: { records: { type: 'array', items: logRecordShape } } } },
+          'text/event-stream': { schema: { type: 'string' } },
+        },
+      },
+      ...errorResponses(...common, 'invalid_request', 'install_not_found'),
+    },
+  }),
+};
 
 export function installJson(install: Install): Record<string, unknown> {
   return {
@@ -108,7 +198,7 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     return latest;
   };
 
-  app.post('/admin/v1/installs', async (request, reply) => {
+  app.post('/admin/v1/installs', schemas.create, async (request, reply) => {
     const body = parseWith(createInstallSchema, request.body, 'body');
     checkGrants(body.grants);
     checkLimits(body.limits);
@@ -129,19 +219,19 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     return reply.code(201).send({ install_id: created.install.id });
   });
 
-  app.get('/admin/v1/installs', async (request) => {
-    const q = parseWith(z.object({ tenant_id: z.string().optional(), extension_id: z.string().optional() }), request.query, 'query');
+  app.get('/admin/v1/installs', schemas.list, async (request) => {
+    const q = parseWith(listQuerySchema, request.query, 'query');
     const installs = await registry.listInstalls({ tenantId: q.tenant_id, extensionId: q.extension_id });
     return { installs: installs.map(installJson) };
   });
 
-  app.get('/admin/v1/installs/:id', async (request) => {
+  app.get('/admin/v1/installs/:id', schemas.get, async (request) => {
     const { id } = parseWith(idParams, request.params, 'params');
     const install = await mustGetInstall(id);
     return { ...installJson(install), secrets: await runtime.store.secrets.listSecretNames(id) };
   });
 
-  app.patch('/admin/v1/installs/:id', async (request) => {
+  app.patch('/admin/v1/installs/:id', schemas.patch, async (request) => {
     const { id } = parseWith(idParams, request.params, 'params');
     const body = parseWith(patchInstallSchema, request.body, 'body');
     checkGrants(body.grants);
@@ -162,14 +252,14 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     return installJson(updated);
   });
 
-  app.delete('/admin/v1/installs/:id', async (request, reply) => {
+  app.delete('/admin/v1/installs/:id', schemas.delete, async (request, reply) => {
     const { id } = parseWith(idParams, request.params, 'params');
     if (!(await registry.deleteInstall(id))) throw new ServiceError('install_not_found', id);
     runtime.invalidateInstalls();
     return reply.code(204).send();
   });
 
-  app.put('/admin/v1/installs/:id/secrets', async (request, reply) => {
+  app.put('/admin/v1/installs/:id/secrets', schemas.secrets, async (request, reply) => {
     const { id } = parseWith(idParams, request.params, 'params');
     const body = parseWith(secretsSchema, request.body, 'body');
     await mustGetInstall(id);
@@ -178,7 +268,7 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     return reply.code(204).send();
   });
 
-  app.get('/admin/v1/installs/:id/logs', async (request, reply) => {
+  app.get('/admin/v1/installs/:id/logs', schemas.logs, async (request, reply) => {
     const { id } = parseWith(idParams, request.params, 'params');
     const q = parseWith(logsQuerySchema, request.query, 'query');
     await mustGetInstall(id);

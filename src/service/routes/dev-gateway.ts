@@ -1,5 +1,5 @@
 /**
- * Dev gateway (issue #5 item 5): `ANY /api/ext/{extensionIdOrName}/{path}` turns a plain HTTP
+ * Dev gateway: `ANY /api/ext/{extensionIdOrName}/{path}` turns a plain HTTP
  * request into an execute envelope for the dev tenant, so `curl` and a browser can talk to an
  * extension the way Alga's gateway would. When the manifest declares `api.endpoints`, only those
  * (method + path, `:param` segments) are reachable.
@@ -12,6 +12,31 @@ import type { Executor } from '../executor.js';
 import type { ExecuteEnvelope } from '../envelope.js';
 import type { Runtime } from '../runtime.js';
 import { wireValue } from '../guest-response.js';
+import { BINARY, documented, errorResponses, SERVICE_SECURITY } from '../openapi.js';
+
+const guestFault = (what: string) => ({
+  description: what,
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string', description: 'docs/errors.md' }, message: { type: 'string' } } } },
+});
+const schema = {
+  summary: 'Plain HTTP to an extension, run for the dev tenant (RUNNER_DEV_TENANT, or x-alga-tenant)',
+  description:
+    "Any method (QUERY too, which OpenAPI 3.1 cannot list). The request, its body passed as sent whatever its type, becomes an execute envelope; the user comes from `x-user-id`, `x-user-email`, `x-user-name`, `x-user-type`, `x-client-name`, `x-client-id`. When the manifest declares `api.endpoints`, only those are reachable. The service token is required unless the service runs with generated tokens on loopback (the demo). A guest fault is JSON `{error: {code, message}}` with 502 (504 for `timeout`).",
+  tags: ['dev'],
+  security: [...SERVICE_SECURITY, {}],
+  params: {
+    type: 'object',
+    required: ['extension', '*'],
+    properties: { extension: { type: 'string', description: 'extension id or name' }, '*': { type: 'string', description: "the guest's path" } },
+  },
+  response: {
+    default: { description: "the guest's response, relayed: its status (200-599), headers (each set-cookie on its own line) and body", content: { '*/*': { schema: BINARY } } },
+    ...errorResponses('invalid_request', 'unauthorized', 'install_disabled', 'install_not_found', 'endpoint_not_found', 'body_too_large', 'too_many_requests', 'overloaded', 'shutting_down', 'store_unavailable', 'idempotency_key_reused'),
+    502: guestFault('guest fault: its fault code, or `invalid_response`'),
+    504: guestFault('guest fault `timeout`, or `idempotency_wait_timeout`'),
+  },
+};
 
 /** Headers of the guest's response that belong to this hop: Node and Fastify write their own. */
 const NOT_RELAYED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-connection']);
@@ -36,7 +61,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
 }
 
 export function devGatewayRoutes(app: FastifyInstance, deps: { runtime: Runtime; executor: Executor; serviceToken: string; tokenRequired: boolean }): void {
-  app.all('/api/ext/:extension/*', async (request, reply) => {
+  app.all('/api/ext/:extension/*', documented(schema), async (request, reply) => {
     if (deps.tokenRequired) requireServiceToken(request, deps.serviceToken);
     const { extension } = request.params as { extension: string };
     const tenant = header(request, 'x-alga-tenant') ?? deps.runtime.config.devTenant;

@@ -1,13 +1,58 @@
-/** `POST /v1/execute` (DESIGN.md §5): Alga's gateway calls this with a service token. */
+/**
+ * `POST /v1/execute`: Alga's gateway calls this with a service token and the execute envelope
+ * (envelope.ts). Refusals are transport 4xx/5xx (docs/errors.md); once the guest ran (or was
+ * tried), the answer is transport 200 with the guest's status, or status 500/504 and a fault code.
+ */
 import type { FastifyInstance } from 'fastify';
 import { requireServiceToken } from '../auth.js';
 import { executeEnvelopeSchema } from '../envelope.js';
 import { ServiceError } from '../errors.js';
 import type { Executor } from '../executor.js';
 import { parseWith } from '../validation.js';
+import { documented, errorResponses, fromZod, SERVICE_SECURITY } from '../openapi.js';
+
+const schema = {
+  summary: 'Run one request through an installed extension (the gateway contract)',
+  tags: ['execute'],
+  security: SERVICE_SECURITY,
+  headers: {
+    type: 'object',
+    required: ['x-alga-tenant'],
+    properties: {
+      'x-alga-tenant': { type: 'string', description: 'must equal context.tenant_id (else 400 tenant_mismatch)' },
+      'x-alga-extension': { type: 'string', description: 'when sent, must equal context.extension_id (else 400 extension_mismatch)' },
+      'x-idempotency-key': { type: 'string', minLength: 1, maxLength: 200, description: 'replays the answer of the same request; a different request with the key is 422 idempotency_key_reused' },
+      'x-request-id': { type: 'string', description: 'used as context.request_id when the envelope has none' },
+    },
+  },
+  body: fromZod(executeEnvelopeSchema),
+  response: {
+    200: {
+      description: "the guest's answer, or its fault (`error` set, `status` 500 or 504)",
+      type: 'object',
+      required: ['status', 'headers'],
+      properties: {
+        status: { type: 'integer', minimum: 200, maximum: 599 },
+        headers: {
+          type: 'object',
+          description: 'lower-cased names; a repeated header joined with ", ", except a repeated set-cookie, which is a list',
+          additionalProperties: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+        },
+        body_b64: { type: 'string', format: 'byte', description: "the guest's body, base64" },
+        error: { type: 'string', description: 'guest fault code (docs/errors.md, "Guest faults")' },
+        message: { type: 'string' },
+      },
+    },
+    ...errorResponses(
+      'invalid_request', 'tenant_mismatch', 'extension_mismatch', 'unknown_capability', 'unauthorized', 'install_disabled', 'install_not_found',
+      'content_hash_mismatch', 'body_too_large', 'unsupported_media_type', 'idempotency_key_reused', 'too_many_requests', 'overloaded',
+      'shutting_down', 'store_unavailable', 'idempotency_wait_timeout',
+    ),
+  },
+};
 
 export function executeRoutes(app: FastifyInstance, deps: { executor: Executor; serviceToken: string }): void {
-  app.post('/v1/execute', async (request, reply) => {
+  app.post('/v1/execute', documented(schema), async (request, reply) => {
     requireServiceToken(request, deps.serviceToken);
     const envelope = parseWith(executeEnvelopeSchema, request.body, 'body');
     const headerTenant = request.headers['x-alga-tenant'];

@@ -1,5 +1,5 @@
 /**
- * Extension UI assets (DESIGN.md §6): `GET /ext-ui/{extensionId}/{contentHash}/{path}` serves the
+ * Extension UI assets: `GET /ext-ui/{extensionId}/{contentHash}/{path}` serves the
  * `ui/` files of a bundle, for Alga to load in an iframe. No token (an iframe cannot send one);
  * only versions an enabled install runs are served (see ext-ui/ui-files.ts).
  *
@@ -15,6 +15,7 @@ import type { BundleAcceptance } from '../bundles.js';
 import { ConfigError } from '../config.js';
 import { UiFiles } from '../ext-ui/ui-files.js';
 import { planResponse, type Encoding } from '../ext-ui/representation.js';
+import { BINARY, documented, errorResponses } from '../openapi.js';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
@@ -59,7 +60,29 @@ export function extUiRoutes(app: FastifyInstance, deps: { runtime: Runtime; bund
   const files = new UiFiles(deps.runtime.store.registry, deps.bundles, app.log);
   const csp = contentSecurityPolicy(deps.runtime.config.uiFrameAncestors);
 
-  app.get('/ext-ui/:extensionId/:contentHash/*', async (request, reply) => {
+  const anyFile = { content: { '*/*': { schema: BINARY } } };
+  const schema = {
+    summary: "A file of a bundle's ui/ directory (extension-less paths fall back to the UI entry)",
+    description: 'Only versions an enabled install runs. Strong ETag (If-None-Match: 304), Range (206/416), br/gzip, `Cache-Control: immutable`, `nosniff`, a CSP.',
+    tags: ['ui'],
+    params: {
+      type: 'object',
+      required: ['extensionId', 'contentHash', '*'],
+      properties: {
+        extensionId: { type: 'string' },
+        contentHash: { type: 'string', description: "the version's sha256:<64 hex>" },
+        '*': { type: 'string', description: 'path under ui/' },
+      },
+    },
+    response: {
+      200: { description: 'the file', ...anyFile },
+      206: { description: 'the requested range', ...anyFile },
+      304: { description: 'not modified (ETag matched)' },
+      416: { description: 'range not satisfiable' },
+      ...errorResponses('invalid_request', 'not_found', 'extension_not_found', 'version_not_found', 'shutting_down', 'store_unavailable'),
+    },
+  };
+  app.get('/ext-ui/:extensionId/:contentHash/*', documented(schema), async (request, reply) => {
     const { extensionId, contentHash } = request.params as { extensionId: string; contentHash: string };
     reply.header('x-content-type-options', 'nosniff');
     const file = await files.find(extensionId, contentHash, encodedFilePath(request.url));
