@@ -1,8 +1,8 @@
 /**
- * `npm run bench`. Engine part (issue #3 item 9): one run measures, side by side, ours through the
+ * `npm run bench`. Engine part: one run measures, side by side, ours through the
  * engine boundary, the naive jco baseline, the in-process floor, isolated-vm, the bridge's per-call
- * cost and the cold start, then prints a table with ratios and the issue's targets. Service part
- * (issue #5 item 9, bench/service*.ts): `POST /v1/execute` over HTTP against `alga-runner serve`
+ * cost and the cold start, then prints a table with ratios and the engine's targets. Service part
+ * (bench/service*.ts): `POST /v1/execute` over HTTP against `alga-runner serve`
  * in its own process, beside the engine-level figures for the same handlers from the same run.
  * Fairness part (bench/fair-share.ts): a neighbour tenant's latency alone and while another tenant
  * attacks with hostile guests, on the same service.
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
     out('Phases and per-call figures');
     for (const line of report.factLines()) out(line);
     out();
-    out('Targets (issue #3)');
+    out('Targets (engine)');
     for (const line of report.verdictLines()) out(line);
     for (const note of report.notes) out(`note: ${note}`);
     out();
@@ -195,7 +195,7 @@ function printServiceReport(report: ServiceReport, out: (line?: string) => void)
   out(failures.length ? 'Failed requests (left out of the latencies):' : 'Failed requests: none');
   for (const line of failures) out(`  ${line}`);
   out();
-  out('Targets (issue #5)');
+  out('Targets (service)');
   for (const line of report.verdictLines()) out(line);
   out();
 }

@@ -1,6 +1,6 @@
 /**
  * The service part of the printed report: service rows beside the engine-level rows of the same
- * run, the derived "HTTP + envelope" overhead, where the time goes, and the issue's targets.
+ * run, the derived "HTTP + envelope" overhead, where the time goes, and the service's targets.
  */
 import type { LoadRow, ServicePath, ServiceSectionResult, ServiceTarget } from './service-results.js';
 import type { Verdict } from './report.js';

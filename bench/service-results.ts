@@ -1,5 +1,5 @@
 /**
- * What the service benchmark (issue #5 item 9) hands back: load rows for the HTTP service, the
+ * What the service benchmark hands back: load rows for the HTTP service, the
  * HTTP floor (a route that runs no guest) and the engine-level reference measured in the same run.
  * Carried beside the engine sections' SectionResult fields, which stay empty for these sections.
  */

@@ -166,7 +166,7 @@ export async function installKitchenSink(service: RunnerService, component: Uint
   return { tenantId: SERVICE_TENANT, extensionId: version.extension_id, versionId: version.version_id, contentHash: version.content_hash, installId: install.install_id };
 }
 
-/** A `POST /v1/execute` request as Alga's gateway sends it (DESIGN.md §5), for one guest route. */
+/** A `POST /v1/execute` request as Alga's gateway sends it (src/service/envelope.ts), for one guest route. */
 export function executeRequest(service: RunnerService, install: BenchInstall, path: string): { headers: Record<string, string>; body: string } {
   return {
     headers: {

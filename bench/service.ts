@@ -1,5 +1,5 @@
 /**
- * The service section of `npm run bench` (issue #5 item 9): `POST /v1/execute` end to end over
+ * The service section of `npm run bench`: `POST /v1/execute` end to end over
  * loopback HTTP. The runner service runs as `alga-runner serve` in a child process, set up through
  * the admin API; this process is the load generator (autocannon) and also holds the engine-level
  * reference (service-engine.ts).

@@ -1,8 +1,8 @@
 /**
- * wit/world.wit is the seed contract with its generics restored (issue #3 item 1): the same
+ * wit/world.wit is the seed contract (test/fixtures/seed-contract.txt) with its generics restored: the same
  * interfaces, functions, types, fields, enum cases and world, names unchanged. The seed text lost
  * its `<...>` generics, so only names and structure are compared; the restored generics are
- * checked against DESIGN.md §3 by the component tests (kitchen-sink is built against this WIT).
+ * checked by the component tests (kitchen-sink is built against this WIT and calls every function).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

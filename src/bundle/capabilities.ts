@@ -1,6 +1,6 @@
 /**
- * The capability names a manifest may declare (DESIGN.md §3, including the later Alga dialect's
- * scheduler and invoicing). A name outside this list is a manifest error, not a silent no-op.
+ * The capability names a manifest may declare (the interfaces of wit/world.wit, plus the later Alga
+ * dialect's scheduler and invoicing). A name outside this list is a manifest error, not a silent no-op.
  */
 export const KNOWN_CAPABILITIES = [
   'cap:context.read',

@@ -1,5 +1,5 @@
 /**
- * Content hashes: `sha256:<64 lowercase hex>` of a bundle's compressed bytes (DESIGN.md §6).
+ * Content hashes: `sha256:<64 lowercase hex>` of a bundle's compressed bytes.
  * The hash names a bundle everywhere (store keys, cache directories, UI URLs, signatures), so
  * every string that claims to be one goes through `parseContentHash` before it touches a path.
  */

@@ -1,4 +1,4 @@
-/** Bundles (DESIGN.md §6): the public surface other parts of the runner use. */
+/** Bundles (`.tar.zst` with manifest.json, docs/manifest.md): the public surface other parts of the runner use. */
 export { KNOWN_CAPABILITIES, normaliseCapability, type KnownCapability } from './capabilities.js';
 export { contentHashOf, contentHashHex, isContentHash, type ContentHash } from './content-hash.js';
 export { BUNDLE_ERRORS, bundleError, formatManifestProblems, type BundleError, type BundleErrorCode, type BundleResult, type ManifestProblem } from './errors.js';

@@ -1,5 +1,5 @@
 /**
- * `manifest.json`, Alga's manifest v2 (DESIGN.md §6), validated with one zod schema so that a bad
+ * `manifest.json`, Alga's manifest v2 (docs/manifest.md lists every field), validated with one zod schema so that a bad
  * manifest yields every problem at once (path + message each), never just the first.
  *
  * Accepted top-level keys are exactly Alga's v2 set. `events`, `precompiled` and `sbom` are

@@ -1,5 +1,5 @@
 /**
- * The one shape every host capability has (DESIGN.md §2, after Spin's "factors").
+ * The one shape every host capability has (after Spin's "factors"; CONTRIBUTING.md says how to add one).
  *
  * A capability module declares:
  *  - `name`: the grant that gates it (`cap:storage.kv`);

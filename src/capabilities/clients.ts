@@ -1,5 +1,5 @@
 /**
- * `alga:extension/clients` (cap:client.read): the tenant's clients, read-only (DESIGN.md §3, §4).
+ * `alga:extension/clients` (cap:client.read): the tenant's clients, read-only (wit/world.wit).
  * The data comes from whichever TenantDataBackend the service chose (embedded store or Alga's API);
  * the tenant is always the execution's own. Over the embedded SQLite store both functions are
  * answered in the guest's worker (the worker side in tenant-data-calls.ts).

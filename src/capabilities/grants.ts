@@ -1,5 +1,5 @@
 /**
- * Effective grants (DESIGN.md §4, issue #4 item 1):
+ * Effective grants:
  *   (install grants ∩ manifest capabilities) ∪ defaults, then narrowed by a caller's `providers`.
  * Defaults (`cap:context.read`, `cap:log.emit`, `cap:user.read`) are granted as in Alga; a caller's
  * list can only take away, never add.

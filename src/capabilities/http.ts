@@ -1,5 +1,5 @@
 /**
- * `cap:http.fetch` — interface `alga:extension/http`, function `fetch` (DESIGN.md §3, §4).
+ * `cap:http.fetch` — interface `alga:extension/http`, function `fetch` (wit/world.wit).
  *
  * Per install: the egress allowlist, compiled once (an invalid stored pattern makes every fetch
  * answer `not-allowed` with the pattern's error in the log, rather than silently allowing less or

@@ -1,5 +1,5 @@
 /**
- * `cap:log.emit` — interface `alga:extension/logging` (DESIGN.md §3, §4), granted by default.
+ * `cap:log.emit` — interface `alga:extension/logging` (wit/world.wit), granted by default.
  * Serves `info`/`warn`/`error` and the later dialect's `log-info`/`log-warn`/`log-error`. The
  * execution's `services.log` does the rest: request context, UTF-8-safe truncation, the
  * per-execution budget and the install's stored log.

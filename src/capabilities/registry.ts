@@ -1,6 +1,6 @@
 /**
  * The capability registry: which module serves which WIT function, and the one place where grants
- * are checked, denials counted and failures contained (DESIGN.md §2, §4).
+ * are checked, denials counted and failures contained.
  */
 import type { Capability, CapabilityName, DeniedAnswer, ExecutionServices, HostResult, InstallView, InterfaceImpl, WorkerSide } from './capability.js';
 import type { WorkerCallRecord } from './worker-side.js';
@@ -8,7 +8,7 @@ import type { ExecutionContext } from '../engine/execution-context.js';
 
 export type CallOutcome = 'ok' | 'error' | 'denied' | 'dropped' | 'failed';
 
-/** Metrics hook (issue #4 item 10): every call, by capability, function and outcome, with latency. */
+/** Metrics hook: every call, by capability, function and outcome, with latency. */
 export interface CapabilityCallObserver {
   onCall(capability: CapabilityName, fn: string, outcome: CallOutcome, seconds: number): void;
 }

@@ -1,5 +1,5 @@
 /**
- * `cap:secrets.get` — interface `alga:extension/secrets` (DESIGN.md §3, §4): the install's
+ * `cap:secrets.get` — interface `alga:extension/secrets` (wit/world.wit): the install's
  * secrets, decrypted on demand from the store. Serves `get` and `list`, plus the later dialect's
  * `list-keys`. Values never go to a log line: only secret names and error kinds are logged. Over
  * the embedded SQLite store both are answered in the guest's worker (its worker side, below), which

@@ -1,6 +1,6 @@
 /**
  * `alga:extension/services` (cap:service.read): the tenant's service catalogue, read-only
- * (DESIGN.md §3, §4). Same backends, tenant rule and worker side (tenant-data-calls.ts) as the clients
+ * (wit/world.wit). Same backends, tenant rule and worker side (tenant-data-calls.ts) as the clients
  * capability.
  */
 import type { TenantDataBackend } from '../store/tenant-data-model.js';

@@ -1,5 +1,5 @@
 /**
- * `cap:storage.kv` — interface `alga:extension/storage` (DESIGN.md §3, §4): the install's
+ * `cap:storage.kv` — interface `alga:extension/storage` (wit/world.wit): the install's
  * key/value namespaces. Serves `get`, `put`, `delete`, `list` and the later dialect's
  * `list-entries`. Semantics (revisions, compare-and-swap, paging, quotas) live in the store
  * (src/store/kv.ts); this module maps the guest's values to it and its answers back to

@@ -1,6 +1,6 @@
 /**
  * Tenant-data backend that asks Alga itself, through its install-scoped internal API
- * (DESIGN.md §4; the same routes Alga's own runner calls):
+ * (the same routes Alga's own runner calls):
  *
  *   POST {base}/api/internal/ext-clients/install/{installId}
  *   POST {base}/api/internal/ext-services/install/{installId}

@@ -1,6 +1,6 @@
 /**
  * `cap:ui.proxy` — interface `alga:extension/ui-proxy`, `call(route, payload?)` and the later
- * dialect's `callRoute` (DESIGN.md §3, §4).
+ * dialect's `callRoute` (wit/world.wit).
  *
  * The guest names a path; the host owns everything else: the upstream (the install's
  * `uiProxy.baseUrl`, configured by the operator), the method (POST with a payload, GET without),
@@ -84,7 +84,10 @@ export function routeProblem(route: string): string | null {
   return null;
 }
 
-/** DESIGN.md §4's mapping of an upstream status to the guest's answer (2xx handled by the caller). */
+/**
+ * An upstream's non-2xx status as the guest's error (2xx is handled by the caller): 404
+ * `route-not-found`; 401, 403, 429 `denied`; any other 4xx `bad-request`; anything else `internal`.
+ */
 export function proxyErrorForStatus(status: number): ProxyError {
   if (status === 404) return 'route-not-found';
   if (status === 401 || status === 403 || status === 429) return 'denied';

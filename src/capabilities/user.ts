@@ -1,7 +1,7 @@
 /**
  * `alga:extension/user` and `alga:extension/user-v2` (cap:user.read, granted by default as in
  * Alga): the user of the current request, as the caller supplied it in the execute envelope
- * (DESIGN.md §5). A run without a user (a scheduled run) gets `not-available`.
+ * (src/service/envelope.ts). A run without a user (a scheduled run) gets `not-available`.
  *
  * The tenant id is the execution's, never a value from the envelope's user block. v2 adds the
  * user's client id and the envelope's `additional_fields`, as key/value pairs sorted by key

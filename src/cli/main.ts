@@ -1,5 +1,5 @@
 /**
- * `alga-runner` command line (DESIGN.md §8). Each command lives in `commands/<name>.ts` and
+ * `alga-runner` command line (README.md "Command line"). Each command lives in `commands/<name>.ts` and
  * exports `register(program)`; this file only assembles them.
  */
 import { Command } from 'commander';

@@ -1,5 +1,5 @@
 /**
- * Install-time pipeline (issue #3 item 2): component bytes → shape checks → jco transpile (no WASI
+ * Install-time pipeline: component bytes → shape checks → jco transpile (no WASI
  * shim, sync instantiation) → glue patches → on disk, keyed by the sha256 of the component, so a
  * restart reuses the output without transpiling again.
  */

@@ -1,5 +1,5 @@
 /**
- * Install-time checks of a component's shape (issue #3 item 2): is it a component, does it export
+ * Install-time checks of a component's shape: is it a component, does it export
  * `handler` with the world's type, and does it import only what we serve.
  */
 import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools';

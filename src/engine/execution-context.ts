@@ -1,4 +1,4 @@
-/** Per-execution identity every host function receives (issue #3 item 3). */
+/** Per-execution identity every host function receives. */
 export interface ExecutionUser {
   readonly userId: string;
   readonly userEmail: string;

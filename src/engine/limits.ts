@@ -1,4 +1,4 @@
-/** Per-execution limits and their defaults (DESIGN.md §7). Operators bound them with maxima. */
+/** Per-execution limits and their defaults (docs/limits.md). Operators bound them with maxima. */
 export interface ExecutionLimits {
   /** wall-clock deadline; the worker is terminated past it */
   timeoutMs: number;

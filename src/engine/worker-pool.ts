@@ -1,5 +1,5 @@
 /**
- * A pool of guest workers (issue #3 item 3). Each worker runs one execution at a time; jobs go to
+ * A pool of guest workers (docs/architecture.md). Each worker runs one execution at a time; jobs go to
  * a worker that already has the guest warm when one is idle. When none is idle, jobs wait, and a
  * worker that frees takes the next one by fair share between tenants (fair-scheduler.ts), not in
  * arrival order. A worker that overruns its deadline is terminated and replaced; one that crashes

@@ -1,5 +1,5 @@
 /**
- * Which IP addresses outbound HTTP may connect to (DESIGN.md §4, SSRF guard).
+ * Which IP addresses outbound HTTP may connect to: the SSRF guard (docs/security.md).
  *
  * Every address falls in one of three categories:
  *  - `public`    — global unicast: always allowed;

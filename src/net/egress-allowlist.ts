@@ -1,5 +1,5 @@
 /**
- * The per-install egress allowlist (DESIGN.md §4): `scheme://host[:port]` patterns.
+ * The per-install egress allowlist (the install's `egress.allow`): `scheme://host[:port]` patterns.
  *
  *  - `https://api.example.com`      — that host, port 443 only (the scheme's default port);
  *  - `http://api.example.com:8080`  — that host, port 8080 only;

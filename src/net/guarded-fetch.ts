@@ -1,5 +1,5 @@
 /**
- * Outbound HTTP for guests, behind the SSRF guard (DESIGN.md §4 "http").
+ * Outbound HTTP for guests (`cap:http.fetch`), behind the SSRF guard (address-policy.ts).
  *
  * One fetch, step by step, every hop:
  *  1. the method must be an HTTP token and the URL http(s) without credentials (`invalid-url`);

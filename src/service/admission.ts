@@ -1,5 +1,5 @@
 /**
- * Backpressure (issue #5 item 6): at most `perTenant` executions of one tenant are admitted at once;
+ * Backpressure: at most `perTenant` executions of one tenant are admitted at once;
  * up to `tenantQueue` more wait in order; past that a tenant gets 429. Across tenants at most
  * `globalQueue` wait; past that everyone gets 503. Admitted executions may still wait for a worker:
  * the pool shares its workers fairly between tenants (src/engine/fair-scheduler.ts), which is what

@@ -1,5 +1,5 @@
 /**
- * The execute envelope of Alga's gateway (DESIGN.md §5), as a schema. Both gateway variants are
+ * The execute envelope of Alga's gateway (`POST /v1/execute`, docs/openapi.json), as a schema. Both gateway variants are
  * accepted: `client_name` or `company_name` for the user's client, `url` present or not; unknown
  * fields are ignored (the gateway adds fields over time).
  */

@@ -1,7 +1,7 @@
 /**
  * Every error the service answers with, declared once (after Fastify's error catalog): a stable
  * machine-readable code, its HTTP status, and a message template. Codes are part of the API
- * (DESIGN.md §5) — docs/errors.md lists them; a test checks the two agree.
+ * — docs/errors.md lists them; a test (test/service/errors-doc.test.ts) checks the two agree.
  */
 export const ERROR_CATALOG = {
   unauthorized: { status: 401, message: 'missing or invalid token' },

@@ -1,4 +1,4 @@
-/** Prometheus metrics of the service (issue #5 item 7), one registry per service instance. */
+/** Prometheus metrics of the service (`GET /metrics`), one registry per service instance. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CapabilityCallObserver } from '../capabilities/registry.js';
 import type { HotWaitStats } from '../engine/worker-pool.js';

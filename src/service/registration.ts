@@ -1,5 +1,5 @@
 /**
- * Registering an extension version (DESIGN.md §6): a bare component or a bundle. The component
+ * Registering an extension version: a bare component or a bundle. The component
  * is prepared (validated + transpiled) before anything is registered, so an invalid one leaves no
  * trace; versions are immutable. Used by the admin upload route and by the demo setup.
  */

@@ -1,5 +1,5 @@
 /**
- * Idempotency records of the execute API (DESIGN.md §5), scoped by (tenant, extension, key).
+ * Idempotency records of the execute API (`x-idempotency-key`), scoped by (tenant, extension, key).
  *
  * `claim` is one INSERT ... ON CONFLICT DO UPDATE ... WHERE expired statement, so exactly one
  * caller wins a key even across runner processes sharing a PostgreSQL database; the others see

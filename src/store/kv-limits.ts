@@ -1,4 +1,4 @@
-/** Storage quotas (DESIGN.md §7); a parameter everywhere so installs and tests can narrow them. */
+/** Storage quotas (docs/limits.md); a parameter everywhere so installs and tests can narrow them. */
 export interface KvLimits {
   /** bytes of one value */
   readonly maxValueBytes: number;

@@ -1,5 +1,5 @@
 /**
- * Key/value storage per install (DESIGN.md §4 "storage", §7 quotas).
+ * Key/value storage per install (`cap:storage.kv`; quotas in kv-limits.ts, docs/limits.md).
  *
  * Every write runs in one transaction that first takes the install's write lock (see
  * lockInstall), so writes of one install are serialized: compare-and-swap, quota counters and

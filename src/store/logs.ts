@@ -1,5 +1,5 @@
 /**
- * Extension log records, kept per install (DESIGN.md §4 "logging").
+ * Extension log records (`cap:log.emit`), kept per install.
  *
  * Each install keeps at most `maxRecordsPerInstall` records; appending past that drops the
  * oldest. The install's `log_usage` row counts its records and is locked by every append (as in
@@ -53,7 +53,7 @@ export interface LogQuery {
 
 export interface LogStoreOptions {
   readonly maxRecordsPerInstall?: number;
-  /** longest message kept, in UTF-8 bytes (DESIGN.md §7: 8 KiB) */
+  /** longest message kept, in UTF-8 bytes (default 8 KiB; docs/limits.md) */
   readonly maxMessageBytes?: number;
 }
 

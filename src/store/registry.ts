@@ -1,5 +1,5 @@
 /**
- * The install registry (DESIGN.md §6): extensions, their versions and per-tenant installs.
+ * The install registry: extensions, their versions and per-tenant installs.
  * JSON columns are parsed with zod on the way out, so a row edited by hand into a wrong shape
  * is a loud error here rather than a surprise in a capability.
  */

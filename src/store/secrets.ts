@@ -1,5 +1,5 @@
 /**
- * Install secrets, encrypted at rest (DESIGN.md §4 "secrets").
+ * Install secrets, encrypted at rest (`cap:secrets.get`; docs/security.md).
  *
  * Each row is sealed with AES-256-GCM under the operator's key, with a fresh random 96-bit IV
  * per row, and with the install id and secret name as additional authenticated data — so a row

@@ -1,6 +1,6 @@
 /**
  * The admin API's view of tenant data: `PUT /admin/v1/tenants/{tenant}/clients` and `.../services`
- * take `{items: [...]}` with Alga's snake_case column names (DESIGN.md §8). These schemas parse that
+ * take `{items: [...]}` with Alga's snake_case column names. These schemas parse that
  * body into the guest-facing model. Unknown keys are refused so a misspelt column does not silently
  * fall back to its default; duplicate ids are refused because they would violate the primary key.
  */

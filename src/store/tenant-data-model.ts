@@ -1,6 +1,6 @@
 /**
  * Tenant PSA data (clients, services) as the guest sees it, and the one interface every backend of
- * it implements (DESIGN.md §3, §4). Values are already in jco's representation — records with
+ * it implements (the records of wit/world.wit). Values are already in jco's representation — records with
  * camelCase keys, enums as kebab-case strings, `option<T>` as `T | undefined` — so a capability can
  * hand them to the guest unchanged.
  *

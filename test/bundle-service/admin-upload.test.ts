@@ -1,5 +1,5 @@
 /**
- * Bundle upload through the admin API (issue #6 item 5), against a real service on loopback: the
+ * Bundle upload through the admin API, against a real service on loopback: the
  * demo extension packed by `alga-runner pack` registers, runs through the dev gateway, and is
  * immutable per version; invalid and hostile bundles are refused with their bundle error code.
  */

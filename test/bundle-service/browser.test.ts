@@ -1,5 +1,5 @@
 /**
- * The whole author-to-browser path (issue #6 item 8 and its "done when"): the demo extension is
+ * The whole author-to-browser path, end to end: the demo extension is
  * packed by `alga-runner pack`, uploaded and installed for the dev tenant through the admin API,
  * and its UI page is loaded from the runner in headless Chromium (Debian's `chromium`, driven by
  * playwright-core). Clicking its buttons calls the extension's handler through the dev gateway;

@@ -1,5 +1,5 @@
 /**
- * `GET /ext-ui/{extensionId}/{contentHash}/{path}` (issue #6 item 6) against a real service: the
+ * `GET /ext-ui/{extensionId}/{contentHash}/{path}` against a real service: the
  * demo bundle packed by `alga-runner pack` (plus a few extra UI files), uploaded and installed
  * through the admin API, fetched over raw HTTP so headers and bytes are seen as sent.
  */

@@ -1,6 +1,6 @@
 /**
  * With RUNNER_REQUIRE_SIGNATURES=1 the admin upload accepts a bundle only with a signature that
- * verifies against RUNNER_TRUST_FILE for the manifest's publisher (issue #6 item 4), end to end:
+ * verifies against RUNNER_TRUST_FILE for the manifest's publisher, end to end:
  * keys made by `alga-runner keys new`, the bundle packed by `pack`, signed by `sign`, uploaded by
  * `publish`; every bad case refused with its reason and nothing registered. A bare component, which
  * cannot carry a signature, is refused whatever it is sent with.

@@ -1,6 +1,6 @@
 /**
- * Every capability exercised end to end by the kitchen-sink guest through the engine (issue #4,
- * "done when"): granted and denied paths for every interface, on both store backends — and on
+ * Every capability exercised end to end by the kitchen-sink guest through the engine:
+ * granted and denied paths for every interface, on both store backends — and on
  * SQLite once more with the reads answered in the guest's worker (`in-worker` delivery, which the
  * pool uses when the main thread cannot hot-wait: here never), which must answer exactly the same.
  */

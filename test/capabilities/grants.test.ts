@@ -1,5 +1,5 @@
 /**
- * The grant table (issue #4 item 1): effective grants = install ∩ manifest, plus the defaults,
+ * The grant table (src/capabilities/grants.ts): effective grants = install ∩ manifest, plus the defaults,
  * narrowed by a caller's providers; and for every function of every interface, what a call
  * without its grant answers — through the real registry, with every capability registered.
  */

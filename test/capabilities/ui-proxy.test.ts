@@ -244,7 +244,7 @@ describe('cap:ui.proxy', () => {
 });
 
 describe('proxyErrorForStatus', () => {
-  it('maps the DESIGN.md §4 table', () => {
+  it('maps an upstream status to the guest error: 404 route-not-found, 401/403/429 denied, other 4xx bad-request, else internal', () => {
     assert.equal(proxyErrorForStatus(404), 'route-not-found');
     for (const s of [401, 403, 429]) assert.equal(proxyErrorForStatus(s), 'denied');
     for (const s of [400, 405, 413, 451]) assert.equal(proxyErrorForStatus(s), 'bad-request');

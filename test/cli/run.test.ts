@@ -1,4 +1,4 @@
-/** `alga-runner run` as a user runs it: a real process, JSON on stdout, exit codes (DESIGN.md §8). */
+/** `alga-runner run` as a user runs it: a real process, JSON on stdout, exit codes (README.md "Command line"). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -1,4 +1,4 @@
-/** The install-time pipeline (issue #3 item 2): shape checks, clear refusals, the disk cache. */
+/** The install-time pipeline (src/engine/artifact-store.ts): shape checks, clear refusals, the disk cache. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/** The core-module rewriter: memory caps and exported internal globals (issue #3 items 5 and 6). */
+/** The core-module rewriter: memory caps and exported internal globals. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';

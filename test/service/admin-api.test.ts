@@ -1,5 +1,5 @@
 /**
- * The admin API (DESIGN.md §8) against a real service on loopback: extensions (bare components),
+ * The admin API (docs/openapi.json) against a real service on loopback: extensions (bare components),
  * installs, secrets and tenant data, and the errors each of them answers with.
  */
 import { after, before, describe, test } from 'node:test';

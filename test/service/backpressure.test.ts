@@ -1,5 +1,5 @@
 /**
- * Backpressure (issue #5 item 6) with one execution per tenant, a tenant queue of one and a global
+ * Backpressure (src/service/admission.ts) with one execution per tenant, a tenant queue of one and a global
  * queue of one: a tenant's third concurrent request is 429 + Retry-After while other tenants still
  * get through; a full global queue is 503 overloaded. Guests are held inside a host call (a fetch
  * of a loopback gate) so "running" and "queued" are facts, not timing. Also: configured tokens make

@@ -1,5 +1,5 @@
 /**
- * `POST /v1/execute` (DESIGN.md §5) against a real service on loopback: both Alga gateway
+ * `POST /v1/execute` (docs/openapi.json) against a real service on loopback: both Alga gateway
  * variants, transport status vs payload status, grants that callers can only narrow, the install
  * taken from the registry, every refusal with its error code, and the metrics that move.
  */

@@ -1,5 +1,5 @@
 /**
- * Idempotency keys on `POST /v1/execute` (DESIGN.md §5) on the embedded store: a replay returns
+ * Idempotency keys on `POST /v1/execute` on the embedded store: a replay returns
  * the stored answer without running the guest again, keys are scoped by (tenant, extension, key),
  * a duplicate arriving while the first runs waits for it, and stored answers outlive a restart.
  */

@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown (issue #5 item 1): close() stops taking requests, lets the running execution
+ * Graceful shutdown: close() stops taking requests, lets the running execution
  * finish and answer, ends live log tails, and closes the store. The running guest is held inside a
  * host call (a fetch of a loopback gate) until the test lets it go.
  */

@@ -165,7 +165,7 @@ for (const backend of backends('kv')) {
         maxBytesPerInstall: 20,
       };
 
-      it('the defaults are DESIGN.md §7', () => {
+      it('the defaults are the documented quotas (docs/limits.md)', () => {
         assert.deepEqual(DEFAULT_KV_LIMITS, {
           maxValueBytes: 65536,
           maxKeyChars: 256,

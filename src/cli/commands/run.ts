@@ -1,5 +1,5 @@
 /**
- * `alga-runner run <component.wasm | bundle.tar.zst> ...` (DESIGN.md §8): one request, in-process,
+ * `alga-runner run <component.wasm | bundle.tar.zst> ...`: one request, in-process,
  * on a throw-away embedded store. Prints `{status, headers, body | body_b64}` as JSON.
  * Exit codes: 0 the guest answered; 1 the guest faulted (trap, timeout, limit); 2 bad input.
  */

@@ -1,4 +1,4 @@
-/** `alga-runner serve`: the HTTP service (DESIGN.md §8). Config: flags, then environment. */
+/** `alga-runner serve`: the HTTP service (docs/openapi.json). Config: flags, then environment (README.md). */
 import type { Command } from 'commander';
 import type { ServeFlags } from '../../service/config.js';
 import type { RunningService } from '../../service/server.js';

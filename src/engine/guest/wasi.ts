@@ -1,5 +1,5 @@
 /**
- * Our own locked-down WASI 0.2 for guests (issue #3 item 4), in jco's import-object shape.
+ * Our own locked-down WASI 0.2 for guests, in jco's import-object shape.
  *
  * - clocks work (wall clock is real time, the monotonic clock counts from the instance's creation);
  * - random comes from the OS CSPRNG, so every instance and every request differs;
@@ -255,7 +255,7 @@ export function withDirectWasi(importObject: WebAssembly.Imports, wasi: Record<s
   return out ?? importObject;
 }
 
-/** WASI interfaces a component may import (issue #3: clocks, random, io, cli stdio) — without version. */
+/** WASI interfaces a component may import (clocks, random, io, and the cli environment, exit and stdio) — without version. */
 export const ALLOWED_WASI_INTERFACES: ReadonlySet<string> = new Set([
   'wasi:cli/environment',
   'wasi:cli/exit',

@@ -1,5 +1,5 @@
 /**
- * Key/value storage (DESIGN.md §4). Usage counters live in their own rows so quota checks are
+ * Key/value storage (`cap:storage.kv`). Usage counters live in their own rows so quota checks are
  * O(1) and so a writer can lock its install's usage row to serialize writes per install.
  */
 import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
