@@ -23,6 +23,8 @@ export interface SoakWindow {
   p50Ms: number;
   p99Ms: number;
   rssMiB: number | null;
+  /** the main thread's V8 heap in use, from the service's /metrics (guest workers have heaps of their own, in the RSS) */
+  heapMiB: number | null;
 }
 
 export interface SoakResult extends SectionResult {
@@ -61,6 +63,7 @@ export async function runSoak(config: BenchConfig): Promise<SoakResult> {
       });
       const latency = summarize(part.samples);
       const rss = service.rssBytes();
+      const heap = await mainHeapBytes(service.url);
       windows.push({
         atSeconds: Math.round((performance.now() - started) / 1000),
         requests: part.samples.length,
@@ -68,12 +71,19 @@ export async function runSoak(config: BenchConfig): Promise<SoakResult> {
         p50Ms: latency.p50,
         p99Ms: latency.p99,
         rssMiB: rss === null ? null : rss / 2 ** 20,
+        heapMiB: heap === null ? null : heap / 2 ** 20,
       });
     }
     return { section: 'soak', rows: [], facts: [], notes: [], soak: { windowSeconds: plan.windowSeconds, clients: CLIENTS, windows, command: service.command } };
   } finally {
     await service.stop();
   }
+}
+
+async function mainHeapBytes(url: string): Promise<number | null> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^alga_runner_process_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  return m ? Number(m[1]) : null;
 }
 
 /** The report: every window against the first, then the last third against the first third. */
@@ -84,11 +94,11 @@ export function soakReport(result: SoakResult): string[] {
   const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? '   n/a' : `${(a / b).toFixed(2)}×`.padStart(6));
   const lines = [
     `Soak: ${windows.length} windows of ${windowSeconds} s, ${clients} clients of /seven against: ${command}`,
-    'window  at (s)  requests  failed   p50 ms   p99 ms  p99/first   RSS MiB  RSS/first',
+    'window  at (s)  requests  failed   p50 ms   p99 ms  p99/first   RSS MiB  RSS/first  main heap MiB',
   ];
   windows.forEach((w, i) => {
     lines.push(
-      `${String(i + 1).padStart(6)}  ${String(w.atSeconds).padStart(6)}  ${String(w.requests).padStart(8)}  ${String(w.failed).padStart(6)}  ${w.p50Ms.toFixed(2).padStart(7)}  ${w.p99Ms.toFixed(2).padStart(7)}  ${ratio(w.p99Ms, first.p99Ms).padStart(9)}  ${(w.rssMiB?.toFixed(1) ?? 'n/a').padStart(8)}  ${ratio(w.rssMiB, first.rssMiB).padStart(9)}`,
+      `${String(i + 1).padStart(6)}  ${String(w.atSeconds).padStart(6)}  ${String(w.requests).padStart(8)}  ${String(w.failed).padStart(6)}  ${w.p50Ms.toFixed(2).padStart(7)}  ${w.p99Ms.toFixed(2).padStart(7)}  ${ratio(w.p99Ms, first.p99Ms).padStart(9)}  ${(w.rssMiB?.toFixed(1) ?? 'n/a').padStart(8)}  ${ratio(w.rssMiB, first.rssMiB).padStart(9)}  ${(w.heapMiB?.toFixed(1) ?? 'n/a').padStart(13)}`,
     );
   });
   const third = Math.max(1, Math.floor(windows.length / 3));
