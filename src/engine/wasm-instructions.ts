@@ -14,10 +14,11 @@ export class UnsupportedInstruction extends Error {
   override readonly name = 'UnsupportedInstruction';
 }
 
-const I32 = 0x7f;
-const I64 = 0x7e;
-const F32 = 0x7d;
-const F64 = 0x7c;
+/** Value types, as the binary format spells them. */
+export const I32 = 0x7f;
+export const I64 = 0x7e;
+export const F32 = 0x7d;
+export const F64 = 0x7c;
 const V128 = 0x7b;
 const FUNCREF = 0x70;
 const EXTERNREF = 0x6f;

@@ -29,7 +29,7 @@
  * needs no mark of its own (MarkedLocals): ~18 % of the kitchen-sink's stores, 5 % less code.
  */
 import { Reader, readActiveData } from './wasm-binary.js';
-import { UnsupportedInstruction, readValType, skipFcImmediates, skipImmediates } from './wasm-instructions.js';
+import { F32, F64, I32, I64, UnsupportedInstruction, readValType, skipFcImmediates, skipImmediates } from './wasm-instructions.js';
 
 /** Bytes at the bottom of memory holding the dirty map. */
 export const DIRTY_MAP_BYTES = 1024;
@@ -44,11 +44,6 @@ export type InstrumentResult = { kind: 'tracked'; bytes: Uint8Array; marks: Mark
 const MAX_TRACKED_BYTES = DIRTY_MAP_BYTES * DIRTY_BLOCK_BYTES;
 const MIN_TRACKED_BYTES = 1 << 20;
 const MASK = DIRTY_MAP_BYTES - 1;
-
-const I32 = 0x7f;
-const I64 = 0x7e;
-const F32 = 0x7d;
-const F64 = 0x7c;
 
 /** Store opcodes: width in bytes and the value type on the stack. */
 const STORES: Record<number, { width: number; type: number }> = {
