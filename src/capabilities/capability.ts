@@ -15,7 +15,8 @@
  * Functions run on the main thread, are async, and receive the guest's arguments exactly as jco
  * lowers them (records as camelCase objects, enums as kebab-case strings, `list<u8>` as Uint8Array,
  * `u64` as bigint, `option<T>` as T | undefined). A function returns `ok(value)` / `err(code)`
- * for WIT `result`s and `value(v)` for plain returns.
+ * for WIT `result`s and `value(v)` for plain returns; modules declare their interfaces with
+ * dialects.ts `serve`, which types each function's answer by its WIT signature (src/generated/wit/).
  */
 import type { ExecutionContext } from '../engine/execution-context.js';
 
