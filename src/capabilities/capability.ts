@@ -15,27 +15,64 @@
  * Functions run on the main thread, are async, and receive the guest's arguments exactly as jco
  * lowers them (records as camelCase objects, enums as kebab-case strings, `list<u8>` as Uint8Array,
  * `u64` as bigint, `option<T>` as T | undefined). A function returns `ok(value)` / `err(code)`
- * for WIT `result`s and `value(v)` for plain returns.
+ * for WIT `result`s and `value(v)` for plain returns; modules declare their interfaces with
+ * dialects.ts `serve`, which types each function's answer by its WIT signature (src/generated/wit/).
  */
 import type { ExecutionContext } from '../engine/execution-context.js';
 
 export type CapabilityName = `cap:${string}`;
 
 /** The answer of one capability function, as it crosses the bridge back to the guest. */
-export type HostResult =
-  | { readonly kind: 'ok'; readonly value: unknown }
-  | { readonly kind: 'err'; readonly code: string }
-  | { readonly kind: 'value'; readonly value: unknown };
+export type HostResult = Ok | Err | Value;
 
-export const ok = (value: unknown = undefined): HostResult => ({ kind: 'ok', value });
-export const err = (code: string): HostResult => ({ kind: 'err', code });
-export const value = (v: unknown = undefined): HostResult => ({ kind: 'value', value: v });
+/** The `ok` case of a WIT `result<T, E>`. */
+export interface Ok<T = unknown> {
+  readonly kind: 'ok';
+  readonly value: T;
+}
+
+/** The `err` case of a WIT `result<T, E>`: `E` is the interface's error enum (kebab-case cases). */
+export interface Err<E extends string = string> {
+  readonly kind: 'err';
+  readonly code: E;
+}
+
+/** A plain (non-`result`) return. */
+export interface Value<T = unknown> {
+  readonly kind: 'value';
+  readonly value: T;
+}
+
+export const ok = <T = undefined>(value: T = undefined as T): Ok<T> => ({ kind: 'ok', value });
+export const err = <E extends string>(code: E): Err<E> => ({ kind: 'err', code });
+export const value = <T = undefined>(v: T = undefined as T): Value<T> => ({ kind: 'value', value: v });
+
+/**
+ * A WIT function's signature as the generated bindings spell it (src/generated/wit/<dialect>.ts,
+ * from wit/ by scripts/wit-types.mjs): its parameters, and `ok`/`err` for a `result` or `returns`.
+ */
+export type WitSignature = { readonly params: readonly unknown[] } & ({ readonly ok: unknown; readonly err: string } | { readonly returns: unknown });
+
+/** What a function of signature F answers: `Ok<T> | Err<E>` for a WIT `result<T, E>`, `Value<T>` otherwise (any HostResult for an untyped F). */
+export type AnswerOf<F> = F extends { readonly ok: infer T; readonly err: infer E extends string } ? Ok<T> | Err<E> : F extends { readonly returns: infer T } ? Value<T> : HostResult;
+
+/**
+ * The guest's arguments of a function of signature F: as many as its WIT parameters, each
+ * `unknown` — jco lifted them from guest memory, so they have the WIT types' shapes, but their
+ * contents are the guest's to choose and the registry's callers (tests, the bench) pass what they
+ * like. Modules check what they rely on.
+ */
+export type GuestArgs<F> = F extends { readonly params: infer P extends readonly unknown[] } ? { readonly [K in keyof P]: unknown } : readonly unknown[];
 
 /**
  * What a call returns when the capability is not granted: a fixed answer, one derived from the
- * execution's context (for functions with no error case), or `drop` (no effect, counted).
+ * execution's context (for functions with no error case), or `drop` (no effect, counted; only for
+ * functions that return nothing).
  */
-export type DeniedAnswer = HostResult | 'drop' | ((ctx: ExecutionContext) => HostResult);
+export type DeniedAnswer<F = unknown> =
+  | AnswerOf<F>
+  | ((ctx: ExecutionContext) => AnswerOf<F>)
+  | (F extends { readonly ok: unknown } ? never : F extends { readonly returns: infer T } ? (undefined extends T ? 'drop' : never) : 'drop');
 
 /** Facilities every execution offers capability functions (logging, counters, limits). */
 export interface ExecutionServices {
@@ -79,14 +116,28 @@ export interface WorkerSide {
   readonly init: unknown;
 }
 
-export interface CapabilityFunction<Config, State> {
-  (call: { args: readonly unknown[]; ctx: ExecutionContext; config: Config; state: State; services: ExecutionServices }): Promise<HostResult> | HostResult;
+/** One call of a capability function: the guest's arguments and what the execution offers. */
+export interface CapabilityCall<Config, State, F = unknown> {
+  readonly args: GuestArgs<F>;
+  readonly ctx: ExecutionContext;
+  readonly config: Config;
+  readonly state: State;
+  readonly services: ExecutionServices;
+}
+
+/**
+ * A capability function. Typed by its WIT signature F (a generated `Interfaces[iface][fn]`), its
+ * answer must be that function's: a misspelt error code or a record field of the wrong name or
+ * type does not compile. Untyped (no F), it answers any HostResult — how the registry holds them.
+ */
+export interface CapabilityFunction<Config, State, F = unknown> {
+  (call: CapabilityCall<Config, State, F>): Promise<AnswerOf<F>> | AnswerOf<F>;
 }
 
 export interface InterfaceImpl<Config, State> {
   /** e.g. `alga:extension/storage` (no version) */
   readonly name: string;
-  /** jco's camelCase function names → implementation; later-dialect aliases may map to the same one */
+  /** jco's camelCase function names → implementation; every dialect's names (dialects.ts `serve`) */
   readonly functions: Readonly<Record<string, CapabilityFunction<Config, State>>>;
   /** per function: what a call without the grant returns */
   readonly denied: Readonly<Record<string, DeniedAnswer>>;

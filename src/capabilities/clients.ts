@@ -7,6 +7,7 @@
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
 import type { WorkerReadableStore } from '../store/sqlite-reader.js';
 import { defineCapability, err, type Capability } from './capability.js';
+import { serve } from './dialects.js';
 import { hostResultOf, tenantDataScope, tenantDataWorkerSide } from './tenant-data-calls.js';
 
 export const CLIENT_READ = 'cap:client.read';
@@ -20,8 +21,7 @@ export function createClientsCapability(backend: TenantDataBackend, workerReadab
     prepare: () => null,
     ...tenantDataWorkerSide('clients', workerReadable),
     interfaces: [
-      {
-        name: 'alga:extension/clients',
+      serve('alga:extension/clients', {
         functions: {
           listClients: async ({ args, ctx, services }) =>
             hostResultOf(await backend.listClients(tenantDataScope(ctx, services), args[0] as object), services, 'clients.list-clients'),
@@ -31,7 +31,7 @@ export function createClientsCapability(backend: TenantDataBackend, workerReadab
         denied: { listClients: err('not-allowed'), getClient: err('not-allowed') },
         onFailure: err('internal'),
         delivery: { listClients: 'in-worker', getClient: 'in-worker' },
-      },
+      }),
     ],
   });
 }

@@ -1,5 +1,6 @@
 /** `alga:extension/context` — the execution's identity, as the guest sees it (cap:context.read). */
 import { defineCapability, value } from './capability.js';
+import { serve } from './dialects.js';
 
 export const contextCapability = defineCapability<null, null>({
   name: 'cap:context.read',
@@ -7,8 +8,7 @@ export const contextCapability = defineCapability<null, null>({
   configure: () => null,
   prepare: () => null,
   interfaces: [
-    {
-      name: 'alga:extension/context',
+    serve('alga:extension/context', {
       functions: {
         getContext: ({ ctx }) =>
           value({
@@ -25,6 +25,6 @@ export const contextCapability = defineCapability<null, null>({
         getContext: (ctx) => value({ tenantId: ctx.tenantId, extensionId: ctx.extensionId }),
       },
       delivery: { getContext: 'per-execution' },
-    },
+    }),
   ],
 });

@@ -9,7 +9,8 @@
  */
 import { z } from 'zod';
 import { defineCapability, err, ok } from './capability.js';
-import type { Capability, HostResult } from './capability.js';
+import type { Capability } from './capability.js';
+import { serve } from './dialects.js';
 import { EgressAllowlist } from '../net/egress-allowlist.js';
 import { DEFAULT_FETCH_LIMITS, guardedFetch } from '../net/guarded-fetch.js';
 import type { EgressPolicy, FetchLimits, Resolver } from '../net/guarded-fetch.js';
@@ -72,10 +73,9 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
       return { fetchesLeft: limits.fetchesPerExecution };
     },
     interfaces: [
-      {
-        name: HTTP_INTERFACE,
+      serve(HTTP_INTERFACE, {
         functions: {
-          async fetch({ args, config, state, services }): Promise<HostResult> {
+          async fetch({ args, config, state, services }) {
             const request = httpRequestSchema.safeParse(args[0]);
             if (!request.success) {
               services.log('warn', `http.fetch: malformed request record: ${request.error.issues[0]?.message ?? 'invalid'}`);
@@ -104,7 +104,7 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
           },
         },
         denied: { fetch: err('not-allowed') },
-      },
+      }),
     ],
   });
 }

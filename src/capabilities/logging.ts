@@ -6,12 +6,13 @@
  */
 import { defineCapability, value } from './capability.js';
 import type { Capability, CapabilityFunction } from './capability.js';
+import { serve, type SeedInterfaces } from './dialects.js';
 
 export const LOGGING_CAPABILITY = 'cap:log.emit';
 export const LOGGING_INTERFACE = 'alga:extension/logging';
 
 const emit =
-  (level: 'info' | 'warn' | 'error'): CapabilityFunction<null, null> =>
+  (level: 'info' | 'warn' | 'error'): CapabilityFunction<null, null, SeedInterfaces['alga:extension/logging']['info']> =>
   ({ args, services }) => {
     const message = args[0];
     services.log(level, typeof message === 'string' ? message : String(message));
@@ -28,14 +29,13 @@ export function createLoggingCapability(): Capability<null, null> {
     configure: () => null,
     prepare: () => null,
     interfaces: [
-      {
-        name: LOGGING_INTERFACE,
-        functions: { info, warn, error, logInfo: info, logWarn: warn, logError: error },
+      serve(LOGGING_INTERFACE, {
+        functions: { info, warn, error },
         // logging has no error case: without the grant a record is dropped (and counted).
-        denied: { info: 'drop', warn: 'drop', error: 'drop', logInfo: 'drop', logWarn: 'drop', logError: 'drop' },
+        denied: { info: 'drop', warn: 'drop', error: 'drop' },
         // the guest never waits for a log record to be written
-        delivery: { info: 'one-way', warn: 'one-way', error: 'one-way', logInfo: 'one-way', logWarn: 'one-way', logError: 'one-way' },
-      },
+        delivery: { info: 'one-way', warn: 'one-way', error: 'one-way' },
+      }),
     ],
   });
 }

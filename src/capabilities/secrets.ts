@@ -6,7 +6,8 @@
  * then holds the secrets key too — in the worker's JavaScript heap, which guest code cannot read.
  */
 import { defineCapability, err, ok, value } from './capability.js';
-import type { Capability, CapabilityFunction, HostResult } from './capability.js';
+import type { AnswerOf, Capability, CapabilityFunction } from './capability.js';
+import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from './worker-side.js';
 import { createSecretsReader, type SecretLookup, type SecretsStore } from '../store/secrets.js';
 import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
@@ -18,10 +19,11 @@ export interface SecretsConfig {
   readonly installId: string;
 }
 
-type SecretsFunction = CapabilityFunction<SecretsConfig, null>;
+type Secrets = SeedInterfaces['alga:extension/secrets'];
+type SecretsFunction<F extends keyof Secrets> = CapabilityFunction<SecretsConfig, null, Secrets[F]>;
 
 /** The guest's answer to a lookup (shared by the main thread's function and the worker side's). */
-function answerGet(found: SecretLookup, name: string, logger: CallLogger): HostResult {
+function answerGet(found: SecretLookup, name: string, logger: CallLogger): AnswerOf<Secrets['get']> {
   switch (found.kind) {
     case 'ok':
       return ok(found.value);
@@ -50,7 +52,8 @@ export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
     return typeof name === 'string' ? answerGet(secrets.getSecret(call.config.installId, name), name, call) : err('internal');
   };
   const list: WorkerFunction<SecretsConfig> = ({ config }) => value(secrets.listSecretNames(config.installId));
-  return { [`${SECRETS_INTERFACE}#get`]: get, [`${SECRETS_INTERFACE}#list`]: list, [`${SECRETS_INTERFACE}#listKeys`]: list };
+  const byName = underDialectNames(SECRETS_INTERFACE, { get, list });
+  return Object.fromEntries(Object.entries(byName).map(([fn, f]) => [`${SECRETS_INTERFACE}#${fn}`, f]));
 };
 
 /**
@@ -58,11 +61,11 @@ export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
  * are answered in the worker (delivery `in-worker`); without it they are round trips.
  */
 export function createSecretsCapability(secrets: Pick<SecretsStore, 'getSecret' | 'listSecretNames'>, workerReadable: WorkerReadableStore | null = null): Capability<SecretsConfig, null> {
-  const get: SecretsFunction = async ({ args, config, services }): Promise<HostResult> => {
+  const get: SecretsFunction<'get'> = async ({ args, config, services }) => {
     const name = args[0];
     return typeof name === 'string' ? answerGet(await secrets.getSecret(config.installId, name), name, services) : err('internal');
   };
-  const list: SecretsFunction = async ({ config }) => value(await secrets.listSecretNames(config.installId));
+  const list: SecretsFunction<'list'> = async ({ config }) => value(await secrets.listSecretNames(config.installId));
 
   return defineCapability<SecretsConfig, null>({
     name: SECRETS_CAPABILITY,
@@ -71,13 +74,12 @@ export function createSecretsCapability(secrets: Pick<SecretsStore, 'getSecret' 
     prepare: () => null,
     ...(workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: workerReadable.sqliteFile, secretsKey: workerReadable.secretsKey } satisfies SecretsWorkerInit } } : {}),
     interfaces: [
-      {
-        name: SECRETS_INTERFACE,
-        functions: { get, list, listKeys: list },
-        denied: { get: err('denied'), list: value([]), listKeys: value([]) },
+      serve(SECRETS_INTERFACE, {
+        functions: { get, list },
+        denied: { get: err('denied'), list: value([]) },
         onFailure: err('internal'),
-        delivery: { get: 'in-worker', list: 'in-worker', listKeys: 'in-worker' },
-      },
+        delivery: { get: 'in-worker', list: 'in-worker' },
+      }),
     ],
   });
 }

@@ -6,6 +6,7 @@
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
 import type { WorkerReadableStore } from '../store/sqlite-reader.js';
 import { defineCapability, err, type Capability } from './capability.js';
+import { serve } from './dialects.js';
 import { hostResultOf, tenantDataScope, tenantDataWorkerSide } from './tenant-data-calls.js';
 
 export const SERVICE_READ = 'cap:service.read';
@@ -19,8 +20,7 @@ export function createServicesCapability(backend: TenantDataBackend, workerReada
     prepare: () => null,
     ...tenantDataWorkerSide('services', workerReadable),
     interfaces: [
-      {
-        name: 'alga:extension/services',
+      serve('alga:extension/services', {
         functions: {
           listServices: async ({ args, ctx, services }) =>
             hostResultOf(await backend.listServices(tenantDataScope(ctx, services), args[0] as object), services, 'services.list-services'),
@@ -30,7 +30,7 @@ export function createServicesCapability(backend: TenantDataBackend, workerReada
         denied: { listServices: err('not-allowed'), getService: err('not-allowed') },
         onFailure: err('internal'),
         delivery: { listServices: 'in-worker', getService: 'in-worker' },
-      },
+      }),
     ],
   });
 }

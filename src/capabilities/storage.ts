@@ -8,7 +8,9 @@
  */
 import { z } from 'zod';
 import { defineCapability, err, ok } from './capability.js';
-import type { Capability, CapabilityFunction, HostResult } from './capability.js';
+import type { AnswerOf, Capability, CapabilityFunction, Err } from './capability.js';
+import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
+import type { StorageEntry, StorageError } from '../generated/wit/seed.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from './worker-side.js';
 import { createKvReader, type KvEntry, type KvGetResult, type KvListResult, type KvStore } from '../store/kv.js';
 import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
@@ -22,7 +24,8 @@ export interface StorageConfig {
   readonly installId: string;
 }
 
-type StorageFunction = CapabilityFunction<StorageConfig, null>;
+type Storage = SeedInterfaces['alga:extension/storage'];
+type StorageFunction<F extends keyof Storage> = CapabilityFunction<StorageConfig, null, Storage[F]>;
 
 /** WIT `storage-entry` as jco lowers it. */
 const entrySchema = z.object({
@@ -32,9 +35,9 @@ const entrySchema = z.object({
   revision: z.bigint().nonnegative().optional(),
 });
 
-const toGuest = (e: KvEntry) => ({ namespace: e.namespace, key: e.key, value: e.value, revision: BigInt(e.revision) });
+const toGuest = (e: KvEntry): StorageEntry => ({ namespace: e.namespace, key: e.key, value: e.value, revision: BigInt(e.revision) });
 
-function denied(logger: CallLogger, fn: string, reason: string): HostResult {
+function denied(logger: CallLogger, fn: string, reason: string): Err<StorageError> {
   logger.log('warn', `storage.${fn} denied: ${reason}`);
   return err('denied');
 }
@@ -51,12 +54,12 @@ const listArgs = (args: readonly unknown[]): [string, string | undefined] | null
   return typeof namespace === 'string' && (cursor === undefined || typeof cursor === 'string') ? [namespace, cursor] : null;
 };
 
-function answerGet(found: KvGetResult, logger: CallLogger): HostResult {
+function answerGet(found: KvGetResult, logger: CallLogger): AnswerOf<Storage['get']> {
   if (found.kind === 'denied') return denied(logger, 'get', found.reason);
   return found.kind === 'ok' ? ok(toGuest(found.entry)) : err('missing');
 }
 
-function answerList(page: KvListResult, logger: CallLogger): HostResult {
+function answerList(page: KvListResult, logger: CallLogger): AnswerOf<Storage['list']> {
   if (page.kind === 'denied') return denied(logger, 'list', page.reason);
   return ok(page.entries.map(toGuest));
 }
@@ -83,7 +86,8 @@ export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
     const parsed = listArgs(call.args);
     return parsed ? answerList(kv.list(call.config.installId, parsed[0], parsed[1], limits), call) : err('internal');
   };
-  return { [`${STORAGE_INTERFACE}#get`]: get, [`${STORAGE_INTERFACE}#list`]: list, [`${STORAGE_INTERFACE}#listEntries`]: list };
+  const byName = underDialectNames(STORAGE_INTERFACE, { get, list });
+  return Object.fromEntries(Object.entries(byName).map(([fn, f]) => [`${STORAGE_INTERFACE}#${fn}`, f]));
 };
 
 /**
@@ -91,12 +95,12 @@ export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
  * answered in the worker (delivery `in-worker`); without it they are round trips.
  */
 export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_KV_LIMITS, workerReadable: WorkerReadableStore | null = null): Capability<StorageConfig, null> {
-  const get: StorageFunction = async ({ args, config, services }) => {
+  const get: StorageFunction<'get'> = async ({ args, config, services }) => {
     const parsed = keyArgs(args);
     return parsed ? answerGet(await kv.get(config.installId, parsed[0], parsed[1], limits), services) : err('internal');
   };
 
-  const put: StorageFunction = async ({ args, config, services }) => {
+  const put: StorageFunction<'put'> = async ({ args, config, services }) => {
     const parsed = entrySchema.safeParse(args[0]);
     if (!parsed.success) return err('internal');
     const { namespace, key, value, revision } = parsed.data;
@@ -107,7 +111,7 @@ export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_
     return written.kind === 'ok' ? ok(toGuest(written.entry)) : err('conflict');
   };
 
-  const remove: StorageFunction = async ({ args, config, services }) => {
+  const remove: StorageFunction<'delete'> = async ({ args, config, services }) => {
     const parsed = keyArgs(args);
     if (!parsed) return err('internal');
     const removed = await kv.delete(config.installId, parsed[0], parsed[1], limits);
@@ -115,7 +119,7 @@ export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_
     return removed.kind === 'ok' ? ok(undefined) : err('missing');
   };
 
-  const list: StorageFunction = async ({ args, config, services }) => {
+  const list: StorageFunction<'list'> = async ({ args, config, services }) => {
     const parsed = listArgs(args);
     return parsed ? answerList(await kv.list(config.installId, parsed[0], parsed[1], limits), services) : err('internal');
   };
@@ -127,13 +131,12 @@ export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_
     prepare: () => null,
     ...(workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: workerReadable.sqliteFile, limits } satisfies StorageWorkerInit } } : {}),
     interfaces: [
-      {
-        name: STORAGE_INTERFACE,
-        functions: { get, put, delete: remove, list, listEntries: list },
-        denied: { get: err('denied'), put: err('denied'), delete: err('denied'), list: err('denied'), listEntries: err('denied') },
+      serve(STORAGE_INTERFACE, {
+        functions: { get, put, delete: remove, list },
+        denied: { get: err('denied'), put: err('denied'), delete: err('denied'), list: err('denied') },
         onFailure: err('internal'),
-        delivery: { get: 'in-worker', list: 'in-worker', listEntries: 'in-worker' },
-      },
+        delivery: { get: 'in-worker', list: 'in-worker' },
+      }),
     ],
   });
 }

@@ -6,10 +6,10 @@
  * embedded store both capabilities also share one worker side (below).
  */
 import type { ExecutionContext } from '../engine/execution-context.js';
-import type { TenantDataResult, TenantDataScope } from '../store/tenant-data-model.js';
+import type { TenantDataError, TenantDataResult, TenantDataScope } from '../store/tenant-data-model.js';
 import { createTenantDataReader } from '../store/tenant-data.js';
 import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
-import { err, ok, type ExecutionServices, type HostResult, type WorkerSide } from './capability.js';
+import { err, ok, type Err, type ExecutionServices, type Ok, type WorkerSide } from './capability.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction, WorkerFunctions } from './worker-side.js';
 
 export function tenantDataScope(ctx: ExecutionContext, services: ExecutionServices): TenantDataScope {
@@ -48,7 +48,7 @@ class ExecutionScope implements TenantDataScope {
  * `fn` is the WIT name (`clients.list-clients`), used in the log line; `logger` the main thread's
  * ExecutionServices or a worker function's call.
  */
-export function hostResultOf<T>(result: TenantDataResult<T>, logger: CallLogger, fn: string): HostResult {
+export function hostResultOf<T>(result: TenantDataResult<T>, logger: CallLogger, fn: string): Ok<T> | Err<TenantDataError> {
   if (result.ok) return ok(result.value);
   logger.log(result.error === 'internal' ? 'error' : 'warn', `${fn} failed (${result.error}): ${result.message}`);
   return err(result.error);

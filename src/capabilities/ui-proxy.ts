@@ -13,7 +13,9 @@
  * (a 3xx is an upstream fault → `internal`).
  */
 import { defineCapability, err, ok } from './capability.js';
-import type { Capability, ExecutionServices, HostResult } from './capability.js';
+import type { AnswerOf, Capability, ExecutionServices } from './capability.js';
+import { serve, type SeedInterfaces } from './dialects.js';
+import type { ProxyError } from '../generated/wit/seed.js';
 import type { ExecutionContext } from '../engine/execution-context.js';
 import { EgressAllowlist } from '../net/egress-allowlist.js';
 import { guardedFetch } from '../net/guarded-fetch.js';
@@ -22,7 +24,7 @@ import type { EgressPolicy, HttpHeader, Resolver } from '../net/guarded-fetch.js
 export const UI_PROXY_CAPABILITY = 'cap:ui.proxy';
 export const UI_PROXY_INTERFACE = 'alga:extension/ui-proxy';
 
-export type ProxyError = 'route-not-found' | 'denied' | 'bad-request' | 'internal';
+export type { ProxyError };
 
 export interface UiProxyLimits {
   readonly timeoutMs: number;
@@ -99,7 +101,7 @@ export function createUiProxyCapability(options: UiProxyCapabilityOptions): Capa
   const limits: UiProxyLimits = { ...DEFAULT_UI_PROXY_LIMITS, ...options.limits };
   const credential = options.credential ?? DEFAULT_PROXY_CREDENTIAL;
 
-  async function call(route: unknown, payload: unknown, ctx: ExecutionContext, config: UiProxyConfig, services: ExecutionServices): Promise<HostResult> {
+  async function call(route: unknown, payload: unknown, ctx: ExecutionContext, config: UiProxyConfig, services: ExecutionServices): Promise<AnswerOf<SeedInterfaces['alga:extension/ui-proxy']['call']>> {
     if (config.kind === 'none') {
       services.log('warn', 'ui-proxy: this install has no upstream configured');
       return err('route-not-found');
@@ -194,14 +196,12 @@ export function createUiProxyCapability(options: UiProxyCapabilityOptions): Capa
       return null;
     },
     interfaces: [
-      {
-        name: UI_PROXY_INTERFACE,
+      serve(UI_PROXY_INTERFACE, {
         functions: {
           call: ({ args, ctx, config, services }) => call(args[0], args[1], ctx, config, services),
-          callRoute: ({ args, ctx, config, services }) => call(args[0], args[1], ctx, config, services),
         },
-        denied: { call: err('denied'), callRoute: err('denied') },
-      },
+        denied: { call: err('denied') },
+      }),
     ],
   });
 }

@@ -8,7 +8,9 @@
  * (code-unit order, so the same map always gives the same list).
  */
 import type { ExecutionContext, ExecutionUser } from '../engine/execution-context.js';
-import { defineCapability, err, ok, type Capability, type HostResult } from './capability.js';
+import { defineCapability, err, ok, type Capability, type Err, type Ok } from './capability.js';
+import { serve } from './dialects.js';
+import type { UserError } from '../generated/wit/seed.js';
 
 export const USER_READ = 'cap:user.read';
 
@@ -46,7 +48,7 @@ export function userDataV2(tenantId: string, user: ExecutionUser): UserDataV2 {
   return Object.assign(userData(tenantId, user), { clientId: user.clientId ?? undefined, additionalFields });
 }
 
-function currentUser(ctx: ExecutionContext, shape: (tenantId: string, user: ExecutionUser) => UserData): HostResult {
+function currentUser<T extends UserData>(ctx: ExecutionContext, shape: (tenantId: string, user: ExecutionUser) => T): Ok<T> | Err<UserError> {
   return ctx.user ? ok(shape(ctx.tenantId, ctx.user)) : err('not-available');
 }
 
@@ -56,17 +58,15 @@ export const userCapability: Capability<null, null> = defineCapability<null, nul
   configure: () => null,
   prepare: () => null,
   interfaces: [
-    {
-      name: 'alga:extension/user',
+    serve('alga:extension/user', {
       functions: { getUser: ({ ctx }) => currentUser(ctx, userData) },
       denied: { getUser: err('not-allowed') },
       delivery: { getUser: 'per-execution' },
-    },
-    {
-      name: 'alga:extension/user-v2',
+    }),
+    serve('alga:extension/user-v2', {
       functions: { getUser: ({ ctx }) => currentUser(ctx, userDataV2) },
       denied: { getUser: err('not-allowed') },
       delivery: { getUser: 'per-execution' },
-    },
+    }),
   ],
 });
