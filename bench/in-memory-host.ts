@@ -10,7 +10,7 @@
  */
 import { CapabilityRegistry, type CapabilityCallObserver } from '../src/capabilities/registry.js';
 import { defineCapability, err, ok, value, type Capability, type CapabilityFunction, type Delivery, type HostResult } from '../src/capabilities/capability.js';
-import type { CreateWorkerFunctions } from '../src/capabilities/worker-side.js';
+import type { CreateWorkerFunctions } from '../src/contract/index.js';
 
 export interface ContextData {
   requestId: string | undefined;

@@ -17,15 +17,10 @@
  * `u64` as bigint, `option<T>` as T | undefined). A function returns `ok(value)` / `err(code)`
  * for WIT `result`s and `value(v)` for plain returns.
  */
-import type { ExecutionContext } from '../engine/execution-context.js';
+import type { CapabilityName, ExecutionContext, ExecutionServices, HostResult, InstallView, WorkerSide } from '../contract/index.js';
 
-export type CapabilityName = `cap:${string}`;
-
-/** The answer of one capability function, as it crosses the bridge back to the guest. */
-export type HostResult =
-  | { readonly kind: 'ok'; readonly value: unknown }
-  | { readonly kind: 'err'; readonly code: string }
-  | { readonly kind: 'value'; readonly value: unknown };
+// The contract types a capability module uses with the ones declared here (src/contract declares them).
+export type { CapabilityName, ExecutionServices, HostResult, InstallView, WorkerSide } from '../contract/index.js';
 
 export const ok = (value: unknown = undefined): HostResult => ({ kind: 'ok', value });
 export const err = (code: string): HostResult => ({ kind: 'err', code });
@@ -36,16 +31,6 @@ export const value = (v: unknown = undefined): HostResult => ({ kind: 'value', v
  * execution's context (for functions with no error case), or `drop` (no effect, counted).
  */
 export type DeniedAnswer = HostResult | 'drop' | ((ctx: ExecutionContext) => HostResult);
-
-/** Facilities every execution offers capability functions (logging, counters, limits). */
-export interface ExecutionServices {
-  /** Write a record to the install's log with the execution's context. */
-  log(level: 'debug' | 'info' | 'warn' | 'error', message: string, stream?: 'log' | 'stdout' | 'stderr'): void;
-  /** Note a denied call (counted, logged once per execution per capability). */
-  noteDenied(capability: CapabilityName, fn: string, reason: string): void;
-  /** Abort signal that fires when the execution ends (deadline, fault or completion). */
-  readonly signal: AbortSignal;
-}
 
 /**
  * How a guest call reaches a function (default: `round-trip`, the guest blocks while the main
@@ -58,7 +43,7 @@ export interface ExecutionServices {
  *    dispatched; the worker answers from it. Calls are still counted, observed and, when denied,
  *    noted — after the execution, from the worker's counts.
  *  - `in-worker`: the worker runs the function itself, synchronously, with the capability's worker
- *    side (`Capability.worker`, see worker-side.ts) — a read from a SQLite file every worker opens,
+ *    side (`Capability.worker`, see contract/worker-side.ts) — a read from a SQLite file every worker opens,
  *    say. Only when the capability has a worker side for this runner's backend (none for
  *    PostgreSQL, whose client is asynchronous): otherwise the call is a round trip. Even then the
  *    pool sends these calls as round trips while the main thread has a core free to answer them at
@@ -67,17 +52,6 @@ export interface ExecutionServices {
  *    latency) and their log lines kept, after the execution, from the worker's report.
  */
 export type Delivery = 'round-trip' | 'one-way' | 'per-execution' | 'in-worker';
-
-/**
- * Where a worker finds a capability's `in-worker` functions: a module it imports when it starts,
- * whose `createWorkerFunctions(init)` (worker-side.ts) opens the backend and returns them.
- */
-export interface WorkerSide {
-  /** file URL of the module */
-  readonly module: string;
-  /** what the module needs to open its backend; structured-cloneable (it crosses to every worker) */
-  readonly init: unknown;
-}
 
 export interface CapabilityFunction<Config, State> {
   (call: { args: readonly unknown[]; ctx: ExecutionContext; config: Config; state: State; services: ExecutionServices }): Promise<HostResult> | HostResult;
@@ -97,17 +71,6 @@ export interface InterfaceImpl<Config, State> {
   readonly onFailure?: HostResult;
   /** per function: how calls reach it (absent: `round-trip`) */
   readonly delivery?: Readonly<Record<string, Delivery>>;
-}
-
-/** The install's view as a capability's `configure` sees it. */
-export interface InstallView {
-  readonly installId: string;
-  readonly tenantId: string;
-  readonly extensionId: string;
-  readonly versionId: string | null;
-  readonly config: Readonly<Record<string, string>>;
-  readonly egressAllow: readonly string[];
-  readonly uiProxy: { readonly baseUrl: string } | null;
 }
 
 export interface Capability<Config = unknown, State = unknown> {

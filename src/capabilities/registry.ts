@@ -2,9 +2,8 @@
  * The capability registry: which module serves which WIT function, and the one place where grants
  * are checked, denials counted and failures contained (DESIGN.md §2, §4).
  */
-import type { Capability, CapabilityName, DeniedAnswer, ExecutionServices, HostResult, InstallView, InterfaceImpl, WorkerSide } from './capability.js';
-import type { WorkerCallRecord } from './worker-side.js';
-import type { ExecutionContext } from '../engine/execution-context.js';
+import type { Capability, DeniedAnswer, InterfaceImpl } from './capability.js';
+import type { CapabilityHost, CapabilityName, ExecutionScope, HostResult, InWorkerCall, InvokeResult, LocalPlan, WorkerCallRecord, WorkerSideSpec } from '../contract/index.js';
 
 export type CallOutcome = 'ok' | 'error' | 'denied' | 'dropped' | 'failed';
 
@@ -20,51 +19,13 @@ interface Entry {
   denied: DeniedAnswer | undefined;
 }
 
-/** Per-execution view the registry needs: who is calling, what is granted, where to log. */
-export interface CallScope {
-  readonly ctx: ExecutionContext;
-  readonly install: InstallView;
-  readonly grants: ReadonlySet<CapabilityName>;
-  readonly services: ExecutionServices;
-  /** per-capability state for this execution, built on first use */
-  readonly states: Map<CapabilityName, { config: unknown; state: unknown }>;
-}
-
-export type InvokeResult = HostResult | { kind: 'dropped' } | { kind: 'failed'; message: string };
-
-/**
- * What a worker may answer without a round trip for one execution (see `Delivery`): the
- * per-execution answers by `iface#fn` (and the denied answers of ungranted in-worker functions),
- * the one-way functions, and the granted in-worker functions with what the worker needs to run them.
- */
-export interface LocalPlan {
-  readonly answers: Readonly<Record<string, HostResult>>;
-  readonly oneWay: readonly string[];
-  readonly inWorker: Readonly<Record<string, InWorkerCall>>;
-}
-
-/** How the worker runs one in-worker function for an execution. */
-export interface InWorkerCall {
-  /** the capability's `configure(install)` */
-  readonly config: unknown;
-  /** the answer when the function throws; null: the execution ends with `host_error` */
-  readonly onFailure: HostResult | null;
-}
-
-/** A capability's worker side, as the pool hands it to every worker. */
-export interface WorkerSideSpec extends WorkerSide {
-  readonly capability: CapabilityName;
-}
-
 interface Deliveries {
   perExecution: [string, Entry][];
   oneWay: string[];
   inWorker: [string, Entry][];
 }
 
-export const NO_LOCAL_PLAN: LocalPlan = { answers: {}, oneWay: [], inWorker: {} };
-
-export class CapabilityRegistry {
+export class CapabilityRegistry implements CapabilityHost {
   private readonly byFunction = new Map<string, Entry>();
   private readonly capabilities = new Map<CapabilityName, Capability<unknown, unknown>>();
 
@@ -107,7 +68,7 @@ export class CapabilityRegistry {
   }
 
   /** The local plan of an execution, for the functions its component imports. */
-  localPlan(scope: CallScope, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan {
+  localPlan(scope: ExecutionScope, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan {
     const { perExecution, oneWay, inWorker } = this.deliveries(importedFunctions);
     const answers: Record<string, HostResult> = {};
     for (const [key, entry] of perExecution) {
@@ -149,7 +110,7 @@ export class CapabilityRegistry {
    * Accounts for calls a worker answered from the plan: counted, observed and denials noted
    * exactly as if each had made the round trip. `workerCalls`: the in-worker functions it ran.
    */
-  recordLocal(scope: CallScope, plan: LocalPlan, counts: Readonly<Record<string, number>>, workerCalls: readonly WorkerCallRecord[]): void {
+  recordLocal(scope: ExecutionScope, plan: LocalPlan, counts: Readonly<Record<string, number>>, workerCalls: readonly WorkerCallRecord[]): void {
     for (const call of workerCalls) {
       const entry = this.byFunction.get(call.key);
       if (!entry || !plan.inWorker[call.key]) continue;
@@ -170,7 +131,7 @@ export class CapabilityRegistry {
   }
 
   /** A per-execution answer, or null to leave the function to round trips (which report failures). */
-  private answerOnce(scope: CallScope, entry: Entry): HostResult | null {
+  private answerOnce(scope: ExecutionScope, entry: Entry): HostResult | null {
     if (!scope.grants.has(entry.capability.name)) return this.deniedAnswer(scope, entry);
     try {
       const prepared = this.prepared(scope, entry.capability);
@@ -187,13 +148,13 @@ export class CapabilityRegistry {
   }
 
   /** What an ungranted function answers when the worker answers for it (a dropped call returns nothing). */
-  private deniedAnswer(scope: CallScope, entry: Entry): HostResult {
+  private deniedAnswer(scope: ExecutionScope, entry: Entry): HostResult {
     const answer = entry.denied;
     if (answer === undefined || answer === 'drop') return { kind: 'value', value: undefined };
     return typeof answer === 'function' ? answer(scope.ctx) : answer;
   }
 
-  private prepared(scope: CallScope, capability: Capability<unknown, unknown>): { config: unknown; state: unknown } {
+  private prepared(scope: ExecutionScope, capability: Capability<unknown, unknown>): { config: unknown; state: unknown } {
     let prepared = scope.states.get(capability.name);
     if (!prepared) {
       const config = capability.configure(scope.install);
@@ -203,7 +164,7 @@ export class CapabilityRegistry {
     return prepared;
   }
 
-  async invoke(scope: CallScope, iface: string, fnName: string, args: readonly unknown[]): Promise<InvokeResult> {
+  async invoke(scope: ExecutionScope, iface: string, fnName: string, args: readonly unknown[]): Promise<InvokeResult> {
     const entry = this.byFunction.get(`${iface}#${fnName}`);
     if (!entry) return { kind: 'failed', message: `no capability serves ${iface}#${fnName}` };
     const { capability } = entry;

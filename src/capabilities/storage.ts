@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { defineCapability, err, ok } from './capability.js';
 import type { Capability, CapabilityFunction, HostResult } from './capability.js';
-import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from './worker-side.js';
+import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from '../contract/index.js';
 import { createKvReader, type KvEntry, type KvGetResult, type KvListResult, type KvStore } from '../store/kv.js';
 import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
 import type { KvLimits } from '../store/kv-limits.js';

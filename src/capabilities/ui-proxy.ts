@@ -14,7 +14,7 @@
  */
 import { defineCapability, err, ok } from './capability.js';
 import type { Capability, ExecutionServices, HostResult } from './capability.js';
-import type { ExecutionContext } from '../engine/execution-context.js';
+import type { ExecutionContext } from '../contract/index.js';
 import { EgressAllowlist } from '../net/egress-allowlist.js';
 import { guardedFetch } from '../net/guarded-fetch.js';
 import type { EgressPolicy, HttpHeader, Resolver } from '../net/guarded-fetch.js';

@@ -4,16 +4,14 @@
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import type { CapabilityName, ExecutionServices, InstallView } from '../capabilities/capability.js';
-import { NO_LOCAL_PLAN, type CallScope, type CapabilityRegistry, type LocalPlan } from '../capabilities/registry.js';
-import type { ExecutionContext } from './execution-context.js';
+import { NO_LOCAL_PLAN, type CapabilityHost, type CapabilityName, type ExecutionContext, type ExecutionScope, type ExecutionServices, type FaultCode, type GuestHttpRequest, type GuestResponse, type HostCallAnswer, type InstallView, type LocalPlan } from '../contract/index.js';
 import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
 import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
 import type { FairnessOptions } from './fair-scheduler.js';
 import { inspectModule, MemoryCapTooSmallError, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
 import { WRITE_TRACKING_SECTION } from './write-tracking.js';
 import { instanceStateOf } from './instance-state.js';
-import type { CoreModuleSpec, ModuleData, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
+import type { CoreModuleSpec, ModuleData, ExecutionStats, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
 import type { LogFields } from '../store/logs.js';
 import { DEFAULT_LIMITS, limitsWithDefaults, type ExecutionLimits } from './limits.js';
@@ -55,7 +53,8 @@ export type ExecuteOutcome =
 export interface EngineOptions {
   /** where transpiled artifacts are kept (survives restarts) */
   cacheDir: string;
-  registry: CapabilityRegistry;
+  /** the capability registry (capabilities/registry.ts) */
+  registry: CapabilityHost;
   /** worker count; default = cores */
   workers?: number;
   /** guests kept loaded per worker before the least recently used is unloaded */
@@ -350,13 +349,13 @@ class ExecutionSession implements HostSession {
   private readonly states = new Map<CapabilityName, { config: unknown; state: unknown }>();
   abortReason: { code: FaultCode; message: string } | null = null;
   private readonly services: ExecutionServices;
-  private readonly scope: CallScope;
+  private readonly scope: ExecutionScope;
   private local: LocalPlan = NO_LOCAL_PLAN;
 
   constructor(
     private readonly input: ExecuteInput,
     private readonly limits: ExecutionLimits,
-    private readonly registry: CapabilityRegistry,
+    private readonly registry: CapabilityHost,
   ) {
     this.services = new SessionServices(this);
     this.scope = { ctx: input.ctx, install: input.install, grants: input.grants, services: this.services, states: this.states };

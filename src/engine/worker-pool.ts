@@ -11,9 +11,8 @@ import { availableParallelism } from 'node:os';
 import { OneWayRing, ONE_WAY_RING_BYTES } from './one-way-ring.js';
 import { SpinDeadline } from './spin.js';
 import { DEFAULT_FAIRNESS, FairScheduler, type FairnessOptions, type Owner } from './fair-scheduler.js';
-import type { WorkerSideSpec } from '../capabilities/registry.js';
-import type { WorkerLogLevel } from '../capabilities/worker-side.js';
-import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultCode, type HostCallAnswer, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
+import type { FaultCode, HostCallAnswer, WorkerLogLevel, WorkerSideSpec } from '../contract/index.js';
+import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
 
 const COLD_LOAD_GRACE_MS = 10_000;
 /** Guests kept loaded per worker; past it the least recently used one is unloaded. */
@@ -25,7 +24,7 @@ export interface HostSession {
   call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer>;
   /** a call the guest did not wait for (one-way delivery) */
   oneWay(iface: string, fn: string, args: unknown[]): void;
-  /** a log line an in-worker function wrote (worker-side.ts) */
+  /** a log line an in-worker function wrote (contract/worker-side.ts) */
   log(level: WorkerLogLevel, message: string, stream: 'log'): void;
   stdio(stream: 'stdout' | 'stderr', text: string): void;
 }

@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { effectiveGrants } from '../capabilities/grants.js';
-import type { ExecutionUser } from '../engine/execution-context.js';
+import type { ExecutionUser } from '../contract/index.js';
 import type { LogRecord } from '../engine/engine.js';
 import { ServiceError } from './errors.js';
 import { decodeBase64, guestUrl, type ExecuteAnswer, type ExecuteEnvelope } from './envelope.js';

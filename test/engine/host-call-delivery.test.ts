@@ -10,7 +10,7 @@ import { Engine, type LogRecord } from '../../src/engine/engine.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CallOutcome } from '../../src/capabilities/registry.js';
 import type { CapabilityName, InstallView } from '../../src/capabilities/capability.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import type { ExecutionContext } from '../../src/contract/index.js';
 import { createTestRuntime, bodyJson, exampleBytes, type TestRuntime } from '../support/runtime.js';
 import { respondWat, watComponent } from '../support/wat-component.js';
 

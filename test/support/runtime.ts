@@ -11,7 +11,7 @@ import { openStore, type OpenStoreOptions, type Store } from '../../src/store/in
 import { createStoreTenantData, type StoreTenantData } from '../../src/store/tenant-data.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CapabilityName, InstallView } from '../../src/capabilities/capability.js';
-import type { ExecutionContext, ExecutionUser } from '../../src/engine/execution-context.js';
+import type { ExecutionContext, ExecutionUser } from '../../src/contract/index.js';
 import type { ExecutionLimits } from '../../src/engine/limits.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));

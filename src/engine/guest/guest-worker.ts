@@ -8,17 +8,12 @@
  * (see wasi.ts).
  */
 import { parentPort, workerData, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
-import type { HostResult } from '../../capabilities/capability.js';
-import type { InWorkerCall, WorkerSideSpec } from '../../capabilities/registry.js';
-import type { CreateWorkerFunctions, WorkerCall, WorkerCallRecord, WorkerFunction } from '../../capabilities/worker-side.js';
+import type { CreateWorkerFunctions, FaultCode, GuestResponse, HostCallAnswer, HostResult, InWorkerCall, WorkerCall, WorkerCallRecord, WorkerFunction, WorkerSideSpec } from '../../contract/index.js';
 import {
   type ExecuteMessage,
   type ExecuteReply,
   type ExecutionStats,
-  type FaultCode,
   type FromWorker,
-  type GuestResponse,
-  type HostCallAnswer,
   type HostCallReply,
   type HostChannelMessage,
   type LoadMessage,
@@ -41,7 +36,7 @@ interface WorkerInit {
   hostCallTimeoutMs: number;
   /** the pool's count of messages posted by all its workers, for a hot-waiting main thread (protocol.ts) */
   posted: SharedArrayBuffer;
-  /** capabilities' worker sides to open before serving (worker-side.ts) */
+  /** capabilities' worker sides to open before serving (contract/worker-side.ts) */
   workerSides: WorkerSideSpec[];
 }
 
