@@ -47,6 +47,13 @@ export default {
       from: { path: '^src/capabilities/' },
       to: { path: '^src/(engine|service)/' },
     },
+    {
+      name: 'service-through-engine-api',
+      comment: 'The service talks to the engine through EngineApi (engine/api.ts); engine.ts only to create one, limits.ts for the limits; config.ts reads the defaults it documents.',
+      severity: 'error',
+      from: { path: '^src/service/', pathNot: '^src/service/config\\.ts$' },
+      to: { path: '^src/engine/', pathNot: '^src/engine/(api|engine|limits)\\.ts$' },
+    },
   ],
   options: {
     includeOnly: '^src/',

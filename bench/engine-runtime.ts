@@ -5,7 +5,8 @@
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, type ExecuteOutcome } from '../src/engine/engine.js';
+import { Engine } from '../src/engine/engine.js';
+import type { ExecuteOutcome } from '../src/engine/api.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { createStoreTenantData } from '../src/store/tenant-data.js';
 import { createCapabilityRegistry } from '../src/capabilities/index.js';

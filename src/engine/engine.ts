@@ -4,51 +4,17 @@
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { NO_LOCAL_PLAN, type CapabilityHost, type CapabilityName, type ExecutionContext, type ExecutionScope, type ExecutionServices, type FaultCode, type GuestHttpRequest, type GuestResponse, type HostCallAnswer, type InstallView, type LocalPlan } from '../contract/index.js';
-import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
-import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
+import { NO_LOCAL_PLAN, type CapabilityHost, type CapabilityName, type ExecutionContext, type ExecutionScope, type ExecutionServices, type FaultCode, type GuestHttpRequest, type HostCallAnswer, type LocalPlan } from '../contract/index.js';
+import { ArtifactStore, type Artifact } from './artifact-store.js';
+import { WorkerPool, type HostSession, type HotWaitStats, type JobResult } from './worker-pool.js';
+import type { EngineApi, EngineEvents, EnginePrepareResult, ExecuteInput, ExecuteOutcome, ExecutionReport, LogRecord, WarmInput, WarmOutcome } from './api.js';
 import type { FairnessOptions } from './fair-scheduler.js';
 import { inspectModule, MemoryCapTooSmallError, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
 import { WRITE_TRACKING_SECTION } from './write-tracking.js';
 import { instanceStateOf } from './instance-state.js';
 import type { CoreModuleSpec, ModuleData, ExecutionStats, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
-import type { LogFields } from '../store/logs.js';
 import { DEFAULT_LIMITS, limitsWithDefaults, type ExecutionLimits } from './limits.js';
-
-/** A log record as the engine emits it: the store's fields, before the store gives it an id. */
-export interface LogRecord extends Omit<LogFields, 'install' | 'request_id'> {
-  ts: string;
-  truncated: boolean;
-  /** null when the execution has no install (alga-runner run without one) */
-  install: string | null;
-  request_id: string;
-}
-
-export interface ExecuteInput {
-  contentHash: string;
-  ctx: ExecutionContext;
-  install: InstallView;
-  grants: ReadonlySet<CapabilityName>;
-  request: GuestHttpRequest;
-  limits?: Partial<ExecutionLimits>;
-  instanceMode?: 'fresh' | 'reuse';
-  /** receives every log record of the execution (guest logging, stdout/stderr, host notes) */
-  onLog?: (record: LogRecord) => void;
-}
-
-export interface ExecutionReport {
-  hostCalls: number;
-  deniedCalls: number;
-  logRecords: number;
-  droppedLogRecords: number;
-  durationMs: number;
-  stats: ExecutionStats | null;
-}
-
-export type ExecuteOutcome =
-  | { kind: 'ok'; response: GuestResponse; report: ExecutionReport }
-  | { kind: 'fault'; code: FaultCode | 'not_prepared'; message: string; report: ExecutionReport };
 
 export interface EngineOptions {
   /** where transpiled artifacts are kept (survives restarts) */
@@ -69,22 +35,9 @@ export interface EngineOptions {
   fairness?: FairnessOptions;
 }
 
-export interface WarmInput {
-  contentHash: string;
-  /** the install's limits: the memory cap picks the compiled variant to warm */
-  limits?: Partial<ExecutionLimits>;
-  /** reuse mode: the install whose own warm instance to make (absent: a fresh-mode instance) */
-  reuseFor?: { tenantId: string; installId: string };
-}
-
-export type WarmOutcome =
-  | { kind: 'ok'; /** `new`: instantiated now; otherwise it was warm already */ instance: ExecutionStats['instance']; durationMs: number }
-  | { kind: 'fault'; code: FaultCode | 'not_prepared'; message: string };
-
-export type EnginePrepareResult = PrepareResult | { kind: 'err'; problem: { code: 'unserved_import'; message: string; import: string } };
-
-export class Engine {
+export class Engine implements EngineApi {
   readonly artifacts: ArtifactStore;
+  /** the engine's own: the service sees the pool only through EngineApi (tests look inside) */
   readonly pool: WorkerPool;
   private readonly loaded = new Map<string, Promise<LoadMessage>>();
 
@@ -240,6 +193,26 @@ export class Engine {
       this.loaded.set(key, loading);
     }
     return loading;
+  }
+
+  get queueDepth(): number {
+    return this.pool.queued;
+  }
+
+  get workers(): number {
+    return this.pool.size;
+  }
+
+  get installsOnProbation(): number {
+    return this.pool.penalisedInstalls().length;
+  }
+
+  get hotWaitStats(): Readonly<HotWaitStats> {
+    return this.pool.hotWaitStats;
+  }
+
+  on<E extends keyof EngineEvents>(event: E, listener: (payload: EngineEvents[E]) => void): void {
+    this.pool.on(event, listener);
   }
 
   async close(): Promise<void> {

@@ -142,7 +142,7 @@ export function buildApp(options: AppOptions): App {
     return reply.code(e.status).send(e.toJSON());
   });
 
-  healthRoutes(fastify, runtime, { isDraining: () => draining, queueDepth: () => executor.admission.queued + runtime.engine.pool.queued });
+  healthRoutes(fastify, runtime, { isDraining: () => draining, queueDepth: () => executor.admission.queued + runtime.engine.queueDepth });
   executeRoutes(fastify, { executor, serviceToken: options.serviceToken });
   extUiRoutes(fastify, { runtime, bundles: options.bundles });
   void fastify.register(async (admin) => {

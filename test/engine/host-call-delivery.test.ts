@@ -6,7 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Engine, type LogRecord } from '../../src/engine/engine.js';
+import { Engine } from '../../src/engine/engine.js';
+import type { LogRecord } from '../../src/engine/api.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CallOutcome } from '../../src/capabilities/registry.js';
 import type { CapabilityName, InstallView } from '../../src/capabilities/capability.js';

@@ -44,7 +44,7 @@ function logLines(): Record<string, unknown>[] {
 }
 
 test('an attacker flooding endless loops: the neighbour\'s requests start before the attacker\'s queued ones and all complete; the attacker goes on probation', async () => {
-  const pool = svc.running.runtime.engine.pool;
+  const engine = svc.running.runtime.engine;
   let flooding = true;
   let attackerSent = 0;
   const attackerAnswers: { status: number; error?: string }[] = [];
@@ -61,7 +61,7 @@ test('an attacker flooding endless loops: the neighbour\'s requests start before
   // the attacker holds both workers and has two more requests waiting for one
   let attackerStarts = 0;
   await svc.logLine((l) => l.msg === 'dispatched to a worker' && l.tenant === 'attacker' && ++attackerStarts === 2);
-  while (pool.queued < ATTACKER_IN_FLIGHT - 2) await new Promise((r) => setTimeout(r, 5));
+  while (engine.queueDepth < ATTACKER_IN_FLIGHT - 2) await new Promise((r) => setTimeout(r, 5));
 
   for (let i = 0; i < NEIGHBOUR_REQUESTS; i++) {
     const r = await execute(svc, '/noop', { tenant: 'neighbour', envelope: { context: { tenant_id: 'neighbour', extension_id: 'kitchen-sink', request_id: `neighbour-${i}` } } });
