@@ -2,7 +2,7 @@
  * What the engine needs of the capabilities: the capability registry, seen through this interface
  * so the engine never imports capabilities/ (capabilities/registry.ts implements it).
  */
-import type { ExecutionScope } from './execution.js';
+import type { ExecutionView } from './execution.js';
 import type { InvokeResult } from './host.js';
 import type { LocalPlan, WorkerCallRecord, WorkerSideSpec } from './worker-side.js';
 
@@ -13,9 +13,9 @@ export interface CapabilityHost {
   /** The worker sides every guest worker opens when it starts (capabilities with `worker`). */
   workerSides(): WorkerSideSpec[];
   /** What the worker may answer itself for an execution, for the functions its component imports. */
-  localPlan(scope: ExecutionScope, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan;
+  localPlan(execution: ExecutionView, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan;
   /** Accounts for the calls a worker answered from the plan: counted, observed and denials noted as if each had made the round trip. */
-  recordLocal(scope: ExecutionScope, plan: LocalPlan, counts: Readonly<Record<string, number>>, workerCalls: readonly WorkerCallRecord[]): void;
+  recordLocal(execution: ExecutionView, plan: LocalPlan, counts: Readonly<Record<string, number>>, workerCalls: readonly WorkerCallRecord[]): void;
   /** Runs one round-trip call: grant check, the capability function, failure containment. */
-  invoke(scope: ExecutionScope, iface: string, fnName: string, args: readonly unknown[]): Promise<InvokeResult>;
+  invoke(execution: ExecutionView, iface: string, fnName: string, args: readonly unknown[]): Promise<InvokeResult>;
 }

@@ -50,8 +50,8 @@ export interface ExecutionServices {
   readonly signal: AbortSignal;
 }
 
-/** One execution as the capability registry works with it: who calls, what is granted, where to log, per-capability state. */
-export interface ExecutionScope {
+/** An execution as the capabilities see it (the registry, per call): who calls, what is granted, where to log, per-capability state. */
+export interface ExecutionView {
   readonly ctx: ExecutionContext;
   readonly install: InstallView;
   readonly grants: ReadonlySet<CapabilityName>;

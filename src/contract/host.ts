@@ -25,3 +25,6 @@ export type HostCallAnswer = HostResult | { kind: 'abort'; code: FaultCode; mess
 
 /** What the capability registry answers a round-trip call with: a result, a dropped (ungranted, no-effect) call, or a failure that ends the execution. */
 export type InvokeResult = HostResult | { kind: 'dropped' } | { kind: 'failed'; message: string };
+
+/** What the guest gets back from a dropped call (ungranted, no effect): nothing. */
+export const DROPPED_ANSWER: HostResult = { kind: 'value', value: undefined };

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { NO_LOCAL_PLAN, type CapabilityHost, type CapabilityName, type ExecutionContext, type ExecutionScope, type ExecutionServices, type FaultCode, type GuestHttpRequest, type HostCallAnswer, type LocalPlan } from '../contract/index.js';
+import { DROPPED_ANSWER, NO_LOCAL_PLAN, type CapabilityHost, type CapabilityName, type ExecutionContext, type ExecutionView, type ExecutionServices, type FaultCode, type GuestHttpRequest, type HostCallAnswer, type InstallView, type LocalPlan } from '../contract/index.js';
 import { ArtifactStore, type Artifact } from './artifact-store.js';
 import { WorkerPool, type HostSession, type HotWaitStats, type JobResult } from './worker-pool.js';
 import type { EngineApi, EngineEvents, EnginePrepareResult, ExecuteInput, ExecuteOutcome, ExecutionReport, LogRecord, WarmInput, WarmOutcome } from './api.js';
@@ -288,41 +288,35 @@ function pagesFor(memoryMb: number): number {
 }
 
 /**
- * What capability functions see of their execution. A class, not an object literal: V8 made the
- * literal — it has an accessor, `get signal()` — in a way that kept everything it pointed to alive
- * through scavenges until the next full GC. With one per request the main thread promoted 14-18 %
- * of what it allocated and its scavenges took ~7 ms; with this class 0.3 % and under 1 ms
- * (BENCHMARKS.md).
+ * The main thread's state of one execution: budgets, log records, denial notes, its end. One object
+ * in three roles — the ExecutionView the capability registry works with, the ExecutionServices
+ * capability functions get (`services` is the session itself), the HostSession the pool hands the
+ * execution's host traffic to.
+ *
+ * A class, not an object literal: V8 made the literal that capability functions saw — it has an
+ * accessor, `get signal()` — in a way that kept everything it pointed to alive through scavenges
+ * until the next full GC. With one per request the main thread promoted 14-18 % of what it
+ * allocated and its scavenges took ~7 ms; with a class 0.3 % and under 1 ms (BENCHMARKS.md).
  */
-class SessionServices implements ExecutionServices {
-  constructor(private readonly session: ExecutionSession) {}
-
-  log(level: LogRecord['level'], message: string, stream: LogRecord['stream'] = 'log'): void {
-    this.session.log(level, message, stream);
-  }
-
-  noteDenied(capability: CapabilityName, fn: string, reason: string): void {
-    this.session.noteDenied(capability, fn, reason);
-  }
-
-  get signal(): AbortSignal {
-    return this.session.endSignal();
-  }
-}
-
-/** Main-thread side of one execution: host-call budget, logging budget, denial notes. */
-class ExecutionSession implements HostSession {
-  private hostCalls = 0;
+class ExecutionSession implements ExecutionView, ExecutionServices, HostSession {
+  readonly ctx: ExecutionContext;
+  readonly install: InstallView;
+  readonly grants: ReadonlySet<CapabilityName>;
+  readonly services: ExecutionServices = this;
+  readonly states = new Map<CapabilityName, { config: unknown; state: unknown }>();
+  /**
+   * Calls that reached the main thread (round trips, one-way calls): what the report counts when
+   * the worker's own count is lost with it (deadline, crash). The host-call cap is the worker's
+   * alone (guest-worker.ts callHost), which counts every call, local ones included.
+   */
+  private callsSeen = 0;
   private deniedCalls = 0;
   private logRecords = 0;
   private droppedLogRecords = 0;
   private readonly deniedNoted = new Set<string>();
   /** made when a capability first asks for the end signal: most executions never do, and aborting costs a DOMException */
   private controller: AbortController | null = null;
-  private readonly states = new Map<CapabilityName, { config: unknown; state: unknown }>();
   abortReason: { code: FaultCode; message: string } | null = null;
-  private readonly services: ExecutionServices;
-  private readonly scope: ExecutionScope;
   private local: LocalPlan = NO_LOCAL_PLAN;
 
   constructor(
@@ -330,20 +324,20 @@ class ExecutionSession implements HostSession {
     private readonly limits: ExecutionLimits,
     private readonly registry: CapabilityHost,
   ) {
-    this.services = new SessionServices(this);
-    this.scope = { ctx: input.ctx, install: input.install, grants: input.grants, services: this.services, states: this.states };
+    this.ctx = input.ctx;
+    this.install = input.install;
+    this.grants = input.grants;
   }
 
   /** What the worker answers itself for this execution (per-execution answers, one-way calls). */
   planLocal(importedFunctions: Record<string, string[]>): LocalPlan {
-    this.local = this.registry.localPlan(this.scope, importedFunctions);
+    this.local = this.registry.localPlan(this, importedFunctions);
     return this.local;
   }
 
-  /** Accounts for the calls the worker answered locally; its count of all calls is authoritative. */
+  /** Accounts for the calls the worker answered locally. */
   recordLocal(stats: ExecutionStats): void {
-    this.registry.recordLocal(this.scope, this.local, stats.localCalls, stats.workerCalls);
-    this.hostCalls = Math.max(this.hostCalls, stats.hostCalls);
+    this.registry.recordLocal(this, this.local, stats.localCalls, stats.workerCalls);
   }
 
   oneWay(iface: string, fn: string, args: unknown[]): void {
@@ -352,8 +346,9 @@ class ExecutionSession implements HostSession {
     });
   }
 
+  /** `stats`: the worker's, whose count of host calls (all deliveries) is authoritative. */
   report(durationMs: number, stats: ExecutionStats | null): ExecutionReport {
-    return { hostCalls: this.hostCalls, deniedCalls: this.deniedCalls, logRecords: this.logRecords, droppedLogRecords: this.droppedLogRecords, durationMs, stats };
+    return { hostCalls: Math.max(this.callsSeen, stats?.hostCalls ?? 0), deniedCalls: this.deniedCalls, logRecords: this.logRecords, droppedLogRecords: this.droppedLogRecords, durationMs, stats };
   }
 
   end(): void {
@@ -372,7 +367,7 @@ class ExecutionSession implements HostSession {
   }
 
   /** ExecutionServices.signal */
-  endSignal(): AbortSignal {
+  get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.ended) this.controller.abort();
@@ -381,13 +376,9 @@ class ExecutionSession implements HostSession {
   }
 
   async call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer> {
-    this.hostCalls++;
-    if (this.hostCalls > this.limits.maxHostCalls) {
-      this.abortReason = { code: 'host_call_limit', message: `the guest made more than ${this.limits.maxHostCalls} host calls` };
-      return { kind: 'abort', ...this.abortReason };
-    }
-    const result = await this.registry.invoke(this.scope, iface, fn, args);
-    if (result.kind === 'dropped') return { kind: 'value', value: undefined };
+    this.callsSeen++;
+    const result = await this.registry.invoke(this, iface, fn, args);
+    if (result.kind === 'dropped') return DROPPED_ANSWER;
     if (result.kind === 'failed') {
       this.abortReason = { code: 'host_error', message: result.message };
       return { kind: 'abort', ...this.abortReason };
@@ -400,7 +391,7 @@ class ExecutionSession implements HostSession {
   }
 
   /** ExecutionServices.log */
-  log(level: LogRecord['level'], message: string, stream: LogRecord['stream']): void {
+  log(level: LogRecord['level'], message: string, stream: LogRecord['stream'] = 'log'): void {
     if (this.logRecords >= this.limits.maxLogRecords) {
       this.droppedLogRecords++;
       return;

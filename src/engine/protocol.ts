@@ -61,7 +61,7 @@ export interface ExecuteMessage {
   context: GuestContextData;
   request: GuestHttpRequest;
   maxResponseBytes: number;
-  /** the worker ends the execution with `host_call_limit` past this many calls, local ones included */
+  /** the worker ends the execution with `host_call_limit` past this many calls, local ones included (the only place the cap is counted) */
   maxHostCalls: number;
   /**
    * One-way calls (log records) keep at most this many UTF-16 units of a string argument, plus one:

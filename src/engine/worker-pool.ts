@@ -19,7 +19,7 @@ const COLD_LOAD_GRACE_MS = 10_000;
 export const MAX_GUESTS_PER_WORKER = 16;
 const WORKER_URL = new URL('./guest/guest-worker.js', import.meta.url);
 
-/** Main-thread handler of one execution's host traffic. */
+/** What the pool needs of an execution's main-thread side (engine.ts ExecutionSession): its host traffic. */
 export interface HostSession {
   call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer>;
   /** a call the guest did not wait for (one-way delivery) */
@@ -78,6 +78,7 @@ interface Slot {
   markReady: (sideErrors: readonly string[]) => void;
 }
 
+/** A job a worker is running now, with its deadline timer and hot-wait accounting. */
 interface RunningJob {
   id: number;
   job: PoolJob;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { effectiveGrants, DEFAULT_GRANTS } from '../../src/capabilities/grants.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CapabilityRegistry } from '../../src/capabilities/registry.js';
-import type { ExecutionScope } from '../../src/contract/index.js';
+import type { ExecutionView } from '../../src/contract/index.js';
 import type { CapabilityName, ExecutionServices } from '../../src/capabilities/capability.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createStoreTenantData } from '../../src/store/tenant-data.js';
@@ -72,7 +72,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function scope(grants: CapabilityName[]): ExecutionScope & { denied: string[] } {
+function scope(grants: CapabilityName[]): ExecutionView & { denied: string[] } {
   const denied: string[] = [];
   const services: ExecutionServices = { log: () => {}, noteDenied: (cap, fn) => denied.push(`${cap} ${fn}`), signal: new AbortController().signal };
   return {
