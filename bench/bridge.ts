@@ -9,7 +9,7 @@ import { buildHostCallsGuest } from './guests.js';
 import { createBenchEngine } from './engine-runtime.js';
 import { emptyResult, progress, type BenchConfig, type SectionResult } from './results.js';
 import { WARM_UP, describeWarmUp, summarize, timeSequential, warmUntilSteady } from './stats.js';
-import type { GuestHttpRequest } from '../src/engine/protocol.js';
+import type { GuestHttpRequest } from '../src/contract/index.js';
 
 const CALLS = 64;
 

@@ -5,14 +5,14 @@
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, type ExecuteOutcome } from '../src/engine/engine.js';
+import { Engine } from '../src/engine/engine.js';
+import type { ExecuteOutcome } from '../src/engine/api.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { createStoreTenantData } from '../src/store/tenant-data.js';
 import { createCapabilityRegistry } from '../src/capabilities/index.js';
 import type { CapabilityCallObserver } from '../src/capabilities/registry.js';
 import type { CapabilityName, InstallView } from '../src/capabilities/capability.js';
-import type { ExecutionContext, ExecutionUser } from '../src/engine/execution-context.js';
-import type { GuestHttpRequest } from '../src/engine/protocol.js';
+import type { ExecutionContext, ExecutionUser, GuestHttpRequest } from '../src/contract/index.js';
 import type { ExecutionLimits } from '../src/engine/limits.js';
 import { InMemoryBackend, createInMemoryRegistry } from './in-memory-host.js';
 import { progress, type BenchConfig } from './results.js';

@@ -10,7 +10,8 @@
 import { ResourceLedger, createWasiImports } from '../src/engine/guest/wasi.js';
 import { GuestInstance } from '../src/engine/guest/guest-instance.js';
 import { loadGlue } from '../src/engine/guest/glue.js';
-import type { CoreModuleSpec, GuestContextData, GuestResponse } from '../src/engine/protocol.js';
+import type { CoreModuleSpec } from '../src/engine/protocol.js';
+import type { GuestContextData, GuestResponse } from '../src/contract/index.js';
 import { InMemoryBackend, jcoHostImports, type ContextData } from './in-memory-host.js';
 import { checkSevenBody, httpRequest } from './guests.js';
 import { compileSpec, kitchenSinkArtifact, loadedGuest, readCoreModules, rewriteForRestore } from './guest-loading.js';

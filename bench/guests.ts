@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentEmbed, componentNew, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
-import type { GuestHttpRequest } from '../src/engine/protocol.js';
+import type { GuestHttpRequest } from '../src/contract/index.js';
 import type { HandlerName } from './results.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

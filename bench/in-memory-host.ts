@@ -10,7 +10,7 @@
  */
 import { CapabilityRegistry, type CapabilityCallObserver } from '../src/capabilities/registry.js';
 import { defineCapability, err, ok, value, type Capability, type CapabilityFunction, type Delivery, type HostResult } from '../src/capabilities/capability.js';
-import type { CreateWorkerFunctions } from '../src/capabilities/worker-side.js';
+import type { CreateWorkerFunctions } from '../src/contract/index.js';
 
 export interface ContextData {
   requestId: string | undefined;
@@ -134,7 +134,7 @@ function capability(name: `cap:${string}`, iface: string, functions: Record<stri
 
 type ListInput = { page?: number; pageSize?: number };
 
-/** The worker side of the fixed-data stand-ins (src/capabilities/worker-side.ts): the same fixtures, per worker. */
+/** The worker side of the fixed-data stand-ins (src/contract/worker-side.ts): the same fixtures, per worker. */
 export const createWorkerFunctions: CreateWorkerFunctions = () => {
   const fixtures = new InMemoryBackend();
   return {

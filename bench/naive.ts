@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
-import type { GuestResponse } from '../src/engine/protocol.js';
+import type { GuestResponse } from '../src/contract/index.js';
 import { InMemoryBackend, jcoHostImports, type ContextData } from './in-memory-host.js';
 import { checkSevenBody, httpRequest, kitchenSinkBytes } from './guests.js';
 import { emptyResult, progress, type BenchConfig, type HandlerName, type SectionResult } from './results.js';

@@ -8,7 +8,7 @@
  * functions themselves), measured per sequential request.
  */
 import { checkSevenBody, httpRequest, kitchenSinkBytes } from './guests.js';
-import type { ExecuteOutcome } from '../src/engine/engine.js';
+import type { ExecuteOutcome } from '../src/engine/api.js';
 import { createBenchEngine, responseBody, type CapabilityBackend } from './engine-runtime.js';
 import { emptyResult, progress, type BenchConfig, type HandlerName, type SectionResult } from './results.js';
 import { WARM_UP, describeWarmUp, measureThroughput, summarize, warmUntilSteady } from './stats.js';

@@ -15,7 +15,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { componentEmbed, componentNew } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { createCapabilityRegistry } from '../src/capabilities/index.js';
 import { DIALECTS } from '../src/capabilities/dialects.js';
-import type { CapabilityRegistry, CallScope } from '../src/capabilities/registry.js';
+import type { CapabilityRegistry } from '../src/capabilities/registry.js';
+import type { ExecutionView } from '../src/contract/index.js';
 import type { ExecutionServices } from '../src/capabilities/capability.js';
 import { importedFunctionsOf, transpileComponent } from '../src/engine/artifact-store.js';
 import { checkComponentShape } from '../src/engine/component-check.js';
@@ -55,7 +56,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function ungranted(): CallScope {
+function ungranted(): ExecutionView {
   const services: ExecutionServices = { log: () => {}, noteDenied: () => {}, signal: new AbortController().signal };
   return {
     ctx: { requestId: 'r', tenantId: 't', extensionId: 'e', installId: 'i', versionId: 'v', contentHash: 'sha256:x', user: null, config: {} },

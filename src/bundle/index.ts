@@ -10,12 +10,12 @@ export { readBundle, type BundleContents } from './read-bundle.js';
 export { extractBundle, readExtracted, type ExtractOptions, type ExtractedBundle } from './extract.js';
 export { ExtractedBundleCache, type CachedBundle, type ExtractedBundleCacheOptions } from './extracted-cache.js';
 export { packBundle, packBundleDirectory, type BundleParts, type DirectoryPackResult, type PackedBundle } from './pack.js';
+export { keyIdOf } from './key-id.js';
 export {
   SIGNATURE_FILE_SUFFIX,
   SIGNATURE_FORMAT,
   bundleSignatureSchema,
   generateSigningKeyPair,
-  keyIdOf,
   parseSignature,
   signContentHash,
   verifyBundleSignature,

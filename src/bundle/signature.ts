@@ -10,10 +10,11 @@
  *
  * Key id: `ed25519:` + the first 16 hex digits of SHA-256 over the key's SPKI DER encoding.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { z } from 'zod';
 import { isContentHash, type ContentHash } from './content-hash.js';
 import type { TrustBundle } from './trust.js';
+import { keyIdOf } from './key-id.js';
 
 export const SIGNATURE_FORMAT = 'alga-bundle-signature@1';
 export const SIGNATURE_FILE_SUFFIX = '.sig';
@@ -43,11 +44,6 @@ export function parseSignature(text: string): SignatureParse {
   const parsed = bundleSignatureSchema.safeParse(value);
   if (!parsed.success) return { kind: 'err', message: `signature is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
   return { kind: 'ok', signature: parsed.data };
-}
-
-export function keyIdOf(publicKey: KeyObject): string {
-  const der = publicKey.export({ type: 'spki', format: 'der' });
-  return `ed25519:${createHash('sha256').update(der).digest('hex').slice(0, 16)}`;
 }
 
 export interface SigningKeyPair {

@@ -9,7 +9,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { keyIdOf } from './signature.js';
+import { keyIdOf } from './key-id.js';
 
 export const TRUST_FORMAT = 'alga-trust-bundle@1';
 

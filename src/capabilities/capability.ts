@@ -18,12 +18,10 @@
  * for WIT `result`s and `value(v)` for plain returns; modules declare their interfaces with
  * dialects.ts `serve`, which types each function's answer by its WIT signature (src/generated/wit/).
  */
-import type { ExecutionContext } from '../engine/execution-context.js';
+import type { CapabilityName, ExecutionContext, ExecutionServices, HostResult, InstallView, WorkerSide } from '../contract/index.js';
 
-export type CapabilityName = `cap:${string}`;
-
-/** The answer of one capability function, as it crosses the bridge back to the guest. */
-export type HostResult = Ok | Err | Value;
+// The contract types a capability module uses with the ones declared here (src/contract declares them).
+export type { CapabilityName, ExecutionServices, HostResult, InstallView, WorkerSide } from '../contract/index.js';
 
 /** The `ok` case of a WIT `result<T, E>`. */
 export interface Ok<T = unknown> {
@@ -74,16 +72,6 @@ export type DeniedAnswer<F = unknown> =
   | ((ctx: ExecutionContext) => AnswerOf<F>)
   | (F extends { readonly ok: unknown } ? never : F extends { readonly returns: infer T } ? (undefined extends T ? 'drop' : never) : 'drop');
 
-/** Facilities every execution offers capability functions (logging, counters, limits). */
-export interface ExecutionServices {
-  /** Write a record to the install's log with the execution's context. */
-  log(level: 'debug' | 'info' | 'warn' | 'error', message: string, stream?: 'log' | 'stdout' | 'stderr'): void;
-  /** Note a denied call (counted, logged once per execution per capability). */
-  noteDenied(capability: CapabilityName, fn: string, reason: string): void;
-  /** Abort signal that fires when the execution ends (deadline, fault or completion). */
-  readonly signal: AbortSignal;
-}
-
 /**
  * How a guest call reaches a function (default: `round-trip`, the guest blocks while the main
  * thread runs the function and answers).
@@ -95,7 +83,7 @@ export interface ExecutionServices {
  *    dispatched; the worker answers from it. Calls are still counted, observed and, when denied,
  *    noted — after the execution, from the worker's counts.
  *  - `in-worker`: the worker runs the function itself, synchronously, with the capability's worker
- *    side (`Capability.worker`, see worker-side.ts) — a read from a SQLite file every worker opens,
+ *    side (`Capability.worker`, see contract/worker-side.ts) — a read from a SQLite file every worker opens,
  *    say. Only when the capability has a worker side for this runner's backend (none for
  *    PostgreSQL, whose client is asynchronous): otherwise the call is a round trip. Even then the
  *    pool sends these calls as round trips while the main thread has a core free to answer them at
@@ -104,17 +92,6 @@ export interface ExecutionServices {
  *    latency) and their log lines kept, after the execution, from the worker's report.
  */
 export type Delivery = 'round-trip' | 'one-way' | 'per-execution' | 'in-worker';
-
-/**
- * Where a worker finds a capability's `in-worker` functions: a module it imports when it starts,
- * whose `createWorkerFunctions(init)` (worker-side.ts) opens the backend and returns them.
- */
-export interface WorkerSide {
-  /** file URL of the module */
-  readonly module: string;
-  /** what the module needs to open its backend; structured-cloneable (it crosses to every worker) */
-  readonly init: unknown;
-}
 
 /** One call of a capability function: the guest's arguments and what the execution offers. */
 export interface CapabilityCall<Config, State, F = unknown> {
@@ -148,17 +125,6 @@ export interface InterfaceImpl<Config, State> {
   readonly onFailure?: HostResult;
   /** per function: how calls reach it (absent: `round-trip`) */
   readonly delivery?: Readonly<Record<string, Delivery>>;
-}
-
-/** The install's view as a capability's `configure` sees it. */
-export interface InstallView {
-  readonly installId: string;
-  readonly tenantId: string;
-  readonly extensionId: string;
-  readonly versionId: string | null;
-  readonly config: Readonly<Record<string, string>>;
-  readonly egressAllow: readonly string[];
-  readonly uiProxy: { readonly baseUrl: string } | null;
 }
 
 export interface Capability<Config = unknown, State = unknown> {

@@ -2,9 +2,8 @@
  * The capability registry: which module serves which WIT function, and the one place where grants
  * are checked, denials counted and failures contained.
  */
-import type { Capability, CapabilityName, DeniedAnswer, ExecutionServices, HostResult, InstallView, InterfaceImpl, WorkerSide } from './capability.js';
-import type { WorkerCallRecord } from './worker-side.js';
-import type { ExecutionContext } from '../engine/execution-context.js';
+import type { Capability, DeniedAnswer, InterfaceImpl } from './capability.js';
+import { DROPPED_ANSWER, type CapabilityHost, type CapabilityName, type ExecutionView, type HostResult, type InWorkerCall, type InvokeResult, type LocalPlan, type WorkerCallRecord, type WorkerSideSpec } from '../contract/index.js';
 
 export type CallOutcome = 'ok' | 'error' | 'denied' | 'dropped' | 'failed';
 
@@ -20,40 +19,14 @@ interface Entry {
   denied: DeniedAnswer | undefined;
 }
 
-/** Per-execution view the registry needs: who is calling, what is granted, where to log. */
-export interface CallScope {
-  readonly ctx: ExecutionContext;
-  readonly install: InstallView;
-  readonly grants: ReadonlySet<CapabilityName>;
-  readonly services: ExecutionServices;
-  /** per-capability state for this execution, built on first use */
-  readonly states: Map<CapabilityName, { config: unknown; state: unknown }>;
+/** An ungranted call with no denied answer (or `drop`) is dropped: no effect, it returns nothing. */
+function isDropped(denied: DeniedAnswer | undefined): denied is 'drop' | undefined {
+  return denied === undefined || denied === 'drop';
 }
 
-export type InvokeResult = HostResult | { kind: 'dropped' } | { kind: 'failed'; message: string };
-
-/**
- * What a worker may answer without a round trip for one execution (see `Delivery`): the
- * per-execution answers by `iface#fn` (and the denied answers of ungranted in-worker functions),
- * the one-way functions, and the granted in-worker functions with what the worker needs to run them.
- */
-export interface LocalPlan {
-  readonly answers: Readonly<Record<string, HostResult>>;
-  readonly oneWay: readonly string[];
-  readonly inWorker: Readonly<Record<string, InWorkerCall>>;
-}
-
-/** How the worker runs one in-worker function for an execution. */
-export interface InWorkerCall {
-  /** the capability's `configure(install)` */
-  readonly config: unknown;
-  /** the answer when the function throws; null: the execution ends with `host_error` */
-  readonly onFailure: HostResult | null;
-}
-
-/** A capability's worker side, as the pool hands it to every worker. */
-export interface WorkerSideSpec extends WorkerSide {
-  readonly capability: CapabilityName;
+/** How an ungranted call of `entry` is counted. */
+function deniedOutcome(entry: Entry): 'denied' | 'dropped' {
+  return isDropped(entry.denied) ? 'dropped' : 'denied';
 }
 
 interface Deliveries {
@@ -62,9 +35,7 @@ interface Deliveries {
   inWorker: [string, Entry][];
 }
 
-export const NO_LOCAL_PLAN: LocalPlan = { answers: {}, oneWay: [], inWorker: {} };
-
-export class CapabilityRegistry {
+export class CapabilityRegistry implements CapabilityHost {
   private readonly byFunction = new Map<string, Entry>();
   private readonly capabilities = new Map<CapabilityName, Capability<unknown, unknown>>();
 
@@ -107,17 +78,17 @@ export class CapabilityRegistry {
   }
 
   /** The local plan of an execution, for the functions its component imports. */
-  localPlan(scope: CallScope, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan {
+  localPlan(execution: ExecutionView, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan {
     const { perExecution, oneWay, inWorker } = this.deliveries(importedFunctions);
     const answers: Record<string, HostResult> = {};
     for (const [key, entry] of perExecution) {
-      const answer = this.answerOnce(scope, entry);
+      const answer = this.answerOnce(execution, entry);
       if (answer) answers[key] = answer;
     }
     const workerCalls: Record<string, InWorkerCall> = {};
     for (const [key, entry] of inWorker) {
-      if (!scope.grants.has(entry.capability.name)) answers[key] = this.deniedAnswer(scope, entry);
-      else workerCalls[key] = { config: this.prepared(scope, entry.capability).config, onFailure: entry.impl.onFailure ?? null };
+      if (!execution.grants.has(entry.capability.name)) answers[key] = this.deniedAnswer(execution, entry);
+      else workerCalls[key] = { config: this.prepared(execution, entry.capability).config, onFailure: entry.impl.onFailure ?? null };
     }
     return { answers, oneWay, inWorker: workerCalls };
   }
@@ -149,7 +120,7 @@ export class CapabilityRegistry {
    * Accounts for calls a worker answered from the plan: counted, observed and denials noted
    * exactly as if each had made the round trip. `workerCalls`: the in-worker functions it ran.
    */
-  recordLocal(scope: CallScope, plan: LocalPlan, counts: Readonly<Record<string, number>>, workerCalls: readonly WorkerCallRecord[]): void {
+  recordLocal(execution: ExecutionView, plan: LocalPlan, counts: Readonly<Record<string, number>>, workerCalls: readonly WorkerCallRecord[]): void {
     for (const call of workerCalls) {
       const entry = this.byFunction.get(call.key);
       if (!entry || !plan.inWorker[call.key]) continue;
@@ -160,21 +131,21 @@ export class CapabilityRegistry {
       const answer = plan.answers[key];
       if (!entry || !answer) continue;
       const fnName = key.slice(key.indexOf('#') + 1);
-      const granted = scope.grants.has(entry.capability.name);
-      const outcome: CallOutcome = !granted ? (entry.denied === undefined || entry.denied === 'drop' ? 'dropped' : 'denied') : answer.kind === 'err' ? 'error' : 'ok';
+      const granted = execution.grants.has(entry.capability.name);
+      const outcome: CallOutcome = !granted ? deniedOutcome(entry) : answer.kind === 'err' ? 'error' : 'ok';
       for (let i = 0; i < n; i++) {
-        if (!granted) scope.services.noteDenied(entry.capability.name, key, `${entry.capability.name} is not granted`);
+        if (!granted) execution.services.noteDenied(entry.capability.name, key, `${entry.capability.name} is not granted`);
         this.observer?.onCall(entry.capability.name, fnName, outcome, 0);
       }
     }
   }
 
   /** A per-execution answer, or null to leave the function to round trips (which report failures). */
-  private answerOnce(scope: CallScope, entry: Entry): HostResult | null {
-    if (!scope.grants.has(entry.capability.name)) return this.deniedAnswer(scope, entry);
+  private answerOnce(execution: ExecutionView, entry: Entry): HostResult | null {
+    if (!execution.grants.has(entry.capability.name)) return this.deniedAnswer(execution, entry);
     try {
-      const prepared = this.prepared(scope, entry.capability);
-      const result = entry.fn({ args: [], ctx: scope.ctx, config: prepared.config, state: prepared.state, services: scope.services });
+      const prepared = this.prepared(execution, entry.capability);
+      const result = entry.fn({ args: [], ctx: execution.ctx, config: prepared.config, state: prepared.state, services: execution.services });
       if (result instanceof Promise) {
         // declared per-execution but async: a mistake in the module; round trips still serve it
         result.catch(() => {});
@@ -186,49 +157,48 @@ export class CapabilityRegistry {
     }
   }
 
-  /** What an ungranted function answers when the worker answers for it (a dropped call returns nothing). */
-  private deniedAnswer(scope: CallScope, entry: Entry): HostResult {
+  /**
+   * What an ungranted function answers — the one place a denied answer is made, for round trips
+   * (invoke) and for the worker's plan (localPlan) alike. A dropped call returns nothing.
+   */
+  private deniedAnswer(execution: ExecutionView, entry: Entry): HostResult {
     const answer = entry.denied;
-    if (answer === undefined || answer === 'drop') return { kind: 'value', value: undefined };
-    return typeof answer === 'function' ? answer(scope.ctx) : answer;
+    if (isDropped(answer)) return DROPPED_ANSWER;
+    return typeof answer === 'function' ? answer(execution.ctx) : answer;
   }
 
-  private prepared(scope: CallScope, capability: Capability<unknown, unknown>): { config: unknown; state: unknown } {
-    let prepared = scope.states.get(capability.name);
+  private prepared(execution: ExecutionView, capability: Capability<unknown, unknown>): { config: unknown; state: unknown } {
+    let prepared = execution.states.get(capability.name);
     if (!prepared) {
-      const config = capability.configure(scope.install);
-      prepared = { config, state: capability.prepare(scope.ctx, config) };
-      scope.states.set(capability.name, prepared);
+      const config = capability.configure(execution.install);
+      prepared = { config, state: capability.prepare(execution.ctx, config) };
+      execution.states.set(capability.name, prepared);
     }
     return prepared;
   }
 
-  async invoke(scope: CallScope, iface: string, fnName: string, args: readonly unknown[]): Promise<InvokeResult> {
+  async invoke(execution: ExecutionView, iface: string, fnName: string, args: readonly unknown[]): Promise<InvokeResult> {
     const entry = this.byFunction.get(`${iface}#${fnName}`);
     if (!entry) return { kind: 'failed', message: `no capability serves ${iface}#${fnName}` };
     const { capability } = entry;
     const started = performance.now();
     const observe = (outcome: CallOutcome) => this.observer?.onCall(capability.name, fnName, outcome, (performance.now() - started) / 1000);
 
-    if (!scope.grants.has(capability.name)) {
-      scope.services.noteDenied(capability.name, `${iface}#${fnName}`, `${capability.name} is not granted`);
-      const answer = entry.denied;
-      if (answer === undefined || answer === 'drop') {
-        observe('dropped');
-        return { kind: 'dropped' };
-      }
-      observe('denied');
-      return typeof answer === 'function' ? answer(scope.ctx) : answer;
+    if (!execution.grants.has(capability.name)) {
+      execution.services.noteDenied(capability.name, `${iface}#${fnName}`, `${capability.name} is not granted`);
+      const outcome = deniedOutcome(entry);
+      observe(outcome);
+      return outcome === 'dropped' ? { kind: 'dropped' } : this.deniedAnswer(execution, entry);
     }
 
     try {
-      const prepared = this.prepared(scope, capability);
-      const result = await entry.fn({ args, ctx: scope.ctx, config: prepared.config, state: prepared.state, services: scope.services });
+      const prepared = this.prepared(execution, capability);
+      const result = await entry.fn({ args, ctx: execution.ctx, config: prepared.config, state: prepared.state, services: execution.services });
       observe(result.kind === 'err' ? 'error' : 'ok');
       return result;
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      scope.services.log('error', `${iface}#${fnName} failed: ${message}`);
+      execution.services.log('error', `${iface}#${fnName} failed: ${message}`);
       observe('failed');
       if (entry.impl.onFailure) return entry.impl.onFailure;
       return { kind: 'failed', message: `${iface}#${fnName} failed` };

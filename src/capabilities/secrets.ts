@@ -8,7 +8,7 @@
 import { defineCapability, err, ok, value } from './capability.js';
 import type { AnswerOf, Capability, CapabilityFunction } from './capability.js';
 import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
-import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from './worker-side.js';
+import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from '../contract/index.js';
 import { createSecretsReader, type SecretLookup, type SecretsStore } from '../store/secrets.js';
 import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
 

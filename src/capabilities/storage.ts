@@ -11,7 +11,7 @@ import { defineCapability, err, ok } from './capability.js';
 import type { AnswerOf, Capability, CapabilityFunction, Err } from './capability.js';
 import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
 import type { StorageEntry, StorageError } from '../generated/wit/seed.js';
-import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from './worker-side.js';
+import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from '../contract/index.js';
 import { createKvReader, type KvEntry, type KvGetResult, type KvListResult, type KvStore } from '../store/kv.js';
 import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
 import type { KvLimits } from '../store/kv-limits.js';

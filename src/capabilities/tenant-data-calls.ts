@@ -5,12 +5,12 @@
  * for any failure written to the install's log so the extension author can see why. Over the
  * embedded store both capabilities also share one worker side (below).
  */
-import type { ExecutionContext } from '../engine/execution-context.js';
+import type { ExecutionContext } from '../contract/index.js';
 import type { TenantDataError, TenantDataResult, TenantDataScope } from '../store/tenant-data-model.js';
 import { createTenantDataReader } from '../store/tenant-data.js';
 import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
 import { err, ok, type Err, type ExecutionServices, type Ok, type WorkerSide } from './capability.js';
-import type { CallLogger, CreateWorkerFunctions, WorkerFunction, WorkerFunctions } from './worker-side.js';
+import type { CallLogger, CreateWorkerFunctions, WorkerFunction, WorkerFunctions } from '../contract/index.js';
 
 export function tenantDataScope(ctx: ExecutionContext, services: ExecutionServices): TenantDataScope {
   return new ExecutionScope(ctx, services);

@@ -16,7 +16,7 @@ import { defineCapability, err, ok } from './capability.js';
 import type { AnswerOf, Capability, ExecutionServices } from './capability.js';
 import { serve, type SeedInterfaces } from './dialects.js';
 import type { ProxyError } from '../generated/wit/seed.js';
-import type { ExecutionContext } from '../engine/execution-context.js';
+import type { ExecutionContext } from '../contract/index.js';
 import { EgressAllowlist } from '../net/egress-allowlist.js';
 import { guardedFetch } from '../net/guarded-fetch.js';
 import type { EgressPolicy, HttpHeader, Resolver } from '../net/guarded-fetch.js';

@@ -7,7 +7,7 @@
  * user's client id and the envelope's `additional_fields`, as key/value pairs sorted by key
  * (code-unit order, so the same map always gives the same list).
  */
-import type { ExecutionContext, ExecutionUser } from '../engine/execution-context.js';
+import type { ExecutionContext, ExecutionUser } from '../contract/index.js';
 import { defineCapability, err, ok, type Capability, type Err, type Ok } from './capability.js';
 import { serve } from './dialects.js';
 import type { UserError } from '../generated/wit/seed.js';

@@ -1,5 +1,5 @@
 /** A guest response as JSON for people: body as text when it is valid UTF-8, else base64. */
-import type { GuestResponse } from '../engine/protocol.js';
+import type { GuestResponse } from '../contract/index.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -4,58 +4,23 @@
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import type { CapabilityName, ExecutionServices, InstallView } from '../capabilities/capability.js';
-import { NO_LOCAL_PLAN, type CallScope, type CapabilityRegistry, type LocalPlan } from '../capabilities/registry.js';
-import type { ExecutionContext } from './execution-context.js';
-import { ArtifactStore, type Artifact, type PrepareResult } from './artifact-store.js';
-import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
+import { DROPPED_ANSWER, NO_LOCAL_PLAN, type CapabilityHost, type CapabilityName, type ExecutionContext, type ExecutionView, type ExecutionServices, type FaultCode, type GuestHttpRequest, type HostCallAnswer, type InstallView, type LocalPlan } from '../contract/index.js';
+import { ArtifactStore, type Artifact } from './artifact-store.js';
+import { WorkerPool, type HostSession, type HotWaitStats, type JobResult } from './worker-pool.js';
+import type { EngineApi, EngineEvents, EnginePrepareResult, ExecuteInput, ExecuteOutcome, ExecutionReport, LogRecord, WarmInput, WarmOutcome } from './api.js';
 import type { FairnessOptions } from './fair-scheduler.js';
 import { inspectModule, MemoryCapTooSmallError, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
 import { WRITE_TRACKING_SECTION } from './write-tracking.js';
 import { instanceStateOf } from './instance-state.js';
-import type { CoreModuleSpec, ModuleData, ExecutionStats, FaultCode, GuestHttpRequest, GuestResponse, HostCallAnswer, LoadMessage } from './protocol.js';
+import type { CoreModuleSpec, ModuleData, ExecutionStats, LoadMessage } from './protocol.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
-import type { LogFields } from '../store/logs.js';
 import { DEFAULT_LIMITS, limitsWithDefaults, type ExecutionLimits } from './limits.js';
-
-/** A log record as the engine emits it: the store's fields, before the store gives it an id. */
-export interface LogRecord extends Omit<LogFields, 'install' | 'request_id'> {
-  ts: string;
-  truncated: boolean;
-  /** null when the execution has no install (alga-runner run without one) */
-  install: string | null;
-  request_id: string;
-}
-
-export interface ExecuteInput {
-  contentHash: string;
-  ctx: ExecutionContext;
-  install: InstallView;
-  grants: ReadonlySet<CapabilityName>;
-  request: GuestHttpRequest;
-  limits?: Partial<ExecutionLimits>;
-  instanceMode?: 'fresh' | 'reuse';
-  /** receives every log record of the execution (guest logging, stdout/stderr, host notes) */
-  onLog?: (record: LogRecord) => void;
-}
-
-export interface ExecutionReport {
-  hostCalls: number;
-  deniedCalls: number;
-  logRecords: number;
-  droppedLogRecords: number;
-  durationMs: number;
-  stats: ExecutionStats | null;
-}
-
-export type ExecuteOutcome =
-  | { kind: 'ok'; response: GuestResponse; report: ExecutionReport }
-  | { kind: 'fault'; code: FaultCode | 'not_prepared'; message: string; report: ExecutionReport };
 
 export interface EngineOptions {
   /** where transpiled artifacts are kept (survives restarts) */
   cacheDir: string;
-  registry: CapabilityRegistry;
+  /** the capability registry (capabilities/registry.ts) */
+  registry: CapabilityHost;
   /** worker count; default = cores */
   workers?: number;
   /** guests kept loaded per worker before the least recently used is unloaded */
@@ -70,22 +35,9 @@ export interface EngineOptions {
   fairness?: FairnessOptions;
 }
 
-export interface WarmInput {
-  contentHash: string;
-  /** the install's limits: the memory cap picks the compiled variant to warm */
-  limits?: Partial<ExecutionLimits>;
-  /** reuse mode: the install whose own warm instance to make (absent: a fresh-mode instance) */
-  reuseFor?: { tenantId: string; installId: string };
-}
-
-export type WarmOutcome =
-  | { kind: 'ok'; /** `new`: instantiated now; otherwise it was warm already */ instance: ExecutionStats['instance']; durationMs: number }
-  | { kind: 'fault'; code: FaultCode | 'not_prepared'; message: string };
-
-export type EnginePrepareResult = PrepareResult | { kind: 'err'; problem: { code: 'unserved_import'; message: string; import: string } };
-
-export class Engine {
+export class Engine implements EngineApi {
   readonly artifacts: ArtifactStore;
+  /** the engine's own: the service sees the pool only through EngineApi (tests look inside) */
   readonly pool: WorkerPool;
   private readonly loaded = new Map<string, Promise<LoadMessage>>();
 
@@ -243,6 +195,26 @@ export class Engine {
     return loading;
   }
 
+  get queueDepth(): number {
+    return this.pool.queued;
+  }
+
+  get workers(): number {
+    return this.pool.size;
+  }
+
+  get installsOnProbation(): number {
+    return this.pool.penalisedInstalls().length;
+  }
+
+  get hotWaitStats(): Readonly<HotWaitStats> {
+    return this.pool.hotWaitStats;
+  }
+
+  on<E extends keyof EngineEvents>(event: E, listener: (payload: EngineEvents[E]) => void): void {
+    this.pool.on(event, listener);
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }
@@ -316,62 +288,56 @@ function pagesFor(memoryMb: number): number {
 }
 
 /**
- * What capability functions see of their execution. A class, not an object literal: V8 made the
- * literal — it has an accessor, `get signal()` — in a way that kept everything it pointed to alive
- * through scavenges until the next full GC. With one per request the main thread promoted 14-18 %
- * of what it allocated and its scavenges took ~7 ms; with this class 0.3 % and under 1 ms
- * (BENCHMARKS.md).
+ * The main thread's state of one execution: budgets, log records, denial notes, its end. One object
+ * in three roles — the ExecutionView the capability registry works with, the ExecutionServices
+ * capability functions get (`services` is the session itself), the HostSession the pool hands the
+ * execution's host traffic to.
+ *
+ * A class, not an object literal: V8 made the literal that capability functions saw — it has an
+ * accessor, `get signal()` — in a way that kept everything it pointed to alive through scavenges
+ * until the next full GC. With one per request the main thread promoted 14-18 % of what it
+ * allocated and its scavenges took ~7 ms; with a class 0.3 % and under 1 ms (BENCHMARKS.md).
  */
-class SessionServices implements ExecutionServices {
-  constructor(private readonly session: ExecutionSession) {}
-
-  log(level: LogRecord['level'], message: string, stream: LogRecord['stream'] = 'log'): void {
-    this.session.log(level, message, stream);
-  }
-
-  noteDenied(capability: CapabilityName, fn: string, reason: string): void {
-    this.session.noteDenied(capability, fn, reason);
-  }
-
-  get signal(): AbortSignal {
-    return this.session.endSignal();
-  }
-}
-
-/** Main-thread side of one execution: host-call budget, logging budget, denial notes. */
-class ExecutionSession implements HostSession {
-  private hostCalls = 0;
+class ExecutionSession implements ExecutionView, ExecutionServices, HostSession {
+  readonly ctx: ExecutionContext;
+  readonly install: InstallView;
+  readonly grants: ReadonlySet<CapabilityName>;
+  readonly services: ExecutionServices = this;
+  readonly states = new Map<CapabilityName, { config: unknown; state: unknown }>();
+  /**
+   * Calls that reached the main thread (round trips, one-way calls): what the report counts when
+   * the worker's own count is lost with it (deadline, crash). The host-call cap is the worker's
+   * alone (guest-worker.ts callHost), which counts every call, local ones included.
+   */
+  private callsSeen = 0;
   private deniedCalls = 0;
   private logRecords = 0;
   private droppedLogRecords = 0;
   private readonly deniedNoted = new Set<string>();
   /** made when a capability first asks for the end signal: most executions never do, and aborting costs a DOMException */
   private controller: AbortController | null = null;
-  private readonly states = new Map<CapabilityName, { config: unknown; state: unknown }>();
   abortReason: { code: FaultCode; message: string } | null = null;
-  private readonly services: ExecutionServices;
-  private readonly scope: CallScope;
   private local: LocalPlan = NO_LOCAL_PLAN;
 
   constructor(
     private readonly input: ExecuteInput,
     private readonly limits: ExecutionLimits,
-    private readonly registry: CapabilityRegistry,
+    private readonly registry: CapabilityHost,
   ) {
-    this.services = new SessionServices(this);
-    this.scope = { ctx: input.ctx, install: input.install, grants: input.grants, services: this.services, states: this.states };
+    this.ctx = input.ctx;
+    this.install = input.install;
+    this.grants = input.grants;
   }
 
   /** What the worker answers itself for this execution (per-execution answers, one-way calls). */
   planLocal(importedFunctions: Record<string, string[]>): LocalPlan {
-    this.local = this.registry.localPlan(this.scope, importedFunctions);
+    this.local = this.registry.localPlan(this, importedFunctions);
     return this.local;
   }
 
-  /** Accounts for the calls the worker answered locally; its count of all calls is authoritative. */
+  /** Accounts for the calls the worker answered locally. */
   recordLocal(stats: ExecutionStats): void {
-    this.registry.recordLocal(this.scope, this.local, stats.localCalls, stats.workerCalls);
-    this.hostCalls = Math.max(this.hostCalls, stats.hostCalls);
+    this.registry.recordLocal(this, this.local, stats.localCalls, stats.workerCalls);
   }
 
   oneWay(iface: string, fn: string, args: unknown[]): void {
@@ -380,8 +346,9 @@ class ExecutionSession implements HostSession {
     });
   }
 
+  /** `stats`: the worker's, whose count of host calls (all deliveries) is authoritative. */
   report(durationMs: number, stats: ExecutionStats | null): ExecutionReport {
-    return { hostCalls: this.hostCalls, deniedCalls: this.deniedCalls, logRecords: this.logRecords, droppedLogRecords: this.droppedLogRecords, durationMs, stats };
+    return { hostCalls: Math.max(this.callsSeen, stats?.hostCalls ?? 0), deniedCalls: this.deniedCalls, logRecords: this.logRecords, droppedLogRecords: this.droppedLogRecords, durationMs, stats };
   }
 
   end(): void {
@@ -400,7 +367,7 @@ class ExecutionSession implements HostSession {
   }
 
   /** ExecutionServices.signal */
-  endSignal(): AbortSignal {
+  get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.ended) this.controller.abort();
@@ -409,13 +376,9 @@ class ExecutionSession implements HostSession {
   }
 
   async call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer> {
-    this.hostCalls++;
-    if (this.hostCalls > this.limits.maxHostCalls) {
-      this.abortReason = { code: 'host_call_limit', message: `the guest made more than ${this.limits.maxHostCalls} host calls` };
-      return { kind: 'abort', ...this.abortReason };
-    }
-    const result = await this.registry.invoke(this.scope, iface, fn, args);
-    if (result.kind === 'dropped') return { kind: 'value', value: undefined };
+    this.callsSeen++;
+    const result = await this.registry.invoke(this, iface, fn, args);
+    if (result.kind === 'dropped') return DROPPED_ANSWER;
     if (result.kind === 'failed') {
       this.abortReason = { code: 'host_error', message: result.message };
       return { kind: 'abort', ...this.abortReason };
@@ -428,7 +391,7 @@ class ExecutionSession implements HostSession {
   }
 
   /** ExecutionServices.log */
-  log(level: LogRecord['level'], message: string, stream: LogRecord['stream']): void {
+  log(level: LogRecord['level'], message: string, stream: LogRecord['stream'] = 'log'): void {
     if (this.logRecords >= this.limits.maxLogRecords) {
       this.droppedLogRecords++;
       return;

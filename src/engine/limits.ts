@@ -4,6 +4,7 @@ export interface ExecutionLimits {
   timeoutMs: number;
   /** cap on guest linear memory (declared maximum rewritten into the core modules) */
   memoryMb: number;
+  /** host calls an execution may make, however delivered (counted by the worker) */
   maxHostCalls: number;
   /** response body + headers */
   maxResponseBytes: number;

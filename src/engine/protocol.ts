@@ -12,32 +12,8 @@
  *    reads before the worker's next message instead of being woken for each (one-way-ring.ts).
  */
 import type { InstanceStateFacts } from './instance-state.js';
-import type { HostResult } from '../capabilities/capability.js';
-import type { InWorkerCall } from '../capabilities/registry.js';
-import type { WorkerCallRecord, WorkerLogLevel } from '../capabilities/worker-side.js';
+import type { FaultCode, GuestContextData, GuestHttpRequest, GuestResponse, HostCallAnswer, InWorkerCall, WorkerCallRecord, WorkerLogLevel } from '../contract/index.js';
 import type { ReturnAreas } from './component-types.js';
-
-export interface GuestHttpRequest {
-  method: string;
-  /** path + query string, as the guest sees it */
-  url: string;
-  headers: { name: string; value: string }[];
-  body: Uint8Array | undefined;
-}
-
-export interface GuestContextData {
-  requestId: string | undefined;
-  tenantId: string;
-  extensionId: string;
-  installId: string | undefined;
-  versionId: string | undefined;
-}
-
-export interface GuestResponse {
-  status: number;
-  headers: { name: string; value: string }[];
-  body: Uint8Array | undefined;
-}
 
 export interface CoreModuleSpec {
   name: string;
@@ -85,7 +61,7 @@ export interface ExecuteMessage {
   context: GuestContextData;
   request: GuestHttpRequest;
   maxResponseBytes: number;
-  /** the worker ends the execution with `host_call_limit` past this many calls, local ones included */
+  /** the worker ends the execution with `host_call_limit` past this many calls, local ones included (the only place the cap is counted) */
   maxHostCalls: number;
   /**
    * One-way calls (log records) keep at most this many UTF-16 units of a string argument, plus one:
@@ -125,19 +101,6 @@ export interface UnloadMessage {
 
 export type ToWorker = LoadMessage | ExecuteMessage | UnloadMessage;
 
-export type FaultCode =
-  | 'timeout'
-  | 'memory_limit'
-  | 'guest_trap'
-  | 'guest_exit'
-  | 'host_call_limit'
-  | 'host_call_timeout'
-  | 'response_too_large'
-  | 'invalid_response'
-  | 'worker_crashed'
-  | 'host_error'
-  | 'instantiate_failed';
-
 export interface ExecutionStats {
   /** how the instance was obtained: a new instantiation, a snapshot restore, or a kept warm instance */
   instance: 'new' | 'restored' | 'reused';
@@ -173,7 +136,7 @@ export type FromWorker =
   | { type: 'stdio'; id: number; stream: 'stdout' | 'stderr'; text: string }
   /** a one-way host call of execution `id` (nothing is answered); like stdio, read before the result */
   | { type: 'host-call'; id: number; iface: string; fn: string; args: unknown[] }
-  /** a log line of execution `id` written by an in-worker function (worker-side.ts); like stdio */
+  /** a log line of execution `id` written by an in-worker function (contract/worker-side.ts); like stdio */
   | { type: 'log'; id: number; level: WorkerLogLevel; message: string }
   | { type: 'load-failed'; artifactKey: string; message: string };
 
@@ -182,9 +145,6 @@ export type HostChannelMessage = { type: 'call'; seq: number; iface: string; fn:
 
 /** All the worker sends, on the host channel. */
 export type WorkerMessage = FromWorker | HostChannelMessage;
-
-/** Host-call channel: main → worker. `abort` ends the execution with a fault. */
-export type HostCallAnswer = HostResult | { kind: 'abort'; code: FaultCode; message: string };
 
 /** Main → worker on the host channel: the answer to call `seq`. */
 export interface HostCallReply {

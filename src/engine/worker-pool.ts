@@ -11,21 +11,20 @@ import { availableParallelism } from 'node:os';
 import { OneWayRing, ONE_WAY_RING_BYTES } from './one-way-ring.js';
 import { SpinDeadline } from './spin.js';
 import { DEFAULT_FAIRNESS, FairScheduler, type FairnessOptions, type Owner } from './fair-scheduler.js';
-import type { WorkerSideSpec } from '../capabilities/registry.js';
-import type { WorkerLogLevel } from '../capabilities/worker-side.js';
-import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type FaultCode, type HostCallAnswer, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
+import type { FaultCode, HostCallAnswer, WorkerLogLevel, WorkerSideSpec } from '../contract/index.js';
+import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
 
 const COLD_LOAD_GRACE_MS = 10_000;
 /** Guests kept loaded per worker; past it the least recently used one is unloaded. */
 export const MAX_GUESTS_PER_WORKER = 16;
 const WORKER_URL = new URL('./guest/guest-worker.js', import.meta.url);
 
-/** Main-thread handler of one execution's host traffic. */
+/** What the pool needs of an execution's main-thread side (engine.ts ExecutionSession): its host traffic. */
 export interface HostSession {
   call(iface: string, fn: string, args: unknown[]): Promise<HostCallAnswer>;
   /** a call the guest did not wait for (one-way delivery) */
   oneWay(iface: string, fn: string, args: unknown[]): void;
-  /** a log line an in-worker function wrote (worker-side.ts) */
+  /** a log line an in-worker function wrote (contract/worker-side.ts) */
   log(level: WorkerLogLevel, message: string, stream: 'log'): void;
   stdio(stream: 'stdout' | 'stderr', text: string): void;
 }
@@ -79,6 +78,7 @@ interface Slot {
   markReady: (sideErrors: readonly string[]) => void;
 }
 
+/** A job a worker is running now, with its deadline timer and hot-wait accounting. */
 interface RunningJob {
   id: number;
   job: PoolJob;

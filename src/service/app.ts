@@ -147,7 +147,7 @@ export function buildApp(options: AppOptions): App {
   // below is declared inside a registered plugin, which loads after this one
   registerOpenApi(fastify);
   void fastify.register(async (api) => {
-    healthRoutes(api, runtime, { isDraining: () => draining, queueDepth: () => executor.admission.queued + runtime.engine.pool.queued });
+    healthRoutes(api, runtime, { isDraining: () => draining, queueDepth: () => executor.admission.queued + runtime.engine.queueDepth });
     executeRoutes(api, { executor, serviceToken: options.serviceToken });
     extUiRoutes(api, { runtime, bundles: options.bundles });
   });

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { DEFAULT_LIMITS, MAX_TIMEOUT_MS } from '../engine/limits.js';
 import { HOT_WAIT_MS } from '../engine/worker-pool.js';
 import { DEFAULT_FAIRNESS } from '../engine/fair-scheduler.js';
-import { SQLITE_SYNCHRONOUS } from '../store/open-store.js';
+import { SQLITE_SYNCHRONOUS } from '../store/sqlite-synchronous.js';
 
 const positiveInt = z.coerce.number().int().positive();
 const flag = z

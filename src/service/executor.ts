@@ -6,15 +6,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { effectiveGrants } from '../capabilities/grants.js';
-import type { ExecutionUser } from '../engine/execution-context.js';
-import type { LogRecord } from '../engine/engine.js';
+import type { ExecutionUser } from '../contract/index.js';
+import type { LogRecord } from '../engine/api.js';
 import { ServiceError } from './errors.js';
 import { decodeBase64, guestUrl, type ExecuteAnswer, type ExecuteEnvelope } from './envelope.js';
 import type { Runtime } from './runtime.js';
 import type { IdempotencyScope } from '../store/index.js';
 import { AdmissionControl } from './admission.js';
-import type { DispatchEvent } from '../engine/worker-pool.js';
-import type { Owner } from '../engine/fair-scheduler.js';
 import { checkGuestResponse } from './guest-response.js';
 
 /** Headers a guest never sees: they belong to the hop, not the request. */
@@ -34,12 +32,12 @@ export class Executor {
   ) {
     const c = runtime.config;
     this.admission = new AdmissionControl({ perTenant: c.tenantConcurrency, tenantQueue: c.tenantQueue, globalQueue: c.globalQueue });
-    const { pool } = runtime.engine;
-    pool.on('probation', (owner: Owner) =>
+    const { engine } = runtime;
+    engine.on('probation', (owner) =>
       logger.warn({ tenant: owner.tenant, install: owner.install, strikes: c.penaltyStrikes, probation_ms: c.penaltyMs }, 'install on probation: its executions keep overrunning their deadline, crashing their worker or reaching the memory limit; one at a time, after other tenants\' work'),
     );
     if (logger.isLevelEnabled('debug')) {
-      pool.on('dispatch', (e: DispatchEvent) =>
+      engine.on('dispatch', (e) =>
         logger.debug(
           { tenant: e.owner.tenant, install: e.owner.install, request_id: e.requestId, arrival: e.arrival, queued: e.queued, overtaken_by: e.overtakenBy, tenant_running: e.tenantRunning, install_running: e.installRunning, penalised: e.penalised },
           'dispatched to a worker',
@@ -133,12 +131,12 @@ export class Executor {
     const queuedBefore = this.admission.queued;
     // admit() decides synchronously whether this request has to wait; the wait is what we await
     const admitting = this.admission.admit(envelope.context.tenant_id);
-    metrics.queueDepth.set(this.admission.queued + engine.pool.queued);
+    metrics.queueDepth.set(this.admission.queued + engine.queueDepth);
     if (this.admission.queued > queuedBefore) {
       this.logger.debug({ tenant: envelope.context.tenant_id, request_id: envelope.context.request_id }, 'queued: the tenant is at its concurrency limit');
     }
     const admission = await admitting;
-    metrics.queueDepth.set(this.admission.queued + engine.pool.queued);
+    metrics.queueDepth.set(this.admission.queued + engine.queueDepth);
     if (admission.kind === 'rejected') {
       metrics.rejected.inc({ reason: admission.reason });
       if (admission.reason === 'tenant_busy') throw new ServiceError('too_many_requests', `tenant ${envelope.context.tenant_id} has ${config.tenantConcurrency} executions running and ${config.tenantQueue} waiting`, { retry_after_s: 1 });
@@ -193,7 +191,7 @@ export class Executor {
       admission.release();
       this.inFlight--;
       metrics.inFlight.dec();
-      metrics.queueDepth.set(this.admission.queued + engine.pool.queued);
+      metrics.queueDepth.set(this.admission.queued + engine.queueDepth);
       await this.persistLogs(records, install.id);
       if (this.inFlight === 0) this.idle?.();
     }

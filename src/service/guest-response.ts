@@ -15,7 +15,7 @@
  * are ordinary names, kept as sent. A repeated header is joined with ", " (RFC 9110 §5.3), except
  * `set-cookie`, which cannot be joined (RFC 6265 §3): repeated, it is an array of its values.
  */
-import type { GuestResponse } from '../engine/protocol.js';
+import type { GuestResponse } from '../contract/index.js';
 
 /** Header name → value; `set-cookie` is a list when the guest sent it more than once. */
 export type ResponseHeaders = Record<string, string | string[]>;

@@ -1,7 +1,7 @@
 /** Prometheus metrics of the service (`GET /metrics`), one registry per service instance. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CapabilityCallObserver } from '../capabilities/registry.js';
-import type { HotWaitStats } from '../engine/worker-pool.js';
+import type { EngineApi } from '../engine/api.js';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -65,7 +65,7 @@ export class ServiceMetrics {
   }
 
   /** The main thread's hot wait (worker-pool.ts) spins on a free core: its time is worth seeing. */
-  observeHotWait(stats: Readonly<HotWaitStats>): void {
+  observeHotWait(stats: EngineApi['hotWaitStats']): void {
     let reported = 0;
     new Counter({
       name: 'alga_runner_hot_wait_seconds_total',

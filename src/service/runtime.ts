@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { Engine, type WarmOutcome } from '../engine/engine.js';
+import { Engine } from '../engine/engine.js';
+import type { EngineApi, WarmOutcome } from '../engine/api.js';
 import { DEFAULT_LIMITS } from '../engine/limits.js';
 import { openStore, type Store, type Install, type InstallLimits, type ExtensionVersion } from '../store/index.js';
 import { createStoreTenantData, type StoreTenantData } from '../store/tenant-data.js';
@@ -36,14 +37,15 @@ export class Runtime {
     readonly store: Store,
     readonly tenantStore: StoreTenantData,
     readonly registry: CapabilityRegistry,
-    readonly engine: Engine,
+    /** the engine, through its API: the service never reaches its worker pool */
+    readonly engine: EngineApi,
     readonly metrics: ServiceMetrics,
   ) {
     this.logBus.setMaxListeners(0);
-    engine.pool.on('restart', (reason: string) => metrics.workerRestarts.inc({ reason }));
-    engine.pool.on('probation', () => metrics.probations.inc());
-    metrics.observePenalised(() => engine.pool.penalisedInstalls().length);
-    metrics.observeHotWait(engine.pool.hotWaitStats);
+    engine.on('restart', (reason) => metrics.workerRestarts.inc({ reason }));
+    engine.on('probation', () => metrics.probations.inc());
+    metrics.observePenalised(() => engine.installsOnProbation);
+    metrics.observeHotWait(engine.hotWaitStats);
   }
 
   static async create(config: ServiceConfig): Promise<Runtime> {

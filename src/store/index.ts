@@ -1,7 +1,8 @@
 /** The runner's store: one API over SQLite (embedded default) and PostgreSQL. */
-export { openStore, StoreConfigError, SQLITE_FILE_NAME, SQLITE_SYNCHRONOUS, POSTGRES_CONNECT_TIMEOUT_MS, PING_TIMEOUT_MS } from './open-store.js';
+export { openStore, StoreConfigError, SQLITE_FILE_NAME, POSTGRES_CONNECT_TIMEOUT_MS, PING_TIMEOUT_MS } from './open-store.js';
+export { SQLITE_SYNCHRONOUS, type SqliteSynchronous } from './sqlite-synchronous.js';
 export { isStoreUnavailableError } from './unavailable.js';
-export type { OpenStoreOptions, Store, SqliteSynchronous } from './open-store.js';
+export type { OpenStoreOptions, Store } from './open-store.js';
 export type { StoreDialect } from './dialect.js';
 export { dialectOf, dialectTypes } from './dialect.js';
 export type { Database } from './database.js';

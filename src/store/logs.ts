@@ -9,7 +9,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { dialectOf } from './dialect.js';
 import type { Database } from './database.js';
-import type { SqliteSynchronous } from './open-store.js';
+import type { SqliteSynchronous } from './sqlite-synchronous.js';
 import { truncateUtf8 } from './truncate-utf8.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -22,6 +22,7 @@ import type { SecretsStore } from './secrets.js';
 import { assertSecretsKeyPresent, createSecretsStore } from './secrets.js';
 import { SecretsKeyError, parseSecretsKey } from './secrets-key.js';
 import type { WorkerReadableStore } from './sqlite-reader.js';
+import type { SqliteSynchronous } from './sqlite-synchronous.js';
 
 export interface OpenStoreOptions {
   /** `postgres://` or `postgresql://` → PostgreSQL; absent → SQLite file `<dataDir>/runner.db` */
@@ -87,18 +88,6 @@ export class StoreConfigError extends Error {
     this.name = 'StoreConfigError';
   }
 }
-
-/**
- * When a SQLite commit is on disk (the store runs in WAL mode):
- *  - `full` (default): each commit is fsynced before it returns, so an acknowledged write — a
- *    `storage.put`, an install — survives a crash of the machine, not only of the process;
- *  - `normal`: commits survive a crash of the process, and the database is never corrupted, but
- *    the last commits before a power loss or kernel crash may be lost; a commit costs no fsync
- *    (measured on the 2-core benchmark VM: `storage.put` 362 → 211 µs in a loop, 0.8-0.9 → 0.33 ms
- *    inside the engine; BENCHMARKS.md).
- */
-export const SQLITE_SYNCHRONOUS = ['full', 'normal'] as const;
-export type SqliteSynchronous = (typeof SQLITE_SYNCHRONOUS)[number];
 
 function openSqlite(file: string, synchronous: SqliteSynchronous): Kysely<Database> {
   const database = new Sqlite(file);

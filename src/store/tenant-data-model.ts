@@ -8,7 +8,7 @@
  * (default 1), page-size 1..100 (default 25), anything else is `invalid-input`.
  */
 import { z } from 'zod';
-import type { ExecutionUser } from '../engine/execution-context.js';
+import type { ExecutionUser } from '../contract/index.js';
 import type { WorkerReadableStore } from './sqlite-reader.js';
 
 export type ServiceItemKind = 'service' | 'product';

@@ -11,10 +11,10 @@ import { createClientsCapability } from '../../src/capabilities/clients.js';
 import { createAlgaApiTenantData } from '../../src/capabilities/tenant-data-api.js';
 import { DEMO_CLIENTS, seedDemoTenantData } from '../../src/capabilities/demo-data.js';
 import { err, type Capability, type HostResult } from '../../src/capabilities/capability.js';
-import { CapabilityRegistry, type CallScope } from '../../src/capabilities/registry.js';
+import { CapabilityRegistry } from '../../src/capabilities/registry.js';
 import { createStoreTenantData } from '../../src/store/tenant-data.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import type { ExecutionContext, ExecutionView } from '../../src/contract/index.js';
 import type { TenantDataBackend } from '../../src/store/tenant-data-model.js';
 import { RUNNER_TOKEN, USER, executionContext, okValue, recordingServices, startFakeAlga, type FakeAlga, type RecordingServices } from './tenant-data-fixtures.js';
 
@@ -292,7 +292,7 @@ describe('clients capability over the embedded store (SQLite, demo data)', () =>
 
   test('through the registry: denied without cap:client.read, served with it', async () => {
     const registry = new CapabilityRegistry().register(createClientsCapability(backend));
-    const scope = (granted: boolean): CallScope => ({
+    const scope = (granted: boolean): ExecutionView => ({
       ctx: executionContext(),
       install: { installId: 'inst-1', tenantId: 'tenant-a', extensionId: 'ext-1', versionId: null, config: {}, egressAllow: [], uiProxy: null },
       grants: new Set(granted ? ['cap:client.read' as const] : []),

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { effectiveGrants, DEFAULT_GRANTS } from '../../src/capabilities/grants.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
-import type { CapabilityRegistry, CallScope } from '../../src/capabilities/registry.js';
+import type { CapabilityRegistry } from '../../src/capabilities/registry.js';
+import type { ExecutionView } from '../../src/contract/index.js';
 import type { CapabilityName, ExecutionServices } from '../../src/capabilities/capability.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createStoreTenantData } from '../../src/store/tenant-data.js';
@@ -71,7 +72,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function scope(grants: CapabilityName[]): CallScope & { denied: string[] } {
+function scope(grants: CapabilityName[]): ExecutionView & { denied: string[] } {
   const denied: string[] = [];
   const services: ExecutionServices = { log: () => {}, noteDenied: (cap, fn) => denied.push(`${cap} ${fn}`), signal: new AbortController().signal };
   return {

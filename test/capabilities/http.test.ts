@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHttpCapability, HTTP_CAPABILITY, HTTP_INTERFACE } from '../../src/capabilities/http.js';
 import type { HttpCapabilityOptions, HttpConfig, HttpState } from '../../src/capabilities/http.js';
 import type { Capability, ExecutionServices, HostResult, InstallView } from '../../src/capabilities/capability.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import type { ExecutionContext } from '../../src/contract/index.js';
 import { closedPort, startServer, watchClientSockets } from '../net/loopback.js';
 import type { LoopbackServer } from '../net/loopback.js';
 

@@ -4,7 +4,7 @@ import { createLoggingCapability, LOGGING_CAPABILITY, LOGGING_INTERFACE } from '
 import { CapabilityRegistry } from '../../src/capabilities/registry.js';
 import { value } from '../../src/capabilities/capability.js';
 import type { CapabilityName, ExecutionServices, InstallView } from '../../src/capabilities/capability.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import type { ExecutionContext } from '../../src/contract/index.js';
 
 const ctx: ExecutionContext = { requestId: 'r', tenantId: 't', extensionId: 'e', installId: 'i', versionId: null, contentHash: 'sha256:00', user: null, config: {} };
 const install: InstallView = { installId: 'i', tenantId: 't', extensionId: 'e', versionId: null, config: {}, egressAllow: [], uiProxy: null };

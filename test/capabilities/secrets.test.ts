@@ -6,7 +6,7 @@ import { createSecretsCapability, SECRETS_CAPABILITY, SECRETS_INTERFACE } from '
 import { CapabilityRegistry } from '../../src/capabilities/registry.js';
 import { err, ok, value } from '../../src/capabilities/capability.js';
 import type { CapabilityName, ExecutionServices, HostResult, InstallView } from '../../src/capabilities/capability.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import type { ExecutionContext } from '../../src/contract/index.js';
 import type { Store } from '../../src/store/index.js';
 
 function installView(installId: string): InstallView {

@@ -9,10 +9,10 @@ import { createServicesCapability } from '../../src/capabilities/services.js';
 import { createAlgaApiTenantData } from '../../src/capabilities/tenant-data-api.js';
 import { DEMO_SERVICES, seedDemoTenantData } from '../../src/capabilities/demo-data.js';
 import { err, type Capability, type HostResult } from '../../src/capabilities/capability.js';
-import { CapabilityRegistry, type CallScope } from '../../src/capabilities/registry.js';
+import { CapabilityRegistry } from '../../src/capabilities/registry.js';
 import { createStoreTenantData } from '../../src/store/tenant-data.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import type { ExecutionContext, ExecutionView } from '../../src/contract/index.js';
 import type { ServiceSummary } from '../../src/store/tenant-data-model.js';
 import { RUNNER_TOKEN, executionContext, okValue, recordingServices, startFakeAlga, type FakeAlga, type RecordingServices } from './tenant-data-fixtures.js';
 
@@ -179,7 +179,7 @@ describe('services capability over the embedded store (SQLite, demo data)', () =
 
   test('through the registry: denied without cap:service.read, served with it', async () => {
     const registry = new CapabilityRegistry().register(capability);
-    const scope = (granted: boolean): CallScope => ({
+    const scope = (granted: boolean): ExecutionView => ({
       ctx: executionContext(),
       install: { installId: 'inst-1', tenantId: 'tenant-a', extensionId: 'ext-1', versionId: null, config: {}, egressAllow: [], uiProxy: null },
       grants: new Set(granted ? ['cap:service.read' as const] : []),

@@ -5,7 +5,7 @@ import { createStorageCapability, STORAGE_CAPABILITY, STORAGE_INTERFACE } from '
 import { CapabilityRegistry } from '../../src/capabilities/registry.js';
 import { err } from '../../src/capabilities/capability.js';
 import type { CapabilityName, ExecutionServices, HostResult, InstallView } from '../../src/capabilities/capability.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import type { ExecutionContext } from '../../src/contract/index.js';
 import { DEFAULT_KV_LIMITS } from '../../src/store/index.js';
 import type { Store } from '../../src/store/index.js';
 

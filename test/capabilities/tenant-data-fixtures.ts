@@ -7,7 +7,7 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import { once } from 'node:events';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionContext, ExecutionUser } from '../../src/engine/execution-context.js';
+import type { ExecutionContext, ExecutionUser } from '../../src/contract/index.js';
 import type { ExecutionServices, HostResult } from '../../src/capabilities/capability.js';
 
 export const RUNNER_TOKEN = 'runner-token-5b0c2f';

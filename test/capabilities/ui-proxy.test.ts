@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createUiProxyCapability, proxyErrorForStatus, routeProblem, UI_PROXY_CAPABILITY, UI_PROXY_INTERFACE } from '../../src/capabilities/ui-proxy.js';
 import type { UiProxyCapabilityOptions, UiProxyConfig } from '../../src/capabilities/ui-proxy.js';
 import type { Capability, HostResult, InstallView } from '../../src/capabilities/capability.js';
-import type { ExecutionContext, ExecutionUser } from '../../src/engine/execution-context.js';
+import type { ExecutionContext, ExecutionUser } from '../../src/contract/index.js';
 import { closedPort, startServer } from '../net/loopback.js';
 import type { LoopbackServer } from '../net/loopback.js';
 

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { userCapability } from '../../src/capabilities/user.js';
 import { err } from '../../src/capabilities/capability.js';
-import { CapabilityRegistry, type CallScope } from '../../src/capabilities/registry.js';
-import type { ExecutionContext, ExecutionUser } from '../../src/engine/execution-context.js';
+import { CapabilityRegistry } from '../../src/capabilities/registry.js';
+import type { ExecutionContext, ExecutionView, ExecutionUser } from '../../src/contract/index.js';
 import { executionContext, recordingServices } from './tenant-data-fixtures.js';
 
 const USER: ExecutionUser = {
@@ -20,7 +20,7 @@ const USER: ExecutionUser = {
 
 const registry = new CapabilityRegistry().register(userCapability);
 
-function scope(ctx: ExecutionContext, granted = true): CallScope {
+function scope(ctx: ExecutionContext, granted = true): ExecutionView {
   return {
     ctx,
     install: { installId: 'inst-1', tenantId: ctx.tenantId, extensionId: 'ext-1', versionId: null, config: {}, egressAllow: [], uiProxy: null },

@@ -14,7 +14,7 @@ import { compileCoreModules } from '../../src/engine/engine.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from '../../src/engine/guest/guest-instance.js';
 import { loadGlue } from '../../src/engine/guest/glue.js';
 import { CopiedImage, DataSegmentImage } from '../../src/engine/guest/pristine-image.js';
-import type { GuestContextData, GuestHttpRequest } from '../../src/engine/protocol.js';
+import type { GuestContextData, GuestHttpRequest } from '../../src/contract/index.js';
 import { exampleBytes } from '../support/runtime.js';
 import { watComponent } from '../support/wat-component.js';
 import { InMemoryBackend, jcoHostImports } from '../../bench/in-memory-host.js';

@@ -6,11 +6,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Engine, type LogRecord } from '../../src/engine/engine.js';
+import { Engine } from '../../src/engine/engine.js';
+import type { LogRecord } from '../../src/engine/api.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CallOutcome } from '../../src/capabilities/registry.js';
 import type { CapabilityName, InstallView } from '../../src/capabilities/capability.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import type { ExecutionContext } from '../../src/contract/index.js';
 import { createTestRuntime, bodyJson, exampleBytes, type TestRuntime } from '../support/runtime.js';
 import { respondWat, watComponent } from '../support/wat-component.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOT_WAIT_IDLE_PER_EXECUTION_MS } from '../../src/engine/worker-pool.js';
 import { Engine } from '../../src/engine/engine.js';
-import type { ExecutionContext } from '../../src/engine/execution-context.js';
+import type { ExecutionContext } from '../../src/contract/index.js';
 import { CapabilityRegistry } from '../../src/capabilities/registry.js';
 import { defineCapability, err, ok, type HostResult, type InstallView } from '../../src/capabilities/capability.js';
 import { createTestRuntime, type TestRuntime } from '../support/runtime.js';

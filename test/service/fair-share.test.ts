@@ -51,7 +51,7 @@ for (const { what, tenant, extension } of [
   { what: 'endless loops', tenant: 'attacker', extension: 'loop' },
   { what: '15 MiB log messages until the deadline', tenant: 'log-attacker', extension: 'log-flood' },
 ]) test(`an attacker flooding ${what}: the neighbour's requests start before the attacker's queued ones and all complete; the attacker goes on probation`, async () => {
-  const pool = svc.running.runtime.engine.pool;
+  const engine = svc.running.runtime.engine;
   const probationsBefore = metricValue(await metricsText(svc), 'alga_runner_install_probations_total');
   const linesBefore = logLines().length;
   let flooding = true;
@@ -70,7 +70,7 @@ for (const { what, tenant, extension } of [
   // the attacker holds both workers and has two more requests waiting for one
   let attackerStarts = 0;
   await svc.logLine((l) => l.msg === 'dispatched to a worker' && l.tenant === tenant && ++attackerStarts === 2);
-  while (pool.queued < ATTACKER_IN_FLIGHT - 2) await new Promise((r) => setTimeout(r, 5));
+  while (engine.queueDepth < ATTACKER_IN_FLIGHT - 2) await new Promise((r) => setTimeout(r, 5));
 
   for (let i = 0; i < NEIGHBOUR_REQUESTS; i++) {
     const r = await execute(svc, '/noop', { tenant: 'neighbour', envelope: { context: { tenant_id: 'neighbour', extension_id: 'kitchen-sink', request_id: `${tenant}-neighbour-${i}` } } });

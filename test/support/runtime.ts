@@ -6,12 +6,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Engine, type ExecuteOutcome, type LogRecord } from '../../src/engine/engine.js';
+import { Engine } from '../../src/engine/engine.js';
+import type { ExecuteOutcome, LogRecord } from '../../src/engine/api.js';
 import { openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
 import { createStoreTenantData, type StoreTenantData } from '../../src/store/tenant-data.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CapabilityName, InstallView } from '../../src/capabilities/capability.js';
-import type { ExecutionContext, ExecutionUser } from '../../src/engine/execution-context.js';
+import type { ExecutionContext, ExecutionUser } from '../../src/contract/index.js';
 import type { ExecutionLimits } from '../../src/engine/limits.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));

@@ -11,11 +11,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { compileFunction } from 'node:vm';
-import type { InstantiateFn } from './guest-instance.js';
+import type { GuestContextData, GuestHttpRequest, GuestResponse } from '../../contract/index.js';
 import { LiftBounds } from './lift-bounds.js';
 
 /** The glue's name for the LiftBounds its patched copies go through (glue-patches.ts, boundedLifts). */
 export const GLUE_LIFT_PARAMETER = '__algaLift';
+
+/** The glue's `instantiate`: the guest's core modules linked with its imports, exporting the runner's handler. */
+export type InstantiateFn = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: Record<string, unknown>,
+  instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
+) => { handler: (request: { context: GuestContextData; http: GuestHttpRequest }) => GuestResponse };
 
 /** A loaded glue's `instantiate`, with the bounds its copies out of guest memory are checked against. */
 export type GlueInstantiate = InstantiateFn & { readonly lift: LiftBounds };

@@ -19,21 +19,16 @@
  *  - too many host resources leaked across requests (handles the restored memory forgot; jco keeps
  *    them in its tables, so we bound the growth by retiring the instance).
  */
-import type { CoreModuleSpec, GuestContextData, GuestHttpRequest, GuestResponse, ModuleData } from '../protocol.js';
+import type { CoreModuleSpec, ModuleData } from '../protocol.js';
+import type { GuestContextData, GuestHttpRequest, GuestResponse } from '../../contract/index.js';
 import { ResourceLedger, createWasiImports, withDirectWasi, type WasiHost } from './wasi.js';
 import { DirtyBlocks } from './dirty-blocks.js';
 import { CopiedImage, DataSegmentImage, type PristineImage } from './pristine-image.js';
 import { DIRTY_MAP_BYTES } from '../write-tracking.js';
 import type { ReturnAreas } from '../component-types.js';
 import { stripVersion } from '../interface-name.js';
-import type { GlueInstantiate } from './glue.js';
+import type { GlueInstantiate, InstantiateFn } from './glue.js';
 import type { LiftBounds } from './lift-bounds.js';
-
-export type InstantiateFn = (
-  getCoreModule: (name: string) => WebAssembly.Module,
-  imports: Record<string, unknown>,
-  instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
-) => { handler: (request: { context: GuestContextData; http: GuestHttpRequest }) => GuestResponse };
 
 export interface LoadedGuest {
   instantiate: InstantiateFn;

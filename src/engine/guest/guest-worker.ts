@@ -8,17 +8,12 @@
  * (see wasi.ts).
  */
 import { parentPort, workerData, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
-import type { HostResult } from '../../capabilities/capability.js';
-import type { InWorkerCall, WorkerSideSpec } from '../../capabilities/registry.js';
-import type { CreateWorkerFunctions, WorkerCall, WorkerCallRecord, WorkerFunction } from '../../capabilities/worker-side.js';
+import type { CreateWorkerFunctions, FaultCode, GuestResponse, HostCallAnswer, HostResult, InWorkerCall, WorkerCall, WorkerCallRecord, WorkerFunction, WorkerSideSpec } from '../../contract/index.js';
 import {
   type ExecuteMessage,
   type ExecuteReply,
   type ExecutionStats,
-  type FaultCode,
   type FromWorker,
-  type GuestResponse,
-  type HostCallAnswer,
   type HostCallReply,
   type HostChannelMessage,
   type LoadMessage,
@@ -41,7 +36,7 @@ interface WorkerInit {
   hostCallTimeoutMs: number;
   /** the pool's count of messages posted by all its workers, for a hot-waiting main thread (protocol.ts) */
   posted: SharedArrayBuffer;
-  /** capabilities' worker sides to open before serving (worker-side.ts) */
+  /** capabilities' worker sides to open before serving (contract/worker-side.ts) */
   workerSides: WorkerSideSpec[];
 }
 
@@ -101,8 +96,8 @@ function freshInstancesFor(slot: Slot): number {
 const slots = new Map<string, Slot>();
 /** What a call of the guest ends with (a warm-up ends with `prepared` instead). */
 type CallReply = Exclude<ExecuteReply, { kind: 'prepared' }>;
-/** The execution whose guest code is running: host calls made outside one are bugs. */
-interface Running {
+/** An execution as this worker runs it: its local plan, its counts, where its log goes; host calls made outside one are bugs. */
+interface WorkerExecution {
   id: number;
   context: ExecuteMessage['context'];
   answers: ExecuteMessage['local']['answers'];
@@ -118,7 +113,7 @@ interface Running {
   localCalls: Record<string, number>;
   hostCallSpinMs: number;
 }
-let running: Running | null = null;
+let running: WorkerExecution | null = null;
 
 let lastSeq = 0;
 
@@ -131,6 +126,7 @@ function spinUntilChanged(observed: number, spinMs: number): boolean {
 function callHost(iface: string, fn: string, args: unknown[]): unknown {
   const execution = running;
   if (!execution) throw new Error(`host call ${iface}#${fn} outside an execution`);
+  // the one place the host-call cap is counted: every call, whichever way it is delivered
   if (++execution.hostCalls > execution.maxHostCalls) {
     throw new HostAbort('host_call_limit', `the guest made more than ${execution.maxHostCalls} host calls`);
   }
@@ -188,7 +184,7 @@ async function openWorkerSides(): Promise<void> {
 }
 
 /** Runs an in-worker function: its outcome and latency are reported with the result, a throw is contained as on the main thread. */
-function callInWorker(execution: Running, key: string, call: InWorkerCall, args: unknown[]): unknown {
+function callInWorker(execution: WorkerExecution, key: string, call: InWorkerCall, args: unknown[]): unknown {
   const fn = workerFunctions.get(key);
   if (!fn) throw new HostAbort('host_error', `${key} has no worker side in this worker${sideErrors.length > 0 ? ` (${sideErrors.join('; ')})` : ''}`);
   const log = execution.log;
@@ -328,7 +324,7 @@ function execute(msg: ExecuteMessage): void {
 
   let reply: CallReply;
   // A request served during a restore nests inside another's execute(), whose guest has returned.
-  const execution: Running = {
+  const execution: WorkerExecution = {
     id: msg.id,
     context: msg.context,
     answers: msg.local.answers,

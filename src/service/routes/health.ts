@@ -23,7 +23,7 @@ export function healthRoutes(app: FastifyInstance, runtime: Runtime, { isDrainin
   });
   app.get('/readyz', readyz, async (_request, reply) => {
     const store = await runtime.store.ping().catch(() => false);
-    const engine = runtime.engine.pool.size > 0 && !isDraining();
+    const engine = runtime.engine.workers > 0 && !isDraining();
     const ready = store && engine;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', store, engine, draining: isDraining() });
   });

@@ -9,12 +9,17 @@
  * `services.log` on the main thread. Grants were checked at dispatch: a worker function is only
  * reached when its capability is granted. A throw is contained like a main-thread failure: logged,
  * answered with the interface's `onFailure`, or the execution ends with `host_error`.
+ *
+ * Also here: what the main thread hands a worker for one execution so it answers calls without a
+ * round trip (LocalPlan), and what the worker reports back about the calls it ran.
  */
-import type { HostResult } from './capability.js';
-import type { GuestContextData } from '../engine/protocol.js';
+import type { CapabilityName } from './execution.js';
+import type { GuestContextData } from './guest.js';
+import type { HostResult } from './host.js';
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** One call of a worker function: the guest's arguments, the execution's identity, the install's config and the execution's log. */
 export interface WorkerCall<Config> {
   readonly args: readonly unknown[];
   /** the execution's identity, as the guest's get-context sees it */
@@ -23,6 +28,7 @@ export interface WorkerCall<Config> {
   log(level: WorkerLogLevel, message: string): void;
 }
 
+/** A capability function a worker runs itself, synchronously. */
 export type WorkerFunction<Config> = (call: WorkerCall<Config>) => HostResult;
 
 /**
@@ -48,3 +54,42 @@ export interface WorkerCallRecord {
   readonly outcome: 'ok' | 'error' | 'failed';
   readonly seconds: number;
 }
+
+/**
+ * Where a worker finds a capability's `in-worker` functions: a module it imports when it starts,
+ * whose `createWorkerFunctions(init)` opens the backend and returns them.
+ */
+export interface WorkerSide {
+  /** file URL of the module */
+  readonly module: string;
+  /** what the module needs to open its backend; structured-cloneable (it crosses to every worker) */
+  readonly init: unknown;
+}
+
+/** A capability's worker side, as the pool hands it to every worker. */
+export interface WorkerSideSpec extends WorkerSide {
+  readonly capability: CapabilityName;
+}
+
+/** How the worker runs one in-worker function for an execution. */
+export interface InWorkerCall {
+  /** the capability's `configure(install)` */
+  readonly config: unknown;
+  /** the answer when the function throws; null: the execution ends with `host_error` */
+  readonly onFailure: HostResult | null;
+}
+
+/**
+ * What a worker may answer without a round trip for one execution (see `Delivery` in
+ * capabilities/capability.ts): the per-execution answers by `iface#fn` (and the denied answers of
+ * ungranted in-worker functions), the one-way functions, and the granted in-worker functions with
+ * what the worker needs to run them.
+ */
+export interface LocalPlan {
+  readonly answers: Readonly<Record<string, HostResult>>;
+  readonly oneWay: readonly string[];
+  readonly inWorker: Readonly<Record<string, InWorkerCall>>;
+}
+
+/** The plan of an execution whose every call is a round trip (a warm-up, say). */
+export const NO_LOCAL_PLAN: LocalPlan = { answers: {}, oneWay: [], inWorker: {} };

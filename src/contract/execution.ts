@@ -1,0 +1,61 @@
+/**
+ * Who an execution runs for and what it may do, as both the engine and the capabilities see it.
+ * This module (like all of src/contract) imports nothing from engine, capabilities, store or service.
+ */
+
+/** A grant, and the name of the capability it gates (`cap:storage.kv`). */
+export type CapabilityName = `cap:${string}`;
+
+/** The user an execution runs on behalf of (from the gateway's envelope). */
+export interface ExecutionUser {
+  readonly userId: string;
+  readonly userEmail: string;
+  readonly userName: string;
+  readonly userType: string;
+  readonly clientName: string;
+  readonly clientId: string | null;
+  readonly additionalFields: Readonly<Record<string, string>>;
+}
+
+/** An execution's identity, user and per-request config, as every host function receives it. */
+export interface ExecutionContext {
+  readonly requestId: string;
+  readonly tenantId: string;
+  readonly extensionId: string;
+  readonly installId: string | null;
+  readonly versionId: string | null;
+  readonly contentHash: string;
+  readonly user: ExecutionUser | null;
+  readonly config: Readonly<Record<string, string>>;
+}
+
+/** The install an execution runs under, as a capability's `configure` sees it. */
+export interface InstallView {
+  readonly installId: string;
+  readonly tenantId: string;
+  readonly extensionId: string;
+  readonly versionId: string | null;
+  readonly config: Readonly<Record<string, string>>;
+  readonly egressAllow: readonly string[];
+  readonly uiProxy: { readonly baseUrl: string } | null;
+}
+
+/** Facilities every execution offers capability functions (logging, counters, limits). */
+export interface ExecutionServices {
+  /** Write a record to the install's log with the execution's context. */
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string, stream?: 'log' | 'stdout' | 'stderr'): void;
+  /** Note a denied call (counted, logged once per execution per capability). */
+  noteDenied(capability: CapabilityName, fn: string, reason: string): void;
+  /** Abort signal that fires when the execution ends (deadline, fault or completion). */
+  readonly signal: AbortSignal;
+}
+
+/** An execution as the capabilities see it (the registry, per call): who calls, what is granted, where to log, per-capability state. */
+export interface ExecutionView {
+  readonly ctx: ExecutionContext;
+  readonly install: InstallView;
+  readonly grants: ReadonlySet<CapabilityName>;
+  readonly services: ExecutionServices;
+  /** per-capability state for this execution, built on first use */
+  readonly states: Map<CapabilityName, { config: unknown; state: unknown }>;
+}
