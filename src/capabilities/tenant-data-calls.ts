@@ -16,7 +16,7 @@ export function tenantDataScope(ctx: ExecutionContext, services: ExecutionServic
   return new ExecutionScope(ctx, services);
 }
 
-/** A class, not an object literal with a getter: see SessionServices in engine/engine.ts. */
+/** A class, not an object literal with a getter: see ExecutionSession in engine/engine.ts. */
 class ExecutionScope implements TenantDataScope {
   readonly tenantId: string;
   readonly installId: string | null;
