@@ -1,5 +1,5 @@
 /**
- * The main thread's hot wait (worker-pool.ts): while a worker runs and a core is free, the main
+ * The main thread's hot wait (hot-wait.ts): while a worker runs and a core is free, the main
  * thread watches the worker's port instead of sleeping, one window at a time with an event-loop
  * turn between windows, until it has watched one execution in vain for a capped time. Asserted through the pool's own account of the
  * time it spent watching — the quantity the design bounds — never through latency.
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOT_WAIT_IDLE_PER_EXECUTION_MS } from '../../src/engine/worker-pool.js';
+import { HOT_WAIT_IDLE_PER_EXECUTION_MS } from '../../src/engine/hot-wait.js';
 import { Engine } from '../../src/engine/engine.js';
 import type { ExecutionContext } from '../../src/contract/index.js';
 import { CapabilityRegistry } from '../../src/capabilities/registry.js';

@@ -30,7 +30,7 @@ let rt: TestRuntime;
 let kitchen: string;
 
 // The pool has the worker answer in-worker calls itself only when the main thread has no core to
-// watch it on (worker-pool.ts `runInWorker`); without a hot wait it never has.
+// watch it on (hot-wait.ts `workerPlan`); without a hot wait it never has.
 const IN_WORKER = { workers: 1, hotWaitMs: 0 } as const;
 
 before(async () => {
