@@ -72,6 +72,12 @@ export interface ExecuteMessage {
   maxLogMessageBytes: number;
   /** calls the worker answers without a round trip (see `Delivery` in capability.ts) */
   local: { answers: Readonly<Record<string, HostCallAnswer>>; oneWay: readonly string[]; inWorker: Readonly<Record<string, InWorkerCall>> };
+  /**
+   * The guest's deadline (ms, set by the pool from PoolJob.timeoutMs), counted in the worker from
+   * the execute (from `started` when it instantiates): a round-trip host call still unanswered
+   * close to it ends the execution with `host_call_timeout` (limits.ts hostCallMarginMs).
+   */
+  timeoutMs: number;
   /** how long a host call watches for its answer before the worker sleeps (ms; set by the pool, see hot-wait.ts) */
   hostCallSpinMs: number;
   /** run `local.inWorker` functions here (true) or send them as round trips (set by the pool, see hot-wait.ts workerPlan) */

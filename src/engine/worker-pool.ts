@@ -44,7 +44,7 @@ export interface PoolJob {
    * `{ ...payload, id }` had 14 % of the main thread's allocation promoted, 1.3 % posting the
    * object itself; `WorkerPool.run` alone went from 11-12 % to 2.7 % (BENCHMARKS.md).
    */
-  message: Omit<ExecuteMessage, 'id' | 'type' | 'hostCallSpinMs' | 'runInWorker'>;
+  message: Omit<ExecuteMessage, 'id' | 'type' | 'hostCallSpinMs' | 'runInWorker' | 'timeoutMs'>;
   session: HostSession;
   timeoutMs: number;
 }
@@ -92,7 +92,6 @@ interface RunningJob {
 
 export interface PoolOptions {
   size: number;
-  hostCallTimeoutMs: number;
   /** guests kept loaded per worker (default MAX_GUESTS_PER_WORKER) */
   maxGuestsPerWorker?: number;
   /** V8 heap cap per worker (MiB); wasm linear memory is capped separately */
@@ -230,7 +229,7 @@ export class WorkerPool extends EventEmitter {
     const oneWay = new OneWayRing(new SharedArrayBuffer(ONE_WAY_RING_BYTES));
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_URL, {
-      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, hostCallTimeoutMs: this.options.hostCallTimeoutMs, posted: this.hotWait.posted.buffer, workerSides: this.options.workerSides ?? [] },
+      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, posted: this.hotWait.posted.buffer, workerSides: this.options.workerSides ?? [] },
       transferList: [port2],
       resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
       stdout: false,
@@ -356,7 +355,7 @@ export class WorkerPool extends EventEmitter {
     }
     // how long the worker spins for an answer, and whether it runs its in-worker reads (hot-wait.ts)
     const { hostCallSpinMs, runInWorker } = this.hotWait.workerPlan();
-    slot.worker.postMessage(Object.assign(job.message, { type: 'execute' as const, id, hostCallSpinMs, runInWorker }) satisfies ExecuteMessage);
+    slot.worker.postMessage(Object.assign(job.message, { type: 'execute' as const, id, hostCallSpinMs, runInWorker, timeoutMs: job.timeoutMs }) satisfies ExecuteMessage);
   }
 
   private deadlineTimer(slot: Slot, job: PoolJob, ms: number): NodeJS.Timeout {

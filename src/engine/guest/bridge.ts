@@ -19,8 +19,6 @@ export interface BridgeChannel {
   signal: SharedArrayBuffer;
   /** one-way messages (log records, stdio) for the main thread to read (one-way-ring.ts) */
   oneWay: SharedArrayBuffer;
-  /** longest a single host call may block the guest */
-  hostCallTimeoutMs: number;
   /** the pool's count of messages posted by all its workers, for a hot-waiting main thread (protocol.ts) */
   posted: SharedArrayBuffer;
 }
@@ -41,6 +39,10 @@ export interface WorkerExecution {
   hostCalls: number;
   localCalls: Record<string, number>;
   hostCallSpinMs: number;
+  /** when the execution's deadline passes (this worker's performance.now()) */
+  deadline: number;
+  /** see limits.ts hostCallMarginMs */
+  hostCallMarginMs: number;
 }
 
 const decoder = new TextDecoder();
@@ -51,7 +53,6 @@ export class HostBridge {
   private readonly oneWayRing: OneWayRing;
   private readonly posted: Int32Array;
   private readonly hostPort: MessagePort;
-  private readonly hostCallTimeoutMs: number;
   /** the execution whose guest is running now */
   running: WorkerExecution | null = null;
   private lastSeq = 0;
@@ -62,7 +63,6 @@ export class HostBridge {
     this.signal = new Int32Array(channel.signal);
     this.oneWayRing = new OneWayRing(channel.oneWay);
     this.posted = new Int32Array(channel.posted);
-    this.hostCallTimeoutMs = channel.hostCallTimeoutMs;
   }
 
   /** The worker sides this worker opened (worker-sides.ts), for in-worker calls. */
@@ -141,7 +141,11 @@ export class HostBridge {
     if (inWorker) return this.callInWorker(execution, key, inWorker, args);
     const seq = (this.lastSeq = this.lastSeq >= 0x7ffffff0 ? 1 : this.lastSeq + 1);
     this.toMain({ type: 'call', seq, iface, fn, args: args.map(ownBytes) } satisfies HostChannelMessage);
-    const deadline = performance.now() + this.hostCallTimeoutMs;
+    // A capability that never answers must not hold the guest until the deadline terminates the
+    // worker: the call is given up a margin before the deadline (having waited at least the margin,
+    // so a call made in the guest's last moments is left to the deadline itself).
+    const posted = performance.now();
+    const deadline = Math.max(execution.deadline - execution.hostCallMarginMs, posted + execution.hostCallMarginMs);
     for (;;) {
       const received = receiveMessageOnPort(this.hostPort);
       if (received) {
@@ -150,7 +154,7 @@ export class HostBridge {
         continue; // a reply to an earlier call that no longer waits: drop it
       }
       const left = deadline - performance.now();
-      if (left <= 0) throw new HostAbort('host_call_timeout', `host call ${iface}#${fn} did not answer within ${this.hostCallTimeoutMs} ms`);
+      if (left <= 0) throw new HostAbort('host_call_timeout', `host call ${iface}#${fn} did not answer within ${Math.round(performance.now() - posted)} ms, before the execution's deadline`);
       const observed = Atomics.load(this.signal, SIGNAL.ANSWERED);
       if (observed === seq) {
         // signalled but the reply is not readable yet: look again shortly instead of sleeping on a value nobody changes

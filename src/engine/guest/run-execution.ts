@@ -11,6 +11,7 @@ import type { LiftBounds } from './lift-bounds.js';
 import type { HostBridge, WorkerExecution } from './bridge.js';
 import { freshInstancesFor, type InstancePool } from './instance-pool.js';
 import { classifyFault, describe } from './faults.js';
+import { hostCallMarginMs } from '../limits.js';
 
 /** What a call of the guest ends with (a warm-up ends with `prepared` instead). */
 type CallReply = Exclude<ExecuteReply, { kind: 'prepared' }>;
@@ -29,6 +30,8 @@ export function executionRunner({ bridge, instances, lift, serveArrivals }: RunD
     bridge.startExecution();
     const slot = instances.get(msg.artifactKey);
     const started = performance.now();
+    // where the guest's deadline is counted from, as the pool counts it (restarted at `started`)
+    let clockFrom = started;
     const stats: ExecutionStats = { instance: 'reused', guestMs: 0, memoryBytes: 0, hostCalls: 0, localCalls: {}, workerCalls: [], worker: threadId };
     if (!slot) {
       bridge.post({ type: 'result', id: msg.id, kind: 'fault', code: 'instantiate_failed', message: `artifact ${msg.artifactKey} is not loaded in this worker`, stats });
@@ -47,6 +50,7 @@ export function executionRunner({ bridge, instances, lift, serveArrivals }: RunD
     } else {
       // the guest's deadline starts here: instantiation runs its modules' start functions
       bridge.post({ type: 'started', id: msg.id });
+      clockFrom = performance.now();
       try {
         instance = instances.newInstance(msg.artifactKey, slot);
         if (fresh) instance.takeSnapshot();
@@ -81,6 +85,8 @@ export function executionRunner({ bridge, instances, lift, serveArrivals }: RunD
       hostCalls: 0,
       localCalls: stats.localCalls,
       hostCallSpinMs: msg.hostCallSpinMs,
+      deadline: clockFrom + msg.timeoutMs,
+      hostCallMarginMs: hostCallMarginMs(msg.timeoutMs),
     };
     bridge.running = execution;
     lift.begin(msg.maxResponseBytes);
