@@ -44,7 +44,7 @@ export class Engine implements EngineApi {
 
   private constructor(private readonly options: EngineOptions) {
     this.artifacts = new ArtifactStore(options.cacheDir);
-    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores, workerSides: options.registry.workerSides(), fairness: options.fairness });
+    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores, workerSides: options.registry.workerSides(), workerStore: options.registry.workerStore(), fairness: options.fairness });
   }
 
   static async create(options: EngineOptions): Promise<Engine> {

@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { OneWayRing, ONE_WAY_RING_BYTES } from './one-way-ring.js';
 import { HotWait, type HotWaitStats } from './hot-wait.js';
 import { DEFAULT_FAIRNESS, FairScheduler, type FairnessOptions, type Owner } from './fair-scheduler.js';
-import type { FaultCode, HostCallAnswer, WorkerLogLevel, WorkerSideSpec } from '../contract/index.js';
+import type { FaultCode, HostCallAnswer, WorkerLogLevel, WorkerSideSpec, WorkerStoreSpec } from '../contract/index.js';
 import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
 
 const COLD_LOAD_GRACE_MS = 10_000;
@@ -102,6 +102,8 @@ export interface PoolOptions {
   cores?: number;
   /** capabilities' worker sides every worker opens when it starts (registry.workerSides()) */
   workerSides?: readonly WorkerSideSpec[];
+  /** the store every worker opens once for its worker sides (registry.workerStore()) */
+  workerStore?: WorkerStoreSpec | null;
   /** when an install is put on probation (fair-scheduler.ts; default DEFAULT_FAIRNESS) */
   fairness?: FairnessOptions;
 }
@@ -229,7 +231,7 @@ export class WorkerPool extends EventEmitter {
     const oneWay = new OneWayRing(new SharedArrayBuffer(ONE_WAY_RING_BYTES));
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_URL, {
-      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, posted: this.hotWait.posted.buffer, workerSides: this.options.workerSides ?? [] },
+      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, posted: this.hotWait.posted.buffer, workerSides: this.options.workerSides ?? [], workerStore: this.options.workerStore ?? null },
       transferList: [port2],
       resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
       stdout: false,

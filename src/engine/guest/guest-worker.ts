@@ -6,7 +6,7 @@
  * execution (run-execution.ts). WASI is served locally (see wasi.ts).
  */
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { WorkerSideSpec } from '../../contract/index.js';
+import type { WorkerSideSpec, WorkerStoreSpec } from '../../contract/index.js';
 import type { ToWorker } from '../protocol.js';
 import { LiftBounds } from './lift-bounds.js';
 import { HostBridge, type BridgeChannel } from './bridge.js';
@@ -17,6 +17,8 @@ import { openWorkerSides } from './worker-sides.js';
 interface WorkerInit extends BridgeChannel {
   /** capabilities' worker sides to open before serving (contract/worker-side.ts) */
   workerSides: WorkerSideSpec[];
+  /** the store the worker sides read, opened once by this worker (worker-sides.ts) */
+  workerStore: WorkerStoreSpec | null;
 }
 
 const init = workerData as WorkerInit;
@@ -51,7 +53,7 @@ function serveArrivals(): void {
 // taken off the port during a restore that must wait their turn.
 // the worker sides open first: nothing is served before they are
 let sideErrors: string[] = [];
-let queue: Promise<void> = openWorkerSides(init.workerSides).then((sides) => {
+let queue: Promise<void> = openWorkerSides(init.workerSides, init.workerStore).then((sides) => {
   bridge.useWorkerSides(sides);
   sideErrors = sides.errors;
 });
