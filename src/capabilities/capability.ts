@@ -10,7 +10,7 @@
  *  - per function, how a call reaches it (`delivery`): by default the guest waits while the main
  *    thread runs it; functions whose answer cannot depend on anything but the execution skip that
  *    round trip, and so do functions the worker can answer itself from the capability's `worker`
- *    side (a backend every worker opens on its own, e.g. a SQLite file).
+ *    side (reading the store every worker opens once for all sides, engine/guest/worker-sides.ts).
  *
  * Functions run on the main thread, are async, and receive the guest's arguments exactly as jco
  * lowers them (records as camelCase objects, enums as kebab-case strings, `list<u8>` as Uint8Array,
@@ -83,11 +83,11 @@ export type DeniedAnswer<F = unknown> =
  *    dispatched; the worker answers from it. Calls are still counted, observed and, when denied,
  *    noted — after the execution, from the worker's counts.
  *  - `in-worker`: the worker runs the function itself, synchronously, with the capability's worker
- *    side (`Capability.worker`, see contract/worker-side.ts) — a read from a SQLite file every worker opens,
- *    say. Only when the capability has a worker side for this runner's backend (none for
+ *    side (`Capability.worker`, see contract/worker-side.ts) — a read of the SQLite store every worker
+ *    opens once for all its sides. Only when the capability has a worker side for this runner's backend (none for
  *    PostgreSQL, whose client is asynchronous): otherwise the call is a round trip. Even then the
  *    pool sends these calls as round trips while the main thread has a core free to answer them at
- *    once, which is faster (worker-pool.ts `runInWorker`); under load the worker runs them. Grants are
+ *    once, which is faster (hot-wait.ts `workerPlan`); under load the worker runs them. Grants are
  *    checked when the execution is dispatched; calls are counted, observed (with their outcome and
  *    latency) and their log lines kept, after the execution, from the worker's report.
  */

@@ -5,21 +5,20 @@
  * answered in the guest's worker (the worker side in tenant-data-calls.ts).
  */
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
-import type { WorkerReadableStore } from '../store/sqlite-reader.js';
 import { defineCapability, err, type Capability } from './capability.js';
 import { serve } from './dialects.js';
 import { hostResultOf, tenantDataScope, tenantDataWorkerSide } from './tenant-data-calls.js';
 
 export const CLIENT_READ = 'cap:client.read';
 
-/** `workerReadable`: the embedded store's file, when workers may read it — then both reads are answered in the worker (delivery `in-worker`). */
-export function createClientsCapability(backend: TenantDataBackend, workerReadable: WorkerReadableStore | null = backend.workerReadable ?? null): Capability<null, null> {
+/** `inWorker`: workers may read the store this backend reads (the registry's workerStore) — then both reads are answered in the worker (delivery `in-worker`). */
+export function createClientsCapability(backend: TenantDataBackend, inWorker = false): Capability<null, null> {
   return defineCapability<null, null>({
     name: CLIENT_READ,
     grantedByDefault: false,
     configure: () => null,
     prepare: () => null,
-    ...tenantDataWorkerSide('clients', workerReadable),
+    ...tenantDataWorkerSide('clients', inWorker),
     interfaces: [
       serve('alga:extension/clients', {
         functions: {

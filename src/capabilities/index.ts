@@ -30,20 +30,22 @@ export interface CapabilityBackends {
 }
 
 export function createCapabilityRegistry({ store, tenantData, http, observer, workerReads = true }: CapabilityBackends): CapabilityRegistry {
-  const storeReadable = workerReads ? store.workerReadable : null;
-  const tenantDataReadable = workerReads ? (tenantData.workerReadable ?? null) : null;
+  // the one store the workers open, read-only, for every worker side (engine/guest/worker-sides.ts)
+  const workerStore = workerReads ? store.workerReadable : null;
+  // clients and services read in the worker only when they come from that same store
+  const tenantDataInWorker = workerStore !== null && tenantData.workerReadable?.sqliteFile === workerStore.sqliteFile;
   const getSecret = async (installId: string, name: string) => {
     const found = await store.secrets.getSecret(installId, name);
     return found.kind === 'ok' ? found.value : undefined;
   };
-  return new CapabilityRegistry(observer)
+  return new CapabilityRegistry(observer, workerStore)
     .register(contextCapability)
-    .register(createSecretsCapability(store.secrets, storeReadable))
+    .register(createSecretsCapability(store.secrets, workerStore !== null))
     .register(createHttpCapability(http))
-    .register(createStorageCapability(store.kv, DEFAULT_KV_LIMITS, storeReadable))
+    .register(createStorageCapability(store.kv, DEFAULT_KV_LIMITS, workerStore !== null))
     .register(createLoggingCapability())
     .register(createUiProxyCapability({ getSecret }))
     .register(userCapability)
-    .register(createClientsCapability(tenantData, tenantDataReadable))
-    .register(createServicesCapability(tenantData, tenantDataReadable));
+    .register(createClientsCapability(tenantData, tenantDataInWorker))
+    .register(createServicesCapability(tenantData, tenantDataInWorker));
 }

@@ -3,7 +3,7 @@
  * are checked, denials counted and failures contained.
  */
 import type { Capability, DeniedAnswer, InterfaceImpl } from './capability.js';
-import { DROPPED_ANSWER, type CapabilityHost, type CapabilityName, type ExecutionView, type HostResult, type InWorkerCall, type InvokeResult, type LocalPlan, type WorkerCallRecord, type WorkerSideSpec } from '../contract/index.js';
+import { DROPPED_ANSWER, type CapabilityHost, type CapabilityName, type ExecutionView, type HostResult, type InWorkerCall, type InvokeResult, type LocalPlan, type WorkerCallRecord, type WorkerSideSpec, type WorkerStoreSpec } from '../contract/index.js';
 
 export type CallOutcome = 'ok' | 'error' | 'denied' | 'dropped' | 'failed';
 
@@ -39,7 +39,11 @@ export class CapabilityRegistry implements CapabilityHost {
   private readonly byFunction = new Map<string, Entry>();
   private readonly capabilities = new Map<CapabilityName, Capability<unknown, unknown>>();
 
-  constructor(private readonly observer?: CapabilityCallObserver) {}
+  /** `store`: the embedded store the worker sides read (createCapabilityRegistry; null: no worker may read one) */
+  constructor(
+    private readonly observer?: CapabilityCallObserver,
+    private readonly store: WorkerStoreSpec | null = null,
+  ) {}
 
   register<C, S>(capability: Capability<C, S>): this {
     const cap = capability as unknown as Capability<unknown, unknown>;
@@ -75,6 +79,11 @@ export class CapabilityRegistry implements CapabilityHost {
     const sides: WorkerSideSpec[] = [];
     for (const cap of this.capabilities.values()) if (cap.worker) sides.push({ capability: cap.name, module: cap.worker.module, init: cap.worker.init });
     return sides;
+  }
+
+  /** The store every guest worker opens once, read-only, for the worker sides to read (null: none may). */
+  workerStore(): WorkerStoreSpec | null {
+    return this.store;
   }
 
   /** The local plan of an execution, for the functions its component imports. */

@@ -9,8 +9,8 @@ import { defineCapability, err, ok, value } from './capability.js';
 import type { AnswerOf, Capability, CapabilityFunction } from './capability.js';
 import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from '../contract/index.js';
-import { createSecretsReader, type SecretLookup, type SecretsStore } from '../store/secrets.js';
-import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
+import type { SecretLookup, SecretsStore } from '../store/secrets.js';
+import type { WorkerStoreReads } from '../store/worker-reads.js';
 
 export const SECRETS_CAPABILITY = 'cap:secrets.get';
 export const SECRETS_INTERFACE = 'alga:extension/secrets';
@@ -36,17 +36,9 @@ function answerGet(found: SecretLookup, name: string, logger: CallLogger): Answe
   }
 }
 
-/** What a worker needs to serve get and list itself (see createWorkerFunctions below). */
-interface SecretsWorkerInit {
-  readonly sqliteFile: string;
-  readonly secretsKey: Uint8Array | null;
-}
-
-/** Worker side (worker-side.ts): get and list from the worker's own read-only connection to the SQLite store. */
-export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
-  const { sqliteFile, secretsKey } = init as SecretsWorkerInit;
-  // structured clone turned the key's Buffer into a plain Uint8Array
-  const secrets = createSecretsReader(SqliteReader.open(sqliteFile), secretsKey ? Buffer.from(secretsKey) : null);
+/** Worker side (worker-side.ts): get and list through the worker's reads of the SQLite store (which hold the secrets key). */
+export const createWorkerFunctions: CreateWorkerFunctions<WorkerStoreReads> = (_init, store) => {
+  const secrets = store().secrets;
   const get: WorkerFunction<SecretsConfig> = (call) => {
     const name = call.args[0];
     return typeof name === 'string' ? answerGet(secrets.getSecret(call.config.installId, name), name, call) : err('internal');
@@ -57,10 +49,10 @@ export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
 };
 
 /**
- * `workerReadable`: the store's SQLite file and key, when workers may read it — then get and list
- * are answered in the worker (delivery `in-worker`); without it they are round trips.
+ * `inWorker`: workers may read the store (the registry's workerStore) — then get and list are
+ * answered in the worker (delivery `in-worker`); without it they are round trips.
  */
-export function createSecretsCapability(secrets: Pick<SecretsStore, 'getSecret' | 'listSecretNames'>, workerReadable: WorkerReadableStore | null = null): Capability<SecretsConfig, null> {
+export function createSecretsCapability(secrets: Pick<SecretsStore, 'getSecret' | 'listSecretNames'>, inWorker = false): Capability<SecretsConfig, null> {
   const get: SecretsFunction<'get'> = async ({ args, config, services }) => {
     const name = args[0];
     return typeof name === 'string' ? answerGet(await secrets.getSecret(config.installId, name), name, services) : err('internal');
@@ -72,7 +64,7 @@ export function createSecretsCapability(secrets: Pick<SecretsStore, 'getSecret' 
     grantedByDefault: false,
     configure: (install) => ({ installId: install.installId }),
     prepare: () => null,
-    ...(workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: workerReadable.sqliteFile, secretsKey: workerReadable.secretsKey } satisfies SecretsWorkerInit } } : {}),
+    ...(inWorker ? { worker: { module: import.meta.url, init: null } } : {}),
     interfaces: [
       serve(SECRETS_INTERFACE, {
         functions: { get, list },

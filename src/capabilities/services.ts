@@ -4,21 +4,20 @@
  * capability.
  */
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
-import type { WorkerReadableStore } from '../store/sqlite-reader.js';
 import { defineCapability, err, type Capability } from './capability.js';
 import { serve } from './dialects.js';
 import { hostResultOf, tenantDataScope, tenantDataWorkerSide } from './tenant-data-calls.js';
 
 export const SERVICE_READ = 'cap:service.read';
 
-/** `workerReadable`: the embedded store's file, when workers may read it — then both reads are answered in the worker (delivery `in-worker`). */
-export function createServicesCapability(backend: TenantDataBackend, workerReadable: WorkerReadableStore | null = backend.workerReadable ?? null): Capability<null, null> {
+/** `inWorker`: workers may read the store this backend reads (the registry's workerStore) — then both reads are answered in the worker (delivery `in-worker`). */
+export function createServicesCapability(backend: TenantDataBackend, inWorker = false): Capability<null, null> {
   return defineCapability<null, null>({
     name: SERVICE_READ,
     grantedByDefault: false,
     configure: () => null,
     prepare: () => null,
-    ...tenantDataWorkerSide('services', workerReadable),
+    ...tenantDataWorkerSide('services', inWorker),
     interfaces: [
       serve('alga:extension/services', {
         functions: {

@@ -12,8 +12,8 @@ import type { AnswerOf, Capability, CapabilityFunction, Err } from './capability
 import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
 import type { StorageEntry, StorageError } from '../generated/wit/seed.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from '../contract/index.js';
-import { createKvReader, type KvEntry, type KvGetResult, type KvListResult, type KvStore } from '../store/kv.js';
-import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
+import type { KvEntry, KvGetResult, KvListResult, KvStore } from '../store/kv.js';
+import type { WorkerStoreReads } from '../store/worker-reads.js';
 import type { KvLimits } from '../store/kv-limits.js';
 import { DEFAULT_KV_LIMITS } from '../store/kv-limits.js';
 
@@ -66,18 +66,16 @@ function answerList(page: KvListResult, logger: CallLogger): AnswerOf<Storage['l
 
 /** What a worker needs to serve get and list itself (see createWorkerFunctions below). */
 interface StorageWorkerInit {
-  readonly sqliteFile: string;
   readonly limits: KvLimits;
 }
 
 /**
- * Worker side (worker-side.ts): get and list from the worker's own read-only connection to the
- * SQLite store. Writes stay round trips: they take the install's write lock on the main thread's
- * connection.
+ * Worker side (worker-side.ts): get and list through the worker's reads of the SQLite store. Writes
+ * stay round trips: they take the install's write lock on the main thread's connection.
  */
-export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
-  const { sqliteFile, limits } = init as StorageWorkerInit;
-  const kv = createKvReader(SqliteReader.open(sqliteFile));
+export const createWorkerFunctions: CreateWorkerFunctions<WorkerStoreReads> = (init, store) => {
+  const { limits } = init as StorageWorkerInit;
+  const kv = store().kv;
   const get: WorkerFunction<StorageConfig> = (call) => {
     const parsed = keyArgs(call.args);
     return parsed ? answerGet(kv.get(call.config.installId, parsed[0], parsed[1], limits), call) : err('internal');
@@ -91,10 +89,10 @@ export const createWorkerFunctions: CreateWorkerFunctions = (init) => {
 };
 
 /**
- * `workerReadable`: the store's SQLite file, when workers may read it — then get and list are
+ * `inWorker`: workers may read the store (the registry's workerStore) — then get and list are
  * answered in the worker (delivery `in-worker`); without it they are round trips.
  */
-export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_KV_LIMITS, workerReadable: WorkerReadableStore | null = null): Capability<StorageConfig, null> {
+export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_KV_LIMITS, inWorker = false): Capability<StorageConfig, null> {
   const get: StorageFunction<'get'> = async ({ args, config, services }) => {
     const parsed = keyArgs(args);
     return parsed ? answerGet(await kv.get(config.installId, parsed[0], parsed[1], limits), services) : err('internal');
@@ -129,7 +127,7 @@ export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_
     grantedByDefault: false,
     configure: (install) => ({ installId: install.installId }),
     prepare: () => null,
-    ...(workerReadable ? { worker: { module: import.meta.url, init: { sqliteFile: workerReadable.sqliteFile, limits } satisfies StorageWorkerInit } } : {}),
+    ...(inWorker ? { worker: { module: import.meta.url, init: { limits } satisfies StorageWorkerInit } } : {}),
     interfaces: [
       serve(STORAGE_INTERFACE, {
         functions: { get, put, delete: remove, list },

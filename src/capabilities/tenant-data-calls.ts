@@ -7,8 +7,7 @@
  */
 import type { ExecutionContext } from '../contract/index.js';
 import type { TenantDataError, TenantDataResult, TenantDataScope } from '../store/tenant-data-model.js';
-import { createTenantDataReader } from '../store/tenant-data.js';
-import { SqliteReader, type WorkerReadableStore } from '../store/sqlite-reader.js';
+import type { WorkerStoreReads } from '../store/worker-reads.js';
 import { err, ok, type Err, type ExecutionServices, type Ok, type WorkerSide } from './capability.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction, WorkerFunctions } from '../contract/index.js';
 
@@ -54,21 +53,20 @@ export function hostResultOf<T>(result: TenantDataResult<T>, logger: CallLogger,
   return err(result.error);
 }
 
-/** Which capability's reads a worker side serves, and where the store is. */
+/** Which capability's reads a worker side serves. */
 interface TenantDataWorkerInit {
   readonly reads: 'clients' | 'services';
-  readonly sqliteFile: string;
 }
 
 /** The worker side of the clients or the services capability, when workers may read the store (else none). */
-export function tenantDataWorkerSide(reads: TenantDataWorkerInit['reads'], workerReadable: WorkerReadableStore | null): { worker?: WorkerSide } {
-  return workerReadable ? { worker: { module: import.meta.url, init: { reads, sqliteFile: workerReadable.sqliteFile } satisfies TenantDataWorkerInit } } : {};
+export function tenantDataWorkerSide(reads: TenantDataWorkerInit['reads'], inWorker: boolean): { worker?: WorkerSide } {
+  return inWorker ? { worker: { module: import.meta.url, init: { reads } satisfies TenantDataWorkerInit } } : {};
 }
 
-/** Worker side (worker-side.ts): the reads from the worker's own read-only connection to the SQLite store, for the execution's tenant. */
-export const createWorkerFunctions: CreateWorkerFunctions = (init): WorkerFunctions => {
-  const { reads, sqliteFile } = init as TenantDataWorkerInit;
-  const data = createTenantDataReader(SqliteReader.open(sqliteFile));
+/** Worker side (worker-side.ts): the reads through the worker's reads of the SQLite store, for the execution's tenant. */
+export const createWorkerFunctions: CreateWorkerFunctions<WorkerStoreReads> = (init, store): WorkerFunctions => {
+  const { reads } = init as TenantDataWorkerInit;
+  const data = store().tenantData;
   const fn =
     <T>(witName: string, read: (tenantId: string, arg: never) => TenantDataResult<T>): WorkerFunction<null> =>
     (call) =>

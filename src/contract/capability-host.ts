@@ -4,7 +4,7 @@
  */
 import type { ExecutionView } from './execution.js';
 import type { InvokeResult } from './host.js';
-import type { LocalPlan, WorkerCallRecord, WorkerSideSpec } from './worker-side.js';
+import type { LocalPlan, WorkerCallRecord, WorkerSideSpec, WorkerStoreSpec } from './worker-side.js';
 
 /** The capability registry as the engine calls it: install-time checks, worker sides, and each execution's host calls. */
 export interface CapabilityHost {
@@ -12,6 +12,8 @@ export interface CapabilityHost {
   unserved(importedFunctions: Record<string, string[]>): string[];
   /** The worker sides every guest worker opens when it starts (capabilities with `worker`). */
   workerSides(): WorkerSideSpec[];
+  /** The store every guest worker opens once, read-only, for the worker sides to read (null: none may). */
+  workerStore(): WorkerStoreSpec | null;
   /** What the worker may answer itself for an execution, for the functions its component imports. */
   localPlan(execution: ExecutionView, importedFunctions: Readonly<Record<string, readonly string[]>>): LocalPlan;
   /** Accounts for the calls a worker answered from the plan: counted, observed and denials noted as if each had made the round trip. */

@@ -1,7 +1,9 @@
 /**
  * The contract of a capability's worker side (`Capability.worker`, delivery `in-worker`): a module
- * every guest worker imports when it starts. Its `createWorkerFunctions(init)` opens the backend
- * (a read-only SQLite connection, say) and returns the functions it serves by `iface#fn`.
+ * every guest worker imports when it starts. Its `createWorkerFunctions(init, store)` returns the
+ * functions it serves by `iface#fn`, reading through `store()`: the worker's reads of the embedded
+ * store, which the engine opens once per worker for every side (engine/guest/worker-sides.ts) — a
+ * side never opens a store connection itself.
  *
  * Worker functions run inside a guest's import call, so they are synchronous, and they see only
  * what crossed to the worker: the guest's arguments (as jco lowers them), the execution's identity,
@@ -44,8 +46,24 @@ export type CallLogger = Pick<WorkerCall<unknown>, 'log'>;
  */
 export type WorkerFunctions = Readonly<Record<string, WorkerFunction<never>>>;
 
-/** The one export a worker-side module must have. */
-export type CreateWorkerFunctions = (init: unknown) => WorkerFunctions;
+/**
+ * The one export a worker-side module must have. `store()`: the worker's reads of the runner's
+ * store over its one read-only connection, opened on the first call and shared by every side of
+ * the worker (store/worker-reads.ts WorkerStoreReads — named by the side, as the contract imports
+ * nothing); it throws when the runner has no store a worker can read (CapabilityHost.workerStore).
+ */
+export type CreateWorkerFunctions<StoreReads = unknown> = (init: unknown, store: () => StoreReads) => WorkerFunctions;
+
+/**
+ * Where the embedded store is, for the worker sides that read it (CapabilityHost.workerStore):
+ * every worker opens one read-only connection to it. Structured-cloneable: it crosses to every worker.
+ */
+export interface WorkerStoreSpec {
+  /** the SQLite file */
+  readonly sqliteFile: string;
+  /** RUNNER_SECRETS_KEY, to open secrets (null: none configured) */
+  readonly secretsKey: Uint8Array | null;
+}
 
 /** One call a worker answered itself, as it reports it after the execution. */
 export interface WorkerCallRecord {
@@ -57,12 +75,12 @@ export interface WorkerCallRecord {
 
 /**
  * Where a worker finds a capability's `in-worker` functions: a module it imports when it starts,
- * whose `createWorkerFunctions(init)` opens the backend and returns them.
+ * whose `createWorkerFunctions(init, store)` returns them.
  */
 export interface WorkerSide {
   /** file URL of the module */
   readonly module: string;
-  /** what the module needs to open its backend; structured-cloneable (it crosses to every worker) */
+  /** what the module needs besides the store (limits, which reads); structured-cloneable (it crosses to every worker) */
   readonly init: unknown;
 }
 

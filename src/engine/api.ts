@@ -9,7 +9,8 @@ import type { PrepareResult } from './artifact-store.js';
 import type { Owner } from './fair-scheduler.js';
 import type { ExecutionLimits } from './limits.js';
 import type { ExecutionStats } from './protocol.js';
-import type { DispatchEvent, HotWaitStats } from './worker-pool.js';
+import type { DispatchEvent } from './worker-pool.js';
+import type { HotWaitStats } from './hot-wait.js';
 
 /** A log record as the engine emits it: the store's fields, before the store gives it an id. */
 export interface LogRecord extends Omit<LogFields, 'install' | 'request_id'> {
@@ -89,7 +90,7 @@ export interface EngineApi {
   readonly workers: number;
   /** Installs on probation now (fair-scheduler.ts). */
   readonly installsOnProbation: number;
-  /** The main thread's hot wait so far (worker-pool.ts): a live object, read it when needed. */
+  /** The main thread's hot wait so far (hot-wait.ts): a live object, read it when needed. */
   readonly hotWaitStats: Readonly<HotWaitStats>;
   /** Listens to an engine event (EngineEvents). */
   on<E extends keyof EngineEvents>(event: E, listener: (payload: EngineEvents[E]) => void): void;

@@ -6,7 +6,8 @@ import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { DROPPED_ANSWER, NO_LOCAL_PLAN, type CapabilityHost, type CapabilityName, type ExecutionContext, type ExecutionView, type ExecutionServices, type FaultCode, type GuestHttpRequest, type HostCallAnswer, type InstallView, type LocalPlan } from '../contract/index.js';
 import { ArtifactStore, type Artifact } from './artifact-store.js';
-import { WorkerPool, type HostSession, type HotWaitStats, type JobResult } from './worker-pool.js';
+import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
+import type { HotWaitStats } from './hot-wait.js';
 import type { EngineApi, EngineEvents, EnginePrepareResult, ExecuteInput, ExecuteOutcome, ExecutionReport, LogRecord, WarmInput, WarmOutcome } from './api.js';
 import type { FairnessOptions } from './fair-scheduler.js';
 import { inspectModule, MemoryCapTooSmallError, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
@@ -27,7 +28,7 @@ export interface EngineOptions {
   maxGuestsPerWorker?: number;
   /** restore only the blocks a request wrote, where the component allows it (default true) */
   writeTracking?: boolean;
-  /** longest the main thread watches a running worker for its next message, in ms (worker-pool.ts; default 0.5, 0 turns it off) */
+  /** longest the main thread watches a running worker for its next message, in ms (hot-wait.ts; default 0.5, 0 turns it off) */
   hotWaitMs?: number;
   /** CPU cores the process may use (default: availableParallelism()); the hot wait only runs while one is free */
   cores?: number;
@@ -43,7 +44,7 @@ export class Engine implements EngineApi {
 
   private constructor(private readonly options: EngineOptions) {
     this.artifacts = new ArtifactStore(options.cacheDir);
-    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), hostCallTimeoutMs: 60_000, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores, workerSides: options.registry.workerSides(), fairness: options.fairness });
+    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores, workerSides: options.registry.workerSides(), workerStore: options.registry.workerStore(), fairness: options.fairness });
   }
 
   static async create(options: EngineOptions): Promise<Engine> {
@@ -307,7 +308,7 @@ class ExecutionSession implements ExecutionView, ExecutionServices, HostSession 
   /**
    * Calls that reached the main thread (round trips, one-way calls): what the report counts when
    * the worker's own count is lost with it (deadline, crash). The host-call cap is the worker's
-   * alone (guest-worker.ts callHost), which counts every call, local ones included.
+   * alone (guest/bridge.ts HostBridge.callHost), which counts every call, local ones included.
    */
   private callsSeen = 0;
   private deniedCalls = 0;

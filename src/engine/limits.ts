@@ -29,6 +29,16 @@ export function limitsWithDefaults(limits: Partial<ExecutionLimits> | undefined)
 export const MAX_TIMEOUT_MS = 30_000;
 
 /**
+ * How a hung capability ends an execution (docs/limits.md): a round-trip host call still unanswered
+ * this long before the execution's deadline, after waiting at least this long itself, ends it with
+ * `host_call_timeout` — before the deadline would terminate the worker (`timeout`). A tenth of the
+ * deadline, at most 100 ms: time for the worker to unwind the guest and post the fault.
+ */
+export function hostCallMarginMs(timeoutMs: number): number {
+  return Math.min(100, timeoutMs / 10);
+}
+
+/**
  * Bounds on values the host copies out of guest memory (guest/lift-bounds.ts), fixed for every
  * execution. A host-call argument may be as large as the largest any capability accepts (an
  * outbound request body or a ui-proxy payload: 10 MiB) with room to spare, so a capability's own

@@ -7,7 +7,7 @@
  *    calls, stdio, results) and the answers to synchronous host calls: the worker posts a call and
  *    blocks in `Atomics.wait`; the main thread answers, then `Atomics.notify`s. One port for all
  *    the worker says keeps it in order, and lets the main thread watch a single port per worker
- *    while an execution runs (worker-pool.ts, "hot wait");
+ *    while an execution runs (hot-wait.ts);
  *  - a SharedArrayBuffer per worker holds one-way messages (log records, stdio) the main thread
  *    reads before the worker's next message instead of being woken for each (one-way-ring.ts).
  */
@@ -72,9 +72,15 @@ export interface ExecuteMessage {
   maxLogMessageBytes: number;
   /** calls the worker answers without a round trip (see `Delivery` in capability.ts) */
   local: { answers: Readonly<Record<string, HostCallAnswer>>; oneWay: readonly string[]; inWorker: Readonly<Record<string, InWorkerCall>> };
-  /** how long a host call watches for its answer before the worker sleeps (ms; set by the pool, see worker-pool.ts) */
+  /**
+   * The guest's deadline (ms, set by the pool from PoolJob.timeoutMs), counted in the worker from
+   * the execute (from `started` when it instantiates): a round-trip host call still unanswered
+   * close to it ends the execution with `host_call_timeout` (limits.ts hostCallMarginMs).
+   */
+  timeoutMs: number;
+  /** how long a host call watches for its answer before the worker sleeps (ms; set by the pool, see hot-wait.ts) */
   hostCallSpinMs: number;
-  /** run `local.inWorker` functions here (true) or send them as round trips (set by the pool, see worker-pool.ts) */
+  /** run `local.inWorker` functions here (true) or send them as round trips (set by the pool, see hot-wait.ts workerPlan) */
   runInWorker: boolean;
   /**
    * Warm-up only (Engine.warm): load the guest and leave a pristine instance ready, without calling

@@ -5,13 +5,13 @@
  * arrival order. A worker that overruns its deadline is terminated and replaced; one that crashes
  * is replaced; the pool never takes the process down.
  */
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { OneWayRing, ONE_WAY_RING_BYTES } from './one-way-ring.js';
-import { SpinDeadline } from './spin.js';
+import { HotWait, type HotWaitStats } from './hot-wait.js';
 import { DEFAULT_FAIRNESS, FairScheduler, type FairnessOptions, type Owner } from './fair-scheduler.js';
-import type { FaultCode, HostCallAnswer, WorkerLogLevel, WorkerSideSpec } from '../contract/index.js';
+import type { FaultCode, HostCallAnswer, WorkerLogLevel, WorkerSideSpec, WorkerStoreSpec } from '../contract/index.js';
 import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
 
 const COLD_LOAD_GRACE_MS = 10_000;
@@ -44,7 +44,7 @@ export interface PoolJob {
    * `{ ...payload, id }` had 14 % of the main thread's allocation promoted, 1.3 % posting the
    * object itself; `WorkerPool.run` alone went from 11-12 % to 2.7 % (BENCHMARKS.md).
    */
-  message: Omit<ExecuteMessage, 'id' | 'type' | 'hostCallSpinMs' | 'runInWorker'>;
+  message: Omit<ExecuteMessage, 'id' | 'type' | 'hostCallSpinMs' | 'runInWorker' | 'timeoutMs'>;
   session: HostSession;
   timeoutMs: number;
 }
@@ -92,17 +92,18 @@ interface RunningJob {
 
 export interface PoolOptions {
   size: number;
-  hostCallTimeoutMs: number;
   /** guests kept loaded per worker (default MAX_GUESTS_PER_WORKER) */
   maxGuestsPerWorker?: number;
   /** V8 heap cap per worker (MiB); wasm linear memory is capped separately */
   maxOldGenerationSizeMb?: number;
-  /** longest the main thread watches for a worker's next message before sleeping (ms; 0: never; see hotWait) */
+  /** longest the main thread watches for a worker's next message before sleeping (ms; 0: never; see hot-wait.ts) */
   hotWaitMs?: number;
   /** CPU cores the process may use, which decides when a core is free to hot-wait on (default: availableParallelism()) */
   cores?: number;
   /** capabilities' worker sides every worker opens when it starts (registry.workerSides()) */
   workerSides?: readonly WorkerSideSpec[];
+  /** the store every worker opens once for its worker sides (registry.workerStore()) */
+  workerStore?: WorkerStoreSpec | null;
   /** when an install is put on probation (fair-scheduler.ts; default DEFAULT_FAIRNESS) */
   fairness?: FairnessOptions;
 }
@@ -130,36 +131,6 @@ export class WorkerSideError extends Error {
   override readonly name = 'WorkerSideError';
 }
 
-/** What the hot wait did: worker messages it took off the ports, and main-thread time it spent. */
-export interface HotWaitStats {
-  taken: number;
-  spentMs: number;
-}
-
-/**
- * Hot wait: how long the main thread watches a running worker's port for its next message (a host
- * call, the result) before letting the event loop run one turn and watching again. An idle vCPU
- * here is put to sleep after ~200 µs and takes ~70 µs (often several hundred) to wake; a host-call
- * round trip is ~20 µs when both threads are awake.
- */
-export const HOT_WAIT_MS = 0.5;
-/** Most the main thread hot-waits per event-loop turn, so timers and I/O always get their turn. */
-const HOT_WAIT_BUDGET_PER_TURN_MS = 2;
-/**
- * Most the main thread hot-waits on one execution in vain (windows that end with no message).
- * Past it (a guest computing for long stretches) the main thread sleeps until the worker's next
- * message, as it would with hot waiting off: a long computation gains little from a faster
- * wake-up. A guest busy calling the host keeps the watch, which takes its calls at once.
- */
-export const HOT_WAIT_IDLE_PER_EXECUTION_MS = 20;
-/**
- * How long a worker watches for a host call's answer before it sleeps: long enough to cover a
- * fast capability's round trip when the worker has a core of its own (the main thread hot-waits
- * then too), and briefly otherwise, when a spinning worker would take CPU from the main thread
- * that is to answer it.
- */
-const HOST_CALL_SPIN_MS = { coreFree: 0.3, crowded: 0.02 } as const;
-
 export class WorkerPool extends EventEmitter {
   private readonly slots: Slot[] = [];
   private readonly queue: FairScheduler<Submitted>;
@@ -171,25 +142,27 @@ export class WorkerPool extends EventEmitter {
   private closed = false;
   /** workers replaced after a timeout or crash, for metrics */
   restarts = 0;
-  private hotWaiting = false;
-  private hotWaitSpentMs = 0;
-  private hotWaitTurnReset = false;
-  /** a hot wait is scheduled for the next event-loop turn */
-  private hotWaitRearmed = false;
-  private readonly cores: number;
-  readonly hotWaitStats: HotWaitStats = { taken: 0, spentMs: 0 };
-  /** messages posted by all workers, counted: the hot wait sleeps on it (a futex) between looks at the ports */
-  private readonly posted = new Int32Array(new SharedArrayBuffer(4));
+  /** the main thread's hot wait (hot-wait.ts) */
+  private readonly hotWait: HotWait<Slot>;
 
   constructor(private readonly options: PoolOptions) {
     super();
-    this.cores = options.cores ?? availableParallelism();
+    this.hotWait = new HotWait<Slot>(
+      { workers: () => this.slots, mayWatch: () => !this.closed && this.queue.length === 0, deliver: (slot, msg) => this.onWorkerMessage(slot, msg) },
+      options.hotWaitMs,
+      options.cores ?? availableParallelism(),
+    );
     this.queue = new FairScheduler(options.fairness ?? DEFAULT_FAIRNESS);
     for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
   }
 
   get size(): number {
     return this.slots.length;
+  }
+
+  /** What the main thread's hot wait did so far (hot-wait.ts): a live object. */
+  get hotWaitStats(): Readonly<HotWaitStats> {
+    return this.hotWait.stats;
   }
 
   get queued(): number {
@@ -219,7 +192,7 @@ export class WorkerPool extends EventEmitter {
         // a worker loading the guest first takes far longer than a hot wait lasts
         const warm = slot.loaded.has(job.artifactKey);
         this.start(slot, submitted, null);
-        if (warm) this.hotWait();
+        if (warm) this.hotWait.watch();
       } else this.queue.push(job.owner, submitted);
     });
   }
@@ -258,7 +231,7 @@ export class WorkerPool extends EventEmitter {
     const oneWay = new OneWayRing(new SharedArrayBuffer(ONE_WAY_RING_BYTES));
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_URL, {
-      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, hostCallTimeoutMs: this.options.hostCallTimeoutMs, posted: this.posted.buffer, workerSides: this.options.workerSides ?? [] },
+      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, posted: this.hotWait.posted.buffer, workerSides: this.options.workerSides ?? [], workerStore: this.options.workerStore ?? null },
       transferList: [port2],
       resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
       stdout: false,
@@ -338,110 +311,11 @@ export class WorkerPool extends EventEmitter {
     const settle = (a: HostCallAnswer) => {
       running.pendingHostCalls--;
       answer(a);
-      this.hotWait();
+      this.hotWait.watch();
     };
     running.job.session.call(msg.iface, msg.fn, msg.args).then(settle, (e: unknown) =>
       settle({ kind: 'abort', code: 'worker_crashed', message: `host call failed: ${e instanceof Error ? e.message : String(e)}` }),
     );
-  }
-
-  /**
-   * Watches the running workers' ports instead of sleeping in the event loop, so the next host call
-   * or the result is taken at once rather than after the main thread's CPU has gone to sleep and
-   * been woken again. Only when it costs no worker a core (fewer workers busy than cores, nothing
-   * queued) and when no host call is in progress on the main thread (its I/O needs the event loop).
-   * A watch lasts one window at most, and all watches of a turn share a budget; then the event loop
-   * runs a turn (timers, I/O — it does not sleep, an immediate is pending) and the watch resumes,
-   * until it has watched the execution in vain for HOT_WAIT_IDLE_PER_EXECUTION_MS.
-   */
-  private hotWait(resumed = false): void {
-    const windowMs = this.options.hotWaitMs ?? HOT_WAIT_MS;
-    if (windowMs <= 0 || this.hotWaiting || this.closed || this.queue.length > 0 || this.hostCallsInProgress()) return;
-    const busy = this.slots.filter((s) => s.current);
-    if (busy.length === 0 || this.working() + 1 > this.cores) return;
-    const watched = busy.filter((s) => s.current!.hotWaitIdleMs < HOT_WAIT_IDLE_PER_EXECUTION_MS);
-    if (watched.length === 0) return;
-    const budget = HOT_WAIT_BUDGET_PER_TURN_MS - this.hotWaitSpentMs;
-    if (budget <= 0) {
-      this.rearmHotWait();
-      return;
-    }
-    if (!this.hotWaitTurnReset) {
-      this.hotWaitTurnReset = true;
-      setImmediate(() => {
-        this.hotWaitSpentMs = 0;
-        this.hotWaitTurnReset = false;
-      });
-    }
-    this.hotWaiting = true;
-    const started = performance.now();
-    const deadline = new SpinDeadline(started + Math.min(windowMs, budget));
-    let taken = false;
-    try {
-      for (;;) {
-        const seen = Atomics.load(this.posted, 0);
-        for (const slot of watched) {
-          const received = receiveMessageOnPort(slot.hostPort);
-          if (!received) continue;
-          const msg = received.message as WorkerMessage;
-          this.onWorkerMessage(slot, msg);
-          // a call is answered asynchronously (its answer hot-waits again); a result ends the watch
-          if (msg.type === 'call' || msg.type === 'result' || msg.type === 'load-failed') {
-            taken = true;
-            this.hotWaitStats.taken++;
-            return;
-          }
-        }
-        if (!resumed) {
-          // watch the count of posted messages, not the ports: a look at a port takes the lock a
-          // worker's postMessage needs too
-          while (Atomics.load(this.posted, 0) === seen) if (deadline.passed()) return;
-          continue;
-        }
-        // A resumed watch serves the slow executions, where another thread (a restore, V8's
-        // helpers) may be waiting for a core: it sleeps until a worker posts — on a futex, whose
-        // wake-up is far quicker than the event loop's — instead of spinning.
-        const left = deadline.until - performance.now();
-        if (left <= 0) return;
-        Atomics.wait(this.posted, 0, seen, left);
-      }
-    } finally {
-      this.hotWaiting = false;
-      const spent = performance.now() - started;
-      this.hotWaitSpentMs += spent;
-      this.hotWaitStats.spentMs += spent;
-      if (!taken) {
-        for (const slot of watched) if (slot.current) slot.current.hotWaitIdleMs += spent;
-        this.rearmHotWait();
-      }
-    }
-  }
-
-  /**
-   * Whether the main thread is working on a host call of a running execution: it must not
-   * hot-wait while one needs the event loop. Counted per execution, so a call whose promise never
-   * settles stops counting when its execution ends (at its deadline, say).
-   */
-  private hostCallsInProgress(): boolean {
-    for (const s of this.slots) if (s.current && s.current.pendingHostCalls > 0) return true;
-    return false;
-  }
-
-  /** Workers using a core now: running an execution, or still restoring after one. */
-  private working(): number {
-    let n = 0;
-    for (const s of this.slots) if (s.current || Atomics.load(s.signal, SIGNAL.TIDYING) !== 0) n++;
-    return n;
-  }
-
-  /** Resume watching after the event loop has had its turn (see hotWait). */
-  private rearmHotWait(): void {
-    if (this.hotWaitRearmed) return;
-    this.hotWaitRearmed = true;
-    setImmediate(() => {
-      this.hotWaitRearmed = false;
-      this.hotWait(true);
-    });
   }
 
   /** `from`: how the scheduler handed it over, when it waited (null: a worker was idle when it came). */
@@ -481,15 +355,9 @@ export class WorkerPool extends EventEmitter {
       slot.loaded.delete(job.artifactKey);
       slot.loaded.add(job.artifactKey);
     }
-    const hotWaiting = (this.options.hotWaitMs ?? HOT_WAIT_MS) > 0 && this.working() + 1 <= this.cores;
-    const hostCallSpinMs = hotWaiting ? HOST_CALL_SPIN_MS.coreFree : HOST_CALL_SPIN_MS.crowded;
-    // A main thread watching this worker answers a round trip in ~20 µs with its store connection
-    // warm; a worker's own read costs more than that (its first read after another connection's
-    // write re-reads pages, and the guest has just evicted its caches). With every core busy, a
-    // round trip means waking threads and queueing behind other executions' calls: then the worker
-    // reads itself. Measured in BENCHMARKS.md (SQLite /seven, sequential and 2 in flight).
-    const runInWorker = !hotWaiting;
-    slot.worker.postMessage(Object.assign(job.message, { type: 'execute' as const, id, hostCallSpinMs, runInWorker }) satisfies ExecuteMessage);
+    // how long the worker spins for an answer, and whether it runs its in-worker reads (hot-wait.ts)
+    const { hostCallSpinMs, runInWorker } = this.hotWait.workerPlan();
+    slot.worker.postMessage(Object.assign(job.message, { type: 'execute' as const, id, hostCallSpinMs, runInWorker, timeoutMs: job.timeoutMs }) satisfies ExecuteMessage);
   }
 
   private deadlineTimer(slot: Slot, job: PoolJob, ms: number): NodeJS.Timeout {

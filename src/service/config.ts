@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, MAX_TIMEOUT_MS } from '../engine/limits.js';
-import { HOT_WAIT_MS } from '../engine/worker-pool.js';
+import { HOT_WAIT_MS } from '../engine/hot-wait.js';
 import { DEFAULT_FAIRNESS } from '../engine/fair-scheduler.js';
 import { SQLITE_SYNCHRONOUS } from '../store/sqlite-synchronous.js';
 
@@ -46,7 +46,7 @@ const configSchema = z
     writeTracking: onByDefault,
     /** over the embedded SQLite store, guest workers answer reads themselves under load (capability.ts `in-worker`); off: round trips */
     workerReads: onByDefault,
-    /** how long the main thread watches a running worker before sleeping (ms; 0 = never; src/engine/worker-pool.ts) */
+    /** how long the main thread watches a running worker before sleeping (ms; 0 = never; src/engine/hot-wait.ts) */
     hotWaitMs: z.coerce.number({ message: 'must be a number of milliseconds' }).min(0, 'must be 0 or more').max(10, 'must be at most 10'),
     /** CPU cores the service may use (its CPU quota): the default worker count, and when the hot wait may spin */
     cores: positiveInt.max(1024),

@@ -1,6 +1,6 @@
 /**
  * A read-only connection to the embedded SQLite store, for a guest worker (capabilities' worker
- * sides, worker-side.ts). Workers answer reads synchronously while the guest waits, so they cannot
+ * sides, through worker-reads.ts). Workers answer reads synchronously while the guest waits, so they cannot
  * use kysely's asynchronous executor; they build the same kysely queries as the store modules,
  * compile them here, and run the SQL on their own better-sqlite3 connection.
  *
@@ -12,7 +12,7 @@ import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryComp
 import type { Database } from './database.js';
 import { Sqlite, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
 
-/** What a worker needs to read the store (Store.workerReadable). */
+/** What a worker needs to read the store (Store.workerReadable; contract/worker-side.ts WorkerStoreSpec). */
 export interface WorkerReadableStore {
   /** the SQLite file */
   readonly sqliteFile: string;
@@ -50,7 +50,7 @@ export class SqliteReader {
 
   /**
    * This thread's reader of `file`, opened read-only on first use; it must exist (the main thread
-   * created and migrated it). The capabilities' worker sides of one worker share it.
+   * created and migrated it). A guest worker opens it once, for all its worker sides (worker-reads.ts).
    */
   static open(file: string): SqliteReader {
     let reader = openReaders.get(file);

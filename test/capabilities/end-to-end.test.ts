@@ -44,7 +44,7 @@ for (const { backend, label, workerReads } of legs) {
     const kvPut = (body: object, grants = ALL) => run('/kv/put', { method: 'POST', body: JSON.stringify(body), grants });
 
     before(async () => {
-      // without a hot wait the pool always lets the worker run its reads (worker-pool.ts `runInWorker`)
+      // without a hot wait the pool always lets the worker run its reads (hot-wait.ts `workerPlan`)
       rt = await createTestRuntime({ store: backend.options, ...(workerReads ? { hotWaitMs: 0 } : {}) });
       hash = await rt.install('kitchen-sink');
       web = await startServer((req, res, body) => {

@@ -30,7 +30,7 @@ let rt: TestRuntime;
 let kitchen: string;
 
 // The pool has the worker answer in-worker calls itself only when the main thread has no core to
-// watch it on (worker-pool.ts `runInWorker`); without a hot wait it never has.
+// watch it on (hot-wait.ts `workerPlan`); without a hot wait it never has.
 const IN_WORKER = { workers: 1, hotWaitMs: 0 } as const;
 
 before(async () => {
@@ -174,9 +174,8 @@ test('a worker function that throws is contained like a round trip: logged, answ
 });
 
 test('a worker side that cannot open stops the engine from starting, naming the capability', async () => {
-  const registry = new CapabilityRegistry().register(
-    createSecretsCapability(rt.store.secrets, { sqliteFile: join(rt.dir, 'no-such-dir', 'runner.db'), secretsKey: null }),
-  );
+  // the store every worker opens for its sides (engine/guest/worker-sides.ts) cannot be opened
+  const registry = new CapabilityRegistry(undefined, { sqliteFile: join(rt.dir, 'no-such-dir', 'runner.db'), secretsKey: null }).register(createSecretsCapability(rt.store.secrets, true));
   await assert.rejects(Engine.create({ cacheDir: join(rt.dir, 'artifacts-broken'), registry, workers: 1 }), (e: unknown) => {
     assert.ok(e instanceof WorkerSideError);
     assert.match(e.message, /the worker side of cap:secrets\.get could not open: .*Cannot open database because the directory does not exist/);
