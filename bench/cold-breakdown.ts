@@ -35,7 +35,11 @@ export async function runColdBreakdown(config: BenchConfig): Promise<SectionResu
   const backend = new InMemoryBackend();
   const context = { requestId: 'cold-1', tenantId: 'tenant-bench', extensionId: 'ext-bench', installId: 'install-bench', versionId: 'ver-1' };
   const instance = await step('instantiate + take snapshot', () => {
-    const i = new GuestInstance(loadedGuest(artifact, instantiate, specs), jcoHostImports(backend, () => context), { write: () => {} });
+    const i = new GuestInstance(
+      loadedGuest(artifact, instantiate, specs),
+      jcoHostImports(backend, () => context),
+      { write: () => {} },
+    );
     i.takeSnapshot();
     return i;
   });

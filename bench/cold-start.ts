@@ -58,7 +58,13 @@ export async function runColdStart(config: BenchConfig): Promise<SectionResult> 
       instances.push(outcome.report.stats?.instance ?? '?');
     }
     result.facts.push(
-      { key: 'cold.first', label: 'cold start after a restart: first request (/noop) on a fresh Engine in a fresh process, artifact on disk', value: samples[0]!, unit: 'ms', detail: `then ${samples[1]!.toFixed(2)} ms, ${samples[2]!.toFixed(2)} ms (${instances.join(', ')})` },
+      {
+        key: 'cold.first',
+        label: 'cold start after a restart: first request (/noop) on a fresh Engine in a fresh process, artifact on disk',
+        value: samples[0]!,
+        unit: 'ms',
+        detail: `then ${samples[1]!.toFixed(2)} ms, ${samples[2]!.toFixed(2)} ms (${instances.join(', ')})`,
+      },
       { key: 'cold.engine', label: 'Engine.create (spawn workers, not counted in cold start)', value: engineMs, unit: 'ms' },
     );
 
@@ -88,7 +94,13 @@ export async function runColdStart(config: BenchConfig): Promise<SectionResult> 
     const warmFirstMs = performance.now() - warmFirstStarted;
     if (warmFirst.kind !== 'ok') throw new Error(`first request after warm: ${warmFirst.code}: ${warmFirst.message}`);
     result.facts.push(
-      { key: 'cold.warmed', label: 'first request of a component installed as the service installs it (prepared, then warmed before the install is answered)', value: warmFirstMs, unit: 'ms', detail: `instance ${warmFirst.report.stats?.instance ?? '?'}` },
+      {
+        key: 'cold.warmed',
+        label: 'first request of a component installed as the service installs it (prepared, then warmed before the install is answered)',
+        value: warmFirstMs,
+        unit: 'ms',
+        detail: `instance ${warmFirst.report.stats?.instance ?? '?'}`,
+      },
       { key: 'cold.warm', label: 'the warm-up itself (engine.warm: compile, load into a worker, instantiate; part of installing)', value: warmMs, unit: 'ms' },
     );
   } finally {

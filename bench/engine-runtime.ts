@@ -24,15 +24,7 @@ export type CapabilityBackend = 'sqlite' | 'sqlite-normal' | 'sqlite-normal-roun
 
 const TENANT = 'tenant-bench';
 const INSTALL = 'install-bench';
-const GRANTS: ReadonlySet<CapabilityName> = new Set<CapabilityName>([
-  'cap:context.read',
-  'cap:log.emit',
-  'cap:storage.kv',
-  'cap:secrets.get',
-  'cap:user.read',
-  'cap:client.read',
-  'cap:service.read',
-]);
+const GRANTS: ReadonlySet<CapabilityName> = new Set<CapabilityName>(['cap:context.read', 'cap:log.emit', 'cap:storage.kv', 'cap:secrets.get', 'cap:user.read', 'cap:client.read', 'cap:service.read']);
 const USER: ExecutionUser = {
   userId: 'user-1',
   userEmail: 'user@example.test',

@@ -92,7 +92,12 @@ async function installAttacker(service: RunnerService, phase: keyof typeof ATTAC
     content_hash: string;
   };
   const tenantId = `attacker-${phase}`;
-  const install = (await admin(service, 'POST', '/admin/v1/installs', { tenant_id: tenantId, extension_id: version.extension_id, version_id: version.version_id, limits: { timeout_ms: ATTACK_TIMEOUT_MS } })) as {
+  const install = (await admin(service, 'POST', '/admin/v1/installs', {
+    tenant_id: tenantId,
+    extension_id: version.extension_id,
+    version_id: version.version_id,
+    limits: { timeout_ms: ATTACK_TIMEOUT_MS },
+  })) as {
     install_id: string;
   };
   return { tenantId, extensionId: version.extension_id, versionId: version.version_id, contentHash: version.content_hash, installId: install.install_id };
@@ -116,7 +121,12 @@ export async function runFairShare(config: BenchConfig): Promise<FairShareSectio
   const runDir = mkdtempSync(join(config.workDir, 'fair-share', 'run-'));
   progress('start the service');
   // the production admission: a tenant may have 8 running (above the worker count) and 32 waiting
-  const service = await startRunnerService({ dataDir: join(runDir, 'data'), workers: config.workers, logFile: join(runDir, 'service.log'), env: { RUNNER_TENANT_CONCURRENCY: '8', RUNNER_TENANT_QUEUE: '32' } });
+  const service = await startRunnerService({
+    dataDir: join(runDir, 'data'),
+    workers: config.workers,
+    logFile: join(runDir, 'service.log'),
+    env: { RUNNER_TENANT_CONCURRENCY: '8', RUNNER_TENANT_QUEUE: '32' },
+  });
   notes.push(`service: ${service.command}`);
   try {
     progress('install the neighbour (kitchen-sink) and the attackers');
@@ -190,7 +200,9 @@ function baselineOf(rows: FairShareRow[], index: number): { p50: number; p99: nu
 export function fairShareReport(result: FairShareSectionResult): string[] {
   const { rows, notes, attackTimeoutMs, workers } = result.fairness;
   const out: string[] = [];
-  out.push(`Fair share: a neighbour's POST /v1/execute /noop (1 request in flight) alone and while another tenant attacks (2 requests in flight, deadline ${attackTimeoutMs} ms), ${workers} worker(s)`);
+  out.push(
+    `Fair share: a neighbour's POST /v1/execute /noop (1 request in flight) alone and while another tenant attacks (2 requests in flight, deadline ${attackTimeoutMs} ms), ${workers} worker(s)`,
+  );
   out.push('');
   out.push('÷ alone: over the mean of the phases alone just before and after');
   out.push('');
@@ -200,13 +212,17 @@ export function fairShareReport(result: FairShareSectionResult): string[] {
     const baseline = r.phase === 'alone' ? undefined : baselineOf(rows, i);
     const failed = Object.values(r.neighbourFailures).reduce((n, v) => n + v, 0);
     const what = r.phase in ATTACKS ? ATTACKS[r.phase as keyof typeof ATTACKS].what : '';
-    const answers = r.attacker ? Object.entries(r.attacker).map(([k, v]) => `${k} ${v}`).join(', ') : '';
+    const answers = r.attacker
+      ? Object.entries(r.attacker)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')
+      : '';
     out.push(
       `${pad(r.phase, 10)} ${pad(what, 40)} ${lpad(fmt(r.neighbour.p50, 3), 8)} ${lpad(fmt(r.neighbour.p99, 3), 8)} ${lpad(fmt(r.neighbour.max, 1), 8)} ${lpad(fmt(r.neighbourPerSecond, 0), 7)} ${lpad(String(r.neighbour.count), 6)} ${lpad(String(failed), 6)} ${lpad(baseline ? `${fmt(r.neighbour.p50 / baseline.p50)}×` : '', 11)} ${lpad(baseline ? `${fmt(r.neighbour.p99 / baseline.p99)}×` : '', 11)} ${lpad(String(r.probations), 10)} ${lpad(String(r.restarts), 8)}  ${answers}`,
     );
   }
   out.push('');
-  out.push('Goals (per attack): the neighbour\'s p50 within 2× of its p50 alone; its p99 within one deadline');
+  out.push("Goals (per attack): the neighbour's p50 within 2× of its p50 alone; its p99 within one deadline");
   for (const [i, r] of rows.entries()) {
     const baseline = baselineOf(rows, i);
     if (r.phase === 'alone' || !baseline) continue;

@@ -99,8 +99,18 @@ export async function runFloor(config: BenchConfig): Promise<SectionResult> {
     restoredKiB.length = 0;
     const latency = await timeSequential(n.seq, once);
     result.rows.push({ system: 'floor + snapshot restore', handler, latency: summarize(latency), throughput: sequentialThroughput(latency), note: 'main thread, restore after each request' });
-    result.facts.push({ key: `floor.restored-bytes.${handler}`, label: `memory a restore after /${handler} copies (${instance.tracksWrites ? 'write tracking: marked 16 KiB blocks and the next' : 'all of it: writes not tracked'}), p50`, value: summarize(restoredKiB).p50, unit: 'KiB' });
-    result.facts.push({ key: `floor.restore.${handler}`, label: `snapshot restore after /${handler} (memory ${(instance.memoryBytes() / 2 ** 20).toFixed(1)} MiB + globals), main thread, p50`, value: summarize(restoreMs).p50, unit: 'ms' });
+    result.facts.push({
+      key: `floor.restored-bytes.${handler}`,
+      label: `memory a restore after /${handler} copies (${instance.tracksWrites ? 'write tracking: marked 16 KiB blocks and the next' : 'all of it: writes not tracked'}), p50`,
+      value: summarize(restoredKiB).p50,
+      unit: 'KiB',
+    });
+    result.facts.push({
+      key: `floor.restore.${handler}`,
+      label: `snapshot restore after /${handler} (memory ${(instance.memoryBytes() / 2 ** 20).toFixed(1)} MiB + globals), main thread, p50`,
+      value: summarize(restoreMs).p50,
+      unit: 'ms',
+    });
   }
   if (retired > 0) result.notes.push(`floor + restore: ${retired} instance(s) could not be restored and were replaced`);
 
@@ -120,7 +130,13 @@ export async function runFloor(config: BenchConfig): Promise<SectionResult> {
         const start = b * block;
         if (!Buffer.from(after.buffer, start, Math.min(block, pristine.byteLength - start)).equals(pristine.subarray(start, start + block))) dirty++;
       }
-      result.facts.push({ key: `floor.dirty.${handler}.${block}`, label: `memory blocks one /${handler} writes, ${block / 1024} KiB blocks (of ${blocks})`, value: (100 * dirty) / blocks, unit: '%', detail: `${dirty} blocks` });
+      result.facts.push({
+        key: `floor.dirty.${handler}.${block}`,
+        label: `memory blocks one /${handler} writes, ${block / 1024} KiB blocks (of ${blocks})`,
+        value: (100 * dirty) / blocks,
+        unit: '%',
+        detail: `${dirty} blocks`,
+      });
     }
   }
   return result;

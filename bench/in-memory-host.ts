@@ -159,10 +159,12 @@ const contextOf = (ctx: { requestId: string; tenantId: string; extensionId: stri
 /** `workerReads: false`: no worker sides, every call but logging, context and user a round trip (for comparison). */
 export function createInMemoryRegistry(backend: InMemoryBackend, observer?: CapabilityCallObserver, { workerReads = true } = {}): CapabilityRegistry {
   const reads: Delivery | undefined = workerReads ? 'in-worker' : undefined;
-  const log = (level: string): CapabilityFunction<string, null> => ({ args }) => {
-    backend.log(level, String(args[0]));
-    return value(undefined);
-  };
+  const log =
+    (level: string): CapabilityFunction<string, null> =>
+    ({ args }) => {
+      backend.log(level, String(args[0]));
+      return value(undefined);
+    };
   return new CapabilityRegistry(observer)
     .register(capability('cap:context.read', 'alga:extension/context', { getContext: ({ ctx }) => value(backend.context(contextOf(ctx))) }, null, 'per-execution'))
     .register(capability('cap:log.emit', 'alga:extension/logging', { info: log('info'), warn: log('warn'), error: log('error') }, null, 'one-way'))
@@ -179,15 +181,7 @@ export function createInMemoryRegistry(backend: InMemoryBackend, observer?: Capa
         'denied',
       ),
     )
-    .register(
-      capability(
-        'cap:secrets.get',
-        'alga:extension/secrets',
-        { get: ({ args }) => answer(backend.secret(args[0] as string)), list: () => value(backend.secretNames()) },
-        'denied',
-        reads,
-      ),
-    )
+    .register(capability('cap:secrets.get', 'alga:extension/secrets', { get: ({ args }) => answer(backend.secret(args[0] as string)), list: () => value(backend.secretNames()) }, 'denied', reads))
     .register(capability('cap:user.read', 'alga:extension/user-v2', { getUser: ({ ctx }) => answer(backend.user(ctx.tenantId)) }, 'not-allowed', 'per-execution'))
     .register(
       capability(

@@ -178,7 +178,11 @@ async function main(): Promise<void> {
   }
   for (const failure of failures) out(`FAILED section ${failure}`);
   out();
-  out(`load at end: ${machineInfo().loadAverage.map((l) => l.toFixed(2)).join(' / ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  out(
+    `load at end: ${machineInfo()
+      .loadAverage.map((l) => l.toFixed(2))
+      .join(' / ')}; total ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
   if (failures.length > 0) process.exitCode = 1;
 }
 

@@ -15,7 +15,13 @@ import { WARM_UP, describeWarmUp, measureThroughput, summarize, warmUntilSteady 
 import { SYSTEMS } from './report.js';
 
 export async function runOurs(config: BenchConfig, backend: CapabilityBackend): Promise<SectionResult> {
-  const system = { sqlite: SYSTEMS.ours, 'sqlite-normal': SYSTEMS.oursSqliteNormal, 'sqlite-normal-round-trips': SYSTEMS.oursSqliteNormalRoundTrips, memory: SYSTEMS.oursMemory, 'memory-round-trips': SYSTEMS.oursMemoryRoundTrips }[backend];
+  const system = {
+    sqlite: SYSTEMS.ours,
+    'sqlite-normal': SYSTEMS.oursSqliteNormal,
+    'sqlite-normal-round-trips': SYSTEMS.oursSqliteNormalRoundTrips,
+    memory: SYSTEMS.oursMemory,
+    'memory-round-trips': SYSTEMS.oursMemoryRoundTrips,
+  }[backend];
   const result = emptyResult(`ours-${backend}`);
   let hostFnMs = 0;
   /** per capability function: its own time on each call, collected during the sequential /seven run */
@@ -45,7 +51,13 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
     progress('install');
     const hash = await rt.install(kitchenSinkBytes());
     // the NORMAL store differs from the default only in its commits: /seven (one storage.put) shows it
-    const handlersOf: Record<CapabilityBackend, HandlerName[]> = { sqlite: ['noop', 'context', 'seven'], 'sqlite-normal': ['seven'], 'sqlite-normal-round-trips': ['seven'], memory: ['noop', 'seven'], 'memory-round-trips': ['seven'] };
+    const handlersOf: Record<CapabilityBackend, HandlerName[]> = {
+      sqlite: ['noop', 'context', 'seven'],
+      'sqlite-normal': ['seven'],
+      'sqlite-normal-round-trips': ['seven'],
+      memory: ['noop', 'seven'],
+      'memory-round-trips': ['seven'],
+    };
     const handlers = handlersOf[backend];
     const n = config.quick ? { seq: 300, tput: 600 } : { seq: 1000, tput: 2000 };
     const warmUp = config.quick ? WARM_UP.quick : WARM_UP.full;
@@ -102,10 +114,20 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
       guestP50[handler] = g;
       result.facts.push(
         { key: `${backend}.${handler}.phase.guest`, label: `${system} /${handler}: in the worker (instance + guest + host calls) p50`, value: g, unit: 'ms' },
-        { key: `${backend}.${handler}.phase.outside`, label: `${system} /${handler}: outside the guest call (dispatch, messages, restore of the previous request) p50`, value: summarize(outsideMs).p50, unit: 'ms' },
+        {
+          key: `${backend}.${handler}.phase.outside`,
+          label: `${system} /${handler}: outside the guest call (dispatch, messages, restore of the previous request) p50`,
+          value: summarize(outsideMs).p50,
+          unit: 'ms',
+        },
       );
       if (handler !== 'noop') {
-        result.facts.push({ key: `${backend}.${handler}.phase.hostfn`, label: `${system} /${handler}: inside the capability functions (sum per request) p50`, value: summarize(hostMs).p50, unit: 'ms' });
+        result.facts.push({
+          key: `${backend}.${handler}.phase.hostfn`,
+          label: `${system} /${handler}: inside the capability functions (sum per request) p50`,
+          value: summarize(hostMs).p50,
+          unit: 'ms',
+        });
       }
     }
     if (backend === 'memory') {
@@ -123,7 +145,13 @@ export async function runOurs(config: BenchConfig, backend: CapabilityBackend): 
           if (counted(handler, outcome)) spaced.push(performance.now() - started);
         }
         const s = summarize(spaced);
-        result.facts.push({ key: `${backend}.${handler}.spaced.p50`, label: `${system} /${handler}: p50 with a 2 ms pause before each request (restore off the critical path)`, value: s.p50, unit: 'ms', detail: `p99 ${s.p99.toFixed(2)} ms` });
+        result.facts.push({
+          key: `${backend}.${handler}.spaced.p50`,
+          label: `${system} /${handler}: p50 with a 2 ms pause before each request (restore off the critical path)`,
+          value: s.p50,
+          unit: 'ms',
+          detail: `p99 ${s.p99.toFixed(2)} ms`,
+        });
       }
     }
 

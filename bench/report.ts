@@ -82,7 +82,7 @@ export class Report {
     const noop = this.row(SYSTEMS.floorRestore, 'noop');
     if (!seven || !noop) return [];
     const value = ((seven.latency.p50 - noop.latency.p50) / 7) * 1000;
-    return [{ key: 'floor.seven.per-call', label: 'floor + restore: per host call of /seven without a bridge ((/seven − /noop p50) ÷ 7; the guest\'s own work per call)', value, unit: 'µs' }];
+    return [{ key: 'floor.seven.per-call', label: "floor + restore: per host call of /seven without a bridge ((/seven − /noop p50) ÷ 7; the guest's own work per call)", value, unit: 'µs' }];
   }
 
   verdicts(): Verdict[] {
@@ -121,7 +121,10 @@ export class Report {
       ['cold.running', 'installed in a running process, not warmed'],
       ['cold.warmed', 'installed in a running process, warmed as the service does'],
     ] as const) {
-      const colds = this.facts.filter((f) => f.key === key).map((f) => f.value).sort((a, b) => a - b);
+      const colds = this.facts
+        .filter((f) => f.key === key)
+        .map((f) => f.value)
+        .sort((a, b) => a - b);
       const median = colds.length ? colds[Math.floor((colds.length - 1) / 2)] : undefined;
       at(`cold start ≤ 300 ms (first request, 12 MB component; ${what})`, median, 300, 'ms', 'below', colds.length > 1 ? ` (median of ${colds.map((c) => fmt(c, 0)).join(', ')})` : '');
     }

@@ -40,7 +40,18 @@ export interface StartRunnerOptions {
 }
 
 /** Environment the bench must not inherit: it would point the service at another store or setup. */
-const INHERITED_OUT = ['DATABASE_URL', 'RUNNER_DATABASE_SCHEMA', 'RUNNER_TENANT_DATA_URL', 'RUNNER_TENANT_DATA_TOKEN', 'RUNNER_REQUIRE_SIGNATURES', 'RUNNER_TRUST_FILE', 'PORT', 'HOST', 'RUNNER_WORKERS', 'RUNNER_DATA_DIR'];
+const INHERITED_OUT = [
+  'DATABASE_URL',
+  'RUNNER_DATABASE_SCHEMA',
+  'RUNNER_TENANT_DATA_URL',
+  'RUNNER_TENANT_DATA_TOKEN',
+  'RUNNER_REQUIRE_SIGNATURES',
+  'RUNNER_TRUST_FILE',
+  'PORT',
+  'HOST',
+  'RUNNER_WORKERS',
+  'RUNNER_DATA_DIR',
+];
 
 export async function startRunnerService(options: StartRunnerOptions): Promise<RunnerService> {
   const serviceToken = randomBytes(24).toString('base64url');
@@ -161,7 +172,9 @@ export async function admin(service: RunnerService, method: string, path: string
 export async function installKitchenSink(service: RunnerService, component: Uint8Array): Promise<BenchInstall> {
   const query = new URLSearchParams({ name: 'kitchen-sink', version: '0.1.0', capabilities: GRANTS.join(',') });
   const version = (await admin(service, 'POST', `/admin/v1/extensions?${query}`, component, 'application/wasm')) as { extension_id: string; version_id: string; content_hash: string };
-  const install = (await admin(service, 'POST', '/admin/v1/installs', { tenant_id: SERVICE_TENANT, extension_id: version.extension_id, version_id: version.version_id, grants: GRANTS })) as { install_id: string };
+  const install = (await admin(service, 'POST', '/admin/v1/installs', { tenant_id: SERVICE_TENANT, extension_id: version.extension_id, version_id: version.version_id, grants: GRANTS })) as {
+    install_id: string;
+  };
   await admin(service, 'PUT', `/admin/v1/installs/${install.install_id}/secrets`, { values: { bench: 'bench-secret' } });
   return { tenantId: SERVICE_TENANT, extensionId: version.extension_id, versionId: version.version_id, contentHash: version.content_hash, installId: install.install_id };
 }

@@ -138,13 +138,7 @@ async function buildTypescriptGuests() {
   const keyed = guests.map((guest) => ({
     guest,
     wasmPath: join(outDir, `${guest.name}.wasm`),
-    key: sha256([
-      ...tools,
-      buildScript,
-      worldWit,
-      JSON.stringify(guest.disableFeatures),
-      ...guest.sources.flatMap((f) => [relative(guest.dir, f), readFileSync(f, 'utf8')]),
-    ]),
+    key: sha256([...tools, buildScript, worldWit, JSON.stringify(guest.disableFeatures), ...guest.sources.flatMap((f) => [relative(guest.dir, f), readFileSync(f, 'utf8')])]),
   }));
   const stale = keyed.filter(({ wasmPath, key }) => !isCached(wasmPath, key));
   let ts;
@@ -193,7 +187,9 @@ function worldOf(wat, file) {
 }
 
 async function buildWatGuests() {
-  const files = readdirSync(watDir).filter((f) => f.endsWith('.wat')).sort();
+  const files = readdirSync(watDir)
+    .filter((f) => f.endsWith('.wat'))
+    .sort();
   const tools = [`jco-transpile@${packageVersion('@bytecodealliance/jco-transpile')}`];
   let wasmTools;
   for (const file of files) {

@@ -15,7 +15,9 @@ function collect(dir) {
 }
 
 const filter = process.env.TEST_FILTER;
-const files = collect('dist/test').filter((f) => !filter || f.includes(filter)).sort();
+const files = collect('dist/test')
+  .filter((f) => !filter || f.includes(filter))
+  .sort();
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);

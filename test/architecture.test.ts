@@ -39,7 +39,10 @@ test('the checker sees a cycle, type-only imports included', { timeout: 60_000 }
     writeFileSync(join(dir, 'src', 'a', 'one.ts'), "import type { Two } from './two.js';\nexport interface One { two: Two }\n");
     writeFileSync(join(dir, 'src', 'a', 'two.ts'), "import type { One } from './one.js';\nexport interface Two { one: One }\n");
     const { violations } = await violationsIn(dir);
-    assert.ok(violations.some((v) => v.rule.name === 'no-circular'), JSON.stringify(violations.map(describe)));
+    assert.ok(
+      violations.some((v) => v.rule.name === 'no-circular'),
+      JSON.stringify(violations.map(describe)),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

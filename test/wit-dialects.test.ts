@@ -67,7 +67,7 @@ function ungranted(): ExecutionView {
   };
 }
 
-test('wit/ holds the seed and Alga\'s later dialect, and the dialect table names exactly those', () => {
+test("wit/ holds the seed and Alga's later dialect, and the dialect table names exactly those", () => {
   const names = witTypes.dialects().map((d) => d.name);
   assert.deepEqual(names, ['seed', 'alga']);
   assert.deepEqual(Object.keys(DIALECTS).sort(), [...names].sort());
@@ -99,7 +99,10 @@ for (const { name, path } of witTypes.dialects()) {
 
 test('a function a dialect adds and nobody serves is reported unserved (what install refuses with unserved_import)', async () => {
   const seed = readFileSync(join(root, 'wit', 'world.wit'), 'utf8');
-  const added = seed.replace('get: func(key: string) -> result<string, secret-error>;', 'get: func(key: string) -> result<string, secret-error>;\n  rotate: func(key: string) -> result<string, secret-error>;');
+  const added = seed.replace(
+    'get: func(key: string) -> result<string, secret-error>;',
+    'get: func(key: string) -> result<string, secret-error>;\n  rotate: func(key: string) -> result<string, secret-error>;',
+  );
   assert.notEqual(added, seed);
   const { imported } = await importedFunctionsOfWorld(added);
   assert.deepEqual(registry.unserved(imported), ['alga:extension/secrets#rotate']);

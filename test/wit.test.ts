@@ -39,7 +39,15 @@ function contractOf(text: string, lineComments: boolean): Contract {
   const interfaces = new Map([...blocks('interface')].map(([name, body]) => [name, [...body.matchAll(/([a-z0-9-]+)\s*:\s*func/g)].map((f) => f[1]!)]));
   interfaces.delete('types'); // ours only: WIT needs an interface for the shared types
   const records = new Map([...blocks('record')].map(([name, body]) => [name, [...body.matchAll(/([a-z0-9-]+)\s*:/g)].map((f) => f[1]!)]));
-  const enums = new Map([...blocks('enum')].map(([name, body]) => [name, body.split(',').map((s) => s.trim()).filter(Boolean)]));
+  const enums = new Map(
+    [...blocks('enum')].map(([name, body]) => [
+      name,
+      body
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ]),
+  );
   const world = /\bworld\s+runner\s*\{([^}]*)\}/.exec(src)?.[1] ?? '';
   const worldImports = [...world.matchAll(/import\s+([a-z0-9-]+)/g)].map((m) => m[1]!);
   const worldExports = [...world.matchAll(/export\s+([a-z0-9-]+)\s*:\s*func/g)].map((m) => m[1]!);

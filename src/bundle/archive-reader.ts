@@ -100,7 +100,11 @@ async function walkArchive(source: AsyncIterable<Uint8Array>, limits: BundleLimi
         manifestBytes = await collect(data);
         await sink.file(path, size, once(manifestBytes));
       } else if (path === MAIN_WASM_PATH) {
-        await sink.file(path, size, captureHead(data, (head) => (wasmHead = head)));
+        await sink.file(
+          path,
+          size,
+          captureHead(data, (head) => (wasmHead = head)),
+        );
       } else {
         await sink.file(path, size, data);
       }

@@ -97,7 +97,12 @@ export class ExtractedBundleCache {
 
     const known = this.entries.get(hash);
     if (known) {
-      const present = known.manifest ? await stat(dir).then(() => true, () => false) : false;
+      const present = known.manifest
+        ? await stat(dir).then(
+            () => true,
+            () => false,
+          )
+        : false;
       if (present && known.manifest) return { kind: 'ok', value: this.touch(hash, known, known.manifest) };
       const onDisk = await readExtracted(dir);
       if (onDisk) {

@@ -47,11 +47,7 @@ export async function packBundle(parts: BundleParts, options: { compressionLevel
   if (uiEntry !== undefined && !uiFiles.has(uiEntry)) return { kind: 'err', error: bundleError('BUNDLE_MISSING_FILE', `${uiEntry} (the manifest's ui.entry)`) };
 
   const manifestBytes = typeof parts.manifestJson === 'string' ? Buffer.from(parts.manifestJson, 'utf8') : parts.manifestJson;
-  const entries: [string, Uint8Array][] = [
-    [MANIFEST_PATH, manifestBytes],
-    [MAIN_WASM_PATH, wasm],
-    ...[...uiFiles.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  ];
+  const entries: [string, Uint8Array][] = [[MANIFEST_PATH, manifestBytes], [MAIN_WASM_PATH, wasm], ...[...uiFiles.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))];
   const bytes = compressBundle(await writeTar(entries), options.compressionLevel);
   return { kind: 'ok', value: { bytes, contentHash: contentHashOf(bytes), manifest: parsed.manifest } };
 }
@@ -64,8 +60,10 @@ async function writeTar(entries: readonly [string, Uint8Array][]): Promise<Buffe
   })();
   for (const [name, data] of entries) {
     await new Promise<void>((resolve, reject) => {
-      pack.entry({ name, size: data.byteLength, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '', type: 'file' }, Buffer.from(data.buffer, data.byteOffset, data.byteLength), (error) =>
-        error ? reject(error) : resolve(),
+      pack.entry(
+        { name, size: data.byteLength, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '', type: 'file' },
+        Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        (error) => (error ? reject(error) : resolve()),
       );
     });
   }

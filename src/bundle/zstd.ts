@@ -23,11 +23,7 @@ export interface DecompressCounters {
  * the compressed input, the total output or the expansion ratio passes `limits`, or when the data
  * is not zstd.
  */
-export async function* decompressBounded(
-  source: AsyncIterable<Uint8Array>,
-  limits: BundleLimits,
-  counters: DecompressCounters = { compressedBytes: 0, decompressedBytes: 0 },
-): AsyncGenerator<Buffer> {
+export async function* decompressBounded(source: AsyncIterable<Uint8Array>, limits: BundleLimits, counters: DecompressCounters = { compressedBytes: 0, decompressedBytes: 0 }): AsyncGenerator<Buffer> {
   const dctx = new binding.DCtx();
   dctx.setParameter(binding.DParameter.windowLogMax, WINDOW_LOG_MAX);
   let midFrame = false;
@@ -67,9 +63,7 @@ function checkExpansion(counters: DecompressCounters, limits: BundleLimits): voi
     throw new BundleFailure(bundleError('BUNDLE_TOO_LARGE', `more than ${limits.maxTotalBytes} bytes once decompressed`));
   }
   if (counters.decompressedBytes > limits.ratioGraceBytes && counters.decompressedBytes > limits.maxRatio * counters.compressedBytes) {
-    throw new BundleFailure(
-      bundleError('BUNDLE_RATIO_EXCEEDED', `${counters.compressedBytes} compressed bytes expanded past ${counters.decompressedBytes} (limit ${limits.maxRatio}x)`),
-    );
+    throw new BundleFailure(bundleError('BUNDLE_RATIO_EXCEEDED', `${counters.compressedBytes} compressed bytes expanded past ${counters.decompressedBytes} (limit ${limits.maxRatio}x)`));
   }
 }
 

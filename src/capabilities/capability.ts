@@ -68,9 +68,7 @@ export type GuestArgs<F> = F extends { readonly params: infer P extends readonly
  * functions that return nothing).
  */
 export type DeniedAnswer<F = unknown> =
-  | AnswerOf<F>
-  | ((ctx: ExecutionContext) => AnswerOf<F>)
-  | (F extends { readonly ok: unknown } ? never : F extends { readonly returns: infer T } ? (undefined extends T ? 'drop' : never) : 'drop');
+  AnswerOf<F> | ((ctx: ExecutionContext) => AnswerOf<F>) | (F extends { readonly ok: unknown } ? never : F extends { readonly returns: infer T } ? (undefined extends T ? 'drop' : never) : 'drop');
 
 /**
  * How a guest call reaches a function (default: `round-trip`, the guest blocks while the main

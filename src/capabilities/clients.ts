@@ -22,10 +22,8 @@ export function createClientsCapability(backend: TenantDataBackend, inWorker = f
     interfaces: [
       serve('alga:extension/clients', {
         functions: {
-          listClients: async ({ args, ctx, services }) =>
-            hostResultOf(await backend.listClients(tenantDataScope(ctx, services), args[0] as object), services, 'clients.list-clients'),
-          getClient: async ({ args, ctx, services }) =>
-            hostResultOf(await backend.getClient(tenantDataScope(ctx, services), args[0] as string), services, 'clients.get-client'),
+          listClients: async ({ args, ctx, services }) => hostResultOf(await backend.listClients(tenantDataScope(ctx, services), args[0] as object), services, 'clients.list-clients'),
+          getClient: async ({ args, ctx, services }) => hostResultOf(await backend.getClient(tenantDataScope(ctx, services), args[0] as string), services, 'clients.get-client'),
         },
         denied: { listClients: err('not-allowed'), getClient: err('not-allowed') },
         onFailure: err('internal'),

@@ -78,7 +78,11 @@ export const DEMO_SERVICES: readonly ServiceSummary[] = [
   service(8, { serviceName: 'Microsoft 365 Business Premium', itemKind: 'product', billingMethod: 'usage', defaultRate: 22, unitOfMeasure: 'user/month', sku: 'LIC-M365-BP' }, serviceTypes.licensing),
   service(9, { serviceName: 'FortiGate 60F Firewall', itemKind: 'product', billingMethod: 'fixed', defaultRate: 895, unitOfMeasure: 'each', sku: 'HW-FG60F' }, serviceTypes.hardware),
   service(10, { serviceName: 'Dell Latitude 5450 Laptop', itemKind: 'product', billingMethod: 'fixed', defaultRate: 1349, unitOfMeasure: 'each', sku: 'HW-DL5450' }, serviceTypes.hardware),
-  service(11, { serviceName: 'Legacy Antivirus Subscription', itemKind: 'product', billingMethod: 'usage', defaultRate: 4, unitOfMeasure: 'device/month', sku: 'LIC-AV-OLD', isActive: false }, serviceTypes.licensing),
+  service(
+    11,
+    { serviceName: 'Legacy Antivirus Subscription', itemKind: 'product', billingMethod: 'usage', defaultRate: 4, unitOfMeasure: 'device/month', sku: 'LIC-AV-OLD', isActive: false },
+    serviceTypes.licensing,
+  ),
 ];
 
 /**

@@ -33,9 +33,7 @@ export interface HttpCapabilityOptions {
   readonly allowAddresses?: ReadonlySet<string>;
 }
 
-export type HttpConfig =
-  | { readonly kind: 'ready'; readonly policy: EgressPolicy }
-  | { readonly kind: 'invalid'; readonly errors: readonly string[] };
+export type HttpConfig = { readonly kind: 'ready'; readonly policy: EgressPolicy } | { readonly kind: 'invalid'; readonly errors: readonly string[] };
 
 export interface HttpState {
   fetchesLeft: number;

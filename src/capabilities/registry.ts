@@ -3,7 +3,19 @@
  * are checked, denials counted and failures contained.
  */
 import type { Capability, DeniedAnswer, InterfaceImpl } from './capability.js';
-import { DROPPED_ANSWER, type CapabilityHost, type CapabilityName, type ExecutionView, type HostResult, type InWorkerCall, type InvokeResult, type LocalPlan, type WorkerCallRecord, type WorkerSideSpec, type WorkerStoreSpec } from '../contract/index.js';
+import {
+  DROPPED_ANSWER,
+  type CapabilityHost,
+  type CapabilityName,
+  type ExecutionView,
+  type HostResult,
+  type InWorkerCall,
+  type InvokeResult,
+  type LocalPlan,
+  type WorkerCallRecord,
+  type WorkerSideSpec,
+  type WorkerStoreSpec,
+} from '../contract/index.js';
 
 export type CallOutcome = 'ok' | 'error' | 'denied' | 'dropped' | 'failed';
 

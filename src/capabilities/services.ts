@@ -21,10 +21,8 @@ export function createServicesCapability(backend: TenantDataBackend, inWorker = 
     interfaces: [
       serve('alga:extension/services', {
         functions: {
-          listServices: async ({ args, ctx, services }) =>
-            hostResultOf(await backend.listServices(tenantDataScope(ctx, services), args[0] as object), services, 'services.list-services'),
-          getService: async ({ args, ctx, services }) =>
-            hostResultOf(await backend.getService(tenantDataScope(ctx, services), args[0] as string), services, 'services.get-service'),
+          listServices: async ({ args, ctx, services }) => hostResultOf(await backend.listServices(tenantDataScope(ctx, services), args[0] as object), services, 'services.list-services'),
+          getService: async ({ args, ctx, services }) => hostResultOf(await backend.getService(tenantDataScope(ctx, services), args[0] as string), services, 'services.get-service'),
         },
         denied: { listServices: err('not-allowed'), getService: err('not-allowed') },
         onFailure: err('internal'),

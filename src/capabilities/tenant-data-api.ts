@@ -79,18 +79,16 @@ const clientRowSchema = z
     accountManagerName: optionalText,
     billingEmail: optionalText,
   })
-  .transform(
-    (c): ClientSummary => ({
-      clientId: c.clientId,
-      clientName: c.clientName,
-      clientType: c.clientType,
-      isInactive: c.isInactive,
-      defaultCurrencyCode: c.defaultCurrencyCode,
-      accountManagerId: c.accountManagerId,
-      accountManagerName: c.accountManagerName,
-      billingEmail: c.billingEmail,
-    }),
-  );
+  .transform((c): ClientSummary => ({
+    clientId: c.clientId,
+    clientName: c.clientName,
+    clientType: c.clientType,
+    isInactive: c.isInactive,
+    defaultCurrencyCode: c.defaultCurrencyCode,
+    accountManagerId: c.accountManagerId,
+    accountManagerName: c.accountManagerName,
+    billingEmail: c.billingEmail,
+  }));
 
 const serviceRowSchema = z
   .object({
@@ -105,20 +103,18 @@ const serviceRowSchema = z
     isActive: z.boolean(),
     sku: optionalText,
   })
-  .transform(
-    (s): ServiceSummary => ({
-      serviceId: s.serviceId,
-      serviceName: s.serviceName,
-      itemKind: s.itemKind,
-      billingMethod: s.billingMethod,
-      serviceTypeId: s.serviceTypeId,
-      serviceTypeName: s.serviceTypeName,
-      defaultRate: s.defaultRate,
-      unitOfMeasure: s.unitOfMeasure,
-      isActive: s.isActive,
-      sku: s.sku,
-    }),
-  );
+  .transform((s): ServiceSummary => ({
+    serviceId: s.serviceId,
+    serviceName: s.serviceName,
+    itemKind: s.itemKind,
+    billingMethod: s.billingMethod,
+    serviceTypeId: s.serviceTypeId,
+    serviceTypeName: s.serviceTypeName,
+    defaultRate: s.defaultRate,
+    unitOfMeasure: s.unitOfMeasure,
+    isActive: s.isActive,
+    sku: s.sku,
+  }));
 
 const u32 = z.number().int().min(0).max(0xffff_ffff);
 const listAnswerSchema = z.object({ items: z.array(z.unknown()), totalCount: u32, page: u32, pageSize: u32 });

@@ -56,9 +56,7 @@ export interface UiProxyCapabilityOptions {
 }
 
 export type UiProxyConfig =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'invalid'; readonly reason: string }
-  | { readonly kind: 'ready'; readonly installId: string; readonly base: URL; readonly policy: EgressPolicy };
+  { readonly kind: 'none' } | { readonly kind: 'invalid'; readonly reason: string } | { readonly kind: 'ready'; readonly installId: string; readonly base: URL; readonly policy: EgressPolicy };
 
 const MAX_ROUTE_LENGTH = 2048;
 
@@ -101,7 +99,13 @@ export function createUiProxyCapability(options: UiProxyCapabilityOptions): Capa
   const limits: UiProxyLimits = { ...DEFAULT_UI_PROXY_LIMITS, ...options.limits };
   const credential = options.credential ?? DEFAULT_PROXY_CREDENTIAL;
 
-  async function call(route: unknown, payload: unknown, ctx: ExecutionContext, config: UiProxyConfig, services: ExecutionServices): Promise<AnswerOf<SeedInterfaces['alga:extension/ui-proxy']['call']>> {
+  async function call(
+    route: unknown,
+    payload: unknown,
+    ctx: ExecutionContext,
+    config: UiProxyConfig,
+    services: ExecutionServices,
+  ): Promise<AnswerOf<SeedInterfaces['alga:extension/ui-proxy']['call']>> {
     if (config.kind === 'none') {
       services.log('warn', 'ui-proxy: this install has no upstream configured');
       return err('route-not-found');
@@ -147,11 +151,7 @@ export function createUiProxyCapability(options: UiProxyCapabilityOptions): Capa
     if (secret !== undefined) headers.push({ name: credential.header, value: secret });
     if (payload) headers.push({ name: 'content-type', value: looksLikeJson(payload) ? 'application/json' : 'application/octet-stream' });
 
-    const result = await guardedFetch(
-      { method: payload ? 'POST' : 'GET', url: target.href, headers, body: payload },
-      config.policy,
-      { signal: services.signal },
-    );
+    const result = await guardedFetch({ method: payload ? 'POST' : 'GET', url: target.href, headers, body: payload }, config.policy, { signal: services.signal });
     if (result.kind === 'err') {
       services.log('warn', `ui-proxy ${route.slice(0, 200)}: upstream unreachable (${result.code}): ${result.reason}`);
       return err('internal');

@@ -5,9 +5,7 @@
 import { Command } from 'commander';
 import { commands } from './commands/index.js';
 
-const program = new Command('alga-runner')
-  .description('Run Alga PSA WebAssembly extensions: isolated, limited, observable')
-  .showHelpAfterError();
+const program = new Command('alga-runner').description('Run Alga PSA WebAssembly extensions: isolated, limited, observable').showHelpAfterError();
 
 for (const register of commands) register(program);
 

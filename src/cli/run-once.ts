@@ -61,7 +61,8 @@ export async function runOnce(file: string, options: RunOnceOptions, out: { stdo
   let manifestCaps: string[] | null = null;
   if (binaryKind(bytes) === 'unknown') {
     const bundle = await readBundle(bytes);
-    if (bundle.kind === 'err') return fail(`${file} is neither a component nor a valid bundle: ${bundle.error.message}${bundle.error.problems ? `\n${formatManifestProblems(bundle.error.problems)}` : ''}`);
+    if (bundle.kind === 'err')
+      return fail(`${file} is neither a component nor a valid bundle: ${bundle.error.message}${bundle.error.problems ? `\n${formatManifestProblems(bundle.error.problems)}` : ''}`);
     component = bundle.value.mainWasm;
     manifestCaps = [...bundle.value.manifest.capabilities];
   }

@@ -1,10 +1,7 @@
 /** What a host call answers: a capability function's result, and the engine's answer to the guest. */
 
 /** The answer of one capability function, as it crosses the bridge back to the guest. */
-export type HostResult =
-  | { readonly kind: 'ok'; readonly value: unknown }
-  | { readonly kind: 'err'; readonly code: string }
-  | { readonly kind: 'value'; readonly value: unknown };
+export type HostResult = { readonly kind: 'ok'; readonly value: unknown } | { readonly kind: 'err'; readonly code: string } | { readonly kind: 'value'; readonly value: unknown };
 
 /** How an execution ended when it did not end with a response. */
 export type FaultCode =

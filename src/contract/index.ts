@@ -7,6 +7,19 @@ export type { CapabilityName, ExecutionUser, ExecutionContext, InstallView, Exec
 export type { GuestHttpRequest, GuestContextData, GuestResponse } from './guest.js';
 export type { HostResult, FaultCode, HostCallAnswer, InvokeResult } from './host.js';
 export { DROPPED_ANSWER } from './host.js';
-export type { WorkerLogLevel, WorkerCall, WorkerFunction, CallLogger, WorkerFunctions, CreateWorkerFunctions, WorkerCallRecord, WorkerSide, WorkerSideSpec, WorkerStoreSpec, InWorkerCall, LocalPlan } from './worker-side.js';
+export type {
+  WorkerLogLevel,
+  WorkerCall,
+  WorkerFunction,
+  CallLogger,
+  WorkerFunctions,
+  CreateWorkerFunctions,
+  WorkerCallRecord,
+  WorkerSide,
+  WorkerSideSpec,
+  WorkerStoreSpec,
+  InWorkerCall,
+  LocalPlan,
+} from './worker-side.js';
 export { NO_LOCAL_PLAN } from './worker-side.js';
 export type { CapabilityHost } from './capability-host.js';

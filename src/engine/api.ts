@@ -45,9 +45,7 @@ export interface ExecutionReport {
 }
 
 /** How an execution ended: the guest's response, or a fault. */
-export type ExecuteOutcome =
-  | { kind: 'ok'; response: GuestResponse; report: ExecutionReport }
-  | { kind: 'fault'; code: FaultCode | 'not_prepared'; message: string; report: ExecutionReport };
+export type ExecuteOutcome = { kind: 'ok'; response: GuestResponse; report: ExecutionReport } | { kind: 'fault'; code: FaultCode | 'not_prepared'; message: string; report: ExecutionReport };
 
 /** A component to get ready to serve without running it (Engine.warm). */
 export interface WarmInput {

@@ -51,7 +51,10 @@ export async function checkComponentShape(bytes: Uint8Array): Promise<{ kind: 'o
     return err({ code: 'missing_handler', message: `the component does not export \`handler\` (it exports ${seen}); it must implement world alga:extension/runner` });
   }
   if (normalise(handlerLine) !== EXPECTED_HANDLER || !world.uses.some((u) => /alga:extension\/types\.\{.*\bexecute-request\b.*\bexecute-response\b.*\}/.test(u))) {
-    return err({ code: 'handler_type', message: `\`handler\` has the wrong type: expected \`handler: func(request: execute-request) -> execute-response\` with types from alga:extension/types, found \`${handlerLine}\`` });
+    return err({
+      code: 'handler_type',
+      message: `\`handler\` has the wrong type: expected \`handler: func(request: execute-request) -> execute-response\` with types from alga:extension/types, found \`${handlerLine}\``,
+    });
   }
   const imports: string[] = [];
   for (const line of world.imports) {
@@ -64,7 +67,11 @@ export async function checkComponentShape(bytes: Uint8Array): Promise<{ kind: 'o
       return err({ code: 'wasi_http_import', import: m[1]!, message: `the component imports ${m[1]}: outbound HTTP must go through alga:extension/http. Rebuild with ${RECOMMENDED_BUILD_FLAGS}` });
     }
     if (!name.startsWith('alga:extension/') && !ALLOWED_WASI_INTERFACES.has(name)) {
-      return err({ code: 'forbidden_import', import: m[1]!, message: `the component imports ${m[1]}, which the runner does not provide (allowed: alga:extension/* and WASI clocks, random, io, cli stdio)` });
+      return err({
+        code: 'forbidden_import',
+        import: m[1]!,
+        message: `the component imports ${m[1]}, which the runner does not provide (allowed: alga:extension/* and WASI clocks, random, io, cli stdio)`,
+      });
     }
     imports.push(name);
   }

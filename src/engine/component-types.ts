@@ -37,12 +37,7 @@ interface Layout {
   flat: number;
 }
 
-type Entry =
-  | { kind: 'value'; layout: Layout }
-  | { kind: 'resource' }
-  | { kind: 'func'; result: Layout | null }
-  | { kind: 'instance'; exports: Map<string, Entry> }
-  | { kind: 'other' };
+type Entry = { kind: 'value'; layout: Layout } | { kind: 'resource' } | { kind: 'func'; result: Layout | null } | { kind: 'instance'; exports: Map<string, Entry> } | { kind: 'other' };
 
 const OTHER: Entry = { kind: 'other' };
 const HANDLE: Layout = { size: 4, align: 4, flat: 1 };
@@ -204,10 +199,7 @@ function readExternName(r: Reader): string {
   return r.name();
 }
 
-type ExternDesc =
-  | { kind: 'func' | 'instance' | 'component' | 'module'; index: number }
-  | { kind: 'type'; eq: number | null }
-  | { kind: 'value' };
+type ExternDesc = { kind: 'func' | 'instance' | 'component' | 'module'; index: number } | { kind: 'type'; eq: number | null } | { kind: 'value' };
 
 function readExternDesc(r: Reader): ExternDesc {
   const b = r.byte();

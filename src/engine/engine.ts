@@ -4,7 +4,20 @@
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { DROPPED_ANSWER, NO_LOCAL_PLAN, type CapabilityHost, type CapabilityName, type ExecutionContext, type ExecutionView, type ExecutionServices, type FaultCode, type GuestHttpRequest, type HostCallAnswer, type InstallView, type LocalPlan } from '../contract/index.js';
+import {
+  DROPPED_ANSWER,
+  NO_LOCAL_PLAN,
+  type CapabilityHost,
+  type CapabilityName,
+  type ExecutionContext,
+  type ExecutionView,
+  type ExecutionServices,
+  type FaultCode,
+  type GuestHttpRequest,
+  type HostCallAnswer,
+  type InstallView,
+  type LocalPlan,
+} from '../contract/index.js';
 import { ArtifactStore, type Artifact } from './artifact-store.js';
 import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
 import type { HotWaitStats } from './hot-wait.js';
@@ -44,7 +57,15 @@ export class Engine implements EngineApi {
 
   private constructor(private readonly options: EngineOptions) {
     this.artifacts = new ArtifactStore(options.cacheDir);
-    this.pool = new WorkerPool({ size: options.workers ?? availableParallelism(), maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores, workerSides: options.registry.workerSides(), workerStore: options.registry.workerStore(), fairness: options.fairness });
+    this.pool = new WorkerPool({
+      size: options.workers ?? availableParallelism(),
+      maxGuestsPerWorker: options.maxGuestsPerWorker,
+      hotWaitMs: options.hotWaitMs,
+      cores: options.cores,
+      workerSides: options.registry.workerSides(),
+      workerStore: options.registry.workerStore(),
+      fairness: options.fairness,
+    });
   }
 
   static async create(options: EngineOptions): Promise<Engine> {
@@ -104,7 +125,16 @@ export class Engine implements EngineApi {
     const started = performance.now();
     const limits = limitsWithDefaults(input.limits);
     const owner = input.reuseFor;
-    const ctx: ExecutionContext = { requestId: 'warm-up', tenantId: owner?.tenantId ?? '', extensionId: '', installId: owner?.installId ?? null, versionId: null, contentHash: input.contentHash, user: null, config: {} };
+    const ctx: ExecutionContext = {
+      requestId: 'warm-up',
+      tenantId: owner?.tenantId ?? '',
+      extensionId: '',
+      installId: owner?.installId ?? null,
+      versionId: null,
+      contentHash: input.contentHash,
+      user: null,
+      config: {},
+    };
     const dispatch = await this.dispatch({ contentHash: input.contentHash, ctx, request: WARM_REQUEST, instanceMode: owner ? 'reuse' : 'fresh' }, limits, NO_HOST_CALLS, () => NO_LOCAL_PLAN, true);
     if (dispatch.kind === 'refused') return { kind: 'fault', code: dispatch.code, message: dispatch.message };
     const result = await dispatch.result;
@@ -185,7 +215,15 @@ export class Engine implements EngineApi {
       if (this.loaded.size >= MAX_COMPILED_GUESTS) this.loaded.delete(this.loaded.keys().next().value!);
       loading = (async () => {
         const modules = await compileCoreModules(this.artifacts, artifact, maxPages);
-        return { type: 'load', artifactKey: key, gluePath: artifact.gluePath, modules, maxMemoryPages: maxPages, importedFunctions: artifact.importedFunctions, returnAreas: this.options.writeTracking === false ? null : artifact.returnAreas } satisfies LoadMessage;
+        return {
+          type: 'load',
+          artifactKey: key,
+          gluePath: artifact.gluePath,
+          modules,
+          maxMemoryPages: maxPages,
+          importedFunctions: artifact.importedFunctions,
+          returnAreas: this.options.writeTracking === false ? null : artifact.returnAreas,
+        } satisfies LoadMessage;
       })();
       // a cap below the component's initial memory stays refused; anything else is tried again
       loading.catch((e: unknown) => {

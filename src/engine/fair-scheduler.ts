@@ -160,9 +160,7 @@ export class FairScheduler<T> {
       head ??= tenant.waiting.find((w) => this.mayStart(w.owner));
       if (!head) continue;
       // an unpenalised tenant's work first; then fewest running; then the oldest waiting
-      const better =
-        !best ||
-        (penalised !== best.penalised ? !penalised : tenant.running !== best.tenant.running ? tenant.running < best.tenant.running : head.seq < best.head.seq);
+      const better = !best || (penalised !== best.penalised ? !penalised : tenant.running !== best.tenant.running ? tenant.running < best.tenant.running : head.seq < best.head.seq);
       if (better) best = { tenant, head, penalised };
     }
     if (!best) return undefined;

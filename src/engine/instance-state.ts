@@ -121,8 +121,10 @@ function skipSimdImmediates(r: Reader, sub: number): void {
   else if (sub >= 84 && sub <= 91) {
     readMemarg(r);
     r.skip(1); // lane
-  } else if (sub === 12 || sub === 13) r.skip(16); // v128.const, i8x16.shuffle
-  else if (sub >= 21 && sub <= 34) r.skip(1); // extract/replace lane
+  } else if (sub === 12 || sub === 13)
+    r.skip(16); // v128.const, i8x16.shuffle
+  else if (sub >= 21 && sub <= 34)
+    r.skip(1); // extract/replace lane
   else if (sub > 0x113) throw new UnsupportedInstruction(`opcode 0xfd ${sub}`);
 }
 
@@ -147,7 +149,10 @@ function findSection(bytes: Uint8Array, id: number): { start: number; end: numbe
 
 /** The facts as a custom section to append to a module. */
 export function instanceStateSection(facts: InstanceStateFacts): Uint8Array {
-  const body = new Writer().name(INSTANCE_STATE_SECTION).bytes(new TextEncoder().encode(JSON.stringify(facts))).toBytes();
+  const body = new Writer()
+    .name(INSTANCE_STATE_SECTION)
+    .bytes(new TextEncoder().encode(JSON.stringify(facts)))
+    .toBytes();
   return new Writer().byte(0).u32(body.length).bytes(body).toBytes();
 }
 

@@ -462,14 +462,28 @@ export function rewriteModule(bytes: Uint8Array, options: RewriteOptions): Rewri
       appendExports(tail, added);
       const tailBytes = tail.toBytes();
       const existing = bytes.subarray(r.pos, s.end);
-      out.push(new Writer().byte(s.id).u32(head.length + existing.length + tailBytes.length).toBytes(), head, existing, tailBytes);
+      out.push(
+        new Writer()
+          .byte(s.id)
+          .u32(head.length + existing.length + tailBytes.length)
+          .toBytes(),
+        head,
+        existing,
+        tailBytes,
+      );
     } else {
       // Sections must stay in order; an absent export section goes right before the start/elem/code sections.
       if (!sawExport && adding && s.id !== 0 && sectionRank(s.id) > sectionRank(SECTION_EXPORT)) {
         sawExport = true;
         emitExports();
       }
-      out.push(new Writer().byte(s.id).u32(s.end - s.start).toBytes(), bytes.subarray(s.start, s.end));
+      out.push(
+        new Writer()
+          .byte(s.id)
+          .u32(s.end - s.start)
+          .toBytes(),
+        bytes.subarray(s.start, s.end),
+      );
     }
   }
   if (!sawExport && adding) emitExports();

@@ -231,7 +231,14 @@ export class WorkerPool extends EventEmitter {
     const oneWay = new OneWayRing(new SharedArrayBuffer(ONE_WAY_RING_BYTES));
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_URL, {
-      workerData: { hostPort: port2, signal: signalBuffer, oneWay: oneWay.buffer, posted: this.hotWait.posted.buffer, workerSides: this.options.workerSides ?? [], workerStore: this.options.workerStore ?? null },
+      workerData: {
+        hostPort: port2,
+        signal: signalBuffer,
+        oneWay: oneWay.buffer,
+        posted: this.hotWait.posted.buffer,
+        workerSides: this.options.workerSides ?? [],
+        workerStore: this.options.workerStore ?? null,
+      },
       transferList: [port2],
       resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
       stdout: false,
@@ -313,9 +320,9 @@ export class WorkerPool extends EventEmitter {
       answer(a);
       this.hotWait.watch();
     };
-    running.job.session.call(msg.iface, msg.fn, msg.args).then(settle, (e: unknown) =>
-      settle({ kind: 'abort', code: 'worker_crashed', message: `host call failed: ${e instanceof Error ? e.message : String(e)}` }),
-    );
+    running.job.session
+      .call(msg.iface, msg.fn, msg.args)
+      .then(settle, (e: unknown) => settle({ kind: 'abort', code: 'worker_crashed', message: `host call failed: ${e instanceof Error ? e.message : String(e)}` }));
   }
 
   /** `from`: how the scheduler handed it over, when it waited (null: a worker was idle when it came). */

@@ -70,9 +70,7 @@ export const egressPatternSchema = z.string().superRefine((text, ctx) => {
 /** zod schema for a whole allowlist (`egress.allow` in the admin API). */
 export const egressAllowlistSchema = z.array(egressPatternSchema).max(MAX_EGRESS_PATTERNS);
 
-export type AllowlistCompileResult =
-  | { readonly ok: true; readonly allowlist: EgressAllowlist }
-  | { readonly ok: false; readonly errors: readonly string[] };
+export type AllowlistCompileResult = { readonly ok: true; readonly allowlist: EgressAllowlist } | { readonly ok: false; readonly errors: readonly string[] };
 
 export class EgressAllowlist {
   private constructor(readonly patterns: readonly EgressPattern[]) {}
@@ -104,8 +102,6 @@ export class EgressAllowlist {
     if (scheme !== 'http' && scheme !== 'https') return undefined;
     const host = url.hostname;
     const port = url.port === '' ? DEFAULT_PORTS[scheme] : Number(url.port);
-    return this.patterns.find(
-      (p) => p.scheme === scheme && p.port === port && (p.wildcard ? host.length > p.host.length + 1 && host.endsWith(`.${p.host}`) : host === p.host),
-    );
+    return this.patterns.find((p) => p.scheme === scheme && p.port === port && (p.wildcard ? host.length > p.host.length + 1 && host.endsWith(`.${p.host}`) : host === p.host));
   }
 }

@@ -59,9 +59,7 @@ export interface GuardedResponse {
 
 export type GuardedFetchErrorCode = 'invalid-url' | 'not-allowed' | 'transport' | 'internal';
 
-export type GuardedFetchResult =
-  | { readonly kind: 'ok'; readonly response: GuardedResponse }
-  | { readonly kind: 'err'; readonly code: GuardedFetchErrorCode; readonly reason: string };
+export type GuardedFetchResult = { readonly kind: 'ok'; readonly response: GuardedResponse } | { readonly kind: 'err'; readonly code: GuardedFetchErrorCode; readonly reason: string };
 
 export interface ResolvedAddress {
   readonly address: string;
@@ -115,10 +113,7 @@ const MAX_REQUEST_HEADERS = 100;
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 /** Methods fetch normalises to upper case; any other token is sent exactly as given. */
 const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authorization', 'proxy-authenticate',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
 const DROPPED_REQUEST_HEADERS = new Set([...HOP_BY_HOP, 'host', 'content-length', 'expect']);
 /** Credentials that must not follow a redirect to another origin. */
 const CROSS_ORIGIN_STRIPPED = new Set(['authorization', 'cookie', 'proxy-authorization']);
@@ -134,11 +129,7 @@ interface Hop {
   readonly body: Uint8Array | undefined;
 }
 
-export async function guardedFetch(
-  request: GuardedRequest,
-  policy: EgressPolicy,
-  options: { readonly signal?: AbortSignal } = {},
-): Promise<GuardedFetchResult> {
+export async function guardedFetch(request: GuardedRequest, policy: EgressPolicy, options: { readonly signal?: AbortSignal } = {}): Promise<GuardedFetchResult> {
   const limits: FetchLimits = { ...DEFAULT_FETCH_LIMITS, ...policy.limits };
 
   if (typeof request.method !== 'string' || !TOKEN.test(request.method)) {
@@ -170,13 +161,7 @@ export async function guardedFetch(
   }
 }
 
-async function followHops(
-  first: Hop,
-  policy: EgressPolicy,
-  limits: FetchLimits,
-  deadline: Deadline,
-  dropped: readonly string[],
-): Promise<GuardedFetchResult> {
+async function followHops(first: Hop, policy: EgressPolicy, limits: FetchLimits, deadline: Deadline, dropped: readonly string[]): Promise<GuardedFetchResult> {
   let hop = first;
   for (let redirects = 0; ; redirects++) {
     const target = await checkTarget(hop.url, policy, deadline);
@@ -220,11 +205,7 @@ async function followHops(
 }
 
 /** Allowlist, then resolution, then every address through the policy. */
-async function checkTarget(
-  url: URL,
-  policy: EgressPolicy,
-  deadline: Deadline,
-): Promise<{ kind: 'ok'; addresses: readonly ResolvedAddress[] } | Failure> {
+async function checkTarget(url: URL, policy: EgressPolicy, deadline: Deadline): Promise<{ kind: 'ok'; addresses: readonly ResolvedAddress[] } | Failure> {
   if (!policy.allowlist.allows(url)) {
     return failure('not-allowed', `${url.protocol}//${url.host} is not in the install's egress allowlist`);
   }
@@ -259,7 +240,11 @@ function send(hop: Hop, addresses: readonly ResolvedAddress[], signal: AbortSign
 
   const pinned: LookupFunction = (_hostname, options, callback) => {
     // Answer with exactly the addresses that passed the policy; never ask DNS again.
-    if (options.all) callback(null, addresses.map((a) => ({ address: a.address, family: a.family })));
+    if (options.all)
+      callback(
+        null,
+        addresses.map((a) => ({ address: a.address, family: a.family })),
+      );
     else callback(null, addresses[0]!.address, addresses[0]!.family);
   };
   const client = hop.url.protocol === 'https:' ? https : http;
@@ -355,9 +340,7 @@ function prepareHeaders(list: readonly HttpHeader[]): { headers: HttpHeader[]; d
     if (typeof h.value !== 'string' || !HEADER_VALUE.test(h.value)) return `header ${h.name} has a value with forbidden characters`;
   }
   // Headers named by Connection are hop-by-hop for this request too.
-  const connectionNamed = new Set(
-    list.filter((h) => h.name.toLowerCase() === 'connection').flatMap((h) => h.value.split(',').map((t: string) => t.trim().toLowerCase())),
-  );
+  const connectionNamed = new Set(list.filter((h) => h.name.toLowerCase() === 'connection').flatMap((h) => h.value.split(',').map((t: string) => t.trim().toLowerCase())));
   const headers: HttpHeader[] = [];
   const dropped = new Set<string>();
   for (const h of list) {

@@ -47,7 +47,8 @@ export class AdmissionControl {
       if (released) return;
       released = true;
       const next = state.waiting.shift();
-      if (next) next(); // the slot passes straight to the next waiter
+      if (next)
+        next(); // the slot passes straight to the next waiter
       else {
         state.running--;
         if (state.running === 0) this.tenants.delete(tenant);

@@ -69,7 +69,9 @@ export async function createBundleAcceptance(config: ServiceConfig): Promise<Bun
     },
     verifyBareComponent() {
       if (!trust) return;
-      throw new ServiceError('signature_required', 'RUNNER_REQUIRE_SIGNATURES=1 and a bare component cannot carry a signature: upload it as a signed bundle (alga-runner pack, sign, publish)', { reason: 'bare-component' });
+      throw new ServiceError('signature_required', 'RUNNER_REQUIRE_SIGNATURES=1 and a bare component cannot carry a signature: upload it as a signed bundle (alga-runner pack, sign, publish)', {
+        reason: 'bare-component',
+      });
     },
     async keep(extensionId, bytes) {
       const stored = await store.putBundle(LOCAL_STORE_TENANT, extensionId, bytes);

@@ -69,10 +69,7 @@ const configSchema = z
     maxBodyBytes: positiveInt,
     idempotencyTtlMs: positiveInt,
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    tenantData: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('store') }),
-      z.object({ kind: z.literal('alga'), baseUrl: z.url(), token: z.string().min(1) }),
-    ]),
+    tenantData: z.discriminatedUnion('kind', [z.object({ kind: z.literal('store') }), z.object({ kind: z.literal('alga'), baseUrl: z.url(), token: z.string().min(1) })]),
     requireSignatures: z.boolean(),
     trustFile: z.string().optional(),
     uiFrameAncestors: z.string().min(1),

@@ -34,12 +34,25 @@ export class Executor {
     this.admission = new AdmissionControl({ perTenant: c.tenantConcurrency, tenantQueue: c.tenantQueue, globalQueue: c.globalQueue });
     const { engine } = runtime;
     engine.on('probation', (owner) =>
-      logger.warn({ tenant: owner.tenant, install: owner.install, strikes: c.penaltyStrikes, probation_ms: c.penaltyMs }, 'install on probation: its executions keep overrunning their deadline, crashing their worker or reaching the memory limit; one at a time, after other tenants\' work'),
+      logger.warn(
+        { tenant: owner.tenant, install: owner.install, strikes: c.penaltyStrikes, probation_ms: c.penaltyMs },
+        "install on probation: its executions keep overrunning their deadline, crashing their worker or reaching the memory limit; one at a time, after other tenants' work",
+      ),
     );
     if (logger.isLevelEnabled('debug')) {
       engine.on('dispatch', (e) =>
         logger.debug(
-          { tenant: e.owner.tenant, install: e.owner.install, request_id: e.requestId, arrival: e.arrival, queued: e.queued, overtaken_by: e.overtakenBy, tenant_running: e.tenantRunning, install_running: e.installRunning, penalised: e.penalised },
+          {
+            tenant: e.owner.tenant,
+            install: e.owner.install,
+            request_id: e.requestId,
+            arrival: e.arrival,
+            queued: e.queued,
+            overtaken_by: e.overtakenBy,
+            tenant_running: e.tenantRunning,
+            install_running: e.installRunning,
+            penalised: e.penalised,
+          },
           'dispatched to a worker',
         ),
       );
@@ -79,7 +92,10 @@ export class Executor {
     const noteWaiting = (where: 'this process' | 'another process') => {
       if (waiting) return;
       waiting = true;
-      this.logger.info({ tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId, running_in: where }, 'waiting for an earlier request with the same idempotency key');
+      this.logger.info(
+        { tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId, running_in: where },
+        'waiting for an earlier request with the same idempotency key',
+      );
     };
     for (;;) {
       const local = this.running.get(localKey);
@@ -99,13 +115,19 @@ export class Executor {
         const p = work().then(
           async (answer) => {
             await idempotency.complete(scope, answer).catch((e: unknown) => {
-              this.logger.error({ err: e, tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId }, 'storing the idempotent answer failed; its key stays claimed until the lease ends');
+              this.logger.error(
+                { err: e, tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId },
+                'storing the idempotent answer failed; its key stays claimed until the lease ends',
+              );
             });
             return answer;
           },
           async (e: unknown) => {
             await idempotency.release(scope).catch((releaseError: unknown) => {
-              this.logger.error({ err: releaseError, tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId }, 'releasing the idempotency key failed; it stays claimed until the lease ends');
+              this.logger.error(
+                { err: releaseError, tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId },
+                'releasing the idempotency key failed; it stays claimed until the lease ends',
+              );
             });
             throw e;
           },
@@ -139,7 +161,8 @@ export class Executor {
     metrics.queueDepth.set(this.admission.queued + engine.queueDepth);
     if (admission.kind === 'rejected') {
       metrics.rejected.inc({ reason: admission.reason });
-      if (admission.reason === 'tenant_busy') throw new ServiceError('too_many_requests', `tenant ${envelope.context.tenant_id} has ${config.tenantConcurrency} executions running and ${config.tenantQueue} waiting`, { retry_after_s: 1 });
+      if (admission.reason === 'tenant_busy')
+        throw new ServiceError('too_many_requests', `tenant ${envelope.context.tenant_id} has ${config.tenantConcurrency} executions running and ${config.tenantQueue} waiting`, { retry_after_s: 1 });
       throw new ServiceError('overloaded', undefined, { retry_after_s: 1 });
     }
     this.inFlight++;
@@ -154,8 +177,25 @@ export class Executor {
       const mergedConfig = { ...install.config, ...stringValues(ctx.config) };
       const outcome = await engine.execute({
         contentHash: resolved.componentHash,
-        ctx: { requestId, tenantId: install.tenantId, extensionId: install.extensionId, installId: install.id, versionId: version.id, contentHash: version.contentHash, user: userOf(envelope.user), config: mergedConfig },
-        install: { installId: install.id, tenantId: install.tenantId, extensionId: install.extensionId, versionId: version.id, config: mergedConfig, egressAllow: install.egressAllow, uiProxy: install.uiProxy },
+        ctx: {
+          requestId,
+          tenantId: install.tenantId,
+          extensionId: install.extensionId,
+          installId: install.id,
+          versionId: version.id,
+          contentHash: version.contentHash,
+          user: userOf(envelope.user),
+          config: mergedConfig,
+        },
+        install: {
+          installId: install.id,
+          tenantId: install.tenantId,
+          extensionId: install.extensionId,
+          versionId: version.id,
+          config: mergedConfig,
+          egressAllow: install.egressAllow,
+          uiProxy: install.uiProxy,
+        },
         grants,
         request: {
           method: envelope.http.method.toUpperCase(),
@@ -242,7 +282,10 @@ export function requestFingerprint(envelope: ExecuteEnvelope, installId: string,
 }
 
 function keyReused(key: string, state: 'done' | 'in-flight'): ServiceError {
-  return new ServiceError('idempotency_key_reused', `x-idempotency-key ${JSON.stringify(key)} was first used for a different request (${state === 'done' ? 'answered' : 'still running'}); use a new key for a new request`);
+  return new ServiceError(
+    'idempotency_key_reused',
+    `x-idempotency-key ${JSON.stringify(key)} was first used for a different request (${state === 'done' ? 'answered' : 'still running'}); use a new key for a new request`,
+  );
 }
 
 function stringValues(config: Record<string, string | number | boolean> | undefined): Record<string, string> {

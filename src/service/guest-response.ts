@@ -21,8 +21,7 @@ import type { GuestResponse } from '../contract/index.js';
 export type ResponseHeaders = Record<string, string | string[]>;
 
 export type CheckedResponse =
-  | { readonly kind: 'ok'; readonly status: number; readonly headers: ResponseHeaders; readonly body: Uint8Array | undefined }
-  | { readonly kind: 'invalid'; readonly message: string };
+  { readonly kind: 'ok'; readonly status: number; readonly headers: ResponseHeaders; readonly body: Uint8Array | undefined } | { readonly kind: 'invalid'; readonly message: string };
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Characters no field value may hold: controls except HTAB, DEL, U+FFFD, lone surrogates. */

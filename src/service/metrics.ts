@@ -31,7 +31,7 @@ export class ServiceMetrics {
   });
   readonly probations = new Counter({
     name: 'alga_runner_install_probations_total',
-    help: 'Installs put on probation after repeated costly faults (deadline, worker crash, memory limit): one execution at a time, started after other tenants\' work',
+    help: "Installs put on probation after repeated costly faults (deadline, worker crash, memory limit): one execution at a time, started after other tenants' work",
     registers: [this.registry],
   });
   readonly workerRestarts = new Counter({ name: 'alga_runner_worker_restarts_total', help: 'Workers replaced after a timeout or crash', labelNames: ['reason'], registers: [this.registry] });

@@ -117,7 +117,7 @@ export function registerOpenApi(app: FastifyInstance): void {
         { name: 'execute', description: "Alga's gateway contract" },
         { name: 'admin', description: 'extensions, installs, secrets, logs, tenant data (admin token)' },
         { name: 'dev', description: 'the dev gateway: plain HTTP to an extension, for the dev tenant' },
-        { name: 'ui', description: "extension UI files (no token: an iframe cannot send one)" },
+        { name: 'ui', description: 'extension UI files (no token: an iframe cannot send one)' },
         { name: 'ops', description: 'health, readiness, metrics, this document' },
       ],
       components: {

@@ -55,13 +55,27 @@ export class Runtime {
       metrics.storeConnectionErrors.inc();
       runtime?.onStoreConnectionError?.(error);
     };
-    const store = await openStore({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, sqliteSynchronous: config.sqliteSynchronous, dataDir: config.dataDir, secretsKey: config.secretsKey, onPoolError });
+    const store = await openStore({
+      databaseUrl: config.databaseUrl,
+      schema: config.databaseSchema,
+      sqliteSynchronous: config.sqliteSynchronous,
+      dataDir: config.dataDir,
+      secretsKey: config.secretsKey,
+      onPoolError,
+    });
     try {
       const tenantStore = createStoreTenantData(store.db, store.workerReadable);
-      const tenantData: TenantDataBackend =
-        config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
+      const tenantData: TenantDataBackend = config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
       const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver, workerReads: config.workerReads });
-      const engine = await Engine.create({ cacheDir: join(config.dataDir, 'artifacts'), registry, workers: config.workers, cores: config.cores, writeTracking: config.writeTracking, hotWaitMs: config.hotWaitMs, fairness: { strikes: config.penaltyStrikes, penaltyMs: config.penaltyMs } });
+      const engine = await Engine.create({
+        cacheDir: join(config.dataDir, 'artifacts'),
+        registry,
+        workers: config.workers,
+        cores: config.cores,
+        writeTracking: config.writeTracking,
+        hotWaitMs: config.hotWaitMs,
+        fairness: { strikes: config.penaltyStrikes, penaltyMs: config.penaltyMs },
+      });
       runtime = new Runtime(config, store, tenantStore, registry, engine, metrics);
       return runtime;
     } catch (e) {

@@ -25,7 +25,5 @@ export interface DialectTypes {
 }
 
 export function dialectTypes(dialect: StoreDialect): DialectTypes {
-  return dialect === 'postgres'
-    ? { bytes: 'bytea', bytewiseCollation: sql`collate "C"` }
-    : { bytes: 'blob', bytewiseCollation: null };
+  return dialect === 'postgres' ? { bytes: 'bytea', bytewiseCollation: sql`collate "C"` } : { bytes: 'blob', bytewiseCollation: null };
 }

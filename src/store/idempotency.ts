@@ -111,13 +111,7 @@ export function createIdempotencyStore(db: Kysely<Database>, now: () => number):
     },
 
     async release(scope) {
-      await db
-        .deleteFrom('idempotency')
-        .where('tenant_id', '=', scope.tenant)
-        .where('extension_id', '=', scope.extension)
-        .where('key', '=', scope.key)
-        .where('state', '=', 'in-flight')
-        .execute();
+      await db.deleteFrom('idempotency').where('tenant_id', '=', scope.tenant).where('extension_id', '=', scope.extension).where('key', '=', scope.key).where('state', '=', 'in-flight').execute();
     },
 
     async purgeExpired() {

@@ -65,12 +65,7 @@ const toEntry = (row: { namespace: string; key: string; value: Buffer; revision:
 // own read-only connection (createKvReader, sqlite-reader.ts).
 
 function entryQuery(db: Kysely<Database>, installId: string, namespace: string, key: string) {
-  return db
-    .selectFrom('kv_entries')
-    .select(['namespace', 'key', 'value', 'revision'])
-    .where('install_id', '=', installId)
-    .where('namespace', '=', namespace)
-    .where('key', '=', key);
+  return db.selectFrom('kv_entries').select(['namespace', 'key', 'value', 'revision']).where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key);
 }
 
 function pageQuery(db: Kysely<Database>, installId: string, namespace: string, cursor: string | undefined, limits: KvLimits) {
@@ -118,24 +113,13 @@ async function lockInstall(trx: Transaction<Database>, dialect: StoreDialect, in
 
 /** Everything a write must know, read in one round trip after the lock. */
 async function readWriteState(trx: Transaction<Database>, installId: string, namespace: string, key: string) {
-  const entry = (column: 'revision' | 'size') =>
-    trx
-      .selectFrom('kv_entries')
-      .select(column)
-      .where('install_id', '=', installId)
-      .where('namespace', '=', namespace)
-      .where('key', '=', key);
+  const entry = (column: 'revision' | 'size') => trx.selectFrom('kv_entries').select(column).where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key);
   const usage = (column: 'total_bytes' | 'namespace_count') => trx.selectFrom('kv_usage').select(column).where('install_id', '=', installId);
   const row = await trx
     .selectNoFrom((eb) => [
       entry('revision').as('revision'),
       entry('size').as('size'),
-      eb
-        .selectFrom('kv_namespaces')
-        .select('key_count')
-        .where('install_id', '=', installId)
-        .where('namespace', '=', namespace)
-        .as('key_count'),
+      eb.selectFrom('kv_namespaces').select('key_count').where('install_id', '=', installId).where('namespace', '=', namespace).as('key_count'),
       usage('total_bytes').as('total_bytes'),
       usage('namespace_count').as('namespace_count'),
     ])
@@ -199,18 +183,9 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
 
         const revision = currentRevision + 1;
         if (exists) {
-          await trx
-            .updateTable('kv_entries')
-            .set({ value, size, revision, updated_at: now() })
-            .where('install_id', '=', installId)
-            .where('namespace', '=', namespace)
-            .where('key', '=', key)
-            .execute();
+          await trx.updateTable('kv_entries').set({ value, size, revision, updated_at: now() }).where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key).execute();
         } else {
-          await trx
-            .insertInto('kv_entries')
-            .values({ install_id: installId, namespace, key, value, size, revision, updated_at: now() })
-            .execute();
+          await trx.insertInto('kv_entries').values({ install_id: installId, namespace, key, value, size, revision, updated_at: now() }).execute();
           await trx
             .insertInto('kv_namespaces')
             .values({ install_id: installId, namespace, key_count: 1 })
@@ -229,12 +204,7 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
         await lockInstall(trx, dialect, installId);
         const state = await readWriteState(trx, installId, namespace, key);
         if (state.revision === null) return { kind: 'missing' };
-        await trx
-          .deleteFrom('kv_entries')
-          .where('install_id', '=', installId)
-          .where('namespace', '=', namespace)
-          .where('key', '=', key)
-          .execute();
+        await trx.deleteFrom('kv_entries').where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key).execute();
         const namespaceEmptied = state.keyCount === 1;
         if (namespaceEmptied) {
           await trx.deleteFrom('kv_namespaces').where('install_id', '=', installId).where('namespace', '=', namespace).execute();
@@ -258,11 +228,7 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
     },
 
     async usage(installId) {
-      const row = await db
-        .selectFrom('kv_usage')
-        .select(['total_bytes', 'namespace_count'])
-        .where('install_id', '=', installId)
-        .executeTakeFirst();
+      const row = await db.selectFrom('kv_usage').select(['total_bytes', 'namespace_count']).where('install_id', '=', installId).executeTakeFirst();
       return { totalBytes: Number(row?.total_bytes ?? 0), namespaces: Number(row?.namespace_count ?? 0) };
     },
 

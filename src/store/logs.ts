@@ -139,7 +139,10 @@ export function createLogStore(db: Kysely<Database>, now: () => number, options:
       });
       // chunks keep each statement under SQLite's bound-parameter limit
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await trx.insertInto('log_records').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+        await trx
+          .insertInto('log_records')
+          .values(rows.slice(i, i + INSERT_CHUNK))
+          .execute();
       }
       const excess = Number(usage.record_count) - maxRecords;
       if (excess > 0) {

@@ -132,8 +132,7 @@ function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> 
     ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
     types: {
       // Our bigint columns hold epoch milliseconds, counters and ids, all far below 2^53.
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === PG_INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === PG_INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
     },
   });
   // pg's Pool listens for errors only on its idle clients; a client kysely holds (mid-query or

@@ -165,21 +165,11 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
     return row ? toInstall(row) : null;
   };
   const findInstall = async (tenantId: string, extensionId: string) => {
-    const row = await db
-      .selectFrom('installs')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('extension_id', '=', extensionId)
-      .executeTakeFirst();
+    const row = await db.selectFrom('installs').selectAll().where('tenant_id', '=', tenantId).where('extension_id', '=', extensionId).executeTakeFirst();
     return row ? toInstall(row) : null;
   };
   const findVersion = async (extensionId: string, version: string) => {
-    const row = await db
-      .selectFrom('extension_versions')
-      .selectAll()
-      .where('extension_id', '=', extensionId)
-      .where('version', '=', version)
-      .executeTakeFirst();
+    const row = await db.selectFrom('extension_versions').selectAll().where('extension_id', '=', extensionId).where('version', '=', version).executeTakeFirst();
     return row ? toVersion(row) : null;
   };
 
@@ -190,12 +180,7 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
         .values({ id: randomUUID(), name, publisher, created_at: now() })
         .onConflict((oc) => oc.columns(['publisher', 'name']).doNothing())
         .execute();
-      const row = await db
-        .selectFrom('extensions')
-        .selectAll()
-        .where('publisher', '=', publisher)
-        .where('name', '=', name)
-        .executeTakeFirstOrThrow();
+      const row = await db.selectFrom('extensions').selectAll().where('publisher', '=', publisher).where('name', '=', name).executeTakeFirstOrThrow();
       return toExtension(row);
     },
 
@@ -242,23 +227,12 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
     findVersion,
 
     async findVersionsByContentHash(contentHash) {
-      const rows = await db
-        .selectFrom('extension_versions')
-        .selectAll()
-        .where('content_hash', '=', contentHash)
-        .orderBy('created_at')
-        .execute();
+      const rows = await db.selectFrom('extension_versions').selectAll().where('content_hash', '=', contentHash).orderBy('created_at').execute();
       return rows.map(toVersion);
     },
 
     async listVersions(extensionId) {
-      const rows = await db
-        .selectFrom('extension_versions')
-        .selectAll()
-        .where('extension_id', '=', extensionId)
-        .orderBy('created_at')
-        .orderBy('id')
-        .execute();
+      const rows = await db.selectFrom('extension_versions').selectAll().where('extension_id', '=', extensionId).orderBy('created_at').orderBy('id').execute();
       return rows.map(toVersion);
     },
 

@@ -14,9 +14,7 @@ const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 
 export function parseSecretsKey(input: string | Buffer): SecretsKeyParse {
   if (Buffer.isBuffer(input)) {
-    return input.length === SECRETS_KEY_BYTES
-      ? { kind: 'ok', key: Buffer.from(input) }
-      : { kind: 'invalid', reason: `secrets key must be ${SECRETS_KEY_BYTES} bytes, got ${input.length}` };
+    return input.length === SECRETS_KEY_BYTES ? { kind: 'ok', key: Buffer.from(input) } : { kind: 'invalid', reason: `secrets key must be ${SECRETS_KEY_BYTES} bytes, got ${input.length}` };
   }
   const text = input.trim();
   if (HEX_64.test(text)) return { kind: 'ok', key: Buffer.from(text, 'hex') };

@@ -29,18 +29,16 @@ export const clientItemSchema = z
     account_manager_name: optionalText,
     billing_email: optionalText,
   })
-  .transform(
-    (c): ClientSummary => ({
-      clientId: c.client_id,
-      clientName: c.client_name,
-      clientType: c.client_type,
-      isInactive: c.is_inactive,
-      defaultCurrencyCode: c.default_currency_code,
-      accountManagerId: c.account_manager_id,
-      accountManagerName: c.account_manager_name,
-      billingEmail: c.billing_email,
-    }),
-  );
+  .transform((c): ClientSummary => ({
+    clientId: c.client_id,
+    clientName: c.client_name,
+    clientType: c.client_type,
+    isInactive: c.is_inactive,
+    defaultCurrencyCode: c.default_currency_code,
+    accountManagerId: c.account_manager_id,
+    accountManagerName: c.account_manager_name,
+    billingEmail: c.billing_email,
+  }));
 
 export const serviceItemSchema = z
   .strictObject({
@@ -55,20 +53,18 @@ export const serviceItemSchema = z
     is_active: z.boolean().default(true),
     sku: optionalText,
   })
-  .transform(
-    (s): ServiceSummary => ({
-      serviceId: s.service_id,
-      serviceName: s.service_name,
-      itemKind: s.item_kind,
-      billingMethod: s.billing_method,
-      serviceTypeId: s.service_type_id,
-      serviceTypeName: s.service_type_name,
-      defaultRate: s.default_rate,
-      unitOfMeasure: s.unit_of_measure,
-      isActive: s.is_active,
-      sku: s.sku,
-    }),
-  );
+  .transform((s): ServiceSummary => ({
+    serviceId: s.service_id,
+    serviceName: s.service_name,
+    itemKind: s.item_kind,
+    billingMethod: s.billing_method,
+    serviceTypeId: s.service_type_id,
+    serviceTypeName: s.service_type_name,
+    defaultRate: s.default_rate,
+    unitOfMeasure: s.unit_of_measure,
+    isActive: s.is_active,
+    sku: s.sku,
+  }));
 
 function refuseDuplicateIds<T>(idOf: (item: T) => string, field: string) {
   return (items: readonly T[], ctx: z.RefinementCtx): void => {

@@ -70,9 +70,7 @@ export interface ListResult<T> {
 /** WIT `client-read-error` / `service-read-error` (identical cases). */
 export type TenantDataError = 'not-allowed' | 'invalid-input' | 'internal';
 
-export type TenantDataResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: TenantDataError; readonly message: string };
+export type TenantDataResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: TenantDataError; readonly message: string };
 
 export const succeeded = <T>(value: T): TenantDataResult<T> => ({ ok: true, value });
 export const failed = (error: TenantDataError, message: string): { readonly ok: false; readonly error: TenantDataError; readonly message: string } => ({

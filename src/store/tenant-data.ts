@@ -101,29 +101,9 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 const orUndefined = (v: string | null): string | undefined => v ?? undefined;
 
-const clientColumns = [
-  'client_id',
-  'client_name',
-  'client_type',
-  'is_inactive',
-  'default_currency_code',
-  'account_manager_id',
-  'account_manager_name',
-  'billing_email',
-] as const;
+const clientColumns = ['client_id', 'client_name', 'client_type', 'is_inactive', 'default_currency_code', 'account_manager_id', 'account_manager_name', 'billing_email'] as const;
 
-const serviceColumns = [
-  'service_id',
-  'service_name',
-  'item_kind',
-  'billing_method',
-  'service_type_id',
-  'service_type_name',
-  'default_rate',
-  'unit_of_measure',
-  'is_active',
-  'sku',
-] as const;
+const serviceColumns = ['service_id', 'service_name', 'item_kind', 'billing_method', 'service_type_id', 'service_type_name', 'default_rate', 'unit_of_measure', 'is_active', 'sku'] as const;
 
 type ClientRow = Pick<TenantClientsTable, (typeof clientColumns)[number]>;
 type ServiceRow = Pick<TenantServicesTable, (typeof serviceColumns)[number]>;
@@ -428,8 +408,16 @@ export function createStoreTenantData<DB>(database: Kysely<DB>, workerReadable: 
 
     async countTenantData(tenantId) {
       const [clients, services] = await Promise.all([
-        db.selectFrom('tenant_clients').select((eb) => eb.fn.countAll().as('n')).where('tenant', '=', tenantId).executeTakeFirstOrThrow(),
-        db.selectFrom('tenant_services').select((eb) => eb.fn.countAll().as('n')).where('tenant', '=', tenantId).executeTakeFirstOrThrow(),
+        db
+          .selectFrom('tenant_clients')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('tenant', '=', tenantId)
+          .executeTakeFirstOrThrow(),
+        db
+          .selectFrom('tenant_services')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('tenant', '=', tenantId)
+          .executeTakeFirstOrThrow(),
       ]);
       return { clients: Number(clients.n), services: Number(services.n) };
     },

@@ -90,7 +90,10 @@ describe('POST /admin/v1/extensions with a packed bundle', () => {
     assert.match(r.json.error.message, /com\.example\.demo@1\.0\.0 is sha256:/);
     await assert.rejects(stat(storedBundlePath(svc, first.extension_id, changed.contentHash)), /ENOENT/);
     const listed = await admin<Listed>(svc, 'GET', '/admin/v1/extensions');
-    assert.deepEqual(listed.json.extensions.find((e) => e.extension_id === first.extension_id)?.versions.map((v) => v.content_hash), [demo.contentHash]);
+    assert.deepEqual(
+      listed.json.extensions.find((e) => e.extension_id === first.extension_id)?.versions.map((v) => v.content_hash),
+      [demo.contentHash],
+    );
   });
 
   test('it installs and runs: the dev tenant reaches its declared endpoints through the dev gateway', async () => {
@@ -121,15 +124,18 @@ describe('refused bundles', () => {
 
   test('an invalid manifest is 400 invalid_bundle listing every problem', async () => {
     const bad = manifest({ version: '1.0', capabilities: ['cap:teleport'], api: { endpoints: [{ method: 'GET', path: 'no-slash', handler: 'h' }] }, colour: 'blue' });
-    const bytes = zstd(await makeTar([{ name: 'manifest.json', data: JSON.stringify(bad) }, { name: 'dist/main.wasm', data: WASM }, { name: 'ui/index.html', data: '<p>' }]));
+    const bytes = zstd(
+      await makeTar([
+        { name: 'manifest.json', data: JSON.stringify(bad) },
+        { name: 'dist/main.wasm', data: WASM },
+        { name: 'ui/index.html', data: '<p>' },
+      ]),
+    );
     const r = await upload(svc, bytes);
     assert.equal(r.status, 400);
     assert.equal(r.json.error.code, 'invalid_bundle');
     assert.equal(r.json.error.bundle_error, 'BUNDLE_INVALID_MANIFEST');
-    assert.deepEqual(
-      r.json.error.problems?.map((p) => p.path).sort(),
-      ['api.endpoints[0].path', 'capabilities[0]', 'colour', 'version'],
-    );
+    assert.deepEqual(r.json.error.problems?.map((p) => p.path).sort(), ['api.endpoints[0].path', 'capabilities[0]', 'colour', 'version']);
     for (const text of ["unknown capability 'cap:teleport'", 'must be a semantic version', "endpoint path 'no-slash'", 'colour: unknown key']) {
       assert.ok(r.json.error.message.includes(text), `the message names "${text}": ${r.json.error.message}`);
     }

@@ -65,16 +65,20 @@ describe('RUNNER_REQUIRE_SIGNATURES=1', () => {
       },
       'bad-signature',
     ],
-    ['a signature by an unknown key', () => ({ 'x-alga-bundle-signature': header(signContentHash(demo.contentHash as ContentHash, generateSigningKeyPair().privateKeyPem, 'Example')) }), 'unknown-key'],
     [
-      'a valid signature for another bundle',
-      () => ({ 'x-alga-bundle-signature': header(signContentHash(contentHashOf(Buffer.from('another bundle')), exampleKeyPem, 'Example')) }),
-      'hash-mismatch',
+      'a signature by an unknown key',
+      () => ({ 'x-alga-bundle-signature': header(signContentHash(demo.contentHash as ContentHash, generateSigningKeyPair().privateKeyPem, 'Example')) }),
+      'unknown-key',
     ],
-    ['a valid signature for another hash relabelled as this one', () => {
-      const signature = signContentHash(contentHashOf(Buffer.from('another bundle')), exampleKeyPem, 'Example');
-      return { 'x-alga-bundle-signature': header({ ...signature, content_hash: demo.contentHash as ContentHash }) };
-    }, 'bad-signature'],
+    ['a valid signature for another bundle', () => ({ 'x-alga-bundle-signature': header(signContentHash(contentHashOf(Buffer.from('another bundle')), exampleKeyPem, 'Example')) }), 'hash-mismatch'],
+    [
+      'a valid signature for another hash relabelled as this one',
+      () => {
+        const signature = signContentHash(contentHashOf(Buffer.from('another bundle')), exampleKeyPem, 'Example');
+        return { 'x-alga-bundle-signature': header({ ...signature, content_hash: demo.contentHash as ContentHash }) };
+      },
+      'bad-signature',
+    ],
     ['a signature by a key trusted for another publisher', () => ({ 'x-alga-bundle-signature': header(signContentHash(demo.contentHash as ContentHash, otherKeyPem, 'Other')) }), 'publisher-mismatch'],
     ["that key claiming the manifest's publisher", () => ({ 'x-alga-bundle-signature': header(signContentHash(demo.contentHash as ContentHash, otherKeyPem, 'Example')) }), 'unknown-key'],
   ];
@@ -90,7 +94,10 @@ describe('RUNNER_REQUIRE_SIGNATURES=1', () => {
 
   const bareRefusals: [string, () => Record<string, string>][] = [
     ['a bare component', () => ({})],
-    ['a bare component sent with a valid signature of its own bytes by a trusted key', () => ({ 'x-alga-bundle-signature': header(signContentHash(contentHashOf(exampleBytes('demo')), exampleKeyPem, 'Example')) })],
+    [
+      'a bare component sent with a valid signature of its own bytes by a trusted key',
+      () => ({ 'x-alga-bundle-signature': header(signContentHash(contentHashOf(exampleBytes('demo')), exampleKeyPem, 'Example')) }),
+    ],
   ];
   for (const [label, headers] of bareRefusals) {
     test(`refuses ${label}: 400 signature_required (bare-component), saying to upload a signed bundle; nothing registered`, async () => {

@@ -105,7 +105,9 @@ describe('author commands', () => {
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
           seen.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) });
-          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 201 ? { extension_id: 'e1', version_id: 'v1', content_hash: 'sha256:x' } : { error: 'conflict' }));
+          res
+            .writeHead(status, { 'content-type': 'application/json' })
+            .end(JSON.stringify(status === 201 ? { extension_id: 'e1', version_id: 'v1', content_hash: 'sha256:x' } : { error: 'conflict' }));
         });
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -73,8 +73,14 @@ describe('reading and extracting bundles', () => {
       const target = join(dir, 'cache', 'b');
       const outcomes = await Promise.all([1, 2].map(() => run(process.execPath, [child, bundlePath, target])));
       const parsed = outcomes.map((o) => JSON.parse(o.stdout) as { kind: string; reused?: boolean });
-      assert.ok(parsed.every((p) => p.kind === 'ok'), JSON.stringify(parsed));
-      assert.ok(parsed.some((p) => p.reused === false), 'someone extracted');
+      assert.ok(
+        parsed.every((p) => p.kind === 'ok'),
+        JSON.stringify(parsed),
+      );
+      assert.ok(
+        parsed.some((p) => p.reused === false),
+        'someone extracted',
+      );
       assert.deepEqual(await readdir(join(dir, 'cache')), ['b'], 'losers must discard their temporary directories');
       assert.equal((await readdir(join(target, 'ui'))).length, 51);
     });

@@ -22,8 +22,10 @@ export async function makeTar(entries: readonly TarEntry[]): Promise<Buffer> {
     const data = entry.data === undefined ? Buffer.alloc(0) : Buffer.from(entry.data);
     const type = entry.type ?? 'file';
     await new Promise<void>((resolve, reject) => {
-      pack.entry({ name: entry.name, type, size: type === 'file' ? data.byteLength : 0, linkname: entry.linkname, mode: 0o644, mtime: new Date(0) }, type === 'file' ? data : Buffer.alloc(0), (error) =>
-        error ? reject(error) : resolve(),
+      pack.entry(
+        { name: entry.name, type, size: type === 'file' ? data.byteLength : 0, linkname: entry.linkname, mode: 0o644, mtime: new Date(0) },
+        type === 'file' ? data : Buffer.alloc(0),
+        (error) => (error ? reject(error) : resolve()),
       );
     });
   }

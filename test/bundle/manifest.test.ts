@@ -43,14 +43,19 @@ describe('manifest', () => {
     ]);
     const broken = parseManifestJson('{"name":');
     assert.equal(broken.kind, 'err');
-    assert.match(broken.kind === 'err' ? broken.problems[0]?.message ?? '' : '', /not valid JSON/);
+    assert.match(broken.kind === 'err' ? (broken.problems[0]?.message ?? '') : '', /not valid JSON/);
   });
 
   it('refuses duplicate endpoints (same shape) and duplicate capabilities', () => {
     const parsed = parseManifest(
       manifest({
         capabilities: ['cap:log.emit', 'cap:log.emit'],
-        api: { endpoints: [{ method: 'GET', path: '/a/:id', handler: 'h' }, { method: 'GET', path: '/a/:name', handler: 'h' }] },
+        api: {
+          endpoints: [
+            { method: 'GET', path: '/a/:id', handler: 'h' },
+            { method: 'GET', path: '/a/:name', handler: 'h' },
+          ],
+        },
       }),
     );
     assert.equal(parsed.kind, 'err');

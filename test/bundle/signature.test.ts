@@ -80,6 +80,6 @@ describe('bundle signatures', () => {
   it('refuses trust bundles whose key ids do not match their keys', () => {
     const parsed = parseTrustBundle({ format: TRUST_FORMAT, keys: [trustEntryFor(acme.publicKeyPem, stranger.keyId, 'Acme')] });
     assert.equal(parsed.kind, 'err');
-    assert.match(parsed.kind === 'err' ? parsed.problems[0] ?? '' : '', /key_id/);
+    assert.match(parsed.kind === 'err' ? (parsed.problems[0] ?? '') : '', /key_id/);
   });
 });

@@ -42,7 +42,12 @@ async function storeContract(store: BundleStore, tamper: (key: string, bytes: Bu
 describe('bundle stores', () => {
   it('key layout matches Alga and refuses unsafe parts', () => {
     assert.deepEqual(bundleKey('t', 'e', `sha256:${'b'.repeat(64)}`), { kind: 'ok', value: `tenants/t/extensions/e/sha256/${'b'.repeat(64)}/bundle.tar.zst` });
-    for (const [t, e, h] of [['a/b', 'e', MISSING], ['t', '..', MISSING], ['t', 'e', 'sha256:XYZ'], ['t', 'e', `md5:${'a'.repeat(64)}`]] as const) {
+    for (const [t, e, h] of [
+      ['a/b', 'e', MISSING],
+      ['t', '..', MISSING],
+      ['t', 'e', 'sha256:XYZ'],
+      ['t', 'e', `md5:${'a'.repeat(64)}`],
+    ] as const) {
       assert.equal(bundleKey(t, e, h).kind, 'err', `${t} ${e} ${h}`);
     }
   });

@@ -275,7 +275,7 @@ describe('clients capability over the embedded store (SQLite, demo data)', () =>
     assert.deepEqual(other, { items: [], totalCount: 0, page: 1, pageSize: 25 });
   });
 
-  test('the store never asks for the execution\'s end signal (making one costs each execution an abort on its end)', async () => {
+  test("the store never asks for the execution's end signal (making one costs each execution an abort on its end)", async () => {
     const capability = createClientsCapability(backend);
     const services = recordingServices();
     let asked = 0;

@@ -76,7 +76,10 @@ for (const { backend, label, workerReads } of legs) {
       await kvPut({ ns: 'n', key: 'b', value: 'bee' });
       assert.deepEqual(bodyJson(await run('/kv/get?ns=n&key=a')), { ok: { namespace: 'n', key: 'a', value: 'two', revision: '2' } });
       const listed = bodyJson<{ ok: { key: string }[] }>(await run('/kv/list?ns=n'));
-      assert.deepEqual(listed.ok.map((e) => e.key), ['a', 'b']);
+      assert.deepEqual(
+        listed.ok.map((e) => e.key),
+        ['a', 'b'],
+      );
       assert.deepEqual(bodyJson(await run('/kv/list?ns=n&cursor=b')), { ok: [] });
       assert.deepEqual(bodyJson(await run('/kv/delete?ns=n&key=a')), { ok: null });
       assert.deepEqual(bodyJson(await run('/kv/get?ns=n&key=a')), { err: 'missing' });
@@ -121,13 +124,16 @@ for (const { backend, label, workerReads } of legs) {
       assert.deepEqual(bodyJson(await run('/proxy?route=/things', { grants: without('cap:ui.proxy') })), { err: 'denied' });
     });
 
-    test('user-v2: the request\'s user with sorted additional fields; absent → not-available; denied → not-allowed', async () => {
+    test("user-v2: the request's user with sorted additional fields; absent → not-available; denied → not-allowed", async () => {
       const got = bodyJson<{ ok: Record<string, unknown> }>(await run('/user', { user }));
       assert.equal(got.ok.userId, 'u-1');
       assert.equal(got.ok.clientName, 'Acme');
       assert.equal(got.ok.clientId, 'c-9');
       assert.equal(got.ok.tenantId, 'tenant-a');
-      assert.deepEqual(got.ok.additionalFields, [['alpha', 'a'], ['zeta', 'z']]);
+      assert.deepEqual(got.ok.additionalFields, [
+        ['alpha', 'a'],
+        ['zeta', 'z'],
+      ]);
       assert.deepEqual(bodyJson(await run('/user')), { err: 'not-available' });
       assert.deepEqual(bodyJson(await run('/user', { user, grants: without('cap:user.read') })), { err: 'not-allowed' });
     });
@@ -137,7 +143,10 @@ for (const { backend, label, workerReads } of legs) {
       assert.equal(page.ok.items.length, 5);
       assert.equal(page.ok.totalCount, DEMO_CLIENTS.filter((c) => !c.isInactive).length);
       const names = page.ok.items.map((c) => c.clientName);
-      assert.deepEqual(names, [...names].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
+      assert.deepEqual(
+        names,
+        [...names].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())),
+      );
       const one = DEMO_CLIENTS[0]!;
       assert.equal(bodyJson<{ ok: { clientId: string } }>(await run(`/client?id=${one.clientId}`)).ok.clientId, one.clientId);
       assert.deepEqual(bodyJson(await run(`/client?id=${one.clientId}`, { tenant: 'tenant-b' })), { ok: null });
@@ -157,7 +166,25 @@ for (const { backend, label, workerReads } of legs) {
 
     test('/all calls every import of the world once with everything granted', async () => {
       const all = bodyJson<Record<string, { ok?: unknown; err?: string }>>(await run(`/all?fetch=${encodeURIComponent(`http://127.0.0.1:${web.port}/all`)}&route=/ping`, { user }));
-      for (const fn of ['context.get-context', 'secrets.get', 'secrets.list', 'http.fetch', 'storage.get', 'storage.put', 'storage.list', 'storage.delete', 'logging.info', 'logging.warn', 'logging.error', 'ui-proxy.call', 'user-v2.get-user', 'clients.list-clients', 'clients.get-client', 'services.list-services', 'services.get-service']) {
+      for (const fn of [
+        'context.get-context',
+        'secrets.get',
+        'secrets.list',
+        'http.fetch',
+        'storage.get',
+        'storage.put',
+        'storage.list',
+        'storage.delete',
+        'logging.info',
+        'logging.warn',
+        'logging.error',
+        'ui-proxy.call',
+        'user-v2.get-user',
+        'clients.list-clients',
+        'clients.get-client',
+        'services.list-services',
+        'services.get-service',
+      ]) {
         assert.ok(fn in all, `missing ${fn} in ${Object.keys(all).join(',')}`);
       }
       assert.ok('ok' in all['http.fetch']!, JSON.stringify(all['http.fetch']));

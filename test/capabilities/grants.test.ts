@@ -65,7 +65,12 @@ const observed: string[] = [];
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'grants-'));
   store = await openStore({ dataDir: dir });
-  registry = createCapabilityRegistry({ store, tenantData: createStoreTenantData(store.db), http: { allowPrivate: false }, observer: { onCall: (cap, fn, outcome) => observed.push(`${cap} ${fn} ${outcome}`) } });
+  registry = createCapabilityRegistry({
+    store,
+    tenantData: createStoreTenantData(store.db),
+    http: { allowPrivate: false },
+    observer: { onCall: (cap, fn, outcome) => observed.push(`${cap} ${fn} ${outcome}`) },
+  });
 });
 after(async () => {
   await store.close();

@@ -151,8 +151,7 @@ describe('services capability over the embedded store (SQLite, demo data)', () =
   });
 
   test('the demo catalogue has both item kinds and every billing method, and filters narrow it', async () => {
-    const list = async (input: object) =>
-      (okValue(await call(capability, 'listServices', [input], executionContext(), recordingServices())) as { items: ServiceSummary[]; totalCount: number });
+    const list = async (input: object) => okValue(await call(capability, 'listServices', [input], executionContext(), recordingServices())) as { items: ServiceSummary[]; totalCount: number };
     const all = await list({ pageSize: 100 });
     assert.equal(all.totalCount, DEMO_SERVICES.length);
     assert.deepEqual(new Set(all.items.map((s) => s.itemKind)), new Set(['service', 'product']));

@@ -51,8 +51,7 @@ for (const backend of backends('capstorage')) {
       const config = cap.configure(installView(installId));
       const state = cap.prepare(context(installId), config);
       const rec = recordingServices();
-      const call = async (fn: string, ...args: unknown[]): Promise<HostResult> =>
-        impl.functions[fn]!({ args, ctx: context(installId), config, state, services: rec.services });
+      const call = async (fn: string, ...args: unknown[]): Promise<HostResult> => impl.functions[fn]!({ args, ctx: context(installId), config, state, services: rec.services });
       return { call, rec };
     }
 

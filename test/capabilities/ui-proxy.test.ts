@@ -184,7 +184,22 @@ describe('cap:ui.proxy', () => {
     assert.match(run.logs[0]!.message, /scheme ftp: is not http or https/);
   });
 
-  const badRoutes = ['echo', '', '/a/../echo', '/..', '/a/%2e%2e/echo', '/a/%2E%2E/echo', '/a//echo', '//evil.example/x', '/a\\echo', '/a%5cecho', '/x/http://evil.example/', '/a b', '/a#frag', '/a%zz'];
+  const badRoutes = [
+    'echo',
+    '',
+    '/a/../echo',
+    '/..',
+    '/a/%2e%2e/echo',
+    '/a/%2E%2E/echo',
+    '/a//echo',
+    '//evil.example/x',
+    '/a\\echo',
+    '/a%5cecho',
+    '/x/http://evil.example/',
+    '/a b',
+    '/a#frag',
+    '/a%zz',
+  ];
   for (const route of badRoutes) {
     it(`route ${JSON.stringify(route)} → bad-request without reaching the upstream`, async () => {
       const run = execution(cap, base);

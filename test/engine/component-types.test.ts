@@ -92,7 +92,10 @@ world layouts {
 
 test('bytes that are not a component, or a component cut short, are refused with ComponentTypeError', () => {
   const component = exampleBytes('wat-ok');
-  assert.throws(() => importReturnAreas(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])), (e) => e instanceof ComponentTypeError && /not a component/.test(e.message));
+  assert.throws(
+    () => importReturnAreas(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])),
+    (e) => e instanceof ComponentTypeError && /not a component/.test(e.message),
+  );
   assert.throws(() => importReturnAreas(exampleBytes('kitchen-sink').subarray(0, 4000)), ComponentTypeError);
   assert.deepEqual(importReturnAreas(component), {});
 });

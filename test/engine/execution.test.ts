@@ -68,7 +68,7 @@ test('a reuse-mode instance belongs to one install and never serves fresh-mode r
   const a2 = await counter({ instanceMode: 'reuse', tenant: 'iso-a' });
   const b1 = await counter({ instanceMode: 'reuse', tenant: 'iso-b' });
   assert.equal(a2, a1 + 1, 'install a keeps its warm instance');
-  assert.equal(b1, 1, 'install b does not see install a\'s state');
+  assert.equal(b1, 1, "install b does not see install a's state");
   for (let i = 0; i < 5; i++) assert.equal(await counter({ tenant: 'iso-a' }), 1, 'fresh mode never gets the warm instance');
   assert.equal(await counter({ instanceMode: 'reuse', tenant: 'iso-a' }), a2 + 1);
 });
@@ -134,10 +134,13 @@ test('guest logging goes through cap:log.emit with context; without the grant it
   assert.ok(!denied.logs.some((r) => r.message === 'hello-log'));
   assert.equal(denied.kind, 'ok');
   assert.equal(denied.report.deniedCalls, 1);
-  assert.ok(denied.logs.some((r) => /denied .*logging/.test(r.message)), 'a denied call is logged');
+  assert.ok(
+    denied.logs.some((r) => /denied .*logging/.test(r.message)),
+    'a denied call is logged',
+  );
 });
 
-test('denied capabilities answer with the interface\'s own error', async () => {
+test("denied capabilities answer with the interface's own error", async () => {
   const out = await rt.run(kitchen, '/kv/get?ns=a&key=b');
   assert.deepEqual(bodyJson(out), { err: 'denied' });
   const secrets = await rt.run(kitchen, '/secrets/list');

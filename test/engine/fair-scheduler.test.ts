@@ -161,10 +161,10 @@ test('overtakenBy counts the jobs of other tenants that started while one waited
   assert.equal(second.overtakenBy, 1, 'a1 started while n1 waited');
   const third = s.take()!;
   assert.equal(third.item, 'a2');
-  assert.equal(third.overtakenBy, 1, 'n1 started while a2 waited (a1, its own tenant\'s, does not count)');
+  assert.equal(third.overtakenBy, 1, "n1 started while a2 waited (a1, its own tenant's, does not count)");
 });
 
-test('costly faults put an install on probation: one execution at a time, after every other tenant\'s work, even alone', () => {
+test("costly faults put an install on probation: one execution at a time, after every other tenant's work, even alone", () => {
   const p = pool(2);
   for (const n of ['a1', 'a2', 'a3', 'a4', 'a5']) p.submit(attacker, n);
   assert.equal(p.end('a1', true), false, 'one strike is not enough');
@@ -187,7 +187,7 @@ test('costly faults put an install on probation: one execution at a time, after 
   assert.deepEqual(p.running(), ['a4']);
 });
 
-test('other installs of the same tenant are not penalised; their jobs go before the penalised one\'s', () => {
+test("other installs of the same tenant are not penalised; their jobs go before the penalised one's", () => {
   const p = pool(2);
   const sibling: Owner = { tenant: 'attacker', install: 'attacker-good-app' };
   p.submit(attacker, 'a1');
@@ -261,7 +261,7 @@ test('a replacement worker counts as running for the owner whose execution overr
   p.submit(attacker, 'a3');
   p.submit(neighbour, 'n1');
   const w1 = p.replace('a1', attacker);
-  assert.equal(p.s.running('attacker'), 2, 'a2 and the replacement of a1\'s worker');
+  assert.equal(p.s.running('attacker'), 2, "a2 and the replacement of a1's worker");
   const w2 = p.replace('a2', attacker);
   assert.equal(p.s.running('attacker'), 2);
   w1.back();

@@ -74,7 +74,10 @@ test('a JS guest allocating past its cap is `memory_limit`, and the next request
 test('a guest throw and a wasm trap are `guest_trap`; the next request succeeds', async () => {
   const thrown = await rt.run(kitchen, '/throw');
   assert.equal(thrown.kind === 'fault' && thrown.code, 'guest_trap');
-  assert.ok(thrown.logs.some((r) => r.stream === 'stderr' && /deliberate/.test(r.message)), 'the guest\'s error reaches its log');
+  assert.ok(
+    thrown.logs.some((r) => r.stream === 'stderr' && /deliberate/.test(r.message)),
+    "the guest's error reaches its log",
+  );
   await nextRequestSucceeds(kitchen);
   const trap = await rt.install('wat-trap');
   const out = await rt.run(trap, '/');
@@ -116,7 +119,7 @@ async function hostCallLoopGuest(): Promise<Uint8Array> {
   return watComponent(wat, { name: 'calls-forever', imports: ['storage'] });
 }
 
-test('a guest calling the host in a tight loop still stops at its deadline: the main thread\'s hot wait yields to timers', { timeout: 30_000 }, async () => {
+test("a guest calling the host in a tight loop still stops at its deadline: the main thread's hot wait yields to timers", { timeout: 30_000 }, async () => {
   // a hot-wait window far longer than the deadline: only the per-turn budget sends the main
   // thread back to its event loop, where the deadline timer runs
   const spinning = await createTestRuntime({ workers: 1, hotWaitMs: 60_000 });

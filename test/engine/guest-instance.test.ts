@@ -89,10 +89,17 @@ test('an instance whose image differs from the shared one keeps its own copy', (
 test('with write tracking (the kitchen-sink), a restore copies only written blocks and leaves memory exactly pristine', async () => {
   const kitchen = await prepareGuest('kitchen', exampleBytes('kitchen-sink'), 4096);
   const specs = [...kitchen.modules.values()];
-  assert.ok(specs.every((s) => s.memory === 'none' || s.tracksWrites), JSON.stringify(specs.map((s) => [s.name, s.memory, s.tracksWrites])));
+  assert.ok(
+    specs.every((s) => s.memory === 'none' || s.tracksWrites),
+    JSON.stringify(specs.map((s) => [s.name, s.memory, s.tracksWrites])),
+  );
   // host functions: the in-memory stand-ins the benchmark's baselines use (real values, no engine)
   let current: GuestContextData = CONTEXT;
-  const instance = new GuestInstance(kitchen, jcoHostImports(new InMemoryBackend(), () => ({ ...current, requestId: current.requestId ?? 'r' })), { write: () => {} });
+  const instance = new GuestInstance(
+    kitchen,
+    jcoHostImports(new InMemoryBackend(), () => ({ ...current, requestId: current.requestId ?? 'r' })),
+    { write: () => {} },
+  );
   instance.takeSnapshot();
   assert.equal(instance.tracksWrites, true);
   const pristine = image(instance);
@@ -103,7 +110,11 @@ test('with write tracking (the kitchen-sink), a restore copies only written bloc
   new DataSegmentImage(owner.data!, pristine.byteLength).copyInto(fromSegments, 0, pristine.byteLength);
   assert.ok(Buffer.from(fromSegments).equals(pristine), 'the segments reproduce the instantiated memory');
   // a second instance of the guest (after a fault, say) restores from the same image
-  const second = new GuestInstance(kitchen, jcoHostImports(new InMemoryBackend(), () => current), { write: () => {} });
+  const second = new GuestInstance(
+    kitchen,
+    jcoHostImports(new InMemoryBackend(), () => current),
+    { write: () => {} },
+  );
   second.takeSnapshot();
   assert.equal(second.pristineSource, 'shared-data-segments');
   const requests: GuestHttpRequest[] = [
@@ -130,7 +141,7 @@ test('with write tracking (the kitchen-sink), a restore copies only written bloc
   assert.equal(instance.restore(), false);
 });
 
-test('the guest\'s monotonic clock is our function, not a jco trampoline, and performance.now() reads it', async () => {
+test("the guest's monotonic clock is our function, not a jco trampoline, and performance.now() reads it", async () => {
   const kitchen = await prepareGuest('kitchen', exampleBytes('kitchen-sink'), 4096);
   const seen: WebAssembly.Imports[] = [];
   const Instance = WebAssembly.Instance;
@@ -141,11 +152,19 @@ test('the guest\'s monotonic clock is our function, not a jco trampoline, and pe
   } as unknown as typeof WebAssembly.Instance;
   let instance: GuestInstance;
   try {
-    instance = new GuestInstance(kitchen, jcoHostImports(new InMemoryBackend(), () => ({ ...CONTEXT, requestId: 'r' })), { write: () => {} });
+    instance = new GuestInstance(
+      kitchen,
+      jcoHostImports(new InMemoryBackend(), () => ({ ...CONTEXT, requestId: 'r' })),
+      { write: () => {} },
+    );
   } finally {
     WebAssembly.Instance = Instance;
   }
-  const clocks = seen.flatMap((imports) => Object.entries(imports).filter(([ns]) => ns.startsWith('wasi:clocks/monotonic-clock@')).map(([, members]) => members.now));
+  const clocks = seen.flatMap((imports) =>
+    Object.entries(imports)
+      .filter(([ns]) => ns.startsWith('wasi:clocks/monotonic-clock@'))
+      .map(([, members]) => members.now),
+  );
   assert.ok(clocks.length > 0, 'the guest imports the monotonic clock');
   for (const now of clocks) {
     assert.equal(typeof now, 'function');
@@ -195,7 +214,14 @@ async function hostWritesGuest(handlerBody: string, secretType = 'result<string,
     imports: ['secrets'],
     editWit: (wit) => wit.replace('get: func(key: string) -> result<string, secret-error>;', `get: func(key: string) -> ${secretType};`),
   });
-  return prepareGuest(`host-writes-${createHash('sha256').update(handlerBody + secretType + extra).digest('hex').slice(0, 8)}`, component, 4096);
+  return prepareGuest(
+    `host-writes-${createHash('sha256')
+      .update(handlerBody + secretType + extra)
+      .digest('hex')
+      .slice(0, 8)}`,
+    component,
+    4096,
+  );
 }
 
 test('a return area larger than a block, from a component declaring its own result type, is restored whole', async () => {
@@ -226,7 +252,10 @@ test('writes the host makes into guest memory (allocations, return areas) are re
   for (let i = 0; i < 3; i++) {
     assert.equal(instance.call(CONTEXT, { method: 'POST', url: `/request-${i}`, headers: [{ name: 'x-request', value: String(i) }], body: new TextEncoder().encode(`body-${i}`) }).status, 204);
     const dirty = image(instance);
-    assert.ok(Buffer.from(dirty.subarray(300000, 300012)).some((b) => b !== 0), 'jco wrote the return area');
+    assert.ok(
+      Buffer.from(dirty.subarray(300000, 300012)).some((b) => b !== 0),
+      'jco wrote the return area',
+    );
     assert.ok(Buffer.from(dirty.subarray(600000, 600200)).includes(Buffer.from(`/request-${i}`)), 'jco wrote the request into the allocation');
     assert.ok(instance.restore());
     assert.ok(Buffer.from(image(instance)).equals(pristine), `request ${i}: memory is pristine after the restore`);

@@ -26,7 +26,7 @@ after(async () => rt?.close());
 
 const USER = { userId: 'u-1', userEmail: 'u@example.com', userName: 'U', userType: 'internal', clientName: 'Acme', clientId: 'c-1', additionalFields: {} };
 
-test('get-context is answered in the worker with this execution\'s identity, counted as a host call', async () => {
+test("get-context is answered in the worker with this execution's identity, counted as a host call", async () => {
   const a = await rt.run(kitchen, '/context', { requestId: 'ctx-a', tenant: 'tenant-a' });
   const b = await rt.run(kitchen, '/context', { requestId: 'ctx-b', tenant: 'tenant-b' });
   assert.deepEqual(bodyJson(a), { ok: { requestId: 'ctx-a', tenantId: 'tenant-a', extensionId: 'ext-1', installId: 'install-tenant-a', versionId: 'ver-1' } });
@@ -39,7 +39,10 @@ test('without the grant, per-execution answers are the denied ones, and each cal
   const ctx = await rt.run(kitchen, '/context', { grants: [] });
   assert.deepEqual(bodyJson(ctx), { ok: { tenantId: 'tenant-a', extensionId: 'ext-1' } });
   assert.equal(ctx.report.deniedCalls, 1);
-  assert.ok(ctx.logs.some((r) => r.level === 'warn' && /denied alga:extension\/context#getContext/.test(r.message)), JSON.stringify(ctx.logs));
+  assert.ok(
+    ctx.logs.some((r) => r.level === 'warn' && /denied alga:extension\/context#getContext/.test(r.message)),
+    JSON.stringify(ctx.logs),
+  );
 
   const user = await rt.run(kitchen, '/user', { grants: ['cap:context.read'], user: USER });
   assert.deepEqual(bodyJson(user), { err: 'not-allowed' });
@@ -62,11 +65,14 @@ test('one-way log records arrive in call order, with context, before the executi
   const out = await rt.run(kitchen, '/all', { requestId: 'all-1' });
   assert.equal(out.kind, 'ok');
   const records = out.logs.filter((r) => r.stream === 'log' && /^kitchen-sink: /.test(r.message));
-  assert.deepEqual(records.map((r) => [r.level, r.message]), [
-    ['info', 'kitchen-sink: info'],
-    ['warn', 'kitchen-sink: warn'],
-    ['error', 'kitchen-sink: error'],
-  ]);
+  assert.deepEqual(
+    records.map((r) => [r.level, r.message]),
+    [
+      ['info', 'kitchen-sink: info'],
+      ['warn', 'kitchen-sink: warn'],
+      ['error', 'kitchen-sink: error'],
+    ],
+  );
   for (const r of records) assert.equal(r.request_id, 'all-1');
 });
 
@@ -114,7 +120,10 @@ test('more log output than the shared buffer holds still arrives whole and in or
   const out = await rt.run(await loggingGuest(400, 2000, false), '/');
   assert.equal(out.kind, 'ok');
   assert.deepEqual(numbered(out.logs), expected(400));
-  assert.deepEqual(out.logs.filter((r) => r.stream === 'log').map((r) => r.message.length), Array.from({ length: 400 }, (_, i) => (i % 2 ? 16 : 2000)));
+  assert.deepEqual(
+    out.logs.filter((r) => r.stream === 'log').map((r) => r.message.length),
+    Array.from({ length: 400 }, (_, i) => (i % 2 ? 16 : 2000)),
+  );
   // and the next execution starts with an empty buffer
   const again = await rt.run(await loggingGuest(2, 16, false), '/');
   assert.deepEqual(numbered(again.logs), expected(2));
@@ -122,12 +131,18 @@ test('more log output than the shared buffer holds still arrives whole and in or
 
 test('metrics see local and one-way calls with their outcomes', async () => {
   const seen: { capability: CapabilityName; fn: string; outcome: CallOutcome }[] = [];
-  const registry = createCapabilityRegistry({ store: rt.store, tenantData: rt.tenantData, http: { allowPrivate: true }, observer: { onCall: (capability, fn, outcome) => seen.push({ capability, fn, outcome }) } });
+  const registry = createCapabilityRegistry({
+    store: rt.store,
+    tenantData: rt.tenantData,
+    http: { allowPrivate: true },
+    observer: { onCall: (capability, fn, outcome) => seen.push({ capability, fn, outcome }) },
+  });
   const engine = await Engine.create({ cacheDir: join(rt.dir, 'artifacts-metrics'), registry, workers: 1 });
   try {
     const prepared = await engine.prepare(exampleBytes('kitchen-sink'));
     assert.equal(prepared.kind, 'ok');
-    const run = (grants: CapabilityName[]) => engine.execute({ contentHash: kitchen, ctx: context('m-1'), install: installView(), grants: new Set(grants), request: { method: 'GET', url: '/seven', headers: [], body: undefined } });
+    const run = (grants: CapabilityName[]) =>
+      engine.execute({ contentHash: kitchen, ctx: context('m-1'), install: installView(), grants: new Set(grants), request: { method: 'GET', url: '/seven', headers: [], body: undefined } });
     await run(['cap:context.read', 'cap:log.emit', 'cap:user.read']);
     const outcomes = (fn: string) => seen.filter((c) => c.fn === fn).map((c) => c.outcome);
     assert.deepEqual(outcomes('getContext'), ['ok']);
@@ -157,7 +172,10 @@ test('a one-way call that fails on the host ends the execution with `host_error`
     },
   });
   assert.equal(out.kind === 'fault' && out.code, 'host_error', JSON.stringify(out));
-  assert.ok(logs.some((r) => r.level === 'error' && /logging#info failed: the log sink is down/.test(r.message)), JSON.stringify(logs));
+  assert.ok(
+    logs.some((r) => r.level === 'error' && /logging#info failed: the log sink is down/.test(r.message)),
+    JSON.stringify(logs),
+  );
 });
 
 function context(requestId: string): ExecutionContext {

@@ -52,7 +52,8 @@ test('a capability that never answers ends the execution with `host_call_timeout
     const hash = prepared.artifact.contentHash;
     const ctx: ExecutionContext = { requestId: 'r', tenantId: 't', extensionId: 'e', installId: 'i', versionId: null, contentHash: hash, user: null, config: {} };
     const install: InstallView = { installId: 'i', tenantId: 't', extensionId: 'e', versionId: null, config: {}, egressAllow: [], uiProxy: null };
-    const run = (timeoutMs: number) => engine.execute({ contentHash: hash, ctx, install, grants: new Set(['cap:secrets.get'] as const), request: { method: 'GET', url: '/', headers: [], body: undefined }, limits: { timeoutMs } });
+    const run = (timeoutMs: number) =>
+      engine.execute({ contentHash: hash, ctx, install, grants: new Set(['cap:secrets.get'] as const), request: { method: 'GET', url: '/', headers: [], body: undefined }, limits: { timeoutMs } });
 
     await run(5000); // loads the guest: the timed run below starts on a warm worker
     const timeoutMs = 1000;

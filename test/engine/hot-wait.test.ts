@@ -124,7 +124,8 @@ test('a host call whose promise never settles stops holding the hot wait off onc
     const hash = prepared.artifact.contentHash;
     const ctx: ExecutionContext = { requestId: 'r', tenantId: 't', extensionId: 'e', installId: 'i', versionId: null, contentHash: hash, user: null, config: {} };
     const install: InstallView = { installId: 'i', tenantId: 't', extensionId: 'e', versionId: null, config: {}, egressAllow: [], uiProxy: null };
-    const run = (timeoutMs: number) => engine.execute({ contentHash: hash, ctx, install, grants: new Set(['cap:secrets.get'] as const), request: { method: 'GET', url: '/', headers: [], body: undefined }, limits: { timeoutMs } });
+    const run = (timeoutMs: number) =>
+      engine.execute({ contentHash: hash, ctx, install, grants: new Set(['cap:secrets.get'] as const), request: { method: 'GET', url: '/', headers: [], body: undefined }, limits: { timeoutMs } });
 
     const hung = await run(300);
     // given up before the deadline (host-call-timeout.test.ts); the call's promise stays pending

@@ -57,9 +57,15 @@ test('over SQLite, reads run in the worker and see what the main thread committe
 
   await rt.run(kitchen, '/kv/put', { method: 'POST', body: JSON.stringify({ ns: 'iw', key: 'k0', value: 'zero' }), grants: ALL });
   const listed = await rt.run(kitchen, '/kv/list?ns=iw', { grants: ALL });
-  assert.deepEqual((bodyJson(listed)['ok'] as { key: string }[]).map((e) => e.key), ['k0', 'k1']);
+  assert.deepEqual(
+    (bodyJson(listed)['ok'] as { key: string }[]).map((e) => e.key),
+    ['k0', 'k1'],
+  );
   const after = await rt.run(kitchen, '/kv/list?ns=iw&cursor=k0', { grants: ALL });
-  assert.deepEqual((bodyJson(after)['ok'] as { key: string }[]).map((e) => e.key), ['k1']);
+  assert.deepEqual(
+    (bodyJson(after)['ok'] as { key: string }[]).map((e) => e.key),
+    ['k1'],
+  );
   assert.deepEqual(workerCalls(after), ['alga:extension/storage#list ok']);
 
   // installs stay apart on the worker's connection too
@@ -82,13 +88,19 @@ test('secrets are opened in the worker: values, missing, expired, and a row that
   await sql`update install_secrets set install_id = 'install-tenant-d' where install_id = 'install-tenant-a'`.execute(rt.store.db);
   const moved = await rt.run(kitchen, '/secrets/get?key=api', { grants: ALL, tenant: 'tenant-d' });
   assert.deepEqual(bodyJson(moved), { err: 'internal' });
-  assert.ok(moved.logs.some((r) => r.level === 'error' && /secret "api" could not be decrypted/.test(r.message)), JSON.stringify(moved.logs));
+  assert.ok(
+    moved.logs.some((r) => r.level === 'error' && /secret "api" could not be decrypted/.test(r.message)),
+    JSON.stringify(moved.logs),
+  );
 });
 
-test('tenant clients and services are read in the worker, for the execution\'s tenant only', async () => {
+test("tenant clients and services are read in the worker, for the execution's tenant only", async () => {
   await seedDemoTenantData(rt.tenantData, 'tenant-a');
   const clients = await rt.run(kitchen, '/clients?search=dub', { grants: ALL });
-  assert.deepEqual((bodyJson(clients)['ok'] as { items: { clientName: string }[] }).items.map((c) => c.clientName), ['Équipe Médicale Dubois']);
+  assert.deepEqual(
+    (bodyJson(clients)['ok'] as { items: { clientName: string }[] }).items.map((c) => c.clientName),
+    ['Équipe Médicale Dubois'],
+  );
   assert.deepEqual(workerCalls(clients), ['alga:extension/clients#listClients ok']);
   const services = await rt.run(kitchen, '/services?item_kind=product&page_size=2', { grants: ALL });
   const page = bodyJson(services)['ok'] as { items: unknown[]; totalCount: number };
@@ -105,10 +117,13 @@ test('tenant clients and services are read in the worker, for the execution\'s t
   const bad = await rt.run(kitchen, '/clients?page_size=0', { grants: ALL });
   assert.deepEqual(bodyJson(bad), { err: 'invalid-input' });
   assert.deepEqual(workerCalls(bad), ['alga:extension/clients#listClients error']);
-  assert.ok(bad.logs.some((r) => r.level === 'warn' && /^clients\.list-clients failed \(invalid-input\): invalid clients list input/.test(r.message)), JSON.stringify(bad.logs));
+  assert.ok(
+    bad.logs.some((r) => r.level === 'warn' && /^clients\.list-clients failed \(invalid-input\): invalid clients list input/.test(r.message)),
+    JSON.stringify(bad.logs),
+  );
 });
 
-test('a denial inside the worker is logged with the execution\'s context', async () => {
+test("a denial inside the worker is logged with the execution's context", async () => {
   const out = await rt.run(kitchen, `/kv/get?ns=${'n'.repeat(200)}&key=k`, { grants: ALL, requestId: 'deny-in-worker' });
   assert.deepEqual(bodyJson(out), { err: 'denied' });
   const line = out.logs.find((r) => /^storage\.get denied: namespace longer than 128 characters$/.test(r.message));
@@ -123,7 +138,10 @@ test('without the grant, in-worker functions answer denied without running, coun
   assert.deepEqual(bodyJson(out), { err: 'denied' });
   assert.deepEqual(workerCalls(out), []);
   assert.equal(out.report.deniedCalls, 1);
-  assert.ok(out.logs.some((r) => r.level === 'warn' && /denied alga:extension\/storage#get: cap:storage.kv is not granted/.test(r.message)), JSON.stringify(out.logs));
+  assert.ok(
+    out.logs.some((r) => r.level === 'warn' && /denied alga:extension\/storage#get: cap:storage.kv is not granted/.test(r.message)),
+    JSON.stringify(out.logs),
+  );
 });
 
 test('the host-call cap counts in-worker calls', async () => {
@@ -135,7 +153,12 @@ test('the host-call cap counts in-worker calls', async () => {
 
 test('metrics see in-worker calls with their outcomes and latency', async () => {
   const seen: { capability: CapabilityName; fn: string; outcome: CallOutcome; seconds: number }[] = [];
-  const registry = createCapabilityRegistry({ store: rt.store, tenantData: rt.tenantData, http: { allowPrivate: true }, observer: { onCall: (capability, fn, outcome, seconds) => seen.push({ capability, fn, outcome, seconds }) } });
+  const registry = createCapabilityRegistry({
+    store: rt.store,
+    tenantData: rt.tenantData,
+    http: { allowPrivate: true },
+    observer: { onCall: (capability, fn, outcome, seconds) => seen.push({ capability, fn, outcome, seconds }) },
+  });
   const engine = await Engine.create({ cacheDir: join(rt.dir, 'artifacts-metrics'), registry, ...IN_WORKER });
   try {
     const prepared = await engine.prepare(exampleBytes('kitchen-sink'));
@@ -152,7 +175,10 @@ test('metrics see in-worker calls with their outcomes and latency', async () => 
     await run('/kv/get?ns=m&key=present');
     await run('/kv/get?ns=m&key=absent');
     const gets = seen.filter((c) => c.fn === 'get');
-    assert.deepEqual(gets.map((c) => `${c.capability} ${c.outcome}`), [`${KV} ok`, `${KV} error`]);
+    assert.deepEqual(
+      gets.map((c) => `${c.capability} ${c.outcome}`),
+      [`${KV} ok`, `${KV} error`],
+    );
     for (const c of gets) assert.ok(c.seconds > 0 && c.seconds < 5, `latency ${c.seconds}`);
   } finally {
     await engine.close();
@@ -167,7 +193,10 @@ test('a worker function that throws is contained like a round trip: logged, answ
     const out = await broken.run(hash, '/kv/get?ns=a&key=b', { grants: ALL });
     assert.deepEqual(bodyJson(out), { err: 'internal' });
     assert.deepEqual(workerCalls(out), ['alga:extension/storage#get failed']);
-    assert.ok(out.logs.some((r) => r.level === 'error' && /alga:extension\/storage#get failed: no such table: kv_entries/.test(r.message)), JSON.stringify(out.logs));
+    assert.ok(
+      out.logs.some((r) => r.level === 'error' && /alga:extension\/storage#get failed: no such table: kv_entries/.test(r.message)),
+      JSON.stringify(out.logs),
+    );
   } finally {
     await broken.close();
   }
@@ -207,7 +236,13 @@ test('while the main thread has a core to watch the worker on, the same calls ar
 
 test('with worker reads turned off (RUNNER_WORKER_READS=0) no capability has a worker side, so every read is a round trip', async () => {
   const on = createCapabilityRegistry({ store: rt.store, tenantData: rt.tenantData, http: { allowPrivate: true } });
-  assert.deepEqual(on.workerSides().map((s) => s.capability).sort(), ['cap:client.read', 'cap:secrets.get', 'cap:service.read', 'cap:storage.kv']);
+  assert.deepEqual(
+    on
+      .workerSides()
+      .map((s) => s.capability)
+      .sort(),
+    ['cap:client.read', 'cap:secrets.get', 'cap:service.read', 'cap:storage.kv'],
+  );
   const off = createCapabilityRegistry({ store: rt.store, tenantData: rt.tenantData, http: { allowPrivate: true }, workerReads: false });
   assert.deepEqual(off.workerSides(), []);
   const engine = await Engine.create({ cacheDir: join(rt.dir, 'artifacts-off'), registry: off, ...IN_WORKER });

@@ -29,7 +29,10 @@ for (const name of CORPUS) {
       const out = await rt.run(hash, '/', { tenant });
       statuses.push(out.kind === 'ok' ? `${tenant}:${out.response.status}` : `${tenant}:${out.code}`);
     }
-    assert.deepEqual(statuses, Array.from({ length: REQUESTS }, (_, i) => `${i % 2 === 0 ? 'tenant-a' : 'tenant-b'}:200`));
+    assert.deepEqual(
+      statuses,
+      Array.from({ length: REQUESTS }, (_, i) => `${i % 2 === 0 ? 'tenant-a' : 'tenant-b'}:200`),
+    );
   });
 }
 
@@ -74,10 +77,33 @@ test('instance-state scan: a componentize-js guest needs no fallback (its module
 
 test('instance-state scan: an instruction it cannot decode makes the module unrestorable', () => {
   const module = Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type: () -> ()
-    0x03, 0x02, 0x01, 0x00, // one function
-    0x0a, 0x07, 0x01, 0x05, 0x00, 0xff, 0x00, 0x00, 0x0b, // body: 0xff (not an opcode)
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    0x01,
+    0x04,
+    0x01,
+    0x60,
+    0x00,
+    0x00, // type: () -> ()
+    0x03,
+    0x02,
+    0x01,
+    0x00, // one function
+    0x0a,
+    0x07,
+    0x01,
+    0x05,
+    0x00,
+    0xff,
+    0x00,
+    0x00,
+    0x0b, // body: 0xff (not an opcode)
   ]);
   assert.match(scanInstanceState(module).unrestorable ?? '', /instruction the runner cannot account for/);
 });

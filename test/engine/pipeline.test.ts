@@ -86,7 +86,10 @@ test('prepare stores the output by content hash; a new store on the same dir reu
   const bytes = exampleBytes('wat-counter');
   const [a, b] = await Promise.all([restarted.prepare(bytes), restarted.prepare(bytes)]);
   assert.equal(a.kind === 'ok' && b.kind === 'ok' && a.artifact.dir === b.artifact.dir, true);
-  assert.deepEqual(readdirSync(root).filter((n) => n.includes('.tmp-')), []);
+  assert.deepEqual(
+    readdirSync(root).filter((n) => n.includes('.tmp-')),
+    [],
+  );
 });
 
 test('an artifact whose cached output is unusable is rebuilt from the kept component', async () => {
@@ -115,7 +118,7 @@ test('an artifact written by an older format (before return areas were recorded)
   assert.deepEqual(rebuilt?.returnAreas, { 'wasi:cli/exit': { exit: 0 } });
 });
 
-test('the rewritten core module is kept beside the artifact in the current format; an older format\'s file is removed, never read', async () => {
+test("the rewritten core module is kept beside the artifact in the current format; an older format's file is removed, never read", async () => {
   const store = new ArtifactStore(join(dir, 'rewrite-format'));
   const first = await store.prepare(exampleBytes('wat-counter'));
   assert.equal(first.kind, 'ok');
@@ -124,7 +127,7 @@ test('the rewritten core module is kept beside the artifact in the current forma
   const core = artifact.coreModules[0]!;
   const base = core.replace(/\.wasm$/, '');
   const older = join(artifact.dir, `${base}.cap64.w${REWRITE_FORMAT - 1}.wasm`);
-  writeFileSync(older, 'an older runner\'s rewrite');
+  writeFileSync(older, "an older runner's rewrite");
   const rewritten = await store.cappedModule(artifact, core, 64);
   assert.ok(WebAssembly.validate(rewritten as Uint8Array<ArrayBuffer>));
   const kept = readdirSync(artifact.dir).filter((n) => n.startsWith(`${base}.cap64.`));
@@ -165,7 +168,7 @@ function algaTrampolines(glue: string): Map<string, { wiring: string; body: stri
   return out;
 }
 
-test('sync alga imports skip jco\'s task bookkeeping in what this jco version emits, every one of them', async () => {
+test("sync alga imports skip jco's task bookkeeping in what this jco version emits, every one of them", async () => {
   const raw = new TextDecoder().decode((await transpileComponent(exampleBytes('kitchen-sink')))['guest.js']);
   const before = algaTrampolines(raw);
   // the kitchen-sink imports every function of every alga interface
@@ -190,7 +193,7 @@ test('sync alga imports skip jco\'s task bookkeeping in what this jco version em
     for (const t of trampolines.values()) out = out.replace(t.body, '').replace(t.wiring, '');
     return out;
   };
-  assert.ok(strip(result.glue, after) === strip(raw, before), "the glue outside the alga trampolines is unchanged");
+  assert.ok(strip(result.glue, after) === strip(raw, before), 'the glue outside the alga trampolines is unchanged');
 
   // a trampoline of another shape (here: one more task call) keeps jco's code and wiring; the rest still lean
   const secretsGet = before.get('alga:extension/secrets#get')!;

@@ -41,7 +41,7 @@ test('a guest that would loop forever warms within its deadline (nothing is call
   assert.equal(warmed.kind, 'ok', warmed.kind === 'fault' ? `${warmed.code}: ${warmed.message}` : '');
 });
 
-test('warming uses the install\'s memory cap: a cap below what the component needs to start is refused as `memory_limit`', async () => {
+test("warming uses the install's memory cap: a cap below what the component needs to start is refused as `memory_limit`", async () => {
   const kitchen = await rt.install('kitchen-sink');
   const warmed = await rt.engine.warm({ contentHash: kitchen, limits: { memoryMb: 4 } });
   assert.equal(warmed.kind, 'fault');
@@ -61,7 +61,7 @@ test('warming an unknown content hash is `not_prepared`', async () => {
   assert.equal(warmed.kind === 'fault' && warmed.code, 'not_prepared');
 });
 
-test('reuse mode: warming makes the install\'s own warm instance, which its first request then uses', async () => {
+test("reuse mode: warming makes the install's own warm instance, which its first request then uses", async () => {
   const kitchen = await rt.install('kitchen-sink');
   // the install identity TestRuntime.run uses for this tenant
   const warmed = await rt.engine.warm({ contentHash: kitchen, reuseFor: { tenantId: 'reuse-tenant', installId: 'install-reuse-tenant' } });

@@ -31,11 +31,17 @@ test('binaryKind tells core modules, components and garbage apart', async () => 
 test('rewrite caps memory, exports internal mutable globals and tables, and keeps the module valid', async () => {
   const bytes = await module();
   const before = inspectModule(bytes);
-  assert.deepEqual(before.definedMemories.map((m) => [m.minPages, m.maxPages]), [[2n, null]]);
+  assert.deepEqual(
+    before.definedMemories.map((m) => [m.minPages, m.maxPages]),
+    [[2n, null]],
+  );
   const out = rewriteModule(bytes, { maxMemoryPages: 4 });
   assert.ok(WebAssembly.validate(out.bytes as Uint8Array<ArrayBuffer>));
   const facts = inspectModule(out.bytes);
-  assert.deepEqual(facts.definedMemories.map((m) => m.maxPages), [4n]);
+  assert.deepEqual(
+    facts.definedMemories.map((m) => m.maxPages),
+    [4n],
+  );
   // global 0 is imported, 1 = $sp (internal, mutable), 2 = const, 3 = already exported
   assert.deepEqual(out.exportedGlobals, [`${RESERVED_GLOBAL_EXPORT_PREFIX}1`]);
   assert.equal(out.exportedTables.length, 1);
@@ -55,7 +61,10 @@ test('rewrite caps memory, exports internal mutable globals and tables, and keep
 
 test('an existing maximum below the cap is kept; a cap below the initial size is an error', async () => {
   const capped = await parse('(module (memory 1 3))');
-  assert.deepEqual(inspectModule(rewriteModule(capped, { maxMemoryPages: 10 }).bytes).definedMemories.map((m) => m.maxPages), [3n]);
+  assert.deepEqual(
+    inspectModule(rewriteModule(capped, { maxMemoryPages: 10 }).bytes).definedMemories.map((m) => m.maxPages),
+    [3n],
+  );
   assert.throws(() => rewriteModule(capped, { maxMemoryPages: 0 }), MemoryCapTooSmallError);
 });
 
@@ -63,5 +72,8 @@ test('a module without an export section gets one in the right place', async () 
   const bytes = await parse('(module (global $g (mut i32) (i32.const 1)) (func (result i32) (global.get $g)))');
   const out = rewriteModule(bytes, { maxMemoryPages: 1 });
   assert.ok(WebAssembly.validate(out.bytes as Uint8Array<ArrayBuffer>));
-  assert.deepEqual(inspectModule(out.bytes).exports.map((e) => e.name), [`${RESERVED_GLOBAL_EXPORT_PREFIX}0`]);
+  assert.deepEqual(
+    inspectModule(out.bytes).exports.map((e) => e.name),
+    [`${RESERVED_GLOBAL_EXPORT_PREFIX}0`],
+  );
 });

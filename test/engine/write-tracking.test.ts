@@ -122,7 +122,10 @@ test('memory.fill, memory.copy and memory.init mark their whole range; a zero-le
   }
   clearMarks(memory);
   exports['fill']!(8, 0);
-  assert.ok(memory.subarray(0, DIRTY_MAP_BYTES).every((b) => b === 0), 'nothing marked by an empty fill, even below the map end');
+  assert.ok(
+    memory.subarray(0, DIRTY_MAP_BYTES).every((b) => b === 0),
+    'nothing marked by an empty fill, even below the map end',
+  );
 });
 
 test('a thousand scattered stores are all covered', async () => {
@@ -140,7 +143,10 @@ test('the guest cannot write the dirty map: stores and bulk writes into the firs
   assert.throws(() => exports['i64.store_3_8']!(1020), /unreachable/, 'address + offset inside the map');
   assert.throws(() => exports['fill']!(1000, 10), /unreachable/);
   assert.throws(() => exports['copy']!(0, 4096, 4), /unreachable/);
-  assert.ok(memory.subarray(0, DIRTY_MAP_BYTES).every((b) => b === 0), 'no trapped write reached the map');
+  assert.ok(
+    memory.subarray(0, DIRTY_MAP_BYTES).every((b) => b === 0),
+    'no trapped write reached the map',
+  );
   exports['i32.store8_1000_1']!(24); // 24 + 1000 = 1024: the first byte past the map is the guest's
   assert.equal(memory[1024], 255);
 });
@@ -251,7 +257,10 @@ test('stores left unmarked are still covered and still cannot reach the dirty ma
   memory.fill(0);
   assert.throws(() => exports['low']!(1020), /unreachable/);
   assert.equal(memory[0], 1, 'the first store marked block 0');
-  assert.ok(memory.subarray(1, DIRTY_MAP_BYTES).every((b) => b === 0), 'the second store did not write into the map');
+  assert.ok(
+    memory.subarray(1, DIRTY_MAP_BYTES).every((b) => b === 0),
+    'the second store did not write into the map',
+  );
   assert.equal(memory[1028], 7, 'the first store ran');
 });
 

@@ -39,7 +39,10 @@ async function worldOf(name: string): Promise<WorldSummary> {
   const wit = await componentWit(readFileSync(path));
   const start = wit.indexOf('world root {');
   assert.notEqual(start, -1, `no root world in the WIT of ${name}`);
-  const lines = wit.slice(start, wit.indexOf('\n}', start)).split('\n').map((l) => l.trim());
+  const lines = wit
+    .slice(start, wit.indexOf('\n}', start))
+    .split('\n')
+    .map((l) => l.trim());
   return {
     imports: lines.filter((l) => l.startsWith('import ')).map((l) => l.slice('import '.length, -1).replace(/@[^@]+$/, '')),
     exports: lines.filter((l) => l.startsWith('export ')),
@@ -54,7 +57,10 @@ test('kitchen-sink imports every interface of the world, exports handler, and no
   for (const kept of ['wasi:clocks/wall-clock', 'wasi:clocks/monotonic-clock', 'wasi:random/random', 'wasi:cli/stdout', 'wasi:cli/stderr']) {
     assert.ok(world.imports.includes(kept), `kitchen-sink lost ${kept}`);
   }
-  assert.deepEqual(world.imports.filter((i) => i.startsWith('wasi:http/')), []);
+  assert.deepEqual(
+    world.imports.filter((i) => i.startsWith('wasi:http/')),
+    [],
+  );
 });
 
 test('default-flags is built with componentize-js defaults: it imports wasi:filesystem and wasi:http', async () => {

@@ -232,10 +232,7 @@ describe('headers', () => {
     assert.equal(seen.headers['content-length'], undefined);
     assert.equal(seen.headers['x-kept'], 'yes');
     assert.equal(seen.headers['x-multi'], 'one, two');
-    assert.deepEqual(
-      [...response.droppedRequestHeaders].sort(),
-      ['connection', 'content-length', 'host', 'keep-alive', 'proxy-authorization', 'te', 'transfer-encoding', 'upgrade', 'x-hop'],
-    );
+    assert.deepEqual([...response.droppedRequestHeaders].sort(), ['connection', 'content-length', 'host', 'keep-alive', 'proxy-authorization', 'te', 'transfer-encoding', 'upgrade', 'x-hop']);
     // response headers come back as a list, without hop-by-hop ones
     assert.ok(response.headers.some((h) => h.name.toLowerCase() === 'content-type' && h.value === 'application/json'));
     assert.ok(!response.headers.some((h) => h.name.toLowerCase() === 'connection'));
@@ -349,7 +346,10 @@ describe('redirects', () => {
     const second = await startServer((_req, res) => res.end('second'));
     try {
       const p = policy({ allowlist: allowlist([server.origin, second.origin]) });
-      const auth = [{ name: 'Authorization', value: 'Bearer s3cret' }, { name: 'Cookie', value: 'a=b' }];
+      const auth = [
+        { name: 'Authorization', value: 'Bearer s3cret' },
+        { name: 'Cookie', value: 'a=b' },
+      ];
       expectOk(await guardedFetch(get(`${server.origin}/redirect?to=/echo`, auth), p));
       assert.equal(server.requests.at(-1)!.headers.authorization, 'Bearer s3cret');
       expectOk(await guardedFetch(get(`${server.origin}/redirect?to=${encodeURIComponent(second.origin + '/x')}`, auth), p));
@@ -498,10 +498,13 @@ describe('TLS with a pinned address', () => {
     await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
     port = (tlsServer.address() as AddressInfo).port;
   });
-  after(() => new Promise<void>((resolve) => {
-    tlsServer.closeAllConnections();
-    tlsServer.close(() => resolve());
-  }));
+  after(
+    () =>
+      new Promise<void>((resolve) => {
+        tlsServer.closeAllConnections();
+        tlsServer.close(() => resolve());
+      }),
+  );
 
   it('keeps the name for SNI, Host and certificate checks while dialling the checked address', async () => {
     const resolver = mapResolver({ 'pinned.test': ['127.0.0.1'] });
@@ -519,7 +522,12 @@ describe('TLS with a pinned address', () => {
   });
 
   it('refuses a certificate it does not trust', async () => {
-    const policy: EgressPolicy = { allowlist: allowlist([`https://pinned.test:${port}`]), allowPrivate: false, allowAddresses: onlyLoopbackServer, resolve: mapResolver({ 'pinned.test': ['127.0.0.1'] }) };
+    const policy: EgressPolicy = {
+      allowlist: allowlist([`https://pinned.test:${port}`]),
+      allowPrivate: false,
+      allowAddresses: onlyLoopbackServer,
+      resolve: mapResolver({ 'pinned.test': ['127.0.0.1'] }),
+    };
     expectErr(await guardedFetch(get(`https://pinned.test:${port}/`), policy), 'transport', /self[- ]signed|unable to verify/i);
   });
 });

@@ -59,7 +59,10 @@ describe('POST /admin/v1/extensions (bare component)', () => {
     const listed = await admin<{ extensions: { name: string; extension_id: string; versions: { version_id: string }[] }[] }>(svc, 'GET', '/admin/v1/extensions');
     const hello = listed.json.extensions.find((e) => e.name === 'hello');
     assert.equal(hello?.extension_id, first.json.extension_id);
-    assert.deepEqual(hello?.versions.map((v) => v.version_id), [first.json.version_id]);
+    assert.deepEqual(
+      hello?.versions.map((v) => v.version_id),
+      [first.json.version_id],
+    );
   });
 
   test('different bytes under an existing version are 409 version_conflict', async () => {
@@ -125,7 +128,10 @@ describe('installs', () => {
     assert.equal(got.json.enabled, true);
 
     const listed = await admin<{ installs: { install_id: string }[] }>(svc, 'GET', '/admin/v1/installs?tenant_id=crud-tenant');
-    assert.deepEqual(listed.json.installs.map((i) => i.install_id), [id]);
+    assert.deepEqual(
+      listed.json.installs.map((i) => i.install_id),
+      [id],
+    );
 
     const ran = await execute(svc, '/kv/get', { tenant: 'crud-tenant', query: { ns: 'n', key: 'k' } });
     assert.deepEqual(guestJson(ran.json), { err: 'missing' }, 'storage granted: the key is just missing');
@@ -279,7 +285,10 @@ describe('secrets', () => {
 
     const bad = await admin<ErrorBody>(svc, 'PUT', `/admin/v1/installs/${id}/secrets`, { values: { k: 1 } });
     assert.equal(bad.status, 400);
-    assert.deepEqual(bad.json.error.problems?.map((p) => p.path), ['body.values.k']);
+    assert.deepEqual(
+      bad.json.error.problems?.map((p) => p.path),
+      ['body.values.k'],
+    );
     const missing = await admin<ErrorBody>(svc, 'PUT', '/admin/v1/installs/no-such-install/secrets', { values: { k: 'v' } });
     assert.equal(missing.json.error.code, 'install_not_found');
     assert.ok(!svc.logText().includes(value), 'no secret value in the service log');
@@ -316,18 +325,30 @@ describe('tenant data', () => {
     assert.equal(services.status, 204);
 
     const listed = guestJson<{ ok: { items: { clientId: string; clientName: string }[]; totalCount: number } }>((await execute<Answer>(svc, '/clients', { tenant: 'data-tenant' })).json);
-    assert.deepEqual(listed.ok.items.map((c) => c.clientName), ['Alpha Ltd', 'zulu works'], 'sorted by name, inactive left out');
+    assert.deepEqual(
+      listed.ok.items.map((c) => c.clientName),
+      ['Alpha Ltd', 'zulu works'],
+      'sorted by name, inactive left out',
+    );
     assert.equal(listed.ok.totalCount, 2);
     const svcList = guestJson<{ ok: { items: { serviceId: string; defaultRate: number }[] } }>((await execute<Answer>(svc, '/services', { tenant: 'data-tenant' })).json);
-    assert.deepEqual(svcList.ok.items.map((s) => [s.serviceId, s.defaultRate]), [['s1', 12.5]]);
+    assert.deepEqual(
+      svcList.ok.items.map((s) => [s.serviceId, s.defaultRate]),
+      [['s1', 12.5]],
+    );
 
     // another tenant's data is not visible
     await createInstall(svc, { tenant_id: 'other-data-tenant', extension_id: 'kitchen-sink' });
     const other = guestJson<{ ok: { items: unknown[] } }>((await execute<Answer>(svc, '/clients', { tenant: 'other-data-tenant' })).json);
     assert.deepEqual(other.ok.items, []);
 
-    const bad = await admin<ErrorBody>(svc, 'PUT', '/admin/v1/tenants/data-tenant/services', { items: [{ service_id: 's1', service_name: 'X', item_kind: 'gadget', billing_method: 'fixed', default_rate: 1, unit_of_measure: 'h' }] });
+    const bad = await admin<ErrorBody>(svc, 'PUT', '/admin/v1/tenants/data-tenant/services', {
+      items: [{ service_id: 's1', service_name: 'X', item_kind: 'gadget', billing_method: 'fixed', default_rate: 1, unit_of_measure: 'h' }],
+    });
     assert.equal(bad.status, 400);
-    assert.deepEqual(bad.json.error.problems?.map((p) => p.path), ['body.items.0.item_kind']);
+    assert.deepEqual(
+      bad.json.error.problems?.map((p) => p.path),
+      ['body.items.0.item_kind'],
+    );
   });
 });

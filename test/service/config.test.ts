@@ -13,7 +13,10 @@ test('RUNNER_WORKER_READS: on by default, off with 0 or false, anything else ref
   assert.equal(loadConfig({}, { RUNNER_WORKER_READS: '1' }).workerReads, true);
   assert.equal(loadConfig({}, { RUNNER_WORKER_READS: '0' }).workerReads, false);
   assert.equal(loadConfig({}, { RUNNER_WORKER_READS: 'false' }).workerReads, false);
-  assert.throws(() => loadConfig({}, { RUNNER_WORKER_READS: 'off' }), (e: unknown) => e instanceof ConfigError && /RUNNER_WORKER_READS: must be 0, 1, true or false/.test(e.message));
+  assert.throws(
+    () => loadConfig({}, { RUNNER_WORKER_READS: 'off' }),
+    (e: unknown) => e instanceof ConfigError && /RUNNER_WORKER_READS: must be 0, 1, true or false/.test(e.message),
+  );
 });
 
 test('RUNNER_WRITE_TRACKING: on by default, off with 0 or false, anything else refused by name', () => {
@@ -22,15 +25,24 @@ test('RUNNER_WRITE_TRACKING: on by default, off with 0 or false, anything else r
   assert.equal(loadConfig({}, { RUNNER_WRITE_TRACKING: '1' }).writeTracking, true);
   assert.equal(loadConfig({}, { RUNNER_WRITE_TRACKING: '0' }).writeTracking, false);
   assert.equal(loadConfig({}, { RUNNER_WRITE_TRACKING: 'false' }).writeTracking, false);
-  assert.throws(() => loadConfig({}, { RUNNER_WRITE_TRACKING: 'maybe' }), (e: unknown) => e instanceof ConfigError && /RUNNER_WRITE_TRACKING: must be 0, 1, true or false/.test(e.message));
+  assert.throws(
+    () => loadConfig({}, { RUNNER_WRITE_TRACKING: 'maybe' }),
+    (e: unknown) => e instanceof ConfigError && /RUNNER_WRITE_TRACKING: must be 0, 1, true or false/.test(e.message),
+  );
 });
 
 test('RUNNER_HOT_WAIT_MS: 0.5 ms by default, 0 turns it off, a word or a negative number is refused by name', () => {
   assert.equal(loadConfig({}, {}).hotWaitMs, 0.5);
   assert.equal(loadConfig({}, { RUNNER_HOT_WAIT_MS: '0' }).hotWaitMs, 0);
   assert.equal(loadConfig({}, { RUNNER_HOT_WAIT_MS: '1.5' }).hotWaitMs, 1.5);
-  assert.throws(() => loadConfig({}, { RUNNER_HOT_WAIT_MS: 'soon' }), (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be a number/.test(e.message));
-  assert.throws(() => loadConfig({}, { RUNNER_HOT_WAIT_MS: '-1' }), (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be 0 or more/.test(e.message));
+  assert.throws(
+    () => loadConfig({}, { RUNNER_HOT_WAIT_MS: 'soon' }),
+    (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be a number/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig({}, { RUNNER_HOT_WAIT_MS: '-1' }),
+    (e: unknown) => e instanceof ConfigError && /RUNNER_HOT_WAIT_MS: must be 0 or more/.test(e.message),
+  );
 });
 
 test('RUNNER_CORES: available parallelism by default; it sets the default worker count; RUNNER_WORKERS and --workers still win', () => {
@@ -42,7 +54,11 @@ test('RUNNER_CORES: available parallelism by default; it sets the default worker
   assert.equal(loadConfig({}, { RUNNER_CORES: '1', RUNNER_WORKERS: '3' }).workers, 3);
   assert.equal(loadConfig({ workers: '2' }, { RUNNER_CORES: '1', RUNNER_WORKERS: '3' }).workers, 2);
   for (const bad of ['half', '0', '-2']) {
-    assert.throws(() => loadConfig({}, { RUNNER_CORES: bad }), (e: unknown) => e instanceof ConfigError && /RUNNER_CORES/.test(e.message), bad);
+    assert.throws(
+      () => loadConfig({}, { RUNNER_CORES: bad }),
+      (e: unknown) => e instanceof ConfigError && /RUNNER_CORES/.test(e.message),
+      bad,
+    );
   }
 });
 
@@ -65,6 +81,14 @@ test('every setting the service reads from the environment is named in `serve --
   assert.ok(names.length > 20, `found ${names.length} settings`);
   const help = execFileSync(process.execPath, [join(root, 'bin', 'alga-runner.js'), 'serve', '--help'], { encoding: 'utf8' });
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  assert.deepEqual(names.filter((n) => !help.includes(n)), [], 'missing from serve --help');
-  assert.deepEqual(names.filter((n) => !readme.includes(n)), [], 'missing from the README');
+  assert.deepEqual(
+    names.filter((n) => !help.includes(n)),
+    [],
+    'missing from serve --help',
+  );
+  assert.deepEqual(
+    names.filter((n) => !readme.includes(n)),
+    [],
+    'missing from the README',
+  );
 });

@@ -40,7 +40,10 @@ test('alga-runner demo --port 0 prints its URL, tokens and curl lines that work'
     assert.equal(code, 0, `demo exit code; output:\n${demo.lines.join('\n')}`);
     assert.ok(demo.lines.some((l) => /SIGTERM: draining/.test(l)));
     // a clean start: no deprecation or other process warning on the console
-    assert.deepEqual(demo.lines.filter((l) => /Warning|DEP\d{3}/.test(l)), []);
+    assert.deepEqual(
+      demo.lines.filter((l) => /Warning|DEP\d{3}/.test(l)),
+      [],
+    );
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -6,20 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import {
-  admin,
-  createInstall,
-  envelopeFor,
-  execute,
-  guestJson,
-  metricsText,
-  metricValue,
-  startTestService,
-  uploadExample,
-  type ErrorBody,
-  type Registered,
-  type TestService,
-} from './harness.js';
+import { admin, createInstall, envelopeFor, execute, guestJson, metricsText, metricValue, startTestService, uploadExample, type ErrorBody, type Registered, type TestService } from './harness.js';
 
 const MAX_BODY = 64 * 1024;
 let svc: TestService;
@@ -47,7 +34,16 @@ describe('Alga gateway variants', () => {
       envelope: {
         context: { tenant_id: 'tenant-a', extension_id: 'kitchen-sink', request_id: 'req-variant-1', trace_parent: '00-abc', future_field: { nested: true } },
         http: { method: 'GET', path: '/user', url: 'https://psa.example.com/api/ext/kitchen-sink/user?x=1', query: { x: '1' }, headers: {}, something_new: 1 },
-        user: { user_id: 'u-1', user_email: 'ann@example.com', user_name: 'Ann', user_type: 'internal', client_name: 'Acme', client_id: 'c-9', additional_fields: { role: 'admin', seats: 3 }, avatar: 'x.png' },
+        user: {
+          user_id: 'u-1',
+          user_email: 'ann@example.com',
+          user_name: 'Ann',
+          user_type: 'internal',
+          client_name: 'Acme',
+          client_id: 'c-9',
+          additional_fields: { role: 'admin', seats: 3 },
+          avatar: 'x.png',
+        },
         gateway_version: 7,
       },
     });
@@ -56,7 +52,16 @@ describe('Alga gateway variants', () => {
     const user = guestJson<UserView>(r.json).ok!;
     assert.deepEqual(
       { ...user, additionalFields: Object.fromEntries(user.additionalFields) },
-      { tenantId: 'tenant-a', clientName: 'Acme', clientId: 'c-9', userId: 'u-1', userEmail: 'ann@example.com', userName: 'Ann', userType: 'internal', additionalFields: { role: 'admin', seats: '3' } },
+      {
+        tenantId: 'tenant-a',
+        clientName: 'Acme',
+        clientId: 'c-9',
+        userId: 'u-1',
+        userEmail: 'ann@example.com',
+        userName: 'Ann',
+        userType: 'internal',
+        additionalFields: { role: 'admin', seats: '3' },
+      },
     );
   });
 
@@ -77,7 +82,8 @@ describe('Alga gateway variants', () => {
   });
 
   test('the guest sees http.url = path + query string, whether or not url is sent', async () => {
-    const echo = async (http: Record<string, unknown>) => guestJson<{ url: string; method: string; headers: [string, string][]; body: string }>((await execute(svc, '/echo', { envelope: { http } })).json);
+    const echo = async (http: Record<string, unknown>) =>
+      guestJson<{ url: string; method: string; headers: [string, string][]; body: string }>((await execute(svc, '/echo', { envelope: { http } })).json);
     assert.equal((await echo({ method: 'GET', path: '/echo', query: { a: '1', b: ['2', '3'] } })).url, '/echo?a=1&b=2&b=3');
     assert.equal((await echo({ method: 'GET', path: '/echo', url: 'https://psa.example.com/api/ext/x/echo?z=9' })).url, '/echo?z=9');
     assert.equal((await echo({ method: 'GET', path: '/echo', url: '/echo' })).url, '/echo');
@@ -140,7 +146,9 @@ describe('grants and the install come from the registry', () => {
     assert.equal(other.status, 404);
     assert.equal(other.json.error.code, 'install_not_found');
 
-    const spoofed = await execute(svc, '/context', { envelope: { context: { tenant_id: 'tenant-a', extension_id: kitchen.extension_id, install_id: installA, version_id: 'spoofed-version', request_id: 'req-ctx' } } });
+    const spoofed = await execute(svc, '/context', {
+      envelope: { context: { tenant_id: 'tenant-a', extension_id: kitchen.extension_id, install_id: installA, version_id: 'spoofed-version', request_id: 'req-ctx' } },
+    });
     const ctx = guestJson<{ ok: Record<string, string> }>(spoofed.json).ok;
     assert.deepEqual(ctx, { requestId: 'req-ctx', tenantId: 'tenant-a', extensionId: kitchen.extension_id, installId: installA, versionId: kitchen.version_id });
   });
@@ -181,7 +189,11 @@ describe('refusals (transport 4xx with a JSON error)', () => {
 
   test('tenant_mismatch (differs or missing) and extension_mismatch', async () => {
     expectError(await execute<ErrorBody>(svc, '/noop', { headers: { 'x-alga-tenant': 'tenant-b' } }), 400, 'tenant_mismatch');
-    const noHeader = await fetch(`${svc.url}/v1/execute`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-runner-service-token': svc.serviceToken }, body: JSON.stringify(envelopeFor('/noop')) });
+    const noHeader = await fetch(`${svc.url}/v1/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-runner-service-token': svc.serviceToken },
+      body: JSON.stringify(envelopeFor('/noop')),
+    });
     expectError({ status: noHeader.status, json: (await noHeader.json()) as ErrorBody }, 400, 'tenant_mismatch');
     expectError(await execute<ErrorBody>(svc, '/noop', { headers: { 'x-alga-extension': 'something-else' } }), 400, 'extension_mismatch');
     assert.equal((await execute(svc, '/noop', { headers: { 'x-alga-extension': 'kitchen-sink' } })).status, 200);
@@ -222,7 +234,7 @@ describe('refusals (transport 4xx with a JSON error)', () => {
     assert.equal((JSON.parse(answer.body) as ErrorBody).error.code, 'headers_too_large');
   });
 
-  test('a malformed URL is invalid_request in our error format, not the framework\'s', async () => {
+  test("a malformed URL is invalid_request in our error format, not the framework's", async () => {
     const r = await fetch(`${svc.url}/api/ext/x/%E0%A4%A`);
     expectError({ status: r.status, json: (await r.json()) as ErrorBody }, 400, 'invalid_request');
   });

@@ -21,7 +21,11 @@ const ANSWER_WITHIN_MS = 20_000;
 
 /** The guest fault codes docs/errors.md documents (its "Guest faults" table). */
 const FAULT_CODES = new Set(
-  [...readFileSync(join(repoRoot, 'docs', 'errors.md'), 'utf8').split('## Guest faults')[1]!.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!),
+  [
+    ...readFileSync(join(repoRoot, 'docs', 'errors.md'), 'utf8')
+      .split('## Guest faults')[1]!
+      .matchAll(/^\| `([a-z_]+)` \|/gm),
+  ].map((m) => m[1]!),
 );
 
 let svc: TestService;
@@ -139,7 +143,12 @@ const mutatedEnvelope = fc.tuple(validEnvelope, fc.constantFrom(...ENVELOPE_PATH
 
 const executeRequest = fc
   .record({
-    body: fc.oneof({ weight: 6, arbitrary: validEnvelope.map((e) => JSON.stringify(e)) }, { weight: 6, arbitrary: mutatedEnvelope.map((e) => JSON.stringify(e)) }, { weight: 1, arbitrary: jsonValue.map((v) => JSON.stringify(v)) }, { weight: 1, arbitrary: fc.string() }),
+    body: fc.oneof(
+      { weight: 6, arbitrary: validEnvelope.map((e) => JSON.stringify(e)) },
+      { weight: 6, arbitrary: mutatedEnvelope.map((e) => JSON.stringify(e)) },
+      { weight: 1, arbitrary: jsonValue.map((v) => JSON.stringify(v)) },
+      { weight: 1, arbitrary: fc.string() },
+    ),
     tenantHeader: mostly('fuzz', 'other', undefined),
     token: mostly('valid', 'wrong', 'missing'),
     contentType: mostly('application/json', 'application/json; charset=utf-8', 'text/plain', undefined),
@@ -199,7 +208,11 @@ const adminBody = fc.oneof(
 const adminRequest = fc
   .record({
     route: fc.constantFrom(...ADMIN_ROUTES),
-    body: fc.oneof({ weight: 4, arbitrary: adminBody.map((b) => JSON.stringify(b)) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((b) => new Uint8Array(b)) }, { weight: 1, arbitrary: fc.string() }),
+    body: fc.oneof(
+      { weight: 4, arbitrary: adminBody.map((b) => JSON.stringify(b)) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((b) => new Uint8Array(b)) },
+      { weight: 1, arbitrary: fc.string() },
+    ),
     contentType: fc.constantFrom('application/json', 'application/wasm', 'application/zstd', 'application/octet-stream', undefined),
     token: mostly('valid', 'service', 'missing'),
   })
@@ -268,7 +281,10 @@ test('fuzz: the dev gateway never answers 5xx outside its guest-fault mapping an
 test('after the fuzzing the service still serves', async (t) => {
   t.diagnostic(`answers: ${JSON.stringify(Object.fromEntries([...reached].sort()))}`);
   // the fuzz must reach the guest, not only the schema's refusals
-  assert.ok([...reached].some(([k, n]) => k.startsWith('execute 200 guest') && n > RUNS / 10), 'too few envelopes reached the guest');
+  assert.ok(
+    [...reached].some(([k, n]) => k.startsWith('execute 200 guest') && n > RUNS / 10),
+    'too few envelopes reached the guest',
+  );
   const health = await fetch(`${svc.url}/healthz`);
   assert.equal(health.status, 200);
   const res = await fetch(`${svc.url}/v1/execute`, {

@@ -41,7 +41,10 @@ function described(status: number, headers: [Bytes, Bytes][] = [], body?: Bytes)
 }
 
 async function viaExecute(description: Buffer): Promise<Answer> {
-  const r = await execute(svc, '/', { extension: 'respond', envelope: { context: { tenant_id: 'tenant-a', extension_id: 'respond' }, http: { method: 'POST', path: '/', headers: {}, body_b64: description.toString('base64') } } });
+  const r = await execute(svc, '/', {
+    extension: 'respond',
+    envelope: { context: { tenant_id: 'tenant-a', extension_id: 'respond' }, http: { method: 'POST', path: '/', headers: {}, body_b64: description.toString('base64') } },
+  });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   return r.json;
 }
@@ -142,7 +145,14 @@ describe('valid responses', () => {
 describe('invalid responses: invalid_response, saying why', () => {
   const cases: [string, Buffer, RegExp][] = [
     ['a CR LF in a header name', described(200, [['x-a\r\nx-b', 'v']]), /header 1 \("x-a\\r\\nx-b"\): the name is not an HTTP token/],
-    ['a CR LF in a header value', described(200, [['ok', 'fine'], ['x-split', 'v\r\nx-injected: 1']]), /header 2 \("x-split"\): the value contains a CR/],
+    [
+      'a CR LF in a header value',
+      described(200, [
+        ['ok', 'fine'],
+        ['x-split', 'v\r\nx-injected: 1'],
+      ]),
+      /header 2 \("x-split"\): the value contains a CR/,
+    ],
     ['a lone LF in a header value', described(200, [['x-lf', 'a\nb']]), /the value contains an LF/],
     ['a NUL in a header value', described(200, [['x-nul', 'a\u0000b']]), /the value contains a NUL/],
     ['a NUL in a header name', described(200, [['x\u0000y', 'v']]), /the name is not an HTTP token/],
@@ -151,7 +161,14 @@ describe('invalid responses: invalid_response, saying why', () => {
     ['invalid UTF-8 in a header value', described(200, [['x-bytes', Buffer.from([0x61, 0xff, 0x62])]]), /header 1 \("x-bytes"\): the value contains U\+FFFD/],
     ['invalid UTF-8 in a header name', described(200, [[Buffer.from([0x78, 0xc3, 0x28]), 'v']]), /the name is not an HTTP token/],
     ['a control character in a header value', described(200, [['x-bell', 'ring\u0007']]), /the control character U\+0007/],
-    ['status 101', described(101, [['upgrade', 'websocket'], ['connection', 'upgrade']]), /status 101 is not a final HTTP status/],
+    [
+      'status 101',
+      described(101, [
+        ['upgrade', 'websocket'],
+        ['connection', 'upgrade'],
+      ]),
+      /status 101 is not a final HTTP status/,
+    ],
     ['status 199', described(199), /status 199/],
     ['status 600', described(600), /status 600/],
     ['status 0', described(0), /status 0/],

@@ -227,8 +227,6 @@ export async function createInstall(svc: Pick<TestService, 'url' | 'adminToken'>
   return r.json.install_id;
 }
 
-
-
 /** The sum of the `/metrics` series called `name` whose labels include `labels` (0 when none). */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;

@@ -39,7 +39,14 @@ async function startRunner(): Promise<Runner> {
   await seedArtifacts(dataDir, ['kitchen-sink']);
   const runner = startCli(
     ['serve', '--port', '0', '--data-dir', dataDir, '--database-url', DATABASE_URL, '--workers', '1'],
-    cleanEnv({ RUNNER_DATABASE_SCHEMA: schema, RUNNER_SERVICE_TOKEN: SERVICE_TOKEN, RUNNER_ADMIN_TOKEN: ADMIN_TOKEN, RUNNER_SECRETS_KEY: SECRETS_KEY, RUNNER_EGRESS_ALLOW_PRIVATE: '1', LOG_LEVEL: 'info' }),
+    cleanEnv({
+      RUNNER_DATABASE_SCHEMA: schema,
+      RUNNER_SERVICE_TOKEN: SERVICE_TOKEN,
+      RUNNER_ADMIN_TOKEN: ADMIN_TOKEN,
+      RUNNER_SECRETS_KEY: SECRETS_KEY,
+      RUNNER_EGRESS_ALLOW_PRIVATE: '1',
+      LOG_LEVEL: 'info',
+    }),
   );
   runners.push(runner);
   const url = (await runner.line(/alga-runner listening on (http:\/\/\S+)$/))[1]!;

@@ -49,7 +49,10 @@ describe('GET /admin/v1/installs/{id}/logs', () => {
     assert.equal(limited.json.records.length, 1);
     const bad = await admin<ErrorBody>(svc, 'GET', `/admin/v1/installs/${installId}/logs?limit=0`);
     assert.equal(bad.status, 400);
-    assert.deepEqual(bad.json.error.problems?.map((p) => p.path), ['query.limit']);
+    assert.deepEqual(
+      bad.json.error.problems?.map((p) => p.path),
+      ['query.limit'],
+    );
     const unknown = await admin<ErrorBody>(svc, 'GET', '/admin/v1/installs/nope/logs');
     assert.equal(unknown.json.error.code, 'install_not_found');
   });
@@ -97,7 +100,13 @@ describe('dev gateway /api/ext/{extension}/{path}', () => {
 
     const byId = await fetch(`${svc.url}/api/ext/${kitchen.extension_id}/context`, { headers: { 'x-alga-tenant': 'tenant-a', 'x-request-id': 'gw-req-1' } });
     assert.equal(byId.headers.get('x-request-id'), 'gw-req-1');
-    assert.deepEqual(((await byId.json()) as { ok: Record<string, string> }).ok, { requestId: 'gw-req-1', tenantId: 'tenant-a', extensionId: kitchen.extension_id, installId, versionId: kitchen.version_id });
+    assert.deepEqual(((await byId.json()) as { ok: Record<string, string> }).ok, {
+      requestId: 'gw-req-1',
+      tenantId: 'tenant-a',
+      extensionId: kitchen.extension_id,
+      installId,
+      versionId: kitchen.version_id,
+    });
 
     const echo = await fetch(`${svc.url}/api/ext/kitchen-sink/echo?a=1&b=two`, { method: 'PUT', headers: { 'content-type': 'text/plain', 'x-thing': 'yes' }, body: 'raw body ✓' });
     const echoed = (await echo.json()) as { method: string; url: string; headers: [string, string][]; body: string };

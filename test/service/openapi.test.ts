@@ -55,10 +55,17 @@ test('every route the app registers is in the document, and nothing else', () =>
   const documented = new Set(Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`)));
   // HEAD is Fastify's automatic twin of each GET, left out as @fastify/swagger does; OpenAPI 3.1
   // has no QUERY operation (the dev gateway accepts it and says so in its description)
-  const missing = [...registered].filter((r) => !/^(HEAD|QUERY) /.test(r)).map((r) => r.replace(/ (.*)$/, (_m, path: string) => ` ${asTemplate(path)}`)).filter((r) => !documented.has(r));
+  const missing = [...registered]
+    .filter((r) => !/^(HEAD|QUERY) /.test(r))
+    .map((r) => r.replace(/ (.*)$/, (_m, path: string) => ` ${asTemplate(path)}`))
+    .filter((r) => !documented.has(r));
   assert.deepEqual(missing, [], `routes missing from the document (give them a schema with documented(), src/service/openapi.ts; then ${REGENERATE})`);
   const templates = new Set([...registered].map((r) => r.replace(/ (.*)$/, (_m, path: string) => ` ${asTemplate(path)}`)));
-  assert.deepEqual([...documented].filter((d) => !templates.has(d)), [], 'documented routes the app does not register');
+  assert.deepEqual(
+    [...documented].filter((d) => !templates.has(d)),
+    [],
+    'documented routes the app does not register',
+  );
 });
 
 test('every operation has a summary, a tag and its answer', () => {

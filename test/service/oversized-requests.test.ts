@@ -111,7 +111,13 @@ describe('admin uploads: refused before the body is read, the answer reaches the
       expectRefusal(await rawRequest('/admin/v1/extensions', { 'content-type': 'application/zstd', authorization: 'Bearer wrong' }, 64 * MiB, keepAlive), 64 * MiB, 401, 'unauthorized', 'upload');
     });
     test(`an upload just over the ${MAX_UPLOAD_BYTES / MiB} MiB limit: 413 body_too_large, ${keepAlive ? 'keep-alive' : 'connection: close'}`, async () => {
-      expectRefusal(await rawRequest('/admin/v1/extensions', { 'content-type': 'application/zstd', authorization: `Bearer ${svc.adminToken}` }, MAX_UPLOAD_BYTES + 1, keepAlive), MAX_UPLOAD_BYTES + 1, 413, 'body_too_large', 'upload');
+      expectRefusal(
+        await rawRequest('/admin/v1/extensions', { 'content-type': 'application/zstd', authorization: `Bearer ${svc.adminToken}` }, MAX_UPLOAD_BYTES + 1, keepAlive),
+        MAX_UPLOAD_BYTES + 1,
+        413,
+        'body_too_large',
+        'upload',
+      );
     });
   }
 });

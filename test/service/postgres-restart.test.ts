@@ -114,8 +114,7 @@ test('the runner survives PostgreSQL restarts under load: 503 store_unavailable 
           if (body.ok !== undefined) {
             tally.acknowledged.set(key, value);
             if (outageSince !== null && sentAt > outageSince) tally.acknowledgedInOutage.push(key);
-          }
-          else if (body.err === 'internal') tally.guestErrors++;
+          } else if (body.err === 'internal') tally.guestErrors++;
           else tally.unexpected.push(`put ${key}: guest answered ${JSON.stringify(body)}`);
           continue;
         }

@@ -5,7 +5,10 @@ import { sql } from 'kysely';
 import { startTestService } from './harness.js';
 
 test('the service commits with synchronous=FULL by default and NORMAL under RUNNER_SQLITE_SYNCHRONOUS=normal', async () => {
-  for (const [env, expected] of [[{}, 2], [{ RUNNER_SQLITE_SYNCHRONOUS: 'normal' }, 1]] as const) {
+  for (const [env, expected] of [
+    [{}, 2],
+    [{ RUNNER_SQLITE_SYNCHRONOUS: 'normal' }, 1],
+  ] as const) {
     const svc = await startTestService({ env, workers: 1, examples: [] });
     try {
       const mode = await sql<{ synchronous: number }>`pragma synchronous`.execute(svc.running.runtime.store.db);

@@ -260,7 +260,10 @@ for (const backend of backends('kv')) {
         return written.kind;
       };
       const outcomes = await Promise.all(Array.from({ length: 50 }, attempt));
-      assert.ok(outcomes.every((o) => o === 'ok' || o === 'conflict'), `unexpected outcome in ${outcomes.join(',')}`);
+      assert.ok(
+        outcomes.every((o) => o === 'ok' || o === 'conflict'),
+        `unexpected outcome in ${outcomes.join(',')}`,
+      );
       const successes = outcomes.filter((o) => o === 'ok').length;
       const final = await kv.get(id, 'race', 'counter');
       assert.ok(final.kind === 'ok');

@@ -80,10 +80,7 @@ for (const backend of backends('logs')) {
     });
 
     it('stores every field and reads records back oldest first', async () => {
-      await store.logs.append([
-        record('i1', 'first', { level: 'warn', stream: 'stderr', request_id: 'r-a' }),
-        record('i1', 'second', { ts: Date.UTC(2025, 0, 2), version: null, request_id: null }),
-      ]);
+      await store.logs.append([record('i1', 'first', { level: 'warn', stream: 'stderr', request_id: 'r-a' }), record('i1', 'second', { ts: Date.UTC(2025, 0, 2), version: null, request_id: null })]);
       const records = await store.logs.query({ installId: 'i1' });
       assert.equal(records.length, 2);
       const [first, second] = records;
@@ -132,12 +129,7 @@ for (const backend of backends('logs')) {
     });
 
     it('queries by request id, by install with a limit, and tails after an id', async () => {
-      await store.logs.append([
-        record('i5', 'a', { request_id: 'x' }),
-        record('i5', 'b', { request_id: 'y' }),
-        record('i5', 'c', { request_id: 'x' }),
-        record('i6', 'elsewhere', { request_id: 'x' }),
-      ]);
+      await store.logs.append([record('i5', 'a', { request_id: 'x' }), record('i5', 'b', { request_id: 'y' }), record('i5', 'c', { request_id: 'x' }), record('i6', 'elsewhere', { request_id: 'x' })]);
       assert.deepEqual(
         (await store.logs.query({ installId: 'i5', requestId: 'x' })).map((r) => r.message),
         ['a', 'c'],

@@ -32,10 +32,7 @@ for (const backend of backends('registry')) {
       assert.notEqual(other.id, ext.id);
       assert.deepEqual(await store.registry.getExtension(ext.id), ext);
       assert.equal(await store.registry.getExtension('00000000-0000-4000-8000-000000000000'), null);
-      assert.deepEqual(
-        (await store.registry.findExtensionsByName('kitchen-sink')).map((e) => e.publisher).sort(),
-        ['alga', 'someone-else'],
-      );
+      assert.deepEqual((await store.registry.findExtensionsByName('kitchen-sink')).map((e) => e.publisher).sort(), ['alga', 'someone-else']);
       assert.ok((await store.registry.listExtensions()).some((e) => e.id === ext.id));
     });
 

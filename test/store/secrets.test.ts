@@ -83,7 +83,10 @@ for (const backend of backends('secrets')) {
     it('a row moved to another install or name, or altered, does not decrypt there', async () => {
       await store.secrets.putSecrets('inst-e', { api_key: 'moved-secret', other: 'x' });
       const row = await store.db.selectFrom('install_secrets').selectAll().where('install_id', '=', 'inst-e').where('name', '=', 'api_key').executeTakeFirstOrThrow();
-      await store.db.insertInto('install_secrets').values({ ...row, install_id: 'inst-thief' }).execute();
+      await store.db
+        .insertInto('install_secrets')
+        .values({ ...row, install_id: 'inst-thief' })
+        .execute();
       assert.deepEqual(await store.secrets.getSecret('inst-thief', 'api_key'), { kind: 'undecryptable' });
       await store.db.updateTable('install_secrets').set({ iv: row.iv, ciphertext: row.ciphertext, auth_tag: row.auth_tag }).where('install_id', '=', 'inst-e').where('name', '=', 'other').execute();
       assert.deepEqual(await store.secrets.getSecret('inst-e', 'other'), { kind: 'undecryptable' });

@@ -32,7 +32,7 @@ after(async () => {
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-test('kv reads match the store\'s, for writes committed after the reader opened', async () => {
+test("kv reads match the store's, for writes committed after the reader opened", async () => {
   const kv = createKvReader(reader);
   const limits = { ...DEFAULT_KV_LIMITS, pageSize: 2 };
   assert.deepEqual(kv.get('i1', 'ns', 'a', limits), { kind: 'missing' });
@@ -51,7 +51,12 @@ test('kv reads match the store\'s, for writes committed after the reader opened'
   assert.deepEqual(first.kind === 'ok' && first.entries.map((e) => e.key), ['a', 'b']);
 
   // names the store refuses are refused the same way, without a query
-  for (const [ns, key] of [['', 'k'], ['ns', ''], ['n'.repeat(200), 'k'], ['ns', 'k\u0000']]) {
+  for (const [ns, key] of [
+    ['', 'k'],
+    ['ns', ''],
+    ['n'.repeat(200), 'k'],
+    ['ns', 'k\u0000'],
+  ]) {
     assert.deepEqual(kv.get('i1', ns!, key!, limits), await store.kv.get('i1', ns!, key!, limits));
     assert.equal(kv.get('i1', ns!, key!, limits).kind, 'denied');
   }
@@ -59,13 +64,16 @@ test('kv reads match the store\'s, for writes committed after the reader opened'
   assert.deepEqual(kv.get('i1', 'ns', 'b', limits), { kind: 'missing' });
 });
 
-test('a prepared read keeps the query\'s constants, takes each argument as one parameter, and refuses a build where it is not', async () => {
+test("a prepared read keeps the query's constants, takes each argument as one parameter, and refuses a build where it is not", async () => {
   await store.kv.put('p1', { namespace: 'ns', key: 'x', value: bytes('1') });
   await store.kv.put('p2', { namespace: 'ns', key: 'y', value: bytes('2') });
   const keys = reader.prepare((db, namespace: string) => db.selectFrom('kv_entries').select('key').where('install_id', '=', 'p1').where('namespace', '=', namespace));
   assert.deepEqual(keys.all('ns'), [{ key: 'x' }]);
   assert.deepEqual(keys.all('other'), []);
-  assert.throws(() => reader.prepare((db, key: string) => db.selectFrom('kv_entries').select('key').where('key', '=', key.toUpperCase())), /bug: argument 0 of a prepared read is not exactly one parameter/);
+  assert.throws(
+    () => reader.prepare((db, key: string) => db.selectFrom('kv_entries').select('key').where('key', '=', key.toUpperCase())),
+    /bug: argument 0 of a prepared read is not exactly one parameter/,
+  );
   assert.throws(() => reader.prepare((db, key: string) => db.selectFrom('kv_entries').select('key').where('key', '=', key).where('namespace', '=', key)), /bug: argument 0/);
 });
 
@@ -82,14 +90,24 @@ test('secrets open with the key; expired, missing and undecryptable as the store
   assert.deepEqual(createSecretsReader(reader, null).getSecret('s1', 'api'), { kind: 'undecryptable' });
 });
 
-test('tenant data reads match the store\'s: search, inactive, kinds, paging, bad input, ids, tenants', async () => {
+test("tenant data reads match the store's: search, inactive, kinds, paging, bad input, ids, tenants", async () => {
   const data = createStoreTenantData(store.db, store.workerReadable);
   await seedDemoTenantData(data, 'td-1');
   await data.replaceClients('td-2', DEMO_CLIENTS.slice(0, 2));
   const read = createTenantDataReader(reader);
   const scope = (tenantId: string): TenantDataScope => ({ tenantId, installId: null, user: null, log: () => {} });
 
-  const clientInputs: ClientsListInput[] = [{}, { search: 'dub' }, { search: 'EXAMPLE' }, { search: '%' }, { includeInactive: true }, { page: 2, pageSize: 3 }, { page: 99 }, { pageSize: 0 }, { page: 0 }];
+  const clientInputs: ClientsListInput[] = [
+    {},
+    { search: 'dub' },
+    { search: 'EXAMPLE' },
+    { search: '%' },
+    { includeInactive: true },
+    { page: 2, pageSize: 3 },
+    { page: 99 },
+    { pageSize: 0 },
+    { page: 0 },
+  ];
   for (const tenant of ['td-1', 'td-2', 'nobody']) {
     for (const input of clientInputs) assert.deepEqual(read.listClients(tenant, input), await data.listClients(scope(tenant), input), `${tenant} ${JSON.stringify(input)}`);
   }
@@ -103,7 +121,7 @@ test('tenant data reads match the store\'s: search, inactive, kinds, paging, bad
   assert.ok(active.ok && active.value.totalCount === 11 && active.value.items[0]?.clientName === 'Acme Dental Group');
   assert.equal(read.listClients('td-1', { pageSize: 0 }).ok, false);
   const elsewhere = read.getClient('td-2', DEMO_CLIENTS[4]!.clientId);
-  assert.ok(elsewhere.ok && elsewhere.value === undefined, 'another tenant\'s client is not found');
+  assert.ok(elsewhere.ok && elsewhere.value === undefined, "another tenant's client is not found");
   const own = read.getClient('td-1', DEMO_CLIENTS[4]!.clientId);
   assert.equal(own.ok && own.value?.clientName, 'Équipe Médicale Dubois');
 });

@@ -65,7 +65,16 @@ test('a service item parses, is_active defaults to true', () => {
 
 const badClients: Array<[string, unknown, string]> = [
   ['a camelCase key (unknown column)', { items: [{ client_id: 'c1', client_name: 'A', isInactive: true }] }, 'isInactive'],
-  ['a duplicate id', { items: [{ client_id: 'c1', client_name: 'A' }, { client_id: 'c1', client_name: 'B' }] }, 'duplicate client_id "c1"'],
+  [
+    'a duplicate id',
+    {
+      items: [
+        { client_id: 'c1', client_name: 'A' },
+        { client_id: 'c1', client_name: 'B' },
+      ],
+    },
+    'duplicate client_id "c1"',
+  ],
   ['an empty name', { items: [{ client_id: 'c1', client_name: '' }] }, 'client_name'],
   ['is_inactive as a string', { items: [{ client_id: 'c1', client_name: 'A', is_inactive: 'true' }] }, 'is_inactive'],
   ['no items', {}, 'items'],

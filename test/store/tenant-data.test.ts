@@ -175,7 +175,10 @@ for (const leg of legs) {
         pages.map((p) => p.ids.length),
         [4, 4, 3, 0],
       );
-      assert.deepEqual(pages.flatMap((p) => p.ids), ACTIVE_ORDER);
+      assert.deepEqual(
+        pages.flatMap((p) => p.ids),
+        ACTIVE_ORDER,
+      );
       for (const p of pages) assert.equal(p.total, 11);
       assert.deepEqual(pages[3], { ids: [], total: 11, page: 4, pageSize: 4 });
       assert.deepEqual(await clientIds({ page: 0xffff_ffff, pageSize: 100 }), { ids: [], total: 11, page: 0xffff_ffff, pageSize: 100 });
@@ -270,12 +273,7 @@ for (const leg of legs) {
       assert.deepEqual(await data.countTenantData('t4'), { clients: 0, services: 0 });
       // A replace that fails half-way (duplicate id → primary key) leaves the old set in place.
       await data.replaceServices('t4', [service('x', 'Kept', { itemKind: 'service', billingMethod: 'fixed' })]);
-      await assert.rejects(
-        data.replaceServices('t4', [
-          service('y', 'New', { itemKind: 'service', billingMethod: 'fixed' }),
-          service('y', 'Dup', { itemKind: 'service', billingMethod: 'fixed' }),
-        ]),
-      );
+      await assert.rejects(data.replaceServices('t4', [service('y', 'New', { itemKind: 'service', billingMethod: 'fixed' }), service('y', 'Dup', { itemKind: 'service', billingMethod: 'fixed' })]));
       assert.deepEqual((await serviceIds({}, 't4')).ids, ['x']);
       assert.deepEqual(await data.countTenantData('t1'), { clients: 13, services: 6 });
     });

@@ -67,7 +67,14 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
   const store = await openStore({ dataDir: dir, ...options.store, secretsKey: Buffer.alloc(32, 7) });
   const tenantData = createStoreTenantData(store.db, store.workerReadable);
   const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true } });
-  const engine = await Engine.create({ cacheDir: join(dir, 'artifacts'), registry, workers: options.workers ?? 1, maxGuestsPerWorker: options.maxGuestsPerWorker, hotWaitMs: options.hotWaitMs, cores: options.cores });
+  const engine = await Engine.create({
+    cacheDir: join(dir, 'artifacts'),
+    registry,
+    workers: options.workers ?? 1,
+    maxGuestsPerWorker: options.maxGuestsPerWorker,
+    hotWaitMs: options.hotWaitMs,
+    cores: options.cores,
+  });
   return {
     engine,
     store,

@@ -8,12 +8,7 @@ import type { ServiceBillingMethod, ServiceItemKind } from 'alga:extension/types
 import { getContext } from 'alga:extension/context';
 import { get as getSecret, list as listSecrets } from 'alga:extension/secrets';
 import { fetch as httpFetch } from 'alga:extension/http';
-import {
-  get as storageGet,
-  put as storagePut,
-  delete as storageDelete,
-  list as storageList,
-} from 'alga:extension/storage';
+import { get as storageGet, put as storagePut, delete as storageDelete, list as storageList } from 'alga:extension/storage';
 import { info, warn, error as logError } from 'alga:extension/logging';
 import { call as proxyCall } from 'alga:extension/ui-proxy';
 import { getUser } from 'alga:extension/user-v2';
@@ -190,9 +185,7 @@ function all(query: Query): ExecuteResponse {
   calls['context.get-context'] = attempt(() => getContext());
   calls['secrets.get'] = attempt(() => getSecret('kitchen-sink'));
   calls['secrets.list'] = attempt(() => listSecrets());
-  calls['http.fetch'] = fetchUrl === null
-    ? { skipped: 'no ?fetch= url given' }
-    : httpResponseView(() => httpFetch({ method: 'GET', url: fetchUrl, headers: [], body: undefined }));
+  calls['http.fetch'] = fetchUrl === null ? { skipped: 'no ?fetch= url given' } : httpResponseView(() => httpFetch({ method: 'GET', url: fetchUrl, headers: [], body: undefined }));
   calls['storage.get'] = attempt(() => storageGet(entry.namespace, entry.key));
   calls['storage.put'] = attempt(() => storagePut(entry));
   calls['storage.list'] = attempt(() => storageList(entry.namespace, undefined));
@@ -223,7 +216,7 @@ function alloc(query: Query): ExecuteResponse {
   const blocks: Uint8Array[] = [];
   for (let i = 0; i < mb; i++) {
     // fill() touches every page, so the memory is really committed, not just reserved.
-    blocks.push(new Uint8Array(1024 * 1024).fill(i % 255 + 1));
+    blocks.push(new Uint8Array(1024 * 1024).fill((i % 255) + 1));
   }
   const checksum = blocks.reduce((sum, block) => sum + (block[block.length - 1] ?? 0), 0);
   return json(200, { allocated_mb: blocks.length, checksum });
@@ -283,12 +276,13 @@ const routes: Record<string, Route> = {
     return outcome({ ok: null });
   },
   '/env': () => env(),
-  '/echo': (_q, req) => json(200, {
-    method: req.http.method,
-    url: req.http.url,
-    headers: req.http.headers.map((h) => [h.name, h.value]),
-    body: bodyText(req),
-  }),
+  '/echo': (_q, req) =>
+    json(200, {
+      method: req.http.method,
+      url: req.http.url,
+      headers: req.http.headers.map((h) => [h.name, h.value]),
+      body: bodyText(req),
+    }),
   '/throw': () => {
     throw new Error('kitchen-sink: deliberate throw');
   },

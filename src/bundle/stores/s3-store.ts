@@ -50,7 +50,9 @@ export class S3BundleStore implements BundleStore {
     try {
       const object = await (await this.client()).send(new GetObjectCommand({ Bucket: this.options.bucket, Key: objectKey }));
       if ((object.ContentLength ?? 0) > this.maxBytes) {
-        object.Body?.transformToWebStream().cancel().catch(() => undefined);
+        object.Body?.transformToWebStream()
+          .cancel()
+          .catch(() => undefined);
         return { kind: 'err', error: bundleError('BUNDLE_TOO_LARGE', `${where} is ${object.ContentLength} bytes (limit ${this.maxBytes})`) };
       }
       if (!object.Body) return { kind: 'err', error: bundleError('BUNDLE_STORE_UNAVAILABLE', `${where} has no body`) };

@@ -10,12 +10,4 @@ import { registerSignCommand } from './sign.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [
-  registerServeCommand,
-  registerRunCommand,
-  registerDemoCommand,
-  registerPackCommand,
-  registerKeysCommand,
-  registerSignCommand,
-  registerPublishCommand,
-];
+export const commands: RegisterCommand[] = [registerServeCommand, registerRunCommand, registerDemoCommand, registerPackCommand, registerKeysCommand, registerSignCommand, registerPublishCommand];

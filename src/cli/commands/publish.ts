@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 
-
 export function registerPublishCommand(program: Command): void {
   program
     .command('publish')

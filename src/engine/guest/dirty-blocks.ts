@@ -75,7 +75,7 @@ export class DirtyBlocks {
       let end = b + 1;
       while (end < blocks && (marks[end] || marks[end - 1])) end++;
       const stop = Math.min(end * DIRTY_BLOCK_BYTES, pristine.byteLength);
-      for (let from = b * DIRTY_BLOCK_BYTES; from < stop; ) {
+      for (let from = b * DIRTY_BLOCK_BYTES; from < stop;) {
         const to = Math.min(stop, from + chunkBytes - sinceBreak);
         pristine.copyInto(target, from, to);
         sinceBreak += to - from;

@@ -63,8 +63,7 @@ function requestedRange(file: UiFile, headers: ConditionalHeaders): { start: num
 export function planResponse(file: UiFile, headers: ConditionalHeaders): ResponsePlan {
   const range = requestedRange(file, headers);
   const acceptEncoding = headers['accept-encoding'];
-  const encoding: Encoding =
-    range === undefined && file.compressible && file.size >= MIN_COMPRESS_BYTES && acceptEncoding ? (negotiate(acceptEncoding, ['br', 'gzip']) ?? 'identity') : 'identity';
+  const encoding: Encoding = range === undefined && file.compressible && file.size >= MIN_COMPRESS_BYTES && acceptEncoding ? (negotiate(acceptEncoding, ['br', 'gzip']) ?? 'identity') : 'identity';
   const etag = etagOf(file, encoding);
   if (noneMatch(headers['if-none-match'], etag)) return { kind: 'not-modified', etag };
   if (range === -1) return { kind: 'unsatisfiable', etag };

@@ -24,7 +24,10 @@ const endpointsQuery = z
   .string()
   .optional()
   .transform((v, ctx) => {
-    const items = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const items = (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     return items.map((item) => {
       const [method = '', path = '', ...rest] = item.split(/\s+/);
       const upper = method.toUpperCase();
@@ -43,7 +46,14 @@ const bareQuerySchema = z.object({
   capabilities: z
     .string()
     .optional()
-    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [],
+    ),
   endpoints: endpointsQuery,
 });
 
@@ -69,7 +79,20 @@ const uploadSchema = {
   response: {
     200: { description: 'this version was already registered with the same content', ...registeredIds },
     201: { description: 'registered', ...registeredIds },
-    ...errorResponses('invalid_request', 'unknown_capability', 'invalid_component', 'invalid_bundle', 'signature_required', 'unauthorized', 'version_conflict', 'body_too_large', 'bundle_too_large', 'unsupported_media_type', 'shutting_down', 'store_unavailable'),
+    ...errorResponses(
+      'invalid_request',
+      'unknown_capability',
+      'invalid_component',
+      'invalid_bundle',
+      'signature_required',
+      'unauthorized',
+      'version_conflict',
+      'body_too_large',
+      'bundle_too_large',
+      'unsupported_media_type',
+      'shutting_down',
+      'store_unavailable',
+    ),
   },
 };
 const listSchema = {
@@ -135,7 +158,14 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
       const q = parseWith(bareQuerySchema, request.query, 'query');
       const unknown = q.capabilities.filter((c) => !known.has(c));
       if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
-      const manifest = { name: q.name, publisher: q.publisher, version: q.version, runtime: 'wasm-js@1', capabilities: q.capabilities, ...(q.endpoints.length > 0 && { api: { endpoints: q.endpoints } }) };
+      const manifest = {
+        name: q.name,
+        publisher: q.publisher,
+        version: q.version,
+        runtime: 'wasm-js@1',
+        capabilities: q.capabilities,
+        ...(q.endpoints.length > 0 && { api: { endpoints: q.endpoints } }),
+      };
       result = await registration.component({ name: q.name, publisher: q.publisher, version: q.version, manifest, component: body });
     } else {
       result = await registration.bundle(body, request.headers);

@@ -14,10 +14,11 @@ const installFields = {
   grants: z.array(capName).optional(),
   config: z.record(z.string(), z.string()).optional(),
   egress: z.strictObject({ allow: egressAllowlistSchema }).optional(),
-  ui_proxy: z.looseObject({ base_url: z.url({ protocol: /^https?$/ }) }).nullable().optional(),
-  limits: z
-    .strictObject({ timeout_ms: z.number().int().positive().optional(), memory_mb: z.number().int().positive().optional() })
+  ui_proxy: z
+    .looseObject({ base_url: z.url({ protocol: /^https?$/ }) })
+    .nullable()
     .optional(),
+  limits: z.strictObject({ timeout_ms: z.number().int().positive().optional(), memory_mb: z.number().int().positive().optional() }).optional(),
   instance: z.enum(['fresh', 'reuse']).optional(),
   enabled: z.boolean().optional(),
 };
@@ -77,7 +78,17 @@ const schemas = {
     body: fromZod(createInstallSchema),
     response: {
       201: { type: 'object', required: ['install_id'], properties: { install_id: { type: 'string' } } },
-      ...errorResponses(...common, 'invalid_request', 'unknown_capability', 'install_not_runnable', 'extension_not_found', 'version_not_found', 'install_exists', 'unsupported_media_type', 'body_too_large'),
+      ...errorResponses(
+        ...common,
+        'invalid_request',
+        'unknown_capability',
+        'install_not_runnable',
+        'extension_not_found',
+        'version_not_found',
+        'install_exists',
+        'unsupported_media_type',
+        'body_too_large',
+      ),
     },
   }),
   list: admin('Installs, optionally of one tenant or extension', {
@@ -94,13 +105,16 @@ const schemas = {
   patch: admin('Change an install (warmed again first when it would run differently)', {
     params: idParamsJson,
     body: fromZod(patchInstallSchema),
-    response: { 200: installShape, ...errorResponses(...common, 'invalid_request', 'unknown_capability', 'install_not_runnable', 'install_not_found', 'version_not_found', 'unsupported_media_type', 'body_too_large') },
+    response: {
+      200: installShape,
+      ...errorResponses(...common, 'invalid_request', 'unknown_capability', 'install_not_runnable', 'install_not_found', 'version_not_found', 'unsupported_media_type', 'body_too_large'),
+    },
   }),
   delete: admin('Remove an install', {
     params: idParamsJson,
     response: { 204: { description: 'removed' }, ...errorResponses(...common, 'invalid_request', 'install_not_found') },
   }),
-  secrets: admin("Replace the secrets of an install (names not sent are removed), encrypted with RUNNER_SECRETS_KEY", {
+  secrets: admin('Replace the secrets of an install (names not sent are removed), encrypted with RUNNER_SECRETS_KEY', {
     params: idParamsJson,
     body: fromZod(secretsSchema),
     response: { 204: { description: 'stored' }, ...errorResponses(...common, 'invalid_request', 'install_not_found', 'secrets_key_missing', 'unsupported_media_type', 'body_too_large') },
@@ -148,7 +162,8 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
   };
   const checkLimits = (limits: { timeout_ms?: number; memory_mb?: number } | undefined) => {
-    if (limits?.timeout_ms && limits.timeout_ms > runtime.config.maxTimeoutMs) throw new ServiceError('invalid_request', `limits.timeout_ms exceeds the operator maximum of ${runtime.config.maxTimeoutMs}`);
+    if (limits?.timeout_ms && limits.timeout_ms > runtime.config.maxTimeoutMs)
+      throw new ServiceError('invalid_request', `limits.timeout_ms exceeds the operator maximum of ${runtime.config.maxTimeoutMs}`);
     if (limits?.memory_mb && limits.memory_mb > runtime.config.maxMemoryMb) throw new ServiceError('invalid_request', `limits.memory_mb exceeds the operator maximum of ${runtime.config.maxMemoryMb}`);
   };
   const toPatch = (body: z.infer<typeof patchInstallSchema>): InstallPatch => ({

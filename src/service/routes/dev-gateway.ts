@@ -22,7 +22,7 @@ const guestFault = (what: string) => ({
 const schema = {
   summary: 'Plain HTTP to an extension, run for the dev tenant (RUNNER_DEV_TENANT, or x-alga-tenant)',
   description:
-    "Any method (QUERY too, which OpenAPI 3.1 cannot list). The request, its body passed as sent whatever its type, becomes an execute envelope; the user comes from `x-user-id`, `x-user-email`, `x-user-name`, `x-user-type`, `x-client-name`, `x-client-id`. When the manifest declares `api.endpoints`, only those are reachable. The service token is required unless the service runs with generated tokens on loopback (the demo). A guest fault is JSON `{error: {code, message}}` with 502 (504 for `timeout`).",
+    'Any method (QUERY too, which OpenAPI 3.1 cannot list). The request, its body passed as sent whatever its type, becomes an execute envelope; the user comes from `x-user-id`, `x-user-email`, `x-user-name`, `x-user-type`, `x-client-name`, `x-client-id`. When the manifest declares `api.endpoints`, only those are reachable. The service token is required unless the service runs with generated tokens on loopback (the demo). A guest fault is JSON `{error: {code, message}}` with 502 (504 for `timeout`).',
   tags: ['dev'],
   security: [...SERVICE_SECURITY, {}],
   params: {
@@ -32,7 +32,19 @@ const schema = {
   },
   response: {
     default: { description: "the guest's response, relayed: its status (200-599), headers (each set-cookie on its own line) and body", content: { '*/*': { schema: BINARY } } },
-    ...errorResponses('invalid_request', 'unauthorized', 'install_disabled', 'install_not_found', 'endpoint_not_found', 'body_too_large', 'too_many_requests', 'overloaded', 'shutting_down', 'store_unavailable', 'idempotency_key_reused'),
+    ...errorResponses(
+      'invalid_request',
+      'unauthorized',
+      'install_disabled',
+      'install_not_found',
+      'endpoint_not_found',
+      'body_too_large',
+      'too_many_requests',
+      'overloaded',
+      'shutting_down',
+      'store_unavailable',
+      'idempotency_key_reused',
+    ),
     502: guestFault('guest fault: its fault code, or `invalid_response`'),
     504: guestFault('guest fault `timeout`, or `idempotency_wait_timeout`'),
   },
@@ -83,7 +95,14 @@ export function devGatewayRoutes(app: FastifyInstance, deps: { runtime: Runtime;
     const userId = header(request, 'x-user-id');
     const envelope: ExecuteEnvelope = {
       context: { request_id: header(request, 'x-request-id') ?? randomUUID(), tenant_id: tenant, extension_id: resolved.install.extensionId, install_id: resolved.install.id },
-      http: { method: request.method, path, url: request.url, query: Object.fromEntries(url.searchParams), headers, body_b64: bodyBytes?.byteLength ? Buffer.from(bodyBytes).toString('base64') : undefined },
+      http: {
+        method: request.method,
+        path,
+        url: request.url,
+        query: Object.fromEntries(url.searchParams),
+        headers,
+        body_b64: bodyBytes?.byteLength ? Buffer.from(bodyBytes).toString('base64') : undefined,
+      },
       user: userId
         ? {
             user_id: userId,

@@ -51,9 +51,7 @@ function encodedFilePath(url: string): string {
 
 function compressor(encoding: Exclude<Encoding, 'identity'>, size: number) {
   // quality 5 compresses about as well as gzip -9 at gzip -6 speed: good for per-request work
-  return encoding === 'br'
-    ? createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: 5, [constants.BROTLI_PARAM_SIZE_HINT]: size } })
-    : createGzip();
+  return encoding === 'br' ? createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: 5, [constants.BROTLI_PARAM_SIZE_HINT]: size } }) : createGzip();
 }
 
 export function extUiRoutes(app: FastifyInstance, deps: { runtime: Runtime; bundles: BundleAcceptance }): void {
@@ -95,7 +93,10 @@ export function extUiRoutes(app: FastifyInstance, deps: { runtime: Runtime; bund
     if (plan.kind === 'not-modified') return reply.code(304).send();
     reply.header('content-type', file.contentType);
     if (plan.kind === 'partial') {
-      reply.code(206).header('content-range', `bytes ${plan.start}-${plan.end}/${file.size}`).header('content-length', plan.end - plan.start + 1);
+      reply
+        .code(206)
+        .header('content-range', `bytes ${plan.start}-${plan.end}/${file.size}`)
+        .header('content-length', plan.end - plan.start + 1);
       return reply.send(createReadStream(file.file, { start: plan.start, end: plan.end }));
     }
     if (plan.encoding === 'identity') return reply.header('content-length', file.size).send(createReadStream(file.file));

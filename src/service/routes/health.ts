@@ -15,7 +15,11 @@ export function healthRoutes(app: FastifyInstance, runtime: Runtime, { isDrainin
     documented({ summary: 'The process answers', tags: ['ops'], response: { 200: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } } } }),
     async () => ({ status: 'ok' }),
   );
-  const readiness = { type: 'object', required: ['status', 'store', 'engine', 'draining'], properties: { status: { enum: ['ready', 'not_ready'] }, store: { type: 'boolean' }, engine: { type: 'boolean' }, draining: { type: 'boolean' } } };
+  const readiness = {
+    type: 'object',
+    required: ['status', 'store', 'engine', 'draining'],
+    properties: { status: { enum: ['ready', 'not_ready'] }, store: { type: 'boolean' }, engine: { type: 'boolean' }, draining: { type: 'boolean' } },
+  };
   const readyz = documented({
     summary: 'Ready: the store answers a query and the engine has workers (and the service is not draining)',
     tags: ['ops'],

@@ -6,9 +6,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   const postgres = dialectOf(db) === 'postgres';
   await db.schema
     .createTable('log_records')
-    .addColumn('id', postgres ? 'bigint' : 'integer', (c) =>
-      postgres ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement(),
-    )
+    .addColumn('id', postgres ? 'bigint' : 'integer', (c) => (postgres ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement()))
     .addColumn('install_id', 'text', (c) => c.notNull())
     .addColumn('ts', 'bigint', (c) => c.notNull())
     .addColumn('level', 'text', (c) => c.notNull())
@@ -21,11 +19,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('truncated', 'integer', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('log_records_install_id').on('log_records').columns(['install_id', 'id']).execute();
-  await db.schema
-    .createIndex('log_records_install_request')
-    .on('log_records')
-    .columns(['install_id', 'request_id', 'id'])
-    .execute();
+  await db.schema.createIndex('log_records_install_request').on('log_records').columns(['install_id', 'request_id', 'id']).execute();
 
   await db.schema
     .createTable('log_usage')

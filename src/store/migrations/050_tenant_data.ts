@@ -20,7 +20,10 @@ type Column = (col: ColumnDefinitionBuilder) => ColumnDefinitionBuilder;
 export async function up(db: Kysely<unknown>): Promise<void> {
   const { bytewiseCollation } = dialectTypes(dialectOf(db));
   const binary: Column = (col) => (bytewiseCollation ? col.modifyFront(bytewiseCollation) : col);
-  const flag = (name: string): Column => (col) => col.notNull().check(sql`${sql.ref(name)} in (0, 1)`);
+  const flag =
+    (name: string): Column =>
+    (col) =>
+      col.notNull().check(sql`${sql.ref(name)} in (0, 1)`);
 
   await db.schema
     .createTable('tenant_clients')
