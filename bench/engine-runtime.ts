@@ -56,7 +56,7 @@ export async function createBenchEngine(config: BenchConfig, backend: Capability
     const put = await store.secrets.putSecrets(INSTALL, { bench: 'bench-secret' }, undefined);
     if (put.kind !== 'ok') throw new Error(`could not store the bench secret: ${put.kind}`);
     const workerReads = backend !== 'sqlite-normal-round-trips';
-    registry = createCapabilityRegistry({ store, tenantData: createStoreTenantData(store.db, store.workerReadable), http: { allowPrivate: false }, observer, workerReads });
+    registry = createCapabilityRegistry({ store, tenantData: createStoreTenantData(store.db, store.readOnlyFile), http: { allowPrivate: false }, observer, workerReads });
   } else {
     registry = createInMemoryRegistry(new InMemoryBackend(), observer, { workerReads: backend === 'memory' });
   }

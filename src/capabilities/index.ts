@@ -31,9 +31,9 @@ export interface CapabilityBackends {
 
 export function createCapabilityRegistry({ store, tenantData, http, observer, workerReads = true }: CapabilityBackends): CapabilityRegistry {
   // the one store the workers open, read-only, for every worker side (engine/guest/worker-sides.ts)
-  const workerStore = workerReads ? store.workerReadable : null;
+  const workerStore = workerReads ? store.readOnlyFile : null;
   // clients and services read in the worker only when they come from that same store
-  const tenantDataInWorker = workerStore !== null && tenantData.workerReadable?.sqliteFile === workerStore.sqliteFile;
+  const tenantDataInWorker = workerStore !== null && tenantData.readOnlyFile?.sqliteFile === workerStore.sqliteFile;
   const getSecret = async (installId: string, name: string) => {
     const found = await store.secrets.getSecret(installId, name);
     return found.kind === 'ok' ? found.value : undefined;

@@ -10,7 +10,7 @@ import type { AnswerOf, Capability, CapabilityFunction } from './capability.js';
 import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from '../contract/index.js';
 import type { SecretLookup, SecretsStore } from '../store/secrets.js';
-import type { WorkerStoreReads } from '../store/worker-reads.js';
+import type { ReadOnlyStore } from '../store/read-only-store.js';
 
 export const SECRETS_CAPABILITY = 'cap:secrets.get';
 export const SECRETS_INTERFACE = 'alga:extension/secrets';
@@ -37,7 +37,7 @@ function answerGet(found: SecretLookup, name: string, logger: CallLogger): Answe
 }
 
 /** Worker side (worker-side.ts): get and list through the worker's reads of the SQLite store (which hold the secrets key). */
-export const createWorkerFunctions: CreateWorkerFunctions<WorkerStoreReads> = (_init, store) => {
+export const createWorkerFunctions: CreateWorkerFunctions<ReadOnlyStore> = (_init, store) => {
   const secrets = store().secrets;
   const get: WorkerFunction<SecretsConfig> = (call) => {
     const name = call.args[0];

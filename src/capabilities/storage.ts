@@ -13,7 +13,7 @@ import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
 import type { StorageEntry, StorageError } from '../generated/wit/seed.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from '../contract/index.js';
 import type { KvEntry, KvGetResult, KvListResult, KvStore } from '../store/kv.js';
-import type { WorkerStoreReads } from '../store/worker-reads.js';
+import type { ReadOnlyStore } from '../store/read-only-store.js';
 import type { KvLimits } from '../store/kv-limits.js';
 import { DEFAULT_KV_LIMITS } from '../store/kv-limits.js';
 
@@ -73,7 +73,7 @@ interface StorageWorkerInit {
  * Worker side (worker-side.ts): get and list through the worker's reads of the SQLite store. Writes
  * stay round trips: they take the install's write lock on the main thread's connection.
  */
-export const createWorkerFunctions: CreateWorkerFunctions<WorkerStoreReads> = (init, store) => {
+export const createWorkerFunctions: CreateWorkerFunctions<ReadOnlyStore> = (init, store) => {
   const { limits } = init as StorageWorkerInit;
   const kv = store().kv;
   const get: WorkerFunction<StorageConfig> = (call) => {

@@ -7,7 +7,7 @@
  */
 import type { ExecutionContext } from '../contract/index.js';
 import type { TenantDataError, TenantDataResult, TenantDataScope } from '../store/tenant-data-model.js';
-import type { WorkerStoreReads } from '../store/worker-reads.js';
+import type { ReadOnlyStore } from '../store/read-only-store.js';
 import { err, ok, type Err, type ExecutionServices, type Ok, type WorkerSide } from './capability.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction, WorkerFunctions } from '../contract/index.js';
 
@@ -64,7 +64,7 @@ export function tenantDataWorkerSide(reads: TenantDataWorkerInit['reads'], inWor
 }
 
 /** Worker side (worker-side.ts): the reads through the worker's reads of the SQLite store, for the execution's tenant. */
-export const createWorkerFunctions: CreateWorkerFunctions<WorkerStoreReads> = (init, store): WorkerFunctions => {
+export const createWorkerFunctions: CreateWorkerFunctions<ReadOnlyStore> = (init, store): WorkerFunctions => {
   const { reads } = init as TenantDataWorkerInit;
   const data = store().tenantData;
   const fn =

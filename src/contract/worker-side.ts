@@ -49,7 +49,7 @@ export type WorkerFunctions = Readonly<Record<string, WorkerFunction<never>>>;
 /**
  * The one export a worker-side module must have. `store()`: the worker's reads of the runner's
  * store over its one read-only connection, opened on the first call and shared by every side of
- * the worker (store/worker-reads.ts WorkerStoreReads — named by the side, as the contract imports
+ * the worker (store/read-only-store.ts ReadOnlyStore — named by the side, as the contract imports
  * nothing); it throws when the runner has no store a worker can read (CapabilityHost.workerStore).
  */
 export type CreateWorkerFunctions<StoreReads = unknown> = (init: unknown, store: () => StoreReads) => WorkerFunctions;

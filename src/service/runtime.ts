@@ -64,7 +64,7 @@ export class Runtime {
       onPoolError,
     });
     try {
-      const tenantStore = createStoreTenantData(store.db, store.workerReadable);
+      const tenantStore = createStoreTenantData(store.db, store.readOnlyFile);
       const tenantData: TenantDataBackend = config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
       const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver, workerReads: config.workerReads });
       const engine = await Engine.create({

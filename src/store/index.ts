@@ -16,4 +16,4 @@ export * from './logs.js';
 export * from './truncate-utf8.js';
 export * from './idempotency.js';
 export { SqliteReader } from './sqlite-reader.js';
-export type { WorkerReadableStore } from './sqlite-reader.js';
+export type { ReadOnlyStoreFile } from './sqlite-reader.js';

@@ -21,7 +21,7 @@ import { createRegistryStore } from './registry.js';
 import type { SecretsStore } from './secrets.js';
 import { assertSecretsKeyPresent, createSecretsStore } from './secrets.js';
 import { SecretsKeyError, parseSecretsKey } from './secrets-key.js';
-import type { WorkerReadableStore } from './sqlite-reader.js';
+import type { ReadOnlyStoreFile } from './sqlite-reader.js';
 import type { SqliteSynchronous } from './sqlite-synchronous.js';
 
 export interface OpenStoreOptions {
@@ -62,7 +62,7 @@ export interface Store {
    * opened with its own clock (`now`): secrets expire by the clock, and a function cannot cross
    * to a worker.
    */
-  readonly workerReadable: WorkerReadableStore | null;
+  readonly readOnlyFile: ReadOnlyStoreFile | null;
   /** migrations this open applied (empty when the schema was current) */
   readonly appliedMigrations: readonly string[];
   /** readiness: can the database answer a query now (within PING_TIMEOUT_MS)? */
@@ -197,7 +197,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       kv: createKvStore(db, dialect, now),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous),
       idempotency: createIdempotencyStore(db, now),
-      workerReadable: sqliteFile !== null && options.now === undefined ? { sqliteFile, secretsKey: key } : null,
+      readOnlyFile: sqliteFile !== null && options.now === undefined ? { sqliteFile, secretsKey: key } : null,
       appliedMigrations,
       async ping() {
         let timer: NodeJS.Timeout | undefined;

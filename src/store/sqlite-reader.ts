@@ -1,6 +1,6 @@
 /**
  * A read-only connection to the embedded SQLite store, for a guest worker (capabilities' worker
- * sides, through worker-reads.ts). Workers answer reads synchronously while the guest waits, so they cannot
+ * sides, through read-only-store.ts). Workers answer reads synchronously while the guest waits, so they cannot
  * use kysely's asynchronous executor; they build the same kysely queries as the store modules,
  * compile them here, and run the SQL on their own better-sqlite3 connection.
  *
@@ -12,8 +12,8 @@ import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryComp
 import type { Database } from './database.js';
 import { Sqlite, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
 
-/** What a worker needs to read the store (Store.workerReadable; contract/worker-side.ts WorkerStoreSpec). */
-export interface WorkerReadableStore {
+/** What another thread needs to open the store read-only (Store.readOnlyFile; contract/worker-side.ts WorkerStoreSpec). */
+export interface ReadOnlyStoreFile {
   /** the SQLite file */
   readonly sqliteFile: string;
   /** RUNNER_SECRETS_KEY, to open secrets (null: none configured) */
@@ -50,7 +50,7 @@ export class SqliteReader {
 
   /**
    * This thread's reader of `file`, opened read-only on first use; it must exist (the main thread
-   * created and migrated it). A guest worker opens it once, for all its worker sides (worker-reads.ts).
+   * created and migrated it). A guest worker opens it once, for all its worker sides (read-only-store.ts).
    */
   static open(file: string): SqliteReader {
     let reader = openReaders.get(file);

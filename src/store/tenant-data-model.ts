@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { ExecutionUser } from '../contract/index.js';
-import type { WorkerReadableStore } from './sqlite-reader.js';
+import type { ReadOnlyStoreFile } from './sqlite-reader.js';
 
 export type ServiceItemKind = 'service' | 'product';
 export type ServiceBillingMethod = 'fixed' | 'hourly' | 'usage';
@@ -95,7 +95,7 @@ export interface TenantDataBackend {
    * The embedded store's file, when guest workers may read tenant data from it themselves (the
    * clients and services capabilities' worker sides); absent for other backends (Alga's API).
    */
-  readonly workerReadable?: WorkerReadableStore | null;
+  readonly readOnlyFile?: ReadOnlyStoreFile | null;
   listClients(scope: TenantDataScope, input: ClientsListInput): Promise<TenantDataResult<ListResult<ClientSummary>>>;
   /** `ok(undefined)` when the tenant has no client with that id. */
   getClient(scope: TenantDataScope, clientId: string): Promise<TenantDataResult<ClientSummary | undefined>>;

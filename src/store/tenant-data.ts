@@ -25,7 +25,7 @@ import {
   type TenantDataBackend,
   type TenantDataResult,
 } from './tenant-data-model.js';
-import type { SqliteReader, WorkerReadableStore } from './sqlite-reader.js';
+import type { SqliteReader, ReadOnlyStoreFile } from './sqlite-reader.js';
 
 interface TenantClientsTable {
   tenant: string;
@@ -64,7 +64,7 @@ interface TenantDataTables {
 
 /** The store backend plus the writes only the admin API and demo seeding use. */
 export interface StoreTenantData extends TenantDataBackend {
-  readonly workerReadable: WorkerReadableStore | null;
+  readonly readOnlyFile: ReadOnlyStoreFile | null;
   /** Replace all of a tenant's clients atomically (items already validated, ids unique). */
   replaceClients(tenantId: string, items: readonly ClientSummary[]): Promise<void>;
   /** Replace all of a tenant's services atomically (items already validated, ids unique). */
@@ -355,9 +355,9 @@ export function createTenantDataReader(reader: SqliteReader): TenantDataReader {
 
 /**
  * Build the store backend over an open database (any table typing) on which migration 050 has run.
- * `workerReadable`: the store's, when guest workers may read tenant data from its file themselves.
+ * `readOnlyFile`: the store's, when guest workers may read tenant data from its file themselves.
  */
-export function createStoreTenantData<DB>(database: Kysely<DB>, workerReadable: WorkerReadableStore | null = null): StoreTenantData {
+export function createStoreTenantData<DB>(database: Kysely<DB>, readOnlyFile: ReadOnlyStoreFile | null = null): StoreTenantData {
   const db = database as unknown as TenantDb;
   const postgres = dialectOf(database as Kysely<unknown>) === 'postgres';
   const clients = storeReads(CLIENT_READS, db);
@@ -373,7 +373,7 @@ export function createStoreTenantData<DB>(database: Kysely<DB>, workerReadable: 
   }
 
   return {
-    workerReadable,
+    readOnlyFile,
 
     listClients: (scope, input) => clients.list(scope.tenantId, input),
     getClient: (scope, clientId) => clients.get(scope.tenantId, clientId),

@@ -279,7 +279,7 @@ describe('over PostgreSQL', { skip: pgSkip }, () => {
   });
 
   test('the same reads are round trips, with the same answers', async () => {
-    assert.equal(pgRt.store.workerReadable, null);
+    assert.equal(pgRt.store.readOnlyFile, null);
     await pgRt.run(hash, '/kv/put', { method: 'POST', body: JSON.stringify({ ns: 'iw', key: 'k1', value: 'one' }), grants: ALL });
     const got = await pgRt.run(hash, '/kv/get?ns=iw&key=k1', { grants: ALL });
     assert.deepEqual(bodyJson(got), { ok: { namespace: 'iw', key: 'k1', value: 'one', revision: '1' } });

@@ -21,8 +21,8 @@ let reader: SqliteReader;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sqlite-reader-'));
   store = await openStore({ dataDir: dir, secretsKey: KEY });
-  assert.ok(store.workerReadable);
-  reader = SqliteReader.open(store.workerReadable.sqliteFile);
+  assert.ok(store.readOnlyFile);
+  reader = SqliteReader.open(store.readOnlyFile.sqliteFile);
 });
 after(async () => {
   reader?.close();
@@ -91,7 +91,7 @@ test('secrets open with the key; expired, missing and undecryptable as the store
 });
 
 test("tenant data reads match the store's: search, inactive, kinds, paging, bad input, ids, tenants", async () => {
-  const data = createStoreTenantData(store.db, store.workerReadable);
+  const data = createStoreTenantData(store.db, store.readOnlyFile);
   await seedDemoTenantData(data, 'td-1');
   await data.replaceClients('td-2', DEMO_CLIENTS.slice(0, 2));
   const read = createTenantDataReader(reader);
@@ -130,10 +130,10 @@ test('a store with its own clock offers no worker reads (a clock cannot cross to
   const clockDir = mkdtempSync(join(tmpdir(), 'sqlite-reader-clock-'));
   const clocked = await openStore({ dataDir: clockDir, now: () => 0 });
   try {
-    assert.equal(clocked.workerReadable, null);
+    assert.equal(clocked.readOnlyFile, null);
   } finally {
     await clocked.close();
     rmSync(clockDir, { recursive: true, force: true });
   }
-  assert.deepEqual(store.workerReadable, { sqliteFile: join(dir, 'runner.db'), secretsKey: KEY });
+  assert.deepEqual(store.readOnlyFile, { sqliteFile: join(dir, 'runner.db'), secretsKey: KEY });
 });

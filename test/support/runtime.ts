@@ -65,7 +65,7 @@ export interface TestRuntimeOptions {
 export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'alga-runner-test-'));
   const store = await openStore({ dataDir: dir, ...options.store, secretsKey: Buffer.alloc(32, 7) });
-  const tenantData = createStoreTenantData(store.db, store.workerReadable);
+  const tenantData = createStoreTenantData(store.db, store.readOnlyFile);
   const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true } });
   const engine = await Engine.create({
     cacheDir: join(dir, 'artifacts'),

@@ -1,11 +1,11 @@
 /**
  * The capabilities' worker sides (contract/worker-side.ts) as this worker opened them at start: the
  * in-worker functions by `iface#fn`, and why any side failed to open. The one place a worker opens
- * the store: one read-only connection (store/worker-reads.ts), on the first side's use, handed to
+ * the store: one read-only connection (store/read-only-store.ts), on the first side's use, handed to
  * every side — a side never opens a store connection itself.
  */
 import type { CreateWorkerFunctions, WorkerFunction, WorkerSideSpec, WorkerStoreSpec } from '../../contract/index.js';
-import type { WorkerStoreReads } from '../../store/worker-reads.js';
+import type { ReadOnlyStore } from '../../store/read-only-store.js';
 import { describe } from './faults.js';
 
 export interface OpenedWorkerSides {
@@ -22,7 +22,7 @@ export async function openWorkerSides(specs: readonly WorkerSideSpec[], store: W
   const storeReads = await workerStore(store);
   for (const side of specs) {
     try {
-      const module = (await import(side.module)) as { createWorkerFunctions?: CreateWorkerFunctions<WorkerStoreReads> };
+      const module = (await import(side.module)) as { createWorkerFunctions?: CreateWorkerFunctions<ReadOnlyStore> };
       if (typeof module.createWorkerFunctions !== 'function') throw new Error(`${side.module} has no createWorkerFunctions export`);
       for (const [key, fn] of Object.entries(module.createWorkerFunctions(side.init, storeReads))) functions.set(key, fn);
     } catch (e) {
@@ -37,18 +37,18 @@ export async function openWorkerSides(specs: readonly WorkerSideSpec[], store: W
  * failure to open is thrown to each side that asks (so it names the capability). The store's
  * modules load only when there is a store to read (not over PostgreSQL, nor with worker reads off).
  */
-async function workerStore(store: WorkerStoreSpec | null): Promise<() => WorkerStoreReads> {
+async function workerStore(store: WorkerStoreSpec | null): Promise<() => ReadOnlyStore> {
   if (!store) {
     return () => {
       throw new Error('this runner has no store a worker can read (PostgreSQL, a store with its own clock, or worker reads off)');
     };
   }
-  const { WorkerStoreReads } = await import('../../store/worker-reads.js');
-  let opened: { reads: WorkerStoreReads } | { error: unknown } | undefined;
+  const { ReadOnlyStore } = await import('../../store/read-only-store.js');
+  let opened: { reads: ReadOnlyStore } | { error: unknown } | undefined;
   return () => {
     if (!opened) {
       try {
-        opened = { reads: WorkerStoreReads.open(store) };
+        opened = { reads: ReadOnlyStore.open(store) };
       } catch (error) {
         opened = { error };
       }

@@ -1,15 +1,14 @@
 /**
- * A guest worker's reads of the embedded store, over the worker's one read-only connection
- * (sqlite-reader.ts): what the capabilities' worker sides read through. The engine opens it once
- * per worker, on the first side's use (engine/guest/worker-sides.ts), and hands it to every side;
- * each reader is built on first use.
+ * The embedded store read from another thread, over one read-only connection (sqlite-reader.ts):
+ * storage, secrets and tenant-data reads, each built on first use. The engine opens one per guest
+ * worker, on the first worker side's use (engine/guest/worker-sides.ts), and hands it to every side.
  */
 import { createKvReader, type KvReader } from './kv.js';
 import { createSecretsReader, type SecretsReader } from './secrets.js';
-import { SqliteReader, type WorkerReadableStore } from './sqlite-reader.js';
+import { SqliteReader, type ReadOnlyStoreFile } from './sqlite-reader.js';
 import { createTenantDataReader, type TenantDataReader } from './tenant-data.js';
 
-export class WorkerStoreReads {
+export class ReadOnlyStore {
   private kvReader: KvReader | undefined;
   private secretsReader: SecretsReader | undefined;
   private tenantDataReader: TenantDataReader | undefined;
@@ -20,9 +19,9 @@ export class WorkerStoreReads {
   ) {}
 
   /** Opens the store's file read-only (it must exist: the main thread created and migrated it). */
-  static open(store: WorkerReadableStore): WorkerStoreReads {
+  static open(store: ReadOnlyStoreFile): ReadOnlyStore {
     // structured clone turned the key's Buffer into a plain Uint8Array
-    return new WorkerStoreReads(SqliteReader.open(store.sqliteFile), store.secretsKey ? Buffer.from(store.secretsKey) : null);
+    return new ReadOnlyStore(SqliteReader.open(store.sqliteFile), store.secretsKey ? Buffer.from(store.secretsKey) : null);
   }
 
   /** storage: get and list */
