@@ -10,25 +10,12 @@
 import type { ExecutionContext, ExecutionUser } from '../contract/index.js';
 import { defineCapability, err, ok, type Capability, type Err, type Ok } from './capability.js';
 import { serve } from './dialects.js';
-import type { UserError } from '../generated/wit/seed.js';
+import type { UserData, UserDataV2, UserError } from '../generated/wit/seed.js';
 
 export const USER_READ = 'cap:user.read';
 
-/** WIT `user-data`, as jco expects it. */
-export interface UserData {
-  readonly tenantId: string;
-  readonly clientName: string;
-  readonly userId: string;
-  readonly userEmail: string;
-  readonly userName: string;
-  readonly userType: string;
-}
-
-/** WIT `user-data-v2`. */
-export interface UserDataV2 extends UserData {
-  readonly clientId: string | undefined;
-  readonly additionalFields: Array<[string, string]>;
-}
+/** WIT `user-data` and `user-data-v2`, as jco expects them (generated from wit/). */
+export type { UserData, UserDataV2 } from '../generated/wit/seed.js';
 
 export function userData(tenantId: string, user: ExecutionUser): UserData {
   return {
