@@ -12,6 +12,7 @@ import { effectiveGrants } from '../capabilities/grants.js';
 import { binaryKind } from '../engine/wasm-binary.js';
 import { readBundle, formatManifestProblems } from '../bundle/index.js';
 import { responseJson } from './response-json.js';
+import { checkGuestResponse } from '../service/guest-response.js';
 
 export interface RunOnceOptions {
   method: string;
@@ -103,11 +104,14 @@ export async function runOnce(file: string, options: RunOnceOptions, out: { stdo
       limits: { ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}), ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}) },
       onLog: (record) => out.stderr.write(`${JSON.stringify(record)}\n`),
     });
-    if (outcome.kind === 'ok') {
+    // the same check the service makes before a response leaves it
+    const checked = outcome.kind === 'ok' ? checkGuestResponse(outcome.response) : null;
+    if (outcome.kind === 'ok' && checked?.kind === 'ok') {
       out.stdout.write(`${JSON.stringify(responseJson(outcome.response), null, 2)}\n`);
       return 0;
     }
-    out.stdout.write(`${JSON.stringify({ status: outcome.code === 'timeout' ? 504 : 500, headers: {}, error: outcome.code, message: outcome.message }, null, 2)}\n`);
+    const fault = outcome.kind === 'fault' ? outcome : { code: 'invalid_response' as const, message: checked?.kind === 'invalid' ? checked.message : '' };
+    out.stdout.write(`${JSON.stringify({ status: fault.code === 'timeout' ? 504 : 500, headers: {}, error: fault.code, message: fault.message }, null, 2)}\n`);
     return 1;
   } finally {
     await engine.close();

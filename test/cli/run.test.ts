@@ -93,3 +93,23 @@ test("the guest's stdout and stderr reach stderr as JSON log records with the te
   assert.ok(records.some((r) => r.stream === 'stdout' && r.tenant === 't-logs'));
   assert.ok(records.some((r) => r.stream === 'stderr' && r.tenant === 't-logs'));
 });
+
+test('a response that could not be relayed as HTTP (status 101) is an invalid_response fault, as through the service', async () => {
+  // wat-respond answers what its body describes: u16 status, u16 header count, then the body
+  const dir = mkdtempSync(join(tmpdir(), 'cli-run-respond-'));
+  const describe = (status: number) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt16LE(status, 0);
+    return head;
+  };
+  writeFileSync(join(dir, 'switch.bin'), describe(101));
+  writeFileSync(join(dir, 'ok.bin'), describe(200));
+  const refused = await run([examplePath('wat-respond'), '--method', 'POST', '--body', `@${join(dir, 'switch.bin')}`]);
+  assert.equal(refused.code, 1, refused.stderr);
+  const printed = JSON.parse(refused.stdout) as { status: number; error: string; message: string };
+  assert.deepEqual([printed.status, printed.error], [500, 'invalid_response']);
+  assert.match(printed.message, /status 101/);
+  const ok = await run([examplePath('wat-respond'), '--method', 'POST', '--body', `@${join(dir, 'ok.bin')}`]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal((JSON.parse(ok.stdout) as { status: number }).status, 200);
+});
