@@ -13,7 +13,8 @@ import { Engine } from '../../src/engine/engine.js';
 import { hostCallMarginMs } from '../../src/engine/limits.js';
 import type { ExecutionContext } from '../../src/contract/index.js';
 import { CapabilityRegistry } from '../../src/capabilities/registry.js';
-import { defineCapability, err, ok, type HostResult, type InstallView } from '../../src/capabilities/capability.js';
+import type { InstallView } from '../../src/capabilities/capability.js';
+import { hangingSecrets } from '../support/hanging-capability.js';
 import { respondWat, watComponent } from '../support/wat-component.js';
 
 /** Calls `secrets.get` once and answers 200. */
@@ -30,22 +31,10 @@ async function callOnceGuest(): Promise<Uint8Array> {
 }
 
 test('a capability that never answers ends the execution with `host_call_timeout` before its deadline; the worker is kept and serves the next request', async () => {
-  let hang = true;
-  const secrets = defineCapability<null, null>({
-    name: 'cap:secrets.get',
-    grantedByDefault: true,
-    configure: () => null,
-    prepare: () => null,
-    interfaces: [
-      {
-        name: 'alga:extension/secrets',
-        functions: { get: () => (hang ? new Promise<HostResult>(() => {}) : ok('value')) },
-        denied: { get: err('denied') },
-      },
-    ],
-  });
+  // the first execution's call never answers; later ones do
+  const secrets = hangingSecrets();
   const dir = mkdtempSync(join(tmpdir(), 'alga-host-call-timeout-'));
-  const engine = await Engine.create({ cacheDir: dir, registry: new CapabilityRegistry().register(secrets), workers: 1 });
+  const engine = await Engine.create({ cacheDir: dir, registry: new CapabilityRegistry().register(secrets.capability), workers: 1 });
   try {
     const prepared = await engine.prepare(await callOnceGuest());
     if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
@@ -66,7 +55,7 @@ test('a capability that never answers ends the execution with `host_call_timeout
     assert.ok(elapsed >= timeoutMs - hostCallMarginMs(timeoutMs) - 5, `given up after ${elapsed.toFixed(0)} ms, not before the margin`);
     assert.ok(elapsed < timeoutMs, `given up after ${elapsed.toFixed(0)} ms, before the ${timeoutMs} ms deadline`);
 
-    hang = false;
+    secrets.release();
     const next = await run(5000);
     assert.equal(next.kind, 'ok', next.kind === 'fault' ? next.message : '');
     assert.equal(engine.pool.restarts, 0);

@@ -13,8 +13,9 @@ import { HOT_WAIT_IDLE_PER_EXECUTION_MS } from '../../src/engine/hot-wait.js';
 import { Engine } from '../../src/engine/engine.js';
 import type { ExecutionContext } from '../../src/contract/index.js';
 import { CapabilityRegistry } from '../../src/capabilities/registry.js';
-import { defineCapability, err, ok, type HostResult, type InstallView } from '../../src/capabilities/capability.js';
+import type { InstallView } from '../../src/capabilities/capability.js';
 import { createTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { hangingSecrets } from '../support/hanging-capability.js';
 import { respondWat, watComponent } from '../support/wat-component.js';
 
 /** Counts to `iterations`, then calls `secrets.get` once and answers 200. */
@@ -101,23 +102,10 @@ test('no hot wait when no core is free for it', async () => {
 });
 
 test('a host call whose promise never settles stops holding the hot wait off once its execution has ended', async () => {
-  let hang = true;
-  const secrets = defineCapability<null, null>({
-    name: 'cap:secrets.get',
-    grantedByDefault: true,
-    configure: () => null,
-    prepare: () => null,
-    interfaces: [
-      {
-        name: 'alga:extension/secrets',
-        // the first execution's call never answers (a capability bug); later ones do
-        functions: { get: () => (hang ? new Promise<HostResult>(() => {}) : ok('value')) },
-        denied: { get: err('denied') },
-      },
-    ],
-  });
+  // the first execution's call never answers; later ones do
+  const secrets = hangingSecrets();
   const dir = mkdtempSync(join(tmpdir(), 'alga-hot-wait-'));
-  const engine = await Engine.create({ cacheDir: dir, registry: new CapabilityRegistry().register(secrets), workers: 1, cores: 2 });
+  const engine = await Engine.create({ cacheDir: dir, registry: new CapabilityRegistry().register(secrets.capability), workers: 1, cores: 2 });
   try {
     const prepared = await engine.prepare(await computeThenCallGuest(100_000));
     if (prepared.kind !== 'ok') throw new Error(prepared.problem.message);
@@ -130,7 +118,7 @@ test('a host call whose promise never settles stops holding the hot wait off onc
     const hung = await run(300);
     // given up before the deadline (host-call-timeout.test.ts); the call's promise stays pending
     assert.equal(hung.kind === 'fault' && hung.code, 'host_call_timeout', JSON.stringify(hung));
-    hang = false;
+    secrets.release();
     await run(5000); // a new instance replaces the one the fault retired
     const before = engine.pool.hotWaitStats.spentMs;
     const out = await run(5000);
