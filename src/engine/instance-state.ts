@@ -16,7 +16,7 @@
  * The facts ride in a custom section of the rewritten module (rewriteForEngine), so a worker reads
  * them without decoding the code again.
  */
-import { Reader, WasmFormatError, Writer } from './wasm-binary.js';
+import { Reader, WasmFormatError, Writer, readSections } from './wasm-binary.js';
 import { UnsupportedInstruction, readMemarg, readValType, skipFcImmediates, skipImmediates } from './wasm-instructions.js';
 
 export const INSTANCE_STATE_SECTION = 'alga:instance-state';
@@ -35,10 +35,10 @@ const SECTION_CODE = 10;
 
 /** Reads the facts from a module's code. */
 export function scanInstanceState(bytes: Uint8Array): InstanceStateFacts {
-  const code = findSection(bytes, SECTION_CODE);
-  if (!code) return { mutatesTables: false, unrestorable: null };
   const found = { mutatesTables: false, unrestorable: null as string | null };
   try {
+    const code = readSections(bytes).find((s) => s.id === SECTION_CODE);
+    if (!code) return found;
     const r = new Reader(bytes, code.start, code.end);
     for (let n = r.u32(); n > 0 && found.unrestorable === null; n--) {
       const size = r.u32();
@@ -133,18 +133,6 @@ function skipAtomicImmediates(r: Reader, sub: number): void {
   if (sub === 3) r.skip(1);
   else if (sub <= 0x4e) readMemarg(r);
   else throw new UnsupportedInstruction(`opcode 0xfe ${sub}`);
-}
-
-function findSection(bytes: Uint8Array, id: number): { start: number; end: number } | null {
-  const r = new Reader(bytes, 8);
-  while (r.pos < bytes.length) {
-    const sid = r.byte();
-    const size = r.u32();
-    const start = r.pos;
-    r.skip(size);
-    if (sid === id) return { start, end: start + size };
-  }
-  return null;
 }
 
 /** The facts as a custom section to append to a module. */

@@ -144,14 +144,15 @@ export class Writer {
   }
 }
 
-interface Section {
+export interface Section {
   id: number;
   /** start of contents (after id and size) */
   start: number;
   end: number;
 }
 
-function readSections(bytes: Uint8Array): Section[] {
+/** The sections of a core module, in order (their contents' byte ranges). */
+export function readSections(bytes: Uint8Array): Section[] {
   if (binaryKind(bytes) !== 'core-module') throw new WasmFormatError('not a core WebAssembly module');
   const r = new Reader(bytes, 8);
   const sections: Section[] = [];
