@@ -281,10 +281,7 @@ test('fuzz: the dev gateway never answers 5xx outside its guest-fault mapping an
 test('after the fuzzing the service still serves', async (t) => {
   t.diagnostic(`answers: ${JSON.stringify(Object.fromEntries([...reached].sort()))}`);
   // the fuzz must reach the guest, not only the schema's refusals
-  assert.ok(
-    [...reached].some(([k, n]) => k.startsWith('execute 200 guest') && n > RUNS / 10),
-    'too few envelopes reached the guest',
-  );
+  assert.ok([...reached].filter(([k]) => k.startsWith('execute 200 guest')).reduce((sum, [, n]) => sum + n, 0) > RUNS / 10, 'too few envelopes reached the guest');
   const health = await fetch(`${svc.url}/healthz`);
   assert.equal(health.status, 200);
   const res = await fetch(`${svc.url}/v1/execute`, {
