@@ -18,6 +18,11 @@ export function parseNetworks(text: string): ParsedNetworks {
   const networks: IpNetwork[] = [];
   for (const item of text.split(/[\s,]+/).filter(Boolean)) {
     let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    // ipaddr.js also takes shorthand IPv4 (`10.0.0` is 10.0.0.0): a setting must spell all four parts
+    const addressPart = item.split('/')[0]!;
+    if (!addressPart.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(addressPart)) {
+      return { kind: 'err', message: `'${item}' is not an IP address or CIDR network (e.g. 10.0.0.0/8, fd00::/8, 192.168.1.7)` };
+    }
     try {
       if (item.includes('/')) range = ipaddr.parseCIDR(item);
       else {

@@ -31,7 +31,7 @@ const KITCHEN_CAPS = ['cap:secrets.get', 'cap:context.read', 'cap:log.emit', 'ca
 interface FakeVault {
   url: string;
   mode: 'ok' | 'deny' | 'hang';
-  requests: { path: string; token: string | undefined; body: unknown }[];
+  requests: { path: string; token: string | undefined; namespace: string | undefined; body: unknown }[];
   /** seals `values` as Alga's server does (vault-transit:v1): the ciphertext this server decrypts */
   seal(values: Record<string, string>): string;
   close(): Promise<void>;
@@ -58,7 +58,7 @@ async function startFakeVault(): Promise<FakeVault> {
     req.on('data', (c: Buffer) => (text += c.toString('utf8')));
     req.on('end', () => {
       const body = JSON.parse(text) as { ciphertext?: string };
-      vault.requests.push({ path: req.url ?? '', token: req.headers['x-vault-token'] as string | undefined, body });
+      vault.requests.push({ path: req.url ?? '', token: req.headers['x-vault-token'] as string | undefined, namespace: req.headers['x-vault-namespace'] as string | undefined, body });
       if (vault.mode === 'hang') return;
       const send = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
       if (vault.mode === 'deny' || req.headers['x-vault-token'] !== VAULT_TOKEN) return send(403, { errors: ['permission denied'] });
@@ -214,6 +214,7 @@ before(async () => {
       RUNNER_ENVELOPE_SECRETS: '1',
       RUNNER_VAULT_ADDR: vault.url,
       RUNNER_VAULT_TOKEN: VAULT_TOKEN,
+      RUNNER_VAULT_NAMESPACE: 'alga/prod',
       RUNNER_VAULT_TRANSIT_KEYS: `${TRANSIT_KEY},other-key`,
       RUNNER_VAULT_TIMEOUT_MS: '1000',
     },
@@ -378,7 +379,7 @@ describe('secret envelopes (RUNNER_ENVELOPE_SECRETS=1)', () => {
     const viaProxy = await proxyCall(svc, alga, '/secrets/get?key=api_key', envelope);
     assert.deepEqual(guestJson(viaProxy.json), { ok: 'vault-key' });
     assert.equal(vault.requests.length, 1, 'the second request used the opened envelope');
-    assert.deepEqual(vault.requests[0], { path: `/v1/transit/decrypt/${TRANSIT_KEY}`, token: VAULT_TOKEN, body: { ciphertext } });
+    assert.deepEqual(vault.requests[0], { path: `/v1/transit/decrypt/${TRANSIT_KEY}`, token: VAULT_TOKEN, namespace: 'alga/prod', body: { ciphertext } });
     // an envelope naming no key uses the first allowed one
     const noKey = await proxyCall(svc, alga, '/secrets/get?key=api_key', { ciphertext_b64: vault.seal({ api_key: 'k2' }), algorithm: 'vault-transit:v1' });
     assert.deepEqual(guestJson(noKey.json), { ok: 'k2' });
