@@ -79,13 +79,14 @@ export class Executor {
     const known = new Set(this.runtime.registry.names());
     const unknown = (envelope.providers ?? []).filter((p) => !known.has(p as `cap:${string}`));
     if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
-    const secrets = await this.secretsOf(envelope, resolved.install.id);
+    // opened only when the guest is to run: a replayed idempotent answer needs no Vault
+    const work = async () => this.run(envelope, resolved, body, await this.secretsOf(envelope, resolved.install.id));
 
-    if (!idempotencyKey) return this.run(envelope, resolved, body, secrets);
+    if (!idempotencyKey) return work();
     // scoped by the extension the registry resolved, so a caller naming it by id or by name hits the same key
     const scope = { tenant: resolved.install.tenantId, extension: resolved.install.extensionId, key: idempotencyKey };
     const fingerprint = requestFingerprint(envelope, resolved.install.id, body);
-    return this.idempotent(scope, fingerprint, envelope.context.request_id, () => this.run(envelope, resolved, body, secrets));
+    return this.idempotent(scope, fingerprint, envelope.context.request_id, work);
   }
 
   /**

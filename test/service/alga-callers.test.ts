@@ -174,8 +174,7 @@ function apiRouteCall(svc: TestService, from: string, a: AlgaIds, path: string, 
 }
 
 /** The scheduled-job handler's call: no token, x-idempotency-key = request id, trigger and schedule id in the context. */
-function scheduledCall(svc: TestService, from: string, a: AlgaIds, endpointPath: string, secretEnvelope: unknown) {
-  const requestId = randomUUID();
+function scheduledCall(svc: TestService, from: string, a: AlgaIds, endpointPath: string, secretEnvelope: unknown, requestId = randomUUID()) {
   return postFrom(
     from,
     `${svc.url}/v1/execute`,
@@ -190,7 +189,7 @@ function scheduledCall(svc: TestService, from: string, a: AlgaIds, endpointPath:
         content_hash: a.contentHash,
         config: {},
         trigger: 'schedule',
-        schedule_id: randomUUID(),
+        schedule_id: 'f3b0c442-98fc-4c1c-9f6e-2a1d1e4b7c10',
       },
       http: { method: 'POST', path: endpointPath, query: {}, headers: { 'x-alga-tenant': a.tenantId, 'x-alga-extension': a.registryId }, body_b64: b64({ nightly: true }) },
       limits: { timeout_ms: 30000 },
@@ -383,6 +382,29 @@ describe('secret envelopes (RUNNER_ENVELOPE_SECRETS=1)', () => {
     // an envelope naming no key uses the first allowed one
     const noKey = await proxyCall(svc, alga, '/secrets/get?key=api_key', { ciphertext_b64: vault.seal({ api_key: 'k2' }), algorithm: 'vault-transit:v1' });
     assert.deepEqual(guestJson(noKey.json), { ok: 'k2' });
+  });
+
+  test('an idempotent retry replays without opening its envelope; an envelope that failed to open leaves the key free', async () => {
+    const vaultEnvelope = () => ({ ciphertext_b64: vault.seal({ api_key: 'v' }), algorithm: 'vault-transit:v1', key_path: TRANSIT_KEY });
+    const requestId = randomUUID();
+    const first = await scheduledCall(svc, TOKENLESS_FROM, alga, '/counter', vaultEnvelope(), requestId);
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    vault.mode = 'deny';
+    try {
+      // the retry carries a re-sealed envelope (not in the runner's cache) while Vault refuses: the stored answer is replayed
+      const retry = await scheduledCall(svc, TOKENLESS_FROM, alga, '/counter', vaultEnvelope(), requestId);
+      assert.equal(retry.status, 200, JSON.stringify(retry.json));
+      assert.deepEqual(retry.json, first.json);
+      // a first attempt whose envelope cannot be opened runs nothing and claims nothing
+      const other = randomUUID();
+      assert.equal((await scheduledCall(svc, TOKENLESS_FROM, alga, '/counter', vaultEnvelope(), other)).status, 502);
+      vault.mode = 'ok';
+      const again = await scheduledCall(svc, TOKENLESS_FROM, alga, '/counter', vaultEnvelope(), other);
+      assert.equal(again.status, 200, JSON.stringify(again.json));
+      assert.equal(again.json.status, 200);
+    } finally {
+      vault.mode = 'ok';
+    }
   });
 
   test('envelopes that cannot be opened are refused before the guest runs, with clear codes', async () => {
