@@ -1,6 +1,8 @@
 /**
  * `cap:secrets.get` — interface `alga:extension/secrets` (wit/world.wit): the install's
- * secrets, decrypted on demand from the store. Serves `get` and `list`, plus the later dialect's
+ * secrets, decrypted on demand from the store, and — when the operator allows envelope secrets —
+ * the secrets of the request's secret_envelope over them (a name in both: the envelope's value;
+ * docs/alga.md, "Secrets"). Serves `get` and `list`, plus the later dialect's
  * `list-keys`. Values never go to a log line: only secret names and error kinds are logged. Over
  * the embedded SQLite store both are answered in the guest's worker (its worker side, below), which
  * then holds the secrets key too — in the worker's JavaScript heap, which guest code cannot read.
@@ -17,6 +19,19 @@ export const SECRETS_INTERFACE = 'alga:extension/secrets';
 
 export interface SecretsConfig {
   readonly installId: string;
+  /** this execution's envelope secrets (InstallView.envelopeSecrets), or null */
+  readonly envelope: Readonly<Record<string, string>> | null;
+}
+
+/** The envelope's value of a secret, when the envelope has that name. */
+function fromEnvelope(config: SecretsConfig, name: string): AnswerOf<Secrets['get']> | null {
+  return config.envelope && Object.hasOwn(config.envelope, name) ? ok(config.envelope[name]!) : null;
+}
+
+/** The stored names and the envelope's, once each, sorted as the store lists them. */
+function withEnvelopeNames(config: SecretsConfig, stored: readonly string[]): string[] {
+  if (!config.envelope) return [...stored];
+  return [...new Set([...stored, ...Object.keys(config.envelope)])].sort();
 }
 
 type Secrets = SeedInterfaces['alga:extension/secrets'];
@@ -41,9 +56,10 @@ export const createWorkerFunctions: CreateWorkerFunctions<ReadOnlyStore> = (_ini
   const secrets = store().secrets;
   const get: WorkerFunction<SecretsConfig> = (call) => {
     const name = call.args[0];
-    return typeof name === 'string' ? answerGet(secrets.getSecret(call.config.installId, name), name, call) : err('internal');
+    if (typeof name !== 'string') return err('internal');
+    return fromEnvelope(call.config, name) ?? answerGet(secrets.getSecret(call.config.installId, name), name, call);
   };
-  const list: WorkerFunction<SecretsConfig> = ({ config }) => value(secrets.listSecretNames(config.installId));
+  const list: WorkerFunction<SecretsConfig> = ({ config }) => value(withEnvelopeNames(config, secrets.listSecretNames(config.installId)));
   const byName = underDialectNames(SECRETS_INTERFACE, { get, list });
   return Object.fromEntries(Object.entries(byName).map(([fn, f]) => [`${SECRETS_INTERFACE}#${fn}`, f]));
 };
@@ -55,14 +71,15 @@ export const createWorkerFunctions: CreateWorkerFunctions<ReadOnlyStore> = (_ini
 export function createSecretsCapability(secrets: Pick<SecretsStore, 'getSecret' | 'listSecretNames'>, inWorker = false): Capability<SecretsConfig, null> {
   const get: SecretsFunction<'get'> = async ({ args, config, services }) => {
     const name = args[0];
-    return typeof name === 'string' ? answerGet(await secrets.getSecret(config.installId, name), name, services) : err('internal');
+    if (typeof name !== 'string') return err('internal');
+    return fromEnvelope(config, name) ?? answerGet(await secrets.getSecret(config.installId, name), name, services);
   };
-  const list: SecretsFunction<'list'> = async ({ config }) => value(await secrets.listSecretNames(config.installId));
+  const list: SecretsFunction<'list'> = async ({ config }) => value(withEnvelopeNames(config, await secrets.listSecretNames(config.installId)));
 
   return defineCapability<SecretsConfig, null>({
     name: SECRETS_CAPABILITY,
     grantedByDefault: false,
-    configure: (install) => ({ installId: install.installId }),
+    configure: (install) => ({ installId: install.installId, envelope: install.envelopeSecrets ?? null }),
     prepare: () => null,
     ...(inWorker ? { worker: { module: import.meta.url, init: null } } : {}),
     interfaces: [

@@ -56,7 +56,16 @@ export interface UiProxyCapabilityOptions {
 }
 
 export type UiProxyConfig =
-  { readonly kind: 'none' } | { readonly kind: 'invalid'; readonly reason: string } | { readonly kind: 'ready'; readonly installId: string; readonly base: URL; readonly policy: EgressPolicy };
+  | { readonly kind: 'none' }
+  | { readonly kind: 'invalid'; readonly reason: string }
+  | {
+      readonly kind: 'ready';
+      readonly installId: string;
+      readonly base: URL;
+      readonly policy: EgressPolicy;
+      /** the credential from this execution's envelope secrets (InstallView.envelopeSecrets), which wins over the stored one */
+      readonly envelopeCredential?: string;
+    };
 
 const MAX_ROUTE_LENGTH = 2048;
 
@@ -132,9 +141,9 @@ export function createUiProxyCapability(options: UiProxyCapabilityOptions): Capa
       return err('bad-request');
     }
 
-    let secret: string | undefined;
+    let secret = config.envelopeCredential;
     try {
-      secret = await options.getSecret(config.installId, credential.secret);
+      secret ??= await options.getSecret(config.installId, credential.secret);
     } catch (e) {
       // The error text comes from the secrets store, never the value: safe to log.
       services.log('error', `ui-proxy: reading the install's credential failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -179,9 +188,11 @@ export function createUiProxyCapability(options: UiProxyCapabilityOptions): Capa
       if (base.username !== '' || base.password !== '') return { kind: 'invalid', reason: 'base URL must not carry credentials (use the install secret)' };
       const compiled = EgressAllowlist.compile([`${base.protocol}//${base.host}`]);
       if (!compiled.ok) return { kind: 'invalid', reason: compiled.errors.join('; ') };
+      const envelope = install.envelopeSecrets;
       return {
         kind: 'ready',
         installId: install.installId,
+        ...(envelope && Object.hasOwn(envelope, credential.secret) && { envelopeCredential: envelope[credential.secret] }),
         base,
         policy: {
           allowlist: compiled.allowlist,

@@ -38,6 +38,11 @@ export interface InstallView {
   readonly config: Readonly<Record<string, string>>;
   readonly egressAllow: readonly string[];
   readonly uiProxy: { readonly baseUrl: string } | null;
+  /**
+   * Secrets the execute request's secret_envelope carried, for this execution only: present only
+   * when the operator allows envelope secrets (RUNNER_ENVELOPE_SECRETS) and the request had one.
+   */
+  readonly envelopeSecrets?: Readonly<Record<string, string>> | null;
 }
 
 /** Facilities every execution offers capability functions (logging, counters, limits). */

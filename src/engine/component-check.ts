@@ -22,9 +22,18 @@ export interface ComponentShape {
   imports: string[];
 }
 
+/** The WASI features to leave out of a build: clocks, random and stdio stay; wasi:http goes. */
+export const DISABLED_WASI_FEATURES = ['http', 'fetch-event'] as const;
+
+/**
+ * The command-line flags that do it, for both the componentize-js CLI and `jco componentize`
+ * (`-d, --disable <feature...>` in both). One `-d` per feature: a variadic `--disable http
+ * fetch-event` would also swallow a source path written after it.
+ */
+export const DISABLE_FEATURE_ARGS: readonly string[] = DISABLED_WASI_FEATURES.flatMap((f) => ['-d', f]);
+
 /** Build flags that keep clocks/random/stdio and drop wasi:http (see README, "Building extensions"). */
-export const RECOMMENDED_BUILD_FLAGS =
-  "componentize-js with disableFeatures ['http', 'fetch-event'] (CLI: --disable-feature http --disable-feature fetch-event), and use alga:extension/http for outbound requests";
+export const RECOMMENDED_BUILD_FLAGS = `componentize-js with disableFeatures [${DISABLED_WASI_FEATURES.map((f) => `'${f}'`).join(', ')}] (CLI: \`componentize-js … ${DISABLE_FEATURE_ARGS.join(' ')}\`; jco: \`jco componentize … ${DISABLE_FEATURE_ARGS.join(' ')}\`), and use alga:extension/http for outbound requests`;
 
 const EXPECTED_HANDLER = 'export handler: func(request: execute-request) -> execute-response;';
 

@@ -71,6 +71,8 @@ export function buildApp(options: AppOptions): App {
   const fastify = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: transportBodyLimit(runtime.config.maxBodyBytes),
+    // X-Forwarded-For names the caller only when it comes through a proxy the operator listed
+    trustProxy: runtime.config.trustedProxies.length > 0 ? runtime.config.trustedProxies.map((n) => n.text) : false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,200}$/.test(given) ? given : randomUUID();
@@ -147,7 +149,7 @@ export function buildApp(options: AppOptions): App {
   registerOpenApi(fastify);
   void fastify.register(async (api) => {
     healthRoutes(api, runtime, { isDraining: () => draining, queueDepth: () => executor.admission.queued + runtime.engine.queueDepth });
-    executeRoutes(api, { executor, serviceToken: options.serviceToken });
+    executeRoutes(api, { executor, serviceToken: options.serviceToken, tokenlessNetworks: runtime.config.tokenlessNetworks });
     extUiRoutes(api, { runtime, bundles: options.bundles });
   });
   void fastify.register(async (admin) => {

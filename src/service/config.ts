@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS, MAX_TIMEOUT_MS } from '../engine/limits.js';
 import { HOT_WAIT_MS } from '../engine/hot-wait.js';
 import { DEFAULT_FAIRNESS } from '../engine/fair-scheduler.js';
 import { SQLITE_SYNCHRONOUS } from '../store/sqlite-synchronous.js';
+import { parseNetworks, type IpNetwork } from '../net/ip-networks.js';
 
 const positiveInt = z.coerce.number().int().positive();
 const flag = z
@@ -21,6 +22,17 @@ const onByDefault = z
   .enum(['0', '1', 'true', 'false'], { message: 'must be 0, 1, true or false' })
   .optional()
   .transform((v) => v === undefined || v === '1' || v === 'true');
+
+/** A list of CIDRs in a setting, parsed (ip-networks.ts); unset or empty: none. */
+const networkList = z
+  .string()
+  .optional()
+  .transform((v, ctx): IpNetwork[] => {
+    const parsed = parseNetworks(v ?? '');
+    if (parsed.kind === 'ok') return parsed.networks;
+    ctx.addIssue({ code: 'custom', message: parsed.message });
+    return z.NEVER;
+  });
 
 const configSchema = z
   .object({
@@ -40,7 +52,24 @@ const configSchema = z
     sqliteSynchronous: z.enum(SQLITE_SYNCHRONOUS, { message: 'must be full or normal' }),
     serviceToken: z.string().min(16, 'must be at least 16 characters').optional(),
     adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** networks whose callers may use POST /v1/execute without the service token (docs/security.md); empty: none */
+    tokenlessNetworks: networkList,
+    /** proxies whose X-Forwarded-For is believed for the caller's address; empty: the socket's peer is the caller */
+    trustedProxies: networkList,
     secretsKey: z.string().optional(),
+    /** guests get the secrets of an execute request's secret_envelope, over the install's stored ones (service/secret-envelope.ts) */
+    envelopeSecrets: z.boolean(),
+    /** Vault's transit engine, for vault-transit envelopes; null: none configured */
+    vault: z
+      .object({
+        addr: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+        token: z.string().min(1, 'is required with RUNNER_VAULT_ADDR'),
+        namespace: z.string().min(1).optional(),
+        mount: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a Vault mount path, e.g. transit'),
+        keys: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be transit key names')).min(1, 'name at least one transit key with RUNNER_VAULT_ADDR'),
+        timeoutMs: positiveInt.max(60_000),
+      })
+      .nullable(),
     egressAllowPrivate: z.boolean(),
     /** restores copy only the blocks a request wrote (src/engine/write-tracking.ts); off: all of memory */
     writeTracking: onByDefault,
@@ -114,7 +143,23 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     sqliteSynchronous: (env.RUNNER_SQLITE_SYNCHRONOUS || 'full').toLowerCase(),
     serviceToken: env.RUNNER_SERVICE_TOKEN || undefined,
     adminToken: env.RUNNER_ADMIN_TOKEN || undefined,
+    tokenlessNetworks: env.RUNNER_TOKENLESS_NETWORKS || undefined,
+    trustedProxies: env.RUNNER_TRUSTED_PROXIES || undefined,
     secretsKey: env.RUNNER_SECRETS_KEY || undefined,
+    envelopeSecrets: flag.parse(env.RUNNER_ENVELOPE_SECRETS),
+    vault: env.RUNNER_VAULT_ADDR
+      ? {
+          addr: env.RUNNER_VAULT_ADDR,
+          token: env.RUNNER_VAULT_TOKEN ?? '',
+          namespace: env.RUNNER_VAULT_NAMESPACE || undefined,
+          mount: (env.RUNNER_VAULT_TRANSIT_MOUNT || 'transit').replace(/^\/+|\/+$/g, ''),
+          keys: (env.RUNNER_VAULT_TRANSIT_KEYS ?? '')
+            .split(',')
+            .map((k) => k.trim())
+            .filter(Boolean),
+          timeoutMs: env.RUNNER_VAULT_TIMEOUT_MS ?? '5000',
+        }
+      : null,
     egressAllowPrivate: flag.parse(env.RUNNER_EGRESS_ALLOW_PRIVATE),
     writeTracking: env.RUNNER_WRITE_TRACKING || undefined,
     workerReads: env.RUNNER_WORKER_READS || undefined,
@@ -156,6 +201,15 @@ const ENV_NAMES: Record<string, string> = {
   sqliteSynchronous: 'RUNNER_SQLITE_SYNCHRONOUS',
   serviceToken: 'RUNNER_SERVICE_TOKEN',
   adminToken: 'RUNNER_ADMIN_TOKEN',
+  envelopeSecrets: 'RUNNER_ENVELOPE_SECRETS',
+  'vault.addr': 'RUNNER_VAULT_ADDR',
+  'vault.token': 'RUNNER_VAULT_TOKEN',
+  'vault.namespace': 'RUNNER_VAULT_NAMESPACE',
+  'vault.mount': 'RUNNER_VAULT_TRANSIT_MOUNT',
+  'vault.keys': 'RUNNER_VAULT_TRANSIT_KEYS',
+  'vault.timeoutMs': 'RUNNER_VAULT_TIMEOUT_MS',
+  tokenlessNetworks: 'RUNNER_TOKENLESS_NETWORKS',
+  trustedProxies: 'RUNNER_TRUSTED_PROXIES',
   cores: 'RUNNER_CORES',
   workers: '--workers / RUNNER_WORKERS',
   warmOnStart: 'RUNNER_WARM_ON_START',
@@ -179,7 +233,9 @@ const ENV_NAMES: Record<string, string> = {
 };
 
 function envNameOf(path: string): string {
-  return ENV_NAMES[path] ?? path;
+  // an item of a list setting is the setting's
+  const setting = path.replace(/\.\d+$/, '');
+  return ENV_NAMES[setting] ?? setting;
 }
 
 /** Loopback hosts may run without tokens (a generated one is printed); anything else may not. */

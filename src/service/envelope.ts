@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { ResponseHeaders } from './guest-response.js';
+import { secretEnvelopeSchema } from './secret-envelope.js';
 
 const stringMap = z.record(z.string(), z.string());
 
@@ -36,6 +37,8 @@ export const executeEnvelopeSchema = z.object({
     })
     .optional(),
   providers: z.array(z.string().startsWith('cap:', 'must be a cap: name')).optional(),
+  /** the install's secrets as Alga seals them (secret-envelope.ts); opened only when the operator allows it */
+  secret_envelope: secretEnvelopeSchema.nullish(),
   user: z
     .object({
       user_id: z.string(),
@@ -66,13 +69,7 @@ export interface ExecuteAnswer {
   message?: string;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-export function decodeBase64(text: string): Uint8Array | null {
-  const compact = text.replace(/\s+/g, '');
-  if (compact.length % 4 !== 0 || !BASE64.test(compact)) return null;
-  return new Uint8Array(Buffer.from(compact, 'base64'));
-}
+export { decodeBase64 } from './base64.js';
 
 /** What the guest sees as `http.url`: path + query string. */
 export function guestUrl(http: ExecuteEnvelope['http']): string {

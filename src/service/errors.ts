@@ -32,7 +32,10 @@ export const ERROR_CATALOG = {
   signature_required: { status: 400, message: 'the upload is not a bundle signed by a trusted publisher' },
   version_conflict: { status: 409, message: 'this version already exists with different content' },
   install_exists: { status: 409, message: 'the tenant already has this extension installed' },
+  id_conflict: { status: 409, message: 'the id is taken by something else, or what it names has another id' },
   install_not_runnable: { status: 400, message: 'the extension version cannot start with these install settings' },
+  secret_envelope_invalid: { status: 400, message: 'the secret_envelope cannot be opened' },
+  secret_decrypt_failed: { status: 502, message: 'the secret_envelope could not be decrypted through Vault' },
   secrets_key_missing: { status: 409, message: 'RUNNER_SECRETS_KEY is not set: secrets cannot be stored' },
   internal: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -14,6 +14,7 @@ import type { Runtime } from './runtime.js';
 import type { IdempotencyScope } from '../store/index.js';
 import { AdmissionControl } from './admission.js';
 import { checkGuestResponse } from './guest-response.js';
+import { EnvelopeSecrets } from './secret-envelope.js';
 
 /** Headers a guest never sees: they belong to the hop, not the request. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-runner-service-token']);
@@ -25,6 +26,9 @@ export class Executor {
   private draining = false;
   private inFlight = 0;
   private idle: (() => void) | null = null;
+  private readonly envelopeSecrets: EnvelopeSecrets;
+  /** installs whose callers' envelopes were ignored (envelope secrets off): said once per install */
+  private readonly ignoredEnvelopes = new Set<string>();
 
   constructor(
     private readonly runtime: Runtime,
@@ -32,6 +36,7 @@ export class Executor {
   ) {
     const c = runtime.config;
     this.admission = new AdmissionControl({ perTenant: c.tenantConcurrency, tenantQueue: c.tenantQueue, globalQueue: c.globalQueue });
+    this.envelopeSecrets = new EnvelopeSecrets(c.vault);
     const { engine } = runtime;
     engine.on('probation', (owner) =>
       logger.warn(
@@ -74,12 +79,29 @@ export class Executor {
     const known = new Set(this.runtime.registry.names());
     const unknown = (envelope.providers ?? []).filter((p) => !known.has(p as `cap:${string}`));
     if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
+    // opened only when the guest is to run: a replayed idempotent answer needs no Vault
+    const work = async () => this.run(envelope, resolved, body, await this.secretsOf(envelope, resolved.install.id));
 
-    if (!idempotencyKey) return this.run(envelope, resolved, body);
+    if (!idempotencyKey) return work();
     // scoped by the extension the registry resolved, so a caller naming it by id or by name hits the same key
     const scope = { tenant: resolved.install.tenantId, extension: resolved.install.extensionId, key: idempotencyKey };
     const fingerprint = requestFingerprint(envelope, resolved.install.id, body);
-    return this.idempotent(scope, fingerprint, envelope.context.request_id, () => this.run(envelope, resolved, body));
+    return this.idempotent(scope, fingerprint, envelope.context.request_id, work);
+  }
+
+  /**
+   * The envelope's secrets when the operator allows them (RUNNER_ENVELOPE_SECRETS=1); else the
+   * envelope is ignored — the install's stored secrets are the guest's — and that is said once per install.
+   */
+  private async secretsOf(envelope: ExecuteEnvelope, installId: string): Promise<Record<string, string> | null> {
+    const sealed = envelope.secret_envelope;
+    if (!sealed) return null;
+    if (this.runtime.config.envelopeSecrets) return this.envelopeSecrets.open(sealed);
+    if (!this.ignoredEnvelopes.has(installId) && this.ignoredEnvelopes.size < 10_000) {
+      this.ignoredEnvelopes.add(installId);
+      this.logger.info({ install: installId, tenant: envelope.context.tenant_id }, "secret_envelope ignored: RUNNER_ENVELOPE_SECRETS is off, the guest sees the install's stored secrets");
+    }
+    return null;
   }
 
   private async idempotent(scope: IdempotencyScope, fingerprint: string, requestId: string | undefined, work: () => Promise<ExecuteAnswer>): Promise<ExecuteAnswer> {
@@ -147,7 +169,12 @@ export class Executor {
     }
   }
 
-  private async run(envelope: ExecuteEnvelope, resolved: NonNullable<Awaited<ReturnType<Runtime['resolveInstall']>>>, body: Uint8Array | undefined): Promise<ExecuteAnswer> {
+  private async run(
+    envelope: ExecuteEnvelope,
+    resolved: NonNullable<Awaited<ReturnType<Runtime['resolveInstall']>>>,
+    body: Uint8Array | undefined,
+    envelopeSecrets: Record<string, string> | null,
+  ): Promise<ExecuteAnswer> {
     const { config, engine, metrics } = this.runtime;
     const { install, version } = resolved;
     const queuedBefore = this.admission.queued;
@@ -195,6 +222,7 @@ export class Executor {
           config: mergedConfig,
           egressAllow: install.egressAllow,
           uiProxy: install.uiProxy,
+          envelopeSecrets,
         },
         grants,
         request: {

@@ -33,6 +33,12 @@ export interface ComponentVersion {
   keep?: (extensionId: string) => Promise<void>;
 }
 
+/** Caller-chosen ids for the extension and the version (mirroring another registry's, e.g. Alga's); random UUIDs when absent. */
+export interface ChosenIds {
+  extensionId?: string;
+  versionId?: string;
+}
+
 /** A bundle the reader refused: 413 for a size cap, else 400; `bundle_error` is the bundle code. */
 function bundleRefusal(error: BundleError): ServiceError {
   const detail = `${error.message}${error.problems ? `\n${formatManifestProblems(error.problems)}` : ''}`;
@@ -45,37 +51,63 @@ export class Registration {
     private readonly bundles: BundleAcceptance,
   ) {}
 
-  async component(input: ComponentVersion): Promise<Registered> {
+  async component(input: ComponentVersion, ids: ChosenIds = {}): Promise<Registered> {
     const { registry } = this.runtime.store;
     const prepared = await this.runtime.engine.prepare(input.component);
     if (prepared.kind === 'err') throw new ServiceError('invalid_component', prepared.problem.message, { problem: prepared.problem.code });
     const contentHash = input.contentHash ?? prepared.artifact.contentHash;
-    const extension = await registry.ensureExtension({ name: input.name, publisher: input.publisher });
+    const extension = await this.extension(input, ids.extensionId);
     const conflict = (existing: { contentHash: string }) => new ServiceError('version_conflict', `${input.name}@${input.version} is ${existing.contentHash}`);
-    // versions are immutable: refuse different bytes before keeping anything of them
+    const idConflict = (existing: { id: string; extensionId: string; version: string }) =>
+      new ServiceError('id_conflict', `version id ${ids.versionId} and ${input.name}@${input.version}: the registry has ${existing.version} of extension ${existing.extensionId} as ${existing.id}`, {
+        version_id: existing.id,
+      });
+    // versions are immutable: refuse different bytes (or, with a chosen id, a different id) before keeping anything of them
     const existing = await registry.findVersion(extension.id, input.version);
     if (existing && existing.contentHash !== contentHash) throw conflict(existing);
+    if (existing && ids.versionId !== undefined && existing.id !== ids.versionId) throw idConflict(existing);
+    const chosen = ids.versionId === undefined ? null : await registry.getVersion(ids.versionId);
+    if (chosen && (chosen.extensionId !== extension.id || chosen.version !== input.version)) throw idConflict(chosen);
     await input.keep?.(extension.id);
-    const added = await registry.addVersion({ extensionId: extension.id, version: input.version, contentHash, manifest: { ...input.manifest, component_hash: prepared.artifact.contentHash } });
+    const added = await registry.addVersion({
+      id: ids.versionId,
+      extensionId: extension.id,
+      version: input.version,
+      contentHash,
+      manifest: { ...input.manifest, component_hash: prepared.artifact.contentHash },
+    });
     if (added.kind === 'conflict') throw conflict(added.existing);
+    if (added.kind === 'id_conflict') throw idConflict(added.existing);
     return { created: added.kind === 'created', ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
   }
 
+  private async extension(input: Pick<ComponentVersion, 'name' | 'publisher'>, id: string | undefined) {
+    const { registry } = this.runtime.store;
+    if (id === undefined) return registry.ensureExtension({ name: input.name, publisher: input.publisher });
+    const found = await registry.ensureExtensionWithId({ id, name: input.name, publisher: input.publisher });
+    if (found.kind === 'ok') return found.extension;
+    const e = found.existing;
+    throw new ServiceError('id_conflict', `extension id ${id} with ${input.publisher}/${input.name}: the registry has ${e.publisher}/${e.name} as ${e.id}`, { extension_id: e.id });
+  }
+
   /** A `bundle.tar.zst`: read safely, signature checked when required, bytes kept for its UI. */
-  async bundle(bytes: Uint8Array, headers: IncomingHttpHeaders = {}): Promise<Registered> {
+  async bundle(bytes: Uint8Array, headers: IncomingHttpHeaders = {}, ids: ChosenIds = {}): Promise<Registered> {
     const parsed = await readBundle(bytes);
     if (parsed.kind === 'err') throw bundleRefusal(parsed.error);
     const bundle = parsed.value;
     this.bundles.verify(bundle, headers);
     const m = bundle.manifest;
-    return this.component({
-      name: m.name,
-      publisher: m.publisher,
-      version: m.version,
-      manifest: m as unknown as Record<string, unknown>,
-      component: bundle.mainWasm,
-      contentHash: bundle.contentHash,
-      keep: (extensionId) => this.bundles.keep(extensionId, bytes),
-    });
+    return this.component(
+      {
+        name: m.name,
+        publisher: m.publisher,
+        version: m.version,
+        manifest: m as unknown as Record<string, unknown>,
+        component: bundle.mainWasm,
+        contentHash: bundle.contentHash,
+        keep: (extensionId) => this.bundles.keep(extensionId, bytes),
+      },
+      ids,
+    );
   }
 }

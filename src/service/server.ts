@@ -44,6 +44,20 @@ function warmInBackground(runtime: Runtime, app: App, limit: number): void {
   );
 }
 
+/** Settings that widen who is trusted are said at start, at warn, naming what they let in. */
+function warnAboutTrust(config: ServiceConfig, app: App): void {
+  const log = app.fastify.log;
+  const proxies = config.trustedProxies.map((n) => n.text);
+  if (config.tokenlessNetworks.length > 0) {
+    log.warn(
+      { networks: config.tokenlessNetworks.map((n) => n.text), trusted_proxies: proxies },
+      `POST /v1/execute accepts calls without the service token from ${config.tokenlessNetworks.map((n) => n.text).join(', ')} (RUNNER_TOKENLESS_NETWORKS): anything that can reach the runner from there may run any install of any tenant`,
+    );
+  }
+  if (proxies.length > 0) log.info({ trusted_proxies: proxies }, "the caller's address is taken from X-Forwarded-For when the connection comes from these proxies (RUNNER_TRUSTED_PROXIES)");
+  if (config.envelopeSecrets) log.warn("secrets in the secret_envelope of /v1/execute calls are given to guests, over the install's stored ones (RUNNER_ENVELOPE_SECRETS=1)");
+}
+
 export async function startService(config: ServiceConfig, options: StartOptions = {}): Promise<RunningService> {
   const generatedTokens = !config.serviceToken || !config.adminToken;
   if (generatedTokens && !isLoopbackHost(config.host)) {
@@ -57,6 +71,7 @@ export async function startService(config: ServiceConfig, options: StartOptions 
     const bundles = await createBundleAcceptance(config);
     const app = buildApp({ runtime, bundles, serviceToken, adminToken, devMode: generatedTokens, logDestination: options.logDestination });
     await app.fastify.listen({ host: config.host, port: config.port });
+    warnAboutTrust(config, app);
     if (config.warmOnStart > 0) warmInBackground(runtime, app, config.warmOnStart);
     const address = app.fastify.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

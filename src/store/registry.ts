@@ -56,6 +56,8 @@ export interface Install {
 }
 
 export interface NewInstall {
+  /** the install's id; a random UUID when absent (a caller-chosen id: mirroring Alga's registry) */
+  readonly id?: string;
   readonly tenantId: string;
   readonly extensionId: string;
   readonly versionId: string;
@@ -68,28 +70,40 @@ export interface NewInstall {
   readonly enabled?: boolean;
 }
 
-export type InstallPatch = Partial<Omit<NewInstall, 'tenantId' | 'extensionId'>>;
+export type InstallPatch = Partial<Omit<NewInstall, 'id' | 'tenantId' | 'extensionId'>>;
 
 export type AddVersionResult =
   | { readonly kind: 'created'; readonly version: ExtensionVersion }
   /** the same version with the same content hash is already there */
   | { readonly kind: 'exists'; readonly version: ExtensionVersion }
   /** the version number is taken by different content */
-  | { readonly kind: 'conflict'; readonly existing: ExtensionVersion };
+  | { readonly kind: 'conflict'; readonly existing: ExtensionVersion }
+  /** a caller-chosen id: it names another version, or this version has another id */
+  | { readonly kind: 'id_conflict'; readonly existing: ExtensionVersion };
+
+export type EnsureExtensionResult =
+  | { readonly kind: 'ok'; readonly extension: Extension }
+  /** a caller-chosen id: it names another extension, or this publisher and name have another id */
+  | { readonly kind: 'id_conflict'; readonly existing: Extension };
 
 export type CreateInstallResult =
   | { readonly kind: 'created'; readonly install: Install }
   /** the tenant already has this extension installed */
-  | { readonly kind: 'exists'; readonly install: Install };
+  | { readonly kind: 'exists'; readonly install: Install }
+  /** a caller-chosen id that an install already has (the same install or not: the caller compares) */
+  | { readonly kind: 'id_taken'; readonly install: Install };
 
 export interface RegistryStore {
   /** The extension with this publisher and name, created if absent (safe under races). */
   ensureExtension(input: { name: string; publisher: string }): Promise<Extension>;
+  /** The same with a caller-chosen id: created with it, or found with it; any other match is an id conflict. */
+  ensureExtensionWithId(input: { id: string; name: string; publisher: string }): Promise<EnsureExtensionResult>;
   getExtension(id: string): Promise<Extension | null>;
   findExtensionsByName(name: string): Promise<Extension[]>;
   listExtensions(): Promise<Extension[]>;
 
-  addVersion(input: { extensionId: string; version: string; contentHash: string; manifest: Readonly<Record<string, unknown>> }): Promise<AddVersionResult>;
+  /** `id`: caller-chosen (else a random UUID); an id naming another version, or this version under another id, is `id_conflict` */
+  addVersion(input: { id?: string; extensionId: string; version: string; contentHash: string; manifest: Readonly<Record<string, unknown>> }): Promise<AddVersionResult>;
   getVersion(id: string): Promise<ExtensionVersion | null>;
   findVersion(extensionId: string, version: string): Promise<ExtensionVersion | null>;
   findVersionsByContentHash(contentHash: string): Promise<ExtensionVersion[]>;
@@ -173,6 +187,25 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
     return row ? toVersion(row) : null;
   };
 
+  const addVersionWithId = async (id: string, input: { extensionId: string; version: string; contentHash: string; manifest: Readonly<Record<string, unknown>> }): Promise<AddVersionResult> => {
+    const inserted = await db
+      .insertInto('extension_versions')
+      .values({ id, extension_id: input.extensionId, version: input.version, content_hash: input.contentHash, manifest: JSON.stringify(input.manifest), created_at: now() })
+      .onConflict((oc) => oc.doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted) return { kind: 'created', version: toVersion(inserted) };
+    const byId = await db.selectFrom('extension_versions').selectAll().where('id', '=', id).executeTakeFirst();
+    if (byId) {
+      const same = byId.extension_id === input.extensionId && byId.version === input.version;
+      if (!same) return { kind: 'id_conflict', existing: toVersion(byId) };
+      return byId.content_hash === input.contentHash ? { kind: 'exists', version: toVersion(byId) } : { kind: 'conflict', existing: toVersion(byId) };
+    }
+    const existing = await findVersion(input.extensionId, input.version);
+    if (!existing) throw new Error(`version ${input.version} of extension ${input.extensionId} conflicted on insert but cannot be read`);
+    return existing.contentHash === input.contentHash ? { kind: 'id_conflict', existing } : { kind: 'conflict', existing };
+  };
+
   return {
     async ensureExtension({ name, publisher }) {
       await db
@@ -182,6 +215,19 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
         .execute();
       const row = await db.selectFrom('extensions').selectAll().where('publisher', '=', publisher).where('name', '=', name).executeTakeFirstOrThrow();
       return toExtension(row);
+    },
+
+    async ensureExtensionWithId({ id, name, publisher }) {
+      // no conflict target: the id (primary key) and the publisher and name (unique) both stop a second row
+      await db
+        .insertInto('extensions')
+        .values({ id, name, publisher, created_at: now() })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      const byId = await db.selectFrom('extensions').selectAll().where('id', '=', id).executeTakeFirst();
+      if (byId && byId.name === name && byId.publisher === publisher) return { kind: 'ok', extension: toExtension(byId) };
+      const other = byId ?? (await db.selectFrom('extensions').selectAll().where('publisher', '=', publisher).where('name', '=', name).executeTakeFirstOrThrow());
+      return { kind: 'id_conflict', existing: toExtension(other) };
     },
 
     async getExtension(id) {
@@ -199,7 +245,8 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
       return rows.map(toExtension);
     },
 
-    async addVersion({ extensionId, version, contentHash, manifest }) {
+    async addVersion({ id, extensionId, version, contentHash, manifest }) {
+      if (id !== undefined) return addVersionWithId(id, { extensionId, version, contentHash, manifest });
       const inserted = await db
         .insertInto('extension_versions')
         .values({
@@ -241,7 +288,7 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
       const inserted = await db
         .insertInto('installs')
         .values({
-          id: randomUUID(),
+          id: input.id ?? randomUUID(),
           tenant_id: input.tenantId,
           extension_id: input.extensionId,
           version_id: input.versionId,
@@ -255,10 +302,13 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
           created_at: t,
           updated_at: t,
         })
-        .onConflict((oc) => oc.columns(['tenant_id', 'extension_id']).doNothing())
+        // a caller-chosen id may also be taken: no conflict target then, so the primary key stops it too
+        .onConflict((oc) => (input.id === undefined ? oc.columns(['tenant_id', 'extension_id']).doNothing() : oc.doNothing()))
         .returningAll()
         .executeTakeFirst();
       if (inserted) return { kind: 'created', install: toInstall(inserted) };
+      const taken = input.id === undefined ? null : await getInstall(input.id);
+      if (taken) return { kind: 'id_taken', install: taken };
       const existing = await findInstall(input.tenantId, input.extensionId);
       if (!existing) throw new Error(`install of ${input.extensionId} for ${input.tenantId} conflicted on insert but cannot be read`);
       return { kind: 'exists', install: existing };

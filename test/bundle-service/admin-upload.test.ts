@@ -36,17 +36,20 @@ let demo: PackedDemo;
 let changed: PackedDemo;
 /** another extension whose publisher could not be a path segment */
 let spaced: PackedDemo;
+/** another extension, registered under ids chosen by the caller (as when mirroring Alga's registry) */
+let mirrored: PackedDemo;
 
 before(async () => {
-  [svc, demo, changed, spaced] = await Promise.all([
+  [svc, demo, changed, spaced, mirrored] = await Promise.all([
     startTestService({ examples: ['demo'] }),
     packDemo(),
     packDemo({ uiFiles: { 'notes.txt': 'a change the version number does not show' } }),
     packDemo({ manifest: { name: 'com.example.spaced', publisher: 'Example Labs / EU' } }),
+    packDemo({ manifest: { name: 'com.example.mirrored' } }),
   ]);
 });
 after(async () => {
-  await Promise.all([svc?.close(), demo?.cleanup(), changed?.cleanup(), spaced?.cleanup()]);
+  await Promise.all([svc?.close(), demo?.cleanup(), changed?.cleanup(), spaced?.cleanup(), mirrored?.cleanup()]);
 });
 
 describe('POST /admin/v1/extensions with a packed bundle', () => {
@@ -114,6 +117,31 @@ describe('POST /admin/v1/extensions with a packed bundle', () => {
     const r = await upload(svc, spaced.bytes);
     assert.equal(r.status, 201, JSON.stringify(r.json));
     assert.deepEqual(await readFile(storedBundlePath(svc, r.json.extension_id, spaced.contentHash)), spaced.bytes);
+  });
+});
+
+describe('a bundle under caller-chosen ids', () => {
+  const extensionId = '6f1c2b9e-0d4a-4c1e-9a51-3b7e2f0c8d11';
+  const versionId = 'a2e4c6d8-1b3d-4f5a-8c7e-9d0f1a2b3c4d';
+  const path = `/admin/v1/extensions?extension_id=${extensionId}&version_id=${versionId}`;
+
+  test('is registered with those ids and kept under the chosen extension id; the same upload again is 200', async () => {
+    const r = await admin<Registered & ErrorBody>(svc, 'POST', path, new Uint8Array(mirrored.bytes), ZSTD);
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    assert.deepEqual(r.json, { extension_id: extensionId, version_id: versionId, content_hash: mirrored.contentHash });
+    await stat(storedBundlePath(svc, extensionId, mirrored.contentHash));
+    const again = await admin<Registered>(svc, 'POST', path, new Uint8Array(mirrored.bytes), ZSTD);
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.json, r.json);
+  });
+
+  test('the same bundle under another version id, or another bundle under these ids, is 409 id_conflict', async () => {
+    const otherVersion = await admin<ErrorBody>(svc, 'POST', `/admin/v1/extensions?extension_id=${extensionId}&version_id=b0000000-0000-4000-8000-000000000000`, new Uint8Array(mirrored.bytes), ZSTD);
+    assert.equal(otherVersion.status, 409);
+    assert.equal(otherVersion.json.error.code, 'id_conflict');
+    const otherBundle = await admin<ErrorBody>(svc, 'POST', path, new Uint8Array(spaced.bytes), ZSTD);
+    assert.equal(otherBundle.status, 409);
+    assert.equal(otherBundle.json.error.code, 'id_conflict');
   });
 });
 

@@ -89,6 +89,18 @@ for (const { backend, label, workerReads } of legs) {
       assert.deepEqual(bodyJson(await run('/kv/get?ns=n&key=b', { install: { installId: 'someone-else' } })), { err: 'missing' });
     });
 
+    test("secrets: an execution's envelope secrets over the stored ones (get, list); still denied without cap:secrets.get", async () => {
+      await rt.store.secrets.putSecrets(installId, { api_key: 'k-123', other: 'o' });
+      const envelope = { install: { installId, envelopeSecrets: { api_key: 'from-envelope', only_here: 'e' } } };
+      assert.deepEqual(bodyJson(await run('/secrets/get?key=api_key', envelope)), { ok: 'from-envelope' });
+      assert.deepEqual(bodyJson(await run('/secrets/get?key=other', envelope)), { ok: 'o' });
+      assert.deepEqual(bodyJson(await run('/secrets/get?key=only_here', envelope)), { ok: 'e' });
+      assert.deepEqual(bodyJson(await run('/secrets/list', envelope)), { ok: ['api_key', 'only_here', 'other'] });
+      assert.deepEqual(bodyJson(await run('/secrets/get?key=api_key', { ...envelope, grants: without('cap:secrets.get') })), { err: 'denied' });
+      // the next execution without an envelope sees the stored secrets alone
+      assert.deepEqual(bodyJson(await run('/secrets/get?key=only_here')), { err: 'missing' });
+    });
+
     test('secrets: get and list from the encrypted store; missing, expired; denied without cap:secrets.get', async () => {
       await rt.store.secrets.putSecrets(installId, { api_key: 'k-123', other: 'o' });
       assert.deepEqual(bodyJson(await run('/secrets/get?key=api_key')), { ok: 'k-123' });

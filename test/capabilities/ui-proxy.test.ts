@@ -33,15 +33,15 @@ function context(withUser: boolean): ExecutionContext {
   };
 }
 
-function install(baseUrl: string | null): InstallView {
-  return { installId: 'inst-1', tenantId: 'tenant-1', extensionId: 'ext-1', versionId: 'v1', config: {}, egressAllow: [], uiProxy: baseUrl === null ? null : { baseUrl } };
+function install(baseUrl: string | null, envelopeSecrets?: Record<string, string>): InstallView {
+  return { installId: 'inst-1', tenantId: 'tenant-1', extensionId: 'ext-1', versionId: 'v1', config: {}, egressAllow: [], uiProxy: baseUrl === null ? null : { baseUrl }, envelopeSecrets };
 }
 
 const secrets: UiProxyCapabilityOptions['getSecret'] = async (installId, name) => (installId === 'inst-1' && name === 'api_key' ? SECRET : undefined);
 
-function execution(cap: Capability<UiProxyConfig, null>, baseUrl: string | null, opts: { withUser?: boolean; fn?: string } = {}) {
+function execution(cap: Capability<UiProxyConfig, null>, baseUrl: string | null, opts: { withUser?: boolean; fn?: string; envelopeSecrets?: Record<string, string> } = {}) {
   const ctx = context(opts.withUser ?? true);
-  const config = cap.configure(install(baseUrl));
+  const config = cap.configure(install(baseUrl, opts.envelopeSecrets));
   const state = cap.prepare(ctx, config);
   const logs: { level: string; message: string }[] = [];
   const controller = new AbortController();
@@ -125,6 +125,16 @@ describe('cap:ui.proxy', () => {
     assert.equal(seen.headers['x-alga-user-id'], undefined);
     assert.equal(seen.headers['x-api-key'], undefined);
     assert.equal(seen.headers['content-type'], undefined);
+  });
+
+  it("sends the envelope's api_key (RUNNER_ENVELOPE_SECRETS) over the stored one, as Alga's runner sends it", async () => {
+    const run = execution(cap, base, { envelopeSecrets: { api_key: 'from-envelope' } });
+    assert.equal((await run.call('/echo')).kind, 'ok');
+    assert.equal(upstream.requests.at(-1)!.headers['x-api-key'], 'from-envelope');
+    // an envelope without the name leaves the stored credential
+    const other = execution(cap, base, { envelopeSecrets: { webhook: 'w' } });
+    assert.equal((await other.call('/echo')).kind, 'ok');
+    assert.equal(upstream.requests.at(-1)!.headers['x-api-key'], SECRET);
   });
 
   it('serves the later dialect callRoute with the same behaviour', async () => {

@@ -92,3 +92,49 @@ test('every setting the service reads from the environment is named in `serve --
     'missing from the README',
   );
 });
+
+test('RUNNER_TOKENLESS_NETWORKS and RUNNER_TRUSTED_PROXIES: none by default; CIDRs and addresses parsed; anything else refused by name', () => {
+  const plain = loadConfig({}, {});
+  assert.deepEqual(plain.tokenlessNetworks, []);
+  assert.deepEqual(plain.trustedProxies, []);
+  const set = loadConfig({}, { RUNNER_TOKENLESS_NETWORKS: '10.20.0.0/16, fd00::/8 192.168.1.7', RUNNER_TRUSTED_PROXIES: '10.0.0.1' });
+  assert.deepEqual(
+    set.tokenlessNetworks.map((n) => n.text),
+    ['10.20.0.0/16', 'fd00::/8', '192.168.1.7/32'],
+  );
+  assert.deepEqual(
+    set.trustedProxies.map((n) => n.text),
+    ['10.0.0.1/32'],
+  );
+  for (const [name, bad] of [
+    ['RUNNER_TOKENLESS_NETWORKS', '10.0.0.0/33'],
+    ['RUNNER_TOKENLESS_NETWORKS', 'intranet'],
+    ['RUNNER_TRUSTED_PROXIES', '10.0.0'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({}, { [name]: bad }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes(`${name}: '${bad}' is not an IP address or CIDR network`),
+    );
+  }
+});
+
+test('RUNNER_ENVELOPE_SECRETS off by default; Vault settings need a token and at least one transit key, named in the refusal', () => {
+  const plain = loadConfig({}, {});
+  assert.equal(plain.envelopeSecrets, false);
+  assert.equal(plain.vault, null);
+  const vault = loadConfig({}, { RUNNER_ENVELOPE_SECRETS: '1', RUNNER_VAULT_ADDR: 'https://vault.internal:8200', RUNNER_VAULT_TOKEN: 't', RUNNER_VAULT_TRANSIT_KEYS: 'a, b' });
+  assert.equal(vault.envelopeSecrets, true);
+  assert.deepEqual(vault.vault, { addr: 'https://vault.internal:8200', token: 't', namespace: undefined, mount: 'transit', keys: ['a', 'b'], timeoutMs: 5000 });
+  assert.throws(
+    () => loadConfig({}, { RUNNER_VAULT_ADDR: 'https://vault.internal:8200', RUNNER_VAULT_TRANSIT_KEYS: 'a' }),
+    (e: unknown) => e instanceof ConfigError && /RUNNER_VAULT_TOKEN: is required with RUNNER_VAULT_ADDR/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig({}, { RUNNER_VAULT_ADDR: 'https://vault.internal:8200', RUNNER_VAULT_TOKEN: 't' }),
+    (e: unknown) => e instanceof ConfigError && /RUNNER_VAULT_TRANSIT_KEYS: name at least one transit key/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig({}, { RUNNER_VAULT_ADDR: 'https://vault.internal:8200', RUNNER_VAULT_TOKEN: 't', RUNNER_VAULT_TRANSIT_KEYS: 'a/b' }),
+    (e: unknown) => e instanceof ConfigError && /RUNNER_VAULT_TRANSIT_KEYS: must be transit key names/.test(e.message),
+  );
+});

@@ -57,6 +57,44 @@ for (const backend of backends('registry')) {
       assert.deepEqual(await store.registry.getVersion(v1.id), v1);
     });
 
+    it('caller-chosen ids: created with the id; found again; an id or a name taken by something else is id_conflict', async () => {
+      const extId = 'ext-0f6c3a1e-mirror';
+      const made = await store.registry.ensureExtensionWithId({ id: extId, name: 'mirrored', publisher: 'alga' });
+      assert.ok(made.kind === 'ok');
+      assert.equal(made.extension.id, extId);
+      assert.deepEqual(await store.registry.ensureExtensionWithId({ id: extId, name: 'mirrored', publisher: 'alga' }), made);
+      assert.deepEqual(await store.registry.ensureExtensionWithId({ id: extId, name: 'renamed', publisher: 'alga' }), { kind: 'id_conflict', existing: made.extension });
+      assert.deepEqual(await store.registry.ensureExtensionWithId({ id: 'another-id', name: 'mirrored', publisher: 'alga' }), { kind: 'id_conflict', existing: made.extension });
+
+      const version = await store.registry.addVersion({ id: 'ver-1', extensionId: extId, version: '1.0.0', contentHash: hash('d'), manifest: {} });
+      assert.ok(version.kind === 'created');
+      assert.equal(version.version.id, 'ver-1');
+      assert.deepEqual(await store.registry.addVersion({ id: 'ver-1', extensionId: extId, version: '1.0.0', contentHash: hash('d'), manifest: {} }), { kind: 'exists', version: version.version });
+      assert.deepEqual(await store.registry.addVersion({ id: 'ver-1', extensionId: extId, version: '1.0.0', contentHash: hash('e'), manifest: {} }), { kind: 'conflict', existing: version.version });
+      assert.deepEqual(await store.registry.addVersion({ id: 'ver-1', extensionId: extId, version: '2.0.0', contentHash: hash('d'), manifest: {} }), {
+        kind: 'id_conflict',
+        existing: version.version,
+      });
+      assert.deepEqual(await store.registry.addVersion({ id: 'ver-2', extensionId: extId, version: '1.0.0', contentHash: hash('d'), manifest: {} }), {
+        kind: 'id_conflict',
+        existing: version.version,
+      });
+
+      const install = await store.registry.createInstall({ id: 'inst-chosen', tenantId: 'tenant-m', extensionId: extId, versionId: 'ver-1', grants: [] });
+      assert.ok(install.kind === 'created');
+      assert.equal(install.install.id, 'inst-chosen');
+      // the id taken (whatever the install is), or the tenant's install under another id
+      assert.deepEqual(await store.registry.createInstall({ id: 'inst-chosen', tenantId: 'tenant-n', extensionId: extId, versionId: 'ver-1', grants: [] }), {
+        kind: 'id_taken',
+        install: install.install,
+      });
+      assert.deepEqual(await store.registry.createInstall({ id: 'inst-other', tenantId: 'tenant-m', extensionId: extId, versionId: 'ver-1', grants: [] }), {
+        kind: 'exists',
+        install: install.install,
+      });
+      assert.equal(await store.registry.getInstall('inst-other'), null);
+    });
+
     it('createInstall fills defaults; a second install of the extension for the tenant answers exists', async () => {
       const created = await store.registry.createInstall({ tenantId: 'tenant-a', extensionId: ext.id, versionId: v1.id, grants: ['cap:storage.kv'] });
       assert.equal(created.kind, 'created');

@@ -25,6 +25,11 @@ RUNNER_DEFAULT_TIMEOUT_MS, RUNNER_MAX_TIMEOUT_MS, RUNNER_MAX_MEMORY_MB, RUNNER_M
 RUNNER_IDEMPOTENCY_TTL_MS, RUNNER_TENANT_CONCURRENCY, RUNNER_TENANT_QUEUE, RUNNER_GLOBAL_QUEUE,
 RUNNER_PENALTY_STRIKES + RUNNER_PENALTY_MS (costly faults that put an install on probation, default
 2 within 60000 ms, 0 strikes = never),
+RUNNER_TOKENLESS_NETWORKS (CIDRs whose callers may use /v1/execute without the service token; off by
+default) + RUNNER_TRUSTED_PROXIES (proxies whose X-Forwarded-For names the caller),
+RUNNER_ENVELOPE_SECRETS=1 (guests get the secrets of a request's secret_envelope) + RUNNER_VAULT_ADDR,
+RUNNER_VAULT_TOKEN, RUNNER_VAULT_TRANSIT_KEYS, RUNNER_VAULT_TRANSIT_MOUNT, RUNNER_VAULT_NAMESPACE,
+RUNNER_VAULT_TIMEOUT_MS (Vault transit, for vault-transit envelopes),
 RUNNER_UI_FRAME_ANCESTORS, RUNNER_DEV_TENANT, RUNNER_WRITE_TRACKING=0 (restore all of memory),
 RUNNER_WORKER_READS=0 (workers never read the store themselves),
 RUNNER_HOT_WAIT_MS (main-thread hot wait, default 0.5, 0 = off), RUNNER_CORES (CPU cores or quota;

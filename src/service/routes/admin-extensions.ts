@@ -12,6 +12,7 @@ import type { Runtime } from '../runtime.js';
 import { parseWith } from '../validation.js';
 import type { BundleAcceptance } from '../bundles.js';
 import { Registration, type Registered } from '../registration.js';
+import { chosenId } from '../chosen-ids.js';
 import { ADMIN_SECURITY, BINARY, describeProperties, documented, errorResponses, fromZod } from '../openapi.js';
 
 const NAME = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
@@ -39,7 +40,9 @@ const endpointsQuery = z
       return { method: upper, path, handler: 'handler' };
     });
   });
-const bareQuerySchema = z.object({
+/** Caller-chosen ids (chosen-ids.ts), for a bundle as for a bare component. */
+const idsQuerySchema = z.object({ extension_id: chosenId.optional(), version_id: chosenId.optional() });
+const bareQuerySchema = idsQuerySchema.extend({
   name: z.string().regex(NAME, 'lower-case letters, digits, dot, dash, underscore'),
   version: z.string().refine((v) => semver.valid(v) !== null, 'must be semver (1.2.3)'),
   publisher: z.string().min(1).max(200).default('local'),
@@ -73,11 +76,14 @@ const uploadSchema = {
     version: 'semver, e.g. 1.2.3',
     capabilities: 'comma-separated cap: names, e.g. cap:storage.kv,cap:log.emit',
     endpoints: 'api.endpoints as a bundle manifest would declare them: comma-separated `METHOD /path`, e.g. `GET /items,POST /items/:id`',
+    extension_id:
+      "bundles and bare components: the extension's id, chosen by the caller (e.g. Alga's registry id; pattern in src/service/chosen-ids.ts, a UUID fits); 409 id_conflict when it names another extension or this publisher and name already have another id",
+    version_id: "bundles and bare components: the version's id, chosen by the caller (e.g. Alga's version id); 409 id_conflict when it names another version or this version already has another id",
   }),
   headers: { type: 'object', properties: { 'x-alga-bundle-signature': { type: 'string', description: 'base64 of the bundle signature (bundles; src/bundle/signature.ts)' } } },
   body: { content: { 'application/wasm': { schema: BINARY }, 'application/zstd': { schema: BINARY }, 'application/octet-stream': { schema: BINARY } } },
   response: {
-    200: { description: 'this version was already registered with the same content', ...registeredIds },
+    200: { description: 'this version was already registered with the same content (and the same chosen ids)', ...registeredIds },
     201: { description: 'registered', ...registeredIds },
     ...errorResponses(
       'invalid_request',
@@ -87,6 +93,7 @@ const uploadSchema = {
       'signature_required',
       'unauthorized',
       'version_conflict',
+      'id_conflict',
       'body_too_large',
       'bundle_too_large',
       'unsupported_media_type',
@@ -166,9 +173,10 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
         capabilities: q.capabilities,
         ...(q.endpoints.length > 0 && { api: { endpoints: q.endpoints } }),
       };
-      result = await registration.component({ name: q.name, publisher: q.publisher, version: q.version, manifest, component: body });
+      result = await registration.component({ name: q.name, publisher: q.publisher, version: q.version, manifest, component: body }, { extensionId: q.extension_id, versionId: q.version_id });
     } else {
-      result = await registration.bundle(body, request.headers);
+      const q = parseWith(idsQuerySchema, request.query, 'query');
+      result = await registration.bundle(body, request.headers, { extensionId: q.extension_id, versionId: q.version_id });
     }
     return reply.code(result.created ? 201 : 200).send(result.ids);
   });

@@ -1,8 +1,10 @@
 /** Admin API for installs, their secrets and logs (README.md "HTTP API", docs/openapi.json). */
+import { isDeepStrictEqual } from 'node:util';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { egressAllowlistSchema } from '../../net/egress-allowlist.js';
-import type { ExtensionVersion, Install, InstallLimits, InstallPatch } from '../../store/index.js';
+import type { ExtensionVersion, Install, InstallLimits, InstallPatch, NewInstall } from '../../store/index.js';
+import { chosenId } from '../chosen-ids.js';
 import { ServiceError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { parseWith } from '../validation.js';
@@ -22,7 +24,7 @@ const installFields = {
   instance: z.enum(['fresh', 'reuse']).optional(),
   enabled: z.boolean().optional(),
 };
-const createInstallSchema = z.strictObject({ tenant_id: z.string().min(1).max(200), extension_id: z.string().min(1), ...installFields });
+const createInstallSchema = z.strictObject({ install_id: chosenId.optional(), tenant_id: z.string().min(1).max(200), extension_id: z.string().min(1), ...installFields });
 const patchInstallSchema = z.strictObject(installFields);
 const secretsSchema = z.strictObject({ values: z.record(z.string().min(1).max(200), z.string().max(64 * 1024)), expires_at: z.iso.datetime({ offset: true }).optional() });
 const logsQuerySchema = z.object({
@@ -77,9 +79,16 @@ const schemas = {
   create: admin('Install an extension version for a tenant (warmed before it is saved)', {
     body: fromZod(createInstallSchema),
     response: {
+      200: {
+        description: 'with a chosen install_id: this install already exists as the request asks (the same request again)',
+        type: 'object',
+        required: ['install_id'],
+        properties: { install_id: { type: 'string' } },
+      },
       201: { type: 'object', required: ['install_id'], properties: { install_id: { type: 'string' } } },
       ...errorResponses(
         ...common,
+        'id_conflict',
         'invalid_request',
         'unknown_capability',
         'install_not_runnable',
@@ -134,6 +143,27 @@ const schemas = {
     },
   }),
 };
+
+/**
+ * Whether an install is what a creation asks for, field by field (stored values compared as
+ * stored, i.e. after a JSON round trip): how the same creation sent again is told from a conflict.
+ */
+function installMatches(install: Install, wanted: NewInstall): boolean {
+  const norm = (v: unknown) => JSON.parse(JSON.stringify(v ?? null)) as unknown;
+  const pairs: [unknown, unknown][] = [
+    [install.tenantId, wanted.tenantId],
+    [install.extensionId, wanted.extensionId],
+    [install.versionId, wanted.versionId],
+    [[...install.grants].sort(), [...wanted.grants].sort()],
+    [install.config, wanted.config ?? {}],
+    [install.egressAllow, wanted.egressAllow ?? []],
+    [install.uiProxy, wanted.uiProxy ?? null],
+    [install.limits, wanted.limits ?? {}],
+    [install.instanceMode, wanted.instanceMode ?? 'fresh'],
+    [install.enabled, wanted.enabled ?? true],
+  ];
+  return pairs.every(([a, b]) => isDeepStrictEqual(norm(a), norm(b)));
+}
 
 export function installJson(install: Install): Record<string, unknown> {
   return {
@@ -222,13 +252,26 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     const version = await versionOf(extension.id, body.version_id);
     const manifestCaps = Array.isArray(version.manifest.capabilities) ? (version.manifest.capabilities as string[]) : [];
     const patch = toPatch(body);
+    const wanted: NewInstall = { ...patch, id: body.install_id, tenantId: body.tenant_id, extensionId: extension.id, versionId: version.id, grants: body.grants ?? manifestCaps };
     const installExists = (id: string) => new ServiceError('install_exists', `install ${id}`, { install_id: id });
+    // a chosen id already taken: the same creation again is answered as before, anything else is a conflict
+    const sameAgain = (taken: Install) => {
+      if (!installMatches(taken, wanted)) {
+        throw new ServiceError('id_conflict', `install id ${taken.id} is the install of ${taken.extensionId} for tenant ${taken.tenantId}, with other settings than this request's`, {
+          install_id: taken.id,
+        });
+      }
+      return reply.code(200).send({ install_id: taken.id });
+    };
+    const taken = body.install_id === undefined ? null : await registry.getInstall(body.install_id);
+    if (taken) return sameAgain(taken);
     // a duplicate is told so at once, not warmed first (or refused for its limits); createInstall
     // still settles a race between two creations
     const existing = await registry.findInstall(body.tenant_id, extension.id);
     if (existing) throw installExists(existing.id);
     if (body.enabled !== false) await warmBeforeSaving(request.log, body.tenant_id, version, patch.limits ?? {});
-    const created = await registry.createInstall({ ...patch, tenantId: body.tenant_id, extensionId: extension.id, versionId: version.id, grants: body.grants ?? manifestCaps });
+    const created = await registry.createInstall(wanted);
+    if (created.kind === 'id_taken') return sameAgain(created.install);
     if (created.kind === 'exists') throw installExists(created.install.id);
     runtime.invalidateInstalls();
     return reply.code(201).send({ install_id: created.install.id });

@@ -4,7 +4,8 @@
  * tried), the answer is transport 200 with the guest's status, or status 500/504 and a fault code.
  */
 import type { FastifyInstance } from 'fastify';
-import { requireServiceToken } from '../auth.js';
+import { requireExecuteCaller } from '../auth.js';
+import type { IpNetwork } from '../../net/ip-networks.js';
 import { executeEnvelopeSchema } from '../envelope.js';
 import { ServiceError } from '../errors.js';
 import type { Executor } from '../executor.js';
@@ -13,6 +14,8 @@ import { documented, errorResponses, fromZod, SERVICE_SECURITY } from '../openap
 
 const schema = {
   summary: 'Run one request through an installed extension (the gateway contract)',
+  description:
+    'Needs the service token, except from the networks the operator lists in RUNNER_TOKENLESS_NETWORKS (then a call with no token at all is accepted; docs/security.md). `secret_envelope` is opened only with RUNNER_ENVELOPE_SECRETS=1 (docs/alga.md); otherwise it is ignored.',
   tags: ['execute'],
   security: SERVICE_SECURITY,
   headers: {
@@ -52,6 +55,8 @@ const schema = {
       'install_disabled',
       'install_not_found',
       'content_hash_mismatch',
+      'secret_envelope_invalid',
+      'secret_decrypt_failed',
       'body_too_large',
       'unsupported_media_type',
       'idempotency_key_reused',
@@ -64,9 +69,10 @@ const schema = {
   },
 };
 
-export function executeRoutes(app: FastifyInstance, deps: { executor: Executor; serviceToken: string }): void {
+export function executeRoutes(app: FastifyInstance, deps: { executor: Executor; serviceToken: string; tokenlessNetworks: readonly IpNetwork[] }): void {
   app.post('/v1/execute', documented(schema), async (request, reply) => {
-    requireServiceToken(request, deps.serviceToken);
+    const caller = requireExecuteCaller(request, deps.serviceToken, deps.tokenlessNetworks);
+    if (caller.via === 'network') request.log.debug({ network: caller.network, remote: request.ip }, 'tokenless execute call from a listed network');
     const envelope = parseWith(executeEnvelopeSchema, request.body, 'body');
     const headerTenant = request.headers['x-alga-tenant'];
     if (typeof headerTenant !== 'string' || headerTenant !== envelope.context.tenant_id) {
