@@ -74,6 +74,8 @@ export class Executor {
     const known = new Set(this.runtime.registry.names());
     const unknown = (envelope.providers ?? []).filter((p) => !known.has(p as `cap:${string}`));
     if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
+    // a replica that has not prepared this version fetches it from the component store first
+    await this.runtime.ensurePrepared(resolved.version);
 
     if (!idempotencyKey) return this.run(envelope, resolved, body);
     // scoped by the extension the registry resolved, so a caller naming it by id or by name hits the same key

@@ -1,13 +1,16 @@
 /**
  * Registering an extension version: a bare component or a bundle. The component
  * is prepared (validated + transpiled) before anything is registered, so an invalid one leaves no
- * trace; versions are immutable. Used by the admin upload route and by the demo setup.
+ * trace; the uploaded bytes are in the component store (component-store.ts) before the version row
+ * is added, so a version every replica can see is one every replica can fetch; versions are
+ * immutable. Used by the admin upload route and by the demo setup.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { readBundle, formatManifestProblems, type BundleError } from '../bundle/index.js';
+import { BUNDLE_FILE, COMPONENT_FILE, contentHashOf, readBundle, formatManifestProblems, type BundleError } from '../bundle/index.js';
 import { ServiceError } from './errors.js';
 import type { Runtime } from './runtime.js';
 import type { BundleAcceptance } from './bundles.js';
+import { REGISTRY_TENANT, uploadRefusal } from './component-store.js';
 
 export interface RegisteredVersion {
   extension_id: string;
@@ -27,10 +30,8 @@ export interface ComponentVersion {
   version: string;
   manifest: Record<string, unknown>;
   component: Uint8Array;
-  /** the version's content hash when it is not the component's (a bundle's hash) */
-  contentHash?: string;
-  /** keeps what the version needs besides its row (a bundle's bytes), once it is known to be new or the same */
-  keep?: (extensionId: string) => Promise<void>;
+  /** a bundle's bytes, when the version is a bundle: its content hash is theirs, and they are what the store keeps */
+  bundle?: Uint8Array;
 }
 
 /** A bundle the reader refused: 413 for a size cap, else 400; `bundle_error` is the bundle code. */
@@ -49,13 +50,17 @@ export class Registration {
     const { registry } = this.runtime.store;
     const prepared = await this.runtime.engine.prepare(input.component);
     if (prepared.kind === 'err') throw new ServiceError('invalid_component', prepared.problem.message, { problem: prepared.problem.code });
-    const contentHash = input.contentHash ?? prepared.artifact.contentHash;
+    const stored = input.bundle ? { bytes: input.bundle, file: BUNDLE_FILE } : { bytes: input.component, file: COMPONENT_FILE };
+    const contentHash = input.bundle ? contentHashOf(input.bundle) : prepared.artifact.contentHash;
     const extension = await registry.ensureExtension({ name: input.name, publisher: input.publisher });
     const conflict = (existing: { contentHash: string }) => new ServiceError('version_conflict', `${input.name}@${input.version} is ${existing.contentHash}`);
     // versions are immutable: refuse different bytes before keeping anything of them
     const existing = await registry.findVersion(extension.id, input.version);
     if (existing && existing.contentHash !== contentHash) throw conflict(existing);
-    await input.keep?.(extension.id);
+    // the bytes first: a row whose bytes no replica can fetch would be a version that runs only here
+    const { store } = this.runtime.components;
+    const put = await store.putBundle(REGISTRY_TENANT, extension.id, stored.bytes, stored.file);
+    if (put.kind === 'err') throw uploadRefusal(store.kind, put.error);
     const added = await registry.addVersion({ extensionId: extension.id, version: input.version, contentHash, manifest: { ...input.manifest, component_hash: prepared.artifact.contentHash } });
     if (added.kind === 'conflict') throw conflict(added.existing);
     return { created: added.kind === 'created', ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
@@ -74,8 +79,7 @@ export class Registration {
       version: m.version,
       manifest: m as unknown as Record<string, unknown>,
       component: bundle.mainWasm,
-      contentHash: bundle.contentHash,
-      keep: (extensionId) => this.bundles.keep(extensionId, bytes),
+      bundle: bytes,
     });
   }
 }

@@ -100,6 +100,13 @@ export interface IdempotencyTable {
   fingerprint: string | null;
 }
 
+export interface ComponentBlobsTable {
+  content_hash: string;
+  bytes: Buffer;
+  size: number;
+  created_at: number;
+}
+
 export interface Database {
   extensions: ExtensionsTable;
   extension_versions: ExtensionVersionsTable;
@@ -111,4 +118,5 @@ export interface Database {
   log_records: LogRecordsTable;
   log_usage: LogUsageTable;
   idempotency: IdempotencyTable;
+  component_blobs: ComponentBlobsTable;
 }
