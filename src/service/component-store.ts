@@ -41,7 +41,9 @@ export function createComponentStore(config: ServiceConfig, store: Store): Bundl
         clientConfig: { region: c.region, ...(c.endpoint ? { endpoint: c.endpoint, forcePathStyle: true } : {}) },
       });
     case 'http':
-      return new HttpBundleStore({ baseUrl: c.baseUrl, timeoutMs: config.componentFetchTimeoutMs });
+      // a waiting request gives up at the fetch timeout (component-source.ts); the download itself
+      // may take longer and still serve the requests after it, but a server that hangs is let go
+      return new HttpBundleStore({ baseUrl: c.baseUrl, timeoutMs: 2 * config.componentFetchTimeoutMs });
   }
 }
 
