@@ -6,7 +6,8 @@
  * replica fetched and prepared each component exactly once (its log and its metric say so). The
  * bundle's UI is served by 1 and 2; a replica added later warms both at start without a failure.
  * Once with no store setting at all (the database is the store), once with every replica on S3
- * (s3rver started here) — and readiness follows the S3 store going away and coming back.
+ * (s3rver started here) — and readiness follows the S3 store going away and coming back, while a
+ * replica started without it reports its failed warm-ups at warn and serves once it is back.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -157,8 +158,25 @@ test('three replicas on S3 (s3rver): the same, and /readyz follows the store goi
       assert.equal(status, 503, `replica ${r.index} is not ready without its store`);
       assert.deepEqual([body.store, body.component_store.kind, body.component_store.reachable], [true, 's3', false]);
     }
+    // a replica that starts meanwhile cannot warm what it has not prepared: said at warn, with the reason, and counted
+    const blind = await cluster.add();
+    const summary = JSON.parse((await blind.process.line(/"msg":"installed versions warmed at start/)).input) as { level: number; warmed: number; failed: number };
+    assert.deepEqual([summary.level, summary.warmed, summary.failed], [40, 0, 2]);
+    const failures = blind.process.lines.filter((l) => l.includes('warming an installed version at start failed')).map((l) => JSON.parse(l) as { level: number; reason: string });
+    assert.deepEqual(
+      failures.map((f) => [f.level, f.reason]),
+      [
+        [40, 'component_unavailable'],
+        [40, 'component_unavailable'],
+      ],
+    );
+    assert.equal(metricValue(await metricsText(blind), 'alga_runner_warm_failures_total', { reason: 'component_unavailable' }), 2);
+
     s3 = await startS3(s3.port);
     for (const r of cluster.replicas) assert.equal((await readiness(r)).status, 200, `replica ${r.index} is ready again`);
+    // the store back: the replica that could not warm serves on first need
+    const late = await execute<Answer>(blind, '/hello', { extension: u.bundle.extension_id });
+    assert.deepEqual([late.status, late.json.status], [200, 200]);
     await lateReplicaWarms(cluster, u);
   } finally {
     await cluster?.close();
