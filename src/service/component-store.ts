@@ -26,6 +26,12 @@ export const STORE_PROBE_TIMEOUT_MS = 2_000;
 export const COMPONENT_RETRY_AFTER_S = 5;
 
 export function createComponentStore(config: ServiceConfig, store: Store): BundleStore {
+  const shared = sharedStore(config, store);
+  // bundles uploaded before there was a shared store are in this process's `<dataDir>/bundles`
+  return shared.kind === 'local' ? shared : new WithLegacyBundles(shared, new LocalBundleStore(join(config.dataDir, 'bundles')));
+}
+
+function sharedStore(config: ServiceConfig, store: Store): BundleStore {
   const c = config.componentStore;
   switch (c.kind) {
     case 'postgres':
@@ -44,6 +50,40 @@ export function createComponentStore(config: ServiceConfig, store: Store): Bundl
       // a waiting request gives up at the fetch timeout (component-source.ts); the download itself
       // may take longer and still serve the requests after it, but a server that hangs is let go
       return new HttpBundleStore({ baseUrl: c.baseUrl, timeoutMs: 2 * config.componentFetchTimeoutMs });
+  }
+}
+
+/**
+ * The shared store, with a fallback for what a runner kept before it had one: a bundle the shared
+ * store does not have but this process's old local directory does is served from there and copied
+ * into the shared store (so other replicas find it too). Everything else is the shared store's.
+ */
+export class WithLegacyBundles implements BundleStore {
+  constructor(
+    private readonly shared: BundleStore,
+    private readonly legacy: BundleStore,
+  ) {}
+
+  get kind(): string {
+    return this.shared.kind;
+  }
+
+  async getBundle(tenant: string, extension: string, contentHash: string, file?: StoredFile): ReturnType<BundleStore['getBundle']> {
+    const found = await this.shared.getBundle(tenant, extension, contentHash, file);
+    if (found.kind === 'ok' || found.error.code !== 'BUNDLE_NOT_FOUND' || (file ?? BUNDLE_FILE) !== BUNDLE_FILE) return found;
+    const old = await this.legacy.getBundle(tenant, extension, contentHash, file);
+    if (old.kind === 'err') return found;
+    // best effort: a store that cannot take it now is asked again on the next miss
+    await this.shared.putBundle(tenant, extension, old.value, file);
+    return old;
+  }
+
+  putBundle(...args: Parameters<BundleStore['putBundle']>): ReturnType<BundleStore['putBundle']> {
+    return this.shared.putBundle(...args);
+  }
+
+  probe(timeoutMs: number): ReturnType<BundleStore['probe']> {
+    return this.shared.probe(timeoutMs);
   }
 }
 

@@ -10,8 +10,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { packBundle } from '../../src/bundle/index.js';
+import { manifest } from '../bundle/fixtures.js';
 import { TEST_DATABASE_URL, postgresSkipReason } from '../support/postgres.js';
-import { admin, createInstall, execute, exampleBytes, metricsText, metricValue, startTestService, uploadExample, type ErrorBody, type TestService, type Answer } from './harness.js';
+import { admin, createInstall, type Registered, execute, exampleBytes, metricsText, metricValue, startTestService, uploadExample, type ErrorBody, type TestService, type Answer } from './harness.js';
 
 const skip = await postgresSkipReason();
 
@@ -142,5 +146,35 @@ describe('component store: a runner that did not upload fetches the version', { 
     );
     assert.equal(objectGets.length, gets + 1, 'one GET of the object for the held fetch and every request after it');
     assert.equal(metricValue(await metricsText(b), 'alga_runner_component_fetches_total', { outcome: 'prepared' }), 1);
+  });
+
+  it('a bundle kept only in the old local directory (from before the shared store) is served from there and copied into the store', async () => {
+    const packed = await packBundle({
+      manifestJson: JSON.stringify(manifest({ name: 'legacy-ui', version: '1.0.0' })),
+      mainWasm: exampleBytes('wat-counter'),
+      uiFiles: new Map([['ui/index.html', Buffer.from('<p>kept before</p>')]]),
+    });
+    assert.equal(packed.kind, 'ok');
+    if (packed.kind !== 'ok') return;
+    const up = await admin<Registered>(a, 'POST', '/admin/v1/extensions', new Uint8Array(packed.value.bytes), { 'content-type': 'application/zstd' });
+    assert.equal(up.status, 201, JSON.stringify(up.json));
+    await createInstall(a, { tenant_id: 'tenant-legacy', extension_id: up.json.extension_id });
+    // as a runner before the shared store left it: the bundle in <dataDir>/bundles, nothing in the table
+    await db.query('delete from component_blobs where content_hash = $1', [up.json.content_hash]);
+    const legacy = join(a.dataDir, 'bundles', 'tenants', 'registry', 'extensions', up.json.extension_id, 'sha256', up.json.content_hash.slice(7), 'bundle.tar.zst');
+    await mkdir(dirname(legacy), { recursive: true });
+    await writeFile(legacy, packed.value.bytes);
+
+    const page = `/ext-ui/${up.json.extension_id}/${up.json.content_hash}/index.html`;
+    const onB = await fetch(`${b.url}${page}`);
+    assert.equal(onB.status, 500, 'B cannot have it yet');
+    assert.equal(((await onB.json()) as ErrorBody).error.code, 'component_missing');
+    const onA = await fetch(`${a.url}${page}`);
+    assert.equal(onA.status, 200);
+    assert.equal(await onA.text(), '<p>kept before</p>');
+    assert.equal((await db.query('select 1 from component_blobs where content_hash = $1', [up.json.content_hash])).rows.length, 1, 'copied into the shared store');
+    const again = await fetch(`${b.url}${page}`);
+    assert.equal(again.status, 200, 'and B serves it from there');
+    assert.equal(await again.text(), '<p>kept before</p>');
   });
 });
