@@ -74,6 +74,15 @@ describe('component store: a runner that did not upload fetches the version', { 
     assert.equal(rows.rows[0]!.size, exampleBytes('wat-counter').byteLength);
   });
 
+  it('an install created through B is warmed there: B fetches the component, prepares it, and the install is saved warm', async () => {
+    const other = await uploadExample(a, 'wat-leak-global', { name: 'leak-global' });
+    const r = await admin<{ install_id: string }>(b, 'POST', '/admin/v1/installs', { tenant_id: 'tenant-b', extension_id: other.extension_id });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    const fetched = await b.logLine((l) => l.msg === 'component fetched from the component store and prepared');
+    assert.equal(fetched.version, other.version_id);
+    await b.logLine((l) => l.msg === 'install warmed' && l.version === other.version_id);
+  });
+
   it('an HTTP store refuses uploads: component_store_read_only, nothing registered', async () => {
     const r = await admin<ErrorBody>(b, 'POST', '/admin/v1/extensions?name=other&version=1.0.0', new Uint8Array(exampleBytes('wat-exit')));
     assert.equal(r.status, 409);
@@ -137,7 +146,7 @@ describe('component store: a runner that did not upload fetches the version', { 
     assert.equal(r.json.error.reason, 'timeout');
     mode = 'serve';
     release!();
-    await b.logLine((l) => l.msg === 'component fetched from the component store and prepared');
+    await b.logLine((l) => l.msg === 'component fetched from the component store and prepared' && l.extension === extension);
     // many at once now: all served from what the held fetch prepared, no second fetch
     const answers = await Promise.all(Array.from({ length: 6 }, () => run()));
     assert.deepEqual(
@@ -145,7 +154,7 @@ describe('component store: a runner that did not upload fetches the version', { 
       answers.map(() => [200, 200]),
     );
     assert.equal(objectGets.length, gets + 1, 'one GET of the object for the held fetch and every request after it');
-    assert.equal(metricValue(await metricsText(b), 'alga_runner_component_fetches_total', { outcome: 'prepared' }), 1);
+    assert.equal(metricValue(await metricsText(b), 'alga_runner_component_fetches_total', { outcome: 'prepared' }), 2, 'leak-global at its install, counter now');
   });
 
   it('a bundle kept only in the old local directory (from before the shared store) is served from there and copied into the store', async () => {
