@@ -35,7 +35,7 @@ function sharedStore(config: ServiceConfig, store: Store): BundleStore {
   const c = config.componentStore;
   switch (c.kind) {
     case 'postgres':
-      return new TableBundleStore({ read: (hash) => store.blobs.read(hash), write: (hash, bytes) => store.blobs.write(hash, bytes), ping: () => store.blobs.ping() }, 'postgres');
+      return new TableBundleStore({ read: (hash) => store.blobs.read(hash), write: (hash, file, bytes) => store.blobs.write(hash, file, bytes), ping: () => store.blobs.ping() }, 'postgres');
     case 'local':
       return new LocalBundleStore(join(config.dataDir, 'bundles'));
     case 's3':

@@ -6,10 +6,16 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './database.js';
 
+export interface StoredBlob {
+  /** what the bytes are (a bundle or a bare component: the key layout's file name) */
+  file: string;
+  bytes: Uint8Array;
+}
+
 export interface BlobStore {
-  read(contentHash: string): Promise<Uint8Array | null>;
+  read(contentHash: string): Promise<StoredBlob | null>;
   /** a second write of the same hash changes nothing (the bytes are the hash's, whoever wrote them) */
-  write(contentHash: string, bytes: Uint8Array): Promise<void>;
+  write(contentHash: string, file: string, bytes: Uint8Array): Promise<void>;
   /** proves the table answers (readiness) */
   ping(): Promise<void>;
 }
@@ -17,13 +23,13 @@ export interface BlobStore {
 export function createBlobStore(db: Kysely<Database>, now: () => number): BlobStore {
   return {
     async read(contentHash) {
-      const row = await db.selectFrom('component_blobs').select('bytes').where('content_hash', '=', contentHash).executeTakeFirst();
-      return row ? new Uint8Array(row.bytes.buffer, row.bytes.byteOffset, row.bytes.byteLength) : null;
+      const row = await db.selectFrom('component_blobs').select(['file', 'bytes']).where('content_hash', '=', contentHash).executeTakeFirst();
+      return row ? { file: row.file, bytes: new Uint8Array(row.bytes.buffer, row.bytes.byteOffset, row.bytes.byteLength) } : null;
     },
-    async write(contentHash, bytes) {
+    async write(contentHash, file, bytes) {
       await db
         .insertInto('component_blobs')
-        .values({ content_hash: contentHash, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, created_at: now() })
+        .values({ content_hash: contentHash, file, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, created_at: now() })
         .onConflict((oc) => oc.column('content_hash').doNothing())
         .execute();
     },

@@ -102,6 +102,7 @@ export interface IdempotencyTable {
 
 export interface ComponentBlobsTable {
   content_hash: string;
+  file: string;
   bytes: Buffer;
   size: number;
   created_at: number;

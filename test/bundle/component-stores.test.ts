@@ -51,6 +51,8 @@ async function writableContract(store: BundleStore, tamper: (key: string, hash: 
   }
   assert.equal(codeOf(await store.getBundle('registry', 'ext-1', MISSING, COMPONENT_FILE)), 'BUNDLE_NOT_FOUND');
   assert.equal(codeOf(await store.getBundle('registry', 'ext-1', MISSING)), 'BUNDLE_NOT_FOUND');
+  assert.equal(codeOf(await store.getBundle('registry', 'ext-1', contentHashOf(component))), 'BUNDLE_NOT_FOUND', 'a component is not a bundle');
+  assert.equal(codeOf(await store.getBundle('registry', 'ext-1', contentHashOf(bundle), COMPONENT_FILE)), 'BUNDLE_NOT_FOUND', 'nor a bundle a component');
   assert.equal(codeOf(await store.getBundle('../x', 'ext-1', contentHashOf(component), COMPONENT_FILE)), 'BUNDLE_INVALID_KEY');
 
   const hash = contentHashOf(component);
@@ -90,7 +92,7 @@ describe('component store backends', () => {
       store = await openStore({ databaseUrl: TEST_DATABASE_URL, schema, dataDir });
       await rm(dataDir, { recursive: true, force: true });
       const opened = store;
-      const table = new TableBundleStore({ read: (h) => opened.blobs.read(h), write: (h, b) => opened.blobs.write(h, b), ping: () => opened.blobs.ping() });
+      const table = new TableBundleStore({ read: (h) => opened.blobs.read(h), write: (h, f, b) => opened.blobs.write(h, f, b), ping: () => opened.blobs.ping() });
       await writableContract(table, async (_key, hash, bytes) => {
         await opened.db.updateTable('component_blobs').set({ bytes }).where('content_hash', '=', hash).execute();
       });
@@ -103,7 +105,7 @@ describe('component store backends', () => {
       const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectionTimeoutMillis: 500 }) }) });
       try {
         const blobs = createBlobStore(db, Date.now);
-        const table = new TableBundleStore({ read: (h) => blobs.read(h), write: (h, b) => blobs.write(h, b), ping: () => blobs.ping() });
+        const table = new TableBundleStore({ read: (h) => blobs.read(h), write: (h, f, b) => blobs.write(h, f, b), ping: () => blobs.ping() });
         assert.equal(codeOf(await table.getBundle('registry', 'ext-1', MISSING, COMPONENT_FILE)), 'BUNDLE_STORE_UNAVAILABLE');
         assert.equal(codeOf(await table.putBundle('registry', 'ext-1', Buffer.from('x'), COMPONENT_FILE)), 'BUNDLE_STORE_UNAVAILABLE');
         const probe = await table.probe(PROBE_MS);

@@ -11,6 +11,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('component_blobs')
     .addColumn('content_hash', 'text', (c) => c.primaryKey())
+    // what the bytes are: `bundle.tar.zst` or `component.wasm` (src/bundle/stores/key-layout.ts)
+    .addColumn('file', 'text', (c) => c.notNull())
     .addColumn('bytes', t.bytes, (c) => c.notNull())
     .addColumn('size', 'integer', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
