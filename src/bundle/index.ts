@@ -25,8 +25,9 @@ export {
   type SigningKeyPair,
 } from './signature.js';
 export { TRUST_FORMAT, loadTrustBundle, parseTrustBundle, trustEntryFor, type TrustBundle, type TrustEntry, type TrustFile, type TrustParse, type TrustedKey } from './trust.js';
-export { bundleKey } from './stores/key-layout.js';
-export { verifyFetched, type BundleStore, type StoredBundle } from './stores/bundle-store.js';
+export { BUNDLE_FILE, COMPONENT_FILE, bundleKey, type StoredFile } from './stores/key-layout.js';
+export { probeWithin, verifyFetched, type BundleStore, type StoreProbe, type StoredBundle } from './stores/bundle-store.js';
+export { TableBundleStore, type BlobTable } from './stores/table-store.js';
 export { LocalBundleStore } from './stores/local-store.js';
 export { HttpBundleStore, type HttpBundleStoreOptions } from './stores/http-store.js';
 export { S3BundleStore, type S3BundleStoreOptions } from './stores/s3-store.js';

@@ -78,6 +78,8 @@ export interface EngineEvents {
 export interface EngineApi {
   /** Install-time pipeline: validate, transpile and cache; refuse imports no capability serves. */
   prepare(bytes: Uint8Array): Promise<EnginePrepareResult>;
+  /** Whether the component is prepared on this machine (by this or an earlier process): if not, an execution of it is refused `not_prepared`. */
+  isPrepared(contentHash: string): Promise<boolean>;
   /** Runs one execution to its response or fault. */
   execute(input: ExecuteInput): Promise<ExecuteOutcome>;
   /** Gets a component ready to serve (compiled, loaded, instantiated) without running it. */

@@ -95,6 +95,10 @@ export class Engine implements EngineApi {
     return result;
   }
 
+  async isPrepared(contentHash: string): Promise<boolean> {
+    return (await this.artifact(contentHash)) !== null;
+  }
+
   async execute(input: ExecuteInput): Promise<ExecuteOutcome> {
     const started = performance.now();
     const limits = limitsWithDefaults(input.limits);

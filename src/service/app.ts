@@ -90,6 +90,7 @@ export function buildApp(options: AppOptions): App {
   });
   const executor = new Executor(runtime, logger);
   // the message and SQLSTATE only: pg hangs the whole client (connection parameters and all) on the error
+  runtime.components.log = logger;
   runtime.onStoreConnectionError = (error) => logger.warn({ code: (error as { code?: unknown }).code, cause: error.message }, 'a database connection broke; the pool opens new ones as needed');
   const lingering = new Lingering();
   let draining = false;

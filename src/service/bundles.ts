@@ -1,11 +1,12 @@
 /**
  * What the service does with bundles: verify an uploaded bundle's signature when the operator
- * requires signatures (never accepting one unverified, and refusing bare components then), keep its bytes in the local bundle store,
- * and extract stored bundles on demand (bounded LRU disk cache) so their UI can be served.
+ * requires signatures (never accepting one unverified, and refusing bare components then), and
+ * extract bundles from the component store on demand (bounded LRU disk cache) so their UI can be
+ * served on any replica. Registration (registration.ts) puts the bytes in the store.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
-import { ExtractedBundleCache, LocalBundleStore, loadTrustBundle, parseSignature, verifyBundleSignature, type BundleContents, type TrustBundle } from '../bundle/index.js';
+import { ExtractedBundleCache, loadTrustBundle, parseSignature, verifyBundleSignature, type BundleContents, type BundleStore, type TrustBundle } from '../bundle/index.js';
 import { SIGNATURE_HEADER } from '../bundle/signature.js';
 import { ServiceError } from './errors.js';
 import type { ServiceConfig } from './config.js';
@@ -16,13 +17,6 @@ import type { ServiceConfig } from './config.js';
  */
 export const EXTRACTED_CACHE_MAX_BYTES = 512 * 2 ** 20;
 
-/**
- * The tenant segment of Alga's key layout for bundles uploaded to this runner: extensions here are
- * the runner's registry's, not a tenant's. The extension segment is the registry id (a UUID), so
- * any publisher or name (spaces and all) maps to a usable key.
- */
-export const LOCAL_STORE_TENANT = 'registry';
-
 export interface BundleAcceptance {
   /** Throws `signature_required` unless the bundle may be accepted under the signature policy. */
   verify(bundle: BundleContents, headers: IncomingHttpHeaders): void;
@@ -32,21 +26,19 @@ export interface BundleAcceptance {
    * endpoints all come from the query) — only a signed bundle can be accepted then.
    */
   verifyBareComponent(): void;
-  /** Keeps a bundle's bytes in the local store, under the registry id of its extension. */
-  keep(extensionId: string, bytes: Uint8Array): Promise<void>;
-  readonly store: LocalBundleStore;
+  /** the component store (component-store.ts), where every replica finds an uploaded bundle */
+  readonly store: BundleStore;
   /** Stored bundles extracted on demand, `<dataDir>/extracted/sha256-<hex>/`. */
   readonly extracted: ExtractedBundleCache;
 }
 
-export async function createBundleAcceptance(config: ServiceConfig): Promise<BundleAcceptance> {
+export async function createBundleAcceptance(config: ServiceConfig, store: BundleStore): Promise<BundleAcceptance> {
   let trust: TrustBundle | null = null;
   if (config.requireSignatures) {
     const loaded = await loadTrustBundle(config.trustFile!);
     if (loaded.kind === 'err') throw new Error(`RUNNER_TRUST_FILE ${config.trustFile}: ${loaded.problems.join('; ')}`);
     trust = loaded.trust;
   }
-  const store = new LocalBundleStore(join(config.dataDir, 'bundles'));
   const extracted = await ExtractedBundleCache.open({ dir: join(config.dataDir, 'extracted'), maxBytes: EXTRACTED_CACHE_MAX_BYTES });
   return {
     store,
@@ -72,10 +64,6 @@ export async function createBundleAcceptance(config: ServiceConfig): Promise<Bun
       throw new ServiceError('signature_required', 'RUNNER_REQUIRE_SIGNATURES=1 and a bare component cannot carry a signature: upload it as a signed bundle (alga-runner pack, sign, publish)', {
         reason: 'bare-component',
       });
-    },
-    async keep(extensionId, bytes) {
-      const stored = await store.putBundle(LOCAL_STORE_TENANT, extensionId, bytes);
-      if (stored.kind === 'err') throw new Error(`storing a bundle of extension ${extensionId} failed: ${stored.error.message}`);
     },
   };
 }

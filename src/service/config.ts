@@ -33,6 +33,57 @@ const networkList = z
     ctx.addIssue({ code: 'custom', message: parsed.message });
     return z.NEVER;
   });
+const httpUrl = (message: string) => z.url({ protocol: /^https?$/, message });
+
+/**
+ * RUNNER_COMPONENT_STORE and the settings of the chosen kind. Unset: `postgres` when DATABASE_URL
+ * is set (replicas share the database, so they share the store with nothing else to run), else
+ * `local` (`<dataDir>/bundles`, one process).
+ */
+const componentStoreSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('postgres') }),
+    z.strictObject({ kind: z.literal('local') }),
+    z.strictObject({
+      kind: z.literal('s3'),
+      bucket: z.string({ message: 'is required with RUNNER_COMPONENT_STORE=s3' }).min(1, 'is required with RUNNER_COMPONENT_STORE=s3'),
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]*$/, 'must be a plain key prefix (letters, digits, . _ - /)')
+        .optional(),
+      region: z.string().min(1),
+      endpoint: httpUrl('must be an http(s) URL (an S3-compatible server; omit it for AWS)').optional(),
+    }),
+    z.strictObject({ kind: z.literal('http'), baseUrl: httpUrl('is required with RUNNER_COMPONENT_STORE=http and must be an http(s) URL') }),
+  ],
+  { error: 'must be postgres, s3, http or local' },
+);
+
+export type ComponentStoreConfig = z.infer<typeof componentStoreSchema>;
+
+/** Settings of each store kind, by environment variable: one set for another kind is a mistake worth saying. */
+const COMPONENT_STORE_SETTINGS = {
+  RUNNER_COMPONENT_STORE_BUCKET: ['s3', 'bucket'],
+  RUNNER_COMPONENT_STORE_PREFIX: ['s3', 'prefix'],
+  RUNNER_COMPONENT_STORE_REGION: ['s3', 'region'],
+  RUNNER_COMPONENT_STORE_ENDPOINT: ['s3', 'endpoint'],
+  RUNNER_COMPONENT_STORE_URL: ['http', 'baseUrl'],
+} as const;
+
+function componentStoreInput(env: NodeJS.ProcessEnv, databaseUrl: string | undefined): { raw: Record<string, unknown>; misplaced: string[] } {
+  const kind = (env.RUNNER_COMPONENT_STORE || (databaseUrl ? 'postgres' : 'local')).toLowerCase();
+  const raw: Record<string, unknown> = { kind };
+  const misplaced: string[] = [];
+  for (const [name, [forKind, field]] of Object.entries(COMPONENT_STORE_SETTINGS)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (forKind === kind) raw[field] = value;
+    else misplaced.push(`  - ${name}: only used with RUNNER_COMPONENT_STORE=${forKind} (the store is ${kind})`);
+  }
+  if (kind === 's3') raw.region ??= env.AWS_REGION || 'us-east-1';
+  return { raw, misplaced };
+}
 
 const configSchema = z
   .object({
@@ -104,10 +155,15 @@ const configSchema = z
     uiFrameAncestors: z.string().min(1),
     /** extension id or name served by the dev gateway's default tenant */
     devTenant: z.string().min(1),
+    /** where uploads keep their bytes for every replica (src/service/component-store.ts) */
+    componentStore: componentStoreSchema,
+    /** longest a request (or warm-up) waits for a version's component to be fetched from the store and prepared */
+    componentFetchTimeoutMs: positiveInt.max(3_600_000),
   })
   .refine((c) => c.defaultTimeoutMs <= c.maxTimeoutMs, { message: 'the default timeout exceeds the maximum', path: ['defaultTimeoutMs'] })
   .refine((c) => !c.databaseSchema || c.databaseUrl, { message: 'RUNNER_DATABASE_SCHEMA needs a PostgreSQL database URL', path: ['databaseSchema'] })
-  .refine((c) => !c.requireSignatures || c.trustFile, { message: 'RUNNER_REQUIRE_SIGNATURES=1 needs RUNNER_TRUST_FILE', path: ['trustFile'] });
+  .refine((c) => !c.requireSignatures || c.trustFile, { message: 'RUNNER_REQUIRE_SIGNATURES=1 needs RUNNER_TRUST_FILE', path: ['trustFile'] })
+  .refine((c) => c.componentStore.kind !== 'postgres' || c.databaseUrl, { message: 'postgres needs DATABASE_URL (the store is a table of that database)', path: ['componentStore', 'kind'] });
 
 export type ServiceConfig = z.infer<typeof configSchema>;
 
@@ -116,6 +172,12 @@ export type ServiceConfig = z.infer<typeof configSchema>;
  * that a runner with hundreds of installs does not load them all (a worker keeps 16 guests).
  */
 export const WARM_ON_START = 8;
+
+/**
+ * How long a request waits for a component fetched from the store and prepared (transpiled) on
+ * this replica: a 12 MB JavaScript guest transpiles in seconds, a slow store adds its transfer.
+ */
+export const COMPONENT_FETCH_TIMEOUT_MS = 60_000;
 
 export interface ServeFlags {
   port?: string;
@@ -134,11 +196,13 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   const tenantDataUrl = env.RUNNER_TENANT_DATA_URL;
   // availableParallelism() sees CPU affinity, not a container's CPU quota: RUNNER_CORES says it
   const cores = env.RUNNER_CORES || String(availableParallelism());
+  const databaseUrl = flags.databaseUrl ?? (env.DATABASE_URL || undefined);
+  const componentStore = componentStoreInput(env, databaseUrl);
   const raw = {
     host: flags.host ?? env.HOST ?? '127.0.0.1',
     port: flags.port ?? env.PORT ?? '8080',
     dataDir: resolve(flags.dataDir ?? env.RUNNER_DATA_DIR ?? '.data'),
-    databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
+    databaseUrl,
     databaseSchema: env.RUNNER_DATABASE_SCHEMA || undefined,
     sqliteSynchronous: (env.RUNNER_SQLITE_SYNCHRONOUS || 'full').toLowerCase(),
     serviceToken: env.RUNNER_SERVICE_TOKEN || undefined,
@@ -183,10 +247,12 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     trustFile: env.RUNNER_TRUST_FILE || undefined,
     uiFrameAncestors: env.RUNNER_UI_FRAME_ANCESTORS ?? "'self'",
     devTenant: env.RUNNER_DEV_TENANT ?? 'demo',
+    componentStore: componentStore.raw,
+    componentFetchTimeoutMs: env.RUNNER_COMPONENT_FETCH_TIMEOUT_MS || String(COMPONENT_FETCH_TIMEOUT_MS),
   };
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `  - ${envNameOf(i.path.join('.'))}: ${i.message}`).join('\n');
+  if (!parsed.success || componentStore.misplaced.length > 0) {
+    const problems = [...(parsed.error?.issues.map((i) => `  - ${envNameOf(i.path.join('.'))}: ${i.message}`) ?? []), ...componentStore.misplaced].join('\n');
     throw new ConfigError(`invalid configuration:\n${problems}`);
   }
   return parsed.data;
@@ -230,6 +296,14 @@ const ENV_NAMES: Record<string, string> = {
   'tenantData.baseUrl': 'RUNNER_TENANT_DATA_URL',
   'tenantData.token': 'RUNNER_TENANT_DATA_TOKEN',
   trustFile: 'RUNNER_TRUST_FILE',
+  'componentStore.kind': 'RUNNER_COMPONENT_STORE',
+  componentStore: 'RUNNER_COMPONENT_STORE',
+  'componentStore.bucket': 'RUNNER_COMPONENT_STORE_BUCKET',
+  'componentStore.prefix': 'RUNNER_COMPONENT_STORE_PREFIX',
+  'componentStore.region': 'RUNNER_COMPONENT_STORE_REGION / AWS_REGION',
+  'componentStore.endpoint': 'RUNNER_COMPONENT_STORE_ENDPOINT',
+  'componentStore.baseUrl': 'RUNNER_COMPONENT_STORE_URL',
+  componentFetchTimeoutMs: 'RUNNER_COMPONENT_FETCH_TIMEOUT_MS',
 };
 
 function envNameOf(path: string): string {

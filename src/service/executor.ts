@@ -79,8 +79,12 @@ export class Executor {
     const known = new Set(this.runtime.registry.names());
     const unknown = (envelope.providers ?? []).filter((p) => !known.has(p as `cap:${string}`));
     if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
-    // opened only when the guest is to run: a replayed idempotent answer needs no Vault
-    const work = async () => this.run(envelope, resolved, body, await this.secretsOf(envelope, resolved.install.id));
+    // opened only when the guest is to run: a replayed idempotent answer needs no Vault, and no
+    // component (a replica that has not prepared this version fetches it from the component store)
+    const work = async () => {
+      await this.runtime.ensurePrepared(resolved.version);
+      return this.run(envelope, resolved, body, await this.secretsOf(envelope, resolved.install.id));
+    };
 
     if (!idempotencyKey) return work();
     // scoped by the extension the registry resolved, so a caller naming it by id or by name hits the same key

@@ -41,6 +41,18 @@ export class ServiceMetrics {
     labelNames: ['source'],
     registers: [this.registry],
   });
+  readonly componentFetches = new Counter({
+    name: 'alga_runner_component_fetches_total',
+    help: 'Components this process fetched from the component store because it had none prepared, by outcome: prepared, not_found, unavailable, hash_mismatch, refused',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly warmFailures = new Counter({
+    name: 'alga_runner_warm_failures_total',
+    help: 'Warm-ups of installed versions at start that failed, by reason (a fault code or an error code)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly guestMemory = new Histogram({
     name: 'alga_runner_guest_memory_bytes',
     help: 'Guest linear memory at the end of an execution',

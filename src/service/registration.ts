@@ -1,13 +1,16 @@
 /**
  * Registering an extension version: a bare component or a bundle. The component
  * is prepared (validated + transpiled) before anything is registered, so an invalid one leaves no
- * trace; versions are immutable. Used by the admin upload route and by the demo setup.
+ * trace; the uploaded bytes are in the component store (component-store.ts) before the version row
+ * is added, so a version every replica can see is one every replica can fetch; versions are
+ * immutable. Used by the admin upload route and by the demo setup.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { readBundle, formatManifestProblems, type BundleError } from '../bundle/index.js';
+import { BUNDLE_FILE, COMPONENT_FILE, contentHashOf, readBundle, formatManifestProblems, type BundleError } from '../bundle/index.js';
 import { ServiceError } from './errors.js';
 import type { Runtime } from './runtime.js';
 import type { BundleAcceptance } from './bundles.js';
+import { REGISTRY_TENANT, uploadRefusal } from './component-store.js';
 
 export interface RegisteredVersion {
   extension_id: string;
@@ -27,10 +30,8 @@ export interface ComponentVersion {
   version: string;
   manifest: Record<string, unknown>;
   component: Uint8Array;
-  /** the version's content hash when it is not the component's (a bundle's hash) */
-  contentHash?: string;
-  /** keeps what the version needs besides its row (a bundle's bytes), once it is known to be new or the same */
-  keep?: (extensionId: string) => Promise<void>;
+  /** a bundle's bytes, when the version is a bundle: its content hash is theirs, and they are what the store keeps */
+  bundle?: Uint8Array;
 }
 
 /** Caller-chosen ids for the extension and the version (mirroring another registry's, e.g. Alga's); random UUIDs when absent. */
@@ -55,7 +56,8 @@ export class Registration {
     const { registry } = this.runtime.store;
     const prepared = await this.runtime.engine.prepare(input.component);
     if (prepared.kind === 'err') throw new ServiceError('invalid_component', prepared.problem.message, { problem: prepared.problem.code });
-    const contentHash = input.contentHash ?? prepared.artifact.contentHash;
+    const stored = input.bundle ? { bytes: input.bundle, file: BUNDLE_FILE } : { bytes: input.component, file: COMPONENT_FILE };
+    const contentHash = input.bundle ? contentHashOf(input.bundle) : prepared.artifact.contentHash;
     const extension = await this.extension(input, ids.extensionId);
     const conflict = (existing: { contentHash: string }) => new ServiceError('version_conflict', `${input.name}@${input.version} is ${existing.contentHash}`);
     const idConflict = (existing: { id: string; extensionId: string; version: string }) =>
@@ -68,7 +70,10 @@ export class Registration {
     if (existing && ids.versionId !== undefined && existing.id !== ids.versionId) throw idConflict(existing);
     const chosen = ids.versionId === undefined ? null : await registry.getVersion(ids.versionId);
     if (chosen && (chosen.extensionId !== extension.id || chosen.version !== input.version)) throw idConflict(chosen);
-    await input.keep?.(extension.id);
+    // the bytes first: a row whose bytes no replica can fetch would be a version that runs only here
+    const { store } = this.runtime.components;
+    const put = await store.putBundle(REGISTRY_TENANT, extension.id, stored.bytes, stored.file);
+    if (put.kind === 'err') throw uploadRefusal(store.kind, put.error);
     const added = await registry.addVersion({
       id: ids.versionId,
       extensionId: extension.id,
@@ -104,8 +109,7 @@ export class Registration {
         version: m.version,
         manifest: m as unknown as Record<string, unknown>,
         component: bundle.mainWasm,
-        contentHash: bundle.contentHash,
-        keep: (extensionId) => this.bundles.keep(extensionId, bytes),
+        bundle: bytes,
       },
       ids,
     );

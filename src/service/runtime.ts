@@ -15,6 +15,9 @@ import type { CapabilityRegistry } from '../capabilities/registry.js';
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
 import type { ServiceConfig } from './config.js';
 import { ServiceMetrics } from './metrics.js';
+import { ComponentSource } from './component-source.js';
+import { createComponentStore } from './component-store.js';
+import { ServiceError } from './errors.js';
 
 export interface ResolvedInstall {
   install: Install;
@@ -40,6 +43,8 @@ export class Runtime {
     /** the engine, through its API: the service never reaches its worker pool */
     readonly engine: EngineApi,
     readonly metrics: ServiceMetrics,
+    /** versions' components from the shared component store, for a replica that has not prepared them */
+    readonly components: ComponentSource,
   ) {
     this.logBus.setMaxListeners(0);
     engine.on('restart', (reason) => metrics.workerRestarts.inc({ reason }));
@@ -76,7 +81,8 @@ export class Runtime {
         hotWaitMs: config.hotWaitMs,
         fairness: { strikes: config.penaltyStrikes, penaltyMs: config.penaltyMs },
       });
-      runtime = new Runtime(config, store, tenantStore, registry, engine, metrics);
+      const components = new ComponentSource(engine, createComponentStore(config, store), config.componentFetchTimeoutMs, metrics);
+      runtime = new Runtime(config, store, tenantStore, registry, engine, metrics, components);
       return runtime;
     } catch (e) {
       await store.close();
@@ -128,9 +134,21 @@ export class Runtime {
       const key = `${componentHashOf(version)}@${this.memoryMbFor(install.limits)}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const outcome = await this.warm(version, install.limits);
-      if (outcome.kind === 'ok') warmed++;
-      else failed++;
+      const outcome = await this.warm(version, install.limits).catch((e: unknown) => {
+        // the component store away, the bytes missing: the version's first request tries again
+        if (e instanceof ServiceError) return { kind: 'fault' as const, code: e.code, message: e.message };
+        throw e;
+      });
+      if (outcome.kind === 'ok') {
+        warmed++;
+        continue;
+      }
+      failed++;
+      this.metrics.warmFailures.inc({ reason: outcome.code });
+      this.components.log.warn(
+        { install: install.id, version: version.id, component: componentHashOf(version), reason: outcome.code },
+        `warming an installed version at start failed: ${outcome.message}`,
+      );
     }
     return { warmed, failed };
   }
@@ -138,9 +156,20 @@ export class Runtime {
   /**
    * Gets a version ready to serve under an install's limits (Engine.warm): compiled, loaded,
    * instantiated, not run. `reuseFor`: a reuse-mode install, which gets its own warm instance.
+   * Throws the ServiceError of ensurePrepared.
    */
-  warm(version: ExtensionVersion, limits: InstallLimits, reuseFor?: { tenantId: string; installId: string }): Promise<WarmOutcome> {
+  async warm(version: ExtensionVersion, limits: InstallLimits, reuseFor?: { tenantId: string; installId: string }): Promise<WarmOutcome> {
+    await this.ensurePrepared(version);
     return this.engine.warm({ contentHash: componentHashOf(version), limits: { memoryMb: this.memoryMbFor(limits), timeoutMs: this.timeoutMsFor(limits) }, reuseFor });
+  }
+
+  /**
+   * Makes sure this process has the version's component prepared, fetching it from the component
+   * store when it does not (component-source.ts); throws `component_unavailable`,
+   * `component_missing` or `component_hash_mismatch` when that cannot be done.
+   */
+  ensurePrepared(version: ExtensionVersion): Promise<void> {
+    return this.components.ensure(version, componentHashOf(version));
   }
 
   private async lookupInstall(tenantId: string, extension: string, installId: string | null | undefined): Promise<ResolvedInstall | null> {

@@ -35,7 +35,11 @@ function warmInBackground(runtime: Runtime, app: App, limit: number): void {
   const started = performance.now();
   runtime.warmInstalled(limit).then(
     ({ warmed, failed }) => {
-      if (!runtime.closing) log.info({ warmed, failed, ms: Math.round(performance.now() - started) }, 'installed versions warmed at start');
+      if (runtime.closing) return;
+      const fields = { warmed, failed, ms: Math.round(performance.now() - started) };
+      // each failure was logged with its reason (Runtime.warmInstalled)
+      if (failed > 0) log.warn(fields, 'installed versions warmed at start, some failed');
+      else log.info(fields, 'installed versions warmed at start');
     },
     // a shutdown during the warm-up closes the pool under it: nothing to report then
     (e: unknown) => {
@@ -68,7 +72,7 @@ export async function startService(config: ServiceConfig, options: StartOptions 
   const runtime = await Runtime.create(config);
   try {
     if (!config.secretsKey) await assertSecretsKeyPresent(runtime.store.secrets);
-    const bundles = await createBundleAcceptance(config);
+    const bundles = await createBundleAcceptance(config, runtime.components.store);
     const app = buildApp({ runtime, bundles, serviceToken, adminToken, devMode: generatedTokens, logDestination: options.logDestination });
     await app.fastify.listen({ host: config.host, port: config.port });
     warnAboutTrust(config, app);

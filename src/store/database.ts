@@ -100,6 +100,14 @@ export interface IdempotencyTable {
   fingerprint: string | null;
 }
 
+export interface ComponentBlobsTable {
+  content_hash: string;
+  file: string;
+  bytes: Buffer;
+  size: number;
+  created_at: number;
+}
+
 export interface Database {
   extensions: ExtensionsTable;
   extension_versions: ExtensionVersionsTable;
@@ -111,4 +119,5 @@ export interface Database {
   log_records: LogRecordsTable;
   log_usage: LogUsageTable;
   idempotency: IdempotencyTable;
+  component_blobs: ComponentBlobsTable;
 }

@@ -15,5 +15,6 @@ export * from './kv-limits.js';
 export * from './logs.js';
 export * from './truncate-utf8.js';
 export * from './idempotency.js';
+export * from './blobs.js';
 export { SqliteReader } from './sqlite-reader.js';
 export type { ReadOnlyStoreFile } from './sqlite-reader.js';

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
+import { createBlobStore, type BlobStore } from './blobs.js';
 import type { StoreDialect } from './dialect.js';
 import type { IdempotencyStore } from './idempotency.js';
 import { createIdempotencyStore } from './idempotency.js';
@@ -56,6 +57,8 @@ export interface Store {
   readonly kv: KvStore;
   readonly logs: LogStore;
   readonly idempotency: IdempotencyStore;
+  /** uploaded components and bundles by content hash (the `postgres` component store) */
+  readonly blobs: BlobStore;
   /**
    * What a guest worker needs to answer reads itself (the capabilities' worker sides,
    * sqlite-reader.ts). null for PostgreSQL, whose client is asynchronous, and when the store was
@@ -197,6 +200,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       kv: createKvStore(db, dialect, now),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous),
       idempotency: createIdempotencyStore(db, now),
+      blobs: createBlobStore(db, now),
       readOnlyFile: sqliteFile !== null && options.now === undefined ? { sqliteFile, secretsKey: key } : null,
       appliedMigrations,
       async ping() {

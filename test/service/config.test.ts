@@ -45,6 +45,42 @@ test('RUNNER_HOT_WAIT_MS: 0.5 ms by default, 0 turns it off, a word or a negativ
   );
 });
 
+test('RUNNER_COMPONENT_STORE: postgres with DATABASE_URL, local without; s3 and http need their settings; mistakes are refused by name', () => {
+  const pg = 'postgres://u@h/db';
+  assert.deepEqual(loadConfig({}, {}).componentStore, { kind: 'local' });
+  assert.deepEqual(loadConfig({}, { DATABASE_URL: pg }).componentStore, { kind: 'postgres' });
+  assert.deepEqual(loadConfig({ databaseUrl: pg }, {}).componentStore, { kind: 'postgres' });
+  assert.deepEqual(loadConfig({}, { DATABASE_URL: pg, RUNNER_COMPONENT_STORE: 'local' }).componentStore, { kind: 'local' });
+  assert.deepEqual(loadConfig({}, { RUNNER_COMPONENT_STORE: 'S3', RUNNER_COMPONENT_STORE_BUCKET: 'b', RUNNER_COMPONENT_STORE_ENDPOINT: 'http://127.0.0.1:9000' }).componentStore, {
+    kind: 's3',
+    bucket: 'b',
+    region: 'us-east-1',
+    endpoint: 'http://127.0.0.1:9000',
+  });
+  assert.equal((loadConfig({}, { RUNNER_COMPONENT_STORE: 's3', RUNNER_COMPONENT_STORE_BUCKET: 'b', AWS_REGION: 'eu-west-1' }).componentStore as { region: string }).region, 'eu-west-1');
+  assert.deepEqual(loadConfig({}, { RUNNER_COMPONENT_STORE: 'http', RUNNER_COMPONENT_STORE_URL: 'https://cdn.example.com/alga' }).componentStore, {
+    kind: 'http',
+    baseUrl: 'https://cdn.example.com/alga',
+  });
+  assert.equal(loadConfig({}, {}).componentFetchTimeoutMs, 60_000);
+  assert.equal(loadConfig({}, { RUNNER_COMPONENT_FETCH_TIMEOUT_MS: '5000' }).componentFetchTimeoutMs, 5000);
+  const refused = (env: Record<string, string>, pattern: RegExp) =>
+    assert.throws(
+      () => loadConfig({}, env),
+      (e: unknown) => e instanceof ConfigError && pattern.test(e.message),
+      JSON.stringify(env),
+    );
+  refused({ RUNNER_COMPONENT_STORE: 'postgres' }, /RUNNER_COMPONENT_STORE: postgres needs DATABASE_URL/);
+  refused({ RUNNER_COMPONENT_STORE: 'redis' }, /RUNNER_COMPONENT_STORE: must be postgres, s3, http or local/);
+  refused({ RUNNER_COMPONENT_STORE: 's3' }, /RUNNER_COMPONENT_STORE_BUCKET: is required with RUNNER_COMPONENT_STORE=s3/);
+  refused({ RUNNER_COMPONENT_STORE: 's3', RUNNER_COMPONENT_STORE_BUCKET: 'b', RUNNER_COMPONENT_STORE_ENDPOINT: 'ftp://x' }, /RUNNER_COMPONENT_STORE_ENDPOINT: must be an http\(s\) URL/);
+  refused({ RUNNER_COMPONENT_STORE: 'http' }, /RUNNER_COMPONENT_STORE_URL: is required with RUNNER_COMPONENT_STORE=http/);
+  refused({ RUNNER_COMPONENT_STORE: 'http', RUNNER_COMPONENT_STORE_URL: 'file:///srv' }, /RUNNER_COMPONENT_STORE_URL: is required with RUNNER_COMPONENT_STORE=http and must be an http\(s\) URL/);
+  refused({ RUNNER_COMPONENT_STORE_BUCKET: 'b' }, /RUNNER_COMPONENT_STORE_BUCKET: only used with RUNNER_COMPONENT_STORE=s3 \(the store is local\)/);
+  refused({ DATABASE_URL: pg, RUNNER_COMPONENT_STORE_URL: 'https://x' }, /RUNNER_COMPONENT_STORE_URL: only used with RUNNER_COMPONENT_STORE=http \(the store is postgres\)/);
+  refused({ RUNNER_COMPONENT_FETCH_TIMEOUT_MS: '0' }, /RUNNER_COMPONENT_FETCH_TIMEOUT_MS/);
+});
+
 test('RUNNER_CORES: available parallelism by default; it sets the default worker count; RUNNER_WORKERS and --workers still win', () => {
   const cores = availableParallelism();
   assert.equal(loadConfig({}, {}).cores, cores);

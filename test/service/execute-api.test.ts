@@ -258,7 +258,7 @@ describe('health and metrics', () => {
     assert.deepEqual(await (await fetch(`${svc.url}/healthz`)).json(), { status: 'ok' });
     const ready = await fetch(`${svc.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { status: 'ready', store: true, engine: true, draining: false });
+    assert.deepEqual(await ready.json(), { status: 'ready', store: true, component_store: { kind: 'local', reachable: true }, engine: true, draining: false });
 
     const before = await metricsText(svc);
     for (const family of [
@@ -271,6 +271,8 @@ describe('health and metrics', () => {
       'alga_runner_guest_memory_bytes histogram',
       'alga_runner_rejected_total counter',
       'alga_runner_hot_wait_seconds_total counter',
+      'alga_runner_component_fetches_total counter',
+      'alga_runner_warm_failures_total counter',
     ]) {
       assert.ok(before.includes(`# TYPE ${family}`), `metric family ${family}`);
     }

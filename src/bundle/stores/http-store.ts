@@ -4,8 +4,8 @@
  */
 import { bundleError, type BundleResult } from '../errors.js';
 import { DEFAULT_BUNDLE_LIMITS } from '../limits.js';
-import { verifyFetched, type BundleStore, type StoredBundle } from './bundle-store.js';
-import { bundleKey } from './key-layout.js';
+import { probeWithin, verifyFetched, type BundleStore, type StoreProbe, type StoredBundle } from './bundle-store.js';
+import { bundleKey, type StoredFile } from './key-layout.js';
 
 export interface HttpBundleStoreOptions {
   /** e.g. https://bundles.example.com/alga (no trailing slash needed) */
@@ -26,8 +26,8 @@ export class HttpBundleStore implements BundleStore {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
   }
 
-  async getBundle(tenant: string, extension: string, contentHash: string): Promise<BundleResult<Uint8Array>> {
-    const key = bundleKey(tenant, extension, contentHash);
+  async getBundle(tenant: string, extension: string, contentHash: string, file?: StoredFile): Promise<BundleResult<Uint8Array>> {
+    const key = bundleKey(tenant, extension, contentHash, file);
     if (key.kind === 'err') return key;
     const url = `${this.baseUrl}/${key.value}`;
     const maxBytes = this.options.maxBytes ?? DEFAULT_BUNDLE_LIMITS.maxCompressedBytes;
@@ -68,7 +68,19 @@ export class HttpBundleStore implements BundleStore {
     return verifyFetched(Buffer.concat(chunks), contentHash, `GET ${url}`);
   }
 
-  async putBundle(_tenant: string, _extension: string, _bytes: Uint8Array): Promise<BundleResult<StoredBundle>> {
+  async putBundle(_tenant: string, _extension: string, _bytes: Uint8Array, _file?: StoredFile): Promise<BundleResult<StoredBundle>> {
     return { kind: 'err', error: bundleError('BUNDLE_STORE_READ_ONLY', `the HTTP store at ${this.baseUrl} only reads`) };
+  }
+
+  /**
+   * A HEAD of the base URL: any answer below 500 means the server is there (a static mirror may
+   * well answer 403 or 404 for its root); no answer, or a 5xx, means it is not.
+   */
+  probe(timeoutMs: number): Promise<StoreProbe> {
+    return probeWithin(timeoutMs, `HTTP store ${this.baseUrl}`, async (signal) => {
+      const response = await fetch(`${this.baseUrl}/`, { method: 'HEAD', headers: this.options.headers, redirect: 'manual', signal });
+      await response.body?.cancel();
+      return response.status < 500 ? { ok: true } : { ok: false, detail: `HEAD ${this.baseUrl}/ answered ${response.status}` };
+    });
   }
 }

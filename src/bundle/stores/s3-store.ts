@@ -8,8 +8,8 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { contentHashOf } from '../content-hash.js';
 import { bundleError, type BundleResult } from '../errors.js';
 import { DEFAULT_BUNDLE_LIMITS } from '../limits.js';
-import { verifyFetched, type BundleStore, type StoredBundle } from './bundle-store.js';
-import { bundleKey } from './key-layout.js';
+import { probeWithin, verifyFetched, type BundleStore, type StoreProbe, type StoredBundle } from './bundle-store.js';
+import { BUNDLE_FILE, bundleKey, type StoredFile } from './key-layout.js';
 
 export interface S3BundleStoreOptions {
   readonly bucket: string;
@@ -41,8 +41,8 @@ export class S3BundleStore implements BundleStore {
     return this.clientPromise;
   }
 
-  async getBundle(tenant: string, extension: string, contentHash: string): Promise<BundleResult<Uint8Array>> {
-    const key = bundleKey(tenant, extension, contentHash);
+  async getBundle(tenant: string, extension: string, contentHash: string, file?: StoredFile): Promise<BundleResult<Uint8Array>> {
+    const key = bundleKey(tenant, extension, contentHash, file);
     if (key.kind === 'err') return key;
     const objectKey = this.prefix + key.value;
     const where = `s3://${this.options.bucket}/${objectKey}`;
@@ -65,19 +65,28 @@ export class S3BundleStore implements BundleStore {
     }
   }
 
-  async putBundle(tenant: string, extension: string, bytes: Uint8Array): Promise<BundleResult<StoredBundle>> {
+  async putBundle(tenant: string, extension: string, bytes: Uint8Array, file: StoredFile = BUNDLE_FILE): Promise<BundleResult<StoredBundle>> {
     if (bytes.byteLength > this.maxBytes) return { kind: 'err', error: bundleError('BUNDLE_TOO_LARGE', `${bytes.byteLength} bytes (limit ${this.maxBytes})`) };
     const contentHash = contentHashOf(bytes);
-    const key = bundleKey(tenant, extension, contentHash);
+    const key = bundleKey(tenant, extension, contentHash, file);
     if (key.kind === 'err') return key;
     const objectKey = this.prefix + key.value;
     const { PutObjectCommand } = await sdk();
     try {
-      await (await this.client()).send(new PutObjectCommand({ Bucket: this.options.bucket, Key: objectKey, Body: bytes, ContentType: 'application/zstd' }));
+      await (await this.client()).send(new PutObjectCommand({ Bucket: this.options.bucket, Key: objectKey, Body: bytes, ContentType: file === BUNDLE_FILE ? 'application/zstd' : 'application/wasm' }));
     } catch (error) {
       return { kind: 'err', error: bundleError('BUNDLE_STORE_UNAVAILABLE', `put s3://${this.options.bucket}/${objectKey}: ${(error as Error).message}`) };
     }
     return { kind: 'ok', value: { contentHash, key: key.value } };
+  }
+
+  /** A HeadBucket: the bucket exists and our credentials reach it. */
+  probe(timeoutMs: number): Promise<StoreProbe> {
+    return probeWithin(timeoutMs, `s3://${this.options.bucket}`, async (abortSignal) => {
+      const { HeadBucketCommand } = await sdk();
+      await (await this.client()).send(new HeadBucketCommand({ Bucket: this.options.bucket }), { abortSignal });
+      return { ok: true };
+    });
   }
 }
 

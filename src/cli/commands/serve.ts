@@ -17,7 +17,11 @@ export function registerServeCommand(program: Command): void {
       `
 Environment: RUNNER_SERVICE_TOKEN, RUNNER_ADMIN_TOKEN (required unless listening on loopback, where
 generated tokens are printed), RUNNER_SECRETS_KEY (32 bytes as base64 or 64 hex), DATABASE_URL,
-RUNNER_DATABASE_SCHEMA (PostgreSQL schema, created if missing), RUNNER_SQLITE_SYNCHRONOUS (full,
+RUNNER_DATABASE_SCHEMA (PostgreSQL schema, created if missing), RUNNER_COMPONENT_STORE (where
+uploads keep their bytes for every replica: postgres, the default with DATABASE_URL; s3; http,
+read-only; local, the default without) + RUNNER_COMPONENT_STORE_BUCKET, _PREFIX, _REGION (or
+AWS_REGION), _ENDPOINT (s3) or RUNNER_COMPONENT_STORE_URL (http), RUNNER_COMPONENT_FETCH_TIMEOUT_MS
+(wait for a component fetched from the store and prepared, default 60000), RUNNER_SQLITE_SYNCHRONOUS (full,
 the default, or normal: no fsync per commit), RUNNER_DATA_DIR, PORT,
 RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN (Alga's internal
 API for clients/services), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,

@@ -2,7 +2,7 @@
  * Which file answers `GET /ext-ui/{extensionId}/{contentHash}/{path}`: the version must belong to
  * the extension and be run by at least one enabled install (UI assets need no token, so a version
  * nobody runs, or only disabled installs run, is not served); the bundle is extracted on demand
- * from the local store; the path is checked like a bundle entry, only allowlisted file types are
+ * from the component store (shared by every replica); the path is checked like a bundle entry, only allowlisted file types are
  * served, and extension-less paths fall back to the UI entry (single-page apps route client-side).
  */
 import { stat } from 'node:fs/promises';
@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { checkEntryPath, isContentHash, type ContentHash } from '../../bundle/index.js';
 import type { RegistryStore } from '../../store/registry.js';
-import { LOCAL_STORE_TENANT, type BundleAcceptance } from '../bundles.js';
+import type { BundleAcceptance } from '../bundles.js';
+import { COMPONENT_RETRY_AFTER_S, REGISTRY_TENANT } from '../component-store.js';
+import { componentHashOf } from '../runtime.js';
 import { ServiceError } from '../errors.js';
 
 /** Served file types: extension → content type. Anything else is 404, whatever the bundle holds. */
@@ -97,11 +99,18 @@ export class UiFiles {
     const installs = await this.registry.listInstalls({ extensionId: extension.id });
     if (!installs.some((i) => i.enabled && i.versionId === version.id)) throw new ServiceError('version_not_found', `no enabled install runs ${contentHash}`);
 
-    const cached = await this.bundles.extracted.ensure(contentHash, () => this.bundles.store.getBundle(LOCAL_STORE_TENANT, extension.id, contentHash));
+    // a version registered as a bare component has no bundle, hence no UI (its hash is its component's)
+    if (componentHashOf(version) === version.contentHash) throw new ServiceError('not_found', `version ${version.version} has no UI`);
+    const cached = await this.bundles.extracted.ensure(contentHash, () => this.bundles.store.getBundle(REGISTRY_TENANT, extension.id, contentHash));
     if (cached.kind === 'err') {
-      // a version registered as a bare component has no bundle, hence no UI
-      if (cached.error.code === 'BUNDLE_NOT_FOUND') throw new ServiceError('not_found', `version ${version.version} has no UI`);
-      this.log.error({ bundleError: cached.error.code, contentHash }, cached.error.message);
+      const { code, message } = cached.error;
+      if (code === 'BUNDLE_NOT_FOUND') throw new ServiceError('component_missing', `${message} (version ${version.id})`);
+      if (code === 'BUNDLE_STORE_UNAVAILABLE') {
+        this.log.warn({ bundleError: code, contentHash }, message);
+        throw new ServiceError('component_unavailable', message, { retry_after_s: COMPONENT_RETRY_AFTER_S, reason: 'store_unreachable' });
+      }
+      this.log.error({ bundleError: code, contentHash }, message);
+      if (code === 'BUNDLE_HASH_MISMATCH') throw new ServiceError('component_hash_mismatch', message);
       throw new ServiceError('internal', 'the bundle cannot be read');
     }
 

@@ -99,6 +99,8 @@ const uploadSchema = {
       'unsupported_media_type',
       'shutting_down',
       'store_unavailable',
+      'component_unavailable',
+      'component_store_read_only',
     ),
   },
 };

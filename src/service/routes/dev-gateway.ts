@@ -44,6 +44,8 @@ const schema = {
       'shutting_down',
       'store_unavailable',
       'idempotency_key_reused',
+      'component_unavailable',
+      'component_missing',
     ),
     502: guestFault('guest fault: its fault code, or `invalid_response`'),
     504: guestFault('guest fault `timeout`, or `idempotency_wait_timeout`'),

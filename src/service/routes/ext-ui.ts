@@ -77,7 +77,17 @@ export function extUiRoutes(app: FastifyInstance, deps: { runtime: Runtime; bund
       206: { description: 'the requested range', ...anyFile },
       304: { description: 'not modified (ETag matched)' },
       416: { description: 'range not satisfiable' },
-      ...errorResponses('invalid_request', 'not_found', 'extension_not_found', 'version_not_found', 'shutting_down', 'store_unavailable'),
+      ...errorResponses(
+        'invalid_request',
+        'not_found',
+        'extension_not_found',
+        'version_not_found',
+        'shutting_down',
+        'store_unavailable',
+        'component_unavailable',
+        'component_missing',
+        'component_hash_mismatch',
+      ),
     },
   };
   app.get('/ext-ui/:extensionId/:contentHash/*', documented(schema), async (request, reply) => {
