@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { SECRETS_KEY } from '../service/harness.js';
+import { SECRETS_KEY, seedArtifacts } from '../service/harness.js';
 import { cleanEnv, startCli, type CliProcess } from '../service/cli-process.js';
 import { TEST_DATABASE_URL, postgresSkipReason } from './postgres.js';
 
@@ -50,6 +50,11 @@ export interface ClusterOptions {
   readonly workers?: number;
   /** LOG_LEVEL of the replicas (default info: tests wait for log lines) */
   readonly logLevel?: string;
+  /**
+   * examples whose prepared artifacts are copied into every replica's data directory before it
+   * starts (harness.ts `seedArtifacts`): a replica that did not receive the upload can run them
+   */
+  readonly seed?: readonly string[];
 }
 
 export interface Cluster {
@@ -76,6 +81,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const index = count++;
     const dataDir = mkdtempSync(join(tmpdir(), `replica-${index}-`));
     dirs.push(dataDir);
+    if (options.seed) await seedArtifacts(dataDir, options.seed);
     const env = cleanEnv({
       RUNNER_DATABASE_SCHEMA: schema,
       RUNNER_SERVICE_TOKEN: REPLICA_SERVICE_TOKEN,
