@@ -3,7 +3,8 @@
  * one process standing for replicas (each with its own connections), a key prefix per test:
  * limits and queue across limiters, FIFO hand-over across limiters woken by pub/sub (the periodic
  * check is set far out of reach), release exactly once, a crashed holder's slots back after its
- * lease (a child process killed -9), and Redis going away (a cut proxy): local limits, bounded.
+ * lease (a child process killed -9), a release that cannot reach Redis ended by the lease, and
+ * Redis going away (a cut proxy): local limits, bounded waits.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -263,6 +264,25 @@ test('Redis going away while requests wait in its queue: they move to the local 
     assert.equal(proxied.scope, 'replica');
     assert.ok(proxied.fallbacks >= 1);
     holder.release();
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a release that cannot reach Redis leaves the slot to its lease: it is back within the lease, not leaked', { skip, timeout: 30_000 }, async () => {
+  const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
+  try {
+    const prefix = prefixFor('release-unreachable');
+    const leaseMs = 1500;
+    const limits = { ...LIMITS, perTenant: 1, tenantQueue: 1 };
+    const proxied = await limiter(prefix, { limits, leaseMs, url: `redis://127.0.0.1:${proxy.port}`, tickMs: 300 });
+    const direct = await limiter(prefix, { limits, leaseMs, tickMs: 300 });
+    const slot = admitted(await proxied.admit('t'));
+    await proxy.cut();
+    slot.release(); // the leave script cannot be sent: no exception, no renewal either
+    assert.equal(await count(prefix, 't', 'slots'), 1, 'still held in Redis');
+    const waiter = direct.admit('t');
+    admitted(await within(waiter, leaseMs + 300 + 2000, 'the unreleased slot comes back with its lease')).release();
   } finally {
     await proxy.close();
   }
