@@ -287,3 +287,20 @@ test('a release that cannot reach Redis leaves the slot to its lease: it is back
     await proxy.close();
   }
 });
+
+test("the global queue stays per replica: past this limiter's own waiters a request that would wait is 503 overloaded", { skip }, async () => {
+  const prefix = prefixFor('global-queue');
+  const limits = { perTenant: 1, tenantQueue: 5, globalQueue: 1 };
+  const [x, y] = [await limiter(prefix, { limits }), await limiter(prefix, { limits })];
+  const a = admitted(await x.admit('a'));
+  const b = admitted(await x.admit('b'));
+  const waiting = x.admit('a');
+  await waitFor(async () => (await count(prefix, 'a', 'queue')) === 1, 'queued');
+  assert.deepEqual(await x.admit('b'), { kind: 'rejected', reason: 'overloaded' }, "this limiter's global queue (1) is full");
+  const elsewhere = y.admit('b');
+  await waitFor(async () => (await count(prefix, 'b', 'queue')) === 1, 'another replica still queues: its global queue is its own');
+  a.release();
+  b.release();
+  admitted(await within(waiting, 3000, 'the waiter of a')).release();
+  admitted(await within(elsewhere, 3000, 'the waiter of b')).release();
+});
