@@ -21,6 +21,7 @@ import { Lingering } from './linger.js';
 import { registerOpenApi } from './openapi.js';
 import type { BundleAcceptance } from './bundles.js';
 import { isStoreUnavailableError } from '../store/index.js';
+import { RedisAdmission } from './redis-admission.js';
 
 export interface AppOptions {
   runtime: Runtime;
@@ -89,6 +90,7 @@ export function buildApp(options: AppOptions): App {
     },
   });
   const executor = new Executor(runtime, logger);
+  watchLimiter(runtime, logger);
   // the message and SQLSTATE only: pg hangs the whole client (connection parameters and all) on the error
   runtime.components.log = logger;
   runtime.onStoreConnectionError = (error) => logger.warn({ code: (error as { code?: unknown }).code, cause: error.message }, 'a database connection broke; the pool opens new ones as needed');
@@ -181,6 +183,19 @@ export function buildApp(options: AppOptions): App {
       await new Promise<void>((resolve) => (stdout ? stdout.flush(() => resolve()) : resolve()));
     },
   };
+}
+
+/** The Redis limiter's changes of scope go to the log: an operator must see that limits became per replica. */
+function watchLimiter(runtime: Runtime, logger: Logger): void {
+  const { admission } = runtime;
+  if (!(admission instanceof RedisAdmission)) return;
+  admission.onEvent = (event) => {
+    if (event.kind === 'redis_down') logger.warn({ cause: event.cause }, 'the limiter cannot reach Redis (RUNNER_REDIS_URL): per-tenant limits now hold per replica until it answers again');
+    else if (event.kind === 'redis_up') logger.info('the limiter reaches Redis: per-tenant limits hold across replicas');
+    else logger.warn({ tenant: event.tenant, holding: event.holding }, 'a limiter lease ran out before this process renewed it (event loop stalled?): the slot or queue place was given back');
+  };
+  if (admission.scope === 'replica') logger.warn('the limiter cannot reach Redis (RUNNER_REDIS_URL) at start: per-tenant limits hold per replica until it answers');
+  else logger.info('the limiter reaches Redis: per-tenant limits hold across replicas');
 }
 
 function mapFrameworkError(error: FastifyError): ServiceError {

@@ -142,6 +142,15 @@ const configSchema = z
     tenantQueue: z.coerce.number().int().min(0),
     /** executions waiting across all tenants before 503 */
     globalQueue: positiveInt,
+    /** Redis for the per-tenant limits shared by every replica (src/service/redis-admission.ts); unset: the limits hold per replica */
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    /** prefix of the limiter's Redis keys: replicas that share limits share it */
+    redisPrefix: z.string().min(1).max(100),
+    /** how long a replica's slot or queue place outlives its last renewal (a crashed replica's come back within it) */
+    limiterLeaseMs: positiveInt.min(1000, 'must be at least 1000').max(600_000, 'must be at most 600000'),
     /** costly faults (deadline, worker crash, memory limit) of an install within penaltyMs that put it on probation; 0 = never (src/engine/fair-scheduler.ts) */
     penaltyStrikes: z.coerce.number().int().min(0).max(1000),
     /** how long such a fault counts, and probation lasts after the latest one */
@@ -237,6 +246,9 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     tenantConcurrency: env.RUNNER_TENANT_CONCURRENCY ?? '8',
     tenantQueue: env.RUNNER_TENANT_QUEUE ?? '32',
     globalQueue: env.RUNNER_GLOBAL_QUEUE ?? '1024',
+    redisUrl: env.RUNNER_REDIS_URL || undefined,
+    redisPrefix: env.RUNNER_REDIS_PREFIX || 'alga-runner:',
+    limiterLeaseMs: env.RUNNER_LIMITER_LEASE_MS ?? '10000',
     penaltyStrikes: env.RUNNER_PENALTY_STRIKES ?? String(DEFAULT_FAIRNESS.strikes),
     penaltyMs: env.RUNNER_PENALTY_MS ?? String(DEFAULT_FAIRNESS.penaltyMs),
     maxBodyBytes: env.RUNNER_MAX_BODY_BYTES ?? String(10 * 2 ** 20),
@@ -288,6 +300,9 @@ const ENV_NAMES: Record<string, string> = {
   tenantConcurrency: 'RUNNER_TENANT_CONCURRENCY',
   tenantQueue: 'RUNNER_TENANT_QUEUE',
   globalQueue: 'RUNNER_GLOBAL_QUEUE',
+  redisUrl: 'RUNNER_REDIS_URL',
+  redisPrefix: 'RUNNER_REDIS_PREFIX',
+  limiterLeaseMs: 'RUNNER_LIMITER_LEASE_MS',
   penaltyStrikes: 'RUNNER_PENALTY_STRIKES',
   penaltyMs: 'RUNNER_PENALTY_MS',
   maxBodyBytes: 'RUNNER_MAX_BODY_BYTES',

@@ -12,7 +12,7 @@ import { ServiceError } from './errors.js';
 import { decodeBase64, guestUrl, type ExecuteAnswer, type ExecuteEnvelope } from './envelope.js';
 import type { Runtime } from './runtime.js';
 import type { IdempotencyScope } from '../store/index.js';
-import { AdmissionControl } from './admission.js';
+import type { AdmissionLimiter } from './admission.js';
 import { checkGuestResponse } from './guest-response.js';
 import { EnvelopeSecrets } from './secret-envelope.js';
 
@@ -20,7 +20,7 @@ import { EnvelopeSecrets } from './secret-envelope.js';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-runner-service-token']);
 
 export class Executor {
-  readonly admission: AdmissionControl;
+  readonly admission: AdmissionLimiter;
   /** idempotent executions running in this process, so local duplicates wait without polling */
   private readonly running = new Map<string, { fingerprint: string; answer: Promise<ExecuteAnswer> }>();
   private draining = false;
@@ -35,7 +35,7 @@ export class Executor {
     private readonly logger: Logger,
   ) {
     const c = runtime.config;
-    this.admission = new AdmissionControl({ perTenant: c.tenantConcurrency, tenantQueue: c.tenantQueue, globalQueue: c.globalQueue });
+    this.admission = runtime.admission;
     this.envelopeSecrets = new EnvelopeSecrets(c.vault);
     const { engine } = runtime;
     engine.on('probation', (owner) =>
@@ -181,14 +181,12 @@ export class Executor {
   ): Promise<ExecuteAnswer> {
     const { config, engine, metrics } = this.runtime;
     const { install, version } = resolved;
-    const queuedBefore = this.admission.queued;
-    // admit() decides synchronously whether this request has to wait; the wait is what we await
-    const admitting = this.admission.admit(envelope.context.tenant_id);
-    metrics.queueDepth.set(this.admission.queued + engine.queueDepth);
-    if (this.admission.queued > queuedBefore) {
-      this.logger.debug({ tenant: envelope.context.tenant_id, request_id: envelope.context.request_id }, 'queued: the tenant is at its concurrency limit');
-    }
-    const admission = await admitting;
+    const admission = await this.admission.admit(envelope.context.tenant_id, {
+      onQueued: () => {
+        metrics.queueDepth.set(this.admission.queued + engine.queueDepth);
+        this.logger.debug({ tenant: envelope.context.tenant_id, request_id: envelope.context.request_id, scope: this.admission.scope }, 'queued: the tenant is at its concurrency limit');
+      },
+    });
     metrics.queueDepth.set(this.admission.queued + engine.queueDepth);
     if (admission.kind === 'rejected') {
       metrics.rejected.inc({ reason: admission.reason });

@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CapabilityCallObserver } from '../capabilities/registry.js';
 import type { EngineApi } from '../engine/api.js';
+import type { AdmissionLimiter } from './admission.js';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -86,6 +87,38 @@ export class ServiceMetrics {
       collect() {
         this.inc(stats.spentMs / 1000 - reported);
         reported = stats.spentMs / 1000;
+      },
+    });
+  }
+
+  /**
+   * Where the per-tenant limits hold: `alga_runner_admission_scope{limiter, scope}` is 1 for the
+   * current scope (`replica`: counted in this process; `global`: shared through Redis) and 0 for the
+   * other. A Redis limiter that cannot reach Redis says `replica`; its fallbacks are counted.
+   */
+  observeAdmission(limiter: AdmissionLimiter & { fallbacks?: number }): void {
+    const kind = limiter.fallbacks === undefined ? 'local' : 'redis';
+    new Gauge({
+      name: 'alga_runner_admission_scope',
+      help: 'Where the per-tenant concurrency and queue limits hold (1 = now): replica (this process only) or global (every replica, through Redis); limiter says which is configured',
+      labelNames: ['limiter', 'scope'],
+      registers: [this.registry],
+      collect() {
+        const scope = limiter.scope;
+        this.set({ limiter: kind, scope: 'replica' }, scope === 'replica' ? 1 : 0);
+        this.set({ limiter: kind, scope: 'global' }, scope === 'global' ? 1 : 0);
+      },
+    });
+    if (kind === 'local') return;
+    let reported = 0;
+    new Counter({
+      name: 'alga_runner_admission_fallbacks_total',
+      help: 'Admissions this replica decided with its own per-replica limits because the limiter could not reach Redis',
+      registers: [this.registry],
+      collect() {
+        const now = limiter.fallbacks ?? 0;
+        this.inc(now - reported);
+        reported = now;
       },
     });
   }

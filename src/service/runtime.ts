@@ -18,6 +18,8 @@ import { ServiceMetrics } from './metrics.js';
 import { ComponentSource } from './component-source.js';
 import { createComponentStore } from './component-store.js';
 import { ServiceError } from './errors.js';
+import { AdmissionControl, type AdmissionLimiter } from './admission.js';
+import { RedisAdmission } from './redis-admission.js';
 
 export interface ResolvedInstall {
   install: Install;
@@ -45,12 +47,15 @@ export class Runtime {
     readonly metrics: ServiceMetrics,
     /** versions' components from the shared component store, for a replica that has not prepared them */
     readonly components: ComponentSource,
+    /** per-tenant admission: in this process, or shared through Redis (RUNNER_REDIS_URL) */
+    readonly admission: AdmissionLimiter,
   ) {
     this.logBus.setMaxListeners(0);
     engine.on('restart', (reason) => metrics.workerRestarts.inc({ reason }));
     engine.on('probation', () => metrics.probations.inc());
     metrics.observePenalised(() => engine.installsOnProbation);
     metrics.observeHotWait(engine.hotWaitStats);
+    metrics.observeAdmission(admission);
   }
 
   static async create(config: ServiceConfig): Promise<Runtime> {
@@ -82,7 +87,7 @@ export class Runtime {
         fairness: { strikes: config.penaltyStrikes, penaltyMs: config.penaltyMs },
       });
       const components = new ComponentSource(engine, createComponentStore(config, store), config.componentFetchTimeoutMs, metrics);
-      runtime = new Runtime(config, store, tenantStore, registry, engine, metrics, components);
+      runtime = new Runtime(config, store, tenantStore, registry, engine, metrics, components, await createAdmission(config));
       return runtime;
     } catch (e) {
       await store.close();
@@ -200,12 +205,24 @@ export class Runtime {
 
   async close(): Promise<void> {
     this.closing = true;
+    await this.admission.close();
     await this.engine.close();
     await this.store.close();
   }
 }
 
 const INSTALL_CACHE_MS = 2_000;
+
+/** How long a start waits for the limiter's Redis before serving with per-replica limits (it keeps trying). */
+const REDIS_START_WAIT_MS = 3_000;
+
+async function createAdmission(config: ServiceConfig): Promise<AdmissionLimiter> {
+  const limits = { perTenant: config.tenantConcurrency, tenantQueue: config.tenantQueue, globalQueue: config.globalQueue };
+  if (!config.redisUrl) return new AdmissionControl(limits);
+  const redis = new RedisAdmission({ url: config.redisUrl, prefix: config.redisPrefix, limits, leaseMs: config.limiterLeaseMs });
+  await redis.ready(REDIS_START_WAIT_MS);
+  return redis;
+}
 
 /** The hash the engine knows a version's component by: a bundle's version hash is the bundle's, not the component's. */
 export function componentHashOf(version: ExtensionVersion): string {

@@ -27,6 +27,10 @@ RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN
 API for clients/services), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
 RUNNER_DEFAULT_TIMEOUT_MS, RUNNER_MAX_TIMEOUT_MS, RUNNER_MAX_MEMORY_MB, RUNNER_MAX_BODY_BYTES,
 RUNNER_IDEMPOTENCY_TTL_MS, RUNNER_TENANT_CONCURRENCY, RUNNER_TENANT_QUEUE, RUNNER_GLOBAL_QUEUE,
+RUNNER_REDIS_URL (redis:// URL: per-tenant concurrency and queue shared by every replica; unset: per
+replica; Redis unreachable: per replica until it answers, docs/limits.md), RUNNER_REDIS_PREFIX (key
+prefix, default alga-runner:), RUNNER_LIMITER_LEASE_MS (a crashed replica's slots come back within
+it, default 10000),
 RUNNER_PENALTY_STRIKES + RUNNER_PENALTY_MS (costly faults that put an install on probation, default
 2 within 60000 ms, 0 strikes = never),
 RUNNER_TOKENLESS_NETWORKS (CIDRs whose callers may use /v1/execute without the service token; off by
