@@ -12,6 +12,7 @@ import { executeRoutes } from './routes/execute.js';
 import { adminInstallRoutes } from './routes/admin-installs.js';
 import { adminExtensionRoutes } from './routes/admin-extensions.js';
 import { adminTenantDataRoutes } from './routes/admin-tenant-data.js';
+import { adminScheduleInvoiceRoutes } from './routes/admin-schedules-invoices.js';
 import { devGatewayRoutes } from './routes/dev-gateway.js';
 import { healthRoutes } from './routes/health.js';
 import { extUiRoutes } from './routes/ext-ui.js';
@@ -155,6 +156,7 @@ export function buildApp(options: AppOptions): App {
     adminExtensionRoutes(admin, runtime, options.bundles);
     adminInstallRoutes(admin, runtime);
     adminTenantDataRoutes(admin, runtime);
+    adminScheduleInvoiceRoutes(admin, runtime);
   });
   void fastify.register(async (gateway) => {
     // the guest gets the body's bytes as sent, whatever their type

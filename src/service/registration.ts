@@ -4,7 +4,7 @@
  * trace; versions are immutable. Used by the admin upload route and by the demo setup.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { readBundle, formatManifestProblems, type BundleError } from '../bundle/index.js';
+import { readBundle, formatManifestProblems, type BundleError, type ManifestProblem } from '../bundle/index.js';
 import { ServiceError } from './errors.js';
 import type { Runtime } from './runtime.js';
 import type { BundleAcceptance } from './bundles.js';
@@ -18,6 +18,8 @@ export interface RegisteredVersion {
 export interface Registered {
   /** false when the same bytes were already registered under this version */
   created: boolean;
+  /** the bundle manifest's unknown keys, ignored as Alga ignores them (path + message each) */
+  warnings: readonly ManifestProblem[];
   ids: RegisteredVersion;
 }
 
@@ -58,7 +60,7 @@ export class Registration {
     await input.keep?.(extension.id);
     const added = await registry.addVersion({ extensionId: extension.id, version: input.version, contentHash, manifest: { ...input.manifest, component_hash: prepared.artifact.contentHash } });
     if (added.kind === 'conflict') throw conflict(added.existing);
-    return { created: added.kind === 'created', ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
+    return { created: added.kind === 'created', warnings: [], ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
   }
 
   /** A `bundle.tar.zst`: read safely, signature checked when required, bytes kept for its UI. */
@@ -68,7 +70,7 @@ export class Registration {
     const bundle = parsed.value;
     this.bundles.verify(bundle, headers);
     const m = bundle.manifest;
-    return this.component({
+    const registered = await this.component({
       name: m.name,
       publisher: m.publisher,
       version: m.version,
@@ -77,5 +79,6 @@ export class Registration {
       contentHash: bundle.contentHash,
       keep: (extensionId) => this.bundles.keep(extensionId, bytes),
     });
+    return { ...registered, warnings: bundle.manifestWarnings };
   }
 }
