@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { ERROR_CATALOG, ServiceError } from './errors.js';
 import { Executor } from './executor.js';
+import { ScheduleRunner } from './schedule-runner.js';
 import type { Runtime } from './runtime.js';
 import { executeRoutes } from './routes/execute.js';
 import { adminInstallRoutes } from './routes/admin-installs.js';
@@ -165,6 +166,10 @@ export function buildApp(options: AppOptions): App {
     devGatewayRoutes(gateway, { runtime, executor, serviceToken: options.serviceToken, tokenRequired: !options.devMode });
   });
 
+  // the store's schedules run here; with Alga's API (RUNNER_TENANT_DATA_URL) Alga runs its own
+  const schedules = runtime.config.schedulePollMs > 0 && runtime.config.tenantData.kind === 'store' ? new ScheduleRunner(runtime, executor, fastify.log, runtime.config.schedulePollMs) : null;
+  schedules?.start();
+
   return {
     fastify,
     executor,
@@ -175,6 +180,7 @@ export function buildApp(options: AppOptions): App {
       const closing = fastify.close();
       // connections lingering after a refusal would hold the server open for their whole bound
       lingering.closeAll();
+      await schedules?.stop();
       await executor.drain();
       await closing;
       await new Promise<void>((resolve) => (stdout ? stdout.flush(() => resolve()) : resolve()));

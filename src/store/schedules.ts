@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { dialectOf } from './dialect.js';
+import { nextCronTime } from './cron.js';
 import type { RegistryStore } from './registry.js';
 import {
   ENDPOINT_NOT_SCHEDULABLE,
@@ -64,9 +65,33 @@ export interface StoredSchedule extends ScheduleInfo {
   readonly nextRunAt: string | null;
 }
 
+/** A due run this process claimed: no other process runs this schedule for this due time. */
+export interface ClaimedRun {
+  readonly scheduleId: string;
+  readonly tenantId: string;
+  readonly installId: string;
+  readonly method: string;
+  readonly path: string;
+  /** JSON text, or null */
+  readonly payload: string | null;
+  /** the due time claimed (epoch ms) */
+  readonly dueAt: number;
+}
+
 export interface StoreScheduler extends SchedulerBackend {
   /** Every schedule of an install, oldest first (the admin API). */
   listInstallSchedules(installId: string): Promise<StoredSchedule[]>;
+  /**
+   * Claims up to `limit` enabled schedules due at `nowMs`: each one's `next_run_at` moves to its
+   * next due time after `nowMs` by an update conditional on the due time read, so of several
+   * processes exactly one claims a given due time (a missed stretch is run once, not once per
+   * missed time).
+   */
+  claimDue(nowMs: number, limit: number): Promise<ClaimedRun[]>;
+  /** Records how a claimed run ended (Alga's last_run_* columns). */
+  recordRun(scheduleId: string, run: { at: number; status: 'success' | 'error'; error: string | null }): Promise<void>;
+  /** Alga's policy for a schedule whose endpoint is gone: disabled, with the reason as its last run. */
+  disableBroken(scheduleId: string, at: number, error: string): Promise<void>;
 }
 
 const NAME_TAKEN = 'Schedule name already in use for this extension';
@@ -122,13 +147,22 @@ function inputFailure(error: ScheduleInputError): { success: false; error: strin
 const nameTaken = (): { success: false; error: string; fieldErrors: string } => ({ success: false, error: NAME_TAKEN, fieldErrors: JSON.stringify({ name: NAME_TAKEN }) });
 
 /**
- * `nextDue(cron, timezone, after)`: when an enabled schedule is next due (epoch ms), or null when the
- * runner does not run schedules itself; kept in `next_run_at`.
+ * `nextDue(cron, timezone, after)`: when an enabled schedule is next due (epoch ms; null: never),
+ * kept in `next_run_at` (cron.ts:nextCronTime; tests may pass their own clock).
  */
 export type NextDue = (cron: string, timezone: string, afterMs: number) => number | null;
 
-export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<RegistryStore, 'getVersion'>, nextDue: NextDue = () => null, now: () => number = Date.now): StoreScheduler {
+export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<RegistryStore, 'getVersion'>, nextDue: NextDue = nextCronTime, now: () => number = Date.now): StoreScheduler {
   const db = database as unknown as Kysely<SchedulesTables>;
+
+  /** The next due time of a schedule being saved; a cron that cannot be read is the guest's error. */
+  function dueAfter(cron: string, timezone: string, at: number): number | null {
+    try {
+      return nextDue(cron, timezone, at);
+    } catch (e) {
+      throw new ScheduleInputError('cron', `Invalid cron expression (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
 
   async function endpointsOf(scope: SchedulerScope): Promise<{ versionId: string; endpoints: ManifestEndpoint[] } | undefined> {
     if (!scope.versionId) return undefined;
@@ -188,7 +222,7 @@ export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<Re
               timezone,
               enabled: enabled ? 1 : 0,
               payload_json: payload === null ? null : JSON.stringify(payload),
-              next_run_at: enabled ? nextDue(cron, timezone, at) : null,
+              next_run_at: enabled ? dueAfter(cron, timezone, at) : null,
               last_run_at: null,
               last_run_status: null,
               last_error: null,
@@ -239,7 +273,7 @@ export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<Re
             ...(input.name !== undefined ? { name: validateScheduleName(input.name) } : {}),
             ...(payload !== undefined ? { payload_json: payload === null ? null : JSON.stringify(payload) } : {}),
             ...(input.enabled !== undefined ? { enabled: input.enabled ? 1 : 0 } : {}),
-            ...(retimed ? { next_run_at: nextEnabled ? nextDue(nextCron, nextTimezone, at) : null } : {}),
+            ...(retimed ? { next_run_at: nextEnabled ? dueAfter(nextCron, nextTimezone, at) : null } : {}),
           })
           .where('id', '=', current.id)
           .where('install_id', '=', scope.installId)
@@ -269,6 +303,37 @@ export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<Re
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
         .map((e) => ({ id: endpointId(version.versionId, e.method, e.path), method: e.method, path: e.path, handler: e.handler, schedulable: isSchedulable(e) }));
       return scheduled(endpoints);
+    },
+
+    async claimDue(nowMs, limit) {
+      const due = await db.selectFrom('extension_schedules').selectAll().where('enabled', '=', 1).where('next_run_at', '<=', nowMs).orderBy('next_run_at').limit(limit).execute();
+      const claimed: ClaimedRun[] = [];
+      for (const row of due) {
+        const seen = Number(row.next_run_at);
+        let next: number | null;
+        try {
+          next = nextDue(row.cron, row.timezone, nowMs);
+        } catch {
+          next = null; // a cron saved before it could be read: run this once, then never again
+        }
+        // only the process whose update finds the due time it read has claimed it
+        const won = await db.updateTable('extension_schedules').set({ next_run_at: next }).where('id', '=', row.id).where('enabled', '=', 1).where('next_run_at', '=', seen).executeTakeFirst();
+        if (Number(won.numUpdatedRows) !== 1) continue;
+        claimed.push({ scheduleId: row.id, tenantId: row.tenant, installId: row.install_id, method: row.endpoint_method, path: row.endpoint_path, payload: row.payload_json, dueAt: seen });
+      }
+      return claimed;
+    },
+
+    async recordRun(scheduleId, run) {
+      await db.updateTable('extension_schedules').set({ last_run_at: run.at, last_run_status: run.status, last_error: run.error }).where('id', '=', scheduleId).execute();
+    },
+
+    async disableBroken(scheduleId, at, error) {
+      await db
+        .updateTable('extension_schedules')
+        .set({ enabled: 0, next_run_at: null, updated_at: at, last_run_at: at, last_run_status: 'error', last_error: error })
+        .where('id', '=', scheduleId)
+        .execute();
     },
 
     async listInstallSchedules(installId) {

@@ -20,7 +20,8 @@ generated tokens are printed), RUNNER_SECRETS_KEY (32 bytes as base64 or 64 hex)
 RUNNER_DATABASE_SCHEMA (PostgreSQL schema, created if missing), RUNNER_SQLITE_SYNCHRONOUS (full,
 the default, or normal: no fsync per commit), RUNNER_DATA_DIR, PORT,
 RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN (Alga's internal
-API for clients, services, scheduler and invoicing), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
+API for clients, services, scheduler and invoicing), RUNNER_SCHEDULE_POLL_MS (how often due schedules
+are looked for, default 1000, 0 = never), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
 RUNNER_DEFAULT_TIMEOUT_MS, RUNNER_MAX_TIMEOUT_MS, RUNNER_MAX_MEMORY_MB, RUNNER_MAX_BODY_BYTES,
 RUNNER_IDEMPOTENCY_TTL_MS, RUNNER_TENANT_CONCURRENCY, RUNNER_TENANT_QUEUE, RUNNER_GLOBAL_QUEUE,
 RUNNER_PENALTY_STRIKES + RUNNER_PENALTY_MS (costly faults that put an install on probation, default
