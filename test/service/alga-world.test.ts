@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { Kysely } from 'kysely';
 import { packBundle } from '../../src/bundle/index.js';
 import { admin, createInstall, execute, exampleBytes, guestJson, repoRoot, startTestService, type TestService } from './harness.js';
 import { TEST_DATABASE_URL, postgresSkipReason } from '../support/postgres.js';
@@ -246,6 +247,38 @@ for (const leg of storeLegs) {
         error: 'Permission denied: cap:invoice.manual.create not granted',
       });
       assert.deepEqual((await admin<{ invoices: unknown[] }>(svc, 'GET', `/admin/v1/tenants/${other}/invoices`)).json.invoices, []);
+    });
+
+    test("a due schedule runs (the store's own runner), and its outcome is its last run: success, or the status Alga reports", async () => {
+      const make = async (endpoint: string) => {
+        const r = await call<{ success: boolean; scheduleId: string }>(svc, tenant, uploaded.extension_id, '/schedules/create', { body: { endpoint, cron: '0 3 * * *', payload: { from: 'test' } } });
+        assert.equal(r.success, true);
+        return r.scheduleId;
+      };
+      const beat = await make('/heartbeat');
+      const broken = await make('GET /broken'); // in the manifest, not in the guest: it answers 404
+      const runsBefore = (await call<{ runs: number }>(svc, tenant, uploaded.extension_id, '/runs')).runs;
+      // due now, behind the runner's back (the minimum interval is 5 minutes)
+      const db = svc.running.runtime.store.db as unknown as Kysely<{ extension_schedules: { id: string; next_run_at: number } }>;
+      await db
+        .updateTable('extension_schedules')
+        .set({ next_run_at: Date.now() - 1000 })
+        .where('id', 'in', [beat, broken])
+        .execute();
+      type Shown = { schedule_id: string; last_run: { at: string; status: string; error: string | null } | null; next_run_at: string | null };
+      const lastRuns = async () => new Map((await admin<{ schedules: Shown[] }>(svc, 'GET', `/admin/v1/installs/${installId}/schedules`)).json.schedules.map((s) => [s.schedule_id, s]));
+      const deadline = Date.now() + 30_000;
+      let shown = await lastRuns();
+      while (!(shown.get(beat)?.last_run && shown.get(broken)?.last_run)) {
+        assert.ok(Date.now() < deadline, 'both schedules ran within 30 s');
+        await new Promise((r) => setTimeout(r, 50));
+        shown = await lastRuns();
+      }
+      assert.deepEqual({ ...shown.get(beat)!.last_run!, at: '' }, { at: '', status: 'success', error: null });
+      assert.deepEqual({ ...shown.get(broken)!.last_run!, at: '' }, { at: '', status: 'error', error: 'Runner returned status 404' });
+      assert.ok(Date.parse(shown.get(beat)!.next_run_at!) > Date.now(), 'due again at its next time');
+      assert.equal((await call<{ runs: number }>(svc, tenant, uploaded.extension_id, '/runs')).runs, runsBefore + 1, 'the heartbeat ran once');
+      for (const id of [beat, broken]) assert.deepEqual(await call(svc, tenant, uploaded.extension_id, '/schedules/delete', { query: { id } }), { success: true });
     });
 
     test("at most 50 schedules per install (Alga's quota)", async () => {
