@@ -28,6 +28,8 @@ export class ScheduleRunner {
   private stopped = false;
   private ticking: Promise<void> | null = null;
   private readonly running = new Set<Promise<void>>();
+  /** a failing poll (the database away) is logged once, not every poll, until a poll succeeds again */
+  private failing = false;
 
   constructor(
     private readonly runtime: Runtime,
@@ -44,8 +46,13 @@ export class ScheduleRunner {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.ticking = this.tick()
+        .then(() => {
+          if (this.failing) this.log.info('schedule polls succeed again');
+          this.failing = false;
+        })
         .catch((e: unknown) => {
-          if (!this.stopped) this.log.warn({ err: e }, 'schedule poll failed');
+          if (!this.stopped && !this.failing) this.log.warn({ err: e }, 'schedule poll failed (logged once until one succeeds)');
+          this.failing = true;
         })
         .finally(() => {
           this.ticking = null;
