@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const ours = readFileSync(`${root}wit/world.wit`, 'utf8');
@@ -75,4 +76,30 @@ test('the world imports and exports the same', () => {
   assert.deepEqual(a.worldExports, ['handler']);
   assert.deepEqual(b.worldExports, ['handler']);
   assert.ok(a.interfaces.size >= 10 && b.records.size >= 14, 'the parser found the contract');
+});
+
+/**
+ * wit/alga/world.wit is Alga PSA's current WIT (Nine-Minds/alga-psa, ee/runner/wit/extension-runner.wit
+ * at commit 432f5f5887), byte for byte: pinned by its hash, and read here to show what it adds to
+ * the seed. A change to it is a change of Alga's contract, made by copying Alga's file again.
+ */
+const ALGA_WIT_SHA256 = 'aac348634fe093748086ab624112943606b93b41e04f65cc1a400e5eea25db76';
+const algaText = readFileSync(`${root}wit/alga/world.wit`, 'utf8');
+const alga = contractOf(algaText, true);
+
+test("wit/alga/world.wit is Alga's extension-runner.wit unchanged", () => {
+  assert.equal(createHash('sha256').update(algaText).digest('hex'), ALGA_WIT_SHA256);
+});
+
+test("Alga's world: the seed's interfaces (some functions renamed) plus scheduler and invoicing, all imported", () => {
+  assert.deepEqual([...alga.interfaces.keys()].sort(), [...a.interfaces.keys(), 'scheduler', 'invoicing'].sort());
+  assert.deepEqual(alga.interfaces.get('scheduler'), ['list-schedules', 'get-schedule', 'create-schedule', 'update-schedule', 'delete-schedule', 'get-endpoints']);
+  assert.deepEqual(alga.interfaces.get('invoicing'), ['create-manual-invoice']);
+  assert.deepEqual(alga.interfaces.get('secrets'), ['get', 'list-keys']);
+  // Alga's world imports `user` too (the seed's world only defines it)
+  assert.deepEqual([...alga.worldImports].sort(), [...new Set([...a.worldImports, 'user', 'scheduler', 'invoicing'])].sort());
+  assert.deepEqual(alga.enums.get('scheduler-error'), ['not-found', 'validation-failed', 'quota-exceeded', 'denied', 'internal']);
+  // the user records are the seed's
+  assert.deepEqual(alga.records.get('user-data'), a.records.get('user-data'));
+  assert.deepEqual(alga.records.get('user-data-v2'), a.records.get('user-data-v2'));
 });

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { checkEntryPath, parentDirectories } from './entry-path.js';
-import { BundleFailure, bundleError, type BundleError, type BundleResult } from './errors.js';
+import { BundleFailure, bundleError, type BundleError, type BundleResult, type ManifestProblem } from './errors.js';
 import type { BundleLimits } from './limits.js';
 import { parseManifestJson, type Manifest } from './manifest.js';
 import { decompressBounded, type DecompressCounters } from './zstd.js';
@@ -27,6 +27,8 @@ export interface BundleFileSink {
 
 export interface ArchiveSummary {
   readonly manifest: Manifest;
+  /** the manifest's unknown keys, left out (parseManifest) */
+  readonly manifestWarnings: readonly ManifestProblem[];
   /** every file path in the bundle, in archive order */
   readonly files: ReadonlyMap<string, number>;
   readonly compressedBytes: number;
@@ -126,7 +128,7 @@ async function walkArchive(source: AsyncIterable<Uint8Array>, limits: BundleLimi
   if (parsed.kind === 'err') throw new BundleFailure(bundleError('BUNDLE_INVALID_MANIFEST', `${parsed.problems.length} problem(s)`, parsed.problems));
   const uiEntry = parsed.manifest.ui?.entry;
   if (uiEntry !== undefined && !files.has(uiEntry)) throw new BundleFailure(bundleError('BUNDLE_MISSING_FILE', `${uiEntry} (the manifest's ui.entry)`));
-  return { manifest: parsed.manifest, files, compressedBytes: counters.compressedBytes, decompressedBytes: counters.decompressedBytes };
+  return { manifest: parsed.manifest, manifestWarnings: parsed.warnings, files, compressedBytes: counters.compressedBytes, decompressedBytes: counters.decompressedBytes };
 }
 
 async function drain(stream: AsyncIterable<Buffer>): Promise<void> {

@@ -2,9 +2,13 @@
  * `manifest.json`, Alga's manifest v2 (docs/manifest.md lists every field), validated with one zod schema so that a bad
  * manifest yields every problem at once (path + message each), never just the first.
  *
- * Accepted top-level keys are exactly Alga's v2 set. `events`, `precompiled` and `sbom` are
- * accepted for compatibility with Alga-built bundles and carried through, but this runner does
- * not act on them (it runs `dist/main.wasm`, has no event bus, and precompiles itself).
+ * Keys are Alga's v2 set. A key outside it is, as in Alga (whose schema drops unknown keys),
+ * tolerated: it is left out of the parsed manifest and reported as a warning (path + "unknown key,
+ * ignored"), which the upload answer returns and the service logs. `events`, `precompiled` and
+ * `sbom` are accepted for compatibility with Alga-built bundles and carried through, but this
+ * runner does not act on them (it runs `dist/main.wasm`, has no event bus, and precompiles itself).
+ * `api.endpoints[].schedulable` (Alga's scheduler samples set it) is read by the scheduler: an
+ * endpoint marked `false` cannot be scheduled.
  */
 import semver from 'semver';
 import { z } from 'zod';
@@ -76,6 +80,7 @@ const endpoint = z.strictObject({
     if (problem) ctx.addIssue({ code: 'custom', message: `endpoint path '${value}' ${problem}` });
   }),
   handler: text(512),
+  schedulable: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 export const manifestSchema = z.strictObject({
@@ -127,7 +132,10 @@ export const manifestSchema = z.strictObject({
 
 export type Manifest = z.output<typeof manifestSchema>;
 
-export type ManifestParse = { readonly kind: 'ok'; readonly manifest: Manifest } | { readonly kind: 'err'; readonly problems: readonly ManifestProblem[] };
+/** `warnings`: the unknown keys left out (empty when there were none). */
+export type ManifestParse =
+  | { readonly kind: 'ok'; readonly manifest: Manifest; readonly warnings: readonly ManifestProblem[] }
+  | { readonly kind: 'err'; readonly problems: readonly ManifestProblem[]; readonly warnings: readonly ManifestProblem[] };
 
 function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -135,21 +143,47 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out;
 }
 
-/** Validate an already-parsed JSON value. */
+/** A copy of `value` without the key at `path` (`path` leads through objects and arrays). */
+function without(value: unknown, path: readonly PropertyKey[], key: string): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (path.length === 0) {
+    if (Array.isArray(value)) return value;
+    const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    delete copy[key];
+    return copy;
+  }
+  const [head, ...rest] = path;
+  if (Array.isArray(value)) return value.map((item, index) => (index === head ? without(item, rest, key) : item));
+  const record = value as Record<string, unknown>;
+  return { ...record, [String(head)]: without(record[String(head)], rest, key) };
+}
+
+/** Validate an already-parsed JSON value: unknown keys become warnings, anything else a problem. */
 export function parseManifest(value: unknown): ManifestParse {
-  const result = manifestSchema.safeParse(value);
-  if (result.success) return { kind: 'ok', manifest: result.data };
-  const problems: ManifestProblem[] = [];
-  for (const issue of result.error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) problems.push({ path: formatPath([...issue.path, key]), message: 'unknown key' });
-    } else {
+  const warnings: ManifestProblem[] = [];
+  let current = value;
+  // unknown keys are removed and the value checked again; each round removes at least one key
+  for (;;) {
+    const result = manifestSchema.safeParse(current);
+    if (result.success) return { kind: 'ok', manifest: result.data, warnings };
+    const unknownKeys = result.error.issues.filter((issue) => issue.code === 'unrecognized_keys');
+    if (unknownKeys.length > 0) {
+      for (const issue of unknownKeys) {
+        for (const key of issue.keys) {
+          warnings.push({ path: formatPath([...issue.path, key]), message: 'unknown key, ignored' });
+          current = without(current, issue.path, key);
+        }
+      }
+      continue;
+    }
+    const problems: ManifestProblem[] = [];
+    for (const issue of result.error.issues) {
       // zod's wording for a missing field ("expected string, received undefined") reads oddly here.
       const message = issue.code === 'invalid_type' && issue.message.endsWith('received undefined') ? 'is required' : issue.message;
       problems.push({ path: formatPath(issue.path), message });
     }
+    return { kind: 'err', problems, warnings };
   }
-  return { kind: 'err', problems };
 }
 
 /** Validate `manifest.json` bytes or text (JSON syntax errors are reported as a problem too). */
@@ -159,7 +193,7 @@ export function parseManifestJson(source: string | Uint8Array): ManifestParse {
   try {
     value = JSON.parse(textValue);
   } catch (error) {
-    return { kind: 'err', problems: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }] };
+    return { kind: 'err', problems: [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }], warnings: [] };
   }
   return parseManifest(value);
 }

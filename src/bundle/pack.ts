@@ -10,7 +10,7 @@ import tar from 'tar-stream';
 import { MAIN_WASM_PATH, MANIFEST_PATH, UI_PREFIX } from './archive-reader.js';
 import { contentHashOf, type ContentHash } from './content-hash.js';
 import { checkEntryPath } from './entry-path.js';
-import { bundleError, type BundleResult } from './errors.js';
+import { bundleError, type BundleResult, type ManifestProblem } from './errors.js';
 import { parseManifestJson, type Manifest } from './manifest.js';
 import { compressBundle } from './zstd.js';
 
@@ -26,6 +26,8 @@ export interface PackedBundle {
   readonly bytes: Buffer;
   readonly contentHash: ContentHash;
   readonly manifest: Manifest;
+  /** the manifest's unknown keys (kept in the bundle as written; readers ignore them) */
+  readonly manifestWarnings: readonly ManifestProblem[];
 }
 
 /** Validate the parts as the reader would, then write the archive. */
@@ -49,7 +51,7 @@ export async function packBundle(parts: BundleParts, options: { compressionLevel
   const manifestBytes = typeof parts.manifestJson === 'string' ? Buffer.from(parts.manifestJson, 'utf8') : parts.manifestJson;
   const entries: [string, Uint8Array][] = [[MANIFEST_PATH, manifestBytes], [MAIN_WASM_PATH, wasm], ...[...uiFiles.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))];
   const bytes = compressBundle(await writeTar(entries), options.compressionLevel);
-  return { kind: 'ok', value: { bytes, contentHash: contentHashOf(bytes), manifest: parsed.manifest } };
+  return { kind: 'ok', value: { bytes, contentHash: contentHashOf(bytes), manifest: parsed.manifest, manifestWarnings: parsed.warnings } };
 }
 
 async function writeTar(entries: readonly [string, Uint8Array][]): Promise<Buffer> {

@@ -7,10 +7,13 @@ import { contentHashOf, type ContentHash } from './content-hash.js';
 import { bundleError, type BundleResult } from './errors.js';
 import { resolveBundleLimits, type BundleLimits } from './limits.js';
 import type { Manifest } from './manifest.js';
+import type { ManifestProblem } from './errors.js';
 
 export interface BundleContents {
   readonly contentHash: ContentHash;
   readonly manifest: Manifest;
+  /** the manifest's unknown keys, left out (parseManifest) */
+  readonly manifestWarnings: readonly ManifestProblem[];
   readonly mainWasm: Uint8Array;
   /** `ui/**` files keyed by their bundle path (`ui/index.html`) */
   readonly uiFiles: ReadonlyMap<string, Uint8Array>;
@@ -48,6 +51,7 @@ export async function readBundle(bytes: Uint8Array, options: { limits?: Partial<
     value: {
       contentHash,
       manifest: read.value.manifest,
+      manifestWarnings: read.value.manifestWarnings,
       mainWasm: files.get(MAIN_WASM_PATH) ?? new Uint8Array(),
       uiFiles,
       otherFiles,

@@ -4,8 +4,9 @@
  * generates their bindings into src/generated/wit/). Alga's production runner speaks a later
  * dialect (`alga`) that renames some of the seed's functions.
  *
- * Capability modules implement the seed's functions, typed by the seed's signatures, and declare
- * per function what a call without the grant answers and how calls reach it. `DIALECTS` maps each
+ * Capability modules implement the seed's functions, typed by the seed's signatures (an interface
+ * only a later dialect has — Alga's `scheduler` and `invoicing` — is typed by that dialect's), and
+ * declare per function what a call without the grant answers and how calls reach it. `DIALECTS` maps each
  * function of each dialect to the seed function that serves it; `serve` then registers it under
  * every dialect's name with that one implementation, denied answer and delivery, so a renamed
  * function can never be answered differently from the function it stands for.
@@ -20,9 +21,12 @@ import type { AnswerOf, CapabilityFunction, DeniedAnswer, Delivery, Err, Interfa
 import type { Interfaces as Seed } from '../generated/wit/seed.js';
 import type { Interfaces as Alga } from '../generated/wit/alga.js';
 
-/** The seed's interfaces: the signatures every implementation is typed by. */
-export type SeedInterfaces = Seed;
-export type SeedInterface = keyof Seed;
+/**
+ * The signatures implementations are typed by: the seed's interfaces, and the interfaces only
+ * Alga's dialect has (scheduler, invoicing) with Alga's signatures.
+ */
+export type SeedInterfaces = Seed & Omit<Alga, keyof Seed>;
+export type SeedInterface = keyof SeedInterfaces;
 
 /** A WIT signature G can be served by S: the same parameters, and S's answer is one G's caller accepts. */
 type Serves<S, G> = S extends { readonly params: infer SP }
@@ -38,7 +42,7 @@ type Serves<S, G> = S extends { readonly params: infer SP }
   : false;
 
 /** The seed functions of interface I that can serve a function of signature G. */
-type ServingFunction<I, G> = I extends SeedInterface ? { [K in keyof Seed[I]]: Serves<Seed[I][K], G> extends true ? K : never }[keyof Seed[I]] : never;
+type ServingFunction<I, G> = I extends SeedInterface ? { [K in keyof SeedInterfaces[I]]: Serves<SeedInterfaces[I][K], G> extends true ? K : never }[keyof SeedInterfaces[I]] : never;
 
 /** For every function of every interface of a dialect D: the seed function that serves it. */
 export type DialectTable<D> = { readonly [I in keyof D]: { readonly [F in keyof D[I]]: ServingFunction<I, D[I][F]> } };
@@ -67,10 +71,19 @@ export const DIALECTS = {
     'alga:extension/storage': { get: 'get', put: 'put', delete: 'delete', listEntries: 'list' },
     'alga:extension/logging': { logInfo: 'info', logWarn: 'warn', logError: 'error' },
     'alga:extension/ui-proxy': { callRoute: 'call' },
-    // Alga's user-data has a client id (option): this runner's `user` answers it as none;
-    // Alga's user-data-v2 has no additional fields: jco ignores the ones ours carries
     'alga:extension/user': { getUser: 'getUser' },
     'alga:extension/user-v2': { getUser: 'getUser' },
+    'alga:extension/scheduler': {
+      listSchedules: 'listSchedules',
+      getSchedule: 'getSchedule',
+      createSchedule: 'createSchedule',
+      updateSchedule: 'updateSchedule',
+      deleteSchedule: 'deleteSchedule',
+      getEndpoints: 'getEndpoints',
+    },
+    'alga:extension/invoicing': { createManualInvoice: 'createManualInvoice' },
+    'alga:extension/clients': { listClients: 'listClients', getClient: 'getClient' },
+    'alga:extension/services': { listServices: 'listServices', getService: 'getService' },
   } satisfies DialectTable<Alga>,
 } as const;
 
@@ -109,7 +122,7 @@ export interface InterfaceSpec<Config, State, Fns> {
  * The interface `name` as the registry holds it: each seed function under every dialect's name
  * for it (DIALECTS), with its implementation, denied answer and delivery.
  */
-export function serve<Config, State, I extends SeedInterface>(name: I, spec: InterfaceSpec<Config, State, Seed[I]>): InterfaceImpl<Config, State> {
+export function serve<Config, State, I extends SeedInterface>(name: I, spec: InterfaceSpec<Config, State, SeedInterfaces[I]>): InterfaceImpl<Config, State> {
   // The registry holds functions untyped: it passes the guest's arguments as jco lifted them (which
   // the typed function reads as unknowns) and forwards any answer.
   const functions = underDialectNames(name, spec.functions as unknown as Record<string, CapabilityFunction<Config, State>>);

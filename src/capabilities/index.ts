@@ -15,12 +15,22 @@ import { createUiProxyCapability } from './ui-proxy.js';
 import { userCapability } from './user.js';
 import { createClientsCapability } from './clients.js';
 import { createServicesCapability } from './services.js';
+import { createSchedulerCapability } from './scheduler.js';
+import { createInvoicingCapability } from './invoicing.js';
+import type { SchedulerBackend } from '../store/scheduler-model.js';
+import type { InvoicingBackend } from '../store/invoicing-model.js';
+import { createStoreScheduler } from '../store/schedules.js';
+import { createStoreInvoicing } from '../store/invoices.js';
 
 export interface CapabilityBackends {
   store: Store;
   /** clients/services: the store's tables (embedded default) or Alga's internal API */
   tenantData: TenantDataBackend;
   http: HttpCapabilityOptions;
+  /** scheduler (Alga's dialect): the store's schedules (default) or Alga's internal API */
+  scheduler?: SchedulerBackend;
+  /** invoicing (Alga's dialect): the store's invoices (default) or Alga's internal API */
+  invoicing?: InvoicingBackend;
   observer?: CapabilityCallObserver;
   /**
    * Let guest workers answer reads themselves where the backends allow it (the embedded SQLite
@@ -29,7 +39,7 @@ export interface CapabilityBackends {
   workerReads?: boolean;
 }
 
-export function createCapabilityRegistry({ store, tenantData, http, observer, workerReads = true }: CapabilityBackends): CapabilityRegistry {
+export function createCapabilityRegistry({ store, tenantData, http, scheduler, invoicing, observer, workerReads = true }: CapabilityBackends): CapabilityRegistry {
   // the one store the workers open, read-only, for every worker side (engine/guest/worker-sides.ts)
   const workerStore = workerReads ? store.readOnlyFile : null;
   // clients and services read in the worker only when they come from that same store
@@ -47,5 +57,7 @@ export function createCapabilityRegistry({ store, tenantData, http, observer, wo
     .register(createUiProxyCapability({ getSecret }))
     .register(userCapability)
     .register(createClientsCapability(tenantData, tenantDataInWorker))
-    .register(createServicesCapability(tenantData, tenantDataInWorker));
+    .register(createServicesCapability(tenantData, tenantDataInWorker))
+    .register(createSchedulerCapability(scheduler ?? createStoreScheduler(store.db, store.registry)))
+    .register(createInvoicingCapability(invoicing ?? createStoreInvoicing(store.db)));
 }

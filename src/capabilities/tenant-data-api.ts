@@ -27,6 +27,7 @@
  * first with the same rules as the embedded backend, so a bad page never leaves the runner.
  */
 import { z } from 'zod';
+import { createAlgaInternalApi, upstreamMessage, type AlgaApiOptions } from './alga-internal-api.js';
 import {
   failed,
   parseClientsListInput,
@@ -43,21 +44,8 @@ import {
   type TenantDataScope,
 } from '../store/tenant-data-model.js';
 
-export interface AlgaApiTenantDataOptions {
-  /** Alga's base URL, e.g. `https://psa.example.com` (a path prefix is kept). */
-  readonly baseUrl: string;
-  /** Shared secret sent as `x-runner-auth`; never logged. */
-  readonly runnerAuthToken: string;
-  /** Per call; the execution's own deadline also aborts the call. Default 10 s. */
-  readonly timeoutMs?: number;
-  /** Larger answers are refused as `internal`. Default 4 MiB (100 rows need far less). */
-  readonly maxResponseBytes?: number;
-}
-
-const DEFAULT_TIMEOUT_MS = 10_000;
-const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
-/** How much of an upstream error message is repeated in the install's log. */
-const UPSTREAM_MESSAGE_CHARS = 200;
+/** Alga's base URL and runner token (alga-internal-api.ts). */
+export type AlgaApiTenantDataOptions = AlgaApiOptions;
 
 type Resource = 'clients' | 'services';
 
@@ -118,7 +106,6 @@ const serviceRowSchema = z
 
 const u32 = z.number().int().min(0).max(0xffff_ffff);
 const listAnswerSchema = z.object({ items: z.array(z.unknown()), totalCount: u32, page: u32, pageSize: u32 });
-const upstreamErrorSchema = z.object({ error: z.string() });
 
 type RowSchema<T> = z.ZodType<T, unknown>;
 
@@ -132,47 +119,6 @@ function parseRow<T>(raw: unknown, schema: RowSchema<T>, scope: TenantDataScope,
   if (parsed.success) return parsed.data;
   scope.log('warn', `${where}: skipped a malformed row (${issuesOf(parsed.error)})`);
   return undefined;
-}
-
-// ---- transport ---------------------------------------------------------------------------------
-
-function describeFailure(error: unknown): string {
-  if (error instanceof Error) {
-    if (error.name === 'TimeoutError') return 'timed out';
-    if (error.name === 'AbortError') return 'aborted because the execution ended';
-    const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-    if (cause && typeof cause.code === 'string') return `${error.message} (${cause.code})`;
-    return error.message;
-  }
-  return String(error);
-}
-
-/** Read a body up to `limit` bytes; `undefined` when it is larger. */
-async function readCapped(response: Response, limit: number): Promise<string | undefined> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return Buffer.concat(chunks).toString('utf8');
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-}
-
-function upstreamMessage(body: string | undefined): string {
-  if (!body) return '';
-  try {
-    const parsed = upstreamErrorSchema.safeParse(JSON.parse(body));
-    return parsed.success ? `: ${parsed.data.error.slice(0, UPSTREAM_MESSAGE_CHARS)}` : '';
-  } catch {
-    return '';
-  }
 }
 
 function userOf(scope: TenantDataScope): Record<string, unknown> | undefined {
@@ -189,41 +135,19 @@ function userOf(scope: TenantDataScope): Record<string, unknown> | undefined {
 }
 
 export function createAlgaApiTenantData(options: AlgaApiTenantDataOptions): TenantDataBackend {
-  const base = new URL(options.baseUrl);
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error(`Alga API base URL must be http(s), got ${base.protocol}`);
-  if (!options.runnerAuthToken) throw new Error('Alga API runner auth token is empty');
-  const baseUrl = base.href.replace(/\/+$/, '');
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const api = createAlgaInternalApi(options);
 
   async function post(scope: TenantDataScope, resource: Resource, body: Record<string, unknown>): Promise<TenantDataResult<unknown>> {
     const what = `Alga ${resource} API`;
     if (scope.installId === null) return failed('internal', `${what} needs an install id and this execution has none`);
-    const url = `${baseUrl}/api/internal/ext-${resource}/install/${encodeURIComponent(scope.installId)}`;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = scope.signal ? AbortSignal.any([scope.signal, timeout]) : timeout;
     const user = userOf(scope);
-
-    let response: Response;
-    let text: string | undefined;
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-runner-auth': options.runnerAuthToken },
-        body: JSON.stringify(user ? { ...body, user } : body),
-        redirect: 'error',
-        signal,
-      });
-      text = await readCapped(response, maxResponseBytes);
-    } catch (error) {
-      return failed('internal', `${what} call failed: ${describeFailure(error)}`);
-    }
-
-    const status = response.status;
+    const answer = await api.post(resource, scope.installId, user ? { ...body, user } : body, scope.signal);
+    if (answer.kind === 'unreachable') return failed('internal', `${what} call failed: ${answer.message}`);
+    const { status, text } = answer;
     if (status === 401 || status === 403) return failed('not-allowed', `${what} refused the call (HTTP ${status})${upstreamMessage(text)}`);
     if (status === 400) return failed('invalid-input', `${what} rejected the input (HTTP 400)${upstreamMessage(text)}`);
     if (status !== 200) return failed('internal', `${what} answered HTTP ${status}${upstreamMessage(text)}`);
-    if (text === undefined) return failed('internal', `${what} answer is larger than ${maxResponseBytes} bytes`);
+    if (text === undefined) return failed('internal', `${what} answer is larger than ${api.maxResponseBytes} bytes`);
     try {
       return succeeded(JSON.parse(text) as unknown);
     } catch {

@@ -7,11 +7,13 @@ import { randomUUID } from 'node:crypto';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { ERROR_CATALOG, ServiceError } from './errors.js';
 import { Executor } from './executor.js';
+import { ScheduleRunner } from './schedule-runner.js';
 import type { Runtime } from './runtime.js';
 import { executeRoutes } from './routes/execute.js';
 import { adminInstallRoutes } from './routes/admin-installs.js';
 import { adminExtensionRoutes } from './routes/admin-extensions.js';
 import { adminTenantDataRoutes } from './routes/admin-tenant-data.js';
+import { adminScheduleInvoiceRoutes } from './routes/admin-schedules-invoices.js';
 import { devGatewayRoutes } from './routes/dev-gateway.js';
 import { healthRoutes } from './routes/health.js';
 import { extUiRoutes } from './routes/ext-ui.js';
@@ -160,6 +162,7 @@ export function buildApp(options: AppOptions): App {
     adminExtensionRoutes(admin, runtime, options.bundles);
     adminInstallRoutes(admin, runtime);
     adminTenantDataRoutes(admin, runtime);
+    adminScheduleInvoiceRoutes(admin, runtime);
   });
   void fastify.register(async (gateway) => {
     // the guest gets the body's bytes as sent, whatever their type
@@ -167,6 +170,10 @@ export function buildApp(options: AppOptions): App {
     gateway.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     devGatewayRoutes(gateway, { runtime, executor, serviceToken: options.serviceToken, tokenRequired: !options.devMode });
   });
+
+  // the store's schedules run here; with Alga's API (RUNNER_TENANT_DATA_URL) Alga runs its own
+  const schedules = runtime.config.schedulePollMs > 0 && runtime.config.tenantData.kind === 'store' ? new ScheduleRunner(runtime, executor, fastify.log, runtime.config.schedulePollMs) : null;
+  schedules?.start();
 
   return {
     fastify,
@@ -178,6 +185,7 @@ export function buildApp(options: AppOptions): App {
       const closing = fastify.close();
       // connections lingering after a refusal would hold the server open for their whole bound
       lingering.closeAll();
+      await schedules?.stop();
       await executor.drain();
       await closing;
       await new Promise<void>((resolve) => (stdout ? stdout.flush(() => resolve()) : resolve()));

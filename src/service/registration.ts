@@ -6,7 +6,7 @@
  * immutable. Used by the admin upload route and by the demo setup.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { BUNDLE_FILE, COMPONENT_FILE, contentHashOf, readBundle, formatManifestProblems, type BundleError } from '../bundle/index.js';
+import { BUNDLE_FILE, COMPONENT_FILE, contentHashOf, readBundle, formatManifestProblems, type BundleError, type ManifestProblem } from '../bundle/index.js';
 import { ServiceError } from './errors.js';
 import type { Runtime } from './runtime.js';
 import type { BundleAcceptance } from './bundles.js';
@@ -21,6 +21,8 @@ export interface RegisteredVersion {
 export interface Registered {
   /** false when the same bytes were already registered under this version */
   created: boolean;
+  /** the bundle manifest's unknown keys, ignored as Alga ignores them (path + message each) */
+  warnings: readonly ManifestProblem[];
   ids: RegisteredVersion;
 }
 
@@ -83,7 +85,7 @@ export class Registration {
     });
     if (added.kind === 'conflict') throw conflict(added.existing);
     if (added.kind === 'id_conflict') throw idConflict(added.existing);
-    return { created: added.kind === 'created', ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
+    return { created: added.kind === 'created', warnings: [], ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
   }
 
   private async extension(input: Pick<ComponentVersion, 'name' | 'publisher'>, id: string | undefined) {
@@ -102,7 +104,7 @@ export class Registration {
     const bundle = parsed.value;
     this.bundles.verify(bundle, headers);
     const m = bundle.manifest;
-    return this.component(
+    const registered = await this.component(
       {
         name: m.name,
         publisher: m.publisher,
@@ -113,5 +115,6 @@ export class Registration {
       },
       ids,
     );
+    return { ...registered, warnings: bundle.manifestWarnings };
   }
 }

@@ -10,6 +10,10 @@ import { DEFAULT_LIMITS } from '../engine/limits.js';
 import { openStore, type Store, type Install, type InstallLimits, type ExtensionVersion } from '../store/index.js';
 import { createStoreTenantData, type StoreTenantData } from '../store/tenant-data.js';
 import { createAlgaApiTenantData } from '../capabilities/tenant-data-api.js';
+import { createAlgaApiScheduler } from '../capabilities/scheduler-api.js';
+import { createAlgaApiInvoicing } from '../capabilities/invoicing-api.js';
+import { createStoreScheduler, type StoreScheduler } from '../store/schedules.js';
+import { createStoreInvoicing, type StoreInvoicing } from '../store/invoices.js';
 import { createCapabilityRegistry } from '../capabilities/index.js';
 import type { CapabilityRegistry } from '../capabilities/registry.js';
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
@@ -41,6 +45,9 @@ export class Runtime {
     readonly config: ServiceConfig,
     readonly store: Store,
     readonly tenantStore: StoreTenantData,
+    /** the store's schedules and invoices (what the admin API reads; the capabilities' backends unless Alga's API serves them) */
+    readonly scheduleStore: StoreScheduler,
+    readonly invoiceStore: StoreInvoicing,
     readonly registry: CapabilityRegistry,
     /** the engine, through its API: the service never reaches its worker pool */
     readonly engine: EngineApi,
@@ -75,8 +82,20 @@ export class Runtime {
     });
     try {
       const tenantStore = createStoreTenantData(store.db, store.readOnlyFile);
-      const tenantData: TenantDataBackend = config.tenantData.kind === 'alga' ? createAlgaApiTenantData({ baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token }) : tenantStore;
-      const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: config.egressAllowPrivate }, observer: metrics.capabilityObserver, workerReads: config.workerReads });
+      const scheduleStore = createStoreScheduler(store.db, store.registry);
+      const invoiceStore = createStoreInvoicing(store.db);
+      // RUNNER_TENANT_DATA_URL: Alga's internal API serves clients, services, scheduler and invoicing
+      const alga = config.tenantData.kind === 'alga' ? { baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token } : null;
+      const tenantData: TenantDataBackend = alga ? createAlgaApiTenantData(alga) : tenantStore;
+      const registry = createCapabilityRegistry({
+        store,
+        tenantData,
+        scheduler: alga ? createAlgaApiScheduler(alga) : scheduleStore,
+        invoicing: alga ? createAlgaApiInvoicing(alga) : invoiceStore,
+        http: { allowPrivate: config.egressAllowPrivate },
+        observer: metrics.capabilityObserver,
+        workerReads: config.workerReads,
+      });
       const engine = await Engine.create({
         cacheDir: join(config.dataDir, 'artifacts'),
         registry,
@@ -87,7 +106,7 @@ export class Runtime {
         fairness: { strikes: config.penaltyStrikes, penaltyMs: config.penaltyMs },
       });
       const components = new ComponentSource(engine, createComponentStore(config, store), config.componentFetchTimeoutMs, metrics);
-      runtime = new Runtime(config, store, tenantStore, registry, engine, metrics, components, await createAdmission(config));
+      runtime = new Runtime(config, store, tenantStore, scheduleStore, invoiceStore, registry, engine, metrics, components, await createAdmission(config));
       return runtime;
     } catch (e) {
       await store.close();

@@ -61,7 +61,7 @@ describe('author commands', () => {
       assert.equal(packed.stdout, '');
       assert.match(packed.stderr, /version: must be a semantic version/);
       assert.match(packed.stderr, /capabilities\[0\]: unknown capability 'cap:teleport'/);
-      assert.match(packed.stderr, /extra: unknown key/);
+      assert.doesNotMatch(packed.stderr, /extra/, 'an unknown key is no problem');
       await assert.rejects(stat(join(dir, 'bundle.tar.zst')), /ENOENT/);
     });
   });

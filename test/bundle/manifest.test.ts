@@ -29,9 +29,47 @@ describe('manifest', () => {
     assert.equal(parsed.kind, 'err');
     const problems = parsed.kind === 'err' ? parsed.problems : [];
     const paths = problems.map((p) => p.path).sort();
-    assert.deepEqual(paths, ['api.endpoints[0].path', 'api.endpoints[1].path', 'api.endpoints[2].path', 'api.endpoints[3].path', 'capabilities[1]', 'colour', 'version'].sort());
+    assert.deepEqual(paths, ['api.endpoints[0].path', 'api.endpoints[1].path', 'api.endpoints[2].path', 'api.endpoints[3].path', 'capabilities[1]', 'version'].sort());
     assert.match(problems.find((p) => p.path === 'capabilities[1]')?.message ?? '', /unknown capability 'cap:root\.shell'/);
-    assert.equal(problems.find((p) => p.path === 'colour')?.message, 'unknown key');
+    // an unknown key is no problem, only a warning (Alga drops unknown keys)
+    assert.deepEqual(parsed.warnings, [{ path: 'colour', message: 'unknown key, ignored' }]);
+  });
+
+  it("tolerates unknown keys anywhere, as Alga's schema does: left out of the manifest, each reported as a warning with its path", () => {
+    const parsed = parseManifest(
+      manifest({
+        colour: 'blue',
+        ui: { type: 'iframe', entry: 'ui/index.html', size: 'large' },
+        api: {
+          endpoints: [
+            { method: 'GET', path: '/status', handler: 'dist/main', schedulable: true },
+            { method: 'POST', path: '/heartbeat', handler: 'dist/main', rateLimit: 5, auth: { scheme: 'none' } },
+          ],
+          version: 2,
+        },
+      }),
+    );
+    assert.equal(parsed.kind, 'ok', JSON.stringify(parsed));
+    assert.deepEqual(
+      parsed.warnings.map((w) => `${w.path}: ${w.message}`).sort(),
+      ['api.endpoints[1].auth', 'api.endpoints[1].rateLimit', 'api.version', 'colour', 'ui.size'].map((p) => `${p}: unknown key, ignored`).sort(),
+    );
+    if (parsed.kind !== 'ok') return;
+    assert.equal((parsed.manifest as Record<string, unknown>)['colour'], undefined, 'the unknown key is not kept');
+    assert.deepEqual(parsed.manifest.api?.endpoints, [
+      { method: 'GET', path: '/status', handler: 'dist/main', schedulable: true },
+      { method: 'POST', path: '/heartbeat', handler: 'dist/main' },
+    ]);
+    assert.equal(parsed.manifest.ui?.entry, 'ui/index.html');
+  });
+
+  it('reads api.endpoints[].schedulable as a boolean, and still refuses a real problem beside an unknown key', () => {
+    const parsed = parseManifest(manifest({ extra: 1, api: { endpoints: [{ method: 'GET', path: '/s', handler: 'h', schedulable: 'yes' }] } }));
+    assert.equal(parsed.kind, 'err');
+    assert.deepEqual(parsed.kind === 'err' && parsed.problems, [{ path: 'api.endpoints[0].schedulable', message: 'must be true or false' }]);
+    assert.deepEqual(parsed.warnings, [{ path: 'extra', message: 'unknown key, ignored' }]);
+    const clean = parseManifest(manifest());
+    assert.deepEqual(clean.warnings, []);
   });
 
   it('reports missing required fields and bad JSON', () => {

@@ -57,6 +57,14 @@ const DENIED_TABLE: [string, string, CapabilityName, unknown][] = [
   ['alga:extension/clients', 'getClient', 'cap:client.read', { kind: 'err', code: 'not-allowed' }],
   ['alga:extension/services', 'listServices', 'cap:service.read', { kind: 'err', code: 'not-allowed' }],
   ['alga:extension/services', 'getService', 'cap:service.read', { kind: 'err', code: 'not-allowed' }],
+  // Alga's dialect only: its runner's denied answers
+  ['alga:extension/scheduler', 'listSchedules', 'cap:scheduler.manage', { kind: 'err', code: 'denied' }],
+  ['alga:extension/scheduler', 'getSchedule', 'cap:scheduler.manage', { kind: 'err', code: 'denied' }],
+  ['alga:extension/scheduler', 'getEndpoints', 'cap:scheduler.manage', { kind: 'err', code: 'denied' }],
+  ['alga:extension/scheduler', 'createSchedule', 'cap:scheduler.manage', { kind: 'value', value: { success: false, error: 'Permission denied: cap:scheduler.manage not granted' } }],
+  ['alga:extension/scheduler', 'updateSchedule', 'cap:scheduler.manage', { kind: 'value', value: { success: false, error: 'Permission denied: cap:scheduler.manage not granted' } }],
+  ['alga:extension/scheduler', 'deleteSchedule', 'cap:scheduler.manage', { kind: 'value', value: { success: false, error: 'Permission denied: cap:scheduler.manage not granted' } }],
+  ['alga:extension/invoicing', 'createManualInvoice', 'cap:invoice.manual.create', { kind: 'value', value: { success: false, error: 'Permission denied: cap:invoice.manual.create not granted' } }],
 ];
 
 let dir: string;
@@ -111,6 +119,9 @@ test('every function of both worlds is served, and every seed function has its d
   assert.deepEqual(registry.unserved(importsOf(ALGA_WORLD_IMPORTS)), []);
   const covered = new Set(DENIED_TABLE.map(([iface, fn]) => `${iface}#${fn}`));
   for (const [iface, fns] of Object.entries(world)) for (const fn of fns) assert.ok(covered.has(`${iface}#${fn}`), `${iface}#${fn} missing from the denied table`);
+  for (const iface of ['alga:extension/scheduler', 'alga:extension/invoicing']) {
+    for (const fn of ALGA_WORLD_IMPORTS[iface as keyof typeof ALGA_WORLD_IMPORTS]) assert.ok(covered.has(`${iface}#${fn}`), `${iface}#${fn} missing from the denied table`);
+  }
 });
 
 test('a granted call reaches the capability (storage: missing key → missing, not denied)', async () => {

@@ -22,6 +22,7 @@ export function registerPackCommand(program: Command): void {
       const out = options.out ?? join(dir, 'bundle.tar.zst');
       await writeFile(out, packed.value.bytes);
       for (const path of packed.value.skipped) process.stderr.write(`skipped hidden ${path}\n`);
+      if (packed.value.manifestWarnings.length > 0) process.stderr.write(`warning: manifest.json\n${formatManifestProblems(packed.value.manifestWarnings)}\n`);
       process.stderr.write(`wrote ${out} (${packed.value.bytes.byteLength} bytes, ${packed.value.manifest.name}@${packed.value.manifest.version})\n`);
       process.stdout.write(`${packed.value.contentHash}\n`);
     });

@@ -24,7 +24,8 @@ AWS_REGION), _ENDPOINT (s3) or RUNNER_COMPONENT_STORE_URL (http), RUNNER_COMPONE
 (wait for a component fetched from the store and prepared, default 60000), RUNNER_SQLITE_SYNCHRONOUS (full,
 the default, or normal: no fsync per commit), RUNNER_DATA_DIR, PORT,
 RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN (Alga's internal
-API for clients/services), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
+API for clients, services, scheduler and invoicing), RUNNER_SCHEDULE_POLL_MS (how often due schedules
+are looked for, default 1000, 0 = never), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
 RUNNER_DEFAULT_TIMEOUT_MS, RUNNER_MAX_TIMEOUT_MS, RUNNER_MAX_MEMORY_MB, RUNNER_MAX_BODY_BYTES,
 RUNNER_IDEMPOTENCY_TTL_MS, RUNNER_TENANT_CONCURRENCY, RUNNER_TENANT_QUEUE, RUNNER_GLOBAL_QUEUE,
 RUNNER_REDIS_URL (redis:// URL: per-tenant concurrency and queue shared by every replica; unset: per

@@ -62,7 +62,6 @@ export interface UserData {
   readonly userEmail: string;
   readonly userName: string;
   readonly userType: string;
-  readonly clientId?: string;
 }
 
 /** `record user-data-v2` of alga:extension/types */
@@ -74,10 +73,189 @@ export interface UserDataV2 {
   readonly userName: string;
   readonly userType: string;
   readonly clientId?: string;
+  readonly additionalFields: ReadonlyArray<readonly [string, string]>;
 }
 
 /** `enum user-error` of alga:extension/types */
 export type UserError = 'not-available' | 'not-allowed';
+
+/** `enum scheduler-error` of alga:extension/types */
+export type SchedulerError = 'not-found' | 'validation-failed' | 'quota-exceeded' | 'denied' | 'internal';
+
+/** `record schedule-info` of alga:extension/types */
+export interface ScheduleInfo {
+  readonly id: string;
+  readonly endpointPath: string;
+  readonly endpointMethod: string;
+  readonly name?: string;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly enabled: boolean;
+  readonly payload?: string;
+  readonly lastRunAt?: string;
+  readonly lastRunStatus?: string;
+  readonly lastError?: string;
+  readonly createdAt?: string;
+}
+
+/** `record endpoint-info` of alga:extension/types */
+export interface EndpointInfo {
+  readonly id: string;
+  readonly method: string;
+  readonly path: string;
+  readonly handler: string;
+  readonly schedulable: boolean;
+}
+
+/** `record create-schedule-input` of alga:extension/types */
+export interface CreateScheduleInput {
+  readonly endpoint: string;
+  readonly cron: string;
+  readonly timezone?: string;
+  readonly enabled?: boolean;
+  readonly name?: string;
+  readonly payload?: string;
+}
+
+/** `record create-schedule-result` of alga:extension/types */
+export interface CreateScheduleResult {
+  readonly success: boolean;
+  readonly scheduleId?: string;
+  readonly error?: string;
+  readonly fieldErrors?: string;
+}
+
+/** `record update-schedule-input` of alga:extension/types */
+export interface UpdateScheduleInput {
+  readonly endpoint?: string;
+  readonly cron?: string;
+  readonly timezone?: string;
+  readonly enabled?: boolean;
+  readonly name?: string;
+  readonly payload?: string;
+}
+
+/** `record update-schedule-result` of alga:extension/types */
+export interface UpdateScheduleResult {
+  readonly success: boolean;
+  readonly error?: string;
+  readonly fieldErrors?: string;
+}
+
+/** `record delete-schedule-result` of alga:extension/types */
+export interface DeleteScheduleResult {
+  readonly success: boolean;
+  readonly error?: string;
+}
+
+/** `enum discount-type` of alga:extension/types */
+export type DiscountType = 'percentage' | 'fixed';
+
+/** `record manual-invoice-item-input` of alga:extension/types */
+export interface ManualInvoiceItemInput {
+  readonly serviceId: string;
+  readonly quantity: number;
+  readonly description: string;
+  readonly rate: number;
+  readonly isDiscount?: boolean;
+  readonly discountType?: DiscountType;
+  readonly appliesToItemId?: string;
+  readonly appliesToServiceId?: string;
+}
+
+/** `record create-manual-invoice-input` of alga:extension/types */
+export interface CreateManualInvoiceInput {
+  readonly clientId: string;
+  readonly items: ReadonlyArray<ManualInvoiceItemInput>;
+  readonly invoiceDate?: string;
+  readonly dueDate?: string;
+  readonly poNumber?: string;
+}
+
+/** `record create-manual-invoice-result` of alga:extension/types */
+export interface CreateManualInvoiceResult {
+  readonly success: boolean;
+  readonly invoiceId?: string;
+  readonly invoiceNumber?: string;
+  readonly status?: string;
+  readonly subtotal?: number;
+  readonly tax?: number;
+  readonly total?: number;
+  readonly error?: string;
+  readonly fieldErrors?: string;
+}
+
+/** `enum client-read-error` of alga:extension/types */
+export type ClientReadError = 'not-allowed' | 'invalid-input' | 'internal';
+
+/** `record client-summary` of alga:extension/types */
+export interface ClientSummary {
+  readonly clientId: string;
+  readonly clientName: string;
+  readonly clientType?: string;
+  readonly isInactive: boolean;
+  readonly defaultCurrencyCode?: string;
+  readonly accountManagerId?: string;
+  readonly accountManagerName?: string;
+  readonly billingEmail?: string;
+}
+
+/** `record clients-list-input` of alga:extension/types */
+export interface ClientsListInput {
+  readonly search?: string;
+  readonly includeInactive?: boolean;
+  readonly page?: number;
+  readonly pageSize?: number;
+}
+
+/** `record clients-list-result` of alga:extension/types */
+export interface ClientsListResult {
+  readonly items: ReadonlyArray<ClientSummary>;
+  readonly totalCount: number;
+  readonly page: number;
+  readonly pageSize: number;
+}
+
+/** `enum service-item-kind` of alga:extension/types */
+export type ServiceItemKind = 'service' | 'product';
+
+/** `enum service-billing-method` of alga:extension/types */
+export type ServiceBillingMethod = 'fixed' | 'hourly' | 'usage';
+
+/** `enum service-read-error` of alga:extension/types */
+export type ServiceReadError = 'not-allowed' | 'invalid-input' | 'internal';
+
+/** `record service-summary` of alga:extension/types */
+export interface ServiceSummary {
+  readonly serviceId: string;
+  readonly serviceName: string;
+  readonly itemKind: ServiceItemKind;
+  readonly billingMethod: ServiceBillingMethod;
+  readonly serviceTypeId?: string;
+  readonly serviceTypeName?: string;
+  readonly defaultRate: number;
+  readonly unitOfMeasure: string;
+  readonly isActive: boolean;
+  readonly sku?: string;
+}
+
+/** `record services-list-input` of alga:extension/types */
+export interface ServicesListInput {
+  readonly search?: string;
+  readonly itemKind?: ServiceItemKind;
+  readonly isActive?: boolean;
+  readonly billingMethod?: ServiceBillingMethod;
+  readonly page?: number;
+  readonly pageSize?: number;
+}
+
+/** `record services-list-result` of alga:extension/types */
+export interface ServicesListResult {
+  readonly items: ReadonlyArray<ServiceSummary>;
+  readonly totalCount: number;
+  readonly page: number;
+  readonly pageSize: number;
+}
 
 /** `record execute-request` of alga:extension/types */
 export interface ExecuteRequest {
@@ -127,6 +305,25 @@ export interface Interfaces {
   'alga:extension/user-v2': {
     getUser: { params: []; ok: UserDataV2; err: UserError };
   };
+  'alga:extension/scheduler': {
+    listSchedules: { params: []; ok: ReadonlyArray<ScheduleInfo>; err: SchedulerError };
+    getSchedule: { params: [scheduleId: string]; ok: ScheduleInfo | undefined; err: SchedulerError };
+    createSchedule: { params: [input: CreateScheduleInput]; returns: CreateScheduleResult };
+    updateSchedule: { params: [scheduleId: string, input: UpdateScheduleInput]; returns: UpdateScheduleResult };
+    deleteSchedule: { params: [scheduleId: string]; returns: DeleteScheduleResult };
+    getEndpoints: { params: []; ok: ReadonlyArray<EndpointInfo>; err: SchedulerError };
+  };
+  'alga:extension/invoicing': {
+    createManualInvoice: { params: [input: CreateManualInvoiceInput]; returns: CreateManualInvoiceResult };
+  };
+  'alga:extension/clients': {
+    listClients: { params: [input: ClientsListInput]; ok: ClientsListResult; err: ClientReadError };
+    getClient: { params: [clientId: string]; ok: ClientSummary | undefined; err: ClientReadError };
+  };
+  'alga:extension/services': {
+    listServices: { params: [input: ServicesListInput]; ok: ServicesListResult; err: ServiceReadError };
+    getService: { params: [serviceId: string]; ok: ServiceSummary | undefined; err: ServiceReadError };
+  };
 }
 
 /** The interfaces world `runner` imports, with their functions by jco name. */
@@ -139,4 +336,8 @@ export const WORLD_IMPORTS = {
   'alga:extension/ui-proxy': ['callRoute'],
   'alga:extension/user': ['getUser'],
   'alga:extension/user-v2': ['getUser'],
+  'alga:extension/scheduler': ['listSchedules', 'getSchedule', 'createSchedule', 'updateSchedule', 'deleteSchedule', 'getEndpoints'],
+  'alga:extension/invoicing': ['createManualInvoice'],
+  'alga:extension/clients': ['listClients', 'getClient'],
+  'alga:extension/services': ['listServices', 'getService'],
 } as const;

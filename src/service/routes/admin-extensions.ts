@@ -62,8 +62,17 @@ const bareQuerySchema = idsQuerySchema.extend({
 
 const registeredIds = {
   type: 'object',
-  required: ['extension_id', 'version_id', 'content_hash'],
-  properties: { extension_id: { type: 'string' }, version_id: { type: 'string' }, content_hash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } },
+  required: ['extension_id', 'version_id', 'content_hash', 'warnings'],
+  properties: {
+    extension_id: { type: 'string' },
+    version_id: { type: 'string' },
+    content_hash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+    warnings: {
+      type: 'array',
+      description: "the bundle manifest's unknown keys, ignored as Alga ignores them (also logged); empty for a bare component",
+      items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } },
+    },
+  },
 };
 const uploadSchema = {
   summary: 'Register an extension version: a bare component (application/wasm) or a bundle (application/zstd)',
@@ -132,7 +141,10 @@ const listSchema = {
                     version: { type: 'string' },
                     content_hash: { type: 'string' },
                     capabilities: { type: 'array', items: { type: 'string' } },
-                    endpoints: { type: 'array', items: { type: 'object', properties: { method: { type: 'string' }, path: { type: 'string' }, handler: { type: 'string' } } } },
+                    endpoints: {
+                      type: 'array',
+                      items: { type: 'object', properties: { method: { type: 'string' }, path: { type: 'string' }, handler: { type: 'string' }, schedulable: { type: 'boolean' } } },
+                    },
                     ui: { description: "the manifest's ui (docs/manifest.md), or null", anyOf: [{ type: 'object' }, { type: 'null' }] },
                   },
                 },
@@ -180,7 +192,8 @@ export function adminExtensionRoutes(app: FastifyInstance, runtime: Runtime, bun
       const q = parseWith(idsQuerySchema, request.query, 'query');
       result = await registration.bundle(body, request.headers, { extensionId: q.extension_id, versionId: q.version_id });
     }
-    return reply.code(result.created ? 201 : 200).send(result.ids);
+    if (result.warnings.length > 0) request.log.warn({ extension_id: result.ids.extension_id, version_id: result.ids.version_id, warnings: result.warnings }, 'manifest has unknown keys (ignored)');
+    return reply.code(result.created ? 201 : 200).send({ ...result.ids, warnings: result.warnings });
   });
 
   app.get('/admin/v1/extensions', documented(listSchema), async () => {
