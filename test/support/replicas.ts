@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { SECRETS_KEY } from '../service/harness.js';
+import { SECRETS_KEY, seedArtifacts } from '../service/harness.js';
 import { cleanEnv, startCli, type CliProcess } from '../service/cli-process.js';
 import { TEST_DATABASE_URL, postgresSkipReason } from './postgres.js';
 
@@ -50,6 +50,12 @@ export interface ClusterOptions {
   readonly workers?: number;
   /** LOG_LEVEL of the replicas (default info: tests wait for log lines) */
   readonly logLevel?: string;
+  /**
+   * built examples whose prepared artifacts are put in each replica's data directory before it
+   * starts: a replica that did not receive an upload cannot run its component otherwise (until
+   * replicas share a component store)
+   */
+  readonly examples?: readonly string[];
 }
 
 export interface Cluster {
@@ -76,12 +82,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const index = count++;
     const dataDir = mkdtempSync(join(tmpdir(), `replica-${index}-`));
     dirs.push(dataDir);
+    if (options.examples?.length) await seedArtifacts(dataDir, options.examples);
     const env = cleanEnv({
       RUNNER_DATABASE_SCHEMA: schema,
       RUNNER_SERVICE_TOKEN: REPLICA_SERVICE_TOKEN,
       RUNNER_ADMIN_TOKEN: REPLICA_ADMIN_TOKEN,
       RUNNER_SECRETS_KEY: SECRETS_KEY,
       RUNNER_EGRESS_ALLOW_PRIVATE: '1',
+      // stop() closes at once unless a test sets a drain delay
+      RUNNER_DRAIN_DELAY_MS: '0',
       LOG_LEVEL: options.logLevel ?? 'info',
       ...options.env,
       ...options.envOf?.(index),
