@@ -37,8 +37,6 @@ export interface AppOptions {
   logDestination?: DestinationStream;
 }
 
-const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-
 /** What `Retry-After` says while the database cannot be reached (a restart takes seconds). */
 export const STORE_RETRY_AFTER_S = 2;
 
@@ -50,12 +48,27 @@ export function transportBodyLimit(maxBodyBytes: number): number {
   return Math.ceil((maxBodyBytes * 4) / 3) + 256 * 1024;
 }
 
+export interface ShutdownOptions {
+  /** how long /readyz reports draining while every request is still served, before the listener closes (default 0: at once) */
+  readonly drainDelayMs?: number;
+}
+
 export interface App {
   fastify: FastifyInstance;
   executor: Executor;
-  /** stop accepting, finish in-flight executions, close the server */
-  shutdown(): Promise<void>;
+  /**
+   * The drain sequence (docs/architecture.md, "Draining"): /readyz answers 503 `draining` at once
+   * while every request is still served and new connections accepted; after `drainDelayMs` the
+   * listener closes, answers carry `connection: close` and idle connections are closed; once every
+   * connection has ended, in-flight executions (whose caller went away) finish.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  /** ends the delay of a shutdown now (a second signal); a shutdown started later skips it */
+  skipDrainDelay(): void;
 }
+
+/** While the listener closes: how often connections that fell idle since are closed. */
+const IDLE_SWEEP_MS = 100;
 
 export function buildApp(options: AppOptions): App {
   const { runtime } = options;
@@ -97,22 +110,23 @@ export function buildApp(options: AppOptions): App {
   runtime.components.log = logger;
   runtime.onStoreConnectionError = (error) => logger.warn({ code: (error as { code?: unknown }).code, cause: error.message }, 'a database connection broke; the pool opens new ones as needed');
   const lingering = new Lingering();
+  // readiness says draining (requests are still served)
   let draining = false;
+  // the listener is closed: every answer ends its connection
+  let listenerClosed = false;
+  let skipDelay = false;
+  let endDelay: (() => void) | null = null;
 
   // the APIs speak JSON (and binary uploads): a text/plain body is 415, not a string that fails validation
   fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser(['application/wasm', 'application/zstd', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES }, (_req, body, done) => done(null, body));
-  fastify.addHook('onRequest', async (request) => {
-    // health answers stay available while draining (/readyz then says so); everything else is refused
-    if (draining && !HEALTH_PATHS.has(request.url.split('?')[0]!)) throw new ServiceError('shutting_down');
-  });
   fastify.addHook('onResponse', async (request, reply) => {
     request.log.info({ req: { method: request.method, url: request.url, remoteAddress: request.ip }, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
   });
   fastify.addHook('onSend', async (request, reply, payload) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     // a kept-alive connection would hold the closing server open until its idle timeout
-    if (draining) reply.header('connection', 'close');
+    if (listenerClosed) reply.header('connection', 'close');
     // refused before its body was read (too large, unauthorized, ...): this answer ends the
     // connection, gracefully, so the client still sending the body reads it (linger.ts)
     if (!request.raw.complete) {
@@ -178,17 +192,39 @@ export function buildApp(options: AppOptions): App {
   return {
     fastify,
     executor,
-    async shutdown() {
+    async shutdown({ drainDelayMs = 0 } = {}) {
       draining = true;
+      if (drainDelayMs > 0 && !skipDelay) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, drainDelayMs);
+          endDelay = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        endDelay = null;
+      }
+      listenerClosed = true;
       // live log tails never end by themselves: end them, or closing the server waits forever
       runtime.logBus.emit('shutdown');
       const closing = fastify.close();
       // connections lingering after a refusal would hold the server open for their whole bound
       lingering.closeAll();
       await schedules?.stop();
+      // an answer already on its way when the listener closed went without `connection: close`:
+      // its kept-alive connection is closed once idle rather than at its keep-alive timeout
+      const sweep = setInterval(() => fastify.server.closeIdleConnections(), IDLE_SWEEP_MS);
+      try {
+        await closing;
+      } finally {
+        clearInterval(sweep);
+      }
       await executor.drain();
-      await closing;
       await new Promise<void>((resolve) => (stdout ? stdout.flush(() => resolve()) : resolve()));
+    },
+    skipDrainDelay() {
+      skipDelay = true;
+      endDelay?.();
     },
   };
 }

@@ -11,6 +11,7 @@ import { HOT_WAIT_MS } from '../engine/hot-wait.js';
 import { DEFAULT_FAIRNESS } from '../engine/fair-scheduler.js';
 import { SQLITE_SYNCHRONOUS } from '../store/sqlite-synchronous.js';
 import { parseNetworks, type IpNetwork } from '../net/ip-networks.js';
+import { DEFAULT_IN_FLIGHT_LEASE_MS } from '../store/idempotency.js';
 
 const positiveInt = z.coerce.number().int().positive();
 const flag = z
@@ -157,6 +158,16 @@ const configSchema = z
     penaltyMs: positiveInt.max(24 * 3600 * 1000),
     maxBodyBytes: positiveInt,
     idempotencyTtlMs: positiveInt,
+    /** how long an in-flight idempotency claim holds its key unless its process renews it (every third of it): how soon another replica takes over the key of a process that died */
+    idempotencyLeaseMs: z.coerce.number().int().min(300, 'must be at least 300 ms').max(600_000, 'must be at most 600000 ms'),
+    /** how often (on average; jittered) expired idempotency records are deleted; 0 = never */
+    idempotencyPurgeIntervalMs: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600 * 1000),
+    /** on SIGTERM: how long /readyz reports draining while every request is still served, before the listener closes */
+    drainDelayMs: z.coerce.number().int().min(0).max(600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     /** how often the store's due schedules are looked for (ms); 0 = this process runs none (src/service/schedule-runner.ts) */
     schedulePollMs: z.coerce.number().int().min(0).max(3_600_000),
@@ -189,6 +200,17 @@ export const WARM_ON_START = 8;
  * this replica: a 12 MB JavaScript guest transpiles in seconds, a slow store adds its transfer.
  */
 export const COMPONENT_FETCH_TIMEOUT_MS = 60_000;
+
+/** Expired idempotency records are deleted about this often (each replica, jittered). */
+export const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+/**
+ * After SIGTERM, how long the service keeps serving while /readyz says draining, before its
+ * listener closes: the time a load balancer needs to stop sending it new requests. Kubernetes
+ * removes a terminating pod from its endpoints at once, but kube-proxy, ingress controllers and
+ * Knative's activator learn of it over the next seconds.
+ */
+export const DRAIN_DELAY_MS = 5_000;
 
 export interface ServeFlags {
   port?: string;
@@ -255,6 +277,9 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     penaltyMs: env.RUNNER_PENALTY_MS ?? String(DEFAULT_FAIRNESS.penaltyMs),
     maxBodyBytes: env.RUNNER_MAX_BODY_BYTES ?? String(10 * 2 ** 20),
     idempotencyTtlMs: env.RUNNER_IDEMPOTENCY_TTL_MS ?? String(24 * 3600 * 1000),
+    idempotencyLeaseMs: env.RUNNER_IDEMPOTENCY_LEASE_MS ?? String(DEFAULT_IN_FLIGHT_LEASE_MS),
+    idempotencyPurgeIntervalMs: env.RUNNER_IDEMPOTENCY_PURGE_INTERVAL_MS ?? String(IDEMPOTENCY_PURGE_INTERVAL_MS),
+    drainDelayMs: env.RUNNER_DRAIN_DELAY_MS ?? String(DRAIN_DELAY_MS),
     logLevel: env.LOG_LEVEL ?? 'info',
     schedulePollMs: env.RUNNER_SCHEDULE_POLL_MS ?? '1000',
     tenantData: tenantDataUrl ? { kind: 'alga', baseUrl: tenantDataUrl, token: env.RUNNER_TENANT_DATA_TOKEN ?? '' } : { kind: 'store' },
@@ -310,6 +335,9 @@ const ENV_NAMES: Record<string, string> = {
   penaltyMs: 'RUNNER_PENALTY_MS',
   maxBodyBytes: 'RUNNER_MAX_BODY_BYTES',
   idempotencyTtlMs: 'RUNNER_IDEMPOTENCY_TTL_MS',
+  idempotencyLeaseMs: 'RUNNER_IDEMPOTENCY_LEASE_MS',
+  idempotencyPurgeIntervalMs: 'RUNNER_IDEMPOTENCY_PURGE_INTERVAL_MS',
+  drainDelayMs: 'RUNNER_DRAIN_DELAY_MS',
   logLevel: 'LOG_LEVEL',
   schedulePollMs: 'RUNNER_SCHEDULE_POLL_MS',
   'tenantData.baseUrl': 'RUNNER_TENANT_DATA_URL',

@@ -15,6 +15,7 @@ import type { IdempotencyScope } from '../store/index.js';
 import type { AdmissionLimiter } from './admission.js';
 import { checkGuestResponse } from './guest-response.js';
 import { EnvelopeSecrets } from './secret-envelope.js';
+import { renewWhileRunning } from './lease-renewal.js';
 
 /** Headers a guest never sees: they belong to the hop, not the request. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-runner-service-token']);
@@ -108,20 +109,27 @@ export class Executor {
     return null;
   }
 
+  /**
+   * Runs `work` once for a key across every process on the store. The claim is a lease this
+   * process renews while the work runs (lease-renewal.ts); a duplicate waits (polling the store,
+   * or on the local promise) and replays the answer. If the holder dies, its lease runs out and a
+   * waiting duplicate takes the key over and runs the work itself: on a crash the work may have
+   * run (partly) twice — at-least-once — and exactly once otherwise (docs/architecture.md).
+   */
   private async idempotent(scope: IdempotencyScope, fingerprint: string, requestId: string | undefined, work: () => Promise<ExecuteAnswer>): Promise<ExecuteAnswer> {
     const { key } = scope;
     const localKey = `${scope.tenant}\u0000${scope.extension}\u0000${key}`;
     const { idempotency } = this.runtime.store;
-    const deadline = Date.now() + this.runtime.config.maxTimeoutMs + 10_000;
+    const { maxTimeoutMs, idempotencyLeaseMs: leaseMs, idempotencyTtlMs } = this.runtime.config;
+    const fields = { tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId };
+    // the earlier request runs for at most maxTimeoutMs; a dead holder's key is free within a lease
+    const deadline = Date.now() + maxTimeoutMs + leaseMs + 10_000;
     let pause = 10;
     let waiting = false;
     const noteWaiting = (where: 'this process' | 'another process') => {
       if (waiting) return;
       waiting = true;
-      this.logger.info(
-        { tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId, running_in: where },
-        'waiting for an earlier request with the same idempotency key',
-      );
+      this.logger.info({ ...fields, running_in: where }, 'waiting for an earlier request with the same idempotency key');
     };
     for (;;) {
       const local = this.running.get(localKey);
@@ -130,34 +138,12 @@ export class Executor {
         noteWaiting('this process');
         return local.answer;
       }
-      const claim = await idempotency.claim(scope, this.runtime.config.idempotencyTtlMs, { leaseMs: this.runtime.config.maxTimeoutMs + 60_000, fingerprint });
+      const claim = await idempotency.claim(scope, idempotencyTtlMs, { leaseMs, fingerprint });
       if (claim.kind === 'mismatch') throw keyReused(key, claim.state);
       if (claim.kind === 'done') return claim.response as ExecuteAnswer;
       if (claim.kind === 'claimed') {
-        // The guest has run (or failed) by the time its record is written: a store that cannot take
-        // the record (the database went away meanwhile) does not turn the execution's own outcome
-        // into a failure. An unwritten answer leaves the claim to expire with its lease; a duplicate
-        // then waits for the lease and runs again, as after a crash of this process.
-        const p = work().then(
-          async (answer) => {
-            await idempotency.complete(scope, answer).catch((e: unknown) => {
-              this.logger.error(
-                { err: e, tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId },
-                'storing the idempotent answer failed; its key stays claimed until the lease ends',
-              );
-            });
-            return answer;
-          },
-          async (e: unknown) => {
-            await idempotency.release(scope).catch((releaseError: unknown) => {
-              this.logger.error(
-                { err: releaseError, tenant: scope.tenant, extension: scope.extension, idempotency_key: key, request_id: requestId },
-                'releasing the idempotency key failed; it stays claimed until the lease ends',
-              );
-            });
-            throw e;
-          },
-        );
+        if (waiting) this.logger.info(fields, 'claimed the idempotency key after waiting: the earlier request failed, or its process stopped renewing its lease (it may have run partly)');
+        const p = this.runClaimed(scope, fields, leaseMs, work);
         this.running.set(localKey, { fingerprint, answer: p });
         try {
           return await p;
@@ -171,6 +157,40 @@ export class Executor {
       await new Promise((r) => setTimeout(r, pause));
       pause = Math.min(pause * 2, 250);
     }
+  }
+
+  /**
+   * The work of a key this process claimed, its lease renewed meanwhile. The guest has run (or
+   * failed) by the time its record is written: a store that cannot take the record (the database
+   * went away meanwhile) does not turn the execution's own outcome into a failure. An unwritten
+   * answer leaves the claim to expire with its lease; a duplicate then runs again, as after a
+   * crash of this process.
+   */
+  private async runClaimed(scope: IdempotencyScope, fields: Record<string, unknown>, leaseMs: number, work: () => Promise<ExecuteAnswer>): Promise<ExecuteAnswer> {
+    const { idempotency } = this.runtime.store;
+    const renewal = renewWhileRunning(idempotency, scope, leaseMs, {
+      lost: () => this.logger.warn(fields, 'lost the idempotency lease while the request runs: another process took the key over; this answer will not be stored'),
+      failed: (e) => this.logger.warn({ ...fields, err: e }, 'renewing the idempotency lease failed; trying again'),
+    });
+    let answer: ExecuteAnswer;
+    try {
+      answer = await work();
+    } catch (e) {
+      await renewal.stop();
+      const released = await idempotency.release(scope).catch((releaseError: unknown) => {
+        this.logger.error({ ...fields, err: releaseError }, 'releasing the idempotency key failed; it stays claimed until the lease ends');
+        return true;
+      });
+      if (!released) this.logger.warn(fields, 'the idempotency key was no longer this process’s to release: another process took it over');
+      throw e;
+    }
+    await renewal.stop();
+    const stored = await idempotency.complete(scope, answer).catch((e: unknown) => {
+      this.logger.error({ ...fields, err: e }, 'storing the idempotent answer failed; its key stays claimed until the lease ends');
+      return true;
+    });
+    if (!stored) this.logger.warn(fields, 'the idempotent answer was not stored: another process took the key over after this one lost its lease');
+    return answer;
   }
 
   private async run(

@@ -35,6 +35,11 @@ export class ServiceMetrics {
     help: "Installs put on probation after repeated costly faults (deadline, worker crash, memory limit): one execution at a time, started after other tenants' work",
     registers: [this.registry],
   });
+  readonly idempotencyPurged = new Counter({
+    name: 'alga_runner_idempotency_records_purged_total',
+    help: 'Expired idempotency records deleted by the scheduled purge (RUNNER_IDEMPOTENCY_PURGE_INTERVAL_MS)',
+    registers: [this.registry],
+  });
   readonly workerRestarts = new Counter({ name: 'alga_runner_worker_restarts_total', help: 'Workers replaced after a timeout or crash', labelNames: ['reason'], registers: [this.registry] });
   readonly guestInstances = new Counter({
     name: 'alga_runner_guest_instances_total',

@@ -7,7 +7,8 @@ import type { DestinationStream } from 'pino';
 import type { ServiceConfig } from './config.js';
 import { ConfigError, isLoopbackHost } from './config.js';
 import { Runtime } from './runtime.js';
-import { buildApp, type App } from './app.js';
+import { buildApp, type App, type ShutdownOptions } from './app.js';
+import { schedulePurge, type PurgeSchedule } from './purge-schedule.js';
 import { createBundleAcceptance } from './bundles.js';
 import { Registration } from './registration.js';
 import { assertSecretsKeyPresent } from '../store/index.js';
@@ -22,12 +23,29 @@ export interface RunningService {
   app: App;
   /** registers extension versions the way the admin upload does (used by the demo setup) */
   registration: Registration;
-  close(): Promise<void>;
+  /** graceful shutdown: the drain sequence of App.shutdown (default: no delay), then the runtime closes */
+  close(options?: ShutdownOptions): Promise<void>;
+  /** a close() waiting out its drain delay closes the listener now (a second signal) */
+  skipDrainDelay(): void;
 }
 
 export interface StartOptions {
   /** where the service's pino log goes (stdout when absent) */
   logDestination?: DestinationStream;
+}
+
+/** Expired idempotency records deleted on a jittered schedule; the count is logged and counted. */
+function purgeIdempotencyRecords(runtime: Runtime, app: App): PurgeSchedule {
+  const log = app.fastify.log;
+  return schedulePurge(() => runtime.store.idempotency.purgeExpired(), runtime.config.idempotencyPurgeIntervalMs, {
+    purged(count, ms) {
+      runtime.metrics.idempotencyPurged.inc(count);
+      log[count > 0 ? 'info' : 'debug']({ purged: count, ms: Math.round(ms) }, 'expired idempotency records purged');
+    },
+    failed(e) {
+      log.warn({ err: e }, 'purging expired idempotency records failed; trying again at the next interval');
+    },
+  });
 }
 
 function warmInBackground(runtime: Runtime, app: App, limit: number): void {
@@ -77,6 +95,7 @@ export async function startService(config: ServiceConfig, options: StartOptions 
     await app.fastify.listen({ host: config.host, port: config.port });
     warnAboutTrust(config, app);
     if (config.warmOnStart > 0) warmInBackground(runtime, app, config.warmOnStart);
+    const purging = purgeIdempotencyRecords(runtime, app);
     const address = app.fastify.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -89,13 +108,15 @@ export async function startService(config: ServiceConfig, options: StartOptions 
       runtime,
       app,
       registration: new Registration(runtime, bundles),
-      close() {
+      close(options) {
         closing ??= (async () => {
-          await app.shutdown();
+          await app.shutdown(options);
+          await purging.stop();
           await runtime.close();
         })();
         return closing;
       },
+      skipDrainDelay: () => app.skipDrainDelay(),
     };
   } catch (e) {
     await runtime.close();

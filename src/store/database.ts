@@ -98,6 +98,8 @@ export interface IdempotencyTable {
   expires_at: number;
   /** what the claiming request was (a hash; see IdempotencyStore.claim); null for records written before it was kept */
   fingerprint: string | null;
+  /** the process holding an in-flight claim (IdempotencyStore's holder); null for records written before it was kept */
+  holder: string | null;
 }
 
 export interface ComponentBlobsTable {

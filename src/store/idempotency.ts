@@ -4,14 +4,22 @@
  * `claim` is one INSERT ... ON CONFLICT DO UPDATE ... WHERE expired statement, so exactly one
  * caller wins a key even across runner processes sharing a PostgreSQL database; the others see
  * the winner's record as `in-flight` (wait and claim again) or `done` (replay its response).
- * An in-flight claim is a lease: if its process dies, the key becomes claimable again after
- * `leaseMs`, not after the full TTL.
+ *
+ * An in-flight claim is a lease held by one process (the store's `holder`, one id per process):
+ * the holder renews it while its execution runs; if the holder dies, the lease runs out and the
+ * next claim takes the key over. Only the current holder renews, completes or releases a claim,
+ * so a holder that lost its lease (paused past it, partitioned) and whose key was taken over
+ * cannot overwrite the new holder's record — its `complete` answers false. A holder whose lease
+ * ran out but whose key nobody took over still completes it: nobody else ran the request.
+ * Expiry compares the processes' clocks: replicas' clocks must agree to well within a lease.
  *
  * A claim may carry a fingerprint of the request (the caller's hash of what defines it): it is
  * stored with the claim, and a later claim of the same key with a different fingerprint gets
  * `mismatch` — whether the first request is done or still in flight — instead of its response.
  * A record without a fingerprint (written before fingerprints were kept) matches any request.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 
@@ -29,28 +37,47 @@ export type ClaimResult =
   | { readonly kind: 'mismatch'; readonly state: 'done' | 'in-flight' };
 
 export interface ClaimOptions {
-  /** how long an unfinished claim holds the key (default 5 min, never more than the TTL) */
+  /** how long an unfinished claim holds the key unless renewed (default 10 s, never more than the TTL) */
   readonly leaseMs?: number;
   /** what the request is (an opaque string, compared for equality); stored with the claim */
   readonly fingerprint?: string;
 }
 
 export interface IdempotencyStore {
+  /** who this store claims keys as: one id per process */
+  readonly holder: string;
   /** `ttlMs`: how long a completed response is replayed (default 24 h). */
   claim(scope: IdempotencyScope, ttlMs?: number, options?: ClaimOptions): Promise<ClaimResult>;
-  /** Store the response of a claimed key; false if the claim was lost (released or expired). */
+  /** Extend this holder's in-flight claim to `leaseMs` from now; false if it is not this holder's any more (taken over, released, purged). */
+  renew(scope: IdempotencyScope, leaseMs: number): Promise<boolean>;
+  /** Store the response of this holder's claim; false if the claim is not this holder's any more. */
   complete(scope: IdempotencyScope, response: unknown): Promise<boolean>;
-  /** Give up a claim (the execution failed in a way that should not be replayed). */
-  release(scope: IdempotencyScope): Promise<void>;
+  /** Give up this holder's claim (the execution failed in a way that should not be replayed); false if it was not this holder's any more. */
+  release(scope: IdempotencyScope): Promise<boolean>;
   /** Delete expired records; returns how many. */
   purgeExpired(): Promise<number>;
 }
 
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-export const DEFAULT_IN_FLIGHT_LEASE_MS = 5 * 60 * 1000;
+export const DEFAULT_IN_FLIGHT_LEASE_MS = 10_000;
 
-export function createIdempotencyStore(db: Kysely<Database>, now: () => number): IdempotencyStore {
+/** A process's holder id: readable in the table (host and pid), unique across restarts. */
+export function newHolderId(): string {
+  return `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+}
+
+export function createIdempotencyStore(db: Kysely<Database>, now: () => number, holder: string = newHolderId()): IdempotencyStore {
+  // this holder's in-flight claim of a key: the only record renew and complete may touch
+  const mine = (scope: IdempotencyScope) =>
+    db
+      .updateTable('idempotency')
+      .where('tenant_id', '=', scope.tenant)
+      .where('extension_id', '=', scope.extension)
+      .where('key', '=', scope.key)
+      .where('state', '=', 'in-flight')
+      .where('holder', '=', holder);
   return {
+    holder,
     async claim(scope, ttlMs = DEFAULT_IDEMPOTENCY_TTL_MS, options = {}) {
       const leaseMs = Math.min(options.leaseMs ?? DEFAULT_IN_FLIGHT_LEASE_MS, ttlMs);
       const fingerprint = options.fingerprint ?? null;
@@ -69,11 +96,12 @@ export function createIdempotencyStore(db: Kysely<Database>, now: () => number):
             ttl_ms: ttlMs,
             expires_at: t + leaseMs,
             fingerprint,
+            holder,
           })
           .onConflict((oc) =>
             oc
               .columns(['tenant_id', 'extension_id', 'key'])
-              .doUpdateSet({ state: 'in-flight', response: null, ttl_ms: ttlMs, expires_at: t + leaseMs, fingerprint })
+              .doUpdateSet({ state: 'in-flight', response: null, ttl_ms: ttlMs, expires_at: t + leaseMs, fingerprint, holder })
               .where('idempotency.expires_at', '<=', t),
           )
           .returning('state')
@@ -96,22 +124,31 @@ export function createIdempotencyStore(db: Kysely<Database>, now: () => number):
       }
     },
 
+    async renew(scope, leaseMs) {
+      const result = await mine(scope)
+        .set({ expires_at: now() + leaseMs })
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     async complete(scope, response) {
       const t = now();
-      const result = await db
-        .updateTable('idempotency')
+      const result = await mine(scope)
         .set((eb) => ({ state: 'done', response: JSON.stringify(response ?? null), expires_at: eb('ttl_ms', '+', t) }))
-        .where('tenant_id', '=', scope.tenant)
-        .where('extension_id', '=', scope.extension)
-        .where('key', '=', scope.key)
-        .where('state', '=', 'in-flight')
-        .where('expires_at', '>', t)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
 
     async release(scope) {
-      await db.deleteFrom('idempotency').where('tenant_id', '=', scope.tenant).where('extension_id', '=', scope.extension).where('key', '=', scope.key).where('state', '=', 'in-flight').execute();
+      const result = await db
+        .deleteFrom('idempotency')
+        .where('tenant_id', '=', scope.tenant)
+        .where('extension_id', '=', scope.extension)
+        .where('key', '=', scope.key)
+        .where('state', '=', 'in-flight')
+        .where('holder', '=', holder)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
     },
 
     async purgeExpired() {

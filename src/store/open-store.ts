@@ -45,6 +45,8 @@ export interface OpenStoreOptions {
   readonly onPoolError?: (error: Error) => void;
   /** clock for expiries and timestamps (tests pass a controllable one) */
   readonly now?: () => number;
+  /** who this store's idempotency claims belong to (default: a new id for this process; tests pass two to act as two processes) */
+  readonly idempotencyHolder?: string;
   readonly logs?: LogStoreOptions;
 }
 
@@ -199,7 +201,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       secrets,
       kv: createKvStore(db, dialect, now),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous),
-      idempotency: createIdempotencyStore(db, now),
+      idempotency: createIdempotencyStore(db, now, options.idempotencyHolder),
       blobs: createBlobStore(db, now),
       readOnlyFile: sqliteFile !== null && options.now === undefined ? { sqliteFile, secretsKey: key } : null,
       appliedMigrations,

@@ -31,6 +31,28 @@ test('RUNNER_WRITE_TRACKING: on by default, off with 0 or false, anything else r
   );
 });
 
+test('RUNNER_IDEMPOTENCY_LEASE_MS, RUNNER_IDEMPOTENCY_PURGE_INTERVAL_MS, RUNNER_DRAIN_DELAY_MS: defaults, 0 where it means off, bad values refused by name', () => {
+  const defaults = loadConfig({}, {});
+  assert.equal(defaults.idempotencyLeaseMs, 10_000);
+  assert.equal(defaults.idempotencyPurgeIntervalMs, 600_000);
+  assert.equal(defaults.drainDelayMs, 5_000);
+  const set = loadConfig({}, { RUNNER_IDEMPOTENCY_LEASE_MS: '2000', RUNNER_IDEMPOTENCY_PURGE_INTERVAL_MS: '0', RUNNER_DRAIN_DELAY_MS: '0' });
+  assert.deepEqual([set.idempotencyLeaseMs, set.idempotencyPurgeIntervalMs, set.drainDelayMs], [2000, 0, 0]);
+  for (const [name, value] of [
+    ['RUNNER_IDEMPOTENCY_LEASE_MS', '100'],
+    ['RUNNER_IDEMPOTENCY_LEASE_MS', '0'],
+    ['RUNNER_IDEMPOTENCY_PURGE_INTERVAL_MS', '-1'],
+    ['RUNNER_DRAIN_DELAY_MS', 'soon'],
+    ['RUNNER_DRAIN_DELAY_MS', '1.5'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({}, { [name]: value }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes(`${name}:`),
+      `${name}=${value}`,
+    );
+  }
+});
+
 test('RUNNER_HOT_WAIT_MS: 0.5 ms by default, 0 turns it off, a word or a negative number is refused by name', () => {
   assert.equal(loadConfig({}, {}).hotWaitMs, 0.5);
   assert.equal(loadConfig({}, { RUNNER_HOT_WAIT_MS: '0' }).hotWaitMs, 0);

@@ -45,6 +45,7 @@ async function startRunner(): Promise<Runner> {
       RUNNER_ADMIN_TOKEN: ADMIN_TOKEN,
       RUNNER_SECRETS_KEY: SECRETS_KEY,
       RUNNER_EGRESS_ALLOW_PRIVATE: '1',
+      RUNNER_DRAIN_DELAY_MS: '0',
       LOG_LEVEL: 'info',
     }),
   );

@@ -52,16 +52,79 @@ for (const backend of backends('idem')) {
       assert.deepEqual(await store.idempotency.claim(s), { kind: 'claimed' });
     });
 
-    it('an abandoned in-flight claim expires after its lease, and the late completion is refused', async () => {
+    it('an abandoned in-flight claim expires after its lease; its late completion still lands while nobody took the key over', async () => {
       const s = scope();
       await store.idempotency.claim(s, 60_000, { leaseMs: 1000 });
       clock.advance(999);
       assert.deepEqual(await store.idempotency.claim(s), { kind: 'in-flight' });
       clock.advance(1);
-      assert.equal(await store.idempotency.complete(s, { status: 200 }), false);
-      assert.deepEqual(await store.idempotency.claim(s), { kind: 'claimed' });
-      assert.equal(await store.idempotency.complete(s, { status: 204 }), true);
-      assert.deepEqual(await store.idempotency.claim(s), { kind: 'done', response: { status: 204 } });
+      assert.equal(await store.idempotency.complete(s, { status: 200 }), true, 'nobody else ran it: the answer is kept');
+      assert.deepEqual(await store.idempotency.claim(s), { kind: 'done', response: { status: 200 } });
+    });
+
+    describe('leases held by one process and renewed by it', () => {
+      let other: Store;
+      before(async () => {
+        other = await backend.open({ now: clock.now, idempotencyHolder: 'other-process' });
+      });
+      after(async () => other?.close());
+
+      it('each store claims as its own holder, recorded with the claim', async () => {
+        assert.notEqual(store.idempotency.holder, other.idempotency.holder);
+        const s = scope();
+        await store.idempotency.claim(s, 60_000, { leaseMs: 1000 });
+        const row = await store.db.selectFrom('idempotency').select('holder').where('key', '=', s.key).executeTakeFirstOrThrow();
+        assert.equal(row.holder, store.idempotency.holder);
+      });
+
+      it('renewal keeps the claim past its first lease: another holder still sees it in flight', async () => {
+        const s = scope();
+        await store.idempotency.claim(s, 60_000, { leaseMs: 1000 });
+        for (let i = 0; i < 5; i++) {
+          clock.advance(600);
+          assert.equal(await store.idempotency.renew(s, 1000), true);
+          assert.deepEqual(await other.idempotency.claim(s, 60_000, { leaseMs: 1000 }), { kind: 'in-flight' }, `after ${(i + 1) * 600} ms`);
+        }
+        assert.equal(await store.idempotency.complete(s, 'renewed'), true);
+        assert.deepEqual(await other.idempotency.claim(s), { kind: 'done', response: 'renewed' });
+      });
+
+      it('an expired lease lets another holder take the key over; the stale holder can then neither renew, complete nor release it', async () => {
+        const s = scope();
+        await store.idempotency.claim(s, 60_000, { leaseMs: 1000, fingerprint: 'f' });
+        clock.advance(1000);
+        assert.deepEqual(await other.idempotency.claim(s, 60_000, { leaseMs: 1000, fingerprint: 'f' }), { kind: 'claimed' });
+        assert.equal(await store.idempotency.renew(s, 1000), false);
+        assert.equal(await store.idempotency.complete(s, 'stale answer'), false);
+        assert.equal(await store.idempotency.release(s), false);
+        assert.deepEqual(await store.idempotency.claim(s, 60_000, { fingerprint: 'f' }), { kind: 'in-flight' }, 'the new holder still holds it');
+        assert.equal(await other.idempotency.complete(s, 'new holder answer'), true);
+        assert.deepEqual(await store.idempotency.claim(s, 60_000, { fingerprint: 'f' }), { kind: 'done', response: 'new holder answer' });
+        const row = await store.db.selectFrom('idempotency').select(['holder', 'response']).where('key', '=', s.key).executeTakeFirstOrThrow();
+        assert.equal(row.holder, 'other-process');
+      });
+
+      it('only the holder releases or completes a live claim', async () => {
+        const s = scope();
+        await store.idempotency.claim(s, 60_000, { leaseMs: 1000 });
+        assert.equal(await other.idempotency.release(s), false);
+        assert.equal(await other.idempotency.complete(s, 'not mine'), false);
+        assert.equal(await other.idempotency.renew(s, 1000), false);
+        assert.equal(await store.idempotency.release(s), true);
+        assert.deepEqual(await other.idempotency.claim(s), { kind: 'claimed' });
+      });
+
+      it('a renewal after the claim was purged or completed reports the claim lost', async () => {
+        const s = scope();
+        await store.idempotency.claim(s, 60_000, { leaseMs: 1000 });
+        clock.advance(1000);
+        assert.ok((await other.idempotency.purgeExpired()) >= 1);
+        assert.equal(await store.idempotency.renew(s, 1000), false);
+        const t = scope();
+        await store.idempotency.claim(t, 60_000, { leaseMs: 1000 });
+        await store.idempotency.complete(t, 'done');
+        assert.equal(await store.idempotency.renew(t, 1000), false, 'a done record is not in flight');
+      });
     });
 
     it('release does not remove a completed record; purgeExpired removes only expired ones', async () => {

@@ -89,6 +89,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       RUNNER_ADMIN_TOKEN: REPLICA_ADMIN_TOKEN,
       RUNNER_SECRETS_KEY: SECRETS_KEY,
       RUNNER_EGRESS_ALLOW_PRIVATE: '1',
+      // stop() closes at once unless a test sets a drain delay
+      RUNNER_DRAIN_DELAY_MS: '0',
       LOG_LEVEL: options.logLevel ?? 'info',
       ...options.env,
       ...options.envOf?.(index),

@@ -47,6 +47,7 @@ export function registerDemoCommand(program: Command): void {
           '',
         ].join('\n'),
       );
-      closeOnSignals(service);
+      // a local demo has no load balancer to wait for: Ctrl-C stops it at once
+      closeOnSignals(service, 0);
     });
 }

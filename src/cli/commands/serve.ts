@@ -27,7 +27,12 @@ RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN
 API for clients, services, scheduler and invoicing), RUNNER_SCHEDULE_POLL_MS (how often due schedules
 are looked for, default 1000, 0 = never), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
 RUNNER_DEFAULT_TIMEOUT_MS, RUNNER_MAX_TIMEOUT_MS, RUNNER_MAX_MEMORY_MB, RUNNER_MAX_BODY_BYTES,
-RUNNER_IDEMPOTENCY_TTL_MS, RUNNER_TENANT_CONCURRENCY, RUNNER_TENANT_QUEUE, RUNNER_GLOBAL_QUEUE,
+RUNNER_IDEMPOTENCY_TTL_MS, RUNNER_IDEMPOTENCY_LEASE_MS (an in-flight key's lease, renewed by its
+process: how soon another replica takes over a dead one's key, default 10000),
+RUNNER_IDEMPOTENCY_PURGE_INTERVAL_MS (expired records deleted about this often, jittered, default
+600000, 0 = never), RUNNER_DRAIN_DELAY_MS (on SIGTERM: /readyz says draining while requests are
+still served for this long before the listener closes; default 5000, 0 = close at once; a second
+signal skips it), RUNNER_TENANT_CONCURRENCY, RUNNER_TENANT_QUEUE, RUNNER_GLOBAL_QUEUE,
 RUNNER_REDIS_URL (redis:// URL: per-tenant concurrency and queue shared by every replica; unset: per
 replica; Redis unreachable: per replica until it answers, docs/limits.md), RUNNER_REDIS_PREFIX (key
 prefix, default alga-runner:), RUNNER_LIMITER_LEASE_MS (a crashed replica's slots come back within
@@ -63,10 +68,25 @@ export function printBanner(service: RunningService): void {
   }
 }
 
-export function closeOnSignals(service: RunningService): void {
+/**
+ * SIGTERM/SIGINT: the drain sequence (App.shutdown) with RUNNER_DRAIN_DELAY_MS, then exit 0; a
+ * second signal skips what is left of the delay.
+ */
+export function closeOnSignals(service: RunningService, drainDelayMs = service.runtime.config.drainDelayMs): void {
+  let stopping = false;
   const stop = (signal: string) => {
-    process.stderr.write(`${signal}: draining in-flight executions, then stopping\n`);
-    service.close().then(
+    if (stopping) {
+      process.stderr.write(`${signal} again: closing the listener now\n`);
+      service.skipDrainDelay();
+      return;
+    }
+    stopping = true;
+    process.stderr.write(
+      drainDelayMs > 0
+        ? `${signal}: draining: /readyz reports not ready; requests are still served until the listener closes in ${drainDelayMs} ms (${signal === 'SIGINT' ? 'Ctrl-C' : 'a second signal'} closes it now), then in-flight executions finish\n`
+        : `${signal}: draining in-flight executions, then stopping\n`,
+    );
+    service.close({ drainDelayMs }).then(
       () => process.exit(0),
       (e: unknown) => {
         process.stderr.write(`shutdown failed: ${String(e)}\n`);
@@ -74,6 +94,6 @@ export function closeOnSignals(service: RunningService): void {
       },
     );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
