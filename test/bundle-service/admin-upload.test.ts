@@ -128,7 +128,7 @@ describe('a bundle under caller-chosen ids', () => {
   test('is registered with those ids and kept under the chosen extension id; the same upload again is 200', async () => {
     const r = await admin<Registered & ErrorBody>(svc, 'POST', path, new Uint8Array(mirrored.bytes), ZSTD);
     assert.equal(r.status, 201, JSON.stringify(r.json));
-    assert.deepEqual(r.json, { extension_id: extensionId, version_id: versionId, content_hash: mirrored.contentHash });
+    assert.deepEqual(r.json, { extension_id: extensionId, version_id: versionId, content_hash: mirrored.contentHash, warnings: [] });
     await stat(storedBundlePath(svc, extensionId, mirrored.contentHash));
     const again = await admin<Registered>(svc, 'POST', path, new Uint8Array(mirrored.bytes), ZSTD);
     assert.equal(again.status, 200);

@@ -170,7 +170,7 @@ test('a second SIGTERM skips the drain delay; during the delay the replica answe
   await replica.process.line(/^SIGTERM: draining: .*closes in 600000 ms/);
   const readyz = await fetch(`${replica.url}/readyz`);
   assert.equal(readyz.status, 503);
-  assert.deepEqual(await readyz.json(), { status: 'not_ready', store: true, engine: false, draining: true });
+  assert.deepEqual(await readyz.json(), { status: 'not_ready', store: true, component_store: { kind: 'postgres', reachable: true }, engine: false, draining: true });
   const served = await execute(replica, '/kv/put', { body: { ns: 'drain', key: 'during-the-delay', value: 'v' } });
   assert.equal(served.status, 200);
   assert.ok('ok' in guestJson(served.json), JSON.stringify(served.json));

@@ -230,7 +230,7 @@ describe('caller-chosen ids (mirroring Alga registry)', () => {
     const q = new URLSearchParams({ name: 'alga-mirrored', version: '1.0.0', capabilities: KITCHEN_CAPS.join(','), extension_id: alga.registryId, version_id: alga.versionId });
     const again = await admin<Registered>(svc, 'POST', `/admin/v1/extensions?${q}`, new Uint8Array(exampleBytes('kitchen-sink')));
     assert.equal(again.status, 200);
-    assert.deepEqual(again.json, { extension_id: alga.registryId, version_id: alga.versionId, content_hash: alga.contentHash });
+    assert.deepEqual(again.json, { extension_id: alga.registryId, version_id: alga.versionId, content_hash: alga.contentHash, warnings: [] });
     const inst = await admin(svc, 'POST', '/admin/v1/installs', { install_id: alga.installId, tenant_id: alga.tenantId, extension_id: alga.registryId, version_id: alga.versionId });
     assert.equal(inst.status, 200);
     assert.deepEqual(inst.json, { install_id: alga.installId });

@@ -120,7 +120,7 @@ test('close() with a drain delay: /readyz says draining while requests are serve
     const keptAlive = new Agent({ keepAlive: true, maxSockets: 1 });
     const ready = await fetch(`${svc.url}/readyz`);
     assert.equal(ready.status, 503);
-    assert.deepEqual(await ready.json(), { status: 'not_ready', store: true, engine: false, draining: true });
+    assert.deepEqual(await ready.json(), { status: 'not_ready', store: true, component_store: { kind: 'local', reachable: true }, engine: false, draining: true });
     assert.equal(await freshConnection(svc), '200', 'a new connection during the delay is served');
     for (let i = 0; i < 3; i++) {
       const served = await rawExecute(svc, '/noop', { agent: keptAlive });

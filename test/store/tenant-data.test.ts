@@ -117,7 +117,7 @@ for (const leg of legs) {
       test('sort and id columns use the bytewise "C" collation whatever the database default', async () => {
         const r = await sql<{ table_name: string; column_name: string; collation_name: string | null }>`
           select table_name, column_name, collation_name from information_schema.columns
-          where table_schema = current_schema() and column_name in ('name_key', 'client_id', 'service_id')
+          where table_schema = current_schema() and table_name in ('tenant_clients', 'tenant_services') and column_name in ('name_key', 'client_id', 'service_id')
           order by table_name, column_name`.execute(opened.store.db);
         assert.deepEqual(
           r.rows.map((c) => `${c.table_name}.${c.column_name}=${c.collation_name}`),
