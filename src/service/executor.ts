@@ -244,8 +244,8 @@ export class Executor {
       this.logger[r.level === 'debug' ? 'debug' : r.level]({ guest: fields }, message);
     }
     try {
+      // the store tells live tails (the change feed); records of an install removed meanwhile are dropped there
       await this.runtime.store.logs.append(records.map((r) => ({ ...r, ts: Date.parse(r.ts), install: r.install ?? installId })));
-      this.runtime.logBus.emit('logs', installId);
     } catch (e) {
       this.logger.error({ err: e, install: installId }, 'storing guest log records failed');
     }

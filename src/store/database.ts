@@ -100,6 +100,12 @@ export interface IdempotencyTable {
   fingerprint: string | null;
 }
 
+/** one row (id 1): bumped with every install change (change-feed.ts) */
+export interface ChangeFeedTable {
+  id: number;
+  generation: number;
+}
+
 export interface Database {
   extensions: ExtensionsTable;
   extension_versions: ExtensionVersionsTable;
@@ -111,4 +117,5 @@ export interface Database {
   log_records: LogRecordsTable;
   log_usage: LogUsageTable;
   idempotency: IdempotencyTable;
+  change_feed: ChangeFeedTable;
 }

@@ -17,3 +17,6 @@ export * from './truncate-utf8.js';
 export * from './idempotency.js';
 export { SqliteReader } from './sqlite-reader.js';
 export type { ReadOnlyStoreFile } from './sqlite-reader.js';
+export type { Change, ChangeFeed, ChangeFeedStart, ChangeFeedStats } from './change-feed.js';
+export { changeChannel } from './change-feed.js';
+export { INSTALL_REMOVED } from './install-fence.js';

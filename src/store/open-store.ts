@@ -23,6 +23,8 @@ import { assertSecretsKeyPresent, createSecretsStore } from './secrets.js';
 import { SecretsKeyError, parseSecretsKey } from './secrets-key.js';
 import type { ReadOnlyStoreFile } from './sqlite-reader.js';
 import type { SqliteSynchronous } from './sqlite-synchronous.js';
+import { createChangeFeed, type ChangeFeed } from './change-feed.js';
+import { createInstallFence } from './install-fence.js';
 
 export interface OpenStoreOptions {
   /** `postgres://` or `postgresql://` → PostgreSQL; absent → SQLite file `<dataDir>/runner.db` */
@@ -45,6 +47,12 @@ export interface OpenStoreOptions {
   /** clock for expiries and timestamps (tests pass a controllable one) */
   readonly now?: () => number;
   readonly logs?: LogStoreOptions;
+  /**
+   * Writes keyed by an install (storage, log records, secrets) only for installs in the registry,
+   * fenced against an uninstall (install-fence.ts). The service's store; off for stores that serve
+   * installs the registry does not hold.
+   */
+  readonly fenceInstallWrites?: boolean;
 }
 
 export interface Store {
@@ -56,6 +64,8 @@ export interface Store {
   readonly kv: KvStore;
   readonly logs: LogStore;
   readonly idempotency: IdempotencyStore;
+  /** Which installs changed, in this process and (PostgreSQL, once started) in the others (change-feed.ts). */
+  readonly changes: ChangeFeed;
   /**
    * What a guest worker needs to answer reads itself (the capabilities' worker sides,
    * sqlite-reader.ts). null for PostgreSQL, whose client is asynchronous, and when the store was
@@ -187,15 +197,18 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       if (schema === undefined) throw new StoreConfigError('the PostgreSQL connection has no current schema (check search_path)');
     }
     const appliedMigrations = await migrateToLatest(db as Kysely<unknown>, dialect === 'postgres' ? { schema } : {});
-    const secrets = createSecretsStore(db, key, now);
+    const changes = createChangeFeed({ dialect, db, ...(dialect === 'postgres' ? { postgres: { url: options.databaseUrl!, schema: schema! } } : {}) });
+    const fence = options.fenceInstallWrites ? createInstallFence(dialect) : null;
+    const secrets = createSecretsStore(db, key, now, { fence, changes });
     await assertSecretsKeyPresent(secrets);
     return {
       dialect,
       db,
-      registry: createRegistryStore(db, now),
+      registry: createRegistryStore(db, now, changes),
       secrets,
-      kv: createKvStore(db, dialect, now),
-      logs: createLogStore(db, now, options.logs, options.sqliteSynchronous),
+      kv: createKvStore(db, dialect, now, fence),
+      logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
+      changes,
       idempotency: createIdempotencyStore(db, now),
       readOnlyFile: sqliteFile !== null && options.now === undefined ? { sqliteFile, secretsKey: key } : null,
       appliedMigrations,
@@ -210,7 +223,10 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
           clearTimeout(timer);
         }
       },
-      close: () => db.destroy(),
+      async close() {
+        await changes.close();
+        await db.destroy();
+      },
     };
   } catch (error) {
     await db.destroy();
