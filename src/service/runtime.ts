@@ -56,6 +56,7 @@ export class Runtime {
     metrics.observePenalised(() => engine.installsOnProbation);
     metrics.observeHotWait(engine.hotWaitStats);
     store.changes.subscribe((change) => this.onChange(change));
+    metrics.observeChangeFeed(store.changes.stats);
   }
 
   /** What this process holds about an install goes when the change feed says it changed. */
@@ -67,6 +68,7 @@ export class Runtime {
       case 'everything':
         this.cacheEpoch++;
         this.installCache.clear();
+        this.metrics.changeFeedResyncs.inc({ reason: change.reason });
         this.onChangeFeedNote?.({ kind: 'resync', reason: change.reason });
         return;
       case 'install':

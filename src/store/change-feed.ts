@@ -35,6 +35,8 @@ export interface ChangeFeedStats {
   resyncs: number;
   /** times the LISTEN connection was opened again after it broke */
   reconnects: number;
+  /** the LISTEN connection is open now */
+  listening: boolean;
 }
 
 export interface ChangeFeedStart {
@@ -85,7 +87,7 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed & Chang
 
 class StoreChangeFeed implements ChangeFeed, ChangePublisher {
   private readonly emitter = new EventEmitter();
-  readonly stats: ChangeFeedStats = { notifications: 0, resyncs: 0, reconnects: 0 };
+  readonly stats: ChangeFeedStats = { notifications: 0, resyncs: 0, reconnects: 0, listening: false };
   /** the highest generation this process knows it has heard every change up to */
   private generation: number | null = null;
   private client: pg.Client | null = null;
@@ -220,6 +222,7 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
       return;
     }
     this.client = client;
+    this.stats.listening = true;
   }
 
   private onNotification(msg: pg.Notification): void {
@@ -240,6 +243,7 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
     if (this.closing || (client !== null && client !== this.client)) return;
     if (client) {
       this.client = null;
+      this.stats.listening = false;
       client.removeAllListeners('end');
       client.on('error', () => {});
       void client.end().catch(() => undefined);
@@ -273,6 +277,7 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const client = this.client;
     this.client = null;
+    this.stats.listening = false;
     if (client) {
       client.removeAllListeners('end');
       client.on('error', () => {});
