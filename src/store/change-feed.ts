@@ -202,9 +202,10 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
     }
   }
 
+  /** The LISTEN connection is named for this process and schema (pg_stat_activity.application_name), so an operator can find it. */
   private async listen(): Promise<void> {
     const { url, schema } = this.options.postgres!;
-    const client = new pg.Client({ connectionString: url, keepAlive: true, connectionTimeoutMillis: 10_000, application_name: `alga-runner feed ${schema}`.slice(0, 63) });
+    const client = new pg.Client({ connectionString: url, keepAlive: true, connectionTimeoutMillis: 10_000, application_name: `alga-runner feed ${process.pid} ${schema}`.slice(0, 63) });
     client.on('notification', (msg) => this.onNotification(msg));
     client.on('error', (e) => this.lost(client, e));
     client.on('end', () => this.lost(client, new Error('the LISTEN connection ended')));
