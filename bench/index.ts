@@ -11,8 +11,10 @@
  * JIT state or garbage do not bill another; the children share a scratch directory (artifact cache)
  * that is removed at the end. Fairness part (bench/fair-share.ts): a neighbour tenant's latency
  * alone and under each attack. Soak part (bench/soak.ts): the service under steady load for 10
- * minutes, RSS and p99 per window. `--quick` runs fewer iterations (a 1-minute soak); `--workers N`
- * sets the pool size (default: cores); `--only engine|service|fairness|soak` runs one part.
+ * minutes, RSS and p99 per window. Feed part (bench/change-feed.ts): three replicas on PostgreSQL
+ * (TEST_DATABASE_URL), how long an install change and a log append take to reach the others, with
+ * LISTEN/NOTIFY and with the poll it replaced. `--quick` runs fewer iterations (a 1-minute soak);
+ * `--workers N` sets the pool size (default: cores); `--only engine|service|fairness|soak|feed` runs one part.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +38,7 @@ import { isServiceResult } from './service-results.js';
 import { ServiceReport } from './service-report.js';
 import { fairShareReport, isFairShareResult, runFairShare } from './fair-share.js';
 import { isSoakResult, runSoak, soakReport } from './soak.js';
+import { changeFeedReport, isChangeFeedResult, runChangeFeed } from './change-feed.js';
 
 const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> = {
   'cold-start': runColdStart,
@@ -52,6 +55,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
   service: runService,
   'fair-share': runFairShare,
   soak: runSoak,
+  'change-feed': runChangeFeed,
 };
 
 const PARTS = {
@@ -59,13 +63,14 @@ const PARTS = {
   service: ['service'],
   fairness: ['fair-share'],
   soak: ['soak'],
+  feed: ['change-feed'],
 } as const;
 type Part = keyof typeof PARTS;
 
 /** A section that has not answered by then is killed and reported as failed (bounded run). */
 const SECTION_TIMEOUT_MS = 90_000;
 /** The service section starts a server and uploads a 12 MB component (transpiled there) around ~60 s of load. */
-const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, 'fair-share': 180_000, soak: 15 * 60_000 };
+const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, 'fair-share': 180_000, soak: 15 * 60_000, 'change-feed': 15 * 60_000 };
 
 const { values: args } = parseArgs({
   options: {
@@ -153,7 +158,7 @@ async function main(): Promise<void> {
   }
 
   if (parts.includes('engine')) {
-    const report = new Report(results.filter((r) => !isServiceResult(r) && !isFairShareResult(r) && !isSoakResult(r)));
+    const report = new Report(results.filter((r) => !isServiceResult(r) && !isFairShareResult(r) && !isSoakResult(r) && !isChangeFeedResult(r)));
     out('Latency (sequential requests after a warm-up) and throughput');
     out('ratios compare with "ours" — for /seven with "ours, in-memory caps", which uses the same in-memory host functions as the baselines');
     out();
@@ -174,6 +179,10 @@ async function main(): Promise<void> {
   }
   for (const soak of results.filter(isSoakResult)) {
     for (const line of soakReport(soak)) out(line);
+    out();
+  }
+  for (const feed of results.filter(isChangeFeedResult)) {
+    for (const line of changeFeedReport(feed)) out(line);
     out();
   }
   for (const failure of failures) out(`FAILED section ${failure}`);

@@ -39,7 +39,7 @@ export class Runtime {
   /** told when a pooled PostgreSQL connection breaks (the app logs it); the metric counts it either way */
   onStoreConnectionError: ((error: Error) => void) | null = null;
   /** told when the change feed's LISTEN connection breaks, or it treats everything as changed (the app logs it) */
-  onChangeFeedNote: ((note: { kind: 'listen-error'; error: Error } | { kind: 'resync'; reason: string }) => void) | null = null;
+  onChangeFeedNote: ((note: { kind: 'listen-error'; error: Error } | { kind: 'resync'; reason: string } | { kind: 'install'; installId: string }) => void) | null = null;
 
   private constructor(
     readonly config: ServiceConfig,
@@ -74,6 +74,7 @@ export class Runtime {
       case 'install':
         this.cacheEpoch++;
         for (const [key, cached] of this.installCache) if (cached.install.id === change.installId) this.installCache.delete(key);
+        this.onChangeFeedNote?.({ kind: 'install', installId: change.installId });
         void this.settleEngine(change.installId);
         return;
     }
