@@ -13,7 +13,8 @@
  * a loaded machine. The replicas also log (at debug, with their clock) when they drop the cached
  * install: that time minus the admin answer's is the other figure. Log-tail lag: a tail (follow=1) on replica 0; an
  * execution of `/log` on replica 1 or 2 stores a record before it answers; lag = the record's
- * arrival on the tail minus that answer.
+ * arrival on the tail minus that answer. A random pause comes before each change and record (up to
+ * 20 ms; 2 s in the baseline, its period), so they do not fall at one point of a periodic poll.
  */
 import { progress, type BenchConfig, type Fact, type SectionResult } from './results.js';
 import { startCluster, type Replica } from '../test/support/replicas.js';
@@ -62,7 +63,13 @@ function droppedAt(replica: Replica, from: number, installId: string): number {
   return NaN;
 }
 
-async function measureMode(mode: ModeFigures['mode'], env: Record<string, string>, changes: number, records: number): Promise<ModeFigures> {
+/**
+ * Before each change and record a random pause up to `jitterMs`: a change made right after the
+ * previous one came into force would fall at the same point of a periodic re-check each time.
+ */
+const pause = (jitterMs: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * jitterMs));
+
+async function measureMode(mode: ModeFigures['mode'], env: Record<string, string>, changes: number, records: number, jitterMs: number): Promise<ModeFigures> {
   progress(`feed (${mode}): starting three replicas`);
   // debug: the replicas log when they drop a cached install, with the time (droppedAt)
   const cluster = await startCluster({ replicas: 3, env, logLevel: 'debug' });
@@ -78,6 +85,7 @@ async function measureMode(mode: ModeFigures['mode'], env: Record<string, string
     for (let i = 0; i < changes; i++) {
       progress(`feed (${mode}): change ${i + 1}/${changes}`);
       const revoke = i % 2 === 0;
+      await pause(jitterMs);
       const seen = [r[1]!, r[2]!].map((replica) => replica.process.lines.length);
       await patchInstall(r[0]!, installId, { grants: revoke ? GRANTS_OFF : GRANTS_ON });
       const answered = performance.now();
@@ -93,6 +101,7 @@ async function measureMode(mode: ModeFigures['mode'], env: Record<string, string
       for (let i = 0; i < records; i++) {
         progress(`feed (${mode}): log record ${i + 1}/${records}`);
         const message = `bench record ${mode} ${i}`;
+        await pause(jitterMs);
         const res = await execute(r[1 + (i % 2)]!, '/log', { tenant, query: { msg: message } });
         if (res.status !== 200) throw new Error(`/log answered ${res.status}`);
         const answered = performance.now();
@@ -116,8 +125,8 @@ const pct = (xs: number[], p: number) => {
 export async function runChangeFeed(config: BenchConfig): Promise<ChangeFeedResult> {
   const plan = config.quick ? { changes: 20, records: 20, baselineChanges: 6, baselineRecords: 6 } : { changes: 200, records: 200, baselineChanges: 20, baselineRecords: 20 };
   const feed = [
-    await measureMode('notify', {}, plan.changes, plan.records),
-    await measureMode('baseline', { RUNNER_CHANGE_LISTEN: '0', RUNNER_CHANGE_RECHECK_MS: '2000', RUNNER_LOG_TAIL_POLL_MS: '2000' }, plan.baselineChanges, plan.baselineRecords),
+    await measureMode('notify', {}, plan.changes, plan.records, 20),
+    await measureMode('baseline', { RUNNER_CHANGE_LISTEN: '0', RUNNER_CHANGE_RECHECK_MS: '2000', RUNNER_LOG_TAIL_POLL_MS: '2000' }, plan.baselineChanges, plan.baselineRecords, 2_000),
   ];
   const facts: Fact[] = feed.flatMap((m) => [
     { key: `feed.${m.mode}.revocation.p50`, label: `revocation bound p50 (${m.mode})`, value: pct(m.revocation, 50), unit: 'ms' as const },
