@@ -26,6 +26,8 @@ interface ModeFigures {
   env: Record<string, string>;
   /** per change: ms from the admin answer to the last replica in force (its first probe sent with the new answer: an upper bound) */
   revocation: number[];
+  /** per change: ms from the admin answer to the last probe (of either replica) sent that still got the old answer (a lower bound) */
+  lastOld: number[];
   /** per change: ms from the admin answer to the last replica's log line saying it dropped the cached install (negative: before the answer arrived) */
   heard: number[];
   /** per record: ms from the execution's answer to the record on the other replica's tail */
@@ -43,11 +45,16 @@ export function isChangeFeedResult(r: SectionResult): r is ChangeFeedResult {
 const GRANTS_ON = ['cap:storage.kv', 'cap:log.emit', 'cap:context.read'];
 const GRANTS_OFF = ['cap:log.emit', 'cap:context.read'];
 
-/** ms after `since` when the replica first answered a write as `want` (probing back to back). */
-async function lagUntil(replica: Replica, tenant: string, want: 'ok' | 'denied', since: number): Promise<number> {
+/**
+ * Probing back to back from `since`: ms after it when the first write answered as `want` was sent
+ * (`firstNew`), and when the last one still answered the old way was sent (`lastOld`, 0 if none).
+ */
+async function lagUntil(replica: Replica, tenant: string, want: 'ok' | 'denied', since: number): Promise<{ firstNew: number; lastOld: number }> {
+  let lastOld = 0;
   for (let n = 0; ; n++) {
     const attempt = await putOnce(replica, tenant, `probe-${replica.index}`, String(n));
-    if (attempt.outcome === want) return Math.max(0, attempt.sentAt - since);
+    if (attempt.outcome === want) return { firstNew: Math.max(0, attempt.sentAt - since), lastOld };
+    lastOld = Math.max(0, attempt.sentAt - since);
     if (performance.now() - since > 30_000) throw new Error(`replica ${replica.index} did not answer ${want} within 30 s`);
   }
 }
@@ -79,6 +86,7 @@ async function measureMode(mode: ModeFigures['mode'], env: Record<string, string
     progress(`feed (${mode}): uploading through each replica`);
     const { installId } = await installKitchenSink(r, tenant, { grants: GRANTS_ON });
     for (const replica of [r[1]!, r[2]!]) await lagUntil(replica, tenant, 'ok', performance.now());
+    const lastOld: number[] = [];
 
     const revocation: number[] = [];
     const heard: number[] = [];
@@ -91,7 +99,8 @@ async function measureMode(mode: ModeFigures['mode'], env: Record<string, string
       const answered = performance.now();
       const answeredEpoch = Date.now();
       const lags = await Promise.all([r[1]!, r[2]!].map((replica) => lagUntil(replica, tenant, revoke ? 'denied' : 'ok', answered)));
-      revocation.push(Math.max(...lags));
+      revocation.push(Math.max(...lags.map((l) => l.firstNew)));
+      lastOld.push(Math.max(...lags.map((l) => l.lastOld)));
       heard.push(Math.max(...[r[1]!, r[2]!].map((replica, k) => droppedAt(replica, seen[k]!, installId) - answeredEpoch)));
     }
 
@@ -111,7 +120,7 @@ async function measureMode(mode: ModeFigures['mode'], env: Record<string, string
     } finally {
       tail.close();
     }
-    return { mode, env, revocation, heard, logTail };
+    return { mode, env, revocation, lastOld, heard, logTail };
   } finally {
     await cluster.close();
   }
@@ -132,6 +141,7 @@ export async function runChangeFeed(config: BenchConfig): Promise<ChangeFeedResu
     { key: `feed.${m.mode}.revocation.p50`, label: `revocation bound p50 (${m.mode})`, value: pct(m.revocation, 50), unit: 'ms' as const },
     { key: `feed.${m.mode}.revocation.p99`, label: `revocation bound p99 (${m.mode})`, value: pct(m.revocation, 99), unit: 'ms' as const },
     { key: `feed.${m.mode}.revocation.max`, label: `revocation bound max (${m.mode})`, value: Math.max(...m.revocation), unit: 'ms' as const },
+    { key: `feed.${m.mode}.lastold.max`, label: `last old answer sent, max (${m.mode})`, value: Math.max(...m.lastOld), unit: 'ms' as const },
     { key: `feed.${m.mode}.heard.p99`, label: `change heard by the last replica p99 (${m.mode})`, value: pct(m.heard, 99), unit: 'ms' as const },
     { key: `feed.${m.mode}.heard.max`, label: `change heard by the last replica max (${m.mode})`, value: Math.max(...m.heard), unit: 'ms' as const },
     { key: `feed.${m.mode}.logtail.p50`, label: `log-tail lag p50 (${m.mode})`, value: pct(m.logTail, 50), unit: 'ms' as const },
@@ -153,7 +163,8 @@ export function changeFeedReport(result: ChangeFeedResult): string[] {
       .join(' ');
     lines.push(`${m.mode}${settings ? ` (${settings})` : ' (defaults: LISTEN/NOTIFY, re-check 1000 ms)'}`);
     lines.push(`  ${line('admin answer → last replica drops its cache', m.heard)}`);
-    lines.push(`  ${line('admin answer → last replica in force (probe)', m.revocation)}`);
+    lines.push(`  ${line('admin answer → last old answer sent (probe)', m.lastOld)}`);
+    lines.push(`  ${line('admin answer → first new answer sent (probe)', m.revocation)}`);
     lines.push(`  ${line('append on replica 1/2 → event on replica 0 tail', m.logTail)}`);
   }
   const [notify, baseline] = result.feed;
