@@ -36,6 +36,8 @@ export class Runtime {
   private readonly installCache = new Map<string, ResolvedInstall>();
   /** +1 whenever cached installs are dropped: a lookup that overlapped a change does not cache its answer */
   private cacheEpoch = 0;
+  /** 'install' (id) and 'everything', as the change feed tells them, after the cache dropped them (the executor narrows running executions) */
+  readonly installChanges = new EventEmitter();
   /** told when a pooled PostgreSQL connection breaks (the app logs it); the metric counts it either way */
   onStoreConnectionError: ((error: Error) => void) | null = null;
   /** told when the change feed's LISTEN connection breaks, or it treats everything as changed (the app logs it) */
@@ -70,11 +72,13 @@ export class Runtime {
         this.installCache.clear();
         this.metrics.changeFeedResyncs.inc({ reason: change.reason });
         this.onChangeFeedNote?.({ kind: 'resync', reason: change.reason });
+        this.installChanges.emit('everything');
         return;
       case 'install':
         this.cacheEpoch++;
         for (const [key, cached] of this.installCache) if (cached.install.id === change.installId) this.installCache.delete(key);
         this.onChangeFeedNote?.({ kind: 'install', installId: change.installId });
+        this.installChanges.emit('install', change.installId);
         void this.settleEngine(change.installId);
         return;
     }
@@ -146,6 +150,11 @@ export class Runtime {
     // a change told while the lookup ran may not be in what it read: answer it, do not keep it
     if (resolved && epoch === this.cacheEpoch) this.installCache.set(key, resolved);
     return resolved;
+  }
+
+  /** Changes heard so far (any install): a value taken before resolveInstall tells whether one came since. */
+  get changesHeard(): number {
+    return this.cacheEpoch;
   }
 
   /** An execution's memory cap: the request's, else the install's, else the default — never above the operator maximum. */

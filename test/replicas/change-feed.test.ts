@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, replicaSkipReason, type Cluster, type Replica } from '../support/replicas.js';
 import { admin, execute, guestJson, metricValue, metricsText, uploadExample, type Answer } from '../service/harness.js';
+import { openGate } from '../service/gate.js';
 import { KITCHEN_SINK_CAPS, installKitchenSink, patchInstall, putOnce, tailLogs, until, writeLoop, type WriteAttempt } from './feed-support.js';
 
 const skip = await replicaSkipReason();
@@ -24,6 +25,8 @@ describe('install changes across replicas', { skip, timeout: 600_000 }, () => {
   before(async () => {
     cluster = await startCluster({
       replicas: 4,
+      // two workers: a probe runs beside an execution held at the gate
+      workers: 2,
       env: { RUNNER_CHANGE_RECHECK_MS: BACKSTOP_OFF, RUNNER_LOG_TAIL_POLL_MS: BACKSTOP_OFF },
       envOf: (i): Record<string, string> => (i === 3 ? { RUNNER_CHANGE_RECHECK_MS: '200' } : {}),
     });
@@ -178,6 +181,50 @@ describe('install changes across replicas', { skip, timeout: 600_000 }, () => {
     await until('replica 3 refusing after its re-check', async () => ((await putOnce(r[3]!, 'tenant-lost-2', 'k', 'v')).outcome === 'denied' ? true : undefined));
     assert.ok((await resyncs(r[3]!, 'missed')) >= 1);
     assert.equal((await putOnce(r[2]!, 'tenant-lost-2', 'k', 'v')).outcome, 'ok', 'replica 2 (re-check off, no notification) still has the old grant');
+  });
+
+  it('an execution already running when storage is revoked, or its install deleted, has its next write refused', async () => {
+    const gate = await openGate();
+    try {
+      const tenant = 'tenant-in-flight';
+      const { installId } = await installKitchenSink(r, tenant, { egress: { allow: [gate.origin] } });
+      // kitchen-sink /all: http.fetch (held at the gate: the guest is provably running on replica 1), then storage.put
+      const heldAll = async () => {
+        const answer = execute(r[1]!, '/all', { tenant, query: { fetch: `${gate.origin}/hold` } });
+        return { answer, held: await gate.next() };
+      };
+      const storagePut = async (answer: ReturnType<typeof execute>) => {
+        const res = await answer;
+        assert.equal(res.status, 200);
+        return guestJson<Record<string, unknown>>(res.json as Answer)['storage.put'];
+      };
+      const withoutStorage = KITCHEN_SINK_CAPS.filter((c) => c !== 'cap:storage.kv');
+
+      // the control: nothing changes while it is held, and its write is acknowledged
+      let run = await heldAll();
+      run.held.release();
+      const control = await storagePut(run.answer);
+      assert.ok(typeof control === 'object' && control !== null && 'ok' in control, `the control's write: ${JSON.stringify(control)}`);
+
+      run = await heldAll();
+      await patchInstall(r[0]!, installId, { grants: withoutStorage });
+      await until('replica 1 refusing new writes', async () => ((await putOnce(r[1]!, tenant, 'k', 'v')).outcome === 'denied' ? true : undefined));
+      run.held.release();
+      assert.deepEqual(await storagePut(run.answer), { err: 'denied' }, 'the running execution kept the revoked grant');
+
+      await patchInstall(r[0]!, installId, { grants: KITCHEN_SINK_CAPS });
+      await until('replica 1 writing again', async () => ((await putOnce(r[1]!, tenant, 'k', 'v')).outcome === 'ok' ? true : undefined));
+      run = await heldAll();
+      assert.equal((await admin(r[0]!, 'DELETE', `/admin/v1/installs/${installId}`)).status, 204);
+      await until('replica 1 not finding the install', async () => ((await putOnce(r[1]!, tenant, 'k', 'v')).outcome === 'install_not_found' ? true : undefined));
+      run.held.release();
+      assert.deepEqual(await storagePut(run.answer), { err: 'denied' }, 'the running execution wrote after the delete');
+      for (const table of ['kv_entries', 'kv_usage', 'log_records', 'log_usage']) {
+        assert.deepEqual(await cluster.query(`select install_id from ${table} where install_id = $1`, [installId]), [], `rows left in ${table}`);
+      }
+    } finally {
+      await gate.close();
+    }
   });
 
   it('a live log tail on replica 0 receives the records of executions on replicas 1 and 2 (its poll is off)', async () => {

@@ -5,7 +5,7 @@
 import { admin, createInstall, execute, guestJson, uploadExample, type Answer } from '../service/harness.js';
 import type { Replica } from '../support/replicas.js';
 
-export const KITCHEN_SINK_CAPS = ['cap:storage.kv', 'cap:log.emit', 'cap:context.read', 'cap:secrets.get'];
+export const KITCHEN_SINK_CAPS = ['cap:storage.kv', 'cap:log.emit', 'cap:context.read', 'cap:secrets.get', 'cap:http.fetch'];
 
 /**
  * Uploads the kitchen-sink through every replica — so each has the component prepared in its own
