@@ -12,8 +12,10 @@
  * that is removed at the end. Fairness part (bench/fair-share.ts): a neighbour tenant's latency
  * alone and under each attack. Soak part (bench/soak.ts): the service under steady load for 10
  * minutes, RSS and p99 per window. Limiter part (bench/limiter.ts): the shared per-tenant limiter
- * (Redis) against the per-replica one. `--quick` runs fewer iterations (a 1-minute soak); `--workers N`
- * sets the pool size (default: cores); `--only engine|service|fairness|soak|limiter` runs one part.
+ * (Redis) against the per-replica one. Feed part (bench/change-feed.ts): three replicas on PostgreSQL
+ * (TEST_DATABASE_URL), how long an install change and a log append take to reach the others, with
+ * LISTEN/NOTIFY and with the poll it replaced. `--quick` runs fewer iterations (a 1-minute soak); `--workers N`
+ * sets the pool size (default: cores); `--only engine|service|fairness|soak|limiter|feed` runs one part.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -38,6 +40,7 @@ import { ServiceReport } from './service-report.js';
 import { fairShareReport, isFairShareResult, runFairShare } from './fair-share.js';
 import { isSoakResult, runSoak, soakReport } from './soak.js';
 import { isLimiterResult, limiterReport, runLimiter } from './limiter.js';
+import { changeFeedReport, isChangeFeedResult, runChangeFeed } from './change-feed.js';
 
 const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> = {
   'cold-start': runColdStart,
@@ -55,6 +58,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
   'fair-share': runFairShare,
   soak: runSoak,
   limiter: runLimiter,
+  'change-feed': runChangeFeed,
 };
 
 const PARTS = {
@@ -63,13 +67,14 @@ const PARTS = {
   fairness: ['fair-share'],
   soak: ['soak'],
   limiter: ['limiter'],
+  feed: ['change-feed'],
 } as const;
 type Part = keyof typeof PARTS;
 
 /** A section that has not answered by then is killed and reported as failed (bounded run). */
 const SECTION_TIMEOUT_MS = 90_000;
 /** The service section starts a server and uploads a 12 MB component (transpiled there) around ~60 s of load. */
-const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, 'fair-share': 180_000, soak: 15 * 60_000, limiter: 180_000 };
+const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, 'fair-share': 180_000, soak: 15 * 60_000, limiter: 180_000, 'change-feed': 15 * 60_000 };
 
 const { values: args } = parseArgs({
   options: {
@@ -157,7 +162,7 @@ async function main(): Promise<void> {
   }
 
   if (parts.includes('engine')) {
-    const report = new Report(results.filter((r) => !isServiceResult(r) && !isFairShareResult(r) && !isSoakResult(r) && !isLimiterResult(r)));
+    const report = new Report(results.filter((r) => !isServiceResult(r) && !isFairShareResult(r) && !isSoakResult(r) && !isLimiterResult(r) && !isChangeFeedResult(r)));
     out('Latency (sequential requests after a warm-up) and throughput');
     out('ratios compare with "ours" — for /seven with "ours, in-memory caps", which uses the same in-memory host functions as the baselines');
     out();
@@ -182,6 +187,10 @@ async function main(): Promise<void> {
   }
   for (const soak of results.filter(isSoakResult)) {
     for (const line of soakReport(soak)) out(line);
+    out();
+  }
+  for (const feed of results.filter(isChangeFeedResult)) {
+    for (const line of changeFeedReport(feed)) out(line);
     out();
   }
   for (const failure of failures) out(`FAILED section ${failure}`);

@@ -84,6 +84,11 @@ export interface EngineApi {
   execute(input: ExecuteInput): Promise<ExecuteOutcome>;
   /** Gets a component ready to serve (compiled, loaded, instantiated) without running it. */
   warm(input: WarmInput): Promise<WarmOutcome>;
+  /**
+   * Drops what the engine keeps for an install: its reuse-mode instances (in every worker), and —
+   * `removed`: the install is gone — its strikes and probation. Running executions end as they are.
+   */
+  forgetInstall(installId: string, removed: boolean): void;
   /** Executions waiting for a free worker now. */
   readonly queueDepth: number;
   /** Guest workers the engine runs executions on. */

@@ -246,6 +246,10 @@ export class Engine implements EngineApi {
     return this.pool.size;
   }
 
+  forgetInstall(installId: string, removed: boolean): void {
+    this.pool.forgetInstall(installId, removed);
+  }
+
   get installsOnProbation(): number {
     return this.pool.penalisedInstalls().length;
   }

@@ -260,6 +260,15 @@ export class FairScheduler<T> {
     while (state.strikes.length > this.options.strikes) state.strikes.shift();
   }
 
+  /** An install that is gone: its strikes and probation with it (executions still running finish as they are). */
+  pardon(install: string): void {
+    const state = this.installs.get(install);
+    if (!state) return;
+    state.strikes = [];
+    state.probationUntil = 0;
+    if (state.running <= 0) this.installs.delete(install);
+  }
+
   /** Drops the state of a tenant or install with nothing running, waiting or remembered. */
   private forget(owner: Owner): void {
     const tenant = this.tenants.get(owner.tenant);

@@ -105,7 +105,13 @@ export interface UnloadMessage {
   artifactKey: string;
 }
 
-export type ToWorker = LoadMessage | ExecuteMessage | UnloadMessage;
+/** Drop the reuse-mode instances kept for an install (it was removed, or no longer reuses one). */
+export interface ForgetMessage {
+  type: 'forget';
+  owner: string;
+}
+
+export type ToWorker = LoadMessage | ExecuteMessage | UnloadMessage | ForgetMessage;
 
 export interface ExecutionStats {
   /** how the instance was obtained: a new instantiation, a snapshot restore, or a kept warm instance */

@@ -173,6 +173,17 @@ export class WorkerPool extends EventEmitter {
     return this.slots.filter((s) => s.current).length;
   }
 
+  /**
+   * An install was removed or stopped reusing an instance: its kept instances go in every worker,
+   * and (removed) so does what the scheduler remembers of it.
+   */
+  forgetInstall(installId: string, removed: boolean): void {
+    for (const slot of this.slots) slot.worker.postMessage({ type: 'forget', owner: installId });
+    const suffix = `\u0000${installId}`;
+    for (const key of [...this.affinity.keys()]) if (key.endsWith(suffix)) this.affinity.delete(key);
+    if (removed) this.queue.pardon(installId);
+  }
+
   /** Installs on probation now (fair-scheduler.ts). */
   penalisedInstalls(): string[] {
     return this.queue.penalisedInstalls();

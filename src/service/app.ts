@@ -109,6 +109,11 @@ export function buildApp(options: AppOptions): App {
   // the message and SQLSTATE only: pg hangs the whole client (connection parameters and all) on the error
   runtime.components.log = logger;
   runtime.onStoreConnectionError = (error) => logger.warn({ code: (error as { code?: unknown }).code, cause: error.message }, 'a database connection broke; the pool opens new ones as needed');
+  runtime.onChangeFeedNote = (note) => {
+    if (note.kind === 'install') logger.debug({ install: note.installId }, 'install change heard: cached state dropped');
+    else if (note.kind === 'listen-error') logger.warn({ cause: note.error.message }, 'the change feed lost its LISTEN connection; opening it again (everything cached counts as changed then)');
+    else logger.info({ reason: note.reason }, 'change feed: everything cached about installs dropped (a change notification may have been missed)');
+  };
   const lingering = new Lingering();
   // readiness says draining (requests are still served)
   let draining = false;

@@ -156,6 +156,12 @@ const configSchema = z
     penaltyStrikes: z.coerce.number().int().min(0).max(1000),
     /** how long such a fault counts, and probation lasts after the latest one */
     penaltyMs: positiveInt.max(24 * 3600 * 1000),
+    /** how often each process reads the change counter, the backstop for a lost notification (ms; src/store/change-feed.ts) */
+    changeRecheckMs: positiveInt.min(10).max(3600 * 1000),
+    /** PostgreSQL: hear other replicas' changes over LISTEN (off: only the re-check, e.g. behind a pooler that cannot LISTEN) */
+    changeListen: onByDefault,
+    /** a live log tail's backstop poll (ms); appends on any replica wake it through the change feed */
+    logTailPollMs: positiveInt.min(10).max(3600 * 1000),
     maxBodyBytes: positiveInt,
     idempotencyTtlMs: positiveInt,
     /** how long an in-flight idempotency claim holds its key unless its process renews it (every third of it): how soon another replica takes over the key of a process that died */
@@ -211,6 +217,11 @@ export const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60 * 1000;
  * Knative's activator learn of it over the next seconds.
  */
 export const DRAIN_DELAY_MS = 5_000;
+
+/** The change feed's backstop re-check: a change whose notification was lost is in force within about this (ms). */
+export const CHANGE_RECHECK_MS = 1_000;
+/** A live log tail's backstop poll (ms); notifications wake it at once. */
+export const LOG_TAIL_POLL_MS = 2_000;
 
 export interface ServeFlags {
   port?: string;
@@ -275,6 +286,9 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     limiterLeaseMs: env.RUNNER_LIMITER_LEASE_MS ?? '10000',
     penaltyStrikes: env.RUNNER_PENALTY_STRIKES ?? String(DEFAULT_FAIRNESS.strikes),
     penaltyMs: env.RUNNER_PENALTY_MS ?? String(DEFAULT_FAIRNESS.penaltyMs),
+    changeRecheckMs: env.RUNNER_CHANGE_RECHECK_MS ?? String(CHANGE_RECHECK_MS),
+    changeListen: env.RUNNER_CHANGE_LISTEN || undefined,
+    logTailPollMs: env.RUNNER_LOG_TAIL_POLL_MS ?? String(LOG_TAIL_POLL_MS),
     maxBodyBytes: env.RUNNER_MAX_BODY_BYTES ?? String(10 * 2 ** 20),
     idempotencyTtlMs: env.RUNNER_IDEMPOTENCY_TTL_MS ?? String(24 * 3600 * 1000),
     idempotencyLeaseMs: env.RUNNER_IDEMPOTENCY_LEASE_MS ?? String(DEFAULT_IN_FLIGHT_LEASE_MS),
@@ -333,6 +347,9 @@ const ENV_NAMES: Record<string, string> = {
   limiterLeaseMs: 'RUNNER_LIMITER_LEASE_MS',
   penaltyStrikes: 'RUNNER_PENALTY_STRIKES',
   penaltyMs: 'RUNNER_PENALTY_MS',
+  changeRecheckMs: 'RUNNER_CHANGE_RECHECK_MS',
+  changeListen: 'RUNNER_CHANGE_LISTEN',
+  logTailPollMs: 'RUNNER_LOG_TAIL_POLL_MS',
   maxBodyBytes: 'RUNNER_MAX_BODY_BYTES',
   idempotencyTtlMs: 'RUNNER_IDEMPOTENCY_TTL_MS',
   idempotencyLeaseMs: 'RUNNER_IDEMPOTENCY_LEASE_MS',

@@ -37,7 +37,6 @@ async function installForDemoTenant(runtime: Runtime, ids: RegisteredVersion, gr
   const install = existing
     ? await registry.updateInstall(existing.id, { versionId: ids.version_id, grants })
     : (await registry.createInstall({ tenantId: DEMO_TENANT_ID, extensionId: ids.extension_id, versionId: ids.version_id, grants })).install;
-  runtime.invalidateInstalls();
   const version = await registry.getVersion(ids.version_id);
   const warmed = version ? await runtime.warm(version, install!.limits) : null;
   if (warmed?.kind !== 'ok') throw new Error(`the demo extension ${ids.extension_id} does not start: ${warmed ? warmed.message : 'its version vanished'}`);

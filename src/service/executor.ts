@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { effectiveGrants } from '../capabilities/grants.js';
-import type { ExecutionUser } from '../contract/index.js';
+import type { CapabilityName, ExecutionUser } from '../contract/index.js';
 import type { LogRecord } from '../engine/api.js';
 import { ServiceError } from './errors.js';
 import { decodeBase64, guestUrl, type ExecuteAnswer, type ExecuteEnvelope } from './envelope.js';
@@ -20,8 +20,17 @@ import { renewWhileRunning } from './lease-renewal.js';
 /** Headers a guest never sees: they belong to the hop, not the request. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-runner-service-token']);
 
+/** A running execution's grants, narrowed in place when its install changes (the engine checks them at every round-trip host call). */
+interface LiveGrants {
+  readonly grants: Set<CapabilityName>;
+  readonly manifest: readonly string[];
+  readonly providers: readonly string[] | undefined;
+}
+
 export class Executor {
   readonly admission: AdmissionLimiter;
+  /** the grant sets of executions running now, by install */
+  private readonly liveGrants = new Map<string, Set<LiveGrants>>();
   /** idempotent executions running in this process, so local duplicates wait without polling */
   private readonly running = new Map<string, { fingerprint: string; answer: Promise<ExecuteAnswer> }>();
   private draining = false;
@@ -39,6 +48,10 @@ export class Executor {
     this.admission = runtime.admission;
     this.envelopeSecrets = new EnvelopeSecrets(c.vault);
     const { engine } = runtime;
+    runtime.installChanges.on('install', (installId: string) => void this.narrowRunning(installId));
+    runtime.installChanges.on('everything', () => {
+      for (const installId of this.liveGrants.keys()) void this.narrowRunning(installId);
+    });
     engine.on('probation', (owner) =>
       logger.warn(
         { tenant: owner.tenant, install: owner.install, strikes: c.penaltyStrikes, probation_ms: c.penaltyMs },
@@ -68,6 +81,7 @@ export class Executor {
   async execute(envelope: ExecuteEnvelope, idempotencyKey?: string): Promise<ExecuteAnswer> {
     if (this.draining) throw new ServiceError('shutting_down');
     const { context } = envelope;
+    const changesBefore = this.runtime.changesHeard;
     const resolved = await this.runtime.resolveInstall(context.tenant_id, context.extension_id, context.install_id);
     if (!resolved) throw new ServiceError('install_not_found', `tenant ${context.tenant_id}, extension ${context.extension_id}${context.install_id ? `, install ${context.install_id}` : ''}`);
     if (!resolved.install.enabled) throw new ServiceError('install_disabled');
@@ -84,7 +98,7 @@ export class Executor {
     // component (a replica that has not prepared this version fetches it from the component store)
     const work = async () => {
       await this.runtime.ensurePrepared(resolved.version);
-      return this.run(envelope, resolved, body, await this.secretsOf(envelope, resolved.install.id));
+      return this.run(envelope, resolved, body, await this.secretsOf(envelope, resolved.install.id), changesBefore);
     };
 
     if (!idempotencyKey) return work();
@@ -193,11 +207,31 @@ export class Executor {
     return answer;
   }
 
+  /**
+   * A change to an install reaches its running executions too: their grants lose what the install
+   * no longer grants (all of them when it is disabled or removed), so a revoke is in force at their
+   * next round-trip host call. Grants only narrow while an execution runs, never widen.
+   */
+  private async narrowRunning(installId: string): Promise<void> {
+    if (!this.liveGrants.has(installId)) return;
+    let install;
+    try {
+      install = await this.runtime.store.registry.getInstall(installId);
+    } catch {
+      return;
+    }
+    for (const live of this.liveGrants.get(installId) ?? []) {
+      const allowed: ReadonlySet<CapabilityName> = install?.enabled ? effectiveGrants({ install: install.grants, manifest: live.manifest, providers: live.providers }) : new Set();
+      for (const cap of [...live.grants]) if (!allowed.has(cap)) live.grants.delete(cap);
+    }
+  }
+
   private async run(
     envelope: ExecuteEnvelope,
     resolved: NonNullable<Awaited<ReturnType<Runtime['resolveInstall']>>>,
     body: Uint8Array | undefined,
     envelopeSecrets: Record<string, string> | null,
+    changesBefore: number,
   ): Promise<ExecuteAnswer> {
     const { config, engine, metrics } = this.runtime;
     const { install, version } = resolved;
@@ -217,12 +251,19 @@ export class Executor {
     this.inFlight++;
     metrics.inFlight.inc();
     const records: LogRecord[] = [];
+    let live: LiveGrants | null = null;
     try {
       const ctx = envelope.context;
       const requestId = ctx.request_id ?? randomUUID();
       const timeoutMs = this.runtime.timeoutMsFor(install.limits, envelope.limits?.timeout_ms);
       const memoryMb = this.runtime.memoryMbFor(install.limits, envelope.limits?.memory_mb);
-      const grants = effectiveGrants({ install: install.grants, manifest: resolved.manifestCapabilities, providers: envelope.providers });
+      const grants = new Set(effectiveGrants({ install: install.grants, manifest: resolved.manifestCapabilities, providers: envelope.providers }));
+      live = { grants, manifest: resolved.manifestCapabilities, providers: envelope.providers };
+      let running = this.liveGrants.get(install.id);
+      if (!running) this.liveGrants.set(install.id, (running = new Set()));
+      running.add(live);
+      // a change heard since the install was resolved may not be in `resolved`: check it now
+      if (this.runtime.changesHeard !== changesBefore) await this.narrowRunning(install.id);
       const mergedConfig = { ...install.config, ...stringValues(ctx.config) };
       const outcome = await engine.execute({
         contentHash: resolved.componentHash,
@@ -278,6 +319,11 @@ export class Executor {
       this.logger.warn({ tenant: install.tenantId, install: install.id, request_id: requestId, fault: code }, message);
       return { status: code === 'timeout' ? 504 : 500, headers: {}, error: code, message };
     } finally {
+      if (live) {
+        const running = this.liveGrants.get(install.id);
+        running?.delete(live);
+        if (running?.size === 0) this.liveGrants.delete(install.id);
+      }
       admission.release();
       this.inFlight--;
       metrics.inFlight.dec();
@@ -294,8 +340,8 @@ export class Executor {
       this.logger[r.level === 'debug' ? 'debug' : r.level]({ guest: fields }, message);
     }
     try {
+      // the store tells live tails (the change feed); records of an install removed meanwhile are dropped there
       await this.runtime.store.logs.append(records.map((r) => ({ ...r, ts: Date.parse(r.ts), install: r.install ?? installId })));
-      this.runtime.logBus.emit('logs', installId);
     } catch (e) {
       this.logger.error({ err: e, install: installId }, 'storing guest log records failed');
     }

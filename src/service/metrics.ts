@@ -40,6 +40,12 @@ export class ServiceMetrics {
     help: 'Expired idempotency records deleted by the scheduled purge (RUNNER_IDEMPOTENCY_PURGE_INTERVAL_MS)',
     registers: [this.registry],
   });
+  readonly changeFeedResyncs = new Counter({
+    name: 'alga_runner_change_feed_resyncs_total',
+    help: 'Times this replica dropped everything it caches about installs because change notifications may have been missed (reconnected, missed = the re-check found an unheard change, recheck-failed)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly workerRestarts = new Counter({ name: 'alga_runner_worker_restarts_total', help: 'Workers replaced after a timeout or crash', labelNames: ['reason'], registers: [this.registry] });
   readonly guestInstances = new Counter({
     name: 'alga_runner_guest_instances_total',
@@ -68,6 +74,27 @@ export class ServiceMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'alga_runner_process_' });
+  }
+
+  /** The change feed (src/store/change-feed.ts): notifications heard, and whether its LISTEN connection is up. */
+  observeChangeFeed(stats: Readonly<{ notifications: number; listening: boolean }>): void {
+    new Counter({
+      name: 'alga_runner_change_feed_notifications_total',
+      help: "Change notifications this replica heard over PostgreSQL LISTEN (its own and other replicas' install changes and log appends)",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(stats.notifications);
+      },
+    });
+    new Gauge({
+      name: 'alga_runner_change_feed_listening',
+      help: "PostgreSQL: 1 while the LISTEN connection for other replicas' changes is open (0: reconnecting, or not listening)",
+      registers: [this.registry],
+      collect() {
+        this.set(stats.listening ? 1 : 0);
+      },
+    });
   }
 
   /** Installs on probation now (src/engine/fair-scheduler.ts). */

@@ -1,13 +1,14 @@
 /**
  * Everything a running service holds: store, engine, capability registry, metrics, install cache.
- * Built once at start from the validated config; closed once at shutdown.
+ * Built once at start from the validated config; closed once at shutdown. The install cache holds
+ * until the store's change feed says the install changed (store/change-feed.ts): no expiry.
  */
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { Engine } from '../engine/engine.js';
 import type { EngineApi, WarmOutcome } from '../engine/api.js';
 import { DEFAULT_LIMITS } from '../engine/limits.js';
-import { openStore, type Store, type Install, type InstallLimits, type ExtensionVersion } from '../store/index.js';
+import { openStore, type Change, type Store, type Install, type InstallLimits, type ExtensionVersion } from '../store/index.js';
 import { createStoreTenantData, type StoreTenantData } from '../store/tenant-data.js';
 import { createAlgaApiTenantData } from '../capabilities/tenant-data-api.js';
 import { createAlgaApiScheduler } from '../capabilities/scheduler-api.js';
@@ -35,11 +36,21 @@ export interface ResolvedInstall {
 }
 
 export class Runtime {
-  /** Fires 'logs' with an install id after records are stored, for live tails in this process; 'shutdown' ends them. */
+  /**
+   * Fires 'logs' with an install id after records of it are stored by any process on the store (the
+   * change feed), for live tails; 'shutdown' ends them.
+   */
   readonly logBus = new EventEmitter();
-  private readonly installCache = new Map<string, { value: ResolvedInstall; expires: number }>();
+  /** resolved installs by (tenant, extension, install id): dropped when the change feed names them */
+  private readonly installCache = new Map<string, ResolvedInstall>();
+  /** +1 whenever cached installs are dropped: a lookup that overlapped a change does not cache its answer */
+  private cacheEpoch = 0;
+  /** 'install' (id) and 'everything', as the change feed tells them, after the cache dropped them (the executor narrows running executions) */
+  readonly installChanges = new EventEmitter();
   /** told when a pooled PostgreSQL connection breaks (the app logs it); the metric counts it either way */
   onStoreConnectionError: ((error: Error) => void) | null = null;
+  /** told when the change feed's LISTEN connection breaks, or it treats everything as changed (the app logs it) */
+  onChangeFeedNote: ((note: { kind: 'listen-error'; error: Error } | { kind: 'resync'; reason: string } | { kind: 'install'; installId: string }) => void) | null = null;
 
   private constructor(
     readonly config: ServiceConfig,
@@ -63,6 +74,39 @@ export class Runtime {
     metrics.observePenalised(() => engine.installsOnProbation);
     metrics.observeHotWait(engine.hotWaitStats);
     metrics.observeAdmission(admission);
+    store.changes.subscribe((change) => this.onChange(change));
+    metrics.observeChangeFeed(store.changes.stats);
+  }
+
+  /** What this process holds about an install goes when the change feed says it changed. */
+  private onChange(change: Change): void {
+    switch (change.kind) {
+      case 'logs':
+        this.logBus.emit('logs', change.installId);
+        return;
+      case 'everything':
+        this.cacheEpoch++;
+        this.installCache.clear();
+        this.metrics.changeFeedResyncs.inc({ reason: change.reason });
+        this.onChangeFeedNote?.({ kind: 'resync', reason: change.reason });
+        this.installChanges.emit('everything');
+        return;
+      case 'install':
+        this.cacheEpoch++;
+        for (const [key, cached] of this.installCache) if (cached.install.id === change.installId) this.installCache.delete(key);
+        this.onChangeFeedNote?.({ kind: 'install', installId: change.installId });
+        this.installChanges.emit('install', change.installId);
+        void this.settleEngine(change.installId);
+        return;
+    }
+  }
+
+  /** A removed install, or one that no longer reuses an instance, loses the engine's instances kept for it. */
+  private async settleEngine(installId: string): Promise<void> {
+    if (this.closing) return;
+    const install = await this.store.registry.getInstall(installId).catch(() => undefined);
+    if (install === undefined || this.closing) return;
+    if (install === null || install.instanceMode !== 'reuse') this.engine.forgetInstall(installId, install === null);
   }
 
   static async create(config: ServiceConfig): Promise<Runtime> {
@@ -79,6 +123,7 @@ export class Runtime {
       dataDir: config.dataDir,
       secretsKey: config.secretsKey,
       onPoolError,
+      fenceInstallWrites: true,
     });
     try {
       const tenantStore = createStoreTenantData(store.db, store.readOnlyFile);
@@ -107,6 +152,13 @@ export class Runtime {
       });
       const components = new ComponentSource(engine, createComponentStore(config, store), config.componentFetchTimeoutMs, metrics);
       runtime = new Runtime(config, store, tenantStore, scheduleStore, invoiceStore, registry, engine, metrics, components, await createAdmission(config));
+      const self = runtime;
+      try {
+        await store.changes.start({ recheckMs: config.changeRecheckMs, listen: config.changeListen, onListenError: (error) => self.onChangeFeedNote?.({ kind: 'listen-error', error }) });
+      } catch (e) {
+        await engine.close();
+        throw e;
+      }
       return runtime;
     } catch (e) {
       await store.close();
@@ -115,20 +167,24 @@ export class Runtime {
   }
 
   /**
-   * The install for a tenant: by install id, else by extension id or name. Cached for a moment
-   * (admin changes in this process invalidate at once; other processes see them within the TTL).
+   * The install for a tenant: by install id, else by extension id or name. Cached until the change
+   * feed names the install (or says everything changed): a change made through any replica drops
+   * it here once its notification arrives (docs/architecture.md, "Changes across replicas").
    */
   async resolveInstall(tenantId: string, extension: string, installId: string | null | undefined): Promise<ResolvedInstall | null> {
     const key = `${tenantId}\u0000${extension}\u0000${installId ?? ''}`;
     const cached = this.installCache.get(key);
-    if (cached && cached.expires > Date.now()) return cached.value;
+    if (cached) return cached;
+    const epoch = this.cacheEpoch;
     const resolved = await this.lookupInstall(tenantId, extension, installId);
-    if (resolved) this.installCache.set(key, { value: resolved, expires: Date.now() + INSTALL_CACHE_MS });
+    // a change told while the lookup ran may not be in what it read: answer it, do not keep it
+    if (resolved && epoch === this.cacheEpoch) this.installCache.set(key, resolved);
     return resolved;
   }
 
-  invalidateInstalls(): void {
-    this.installCache.clear();
+  /** Changes heard so far (any install): a value taken before resolveInstall tells whether one came since. */
+  get changesHeard(): number {
+    return this.cacheEpoch;
   }
 
   /** An execution's memory cap: the request's, else the install's, else the default — never above the operator maximum. */
@@ -229,8 +285,6 @@ export class Runtime {
     await this.store.close();
   }
 }
-
-const INSTALL_CACHE_MS = 2_000;
 
 /** How long a start waits for the limiter's Redis before serving with per-replica limits (it keeps trying). */
 const REDIS_START_WAIT_MS = 3_000;

@@ -110,6 +110,12 @@ export interface ComponentBlobsTable {
   created_at: number;
 }
 
+/** one row (id 1): bumped with every install change (change-feed.ts) */
+export interface ChangeFeedTable {
+  id: number;
+  generation: number;
+}
+
 export interface Database {
   extensions: ExtensionsTable;
   extension_versions: ExtensionVersionsTable;
@@ -122,4 +128,5 @@ export interface Database {
   log_usage: LogUsageTable;
   idempotency: IdempotencyTable;
   component_blobs: ComponentBlobsTable;
+  change_feed: ChangeFeedTable;
 }

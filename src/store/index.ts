@@ -18,3 +18,6 @@ export * from './idempotency.js';
 export * from './blobs.js';
 export { SqliteReader } from './sqlite-reader.js';
 export type { ReadOnlyStoreFile } from './sqlite-reader.js';
+export type { Change, ChangeFeed, ChangeFeedStart, ChangeFeedStats } from './change-feed.js';
+export { changeChannel } from './change-feed.js';
+export { INSTALL_REMOVED } from './install-fence.js';

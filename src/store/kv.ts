@@ -15,6 +15,7 @@ import type { StoreDialect } from './dialect.js';
 import type { KvLimits } from './kv-limits.js';
 import type { SqliteReader } from './sqlite-reader.js';
 import { DEFAULT_KV_LIMITS, invalidName } from './kv-limits.js';
+import { INSTALL_REMOVED, type InstallFence } from './install-fence.js';
 
 export interface KvEntry {
   readonly namespace: string;
@@ -111,6 +112,19 @@ async function lockInstall(trx: Transaction<Database>, dialect: StoreDialect, in
   if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${KV_LOCK_CLASS}, hashtext(${installId}))`.execute(trx);
 }
 
+/**
+ * Start of every write: with a fence (install-fence.ts), the install must be there — checked and
+ * held before the write lock is taken, so a writer holding the write lock never waits for an
+ * uninstall that waits for another writer. false: the install is gone, write nothing.
+ */
+async function beginWrite(trx: Transaction<Database>, dialect: StoreDialect, fence: InstallFence | null, installId: string): Promise<boolean> {
+  if (fence && !(await fence.present(trx, installId))) return false;
+  await lockInstall(trx, dialect, installId);
+  return true;
+}
+
+const removed: KvDenied = { kind: 'denied', reason: INSTALL_REMOVED };
+
 /** Everything a write must know, read in one round trip after the lock. */
 async function readWriteState(trx: Transaction<Database>, installId: string, namespace: string, key: string) {
   const entry = (column: 'revision' | 'size') => trx.selectFrom('kv_entries').select(column).where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key);
@@ -143,7 +157,8 @@ async function writeUsage(trx: Transaction<Database>, installId: string, totalBy
     .execute();
 }
 
-export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: () => number): KvStore {
+/** `fence`: writes of an install that is not (or no longer) in the registry are denied (the service's store). */
+export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: () => number, fence: InstallFence | null = null): KvStore {
   return {
     async get(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, key, limits);
@@ -163,7 +178,7 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
       const value = Buffer.from(input.value.buffer, input.value.byteOffset, input.value.byteLength);
 
       return db.transaction().execute(async (trx): Promise<KvPutResult> => {
-        await lockInstall(trx, dialect, installId);
+        if (!(await beginWrite(trx, dialect, fence, installId))) return removed;
         const state = await readWriteState(trx, installId, namespace, key);
         const exists = state.revision !== null;
         const currentRevision = state.revision ?? 0;
@@ -201,7 +216,7 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
       return db.transaction().execute(async (trx): Promise<KvDeleteResult> => {
-        await lockInstall(trx, dialect, installId);
+        if (!(await beginWrite(trx, dialect, fence, installId))) return removed;
         const state = await readWriteState(trx, installId, namespace, key);
         if (state.revision === null) return { kind: 'missing' };
         await trx.deleteFrom('kv_entries').where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key).execute();

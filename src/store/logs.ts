@@ -11,6 +11,8 @@ import { dialectOf } from './dialect.js';
 import type { Database } from './database.js';
 import type { SqliteSynchronous } from './sqlite-synchronous.js';
 import { truncateUtf8 } from './truncate-utf8.js';
+import type { InstallFence } from './install-fence.js';
+import type { ChangePublisher } from './change-feed.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogStream = 'log' | 'stdout' | 'stderr';
@@ -58,6 +60,7 @@ export interface LogStoreOptions {
 }
 
 export interface LogStore {
+  /** Stores the records (with a fence: only those of installs still there; the others are dropped). */
   append(records: readonly LogAppend[]): Promise<void>;
   /**
    * Without `afterId`: the newest `limit` matching records, returned oldest first.
@@ -92,7 +95,18 @@ const toRecord = (r: LogRow): LogRecord => ({
  * `sqliteSynchronous`: how the store's SQLite connection commits (open-store.ts). Under `full` log
  * appends relax it for themselves; under `normal` every write already commits that way.
  */
-export function createLogStore(db: Kysely<Database>, now: () => number, options: LogStoreOptions = {}, sqliteSynchronous: SqliteSynchronous = 'full'): LogStore {
+/**
+ * `fence`: records of an install no longer in the registry are dropped, so an uninstall leaves no
+ * rows behind (install-fence.ts). `changes`: every append is told to the change feed (live tails).
+ */
+export function createLogStore(
+  db: Kysely<Database>,
+  now: () => number,
+  options: LogStoreOptions = {},
+  sqliteSynchronous: SqliteSynchronous = 'full',
+  writes: { fence?: InstallFence | null; changes?: ChangePublisher | null } = {},
+): LogStore {
+  const fence = writes.fence ?? null;
   const maxRecords = options.maxRecordsPerInstall ?? DEFAULT_MAX_LOG_RECORDS_PER_INSTALL;
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_LOG_MESSAGE_BYTES;
 
@@ -102,20 +116,22 @@ export function createLogStore(db: Kysely<Database>, now: () => number, options:
    * synchronous=FULL. The switch happens on the one connection held for the append, so no other
    * write can run under the relaxed setting.
    */
-  async function appendForInstall(installId: string, records: readonly LogAppend[]): Promise<void> {
+  async function appendForInstall(installId: string, records: readonly LogAppend[]): Promise<boolean> {
     if (dialectOf(db as Kysely<unknown>) !== 'sqlite' || sqliteSynchronous !== 'full') return appendIn(db, installId, records);
-    await db.connection().execute(async (conn) => {
+    return db.connection().execute(async (conn) => {
       await sql`pragma synchronous = NORMAL`.execute(conn);
       try {
-        await appendIn(conn, installId, records);
+        return await appendIn(conn, installId, records);
       } finally {
         await sql`pragma synchronous = FULL`.execute(conn);
       }
     });
   }
 
-  async function appendIn(target: Kysely<Database>, installId: string, records: readonly LogAppend[]): Promise<void> {
-    await target.transaction().execute(async (trx) => {
+  /** false: the install is gone (with a fence), nothing stored */
+  async function appendIn(target: Kysely<Database>, installId: string, records: readonly LogAppend[]): Promise<boolean> {
+    return target.transaction().execute(async (trx) => {
+      if (fence && !(await fence.present(trx, installId))) return false;
       const usage = await trx
         .insertInto('log_usage')
         .values({ install_id: installId, record_count: records.length })
@@ -150,6 +166,7 @@ export function createLogStore(db: Kysely<Database>, now: () => number, options:
         await trx.deleteFrom('log_records').where('id', 'in', oldest).execute();
         await trx.updateTable('log_usage').set({ record_count: maxRecords }).where('install_id', '=', installId).execute();
       }
+      return true;
     });
   }
 
@@ -161,7 +178,9 @@ export function createLogStore(db: Kysely<Database>, now: () => number, options:
         if (list) list.push(r);
         else byInstall.set(r.install, [r]);
       }
-      for (const [installId, list] of byInstall) await appendForInstall(installId, list);
+      for (const [installId, list] of byInstall) {
+        if (await appendForInstall(installId, list)) writes.changes?.committed({ kind: 'logs', installId });
+      }
     },
 
     async query(q) {

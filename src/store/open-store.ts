@@ -24,6 +24,8 @@ import { assertSecretsKeyPresent, createSecretsStore } from './secrets.js';
 import { SecretsKeyError, parseSecretsKey } from './secrets-key.js';
 import type { ReadOnlyStoreFile } from './sqlite-reader.js';
 import type { SqliteSynchronous } from './sqlite-synchronous.js';
+import { createChangeFeed, type ChangeFeed } from './change-feed.js';
+import { createInstallFence } from './install-fence.js';
 
 export interface OpenStoreOptions {
   /** `postgres://` or `postgresql://` → PostgreSQL; absent → SQLite file `<dataDir>/runner.db` */
@@ -48,6 +50,12 @@ export interface OpenStoreOptions {
   /** who this store's idempotency claims belong to (default: a new id for this process; tests pass two to act as two processes) */
   readonly idempotencyHolder?: string;
   readonly logs?: LogStoreOptions;
+  /**
+   * Writes keyed by an install (storage, log records, secrets) only for installs in the registry,
+   * fenced against an uninstall (install-fence.ts). The service's store; off for stores that serve
+   * installs the registry does not hold.
+   */
+  readonly fenceInstallWrites?: boolean;
 }
 
 export interface Store {
@@ -61,6 +69,8 @@ export interface Store {
   readonly idempotency: IdempotencyStore;
   /** uploaded components and bundles by content hash (the `postgres` component store) */
   readonly blobs: BlobStore;
+  /** Which installs changed, in this process and (PostgreSQL, once started) in the others (change-feed.ts). */
+  readonly changes: ChangeFeed;
   /**
    * What a guest worker needs to answer reads itself (the capabilities' worker sides,
    * sqlite-reader.ts). null for PostgreSQL, whose client is asynchronous, and when the store was
@@ -192,15 +202,18 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       if (schema === undefined) throw new StoreConfigError('the PostgreSQL connection has no current schema (check search_path)');
     }
     const appliedMigrations = await migrateToLatest(db as Kysely<unknown>, dialect === 'postgres' ? { schema } : {});
-    const secrets = createSecretsStore(db, key, now);
+    const changes = createChangeFeed({ dialect, db, ...(dialect === 'postgres' ? { postgres: { url: options.databaseUrl!, schema: schema! } } : {}) });
+    const fence = options.fenceInstallWrites ? createInstallFence(dialect) : null;
+    const secrets = createSecretsStore(db, key, now, { fence, changes });
     await assertSecretsKeyPresent(secrets);
     return {
       dialect,
       db,
-      registry: createRegistryStore(db, now),
+      registry: createRegistryStore(db, now, changes),
       secrets,
-      kv: createKvStore(db, dialect, now),
-      logs: createLogStore(db, now, options.logs, options.sqliteSynchronous),
+      kv: createKvStore(db, dialect, now, fence),
+      logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
+      changes,
       idempotency: createIdempotencyStore(db, now, options.idempotencyHolder),
       blobs: createBlobStore(db, now),
       readOnlyFile: sqliteFile !== null && options.now === undefined ? { sqliteFile, secretsKey: key } : null,
@@ -216,7 +229,10 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
           clearTimeout(timer);
         }
       },
-      close: () => db.destroy(),
+      async close() {
+        await changes.close();
+        await db.destroy();
+      },
     };
   } catch (error) {
     await db.destroy();

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { z } from 'zod';
 import type { Database, ExtensionVersionsTable, ExtensionsTable, InstallsTable } from './database.js';
+import type { ChangePublisher } from './change-feed.js';
 
 export interface Extension {
   readonly id: string;
@@ -116,7 +117,11 @@ export interface RegistryStore {
   listInstalls(filter?: { tenantId?: string; extensionId?: string }): Promise<Install[]>;
   /** null when there is no such install */
   updateInstall(id: string, patch: InstallPatch): Promise<Install | null>;
-  /** Removes the install with its secrets, storage and logs; false when there was none. */
+  /**
+   * Removes the install with everything keyed by it — secrets, storage, logs, and the idempotency
+   * records of its tenant and extension — in one transaction; false when there was none. Waits for
+   * fenced writes of the install in progress (install-fence.ts), which are deleted with it.
+   */
   deleteInstall(id: string): Promise<boolean>;
 }
 
@@ -173,7 +178,22 @@ function installColumns(patch: InstallPatch): Partial<InstallsTable> {
   return cols;
 }
 
-export function createRegistryStore(db: Kysely<Database>, now: () => number): RegistryStore {
+/** `changes`: every change to an install is published on the change feed, in its own transaction. */
+export function createRegistryStore(db: Kysely<Database>, now: () => number, changes: ChangePublisher | null = null): RegistryStore {
+  /** Runs an install change in a transaction that also publishes it; told to this process after the commit. */
+  const changing = async <T>(work: (trx: Kysely<Database>) => Promise<T>, installIdOf: (result: T) => string | null): Promise<T> => {
+    let published: { installId: string; generation: number } | null = null;
+    const result = await db.transaction().execute(async (trx) => {
+      const value = await work(trx);
+      const installId = installIdOf(value);
+      if (installId !== null && changes) published = { installId, generation: await changes.installChanged(trx, installId) };
+      return value;
+    });
+    const done = published as { installId: string; generation: number } | null;
+    if (done && changes) changes.committed({ kind: 'install', ...done });
+    return result;
+  };
+
   const getInstall = async (id: string) => {
     const row = await db.selectFrom('installs').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toInstall(row) : null;
@@ -285,27 +305,31 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
 
     async createInstall(input) {
       const t = now();
-      const inserted = await db
-        .insertInto('installs')
-        .values({
-          id: input.id ?? randomUUID(),
-          tenant_id: input.tenantId,
-          extension_id: input.extensionId,
-          version_id: input.versionId,
-          grants: JSON.stringify(input.grants),
-          config: JSON.stringify(input.config ?? {}),
-          egress_allow: JSON.stringify(input.egressAllow ?? []),
-          ui_proxy: input.uiProxy ? JSON.stringify(input.uiProxy) : null,
-          limits: JSON.stringify(input.limits ?? {}),
-          instance_mode: input.instanceMode ?? 'fresh',
-          enabled: input.enabled === false ? 0 : 1,
-          created_at: t,
-          updated_at: t,
-        })
-        // a caller-chosen id may also be taken: no conflict target then, so the primary key stops it too
-        .onConflict((oc) => (input.id === undefined ? oc.columns(['tenant_id', 'extension_id']).doNothing() : oc.doNothing()))
-        .returningAll()
-        .executeTakeFirst();
+      const inserted = await changing(
+        (trx) =>
+          trx
+            .insertInto('installs')
+            .values({
+              id: input.id ?? randomUUID(),
+              tenant_id: input.tenantId,
+              extension_id: input.extensionId,
+              version_id: input.versionId,
+              grants: JSON.stringify(input.grants),
+              config: JSON.stringify(input.config ?? {}),
+              egress_allow: JSON.stringify(input.egressAllow ?? []),
+              ui_proxy: input.uiProxy ? JSON.stringify(input.uiProxy) : null,
+              limits: JSON.stringify(input.limits ?? {}),
+              instance_mode: input.instanceMode ?? 'fresh',
+              enabled: input.enabled === false ? 0 : 1,
+              created_at: t,
+              updated_at: t,
+            })
+            // a caller-chosen id may also be taken: no conflict target then, so the primary key stops it too
+            .onConflict((oc) => (input.id === undefined ? oc.columns(['tenant_id', 'extension_id']).doNothing() : oc.doNothing()))
+            .returningAll()
+            .executeTakeFirst(),
+        (row) => row?.id ?? null,
+      );
       if (inserted) return { kind: 'created', install: toInstall(inserted) };
       const taken = input.id === undefined ? null : await getInstall(input.id);
       if (taken) return { kind: 'id_taken', install: taken };
@@ -326,27 +350,40 @@ export function createRegistryStore(db: Kysely<Database>, now: () => number): Re
     },
 
     async updateInstall(id, patch) {
-      const updated = await db
-        .updateTable('installs')
-        .set({ ...installColumns(patch), updated_at: now() })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst();
+      const updated = await changing(
+        (trx) =>
+          trx
+            .updateTable('installs')
+            .set({ ...installColumns(patch), updated_at: now() })
+            .where('id', '=', id)
+            .returningAll()
+            .executeTakeFirst(),
+        (row) => row?.id ?? null,
+      );
       return updated ? toInstall(updated) : null;
     },
 
     async deleteInstall(id) {
-      return db.transaction().execute(async (trx) => {
-        const removed = await trx.deleteFrom('installs').where('id', '=', id).executeTakeFirst();
-        // Everything keyed by the install goes with it, in the same transaction.
-        await trx.deleteFrom('install_secrets').where('install_id', '=', id).execute();
-        await trx.deleteFrom('kv_entries').where('install_id', '=', id).execute();
-        await trx.deleteFrom('kv_namespaces').where('install_id', '=', id).execute();
-        await trx.deleteFrom('kv_usage').where('install_id', '=', id).execute();
-        await trx.deleteFrom('log_records').where('install_id', '=', id).execute();
-        await trx.deleteFrom('log_usage').where('install_id', '=', id).execute();
-        return Number(removed.numDeletedRows) > 0;
-      });
+      const removed = await changing(
+        async (trx) => {
+          // First the install's row: on PostgreSQL this waits for the fenced writes in progress
+          // (install-fence.ts), so the deletes below see what they committed.
+          const row = await trx.deleteFrom('installs').where('id', '=', id).returning(['id', 'tenant_id', 'extension_id']).executeTakeFirst();
+          if (!row) return null;
+          // Everything keyed by the install goes with it, in the same transaction.
+          await trx.deleteFrom('install_secrets').where('install_id', '=', id).execute();
+          await trx.deleteFrom('kv_entries').where('install_id', '=', id).execute();
+          await trx.deleteFrom('kv_namespaces').where('install_id', '=', id).execute();
+          await trx.deleteFrom('kv_usage').where('install_id', '=', id).execute();
+          await trx.deleteFrom('log_records').where('install_id', '=', id).execute();
+          await trx.deleteFrom('log_usage').where('install_id', '=', id).execute();
+          // a tenant installing the extension again starts without the old install's answers
+          await trx.deleteFrom('idempotency').where('tenant_id', '=', row.tenant_id).where('extension_id', '=', row.extension_id).execute();
+          return row;
+        },
+        (row) => row?.id ?? null,
+      );
+      return removed !== null;
     },
   };
 }

@@ -12,6 +12,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { SqliteReader } from './sqlite-reader.js';
 import { SecretsKeyError } from './secrets-key.js';
+import type { InstallFence } from './install-fence.js';
+import type { ChangePublisher } from './change-feed.js';
 
 export type SecretLookup =
   | { readonly kind: 'ok'; readonly value: string }
@@ -20,7 +22,8 @@ export type SecretLookup =
   /** the row exists but does not open under this key (wrong key, or a tampered/moved row) */
   | { readonly kind: 'undecryptable' };
 
-export type PutSecretsResult = { readonly kind: 'ok' } | { readonly kind: 'no-key' };
+/** `missing`: with a fence, the install is not (or no longer) there; nothing was stored */
+export type PutSecretsResult = { readonly kind: 'ok' } | { readonly kind: 'no-key' } | { readonly kind: 'missing' };
 
 export interface SecretsStore {
   /** Whether a key is configured (without one, secrets can be neither written nor read). */
@@ -105,7 +108,9 @@ export function createSecretsReader(reader: SqliteReader, key: Buffer | null): S
   };
 }
 
-export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now: () => number): SecretsStore {
+/** `fence`: secrets are stored only for installs in the registry; `changes`: a new secret set is published on the change feed. */
+export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now: () => number, writes: { fence?: InstallFence | null; changes?: ChangePublisher | null } = {}): SecretsStore {
+  const { fence = null, changes = null } = writes;
   return {
     keyConfigured: key !== null,
 
@@ -119,10 +124,14 @@ export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now
         expires_at: expiresAt ? expiresAt.getTime() : null,
         created_at: createdAt,
       }));
-      await db.transaction().execute(async (trx) => {
+      const generation = await db.transaction().execute(async (trx) => {
+        if (fence && !(await fence.present(trx, installId))) return null;
         await trx.deleteFrom('install_secrets').where('install_id', '=', installId).execute();
         if (rows.length > 0) await trx.insertInto('install_secrets').values(rows).execute();
+        return changes ? await changes.installChanged(trx, installId) : 0;
       });
+      if (generation === null) return { kind: 'missing' };
+      changes?.committed({ kind: 'install', installId, generation });
       return { kind: 'ok' };
     },
 

@@ -73,6 +73,16 @@ test('a reuse-mode instance belongs to one install and never serves fresh-mode r
   assert.equal(await counter({ instanceMode: 'reuse', tenant: 'iso-a' }), a2 + 1);
 });
 
+test("forgetInstall drops an install's reuse-mode instance: its next request starts from a new one", async () => {
+  const counter = async () => bodyJson<{ counter: number }>(await rt.run(kitchen, '/counter', { instanceMode: 'reuse', tenant: 'forget-me' })).counter;
+  const kept = await counter();
+  assert.equal(await counter(), kept + 1, 'the warm instance is kept between requests');
+  // the runner forgets it when the install is removed or stops reusing an instance (the change feed)
+  rt.engine.forgetInstall('install-forget-me', false);
+  assert.equal(await counter(), 1, 'a new instance after forgetInstall');
+  assert.equal(await counter(), 2);
+});
+
 test('the guest sees url = path + query, method, headers and body', async () => {
   const out = await rt.run(kitchen, '/echo?a=1&b=two', { method: 'POST', body: 'héllo', headers: [['x-test', 'yes']] });
   const echo = bodyJson<{ method: string; url: string; headers: [string, string][] | Record<string, string>; body: string }>(out);

@@ -48,7 +48,10 @@ RUNNER_UI_FRAME_ANCESTORS, RUNNER_DEV_TENANT, RUNNER_WRITE_TRACKING=0 (restore a
 RUNNER_WORKER_READS=0 (workers never read the store themselves),
 RUNNER_HOT_WAIT_MS (main-thread hot wait, default 0.5, 0 = off), RUNNER_CORES (CPU cores or quota;
 default: available parallelism), RUNNER_WARM_ON_START (installed
-versions warmed at start, default 8, 0 = none), LOG_LEVEL. The README describes each.`,
+versions warmed at start, default 8, 0 = none), RUNNER_CHANGE_RECHECK_MS (backstop re-check of
+install changes across replicas, default 1000), RUNNER_CHANGE_LISTEN=0 (PostgreSQL: no LISTEN,
+only the re-check), RUNNER_LOG_TAIL_POLL_MS (live log tail backstop poll, default 2000), LOG_LEVEL.
+The README describes each.`,
     )
     .action(async (flags: ServeFlags) => {
       // loaded here, not at the top: `alga-runner --help` and the author commands stay fast

@@ -71,6 +71,9 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'unload':
       instances.unload(msg.artifactKey);
       break;
+    case 'forget':
+      instances.forgetOwner(msg.owner);
+      break;
   }
   while (deferred.length > 0) await handle(deferred.shift()!);
 }

@@ -78,6 +78,11 @@ export class InstancePool {
     this.importCache.delete(key);
   }
 
+  /** Drops an install's reuse-mode instances, in every guest (their state must not outlive the install or its mode). */
+  forgetOwner(owner: string): void {
+    for (const slot of this.slots.values()) slot.warm.delete(owner);
+  }
+
   newInstance(key: string, slot: Slot): GuestInstance {
     let imports = this.importCache.get(key);
     if (!imports) {

@@ -288,7 +288,6 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     const created = await registry.createInstall(wanted);
     if (created.kind === 'id_taken') return sameAgain(created.install);
     if (created.kind === 'exists') throw installExists(created.install.id);
-    runtime.invalidateInstalls();
     return reply.code(201).send({ install_id: created.install.id });
   });
 
@@ -321,14 +320,12 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     }
     const updated = await registry.updateInstall(id, patch);
     if (!updated) throw new ServiceError('install_not_found', id);
-    runtime.invalidateInstalls();
     return installJson(updated);
   });
 
   app.delete('/admin/v1/installs/:id', schemas.delete, async (request, reply) => {
     const { id } = parseWith(idParams, request.params, 'params');
     if (!(await registry.deleteInstall(id))) throw new ServiceError('install_not_found', id);
-    runtime.invalidateInstalls();
     return reply.code(204).send();
   });
 
@@ -338,6 +335,8 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     await mustGetInstall(id);
     const result = await runtime.store.secrets.putSecrets(id, body.values, body.expires_at ? new Date(body.expires_at) : undefined);
     if (result.kind === 'no-key') throw new ServiceError('secrets_key_missing');
+    // removed meanwhile (through another replica, say): nothing was stored
+    if (result.kind === 'missing') throw new ServiceError('install_not_found', id);
     return reply.code(204).send();
   });
 
@@ -354,7 +353,8 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
 
 /**
  * Live tail as server-sent events: the newest records first, then each new one as it is stored.
- * Woken by this process's log bus, and by a slow poll for records other processes store.
+ * Woken by the log bus — records stored by any process on the store, told by the change feed — and
+ * by a slow poll as the backstop.
  */
 async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: string, requestId: string | undefined, after: number | undefined): Promise<void> {
   // read before the stream opens, so a database that cannot be reached is still an error answer
@@ -406,10 +406,11 @@ async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: stri
   // listen before the client learns the stream is open, so no record stored after that is missed
   runtime.logBus.on('logs', onLogs);
   runtime.logBus.on('shutdown', end);
+  // the backstop (a notification lost while the feed reconnects) and the keep-alive
   const poll = setInterval(() => {
     res.write(': keep-alive\n\n');
     void pump();
-  }, 2_000);
+  }, runtime.config.logTailPollMs);
   res.on('close', () => {
     clearInterval(poll);
     runtime.logBus.off('logs', onLogs);

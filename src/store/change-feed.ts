@@ -1,0 +1,289 @@
+/**
+ * The change feed: tells every process on the store which installs changed and whose log records
+ * grew, so caches drop what they hold about an install and live log tails wake at once.
+ *
+ * - This process's own changes are told right after their commit (`ChangePublisher.committed`).
+ * - PostgreSQL: an install change sends NOTIFY on the schema's channel inside its own transaction
+ *   (PostgreSQL delivers it at commit, never for a rollback); every process LISTENs on a
+ *   dedicated connection, opened again after it breaks — and then everything counts as changed,
+ *   since notifications sent meanwhile are lost. Log appends notify after their commit, a batch
+ *   per event-loop turn: a NOTIFY inside the append would hold PostgreSQL's cluster-wide notify
+ *   lock across the append's commit flush, serializing every replica's appends.
+ * - Backstop for a notification lost any other way: every install change also bumps one counter
+ *   row (`change_feed.generation`) in its transaction. Notifications carry the new value, so a
+ *   gap is noticed at the next one; and the row is read every `recheckMs` — a value this process
+ *   has not seen means everything changed.
+ * - SQLite serves one process: its own changes are all there is (the counter is checked anyway).
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+import type { StoreDialect } from './dialect.js';
+
+export type Change =
+  | { readonly kind: 'install'; readonly installId: string }
+  | { readonly kind: 'logs'; readonly installId: string }
+  /** notifications may have been missed: whatever is cached about any install may be stale */
+  | { readonly kind: 'everything'; readonly reason: 'reconnected' | 'missed' | 'recheck-failed' };
+
+export interface ChangeFeedStats {
+  /** notifications received over LISTEN */
+  notifications: number;
+  /** `everything` changes told (reconnects, missed generations, failed re-checks) */
+  resyncs: number;
+  /** times the LISTEN connection was opened again after it broke */
+  reconnects: number;
+  /** the LISTEN connection is open now */
+  listening: boolean;
+}
+
+export interface ChangeFeedStart {
+  /** how often the counter row is read (ms); the bound on a change whose notification was lost */
+  readonly recheckMs: number;
+  /** PostgreSQL: LISTEN for other processes' changes (default true; false leaves only the re-check) */
+  readonly listen?: boolean;
+  /** the LISTEN connection broke (it is opened again by itself) */
+  readonly onListenError?: (error: Error) => void;
+}
+
+export interface ChangeFeed {
+  /** Listen to changes; returns the unsubscribe function. */
+  subscribe(listener: (change: Change) => void): () => void;
+  /** Hear other processes' changes (PostgreSQL LISTEN) and start the periodic re-check. */
+  start(options: ChangeFeedStart): Promise<void>;
+  readonly stats: Readonly<ChangeFeedStats>;
+  close(): Promise<void>;
+}
+
+/** How the store's modules publish a change. */
+export interface ChangePublisher {
+  /** Inside the changing transaction: bump the counter, NOTIFY (PostgreSQL). Returns the new generation. */
+  installChanged(trx: Kysely<Database>, installId: string): Promise<number>;
+  /** After the transaction committed: tell this process (and, for logs, the others). */
+  committed(change: { kind: 'install'; installId: string; generation: number } | { kind: 'logs'; installId: string }): void;
+}
+
+/** The NOTIFY channel of a schema (channel names are at most 63 bytes). */
+export function changeChannel(schema: string): string {
+  const name = `alga_runner.${schema}`;
+  return name.length <= 63 ? name : `alga_runner.${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
+}
+
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 2_000;
+
+export interface ChangeFeedOptions {
+  readonly dialect: StoreDialect;
+  readonly db: Kysely<Database>;
+  /** PostgreSQL: where to open the LISTEN connection, and the schema whose channel to use */
+  readonly postgres?: { readonly url: string; readonly schema: string };
+}
+
+export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed & ChangePublisher {
+  return new StoreChangeFeed(options);
+}
+
+class StoreChangeFeed implements ChangeFeed, ChangePublisher {
+  private readonly emitter = new EventEmitter();
+  readonly stats: ChangeFeedStats = { notifications: 0, resyncs: 0, reconnects: 0, listening: false };
+  /** the highest generation this process knows it has heard every change up to */
+  private generation: number | null = null;
+  private client: pg.Client | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private reconnectDelay = RECONNECT_MIN_MS;
+  private recheckTimer: NodeJS.Timeout | null = null;
+  private rechecking = false;
+  private recheckFailing = false;
+  private closing = false;
+  private onListenError: ((error: Error) => void) | undefined;
+  /** log appends committed in this turn, notified together */
+  private pendingLogs = new Set<string>();
+  private readonly channel: string | null;
+
+  constructor(private readonly options: ChangeFeedOptions) {
+    this.emitter.setMaxListeners(0);
+    this.channel = options.postgres ? changeChannel(options.postgres.schema) : null;
+  }
+
+  subscribe(listener: (change: Change) => void): () => void {
+    this.emitter.on('change', listener);
+    return () => this.emitter.off('change', listener);
+  }
+
+  private tell(change: Change): void {
+    if (change.kind === 'everything') this.stats.resyncs++;
+    this.emitter.emit('change', change);
+  }
+
+  /** A change numbered `generation` was heard: a gap before it means some were missed. */
+  private heard(installId: string, generation: number): void {
+    const known = this.generation;
+    if (known === null || generation > known) this.generation = generation;
+    if (known !== null && generation > known + 1) this.tell({ kind: 'everything', reason: 'missed' });
+    else this.tell({ kind: 'install', installId });
+  }
+
+  async installChanged(trx: Kysely<Database>, installId: string): Promise<number> {
+    if (this.channel === null) {
+      const row = await trx
+        .updateTable('change_feed')
+        .set((eb) => ({ generation: eb('generation', '+', 1) }))
+        .where('id', '=', 1)
+        .returning('generation')
+        .executeTakeFirstOrThrow();
+      return Number(row.generation);
+    }
+    const { rows } = await sql<{ generation: number }>`
+      with bumped as (update change_feed set generation = generation + 1 where id = 1 returning generation)
+      select generation, pg_notify(${this.channel}, 'i:' || generation || ':' || ${installId}) from bumped`.execute(trx);
+    return Number(rows[0]!.generation);
+  }
+
+  committed(change: { kind: 'install'; installId: string; generation: number } | { kind: 'logs'; installId: string }): void {
+    if (change.kind === 'install') {
+      this.heard(change.installId, change.generation);
+      return;
+    }
+    this.tell({ kind: 'logs', installId: change.installId });
+    if (this.channel === null || this.closing) return;
+    if (this.pendingLogs.size === 0) setImmediate(() => void this.flushLogs());
+    this.pendingLogs.add(change.installId);
+  }
+
+  private async flushLogs(): Promise<void> {
+    const ids = [...this.pendingLogs];
+    this.pendingLogs = new Set();
+    if (ids.length === 0 || this.closing) return;
+    try {
+      await sql`select pg_notify(${this.channel}, 'l:' || id) from unnest(${ids}::text[]) as id`.execute(this.options.db);
+    } catch {
+      // the database went away: other processes' tails fall back to their slow poll
+    }
+  }
+
+  async start(start: ChangeFeedStart): Promise<void> {
+    this.onListenError = start.onListenError;
+    this.generation = await this.readGeneration();
+    if (this.options.postgres && start.listen !== false) {
+      try {
+        await this.listen();
+      } catch (e) {
+        this.lost(null, e as Error);
+      }
+    }
+    this.recheckTimer = setInterval(() => void this.recheck(), start.recheckMs);
+    this.recheckTimer.unref();
+  }
+
+  private async readGeneration(): Promise<number> {
+    const row = await this.options.db.selectFrom('change_feed').select('generation').where('id', '=', 1).executeTakeFirstOrThrow();
+    return Number(row.generation);
+  }
+
+  /** The backstop: a generation not heard of means a notification was lost. */
+  private async recheck(): Promise<void> {
+    if (this.rechecking || this.closing) return;
+    this.rechecking = true;
+    try {
+      const current = await this.readGeneration();
+      this.recheckFailing = false;
+      if (this.generation === null || current > this.generation) {
+        this.generation = current;
+        this.tell({ kind: 'everything', reason: 'missed' });
+      }
+    } catch {
+      // cannot confirm what is cached: drop it (requests meanwhile meet the database's own state)
+      if (!this.recheckFailing) this.tell({ kind: 'everything', reason: 'recheck-failed' });
+      this.recheckFailing = true;
+    } finally {
+      this.rechecking = false;
+    }
+  }
+
+  /** The LISTEN connection is named for this process and schema (pg_stat_activity.application_name), so an operator can find it. */
+  private async listen(): Promise<void> {
+    const { url, schema } = this.options.postgres!;
+    const client = new pg.Client({ connectionString: url, keepAlive: true, connectionTimeoutMillis: 10_000, application_name: `alga-runner feed ${process.pid} ${schema}`.slice(0, 63) });
+    client.on('notification', (msg) => this.onNotification(msg));
+    client.on('error', (e) => this.lost(client, e));
+    client.on('end', () => this.lost(client, new Error('the LISTEN connection ended')));
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel!.replace(/"/g, '""')}"`);
+    } catch (e) {
+      client.removeAllListeners('end');
+      client.on('error', () => {});
+      await client.end().catch(() => undefined);
+      throw e;
+    }
+    if (this.closing) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.stats.listening = true;
+  }
+
+  private onNotification(msg: pg.Notification): void {
+    if (msg.channel !== this.channel || msg.payload === undefined) return;
+    this.stats.notifications++;
+    const payload = msg.payload;
+    if (payload.startsWith('l:')) {
+      this.tell({ kind: 'logs', installId: payload.slice(2) });
+    } else if (payload.startsWith('i:')) {
+      const sep = payload.indexOf(':', 2);
+      const generation = Number(payload.slice(2, sep));
+      if (sep > 0 && Number.isSafeInteger(generation)) this.heard(payload.slice(sep + 1), generation);
+    }
+  }
+
+  /** The LISTEN connection broke (or never opened): open it again, then resynchronise. */
+  private lost(client: pg.Client | null, error: Error): void {
+    if (this.closing || (client !== null && client !== this.client)) return;
+    if (client) {
+      this.client = null;
+      this.stats.listening = false;
+      client.removeAllListeners('end');
+      client.on('error', () => {});
+      void client.end().catch(() => undefined);
+    }
+    this.onListenError?.(error);
+    if (this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => void this.reconnect(), this.reconnectDelay);
+    this.reconnectTimer.unref();
+  }
+
+  private async reconnect(): Promise<void> {
+    this.reconnectTimer = null;
+    if (this.closing) return;
+    try {
+      await this.listen();
+    } catch (e) {
+      this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
+      this.lost(null, e as Error);
+      return;
+    }
+    this.reconnectDelay = RECONNECT_MIN_MS;
+    this.stats.reconnects++;
+    // listening again: whatever changed while it was not is caught by treating everything as changed
+    this.generation = await this.readGeneration().catch(() => this.generation);
+    this.tell({ kind: 'everything', reason: 'reconnected' });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    this.client = null;
+    this.stats.listening = false;
+    if (client) {
+      client.removeAllListeners('end');
+      client.on('error', () => {});
+      await client.end().catch(() => undefined);
+    }
+    this.emitter.removeAllListeners();
+  }
+}
