@@ -148,7 +148,8 @@ const schemas = {
     querystring: fromZod(logsQuerySchema),
     response: {
       200: {
-        description: 'records, oldest first (the newest `limit`, or the first `limit` after `after`); text/event-stream with follow',
+        description:
+          'records, oldest first (the newest `limit`, or the first `limit` after `after`); text/event-stream with follow (the newest `limit` first, or every record after `after`, then new ones)',
         content: {
           'application/json': { schema: { type: 'object', required: ['records'], properties: { records: { type: 'array', items: logRecordShape } } } },
           'text/event-stream': { schema: { type: 'string' } },
@@ -346,22 +347,22 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     await mustGetInstall(id);
     const follow = q.follow === '1' || q.follow === 'true';
     if (!follow) return { records: await runtime.store.logs.query({ installId: id, requestId: q.request_id, limit: q.limit, afterId: q.after }) };
-    await streamLogs(runtime, reply, id, q.request_id, q.after);
+    await streamLogs(runtime, reply, id, q.request_id, q.after, q.limit);
     return reply;
   });
 }
 
 /**
- * Live tail as server-sent events: the newest records first, then each new one as it is stored.
+ * Live tail as server-sent events: the newest `limit` records first (without `after`), then each new one as it is stored.
  * Woken by the log bus — records stored by any process on the store, told by the change feed — and
  * by a slow poll as the backstop.
  */
-async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: string, requestId: string | undefined, after: number | undefined): Promise<void> {
+async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: string, requestId: string | undefined, after: number | undefined, limit: number): Promise<void> {
   // read before the stream opens, so a database that cannot be reached is still an error answer
   let lastId = after ?? 0;
   let recent: { id: number }[] = [];
   if (after === undefined) {
-    recent = await runtime.store.logs.query({ installId, requestId, limit: 100 });
+    recent = await runtime.store.logs.query({ installId, requestId, limit });
     lastId = recent.at(-1)?.id ?? (await latestId(runtime, installId));
   }
   reply.hijack();
