@@ -34,6 +34,7 @@ const logsQuerySchema = z.object({
   after: z.coerce.number().int().min(0).optional(),
 });
 const idParams = z.object({ id: z.string().min(1) });
+const secretParams = z.object({ id: z.string().min(1), name: z.string().min(1).max(200) });
 const listQuerySchema = z.object({ tenant_id: z.string().optional(), extension_id: z.string().optional() });
 
 /** The OpenAPI side of these routes (openapi.ts): `installJson`'s shape, and each route's schema. */
@@ -142,6 +143,15 @@ const schemas = {
     params: idParamsJson,
     body: fromZod(secretsSchema),
     response: { 204: { description: 'stored' }, ...errorResponses(...common, 'invalid_request', 'install_not_found', 'secrets_key_missing', 'unsupported_media_type', 'body_too_large') },
+  }),
+  mergeSecrets: admin('Set some secrets of an install (its other secrets stay), encrypted with RUNNER_SECRETS_KEY', {
+    params: idParamsJson,
+    body: fromZod(secretsSchema),
+    response: { 204: { description: 'stored' }, ...errorResponses(...common, 'invalid_request', 'install_not_found', 'secrets_key_missing', 'unsupported_media_type', 'body_too_large') },
+  }),
+  deleteSecret: admin('Remove one secret of an install', {
+    params: fromZod(secretParams),
+    response: { 204: { description: 'removed' }, ...errorResponses(...common, 'invalid_request', 'install_not_found', 'secret_not_found') },
   }),
   logs: admin("The install's log records, or with follow=1 a live tail as server-sent events (`event: log`, data: one record)", {
     params: idParamsJson,
@@ -338,6 +348,25 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     if (result.kind === 'no-key') throw new ServiceError('secrets_key_missing');
     // removed meanwhile (through another replica, say): nothing was stored
     if (result.kind === 'missing') throw new ServiceError('install_not_found', id);
+    return reply.code(204).send();
+  });
+
+  app.patch('/admin/v1/installs/:id/secrets', schemas.mergeSecrets, async (request, reply) => {
+    const { id } = parseWith(idParams, request.params, 'params');
+    const body = parseWith(secretsSchema, request.body, 'body');
+    await mustGetInstall(id);
+    const result = await runtime.store.secrets.mergeSecrets(id, body.values, body.expires_at ? new Date(body.expires_at) : undefined);
+    if (result.kind === 'no-key') throw new ServiceError('secrets_key_missing');
+    if (result.kind === 'missing') throw new ServiceError('install_not_found', id);
+    return reply.code(204).send();
+  });
+
+  app.delete('/admin/v1/installs/:id/secrets/:name', schemas.deleteSecret, async (request, reply) => {
+    const { id, name } = parseWith(secretParams, request.params, 'params');
+    await mustGetInstall(id);
+    const result = await runtime.store.secrets.deleteSecret(id, name);
+    if (result.kind === 'missing') throw new ServiceError('install_not_found', id);
+    if (result.kind === 'absent') throw new ServiceError('secret_not_found', name);
     return reply.code(204).send();
   });
 
