@@ -137,6 +137,9 @@ describe('alga-runner operator commands', () => {
 
     assert.equal((await cli(['secrets', 'set', 'inst-cli', '--replace', 'delta=four'])).code, 0);
     assert.deepEqual(JSON.parse((await cli(['secrets', 'list', 'inst-cli', '--json'])).stdout).secrets, ['delta']);
+    const noInstall = await cli(['secrets', 'set', 'no-such-install', 'a=b']);
+    assert.equal(noInstall.code, 1);
+    assert.match(noInstall.stderr, /^alga-runner: install_not_found: /m);
     const bad = await cli(['secrets', 'set', 'inst-cli', 'no-equals-sign']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /expected NAME=VALUE/);
