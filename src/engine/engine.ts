@@ -410,7 +410,9 @@ class ExecutionSession implements ExecutionView, ExecutionServices, HostSession 
     this.deniedCalls++;
     if (this.deniedNoted.has(capability)) return;
     this.deniedNoted.add(capability);
-    this.log('warn', `denied ${fn}: ${reason}`, 'log');
+    // past the guest's record cap too: why a call failed is what its author needs most, and there
+    // is at most one such note per capability and execution
+    this.emit('warn', `denied ${fn}: ${reason}`, 'log');
   }
 
   /** ExecutionServices.signal */
@@ -444,6 +446,10 @@ class ExecutionSession implements ExecutionView, ExecutionServices, HostSession 
       return;
     }
     this.logRecords++;
+    this.emit(level, message, stream);
+  }
+
+  private emit(level: LogRecord['level'], message: string, stream: LogRecord['stream']): void {
     const cut = truncateUtf8(message, this.limits.maxLogMessageBytes);
     const { ctx } = this.input;
     this.input.onLog?.({

@@ -162,6 +162,8 @@ const configSchema = z
     changeListen: onByDefault,
     /** a live log tail's backstop poll (ms); appends on any replica wake it through the change feed */
     logTailPollMs: positiveInt.min(10).max(3600 * 1000),
+    /** how many installs get their own extension/install labels on the per-install execution metrics (first seen first); the rest count as `other`; 0 = no such metrics */
+    metricsInstallLabels: z.coerce.number().int().min(0).max(10_000),
     maxBodyBytes: positiveInt,
     idempotencyTtlMs: positiveInt,
     /** how long an in-flight idempotency claim holds its key unless its process renews it (every third of it): how soon another replica takes over the key of a process that died */
@@ -289,6 +291,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     changeRecheckMs: env.RUNNER_CHANGE_RECHECK_MS ?? String(CHANGE_RECHECK_MS),
     changeListen: env.RUNNER_CHANGE_LISTEN || undefined,
     logTailPollMs: env.RUNNER_LOG_TAIL_POLL_MS ?? String(LOG_TAIL_POLL_MS),
+    metricsInstallLabels: env.RUNNER_METRICS_INSTALL_LABELS ?? '0',
     maxBodyBytes: env.RUNNER_MAX_BODY_BYTES ?? String(10 * 2 ** 20),
     idempotencyTtlMs: env.RUNNER_IDEMPOTENCY_TTL_MS ?? String(24 * 3600 * 1000),
     idempotencyLeaseMs: env.RUNNER_IDEMPOTENCY_LEASE_MS ?? String(DEFAULT_IN_FLIGHT_LEASE_MS),
@@ -350,6 +353,7 @@ const ENV_NAMES: Record<string, string> = {
   changeRecheckMs: 'RUNNER_CHANGE_RECHECK_MS',
   changeListen: 'RUNNER_CHANGE_LISTEN',
   logTailPollMs: 'RUNNER_LOG_TAIL_POLL_MS',
+  metricsInstallLabels: 'RUNNER_METRICS_INSTALL_LABELS',
   maxBodyBytes: 'RUNNER_MAX_BODY_BYTES',
   idempotencyTtlMs: 'RUNNER_IDEMPOTENCY_TTL_MS',
   idempotencyLeaseMs: 'RUNNER_IDEMPOTENCY_LEASE_MS',

@@ -9,6 +9,7 @@ export const ERROR_CATALOG = {
   tenant_mismatch: { status: 400, message: 'the x-alga-tenant header does not match context.tenant_id' },
   extension_mismatch: { status: 400, message: 'the x-alga-extension header does not match context.extension_id' },
   install_not_found: { status: 404, message: 'no install for this tenant and extension' },
+  secret_not_found: { status: 404, message: 'the install has no secret of this name' },
   install_disabled: { status: 403, message: 'the install is disabled' },
   content_hash_mismatch: { status: 409, message: "context.content_hash does not match the install's version" },
   unknown_capability: { status: 400, message: 'unknown capability' },

@@ -304,8 +304,7 @@ export class Executor {
       const checked = outcome.kind === 'ok' ? checkGuestResponse(outcome.response) : null;
       const fault = outcome.kind === 'fault' ? { code: outcome.code, message: outcome.message } : checked?.kind === 'invalid' ? { code: 'invalid_response' as const, message: checked.message } : null;
       const outcomeLabel = fault ? fault.code : 'ok';
-      metrics.executions.inc({ outcome: outcomeLabel });
-      metrics.executionSeconds.observe({ outcome: outcomeLabel }, outcome.report.durationMs / 1000);
+      metrics.observeExecution(install, outcomeLabel, outcome.report.durationMs / 1000);
       if (outcome.report.stats) {
         metrics.guestMemory.observe(outcome.report.stats.memoryBytes);
         metrics.guestInstances.inc({ source: outcome.report.stats.instance });

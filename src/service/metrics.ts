@@ -72,8 +72,41 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /** Per-install execution metrics, null unless the operator set a label bound (RUNNER_METRICS_INSTALL_LABELS). */
+  private readonly perInstall: { executions: Counter; seconds: Histogram; labels: InstallLabels } | null;
+
+  constructor(options: { installLabels?: number } = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: 'alga_runner_process_' });
+    const bound = options.installLabels ?? 0;
+    this.perInstall =
+      bound > 0
+        ? {
+            labels: new InstallLabels(bound),
+            executions: new Counter({
+              name: 'alga_runner_install_executions_total',
+              help: `Executions by extension, install and outcome; installs past the first ${bound} seen (RUNNER_METRICS_INSTALL_LABELS) count under extension="other", install="other"`,
+              labelNames: ['extension', 'install', 'outcome'],
+              registers: [this.registry],
+            }),
+            seconds: new Histogram({
+              name: 'alga_runner_install_execution_duration_seconds',
+              help: 'Execution wall time (engine boundary) by extension and install, bounded as alga_runner_install_executions_total',
+              labelNames: ['extension', 'install'],
+              buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10],
+              registers: [this.registry],
+            }),
+          }
+        : null;
+  }
+
+  /** One finished execution: the service-wide metrics, and the per-install ones when configured. */
+  observeExecution(install: { id: string; extensionId: string }, outcome: string, seconds: number): void {
+    this.executions.inc({ outcome });
+    this.executionSeconds.observe({ outcome }, seconds);
+    if (!this.perInstall) return;
+    const labels = this.perInstall.labels.of(install.id, install.extensionId);
+    this.perInstall.executions.inc({ ...labels, outcome });
+    this.perInstall.seconds.observe(labels, seconds);
   }
 
   /** The change feed (src/store/change-feed.ts): notifications heard, and whether its LISTEN connection is up. */
@@ -162,3 +195,24 @@ export class ServiceMetrics {
     },
   };
 }
+
+/**
+ * The label bound: the first `max` installs seen keep their own extension/install labels for the
+ * life of the process; any other is `other`, so a runner with many installs cannot blow up the
+ * series count (at most max + 1 label pairs, times the outcomes).
+ */
+export class InstallLabels {
+  private readonly named = new Map<string, { extension: string; install: string }>();
+  constructor(private readonly max: number) {}
+
+  of(installId: string, extensionId: string): { extension: string; install: string } {
+    const known = this.named.get(installId);
+    if (known) return known;
+    if (this.named.size >= this.max) return OTHER;
+    const labels = { extension: extensionId, install: installId };
+    this.named.set(installId, labels);
+    return labels;
+  }
+}
+
+const OTHER = Object.freeze({ extension: 'other', install: 'other' });

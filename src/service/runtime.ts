@@ -110,7 +110,7 @@ export class Runtime {
   }
 
   static async create(config: ServiceConfig): Promise<Runtime> {
-    const metrics = new ServiceMetrics();
+    const metrics = new ServiceMetrics({ installLabels: config.metricsInstallLabels });
     let runtime: Runtime | undefined;
     const onPoolError = (error: Error) => {
       metrics.storeConnectionErrors.inc();

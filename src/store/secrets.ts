@@ -25,6 +25,9 @@ export type SecretLookup =
 /** `missing`: with a fence, the install is not (or no longer) there; nothing was stored */
 export type PutSecretsResult = { readonly kind: 'ok' } | { readonly kind: 'no-key' } | { readonly kind: 'missing' };
 
+/** `missing`: with a fence, the install is not (or no longer) there */
+export type DeleteSecretResult = { readonly kind: 'ok' } | { readonly kind: 'absent' } | { readonly kind: 'missing' };
+
 export interface SecretsStore {
   /** Whether a key is configured (without one, secrets can be neither written nor read). */
   readonly keyConfigured: boolean;
@@ -33,6 +36,10 @@ export interface SecretsStore {
    * `expiresAt` applies to every value of this call.
    */
   putSecrets(installId: string, values: Readonly<Record<string, string>>, expiresAt?: Date): Promise<PutSecretsResult>;
+  /** Set these names (the install's other secrets stay as they are). */
+  mergeSecrets(installId: string, values: Readonly<Record<string, string>>, expiresAt?: Date): Promise<PutSecretsResult>;
+  /** Remove one secret; `absent`: the install has no secret of that name. */
+  deleteSecret(installId: string, name: string): Promise<DeleteSecretResult>;
   getSecret(installId: string, name: string): Promise<SecretLookup>;
   /** Names of the install's secrets that have not expired, sorted. */
   listSecretNames(installId: string): Promise<string[]>;
@@ -111,27 +118,51 @@ export function createSecretsReader(reader: SqliteReader, key: Buffer | null): S
 /** `fence`: secrets are stored only for installs in the registry; `changes`: a new secret set is published on the change feed. */
 export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now: () => number, writes: { fence?: InstallFence | null; changes?: ChangePublisher | null } = {}): SecretsStore {
   const { fence = null, changes = null } = writes;
+  /** `replace`: the values become the whole set; `merge`: only their names are replaced */
+  const store = async (installId: string, values: Readonly<Record<string, string>>, expiresAt: Date | undefined, mode: 'replace' | 'merge'): Promise<PutSecretsResult> => {
+    if (key === null) return { kind: 'no-key' };
+    const createdAt = now();
+    const rows = Object.entries(values).map(([name, plaintext]) => ({
+      install_id: installId,
+      name,
+      ...seal(key, installId, name, plaintext),
+      expires_at: expiresAt ? expiresAt.getTime() : null,
+      created_at: createdAt,
+    }));
+    const generation = await db.transaction().execute(async (trx) => {
+      if (fence && !(await fence.present(trx, installId))) return null;
+      const removal = trx.deleteFrom('install_secrets').where('install_id', '=', installId);
+      if (mode === 'replace') await removal.execute();
+      else if (rows.length > 0)
+        await removal
+          .where(
+            'name',
+            'in',
+            rows.map((r) => r.name),
+          )
+          .execute();
+      if (rows.length > 0) await trx.insertInto('install_secrets').values(rows).execute();
+      return changes ? await changes.installChanged(trx, installId) : 0;
+    });
+    if (generation === null) return { kind: 'missing' };
+    changes?.committed({ kind: 'install', installId, generation });
+    return { kind: 'ok' };
+  };
   return {
     keyConfigured: key !== null,
 
-    async putSecrets(installId, values, expiresAt) {
-      if (key === null) return { kind: 'no-key' };
-      const createdAt = now();
-      const rows = Object.entries(values).map(([name, plaintext]) => ({
-        install_id: installId,
-        name,
-        ...seal(key, installId, name, plaintext),
-        expires_at: expiresAt ? expiresAt.getTime() : null,
-        created_at: createdAt,
-      }));
-      const generation = await db.transaction().execute(async (trx) => {
-        if (fence && !(await fence.present(trx, installId))) return null;
-        await trx.deleteFrom('install_secrets').where('install_id', '=', installId).execute();
-        if (rows.length > 0) await trx.insertInto('install_secrets').values(rows).execute();
-        return changes ? await changes.installChanged(trx, installId) : 0;
+    putSecrets: (installId, values, expiresAt) => store(installId, values, expiresAt, 'replace'),
+    mergeSecrets: (installId, values, expiresAt) => store(installId, values, expiresAt, 'merge'),
+
+    async deleteSecret(installId, name) {
+      const outcome = await db.transaction().execute(async (trx) => {
+        if (fence && !(await fence.present(trx, installId))) return { kind: 'missing' as const };
+        const deleted = await trx.deleteFrom('install_secrets').where('install_id', '=', installId).where('name', '=', name).executeTakeFirst();
+        if (deleted.numDeletedRows === 0n) return { kind: 'absent' as const };
+        return { kind: 'ok' as const, generation: changes ? await changes.installChanged(trx, installId) : 0 };
       });
-      if (generation === null) return { kind: 'missing' };
-      changes?.committed({ kind: 'install', installId, generation });
+      if (outcome.kind !== 'ok') return outcome;
+      changes?.committed({ kind: 'install', installId, generation: outcome.generation });
       return { kind: 'ok' };
     },
 

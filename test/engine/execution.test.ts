@@ -157,3 +157,17 @@ test("denied capabilities answer with the interface's own error", async () => {
   assert.deepEqual(bodyJson(secrets), { ok: [] });
   assert.match(bodyText(await rt.run(kitchen, '/clients')), /not-allowed/);
 });
+
+test("a denied call is noted in the install's log even past the guest's record cap", async () => {
+  // /all calls every capability; only logging is granted, and one record is all the guest may write
+  const out = await rt.run(kitchen, '/all', { grants: ['cap:log.emit', 'cap:context.read'], limits: { maxLogRecords: 1 } });
+  assert.equal(out.kind, 'ok');
+  const notes = out.logs.filter((r) => r.level === 'warn' && r.message.startsWith('denied '));
+  for (const cap of ['cap:secrets.get', 'cap:storage.kv', 'cap:client.read'])
+    assert.ok(
+      notes.some((r) => r.message.endsWith(`${cap} is not granted`)),
+      `${cap} noted: ${JSON.stringify(notes)}`,
+    );
+  assert.equal(new Set(notes.map((r) => r.message.split(' ').at(-4))).size, notes.length, 'one note per capability');
+  assert.ok(!out.logs.some((r) => r.message === 'kitchen-sink: error'), "the guest's own records past the cap are dropped");
+});

@@ -196,3 +196,14 @@ test('RUNNER_ENVELOPE_SECRETS off by default; Vault settings need a token and at
     (e: unknown) => e instanceof ConfigError && /RUNNER_VAULT_TRANSIT_KEYS: must be transit key names/.test(e.message),
   );
 });
+
+test('RUNNER_METRICS_INSTALL_LABELS: 0 (off) by default, a bound when set, bad values refused by name', () => {
+  assert.equal(loadConfig({}, {}).metricsInstallLabels, 0);
+  assert.equal(loadConfig({}, { RUNNER_METRICS_INSTALL_LABELS: '50' }).metricsInstallLabels, 50);
+  for (const bad of ['-1', 'many', '1.5']) {
+    assert.throws(
+      () => loadConfig({}, { RUNNER_METRICS_INSTALL_LABELS: bad }),
+      (e: unknown) => e instanceof ConfigError && /RUNNER_METRICS_INSTALL_LABELS/.test(e.message),
+    );
+  }
+});

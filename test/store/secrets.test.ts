@@ -63,6 +63,19 @@ for (const backend of backends('secrets')) {
       assert.deepEqual(await store.secrets.getSecret('inst-b', 'two'), { kind: 'ok', value: 'II' });
     });
 
+    it('mergeSecrets sets only the names given; deleteSecret removes one, absent when there is none', async () => {
+      await store.secrets.putSecrets('inst-m', { one: '1', two: '2' });
+      assert.deepEqual(await store.secrets.mergeSecrets('inst-m', { two: 'II', three: '3' }), { kind: 'ok' });
+      assert.deepEqual(await store.secrets.listSecretNames('inst-m'), ['one', 'three', 'two']);
+      assert.deepEqual(await store.secrets.getSecret('inst-m', 'two'), { kind: 'ok', value: 'II' });
+      assert.deepEqual(await store.secrets.getSecret('inst-m', 'one'), { kind: 'ok', value: '1' });
+      assert.deepEqual(await store.secrets.mergeSecrets('inst-m', {}), { kind: 'ok' });
+      assert.deepEqual(await store.secrets.listSecretNames('inst-m'), ['one', 'three', 'two'], 'an empty merge changes nothing');
+      assert.deepEqual(await store.secrets.deleteSecret('inst-m', 'one'), { kind: 'ok' });
+      assert.deepEqual(await store.secrets.deleteSecret('inst-m', 'one'), { kind: 'absent' });
+      assert.deepEqual(await store.secrets.listSecretNames('inst-m'), ['three', 'two']);
+    });
+
     it('an expired secret answers expired and leaves the names list', async () => {
       await store.secrets.putSecrets('inst-c', { token: 't0k3n' }, new Date(clock.now() + 60_000));
       assert.deepEqual(await store.secrets.getSecret('inst-c', 'token'), { kind: 'ok', value: 't0k3n' });

@@ -7,7 +7,25 @@ import { registerServeCommand } from './serve.js';
 import { registerDemoCommand } from './demo.js';
 import { registerPublishCommand } from './publish.js';
 import { registerSignCommand } from './sign.js';
+import { registerLoginCommand } from './login.js';
+import { registerInstallsCommand } from './installs.js';
+import { registerSecretsCommand } from './secrets.js';
+import { registerLogsCommand } from './logs.js';
+import { registerTenantDataCommand } from './tenant-data.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerServeCommand, registerRunCommand, registerDemoCommand, registerPackCommand, registerKeysCommand, registerSignCommand, registerPublishCommand];
+export const commands: RegisterCommand[] = [
+  registerServeCommand,
+  registerRunCommand,
+  registerDemoCommand,
+  registerPackCommand,
+  registerKeysCommand,
+  registerSignCommand,
+  registerPublishCommand,
+  registerLoginCommand,
+  registerInstallsCommand,
+  registerSecretsCommand,
+  registerLogsCommand,
+  registerTenantDataCommand,
+];

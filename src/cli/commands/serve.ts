@@ -50,7 +50,8 @@ RUNNER_HOT_WAIT_MS (main-thread hot wait, default 0.5, 0 = off), RUNNER_CORES (C
 default: available parallelism), RUNNER_WARM_ON_START (installed
 versions warmed at start, default 8, 0 = none), RUNNER_CHANGE_RECHECK_MS (backstop re-check of
 install changes across replicas, default 1000), RUNNER_CHANGE_LISTEN=0 (PostgreSQL: no LISTEN,
-only the re-check), RUNNER_LOG_TAIL_POLL_MS (live log tail backstop poll, default 2000), LOG_LEVEL.
+only the re-check), RUNNER_LOG_TAIL_POLL_MS (live log tail backstop poll, default 2000), RUNNER_METRICS_INSTALL_LABELS
+(installs with their own labels on the per-install execution metrics, default 0 = none), LOG_LEVEL.
 The README describes each.`,
     )
     .action(async (flags: ServeFlags) => {

@@ -34,6 +34,7 @@ const logsQuerySchema = z.object({
   after: z.coerce.number().int().min(0).optional(),
 });
 const idParams = z.object({ id: z.string().min(1) });
+const secretParams = z.object({ id: z.string().min(1), name: z.string().min(1).max(200) });
 const listQuerySchema = z.object({ tenant_id: z.string().optional(), extension_id: z.string().optional() });
 
 /** The OpenAPI side of these routes (openapi.ts): `installJson`'s shape, and each route's schema. */
@@ -143,12 +144,22 @@ const schemas = {
     body: fromZod(secretsSchema),
     response: { 204: { description: 'stored' }, ...errorResponses(...common, 'invalid_request', 'install_not_found', 'secrets_key_missing', 'unsupported_media_type', 'body_too_large') },
   }),
+  mergeSecrets: admin('Set some secrets of an install (its other secrets stay), encrypted with RUNNER_SECRETS_KEY', {
+    params: idParamsJson,
+    body: fromZod(secretsSchema),
+    response: { 204: { description: 'stored' }, ...errorResponses(...common, 'invalid_request', 'install_not_found', 'secrets_key_missing', 'unsupported_media_type', 'body_too_large') },
+  }),
+  deleteSecret: admin('Remove one secret of an install', {
+    params: fromZod(secretParams),
+    response: { 204: { description: 'removed' }, ...errorResponses(...common, 'invalid_request', 'install_not_found', 'secret_not_found') },
+  }),
   logs: admin("The install's log records, or with follow=1 a live tail as server-sent events (`event: log`, data: one record)", {
     params: idParamsJson,
     querystring: fromZod(logsQuerySchema),
     response: {
       200: {
-        description: 'records, oldest first (the newest `limit`, or the first `limit` after `after`); text/event-stream with follow',
+        description:
+          'records, oldest first (the newest `limit`, or the first `limit` after `after`); text/event-stream with follow (the newest `limit` first, or every record after `after`, then new ones)',
         content: {
           'application/json': { schema: { type: 'object', required: ['records'], properties: { records: { type: 'array', items: logRecordShape } } } },
           'text/event-stream': { schema: { type: 'string' } },
@@ -340,28 +351,47 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
     return reply.code(204).send();
   });
 
+  app.patch('/admin/v1/installs/:id/secrets', schemas.mergeSecrets, async (request, reply) => {
+    const { id } = parseWith(idParams, request.params, 'params');
+    const body = parseWith(secretsSchema, request.body, 'body');
+    await mustGetInstall(id);
+    const result = await runtime.store.secrets.mergeSecrets(id, body.values, body.expires_at ? new Date(body.expires_at) : undefined);
+    if (result.kind === 'no-key') throw new ServiceError('secrets_key_missing');
+    if (result.kind === 'missing') throw new ServiceError('install_not_found', id);
+    return reply.code(204).send();
+  });
+
+  app.delete('/admin/v1/installs/:id/secrets/:name', schemas.deleteSecret, async (request, reply) => {
+    const { id, name } = parseWith(secretParams, request.params, 'params');
+    await mustGetInstall(id);
+    const result = await runtime.store.secrets.deleteSecret(id, name);
+    if (result.kind === 'missing') throw new ServiceError('install_not_found', id);
+    if (result.kind === 'absent') throw new ServiceError('secret_not_found', name);
+    return reply.code(204).send();
+  });
+
   app.get('/admin/v1/installs/:id/logs', schemas.logs, async (request, reply) => {
     const { id } = parseWith(idParams, request.params, 'params');
     const q = parseWith(logsQuerySchema, request.query, 'query');
     await mustGetInstall(id);
     const follow = q.follow === '1' || q.follow === 'true';
     if (!follow) return { records: await runtime.store.logs.query({ installId: id, requestId: q.request_id, limit: q.limit, afterId: q.after }) };
-    await streamLogs(runtime, reply, id, q.request_id, q.after);
+    await streamLogs(runtime, reply, id, q.request_id, q.after, q.limit);
     return reply;
   });
 }
 
 /**
- * Live tail as server-sent events: the newest records first, then each new one as it is stored.
+ * Live tail as server-sent events: the newest `limit` records first (without `after`), then each new one as it is stored.
  * Woken by the log bus — records stored by any process on the store, told by the change feed — and
  * by a slow poll as the backstop.
  */
-async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: string, requestId: string | undefined, after: number | undefined): Promise<void> {
+async function streamLogs(runtime: Runtime, reply: FastifyReply, installId: string, requestId: string | undefined, after: number | undefined, limit: number): Promise<void> {
   // read before the stream opens, so a database that cannot be reached is still an error answer
   let lastId = after ?? 0;
   let recent: { id: number }[] = [];
   if (after === undefined) {
-    recent = await runtime.store.logs.query({ installId, requestId, limit: 100 });
+    recent = await runtime.store.logs.query({ installId, requestId, limit });
     lastId = recent.at(-1)?.id ?? (await latestId(runtime, installId));
   }
   reply.hijack();
