@@ -9,32 +9,12 @@
  * "Permission denied: install_id missing"}`. A backend failure (an exception) answers
  * `{success: false, error: "Internal error"}` with the reason in the install's log.
  */
-import type { CreateManualInvoiceInput, InvoicingBackend, InvoicingScope } from '../store/invoicing-model.js';
-import type { ExecutionContext } from '../contract/index.js';
-import { defineCapability, value, type Capability, type ExecutionServices } from './capability.js';
+import type { CreateManualInvoiceInput, InvoicingBackend } from '../store/invoicing-model.js';
+import { defineCapability, value, type Capability } from './capability.js';
 import { serve } from './dialects.js';
+import { ExecutionScope } from './tenant-data-calls.js';
 
 export const INVOICE_MANUAL_CREATE = 'cap:invoice.manual.create';
-
-/** A class, not an object literal with a getter: see tenant-data-calls.ts. */
-class ExecutionScope implements InvoicingScope {
-  readonly tenantId: string;
-  readonly user: ExecutionContext['user'];
-  constructor(
-    ctx: ExecutionContext,
-    readonly installId: string,
-    private readonly services: ExecutionServices,
-  ) {
-    this.tenantId = ctx.tenantId;
-    this.user = ctx.user;
-  }
-  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void {
-    this.services.log(level, message);
-  }
-  get signal(): AbortSignal {
-    return this.services.signal;
-  }
-}
 
 /** The guest's input as jco lifted it, with anything malformed made empty (then refused by validation). */
 function inputOf(raw: unknown): CreateManualInvoiceInput {

@@ -16,6 +16,7 @@ import type { ExecutionContext } from '../contract/index.js';
 import type { SchedulerBackend, SchedulerScope } from '../store/scheduler-model.js';
 import { defineCapability, err, ok, value, type Capability, type Err, type ExecutionServices, type Ok } from './capability.js';
 import { serve } from './dialects.js';
+import { ExecutionScope } from './tenant-data-calls.js';
 
 export const SCHEDULER_MANAGE = 'cap:scheduler.manage';
 
@@ -27,28 +28,6 @@ const NO_INSTALL = { success: false, error: 'Install ID missing' } as const;
 function scopeOf(ctx: ExecutionContext, services: ExecutionServices): SchedulerScope | undefined {
   if (ctx.installId === null) return undefined;
   return new ExecutionScope(ctx, ctx.installId, services);
-}
-
-/** A class, not an object literal with a getter: reading `signal` makes the execution's end signal (see tenant-data-calls.ts). */
-class ExecutionScope implements SchedulerScope {
-  readonly tenantId: string;
-  readonly versionId: string | null;
-  readonly user: ExecutionContext['user'];
-  constructor(
-    ctx: ExecutionContext,
-    readonly installId: string,
-    private readonly services: ExecutionServices,
-  ) {
-    this.tenantId = ctx.tenantId;
-    this.versionId = ctx.versionId;
-    this.user = ctx.user;
-  }
-  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void {
-    this.services.log(level, message);
-  }
-  get signal(): AbortSignal {
-    return this.services.signal;
-  }
 }
 
 /** The guest's JSON text decoded; `invalid` when it is not JSON. */

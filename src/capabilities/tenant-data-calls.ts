@@ -12,21 +12,27 @@ import { err, ok, type Err, type ExecutionServices, type Ok, type WorkerSide } f
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction, WorkerFunctions } from '../contract/index.js';
 
 export function tenantDataScope(ctx: ExecutionContext, services: ExecutionServices): TenantDataScope {
-  return new ExecutionScope(ctx, services);
+  return new ExecutionScope(ctx, ctx.installId, services);
 }
 
-/** A class, not an object literal with a getter: see ExecutionSession in engine/engine.ts. */
-class ExecutionScope implements TenantDataScope {
+/**
+ * What a backend call knows of its execution: tenant, install, installed version, user, the log
+ * and the end signal — never the guest's choice. `Install` is `string` where the caller has
+ * already refused an execution without an install (scheduler, invoicing). A class, not an object
+ * literal with a getter: see ExecutionSession in engine/engine.ts.
+ */
+export class ExecutionScope<Install extends string | null = string | null> {
   readonly tenantId: string;
-  readonly installId: string | null;
+  readonly versionId: string | null;
   readonly user: ExecutionContext['user'];
 
   constructor(
     ctx: ExecutionContext,
+    readonly installId: Install,
     private readonly services: ExecutionServices,
   ) {
     this.tenantId = ctx.tenantId;
-    this.installId = ctx.installId;
+    this.versionId = ctx.versionId;
     this.user = ctx.user;
   }
 
