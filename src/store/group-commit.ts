@@ -10,6 +10,11 @@
  *   if they had committed one by one), and one that throws is rolled back alone and fails alone.
  * - Every write's promise settles only after the batch's COMMIT returned: nothing is acknowledged
  *   before it is durable. A failed COMMIT fails every write of the batch.
+ * - With `syncAfterCommit` (SQLite synchronous=FULL, see open-store.ts) the batch commits with
+ *   synchronous=NORMAL — no fsync on the calling thread — and the writes are acknowledged only
+ *   after `syncAfterCommit` (an fsync of the WAL on libuv's thread pool) returned: the same bytes
+ *   on disk as a FULL commit, whose one difference from NORMAL in WAL mode is that fsync, while
+ *   the event loop goes on serving (and queueing the next batch).
  */
 import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
@@ -25,6 +30,12 @@ export interface GroupCommitOptions {
   readonly maxBatch?: number;
   /** after each commit: how many writes it carried (tests and benchmarks observe batching) */
   readonly onCommit?: (writes: number) => void;
+  /**
+   * SQLite only: commit each batch with `PRAGMA synchronous = NORMAL` (restored to FULL for every
+   * other transaction of the connection) and make it durable with this, off the event loop,
+   * before any write of the batch is acknowledged.
+   */
+  readonly syncAfterCommit?: () => Promise<void>;
 }
 
 interface Pending {
@@ -66,32 +77,45 @@ export function createGroupCommit(db: Kysely<Database>, options: GroupCommitOpti
     });
   };
 
+  /** One transaction for the batch: the write alone as it is, several each in its own savepoint. */
+  async function transact(runner: Kysely<Database>, batch: Pending[]): Promise<Outcome[]> {
+    if (batch.length === 1) {
+      // alone: no savepoint needed, its failure is the transaction's
+      const value = await runner.transaction().execute((trx) => batch[0]!.write(trx));
+      return [{ ok: true, value }];
+    }
+    return runner.transaction().execute(async (trx) => {
+      const done: Outcome[] = [];
+      for (const pending of batch) done.push(await runInSavepoint(trx, pending.write));
+      return done;
+    });
+  }
+
+  /** Commit the batch; with syncAfterCommit, without an fsync on this thread (see above). */
+  async function commit(batch: Pending[]): Promise<Outcome[]> {
+    const sync = options.syncAfterCommit;
+    if (!sync) return transact(db, batch);
+    // one connection held for pragma + transaction + pragma, so no other transaction commits with NORMAL
+    const outcomes = await db.connection().execute(async (connection) => {
+      await sql`pragma synchronous = normal`.execute(connection);
+      try {
+        return await transact(connection, batch);
+      } finally {
+        await sql`pragma synchronous = full`.execute(connection);
+      }
+    });
+    await sync();
+    return outcomes;
+  }
+
   async function flush(): Promise<void> {
     const batch = queue.slice(0, maxBatch);
     queue = queue.slice(batch.length);
     committing = true;
     try {
-      if (batch.length === 1) {
-        // alone: no savepoint needed, its failure is the transaction's
-        const [only] = batch as [Pending];
-        let value: unknown;
-        try {
-          value = await db.transaction().execute((trx) => only.write(trx));
-        } catch (error) {
-          only.reject(error);
-          return;
-        }
-        options.onCommit?.(1);
-        only.resolve(value);
-        return;
-      }
       let outcomes: Outcome[];
       try {
-        outcomes = await db.transaction().execute(async (trx) => {
-          const done: Outcome[] = [];
-          for (const pending of batch) done.push(await runInSavepoint(trx, pending.write));
-          return done;
-        });
+        outcomes = await commit(batch);
       } catch (error) {
         for (const pending of batch) pending.reject(error);
         return;

@@ -26,6 +26,7 @@ import type { ReadOnlyStoreFile } from './sqlite-reader.js';
 import type { SqliteSynchronous } from './sqlite-synchronous.js';
 import { createChangeFeed, type ChangeFeed } from './change-feed.js';
 import { createInstallFence } from './install-fence.js';
+import { syncFile } from './file-sync.js';
 
 export interface OpenStoreOptions {
   /** `postgres://` or `postgresql://` → PostgreSQL; absent → SQLite file `<dataDir>/runner.db` */
@@ -211,7 +212,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       db,
       registry: createRegistryStore(db, now, changes),
       secrets,
-      kv: createKvStore(db, dialect, now, fence),
+      // FULL: storage writes commit without fsync on the main thread and are acknowledged after an fsync of the WAL on the thread pool (group-commit.ts)
+      kv: createKvStore(db, dialect, now, fence, sqliteFile !== null && (options.sqliteSynchronous ?? 'full') === 'full' ? { syncAfterCommit: () => syncFile(`${sqliteFile}-wal`) } : {}),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
       changes,
       idempotency: createIdempotencyStore(db, now, options.idempotencyHolder),

@@ -114,4 +114,68 @@ describe('group commit (SQLite)', () => {
       ['rejected', 'rejected'],
     );
   });
+
+  it('with syncAfterCommit: the batch is committed, but no write acknowledged, until the sync returned', async () => {
+    let syncCalled!: () => void;
+    const syncing = new Promise<void>((resolve) => (syncCalled = resolve));
+    let finishSync!: () => void;
+    const synced = new Promise<void>((resolve) => (finishSync = resolve));
+    const gated = createKvStore(store.db, 'sqlite', Date.now, null, {
+      syncAfterCommit: async () => {
+        syncCalled();
+        await synced;
+      },
+    });
+    const id = install();
+    const acked: string[] = [];
+    const writes = ['a', 'b', 'c'].map((key) => gated.put(id, { namespace: 'ns', key, value: bytes(key) }).then((r) => acked.push(`${key}:${r.kind}`)));
+    await syncing;
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((key) => committedRevision(id, key)),
+      [1, 1, 1],
+      'committed before the sync',
+    );
+    // let every queued callback run: still nothing may be acknowledged
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(acked, []);
+    finishSync();
+    await Promise.all(writes);
+    assert.deepEqual(acked.sort(), ['a:ok', 'b:ok', 'c:ok']);
+  });
+
+  it('with syncAfterCommit: batches commit with synchronous=NORMAL, every other transaction of the connection with FULL', async () => {
+    const modes: number[] = [];
+    const raw = (await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db)).rows[0]?.synchronous;
+    assert.equal(raw, 2, 'the store opens with FULL');
+    const probing = createGroupCommit(store.db, { syncAfterCommit: async () => {} });
+    await Promise.all(
+      [1, 2].map(() =>
+        probing.run(async (trx) => {
+          modes.push(Number((await sql<{ synchronous: number }>`pragma synchronous`.execute(trx)).rows[0]?.synchronous));
+        }),
+      ),
+    );
+    assert.deepEqual(modes, [1, 1]);
+    assert.equal((await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db)).rows[0]?.synchronous, 2);
+  });
+
+  it('with syncAfterCommit: a failed sync fails every write of its batch', async () => {
+    const failing = createKvStore(store.db, 'sqlite', Date.now, null, {
+      syncAfterCommit: async () => {
+        throw new Error('fsync: EIO');
+      },
+    });
+    const id = install();
+    const results = await Promise.allSettled(['a', 'b'].map((key) => failing.put(id, { namespace: 'ns', key, value: bytes(key) })));
+    assert.deepEqual(
+      results.map((r) => (r.status === 'rejected' ? String(r.reason) : r.status)),
+      ['Error: fsync: EIO', 'Error: fsync: EIO'],
+    );
+  });
+
+  it('the store opened with synchronous=FULL (commit, then WAL fsync on the thread pool): concurrent writes land and are visible at their ack', async () => {
+    const id = install();
+    const seenAtAck = await Promise.all(['x', 'y'].map((key) => store.kv.put(id, { namespace: 'ns', key, value: bytes(key) }).then((r) => (r.kind === 'ok' ? committedRevision(id, key) : r.kind))));
+    assert.deepEqual(seenAtAck, [1, 1]);
+  });
 });
