@@ -18,11 +18,65 @@ import { EngineReference, engineRequests } from './service-engine.js';
 import { executeRequest, installKitchenSink, startRunnerService, type BenchInstall, type RunnerService } from './service-server.js';
 import { CLIENT_COUNTS, rowFrom, type LoadRow, type RunPart } from './service-results.js';
 import { answerProblem } from './service.js';
+import { openStore, type SqliteSynchronous } from '../src/store/index.js';
+import { summarize } from './stats.js';
 
 export type StoreLeg = 'memory (engine)' | 'sqlite full' | 'sqlite normal' | 'postgres';
 
 export interface StoresResult extends SectionResult {
   stores: { leg: StoreLeg; row: LoadRow }[];
+  /** kv.put straight on the store, in this process (no guest, no HTTP) */
+  storeWrites: StoreWrites[];
+}
+
+export interface StoreWrites {
+  synchronous: SqliteSynchronous;
+  /** one writer, one put after the other */
+  aloneP50Ms: number;
+  aloneP99Ms: number;
+  /** 32 writers, each with one put in flight */
+  concurrentPerSecond: number;
+  /** longest the event loop went without running a 1 ms timer during the concurrent run */
+  longestLoopGapMs: number;
+}
+
+/** kv.put on a SQLite store in this process: the write path alone, and how long it holds the event loop. */
+async function measureStoreWrites(dir: string, synchronous: SqliteSynchronous, quick: boolean): Promise<StoreWrites> {
+  const store = await openStore({ dataDir: dir, sqliteSynchronous: synchronous });
+  try {
+    const value = new TextEncoder().encode('x'.repeat(64));
+    const alone: number[] = [];
+    for (let i = 0; i < (quick ? 100 : 300); i++) {
+      const started = performance.now();
+      await store.kv.put('bench-alone', { namespace: 'n', key: `k${i % 50}`, value });
+      alone.push(performance.now() - started);
+    }
+    let last = performance.now();
+    let longestGap = 0;
+    const probe = setInterval(() => {
+      const now = performance.now();
+      longestGap = Math.max(longestGap, now - last);
+      last = now;
+    }, 1);
+    const started = performance.now();
+    const until = started + (quick ? 1500 : 3000);
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, w) => {
+        for (let i = 0; performance.now() < until; i++) {
+          await store.kv.put(`bench-${w % 4}`, { namespace: 'n', key: `w${w}-${i % 50}`, value });
+          done++;
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    clearInterval(probe);
+    longestGap = Math.max(longestGap, performance.now() - last);
+    const latency = summarize(alone);
+    return { synchronous, aloneP50Ms: latency.p50, aloneP99Ms: latency.p99, concurrentPerSecond: done / seconds, longestLoopGapMs: longestGap };
+  } finally {
+    await store.close();
+  }
 }
 
 export const isStoresResult = (r: SectionResult): r is StoresResult => 'stores' in r;
@@ -61,7 +115,7 @@ function load(service: RunnerService, install: BenchInstall, clients: number, se
 }
 
 export async function runServiceStores(config: BenchConfig): Promise<StoresResult> {
-  const result: StoresResult = { section: 'service-stores', rows: [], facts: [], notes: [], stores: [] };
+  const result: StoresResult = { section: 'service-stores', rows: [], facts: [], notes: [], stores: [], storeWrites: [] };
   const plan = config.quick ? PLAN.quick : PLAN.full;
   mkdirSync(join(config.workDir, 'stores'), { recursive: true });
   const runDir = mkdtempSync(join(config.workDir, 'stores', 'run-'));
@@ -71,6 +125,10 @@ export async function runServiceStores(config: BenchConfig): Promise<StoresResul
     { leg: 'sqlite normal', env: { RUNNER_SQLITE_SYNCHRONOUS: 'normal' } },
     { leg: 'postgres', env: { DATABASE_URL, RUNNER_DATABASE_SCHEMA: schema } },
   ];
+  for (const synchronous of ['full', 'normal'] as const) {
+    progress(`kv.put on the store, synchronous=${synchronous}`);
+    result.storeWrites.push(await measureStoreWrites(join(runDir, `store-${synchronous}`), synchronous, config.quick));
+  }
   progress('engine on in-memory capabilities: start + prepare');
   const engine = await EngineReference.create(config, 'memory');
   const started: { leg: ServiceLeg; service: RunnerService; install: BenchInstall }[] = [];
@@ -119,6 +177,12 @@ export function storesReport(result: StoresResult): string[] {
     const at = row.path === 'engine' ? 'Engine.execute (no HTTP)' : 'service (POST /v1/execute over HTTP)';
     lines.push(
       `${leg.padEnd(16)} ${at.padEnd(34)} ${String(row.clients).padStart(7)} ${fmt(row.latency.p50, 3).padStart(8)} ${fmt(row.latency.p99, 3).padStart(8)} ${fmt(row.perSecond, 0).padStart(7)} ${String(failed).padStart(6)} ${(base ? `${fmt(row.latency.p50 / base.latency.p50)}×` : '').padStart(9)} ${(base ? `${fmt((row.perSecond / base.perSecond) * 100, 0)} %` : '').padStart(11)}`,
+    );
+  }
+  lines.push('kv.put straight on a SQLite store (this process, no guest, no HTTP):');
+  for (const w of result.storeWrites) {
+    lines.push(
+      `  synchronous=${w.synchronous.padEnd(6)} 1 writer p50 ${fmt(w.aloneP50Ms, 3)} ms (p99 ${fmt(w.aloneP99Ms, 3)} ms); 32 writers ${fmt(w.concurrentPerSecond, 0)} puts/s, event loop's longest stall ${fmt(w.longestLoopGapMs, 0)} ms`,
     );
   }
   const full = (clients: number) => result.stores.find((s) => s.leg === 'sqlite full' && s.row.clients === clients)?.row;
