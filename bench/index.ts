@@ -15,7 +15,9 @@
  * (Redis) against the per-replica one. Feed part (bench/change-feed.ts): three replicas on PostgreSQL
  * (TEST_DATABASE_URL), how long an install change and a log append take to reach the others, with
  * LISTEN/NOTIFY and with the poll it replaced. `--quick` runs fewer iterations (a 1-minute soak); `--workers N`
- * sets the pool size (default: cores); `--only engine|service|fairness|soak|limiter|feed` runs one part.
+ * sets the pool size (default: cores); `--only engine|service|stores|fairness|soak|limiter|feed` runs one part.
+ * Stores part (bench/service-stores.ts): /seven through services on SQLite FULL, NORMAL and PostgreSQL
+ * beside the engine on in-memory capabilities.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +43,7 @@ import { fairShareReport, isFairShareResult, runFairShare } from './fair-share.j
 import { isSoakResult, runSoak, soakReport } from './soak.js';
 import { isLimiterResult, limiterReport, runLimiter } from './limiter.js';
 import { changeFeedReport, isChangeFeedResult, runChangeFeed } from './change-feed.js';
+import { isStoresResult, runServiceStores, storesReport } from './service-stores.js';
 
 const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> = {
   'cold-start': runColdStart,
@@ -55,6 +58,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
   'isolated-vm': runIsolatedVm,
   naive: runNaive,
   service: runService,
+  'service-stores': runServiceStores,
   'fair-share': runFairShare,
   soak: runSoak,
   limiter: runLimiter,
@@ -64,6 +68,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
 const PARTS = {
   engine: ['cold-start', 'cold-breakdown', 'ours-sqlite', 'ours-sqlite-normal', 'ours-sqlite-normal-round-trips', 'ours-memory', 'ours-memory-round-trips', 'bridge', 'floor', 'isolated-vm', 'naive'],
   service: ['service'],
+  stores: ['service-stores'],
   fairness: ['fair-share'],
   soak: ['soak'],
   limiter: ['limiter'],
@@ -74,7 +79,7 @@ type Part = keyof typeof PARTS;
 /** A section that has not answered by then is killed and reported as failed (bounded run). */
 const SECTION_TIMEOUT_MS = 90_000;
 /** The service section starts a server and uploads a 12 MB component (transpiled there) around ~60 s of load. */
-const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, 'fair-share': 180_000, soak: 15 * 60_000, limiter: 180_000, 'change-feed': 15 * 60_000 };
+const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, 'service-stores': 240_000, 'fair-share': 180_000, soak: 15 * 60_000, limiter: 180_000, 'change-feed': 15 * 60_000 };
 
 const { values: args } = parseArgs({
   options: {
@@ -179,6 +184,10 @@ async function main(): Promise<void> {
   if (parts.includes('service')) printServiceReport(new ServiceReport(results.filter(isServiceResult), machineInfo().cores), out);
   if (parts.includes('fairness')) {
     for (const result of results.filter(isFairShareResult)) for (const line of fairShareReport(result)) out(line);
+    out();
+  }
+  for (const stores of results.filter(isStoresResult)) {
+    for (const line of storesReport(stores)) out(line);
     out();
   }
   for (const limiter of results.filter(isLimiterResult)) {

@@ -9,7 +9,7 @@
  * shared machine both sides of the "service − engine" difference see the same background load.
  */
 import { checkSevenBody, httpRequest, kitchenSinkBytes } from './guests.js';
-import { createBenchEngine, responseBody, type BenchEngine } from './engine-runtime.js';
+import { createBenchEngine, responseBody, type BenchEngine, type CapabilityBackend } from './engine-runtime.js';
 import type { BenchConfig } from './results.js';
 import { measureThroughput } from './stats.js';
 import { countFailure, type RunPart } from './service-results.js';
@@ -28,8 +28,9 @@ export class EngineReference {
     private readonly contentHash: string,
   ) {}
 
-  static async create(config: BenchConfig): Promise<EngineReference> {
-    const rt = await createBenchEngine(config, 'sqlite');
+  /** `backend`: the capabilities' store (default SQLite, as the service's); 'memory' for the in-memory floor. */
+  static async create(config: BenchConfig, backend: CapabilityBackend = 'sqlite'): Promise<EngineReference> {
+    const rt = await createBenchEngine(config, backend);
     try {
       return new EngineReference(rt, await rt.install(kitchenSinkBytes()));
     } catch (e) {

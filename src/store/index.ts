@@ -11,6 +11,7 @@ export * from './registry.js';
 export * from './secrets.js';
 export * from './secrets-key.js';
 export * from './kv.js';
+export type { GroupCommitOptions } from './group-commit.js';
 export * from './kv-limits.js';
 export * from './logs.js';
 export * from './truncate-utf8.js';

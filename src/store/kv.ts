@@ -4,7 +4,8 @@
  * Every write runs in one transaction that first takes the install's write lock (see
  * lockInstall), so writes of one install are serialized: compare-and-swap, quota counters and
  * the entry itself always agree, however many connections race. The embedded SQLite store is
- * meant for one runner process (its connection serializes transactions). A write is acknowledged only after its commit, which
+ * meant for one runner process (its connection serializes transactions; concurrent writes share
+ * one transaction, group-commit.ts). A write is acknowledged only after its commit, which
  * is durable (SQLite WAL + synchronous=FULL unless the operator chose NORMAL, see open-store.ts; PostgreSQL's default fsync
  * on commit).
  */
@@ -16,6 +17,7 @@ import type { KvLimits } from './kv-limits.js';
 import type { SqliteReader } from './sqlite-reader.js';
 import { DEFAULT_KV_LIMITS, invalidName } from './kv-limits.js';
 import { INSTALL_REMOVED, type InstallFence } from './install-fence.js';
+import { createGroupCommit, type GroupCommitOptions } from './group-commit.js';
 
 export interface KvEntry {
   readonly namespace: string;
@@ -157,8 +159,15 @@ async function writeUsage(trx: Transaction<Database>, installId: string, totalBy
     .execute();
 }
 
-/** `fence`: writes of an install that is not (or no longer) in the registry are denied (the service's store). */
-export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: () => number, fence: InstallFence | null = null): KvStore {
+/**
+ * `fence`: writes of an install that is not (or no longer) in the registry are denied (the service's store).
+ * SQLite: writes go through group commit (group-commit.ts) — the writes of one event-loop turn share
+ * one transaction and one fsync, each in its own savepoint, each acknowledged after that commit.
+ * PostgreSQL: one transaction per write (the pool runs them in parallel).
+ */
+export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: () => number, fence: InstallFence | null = null, groupCommit: GroupCommitOptions = {}): KvStore {
+  const batched = dialect === 'sqlite' ? createGroupCommit(db, groupCommit) : null;
+  const write = <T>(body: (trx: Transaction<Database>) => Promise<T>): Promise<T> => (batched ? batched.run(body) : db.transaction().execute(body));
   return {
     async get(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, key, limits);
@@ -177,7 +186,7 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
       const { namespace, key } = input;
       const value = Buffer.from(input.value.buffer, input.value.byteOffset, input.value.byteLength);
 
-      return db.transaction().execute(async (trx): Promise<KvPutResult> => {
+      return write(async (trx): Promise<KvPutResult> => {
         if (!(await beginWrite(trx, dialect, fence, installId))) return removed;
         const state = await readWriteState(trx, installId, namespace, key);
         const exists = state.revision !== null;
@@ -215,7 +224,7 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
     async delete(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
-      return db.transaction().execute(async (trx): Promise<KvDeleteResult> => {
+      return write(async (trx): Promise<KvDeleteResult> => {
         if (!(await beginWrite(trx, dialect, fence, installId))) return removed;
         const state = await readWriteState(trx, installId, namespace, key);
         if (state.revision === null) return { kind: 'missing' };

@@ -26,6 +26,7 @@ import type { ReadOnlyStoreFile } from './sqlite-reader.js';
 import type { SqliteSynchronous } from './sqlite-synchronous.js';
 import { createChangeFeed, type ChangeFeed } from './change-feed.js';
 import { createInstallFence } from './install-fence.js';
+import { createFileSync } from './file-sync.js';
 
 export interface OpenStoreOptions {
   /** `postgres://` or `postgresql://` → PostgreSQL; absent → SQLite file `<dataDir>/runner.db` */
@@ -204,6 +205,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     const appliedMigrations = await migrateToLatest(db as Kysely<unknown>, dialect === 'postgres' ? { schema } : {});
     const changes = createChangeFeed({ dialect, db, ...(dialect === 'postgres' ? { postgres: { url: options.databaseUrl!, schema: schema! } } : {}) });
     const fence = options.fenceInstallWrites ? createInstallFence(dialect) : null;
+    const walSync = sqliteFile !== null && (options.sqliteSynchronous ?? 'full') === 'full' ? createFileSync(`${sqliteFile}-wal`) : null;
     const secrets = createSecretsStore(db, key, now, { fence, changes });
     await assertSecretsKeyPresent(secrets);
     return {
@@ -211,7 +213,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       db,
       registry: createRegistryStore(db, now, changes),
       secrets,
-      kv: createKvStore(db, dialect, now, fence),
+      // FULL: storage writes commit without fsync on the main thread and are acknowledged after an fsync of the WAL on the thread pool (group-commit.ts)
+      kv: createKvStore(db, dialect, now, fence, walSync ? { syncAfterCommit: () => walSync.sync() } : {}),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
       changes,
       idempotency: createIdempotencyStore(db, now, options.idempotencyHolder),
@@ -232,6 +235,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       async close() {
         await changes.close();
         await db.destroy();
+        await walSync?.close();
       },
     };
   } catch (error) {

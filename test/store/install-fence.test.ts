@@ -70,6 +70,34 @@ for (const backend of backends('fence')) {
       assert.deepEqual(claims, []);
     });
 
+    it('writes racing an uninstall (SQLite: in shared batches) each commit before it and go with it, or are refused', async () => {
+      const install = await newInstall();
+      const put = (i: number) => store.kv.put(install.id, { namespace: 'n', key: `k${i}`, value: bytes(`v${i}`) });
+      const before = Array.from({ length: 10 }, (_, i) => put(i));
+      // let the first writes start their batch, then uninstall while more writes queue behind it
+      await new Promise((resolve) => setImmediate(resolve));
+      const removed = store.registry.deleteInstall(install.id);
+      const behind = Array.from({ length: 10 }, (_, i) => put(10 + i));
+      const results = await Promise.all([...before, ...behind]);
+      assert.equal(await removed, true);
+      for (const r of results) assert.ok(r.kind === 'ok' || (r.kind === 'denied' && r.reason === INSTALL_REMOVED), JSON.stringify(r));
+      // SQLite: the uninstall queues behind the running batch, and the writes after it behind the uninstall
+      if (backend.name === 'sqlite') {
+        assert.ok(
+          results.slice(0, 10).every((r) => r.kind === 'ok'),
+          'the batch running when the uninstall came commits first',
+        );
+        assert.ok(
+          results.slice(10).every((r) => r.kind === 'denied'),
+          'writes queued after the uninstall find the install gone',
+        );
+      }
+      for (const table of ['kv_entries', 'kv_namespaces', 'kv_usage'] as const) {
+        const rows = await store.db.selectFrom(table).select('install_id').where('install_id', '=', install.id).execute();
+        assert.deepEqual(rows, [], `rows left in ${table}`);
+      }
+    });
+
     it('changes are told to this process after their commit: install changes, secrets, log appends, the uninstall', async () => {
       const install = await newInstall();
       const told: Change[] = [];

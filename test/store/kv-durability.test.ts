@@ -8,6 +8,10 @@ import { backends } from './backends.js';
 // fewer than a list page (100), so one list() call sees every stored entry
 const KILL_AFTER = 60;
 const WRITER = fileURLToPath(new URL('./fixtures/kv-write-loop.js', import.meta.url));
+const CONCURRENT_WRITER = fileURLToPath(new URL('./fixtures/kv-write-concurrent.js', import.meta.url));
+const WRITERS = 8;
+// acks before the kill: enough that many commits carried several writes
+const CONCURRENT_KILL_AFTER = 90;
 
 /** Run the write loop, SIGKILL it after `killAfter` acks, and return every ack it printed. */
 async function writeUntilKilled(storeOptions: object, killAfter: number): Promise<{ acked: number[]; signal: NodeJS.Signals | null }> {
@@ -21,6 +25,25 @@ async function writeUntilKilled(storeOptions: object, killAfter: number): Promis
     const match = /^ack (\d+)$/.exec(line);
     if (!match) return;
     acked.push(Number(match[1]));
+    if (acked.length === killAfter) child.kill('SIGKILL');
+  });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  assert.equal(code, null, 'the writer must not have exited on its own');
+  return { acked, signal };
+}
+
+/** Run WRITERS concurrent write loops, SIGKILL them after `killAfter` acks in all, and return the acks as [writer, index]. */
+async function writeConcurrentlyUntilKilled(storeOptions: object, killAfter: number): Promise<{ acked: [number, number][]; signal: NodeJS.Signals | null }> {
+  const child = spawn(process.execPath, [CONCURRENT_WRITER], {
+    env: { ...process.env, STORE_OPTIONS: JSON.stringify(storeOptions), WRITERS: String(WRITERS) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const acked: [number, number][] = [];
+  const lines = createInterface({ input: child.stdout });
+  lines.on('line', (line) => {
+    const match = /^ack (\d+) (\d+)$/.exec(line);
+    if (!match) return;
+    acked.push([Number(match[1]), Number(match[2])]);
     if (acked.length === killAfter) child.kill('SIGKILL');
   });
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
@@ -58,6 +81,50 @@ for (const backend of backends('kvdurable')) {
         assert.equal(usage.namespaces, 1);
         const expectedBytes = Array.from({ length: stored }, (_, i) => `v${i}`.length).reduce((a, b) => a + b, 0);
         assert.equal(usage.totalBytes, expectedBytes);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it(`${WRITERS} concurrent writers killed with SIGKILL lose no acknowledged write, and the counters agree with the entries`, async () => {
+      const { acked, signal } = await writeConcurrentlyUntilKilled(backend.options, CONCURRENT_KILL_AFTER);
+      assert.equal(signal, 'SIGKILL');
+      assert.ok(acked.length >= CONCURRENT_KILL_AFTER, `only ${acked.length} acks before the kill`);
+      // each loop acknowledges its writes in order
+      const perWriter = Array.from({ length: WRITERS }, (_, w) => acked.filter(([writer]) => writer === w).map(([, i]) => i));
+      for (const indexes of perWriter)
+        assert.deepEqual(
+          indexes,
+          indexes.map((_, i) => i),
+        );
+
+      const store = await backend.open();
+      try {
+        for (const [w, i] of acked) {
+          const got = await store.kv.get('durable-concurrent', 'loop', `w${w}-${i}`);
+          assert.ok(got.kind === 'ok', `acknowledged write w${w}-${i} is missing after the crash`);
+          assert.equal(new TextDecoder().decode(got.entry.value), `v${w}-${i}`);
+        }
+        const stored: string[] = [];
+        for (let cursor: string | undefined; ;) {
+          const page = await store.kv.list('durable-concurrent', 'loop', cursor);
+          assert.ok(page.kind === 'ok');
+          if (page.entries.length === 0) break;
+          stored.push(...page.entries.map((e) => e.key));
+          cursor = page.entries.at(-1)!.key;
+        }
+        // beyond the acks, at most each loop's one write in flight at the kill landed
+        assert.ok(stored.length >= acked.length && stored.length <= acked.length + WRITERS, `${stored.length} entries for ${acked.length} acks`);
+        for (const key of stored) {
+          const [w, i] = key.slice(1).split('-').map(Number) as [number, number];
+          assert.ok(i <= perWriter[w]!.length, `${key} is beyond writer ${w}'s next write`);
+        }
+        const usage = await store.kv.usage('durable-concurrent');
+        assert.equal(usage.namespaces, 1);
+        assert.equal(
+          usage.totalBytes,
+          stored.reduce((a, key) => a + `v${key.slice(1)}`.length, 0),
+        );
       } finally {
         await store.close();
       }
