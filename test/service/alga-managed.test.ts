@@ -117,8 +117,9 @@ interface AlgaInstall {
 
 async function publish(alga: FakeAlga, capabilities: string[] = MANIFEST_CAPS, publishTo?: { tenantId: string; registryId: string }): Promise<AlgaInstall & { key: string }> {
   const packed = await packBundle({
-    manifestJson: JSON.stringify({ name: 'com.acme.kitchen', publisher: 'Acme', version: '1.0.0', runtime: 'wasm-js@1', capabilities }),
+    manifestJson: JSON.stringify({ name: 'com.acme.kitchen', publisher: 'Acme', version: '1.0.0', runtime: 'wasm-js@1', capabilities, ui: { type: 'iframe', entry: 'ui/index.html' } }),
     mainWasm: exampleBytes('kitchen-sink'),
+    uiFiles: new Map([['ui/index.html', Buffer.from('<p>kitchen</p>')]]),
   });
   assert.equal(packed.kind, 'ok');
   if (packed.kind !== 'ok') throw new Error('pack failed');
@@ -307,6 +308,24 @@ describe('Alga-managed mode: the envelope says the install, Alga keeps bundles a
     assert.deepEqual(guestJson(platform.json), { ok: JSON.stringify({ upstream_path: '/api/v1/tickets', install: a.installId }) });
     const upstream = alga.requests.filter((q) => q.path.startsWith('/upstream/')).at(-1);
     assert.equal(upstream?.headers['x-api-key'], 'k-123', 'the envelope’s api_key, as Alga’s runner sends it');
+  });
+
+  test('/ext-ui/{Alga extension id}/{content hash}/… serves the bundle’s UI from Alga’s store, for the tenant the URL names', async () => {
+    const a = await publish(alga);
+    const base = `${svc.url}/ext-ui/${a.registryId}/${a.contentHash}`;
+    const page = await fetch(`${base}/index.html?tenant=${a.tenantId}`);
+    assert.equal(page.status, 200);
+    assert.equal(await page.text(), '<p>kitchen</p>');
+    const byHeader = await fetch(`${base}/deep/link`, { headers: { 'x-tenant-id': a.tenantId } });
+    assert.equal(await byHeader.text(), '<p>kitchen</p>', 'an extension-less path falls back to the UI entry');
+
+    const noTenant = await fetch(`${base}/index.html`);
+    assert.equal(noTenant.status, 400);
+    const absent = await publish(alga);
+    alga.objects.delete(absent.key);
+    const missing = await fetch(`${svc.url}/ext-ui/${absent.registryId}/${absent.contentHash.replace(/.$/, (c) => (c === '0' ? '1' : '0'))}/index.html?tenant=${absent.tenantId}`);
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as ErrorBody).error.code, 'bundle_not_found');
   });
 });
 
