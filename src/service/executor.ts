@@ -222,6 +222,8 @@ export class Executor {
    * next round-trip host call. Grants only narrow while an execution runs, never widen.
    */
   private async narrowRunning(installId: string): Promise<void> {
+    // managed: the registry holds none of the running installs (Alga's); a change feed note about everything must not revoke their grants
+    if (this.runtime.config.registry === 'alga') return;
     if (!this.liveGrants.has(installId)) return;
     let install;
     try {
@@ -350,6 +352,8 @@ export class Executor {
       const { message, ...fields } = r;
       this.logger[r.level === 'debug' ? 'debug' : r.level]({ guest: fields }, message);
     }
+    // managed: the install is Alga's, unknown to the store's log tables; the service log above has the records
+    if (this.runtime.config.registry === 'alga') return;
     try {
       // the store tells live tails (the change feed); records of an install removed meanwhile are dropped there
       await this.runtime.store.logs.append(records.map((r) => ({ ...r, ts: Date.parse(r.ts), install: r.install ?? installId })));

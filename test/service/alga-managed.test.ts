@@ -221,6 +221,16 @@ describe('Alga-managed mode: the envelope says the install, Alga keeps bundles a
     assert.equal(alga.requests.filter((q) => q.path === `/bundles/${a.key}`).length, 1);
   });
 
+  test('concurrent first calls for one bundle fetch it once; the guest’s log records reach the service log with Alga’s install id', async () => {
+    const a = await publish(alga);
+    const message = `managed-hello-${randomUUID()}`;
+    const answers = await Promise.all([proxyCall(svc, a, '/context'), proxyCall(svc, a, '/context'), proxyCall(svc, a, `/log?msg=${message}`)]);
+    for (const r of answers) assert.equal(r.json.status, 200, JSON.stringify(r.json));
+    assert.equal(alga.requests.filter((q) => q.path === `/bundles/${a.key}`).length, 1);
+    const line = await svc.logLine((l) => l.msg === message);
+    assert.equal((line.guest as { install?: string }).install, a.installId);
+  });
+
   test('storage goes to Alga’s ext-storage API with Alga’s install id: put, get, compare-and-swap, delete', async () => {
     const a = await publish(alga);
     const put = await proxyCall(svc, a, '/kv/put', { method: 'POST', body: { ns: 'prefs', key: 'theme', value: 'dark' } });
