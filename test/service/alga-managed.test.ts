@@ -13,13 +13,19 @@
  *   of nothing → 404 NOT_FOUND, a stale `ifRevision` → 409 REVISION_MISMATCH, delete →
  *   `{success}`, list → `{items, nextCursor}`; revisions start at 1 and grow by 1;
  * - a ui-proxy upstream that echoes the path it was asked for.
- * Every request to it is recorded.
+ * Every request to it is recorded. One more suite reads the bundle from an S3 bucket served by
+ * s3rver on loopback (an S3-compatible server, not AWS), in the same key layout under a prefix.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { packBundle } from '../../src/bundle/index.js';
 import { loadConfig, ConfigError } from '../../src/service/config.js';
 import { exampleBytes, guestJson, startTestService, type Answer, type ErrorBody, type TestService } from './harness.js';
@@ -336,6 +342,62 @@ describe('Alga-managed mode: the envelope says the install, Alga keeps bundles a
     const missing = await fetch(`${svc.url}/ext-ui/${absent.registryId}/${absent.contentHash.replace(/.$/, (c) => (c === '0' ? '1' : '0'))}/index.html?tenant=${absent.tenantId}`);
     assert.equal(missing.status, 404);
     assert.equal(((await missing.json()) as ErrorBody).error.code, 'bundle_not_found');
+  });
+});
+
+describe('Alga-managed mode on an S3 bundle store (s3rver on loopback, not AWS)', () => {
+  let s3: S3rver;
+  let s3Dir: string;
+  let alga: FakeAlga;
+  let svc: TestService;
+  let put: (key: string, bytes: Buffer) => Promise<void>;
+
+  before(async () => {
+    s3Dir = await mkdtemp(join(tmpdir(), 'managed-s3rver-'));
+    s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3Dir, configureBuckets: [{ name: 'alga-bundles' }] });
+    const endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+    // the SDK in the service reads its credentials from the process environment
+    process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+    process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+    const client = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+    put = async (key, bytes) => void (await client.send(new PutObjectCommand({ Bucket: 'alga-bundles', Key: `extensions/${key}`, Body: bytes })));
+    alga = await startFakeAlga();
+    svc = await startTestService({
+      env: {
+        RUNNER_REGISTRY: 'alga',
+        RUNNER_COMPONENT_STORE: 's3',
+        RUNNER_COMPONENT_STORE_BUCKET: 'alga-bundles',
+        RUNNER_COMPONENT_STORE_PREFIX: 'extensions',
+        RUNNER_COMPONENT_STORE_REGION: 'us-east-1',
+        RUNNER_COMPONENT_STORE_ENDPOINT: endpoint,
+        RUNNER_TENANT_DATA_URL: alga.url,
+        RUNNER_TENANT_DATA_TOKEN: RUNNER_AUTH,
+      },
+    });
+  });
+  after(async () => {
+    await svc?.close();
+    await alga?.close();
+    await s3?.close();
+    await rm(s3Dir, { recursive: true, force: true });
+  });
+
+  test('the bundle is read from the bucket under {prefix}/tenants/{tenant}/extensions/{extension}/sha256/{hex}/bundle.tar.zst; absent → bundle_not_found', async () => {
+    const a = await publish(alga);
+    await put(a.key, alga.objects.get(a.key) ?? Buffer.alloc(0));
+    const r = await proxyCall(svc, a, '/context');
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(guestJson<{ ok: { installId: string } }>(r.json).ok.installId, a.installId);
+    const absent = await publish(alga);
+    const missing = await proxyCall(svc, absent, '/context');
+    assert.equal(missing.status, 404, JSON.stringify(missing.json));
+    assert.equal(refusal(missing.json).code, 'bundle_not_found');
   });
 });
 
