@@ -86,14 +86,18 @@ export class ComponentSource {
     if (known && (await this.engine.isPrepared(known.componentHash))) return known;
     let work = this.runningBundles.get(key);
     if (!work) {
-      work = this.fetchAndPrepareBundle(tenant, extension, bundleHash).finally(() => this.runningBundles.delete(key));
+      // remembered by the work itself, so a waiter that gave up still leaves it known for the next request
+      work = this.fetchAndPrepareBundle(tenant, extension, bundleHash)
+        .then((found) => {
+          if (this.bundles.size >= MANAGED_BUNDLES_KEPT) this.bundles.delete(this.bundles.keys().next().value as string);
+          this.bundles.set(key, found);
+          return found;
+        })
+        .finally(() => this.runningBundles.delete(key));
       work.catch(() => undefined);
       this.runningBundles.set(key, work);
     }
-    const found = await this.within(work, bundleHash);
-    if (this.bundles.size >= MANAGED_BUNDLES_KEPT) this.bundles.delete(this.bundles.keys().next().value as string);
-    this.bundles.set(key, found);
-    return found;
+    return this.within(work, bundleHash);
   }
 
   /** `work`, or `component_unavailable` once the fetch timeout has passed (the work goes on). */
