@@ -48,6 +48,7 @@ export async function managedInstall(envelope: ExecuteEnvelope, components: Comp
       createdAt: now,
       updatedAt: now,
     },
+    // Alga's version id; its semver is Alga's business (nothing here reads it)
     version: { id: versionId, extensionId: context.extension_id, version: '0.0.0', contentHash: bundleHash, manifest: { component_hash: bundle.componentHash }, createdAt: now },
     componentHash: bundle.componentHash,
     manifestCapabilities: [...bundle.manifestCapabilities],
