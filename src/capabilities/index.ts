@@ -3,6 +3,7 @@
  * Adding a capability = adding its module and one line here.
  */
 import type { Store } from '../store/index.js';
+import type { KvAccess } from '../store/kv.js';
 import { DEFAULT_KV_LIMITS } from '../store/kv-limits.js';
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
 import { CapabilityRegistry, type CapabilityCallObserver } from './registry.js';
@@ -31,6 +32,8 @@ export interface CapabilityBackends {
   scheduler?: SchedulerBackend;
   /** invoicing (Alga's dialect): the store's invoices (default) or Alga's internal API */
   invoicing?: InvoicingBackend;
+  /** storage: the store's kv (default) or Alga's ext-storage API (the Alga-managed mode) */
+  kv?: KvAccess;
   observer?: CapabilityCallObserver;
   /**
    * Let guest workers answer reads themselves where the backends allow it (the embedded SQLite
@@ -39,7 +42,7 @@ export interface CapabilityBackends {
   workerReads?: boolean;
 }
 
-export function createCapabilityRegistry({ store, tenantData, http, scheduler, invoicing, observer, workerReads = true }: CapabilityBackends): CapabilityRegistry {
+export function createCapabilityRegistry({ store, tenantData, http, scheduler, invoicing, kv, observer, workerReads = true }: CapabilityBackends): CapabilityRegistry {
   // the one store the workers open, read-only, for every worker side (engine/guest/worker-sides.ts)
   const workerStore = workerReads ? store.readOnlyFile : null;
   // clients and services read in the worker only when they come from that same store
@@ -52,7 +55,7 @@ export function createCapabilityRegistry({ store, tenantData, http, scheduler, i
     .register(contextCapability)
     .register(createSecretsCapability(store.secrets, workerStore !== null))
     .register(createHttpCapability(http))
-    .register(createStorageCapability(store.kv, DEFAULT_KV_LIMITS, workerStore !== null))
+    .register(kv ? createStorageCapability(kv) : createStorageCapability(store.kv, DEFAULT_KV_LIMITS, workerStore !== null))
     .register(createLoggingCapability())
     .register(createUiProxyCapability({ getSecret }))
     .register(userCapability)

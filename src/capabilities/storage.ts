@@ -12,7 +12,7 @@ import type { AnswerOf, Capability, CapabilityFunction, Err } from './capability
 import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
 import type { StorageEntry, StorageError } from '../generated/wit/seed.js';
 import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from '../contract/index.js';
-import type { KvEntry, KvGetResult, KvListResult, KvStore } from '../store/kv.js';
+import type { KvAccess, KvEntry, KvGetResult, KvListResult } from '../store/kv.js';
 import type { ReadOnlyStore } from '../store/read-only-store.js';
 import type { KvLimits } from '../store/kv-limits.js';
 import { DEFAULT_KV_LIMITS } from '../store/kv-limits.js';
@@ -92,7 +92,7 @@ export const createWorkerFunctions: CreateWorkerFunctions<ReadOnlyStore> = (init
  * `inWorker`: workers may read the store (the registry's workerStore) — then get and list are
  * answered in the worker (delivery `in-worker`); without it they are round trips.
  */
-export function createStorageCapability(kv: KvStore, limits: KvLimits = DEFAULT_KV_LIMITS, inWorker = false): Capability<StorageConfig, null> {
+export function createStorageCapability(kv: KvAccess, limits: KvLimits = DEFAULT_KV_LIMITS, inWorker = false): Capability<StorageConfig, null> {
   const get: StorageFunction<'get'> = async ({ args, config, services }) => {
     const parsed = keyArgs(args);
     return parsed ? answerGet(await kv.get(config.installId, parsed[0], parsed[1], limits), services) : err('internal');

@@ -65,6 +65,11 @@ export type UiProxyConfig =
       readonly policy: EgressPolicy;
       /** the credential from this execution's envelope secrets (InstallView.envelopeSecrets), which wins over the stored one */
       readonly envelopeCredential?: string;
+      /**
+       * Alga's runner's routing (the Alga-managed mode, one upstream for every install): a route not
+       * under `/api/` goes to `{base}/{extension id}{route}`, an `/api/` route to `{base}{route}`.
+       */
+      readonly prefixExtension: boolean;
     };
 
 const MAX_ROUTE_LENGTH = 2048;
@@ -135,7 +140,8 @@ export function createUiProxyCapability(options: UiProxyCapabilityOptions): Capa
       return err('bad-request');
     }
 
-    const target = joinUnderBase(config.base, route);
+    const routed = config.prefixExtension && !route.startsWith('/api/') ? `/${encodeURIComponent(ctx.extensionId)}${route}` : route;
+    const target = joinUnderBase(config.base, routed);
     if (!target) {
       services.log('warn', `ui-proxy refused route ${JSON.stringify(route)}: it leaves the upstream base path`);
       return err('bad-request');
@@ -156,6 +162,11 @@ export function createUiProxyCapability(options: UiProxyCapabilityOptions): Capa
       { name: 'x-alga-install', value: config.installId },
       { name: 'x-request-id', value: ctx.requestId },
     ];
+    // the names Alga's runner sends, for upstreams written against it
+    if (config.prefixExtension) {
+      headers.push({ name: 'x-ext-install-id', value: config.installId });
+      if (ctx.versionId) headers.push({ name: 'x-ext-version-id', value: ctx.versionId });
+    }
     if (ctx.user) headers.push({ name: 'x-alga-user-id', value: ctx.user.userId });
     if (secret !== undefined) headers.push({ name: credential.header, value: secret });
     if (payload) headers.push({ name: 'content-type', value: looksLikeJson(payload) ? 'application/json' : 'application/octet-stream' });
@@ -192,6 +203,7 @@ export function createUiProxyCapability(options: UiProxyCapabilityOptions): Capa
       return {
         kind: 'ready',
         installId: install.installId,
+        prefixExtension: install.uiProxy.prefixExtension === true,
         ...(envelope && Object.hasOwn(envelope, credential.secret) && { envelopeCredential: envelope[credential.secret] }),
         base,
         policy: {

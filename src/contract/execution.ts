@@ -37,7 +37,8 @@ export interface InstallView {
   readonly versionId: string | null;
   readonly config: Readonly<Record<string, string>>;
   readonly egressAllow: readonly string[];
-  readonly uiProxy: { readonly baseUrl: string } | null;
+  /** `prefixExtension`: Alga's runner's routing (the Alga-managed mode; capabilities/ui-proxy.ts) */
+  readonly uiProxy: { readonly baseUrl: string; readonly prefixExtension?: boolean } | null;
   /**
    * Secrets the execute request's secret_envelope carried, for this execution only: present only
    * when the operator allows envelope secrets (RUNNER_ENVELOPE_SECRETS) and the request had one.

@@ -27,6 +27,8 @@ export const COMPONENT_RETRY_AFTER_S = 5;
 
 export function createComponentStore(config: ServiceConfig, store: Store): BundleStore {
   const shared = sharedStore(config, store);
+  // the Alga-managed mode reads Alga's bundle store alone
+  if (config.registry === 'alga') return shared;
   // bundles uploaded before there was a shared store are in this process's `<dataDir>/bundles`
   return shared.kind === 'local' ? shared : new WithLegacyBundles(shared, new LocalBundleStore(join(config.dataDir, 'bundles')));
 }

@@ -179,6 +179,10 @@ const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     /** how often the store's due schedules are looked for (ms); 0 = this process runs none (src/service/schedule-runner.ts) */
     schedulePollMs: z.coerce.number().int().min(0).max(3_600_000),
+    /** where installs come from: the runner's own registry (`standalone`), or each caller's envelope (`alga`: Alga is the registry; docs/alga.md) */
+    registry: z.enum(['standalone', 'alga'], { message: 'must be standalone or alga' }),
+    /** the Alga-managed mode's settings for every install (Alga's runner: EXT_EGRESS_ALLOWLIST, UI_PROXY_BASE_URL) */
+    managed: z.object({ egressAllow: z.array(z.string().min(1)), uiProxyBaseUrl: z.url().optional() }),
     tenantData: z.discriminatedUnion('kind', [z.object({ kind: z.literal('store') }), z.object({ kind: z.literal('alga'), baseUrl: z.url(), token: z.string().min(1) })]),
     requireSignatures: z.boolean(),
     trustFile: z.string().optional(),
@@ -193,6 +197,14 @@ const configSchema = z
   .refine((c) => c.defaultTimeoutMs <= c.maxTimeoutMs, { message: 'the default timeout exceeds the maximum', path: ['defaultTimeoutMs'] })
   .refine((c) => !c.databaseSchema || c.databaseUrl, { message: 'RUNNER_DATABASE_SCHEMA needs a PostgreSQL database URL', path: ['databaseSchema'] })
   .refine((c) => !c.requireSignatures || c.trustFile, { message: 'RUNNER_REQUIRE_SIGNATURES=1 needs RUNNER_TRUST_FILE', path: ['trustFile'] })
+  .refine((c) => c.registry !== 'alga' || c.tenantData.kind === 'alga', {
+    message: "RUNNER_REGISTRY=alga needs RUNNER_TENANT_DATA_URL and RUNNER_TENANT_DATA_TOKEN (Alga's internal API serves the installs' storage and data)",
+    path: ['registry'],
+  })
+  .refine((c) => c.registry !== 'alga' || c.componentStore.kind === 'http' || c.componentStore.kind === 's3', {
+    message: "RUNNER_REGISTRY=alga needs RUNNER_COMPONENT_STORE=http or s3 pointing at Alga's bundle store",
+    path: ['registry'],
+  })
   .refine((c) => c.componentStore.kind !== 'postgres' || c.databaseUrl, { message: 'postgres needs DATABASE_URL (the store is a table of that database)', path: ['componentStore', 'kind'] });
 
 export type ServiceConfig = z.infer<typeof configSchema>;
@@ -299,6 +311,14 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     drainDelayMs: env.RUNNER_DRAIN_DELAY_MS ?? String(DRAIN_DELAY_MS),
     logLevel: env.LOG_LEVEL ?? 'info',
     schedulePollMs: env.RUNNER_SCHEDULE_POLL_MS ?? '1000',
+    registry: (env.RUNNER_REGISTRY || 'standalone').toLowerCase(),
+    managed: {
+      egressAllow: (env.RUNNER_MANAGED_EGRESS_ALLOW ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      uiProxyBaseUrl: env.RUNNER_MANAGED_UI_PROXY_URL || undefined,
+    },
     tenantData: tenantDataUrl ? { kind: 'alga', baseUrl: tenantDataUrl, token: env.RUNNER_TENANT_DATA_TOKEN ?? '' } : { kind: 'store' },
     requireSignatures: flag.parse(env.RUNNER_REQUIRE_SIGNATURES),
     trustFile: env.RUNNER_TRUST_FILE || undefined,
@@ -361,6 +381,9 @@ const ENV_NAMES: Record<string, string> = {
   drainDelayMs: 'RUNNER_DRAIN_DELAY_MS',
   logLevel: 'LOG_LEVEL',
   schedulePollMs: 'RUNNER_SCHEDULE_POLL_MS',
+  registry: 'RUNNER_REGISTRY',
+  'managed.egressAllow': 'RUNNER_MANAGED_EGRESS_ALLOW',
+  'managed.uiProxyBaseUrl': 'RUNNER_MANAGED_UI_PROXY_URL',
   'tenantData.baseUrl': 'RUNNER_TENANT_DATA_URL',
   'tenantData.token': 'RUNNER_TENANT_DATA_TOKEN',
   trustFile: 'RUNNER_TRUST_FILE',

@@ -38,6 +38,7 @@ export const ERROR_CATALOG = {
   secret_envelope_invalid: { status: 400, message: 'the secret_envelope cannot be opened' },
   secret_decrypt_failed: { status: 502, message: 'the secret_envelope could not be decrypted through Vault' },
   component_unavailable: { status: 503, message: "the version's component could not be fetched from the component store and prepared in time; try again shortly" },
+  bundle_not_found: { status: 404, message: "Alga's bundle store has no bundle for this tenant, extension and content hash" },
   component_missing: { status: 500, message: "the version's bytes are not in the component store" },
   component_hash_mismatch: { status: 502, message: 'the component store returned bytes that do not match the content hash asked for' },
   component_store_read_only: { status: 409, message: 'the configured component store only reads: uploads need a writable store' },

@@ -16,6 +16,7 @@ import type { AdmissionLimiter } from './admission.js';
 import { checkGuestResponse } from './guest-response.js';
 import { EnvelopeSecrets } from './secret-envelope.js';
 import { renewWhileRunning } from './lease-renewal.js';
+import { managedInstall, type ManagedSettings } from './managed-install.js';
 
 /** Headers a guest never sees: they belong to the hop, not the request. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-runner-service-token']);
@@ -39,6 +40,7 @@ export class Executor {
   private readonly envelopeSecrets: EnvelopeSecrets;
   /** installs whose callers' envelopes were ignored (envelope secrets off): said once per install */
   private readonly ignoredEnvelopes = new Set<string>();
+  private readonly managedSettings: ManagedSettings;
 
   constructor(
     private readonly runtime: Runtime,
@@ -47,6 +49,7 @@ export class Executor {
     const c = runtime.config;
     this.admission = runtime.admission;
     this.envelopeSecrets = new EnvelopeSecrets(c.vault);
+    this.managedSettings = { egressAllow: c.managed.egressAllow, uiProxyBaseUrl: c.managed.uiProxyBaseUrl ?? null };
     const { engine } = runtime;
     runtime.installChanges.on('install', (installId: string) => void this.narrowRunning(installId));
     runtime.installChanges.on('everything', () => {
@@ -82,7 +85,10 @@ export class Executor {
     if (this.draining) throw new ServiceError('shutting_down');
     const { context } = envelope;
     const changesBefore = this.runtime.changesHeard;
-    const resolved = await this.runtime.resolveInstall(context.tenant_id, context.extension_id, context.install_id);
+    const managed = this.runtime.config.registry === 'alga';
+    const resolved = managed
+      ? await managedInstall(envelope, this.runtime.components, this.managedSettings)
+      : await this.runtime.resolveInstall(context.tenant_id, context.extension_id, context.install_id);
     if (!resolved) throw new ServiceError('install_not_found', `tenant ${context.tenant_id}, extension ${context.extension_id}${context.install_id ? `, install ${context.install_id}` : ''}`);
     if (!resolved.install.enabled) throw new ServiceError('install_disabled');
     if (context.content_hash && context.content_hash !== resolved.version.contentHash) {
@@ -97,7 +103,9 @@ export class Executor {
     // opened only when the guest is to run: a replayed idempotent answer needs no Vault, and no
     // component (a replica that has not prepared this version fetches it from the component store)
     const work = async () => {
-      await this.runtime.ensurePrepared(resolved.version);
+      // managed: the bundle was prepared while resolving; this only checks the engine still has it
+      if (managed) await this.runtime.components.ensureBundle(context.tenant_id, context.extension_id, resolved.version.contentHash);
+      else await this.runtime.ensurePrepared(resolved.version);
       return this.run(envelope, resolved, body, await this.secretsOf(envelope, resolved.install.id), changesBefore);
     };
 
@@ -115,7 +123,8 @@ export class Executor {
   private async secretsOf(envelope: ExecuteEnvelope, installId: string): Promise<Record<string, string> | null> {
     const sealed = envelope.secret_envelope;
     if (!sealed) return null;
-    if (this.runtime.config.envelopeSecrets) return this.envelopeSecrets.open(sealed);
+    // managed: Alga keeps the install's secrets, the envelope is all there is (as in Alga's runner)
+    if (this.runtime.config.envelopeSecrets || this.runtime.config.registry === 'alga') return this.envelopeSecrets.open(sealed);
     if (!this.ignoredEnvelopes.has(installId) && this.ignoredEnvelopes.size < 10_000) {
       this.ignoredEnvelopes.add(installId);
       this.logger.info({ install: installId, tenant: envelope.context.tenant_id }, "secret_envelope ignored: RUNNER_ENVELOPE_SECRETS is off, the guest sees the install's stored secrets");
@@ -213,6 +222,8 @@ export class Executor {
    * next round-trip host call. Grants only narrow while an execution runs, never widen.
    */
   private async narrowRunning(installId: string): Promise<void> {
+    // managed: the registry holds none of the running installs (Alga's); a change feed note about everything must not revoke their grants
+    if (this.runtime.config.registry === 'alga') return;
     if (!this.liveGrants.has(installId)) return;
     let install;
     try {
@@ -257,7 +268,9 @@ export class Executor {
       const requestId = ctx.request_id ?? randomUUID();
       const timeoutMs = this.runtime.timeoutMsFor(install.limits, envelope.limits?.timeout_ms);
       const memoryMb = this.runtime.memoryMbFor(install.limits, envelope.limits?.memory_mb);
-      const grants = new Set(effectiveGrants({ install: install.grants, manifest: resolved.manifestCapabilities, providers: envelope.providers }));
+      // standalone: the install grants and the caller's providers only narrow; managed: the providers are the install's grants
+      const narrowing = this.runtime.config.registry === 'alga' ? undefined : envelope.providers;
+      const grants = new Set(effectiveGrants({ install: install.grants, manifest: resolved.manifestCapabilities, providers: narrowing }));
       live = { grants, manifest: resolved.manifestCapabilities, providers: envelope.providers };
       let running = this.liveGrants.get(install.id);
       if (!running) this.liveGrants.set(install.id, (running = new Set()));
@@ -338,6 +351,8 @@ export class Executor {
       const { message, ...fields } = r;
       this.logger[r.level === 'debug' ? 'debug' : r.level]({ guest: fields }, message);
     }
+    // managed: the install is Alga's, unknown to the store's log tables; the service log above has the records
+    if (this.runtime.config.registry === 'alga') return;
     try {
       // the store tells live tails (the change feed); records of an install removed meanwhile are dropped there
       await this.runtime.store.logs.append(records.map((r) => ({ ...r, ts: Date.parse(r.ts), install: r.install ?? installId })));

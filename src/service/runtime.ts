@@ -21,6 +21,7 @@ import type { TenantDataBackend } from '../store/tenant-data-model.js';
 import type { ServiceConfig } from './config.js';
 import { ServiceMetrics } from './metrics.js';
 import { ComponentSource } from './component-source.js';
+import { createAlgaApiKv } from '../capabilities/storage-api.js';
 import { createComponentStore } from './component-store.js';
 import { ServiceError } from './errors.js';
 import { AdmissionControl, type AdmissionLimiter } from './admission.js';
@@ -137,6 +138,8 @@ export class Runtime {
         tenantData,
         scheduler: alga ? createAlgaApiScheduler(alga) : scheduleStore,
         invoicing: alga ? createAlgaApiInvoicing(alga) : invoiceStore,
+        // the Alga-managed mode: installs are Alga's, and so is their storage (ext-storage)
+        ...(alga && config.registry === 'alga' && { kv: createAlgaApiKv(alga) }),
         http: { allowPrivate: config.egressAllowPrivate },
         observer: metrics.capabilityObserver,
         workerReads: config.workerReads,

@@ -57,6 +57,9 @@ export interface KvStore {
   deleteInstall(installId: string): Promise<void>;
 }
 
+/** What the storage capability uses of a store: the runner's own (KvStore) or Alga's API (capabilities/storage-api.ts). */
+export type KvAccess = Pick<KvStore, 'get' | 'put' | 'delete' | 'list'>;
+
 const toEntry = (row: { namespace: string; key: string; value: Buffer; revision: number }): KvEntry => ({
   namespace: row.namespace,
   key: row.key,

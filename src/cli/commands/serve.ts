@@ -16,7 +16,11 @@ export function registerServeCommand(program: Command): void {
       'after',
       `
 Environment: RUNNER_SERVICE_TOKEN, RUNNER_ADMIN_TOKEN (required unless listening on loopback, where
-generated tokens are printed), RUNNER_SECRETS_KEY (32 bytes as base64 or 64 hex), DATABASE_URL,
+generated tokens are printed), RUNNER_REGISTRY (standalone, the default: the runner's own registry;
+alga: Alga is the registry, each execute envelope says the install, bundles come from Alga's bundle
+store and storage from Alga's API; needs RUNNER_TENANT_DATA_URL and an http or s3
+RUNNER_COMPONENT_STORE) + RUNNER_MANAGED_EGRESS_ALLOW, RUNNER_MANAGED_UI_PROXY_URL (its http.fetch
+allowlist and ui-proxy upstream for every install), RUNNER_SECRETS_KEY (32 bytes as base64 or 64 hex), DATABASE_URL,
 RUNNER_DATABASE_SCHEMA (PostgreSQL schema, created if missing), RUNNER_COMPONENT_STORE (where
 uploads keep their bytes for every replica: postgres, the default with DATABASE_URL; s3; http,
 read-only; local, the default without) + RUNNER_COMPONENT_STORE_BUCKET, _PREFIX, _REGION (or

@@ -8,7 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { checkEntryPath, isContentHash, type ContentHash } from '../../bundle/index.js';
+import { checkEntryPath, isContentHash, type BundleError, type CachedBundle, type ContentHash } from '../../bundle/index.js';
 import type { RegistryStore } from '../../store/registry.js';
 import type { BundleAcceptance } from '../bundles.js';
 import { COMPONENT_RETRY_AFTER_S, REGISTRY_TENANT } from '../component-store.js';
@@ -82,14 +82,17 @@ export class UiFiles {
     private readonly registry: RegistryStore,
     private readonly bundles: BundleAcceptance,
     private readonly log: FastifyBaseLogger,
+    /** the Alga-managed mode (RUNNER_REGISTRY=alga): ids are Alga's, bundles are in Alga's bundle store */
+    private readonly managed = false,
   ) {}
 
-  /** The file to serve, or a ServiceError to answer with. */
-  async find(extensionId: string, contentHash: string, encodedPath: string): Promise<UiFile> {
+  /** The file to serve, or a ServiceError to answer with. `tenant`: the caller's (the managed mode's bundle key needs it). */
+  async find(extensionId: string, contentHash: string, encodedPath: string, tenant?: string): Promise<UiFile> {
     const requested = uiRequestPath(encodedPath);
     if (requested.kind === 'err') throw new ServiceError('invalid_request', `unsafe UI path: ${requested.reason}`);
     const type = typeOf(requested.path);
     if (type !== '' && SERVED_TYPES[type] === undefined) throw new ServiceError('not_found', `files of type .${type} are not served`);
+    if (this.managed) return this.findManaged(extensionId, contentHash, requested.path, type, tenant);
 
     const extension = await this.registry.getExtension(extensionId);
     if (!extension) throw new ServiceError('extension_not_found', extensionId);
@@ -102,22 +105,46 @@ export class UiFiles {
     // a version registered as a bare component has no bundle, hence no UI (its hash is its component's)
     if (componentHashOf(version) === version.contentHash) throw new ServiceError('not_found', `version ${version.version} has no UI`);
     const cached = await this.bundles.extracted.ensure(contentHash, () => this.bundles.store.getBundle(REGISTRY_TENANT, extension.id, contentHash));
-    if (cached.kind === 'err') {
-      const { code, message } = cached.error;
-      if (code === 'BUNDLE_NOT_FOUND') throw new ServiceError('component_missing', `${message} (version ${version.id})`);
-      if (code === 'BUNDLE_STORE_UNAVAILABLE') {
-        this.log.warn({ bundleError: code, contentHash }, message);
-        throw new ServiceError('component_unavailable', message, { retry_after_s: COMPONENT_RETRY_AFTER_S, reason: 'store_unreachable' });
-      }
-      this.log.error({ bundleError: code, contentHash }, message);
-      if (code === 'BUNDLE_HASH_MISMATCH') throw new ServiceError('component_hash_mismatch', message);
-      throw new ServiceError('internal', 'the bundle cannot be read');
-    }
+    if (cached.kind === 'err') throw this.refusal(cached.error, contentHash, new ServiceError('component_missing', `${cached.error.message} (version ${version.id})`));
+    return this.fileOf(cached.value, contentHash as ContentHash, requested.path, type);
+  }
 
-    const bundlePath = type === '' ? (cached.value.manifest.ui?.entry ?? DEFAULT_ENTRY) : `ui/${requested.path}`;
+  /**
+   * The managed mode: the bundle Alga's runner would serve, from Alga's bundle store under
+   * `tenants/{tenant}/extensions/{extension id}/sha256/{hex}/bundle.tar.zst` (ee/runner/src/http/ext_ui.rs;
+   * the tenant from `?tenant=` or `x-tenant-id`, as there). There is no registry to ask whether an
+   * install runs it: the URL's ids and hash are the whole check (docs/security.md).
+   */
+  private async findManaged(extensionId: string, contentHash: string, path: string, type: string, tenant: string | undefined): Promise<UiFile> {
+    if (!tenant) throw new ServiceError('invalid_request', "RUNNER_REGISTRY=alga: the tenant is needed to find the bundle (the query's ?tenant= or the x-tenant-id header)");
+    if (!isContentHash(contentHash)) throw new ServiceError('invalid_request', `'${contentHash}' is not sha256:<64 hex>`);
+    const cached = await this.bundles.extracted.ensure(contentHash, () => this.bundles.store.getBundle(tenant, extensionId, contentHash));
+    if (cached.kind === 'err') {
+      const missing = new ServiceError('bundle_not_found', `${cached.error.message} (tenant ${tenant}, extension ${extensionId})`);
+      throw this.refusal(cached.error, contentHash, cached.error.code === 'BUNDLE_INVALID_KEY' ? new ServiceError('invalid_request', cached.error.message) : missing);
+    }
+    return this.fileOf(cached.value, contentHash, path, type);
+  }
+
+  /** A bundle that could not be fetched, as the answer; `missing` for one the store does not have (or a key it refuses). */
+  private refusal(error: BundleError, contentHash: string, missing: ServiceError): ServiceError {
+    const { code, message } = error;
+    if (code === 'BUNDLE_NOT_FOUND' || code === 'BUNDLE_INVALID_KEY') return missing;
+    if (code === 'BUNDLE_STORE_UNAVAILABLE') {
+      this.log.warn({ bundleError: code, contentHash }, message);
+      return new ServiceError('component_unavailable', message, { retry_after_s: COMPONENT_RETRY_AFTER_S, reason: 'store_unreachable' });
+    }
+    this.log.error({ bundleError: code, contentHash }, message);
+    if (code === 'BUNDLE_HASH_MISMATCH') return new ServiceError('component_hash_mismatch', message);
+    return new ServiceError('internal', 'the bundle cannot be read');
+  }
+
+  /** The file of an extracted bundle that answers `path` (extension-less: the UI entry). */
+  private async fileOf(extracted: CachedBundle, contentHash: ContentHash, path: string, type: string): Promise<UiFile> {
+    const bundlePath = type === '' ? (extracted.manifest.ui?.entry ?? DEFAULT_ENTRY) : `ui/${path}`;
     const servedType = typeOf(bundlePath);
     const contentType = SERVED_TYPES[servedType];
-    const file = join(cached.value.dir, bundlePath);
+    const file = join(extracted.dir, bundlePath);
     const info = contentType === undefined ? undefined : await stat(file).catch(() => undefined);
     if (!info?.isFile() || contentType === undefined) throw new ServiceError('not_found', `${bundlePath} is not in ${contentHash}`);
     return { contentHash, bundlePath, file, size: info.size, contentType, compressible: COMPRESSIBLE.has(servedType) };

@@ -15,7 +15,7 @@ import { documented, errorResponses, fromZod, SERVICE_SECURITY } from '../openap
 const schema = {
   summary: 'Run one request through an installed extension (the gateway contract)',
   description:
-    'Needs the service token, except from the networks the operator lists in RUNNER_TOKENLESS_NETWORKS (then a call with no token at all is accepted; docs/security.md). `secret_envelope` is opened only with RUNNER_ENVELOPE_SECRETS=1 (docs/alga.md); otherwise it is ignored.',
+    "Needs the service token, except from the networks the operator lists in RUNNER_TOKENLESS_NETWORKS (then a call with no token at all is accepted; docs/security.md). `secret_envelope` is opened only with RUNNER_ENVELOPE_SECRETS=1 (docs/alga.md); otherwise it is ignored. With RUNNER_REGISTRY=alga (the Alga-managed mode) the context names the install (install_id, version_id and content_hash required), `providers` are its grants, the bundle comes from Alga's bundle store and `secret_envelope` is always opened.",
   tags: ['execute'],
   security: SERVICE_SECURITY,
   headers: {
@@ -65,6 +65,8 @@ const schema = {
       'shutting_down',
       'component_unavailable',
       'component_missing',
+      'bundle_not_found',
+      'invalid_bundle',
       'component_hash_mismatch',
       'store_unavailable',
       'idempotency_wait_timeout',

@@ -55,13 +55,14 @@ function compressor(encoding: Exclude<Encoding, 'identity'>, size: number) {
 }
 
 export function extUiRoutes(app: FastifyInstance, deps: { runtime: Runtime; bundles: BundleAcceptance }): void {
-  const files = new UiFiles(deps.runtime.store.registry, deps.bundles, app.log);
+  const files = new UiFiles(deps.runtime.store.registry, deps.bundles, app.log, deps.runtime.config.registry === 'alga');
   const csp = contentSecurityPolicy(deps.runtime.config.uiFrameAncestors);
 
   const anyFile = { content: { '*/*': { schema: BINARY } } };
   const schema = {
     summary: "A file of a bundle's ui/ directory (extension-less paths fall back to the UI entry)",
-    description: 'Only versions an enabled install runs. Strong ETag (If-None-Match: 304), Range (206/416), br/gzip, `Cache-Control: immutable`, `nosniff`, a CSP.',
+    description:
+      "Standalone: only versions an enabled install runs. With RUNNER_REGISTRY=alga: Alga's extension id, and the tenant as `?tenant=` or `x-tenant-id`; the bundle comes from Alga's bundle store (docs/alga.md). Strong ETag (If-None-Match: 304), Range (206/416), br/gzip, `Cache-Control: immutable`, `nosniff`, a CSP.",
     tags: ['ui'],
     params: {
       type: 'object',
@@ -86,6 +87,7 @@ export function extUiRoutes(app: FastifyInstance, deps: { runtime: Runtime; bund
         'store_unavailable',
         'component_unavailable',
         'component_missing',
+        'bundle_not_found',
         'component_hash_mismatch',
       ),
     },
@@ -93,7 +95,11 @@ export function extUiRoutes(app: FastifyInstance, deps: { runtime: Runtime; bund
   app.get('/ext-ui/:extensionId/:contentHash/*', documented(schema), async (request, reply) => {
     const { extensionId, contentHash } = request.params as { extensionId: string; contentHash: string };
     reply.header('x-content-type-options', 'nosniff');
-    const file = await files.find(extensionId, contentHash, encodedFilePath(request.url));
+    // the managed mode's bundle key needs the tenant; Alga's runner takes it from ?tenant= or x-tenant-id
+    const queryTenant = (request.query as { tenant?: unknown }).tenant;
+    const headerTenant = request.headers['x-tenant-id'];
+    const tenant = typeof queryTenant === 'string' && queryTenant ? queryTenant : typeof headerTenant === 'string' && headerTenant ? headerTenant : undefined;
+    const file = await files.find(extensionId, contentHash, encodedFilePath(request.url), tenant);
     const plan = planResponse(file, request.headers);
 
     reply.header('etag', plan.etag).header('accept-ranges', 'bytes');

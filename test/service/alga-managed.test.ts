@@ -1,0 +1,431 @@
+/**
+ * The Alga-managed mode (RUNNER_REGISTRY=alga, docs/alga.md): Alga is the registry. Execute calls
+ * are sent as Alga's extension proxy sends them (packages/product-ext-proxy/ee/handler.ts with
+ * ee/runner-backend.ts, Nine-Minds/alga-psa at 432f5f5887), with no admin call before them.
+ *
+ * Alga is played by ONE LOOPBACK HTTP SERVER here, not by Alga itself. It serves:
+ * - Alga's bundle store, read over HTTP in Alga's key layout
+ *   (`/bundles/tenants/{tenant}/extensions/{extension}/sha256/{hex}/bundle.tar.zst`, the key
+ *   Alga's runner builds in ee/runner/src/engine/loader.rs from x-alga-tenant and x-alga-extension);
+ * - Alga's internal storage API as its route defines it
+ *   (ee/server/src/app/api/internal/ext-storage/install/[installId]/route.ts): `x-runner-auth`
+ *   checked (401 UNAUTHORIZED), `{operation, namespace, key, value, metadata, ifRevision}`, a get
+ *   of nothing → 404 NOT_FOUND, a stale `ifRevision` → 409 REVISION_MISMATCH, delete →
+ *   `{success}`, list → `{items, nextCursor}`; revisions start at 1 and grow by 1;
+ * - a ui-proxy upstream that echoes the path it was asked for.
+ * Every request to it is recorded. One more suite reads the bundle from an S3 bucket served by
+ * s3rver on loopback (an S3-compatible server, not AWS), in the same key layout under a prefix.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { packBundle } from '../../src/bundle/index.js';
+import { loadConfig, ConfigError } from '../../src/service/config.js';
+import { exampleBytes, guestJson, startTestService, type Answer, type ErrorBody, type TestService } from './harness.js';
+
+const RUNNER_AUTH = 'managed-runner-auth-51c2';
+const MANIFEST_CAPS = ['cap:context.read', 'cap:log.emit', 'cap:user.read', 'cap:storage.kv', 'cap:ui.proxy'];
+
+interface Recorded {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown> | null;
+}
+
+interface FakeAlga {
+  url: string;
+  /** bundle store objects by key (`tenants/…/bundle.tar.zst`) */
+  objects: Map<string, Buffer>;
+  requests: Recorded[];
+  close(): Promise<void>;
+}
+
+type StoredRecord = { revision: number; value: unknown; metadata: Record<string, unknown> };
+
+async function startFakeAlga(): Promise<FakeAlga> {
+  const objects = new Map<string, Buffer>();
+  const requests: Recorded[] = [];
+  /** ext-storage records, by install, namespace and key */
+  const records = new Map<string, StoredRecord>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '';
+      const text = Buffer.concat(chunks).toString('utf8');
+      const body = text ? (JSON.parse(text) as Record<string, unknown>) : null;
+      requests.push({ method: req.method ?? '', path, headers: req.headers, body });
+      const send = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      if (req.method === 'GET' && path.startsWith('/bundles/')) {
+        const object = objects.get(path.slice('/bundles/'.length));
+        if (!object) return res.writeHead(404).end();
+        return res.writeHead(200, { 'content-type': 'application/zstd' }).end(object);
+      }
+      if (path.startsWith('/upstream/')) return send(200, { upstream_path: path.slice('/upstream'.length), install: req.headers['x-ext-install-id'] ?? null });
+      const storage = /^\/api\/internal\/ext-storage\/install\/([^/]+)$/.exec(path);
+      if (req.method !== 'POST' || !storage || !body) return send(404, { error: 'no such route' });
+      if (req.headers['x-runner-auth'] !== RUNNER_AUTH) return send(401, { error: 'Invalid runner token', code: 'UNAUTHORIZED' });
+      const installId = decodeURIComponent(storage[1] ?? '');
+      const id = `${installId}\u0000${String(body.namespace)}\u0000${String(body.key)}`;
+      const found = records.get(id);
+      const ifRevision = body.ifRevision as number | undefined;
+      switch (body.operation) {
+        case 'get':
+          if (!found) return send(404, { error: 'record not found', code: 'NOT_FOUND' });
+          return send(200, { namespace: body.namespace, key: body.key, revision: found.revision, value: found.value, metadata: found.metadata, ttlExpiresAt: null });
+        case 'put': {
+          if (ifRevision !== undefined && (found?.revision ?? 0) !== ifRevision) return send(409, { error: 'revision mismatch', code: 'REVISION_MISMATCH' });
+          const revision = (found?.revision ?? 0) + 1;
+          records.set(id, { revision, value: body.value, metadata: (body.metadata as Record<string, unknown>) ?? {} });
+          return send(200, { namespace: body.namespace, key: body.key, revision, ttlExpiresAt: null });
+        }
+        case 'delete':
+          return send(200, { success: records.delete(id) });
+        case 'list': {
+          const prefix = `${installId}\u0000${String(body.namespace)}\u0000`;
+          const items = [...records]
+            .filter(([k]) => k.startsWith(prefix))
+            .map(([k, r]) => ({ namespace: body.namespace, key: k.slice(prefix.length), revision: r.revision, value: r.value, metadata: r.metadata }));
+          return send(200, { items, nextCursor: null });
+        }
+        default:
+          return send(400, { error: 'Unsupported operation' });
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    objects,
+    requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+interface AlgaInstall {
+  tenantId: string;
+  registryId: string;
+  installId: string;
+  versionId: string;
+  contentHash: string;
+}
+
+async function publish(alga: FakeAlga, capabilities: string[] = MANIFEST_CAPS, publishTo?: { tenantId: string; registryId: string }): Promise<AlgaInstall & { key: string }> {
+  const packed = await packBundle({
+    manifestJson: JSON.stringify({ name: 'com.acme.kitchen', publisher: 'Acme', version: '1.0.0', runtime: 'wasm-js@1', capabilities, ui: { type: 'iframe', entry: 'ui/index.html' } }),
+    mainWasm: exampleBytes('kitchen-sink'),
+    uiFiles: new Map([['ui/index.html', Buffer.from('<p>kitchen</p>')]]),
+  });
+  assert.equal(packed.kind, 'ok');
+  if (packed.kind !== 'ok') throw new Error('pack failed');
+  const ids = { tenantId: randomUUID(), registryId: randomUUID(), installId: randomUUID(), versionId: randomUUID(), contentHash: packed.value.contentHash };
+  const at = publishTo ?? ids;
+  const key = `tenants/${at.tenantId}/extensions/${at.registryId}/sha256/${packed.value.contentHash.slice('sha256:'.length)}/bundle.tar.zst`;
+  alga.objects.set(key, packed.value.bytes);
+  return { ...ids, key };
+}
+
+/**
+ * The extension proxy's call, field by field: handler.ts builds the body (context with Alga's ids
+ * and config, http with the browser's method, path, query and filtered headers, limits, providers,
+ * secret_envelope, endpoint, user); runner-backend.ts posts it with content-type, x-request-id,
+ * x-runner-service-token and the handler's headers lower-cased.
+ */
+/** The refusal in a transport 4xx/5xx answer. */
+const refusal = (json: Answer): ErrorBody['error'] => (json as unknown as ErrorBody).error;
+
+async function proxyCall(svc: TestService, a: AlgaInstall, target: string, o: { method?: string; body?: unknown; providers?: string[]; omit?: 'install_id' } = {}) {
+  const requestId = randomUUID();
+  const [pathname = '', search = ''] = target.split('?');
+  const query = Object.fromEntries(new URLSearchParams(search));
+  const method = o.method ?? 'GET';
+  const guestHeaders = { accept: 'application/json', 'user-agent': 'Mozilla/5.0', 'x-request-id': requestId, 'x-alga-tenant': a.tenantId, 'x-alga-extension': a.registryId };
+  const context: Record<string, unknown> = {
+    request_id: requestId,
+    tenant_id: a.tenantId,
+    extension_id: a.registryId,
+    install_id: a.installId,
+    version_id: a.versionId,
+    content_hash: a.contentHash,
+    config: { region: 'eu' },
+  };
+  if (o.omit) delete context[o.omit];
+  const execReq = {
+    context,
+    http: { method, url: target, path: pathname, query, headers: guestHeaders, body_b64: o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body)).toString('base64') },
+    limits: { timeout_ms: 30000 },
+    providers: o.providers ?? MANIFEST_CAPS,
+    secret_envelope: { ciphertext_b64: Buffer.from(JSON.stringify({ api_key: 'k-123' })).toString('base64'), algorithm: 'inline/base64', version: '2' },
+    endpoint: `ui-proxy:${pathname}`,
+    user: { user_id: 'u-1', user_email: 'ada@example.com', user_name: 'Ada L', user_type: 'internal', client_name: 'Acme', client_id: undefined, additional_fields: undefined },
+  };
+  const runnerHeaders = {
+    'x-alga-tenant': a.tenantId,
+    'x-alga-extension': a.registryId,
+    'x-ext-install-id': a.installId,
+    'x-ext-version-id': a.versionId,
+    'x-ext-registry-id': a.registryId,
+    'x-ext-config-version': '3',
+    'x-ext-secrets-version': '2',
+  };
+  const response = await fetch(`${svc.url}/v1/execute`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': requestId, 'x-runner-service-token': svc.serviceToken, ...runnerHeaders },
+    body: JSON.stringify(execReq),
+  });
+  return { status: response.status, json: (await response.json()) as Answer };
+}
+
+describe('Alga-managed mode: the envelope says the install, Alga keeps bundles and storage', () => {
+  let alga: FakeAlga;
+  let svc: TestService;
+
+  before(async () => {
+    alga = await startFakeAlga();
+    svc = await startTestService({
+      env: {
+        RUNNER_REGISTRY: 'alga',
+        RUNNER_COMPONENT_STORE: 'http',
+        RUNNER_COMPONENT_STORE_URL: `${alga.url}/bundles`,
+        RUNNER_TENANT_DATA_URL: alga.url,
+        RUNNER_TENANT_DATA_TOKEN: RUNNER_AUTH,
+        RUNNER_MANAGED_UI_PROXY_URL: `${alga.url}/upstream`,
+      },
+    });
+  });
+  after(async () => {
+    await svc?.close();
+    await alga?.close();
+  });
+
+  test('with no admin call, the proxy call runs the bundle fetched from Alga’s store, as Alga’s install', async () => {
+    const a = await publish(alga);
+    const r = await proxyCall(svc, a, '/context');
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.status, 200, JSON.stringify(r.json));
+    const ctx = guestJson<{ ok: Record<string, string> }>(r.json).ok;
+    assert.equal(ctx.tenantId, a.tenantId);
+    assert.equal(ctx.extensionId, a.registryId);
+    assert.equal(ctx.installId, a.installId);
+    assert.equal(ctx.versionId, a.versionId);
+    const gets = alga.requests.filter((q) => q.method === 'GET' && q.path === `/bundles/${a.key}`);
+    assert.equal(gets.length, 1, 'fetched from the bundle store under the caller’s tenant and extension');
+    // the second call uses what was prepared: no second fetch
+    const again = await proxyCall(svc, a, '/context');
+    assert.equal(again.json.status, 200);
+    assert.equal(alga.requests.filter((q) => q.path === `/bundles/${a.key}`).length, 1);
+  });
+
+  test('concurrent first calls for one bundle fetch it once; the guest’s log records reach the service log with Alga’s install id', async () => {
+    const a = await publish(alga);
+    const message = `managed-hello-${randomUUID()}`;
+    const answers = await Promise.all([proxyCall(svc, a, '/context'), proxyCall(svc, a, '/context'), proxyCall(svc, a, `/log?msg=${message}`)]);
+    for (const r of answers) assert.equal(r.json.status, 200, JSON.stringify(r.json));
+    assert.equal(alga.requests.filter((q) => q.path === `/bundles/${a.key}`).length, 1);
+    const line = await svc.logLine((l) => l.msg === message);
+    assert.equal((line.guest as { install?: string }).install, a.installId);
+  });
+
+  test('storage goes to Alga’s ext-storage API with Alga’s install id: put, get, compare-and-swap, delete', async () => {
+    const a = await publish(alga);
+    const put = await proxyCall(svc, a, '/kv/put', { method: 'POST', body: { ns: 'prefs', key: 'theme', value: 'dark' } });
+    assert.equal(put.json.status, 200, JSON.stringify(put.json));
+    assert.deepEqual(guestJson(put.json), { ok: { namespace: 'prefs', key: 'theme', value: 'dark', revision: '1' } });
+    const got = await proxyCall(svc, a, '/kv/get?ns=prefs&key=theme');
+    assert.deepEqual(guestJson(got.json), { ok: { namespace: 'prefs', key: 'theme', value: 'dark', revision: '1' } });
+
+    const calls = alga.requests.filter((q) => q.path === `/api/internal/ext-storage/install/${a.installId}`);
+    assert.equal(calls.length, 2);
+    const [putCall, getCall] = calls;
+    assert.equal(putCall?.headers['x-runner-auth'], RUNNER_AUTH);
+    assert.equal(putCall?.headers['content-type'], 'application/json');
+    assert.deepEqual(putCall?.body, { operation: 'put', namespace: 'prefs', key: 'theme', value: Buffer.from('dark').toString('base64'), metadata: { encoding: 'base64-bytes' } });
+    assert.deepEqual(getCall?.body, { operation: 'get', namespace: 'prefs', key: 'theme' });
+
+    // a stale revision is Alga's 409 → conflict; the current one writes revision 2
+    const stale = await proxyCall(svc, a, '/kv/put', { method: 'POST', body: { ns: 'prefs', key: 'theme', value: 'light', revision: 0 } });
+    assert.deepEqual(guestJson(stale.json), { err: 'conflict' });
+    assert.equal(alga.requests.at(-1)?.body?.ifRevision, 0);
+    const swapped = await proxyCall(svc, a, '/kv/put', { method: 'POST', body: { ns: 'prefs', key: 'theme', value: 'light', revision: 1 } });
+    assert.deepEqual(guestJson(swapped.json), { ok: { namespace: 'prefs', key: 'theme', value: 'light', revision: '2' } });
+    const listed = await proxyCall(svc, a, '/kv/list?ns=prefs');
+    assert.deepEqual(guestJson(listed.json), { ok: [{ namespace: 'prefs', key: 'theme', value: 'light', revision: '2' }] });
+    const removed = await proxyCall(svc, a, '/kv/delete?ns=prefs&key=theme');
+    assert.deepEqual(guestJson(removed.json), { ok: null });
+    const gone = await proxyCall(svc, a, '/kv/get?ns=prefs&key=theme');
+    assert.deepEqual(guestJson(gone.json), { err: 'missing' }, 'Alga’s 404 → missing');
+    const removedAgain = await proxyCall(svc, a, '/kv/delete?ns=prefs&key=theme');
+    assert.deepEqual(guestJson(removedAgain.json), { err: 'missing' }, 'Alga’s {success: false} → missing');
+  });
+
+  test('the providers grant: narrower than the manifest, the guest gets only them and Alga’s storage is never called', async () => {
+    const a = await publish(alga);
+    const before = alga.requests.length;
+    const r = await proxyCall(svc, a, '/kv/get?ns=prefs&key=theme', { providers: ['cap:context.read', 'cap:log.emit'] });
+    assert.equal(r.json.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(guestJson(r.json), { err: 'denied' });
+    assert.equal(alga.requests.slice(before).filter((q) => q.path.startsWith('/api/internal/ext-storage')).length, 0);
+  });
+
+  test('providers wider than the manifest do not grant what the bundle does not declare', async () => {
+    const a = await publish(alga, ['cap:context.read', 'cap:log.emit']);
+    const r = await proxyCall(svc, a, '/kv/get?ns=prefs&key=theme');
+    assert.deepEqual(guestJson(r.json), { err: 'denied' });
+  });
+
+  test('a bundle that is not in Alga’s store is 404 bundle_not_found; one under another tenant’s key is not found either', async () => {
+    const a = await publish(alga);
+    alga.objects.delete(a.key);
+    const r = await proxyCall(svc, a, '/context');
+    assert.equal(r.status, 404, JSON.stringify(r.json));
+    assert.equal(refusal(r.json).code, 'bundle_not_found');
+    assert.match(refusal(r.json).message, new RegExp(a.tenantId));
+
+    const elsewhere = await publish(alga, MANIFEST_CAPS, { tenantId: randomUUID(), registryId: randomUUID() });
+    const other = await proxyCall(svc, elsewhere, '/context');
+    assert.equal(other.status, 404);
+    assert.equal(refusal(other.json).code, 'bundle_not_found');
+  });
+
+  test('a tampered bundle (bytes that are not their hash) is 502 component_hash_mismatch and nothing runs', async () => {
+    const a = await publish(alga);
+    const bytes = Buffer.from(alga.objects.get(a.key) ?? Buffer.alloc(0));
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+    alga.objects.set(a.key, bytes);
+    const r = await proxyCall(svc, a, '/context');
+    assert.equal(r.status, 502, JSON.stringify(r.json));
+    assert.equal(refusal(r.json).code, 'component_hash_mismatch');
+  });
+
+  test('an envelope without Alga’s install id is refused: the managed mode does not guess the install', async () => {
+    const a = await publish(alga);
+    const r = await proxyCall(svc, a, '/context', { omit: 'install_id' });
+    assert.equal(r.status, 400);
+    assert.equal(refusal(r.json).code, 'invalid_request');
+    assert.match(refusal(r.json).message, /context\.install_id/);
+  });
+
+  test('ui-proxy routes as Alga’s runner: a route not under /api/ is prefixed with the extension id, /api/ routes are not', async () => {
+    const a = await publish(alga);
+    const own = await proxyCall(svc, a, `/proxy?route=${encodeURIComponent('/items/7')}`);
+    assert.deepEqual(guestJson(own.json), { ok: JSON.stringify({ upstream_path: `/${a.registryId}/items/7`, install: a.installId }) });
+    const platform = await proxyCall(svc, a, `/proxy?route=${encodeURIComponent('/api/v1/tickets')}`);
+    assert.deepEqual(guestJson(platform.json), { ok: JSON.stringify({ upstream_path: '/api/v1/tickets', install: a.installId }) });
+    const upstream = alga.requests.filter((q) => q.path.startsWith('/upstream/')).at(-1);
+    assert.equal(upstream?.headers['x-api-key'], 'k-123', 'the envelope’s api_key, as Alga’s runner sends it');
+  });
+
+  test('/ext-ui/{Alga extension id}/{content hash}/… serves the bundle’s UI from Alga’s store, for the tenant the URL names', async () => {
+    const a = await publish(alga);
+    const base = `${svc.url}/ext-ui/${a.registryId}/${a.contentHash}`;
+    const page = await fetch(`${base}/index.html?tenant=${a.tenantId}`);
+    assert.equal(page.status, 200);
+    assert.equal(await page.text(), '<p>kitchen</p>');
+    const byHeader = await fetch(`${base}/deep/link`, { headers: { 'x-tenant-id': a.tenantId } });
+    assert.equal(await byHeader.text(), '<p>kitchen</p>', 'an extension-less path falls back to the UI entry');
+
+    const noTenant = await fetch(`${base}/index.html`);
+    assert.equal(noTenant.status, 400);
+    const absent = await publish(alga);
+    alga.objects.delete(absent.key);
+    const missing = await fetch(`${svc.url}/ext-ui/${absent.registryId}/${absent.contentHash.replace(/.$/, (c) => (c === '0' ? '1' : '0'))}/index.html?tenant=${absent.tenantId}`);
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as ErrorBody).error.code, 'bundle_not_found');
+  });
+});
+
+describe('Alga-managed mode on an S3 bundle store (s3rver on loopback, not AWS)', () => {
+  let s3: S3rver;
+  let s3Dir: string;
+  let alga: FakeAlga;
+  let svc: TestService;
+  let put: (key: string, bytes: Buffer) => Promise<void>;
+
+  before(async () => {
+    s3Dir = await mkdtemp(join(tmpdir(), 'managed-s3rver-'));
+    s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3Dir, configureBuckets: [{ name: 'alga-bundles' }] });
+    const endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+    // the SDK in the service reads its credentials from the process environment
+    process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+    process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+    const client = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+    put = async (key, bytes) => void (await client.send(new PutObjectCommand({ Bucket: 'alga-bundles', Key: `extensions/${key}`, Body: bytes })));
+    alga = await startFakeAlga();
+    svc = await startTestService({
+      env: {
+        RUNNER_REGISTRY: 'alga',
+        RUNNER_COMPONENT_STORE: 's3',
+        RUNNER_COMPONENT_STORE_BUCKET: 'alga-bundles',
+        RUNNER_COMPONENT_STORE_PREFIX: 'extensions',
+        RUNNER_COMPONENT_STORE_REGION: 'us-east-1',
+        RUNNER_COMPONENT_STORE_ENDPOINT: endpoint,
+        RUNNER_TENANT_DATA_URL: alga.url,
+        RUNNER_TENANT_DATA_TOKEN: RUNNER_AUTH,
+      },
+    });
+  });
+  after(async () => {
+    await svc?.close();
+    await alga?.close();
+    await s3?.close();
+    await rm(s3Dir, { recursive: true, force: true });
+  });
+
+  test('the bundle is read from the bucket under {prefix}/tenants/{tenant}/extensions/{extension}/sha256/{hex}/bundle.tar.zst; absent → bundle_not_found', async () => {
+    const a = await publish(alga);
+    await put(a.key, alga.objects.get(a.key) ?? Buffer.alloc(0));
+    const r = await proxyCall(svc, a, '/context');
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(guestJson<{ ok: { installId: string } }>(r.json).ok.installId, a.installId);
+    const absent = await publish(alga);
+    const missing = await proxyCall(svc, absent, '/context');
+    assert.equal(missing.status, 404, JSON.stringify(missing.json));
+    assert.equal(refusal(missing.json).code, 'bundle_not_found');
+  });
+});
+
+describe('Alga-managed mode: settings', () => {
+  const flags = { port: '0', host: '127.0.0.1', dataDir: '/tmp/unused', workers: '1' };
+  test('the standalone mode is the default', () => {
+    assert.equal(loadConfig(flags, {}).registry, 'standalone');
+  });
+  test('RUNNER_REGISTRY=alga needs Alga’s internal API and an http or s3 bundle store', () => {
+    assert.throws(
+      () => loadConfig(flags, { RUNNER_REGISTRY: 'alga', RUNNER_COMPONENT_STORE: 'http', RUNNER_COMPONENT_STORE_URL: 'http://alga.invalid/b' }),
+      (e: unknown) => e instanceof ConfigError && /RUNNER_TENANT_DATA_URL/.test(e.message),
+    );
+    assert.throws(
+      () => loadConfig(flags, { RUNNER_REGISTRY: 'alga', RUNNER_TENANT_DATA_URL: 'http://alga.invalid', RUNNER_TENANT_DATA_TOKEN: 't' }),
+      (e: unknown) => e instanceof ConfigError && /RUNNER_COMPONENT_STORE=http or s3/.test(e.message),
+    );
+    assert.throws(
+      () => loadConfig(flags, { RUNNER_REGISTRY: 'algae' }),
+      (e: unknown) => e instanceof ConfigError && /RUNNER_REGISTRY/.test(e.message),
+    );
+    const ok = loadConfig(flags, {
+      RUNNER_REGISTRY: 'alga',
+      RUNNER_TENANT_DATA_URL: 'http://alga.invalid',
+      RUNNER_TENANT_DATA_TOKEN: 't',
+      RUNNER_COMPONENT_STORE: 'http',
+      RUNNER_COMPONENT_STORE_URL: 'http://alga.invalid/b',
+    });
+    assert.equal(ok.registry, 'alga');
+  });
+});
