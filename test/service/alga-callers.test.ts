@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { admin, exampleBytes, guestJson, startTestService, type Answer, type ErrorBody, type Registered, type TestService } from './harness.js';
+import { algaProxyRequest } from '../support/alga-gateway.js';
 
 const TOKENLESS_FROM = '127.0.0.2';
 const VAULT_TOKEN = 'vault-test-token';
@@ -118,36 +119,10 @@ async function mirror(svc: TestService, name: string): Promise<AlgaIds> {
   return { ...ids, contentHash: up.json.content_hash };
 }
 
-/** The extension proxy's call (handler.ts + runner-backend.ts), with RUNNER_SERVICE_TOKEN set on Alga's side. */
+/** The extension proxy's call (test/support/alga-gateway.ts), with RUNNER_SERVICE_TOKEN set on Alga's side. */
 function proxyCall(svc: TestService, a: AlgaIds, target: string, secretEnvelope: unknown) {
-  const requestId = randomUUID();
-  // the proxy's pathname and its query (Object.fromEntries of the search params), apart
-  const [pathname = '', search = ''] = target.split('?');
-  const query = Object.fromEntries(new URLSearchParams(search));
-  const method = 'GET';
-  // filterRequestHeaders(req.headers, tenantId, registryId, requestId, method): allowlisted browser headers, then these
-  const guestHeaders = { accept: 'application/json', 'user-agent': 'Mozilla/5.0', 'x-request-id': requestId, 'x-alga-tenant': a.tenantId, 'x-alga-extension': a.registryId };
-  const execReq = {
-    context: { request_id: requestId, tenant_id: a.tenantId, extension_id: a.registryId, install_id: a.installId, version_id: a.versionId, content_hash: a.contentHash, config: { region: 'eu' } },
-    http: { method, url: pathname, path: pathname, query, headers: guestHeaders, body_b64: undefined },
-    limits: { timeout_ms: 30000 },
-    providers: KITCHEN_CAPS,
-    secret_envelope: secretEnvelope ?? undefined,
-    endpoint: `ui-proxy:${pathname}`,
-    user: { user_id: 'u-1', user_email: 'ada@example.com', user_name: 'Ada L', user_type: 'internal', client_name: 'Acme', client_id: undefined, additional_fields: undefined },
-  };
-  const runnerHeaders = {
-    'x-alga-tenant': a.tenantId,
-    'x-alga-extension': a.registryId,
-    'x-ext-install-id': a.installId,
-    'x-ext-version-id': a.versionId,
-    'x-ext-registry-id': a.registryId,
-    'x-ext-config-version': '3',
-    'x-ext-secrets-version': '2',
-  };
-  // runner-backend.ts execute(): content-type, x-request-id, the token, then options.headers lower-cased
-  const headers = { 'content-type': 'application/json', 'x-request-id': requestId, 'x-runner-service-token': svc.serviceToken, ...runnerHeaders };
-  return postFrom('127.0.0.1', `${svc.url}/v1/execute`, headers, execReq);
+  const { headers, body } = algaProxyRequest(a, target, { providers: KITCHEN_CAPS, secretEnvelope, serviceToken: svc.serviceToken });
+  return postFrom('127.0.0.1', `${svc.url}/v1/execute`, headers, body);
 }
 
 /** The API route's call (route.ts): no token; POST with the caller's idempotency key or the request id. */

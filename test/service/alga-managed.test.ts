@@ -29,6 +29,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { packBundle } from '../../src/bundle/index.js';
 import { loadConfig, ConfigError } from '../../src/service/config.js';
 import { exampleBytes, guestJson, startTestService, type Answer, type ErrorBody, type TestService } from './harness.js';
+import { algaProxyRequest } from '../support/alga-gateway.js';
 
 const RUNNER_AUTH = 'managed-runner-auth-51c2';
 const MANIFEST_CAPS = ['cap:context.read', 'cap:log.emit', 'cap:user.read', 'cap:storage.kv', 'cap:ui.proxy'];
@@ -136,54 +137,14 @@ async function publish(alga: FakeAlga, capabilities: string[] = MANIFEST_CAPS, p
   return { ...ids, key };
 }
 
-/**
- * The extension proxy's call, field by field: handler.ts builds the body (context with Alga's ids
- * and config, http with the browser's method, path, query and filtered headers, limits, providers,
- * secret_envelope, endpoint, user); runner-backend.ts posts it with content-type, x-request-id,
- * x-runner-service-token and the handler's headers lower-cased.
- */
 /** The refusal in a transport 4xx/5xx answer. */
 const refusal = (json: Answer): ErrorBody['error'] => (json as unknown as ErrorBody).error;
 
+/** The extension proxy's call, field by field (test/support/alga-gateway.ts), with an inline secret envelope. */
 async function proxyCall(svc: TestService, a: AlgaInstall, target: string, o: { method?: string; body?: unknown; providers?: string[]; omit?: 'install_id' } = {}) {
-  const requestId = randomUUID();
-  const [pathname = '', search = ''] = target.split('?');
-  const query = Object.fromEntries(new URLSearchParams(search));
-  const method = o.method ?? 'GET';
-  const guestHeaders = { accept: 'application/json', 'user-agent': 'Mozilla/5.0', 'x-request-id': requestId, 'x-alga-tenant': a.tenantId, 'x-alga-extension': a.registryId };
-  const context: Record<string, unknown> = {
-    request_id: requestId,
-    tenant_id: a.tenantId,
-    extension_id: a.registryId,
-    install_id: a.installId,
-    version_id: a.versionId,
-    content_hash: a.contentHash,
-    config: { region: 'eu' },
-  };
-  if (o.omit) delete context[o.omit];
-  const execReq = {
-    context,
-    http: { method, url: target, path: pathname, query, headers: guestHeaders, body_b64: o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body)).toString('base64') },
-    limits: { timeout_ms: 30000 },
-    providers: o.providers ?? MANIFEST_CAPS,
-    secret_envelope: { ciphertext_b64: Buffer.from(JSON.stringify({ api_key: 'k-123' })).toString('base64'), algorithm: 'inline/base64', version: '2' },
-    endpoint: `ui-proxy:${pathname}`,
-    user: { user_id: 'u-1', user_email: 'ada@example.com', user_name: 'Ada L', user_type: 'internal', client_name: 'Acme', client_id: undefined, additional_fields: undefined },
-  };
-  const runnerHeaders = {
-    'x-alga-tenant': a.tenantId,
-    'x-alga-extension': a.registryId,
-    'x-ext-install-id': a.installId,
-    'x-ext-version-id': a.versionId,
-    'x-ext-registry-id': a.registryId,
-    'x-ext-config-version': '3',
-    'x-ext-secrets-version': '2',
-  };
-  const response = await fetch(`${svc.url}/v1/execute`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-request-id': requestId, 'x-runner-service-token': svc.serviceToken, ...runnerHeaders },
-    body: JSON.stringify(execReq),
-  });
+  const secretEnvelope = { ciphertext_b64: Buffer.from(JSON.stringify({ api_key: 'k-123' })).toString('base64'), algorithm: 'inline/base64', version: '2' };
+  const { headers, body } = algaProxyRequest(a, target, { ...o, providers: o.providers ?? MANIFEST_CAPS, secretEnvelope, serviceToken: svc.serviceToken });
+  const response = await fetch(`${svc.url}/v1/execute`, { method: 'POST', headers, body: JSON.stringify(body) });
   return { status: response.status, json: (await response.json()) as Answer };
 }
 
