@@ -18,9 +18,8 @@ import { AdmissionControl, type AdmissionLimiter } from '../src/service/admissio
 import { RedisAdmission } from '../src/service/redis-admission.js';
 import { kitchenSinkBytes } from './guests.js';
 import { progress, type BenchConfig, type SectionResult } from './results.js';
-import { answerProblem } from './service.js';
-import { runLoad } from './service-load.js';
-import { executeRequest, installKitchenSink, startRunnerService, type BenchInstall, type RunnerService } from './service-server.js';
+import { executeLoad } from './service.js';
+import { installKitchenSink, startRunnerService, type BenchInstall, type RunnerService } from './service-server.js';
 import type { RunPart } from './service-results.js';
 import { summarize, type LatencySummary } from './stats.js';
 
@@ -141,18 +140,8 @@ async function measureAdmission(plan: Plan, prefix: string, rows: LimiterRow[], 
 }
 
 async function noopLoad(service: RunnerService, install: BenchInstall, clients: number, seconds: number, client: Redis): Promise<Part> {
-  const { headers, body } = executeRequest(service, install, '/noop');
   const redisBefore = await redisCpuSeconds(client);
-  const part: RunPart = await runLoad({
-    url: `${service.url}/v1/execute`,
-    method: 'POST',
-    headers,
-    body,
-    connections: clients,
-    durationSeconds: seconds,
-    check: (text) => answerProblem('noop', text),
-    serverCpuSeconds: service.cpuSeconds,
-  });
+  const part: RunPart = await executeLoad(service, install, 'noop', clients, seconds);
   const failures = Object.values(part.failures).reduce((n, c) => n + c, 0);
   return { samples: part.samples, seconds: part.seconds, failures, processCpu: part.serverCpuSeconds, redisCpu: (await redisCpuSeconds(client)) - redisBefore };
 }

@@ -13,11 +13,10 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { kitchenSinkBytes } from './guests.js';
 import { progress, type BenchConfig, type SectionResult } from './results.js';
-import { runLoad } from './service-load.js';
 import { EngineReference, engineRequests } from './service-engine.js';
-import { executeRequest, installKitchenSink, startRunnerService, type BenchInstall, type RunnerService } from './service-server.js';
+import { installKitchenSink, startRunnerService, type BenchInstall, type RunnerService } from './service-server.js';
 import { CLIENT_COUNTS, rowFrom, type LoadRow, type RunPart } from './service-results.js';
-import { answerProblem } from './service.js';
+import { executeLoad } from './service.js';
 import { openStore, type SqliteSynchronous } from '../src/store/index.js';
 import { summarize } from './stats.js';
 
@@ -101,17 +100,7 @@ async function dropSchema(schema: string): Promise<void> {
 }
 
 function load(service: RunnerService, install: BenchInstall, clients: number, seconds: number): Promise<RunPart> {
-  const { headers, body } = executeRequest(service, install, '/seven');
-  return runLoad({
-    url: `${service.url}/v1/execute`,
-    method: 'POST',
-    headers,
-    body,
-    connections: clients,
-    durationSeconds: seconds,
-    check: (text) => answerProblem('seven', text),
-    serverCpuSeconds: service.cpuSeconds,
-  });
+  return executeLoad(service, install, 'seven', clients, seconds);
 }
 
 export async function runServiceStores(config: BenchConfig): Promise<StoresResult> {

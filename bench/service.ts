@@ -70,7 +70,8 @@ async function checkOnce(service: RunnerService, install: BenchInstall, handler:
   if (problem) throw new Error(`POST /v1/execute /${handler}: ${problem}`);
 }
 
-function executeLoad(service: RunnerService, install: BenchInstall, handler: EngineHandler, clients: number, seconds: number): Promise<RunPart> {
+/** `POST /v1/execute` of one handler under load, each answer checked (the service, stores and limiter sections). */
+export function executeLoad(service: RunnerService, install: BenchInstall, handler: EngineHandler, clients: number, seconds: number): Promise<RunPart> {
   const { headers, body } = executeRequest(service, install, `/${handler}`);
   return runLoad({
     url: `${service.url}/v1/execute`,
