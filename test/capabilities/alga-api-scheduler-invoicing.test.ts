@@ -7,40 +7,22 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { createSchedulerCapability } from '../../src/capabilities/scheduler.js';
 import { createInvoicingCapability } from '../../src/capabilities/invoicing.js';
 import { createAlgaApiScheduler } from '../../src/capabilities/scheduler-api.js';
 import { createAlgaApiInvoicing } from '../../src/capabilities/invoicing-api.js';
 import type { Capability } from '../../src/capabilities/capability.js';
 import { executionContext, recordingServices } from './tenant-data-fixtures.js';
+import { startFakeInternalApi, type FakeInternalApi } from '../support/fake-internal-api.js';
 
-let server: Server;
+let api: FakeInternalApi;
 let baseUrl: string;
-let answer: { status: number; body: string } = { status: 200, body: '{}' };
-const seen: { url: string; auth: string | undefined; body: unknown }[] = [];
 
 before(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      seen.push({ url: req.url ?? '', auth: req.headers['x-runner-auth'] as string | undefined, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') });
-      res.writeHead(answer.status, { 'content-type': 'application/json' });
-      res.end(answer.body);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  api = await startFakeInternalApi();
+  baseUrl = api.baseUrl;
 });
-after(async () => {
-  server.close();
-  server.closeAllConnections();
-  await once(server, 'close');
-});
+after(() => api.close());
 
 const TOKEN = 'tok-3f9a';
 
@@ -66,7 +48,7 @@ test("scheduler reads: Alga's statuses become the scheduler-error cases as in Al
     [501, 'internal'],
   ];
   for (const [status, code] of cases) {
-    answer = { status, body: JSON.stringify({ error: `upstream ${status}` }) };
+    api.answer = { status, body: JSON.stringify({ error: `upstream ${status}` }) };
     const { result, logs } = await invoke(scheduler(), S, 'listSchedules', []);
     assert.deepEqual(result, { kind: 'err', code }, `HTTP ${status}`);
     assert.ok(
@@ -74,14 +56,14 @@ test("scheduler reads: Alga's statuses become the scheduler-error cases as in Al
       `HTTP ${status} is logged with Alga's message`,
     );
   }
-  const last = seen.at(-1)!;
+  const last = api.seen.at(-1)!;
   assert.equal(last.url, '/api/internal/ext-scheduler/install/inst%2F7', 'the install id is path-encoded');
   assert.equal(last.auth, TOKEN);
   assert.deepEqual(last.body, { operation: 'list' });
 });
 
 test('scheduler reads: rows in either spelling, malformed rows skipped with a warning, an unreadable body is internal', async () => {
-  answer = {
+  api.answer = {
     status: 200,
     body: JSON.stringify({
       schedules: [
@@ -112,16 +94,16 @@ test('scheduler reads: rows in either spelling, malformed rows skipped with a wa
   });
   assert.ok(logs.some((l) => l.level === 'warn' && l.message.includes('malformed schedule')));
 
-  answer = { status: 200, body: '{"schedule": null}' };
+  api.answer = { status: 200, body: '{"schedule": null}' };
   assert.deepEqual((await invoke(scheduler(), S, 'getSchedule', ['9d3c1f8e-8b7a-4c2d-9e1f-0a1b2c3d4e5f'])).result, { kind: 'ok', value: undefined });
-  answer = { status: 200, body: 'not json' };
+  api.answer = { status: 200, body: 'not json' };
   assert.deepEqual((await invoke(scheduler(), S, 'getEndpoints', [])).result, { kind: 'err', code: 'internal' });
 });
 
 test('scheduler writes: a failed call is success false with the error case when Alga says no more; a transport failure too', async () => {
-  answer = { status: 503, body: '' };
+  api.answer = { status: 503, body: '' };
   assert.deepEqual((await invoke(scheduler(), S, 'deleteSchedule', ['x'])).result, { kind: 'value', value: { success: false, error: 'internal' } });
-  answer = { status: 201, body: JSON.stringify({ success: true, schedule_id: 'new-id', field_errors: null }) };
+  api.answer = { status: 201, body: JSON.stringify({ success: true, schedule_id: 'new-id', field_errors: null }) };
   assert.deepEqual((await invoke(scheduler(), S, 'createSchedule', [{ endpoint: '/a', cron: '0 * * * *' }])).result, { kind: 'value', value: { success: true, scheduleId: 'new-id' } });
   const dead = createSchedulerCapability(createAlgaApiScheduler({ baseUrl: 'http://127.0.0.1:1', runnerAuthToken: TOKEN }));
   const { result, logs } = await invoke(dead, S, 'updateSchedule', ['x', { enabled: true }]);
@@ -130,23 +112,23 @@ test('scheduler writes: a failed call is success false with the error case when 
 });
 
 test("invoicing: Alga's answer read as Alga's runner reads it; refusals and failures", async () => {
-  answer = { status: 201, body: JSON.stringify({ success: true, invoice_id: 'i-1', invoice: { invoiceNumber: 'INV-9', status: 'draft', subtotal: 100, tax: 7, total: 107 } }) };
+  api.answer = { status: 201, body: JSON.stringify({ success: true, invoice_id: 'i-1', invoice: { invoiceNumber: 'INV-9', status: 'draft', subtotal: 100, tax: 7, total: 107 } }) };
   const input = { clientId: 'c', items: [{ serviceId: 's', quantity: 1, description: 'd', rate: 100, isDiscount: undefined }], poNumber: undefined };
   assert.deepEqual((await invoke(invoicing(), 'alga:extension/invoicing', 'createManualInvoice', [input])).result, {
     kind: 'value',
     value: { success: true, invoiceId: 'i-1', invoiceNumber: 'INV-9', status: 'draft', subtotal: 100, tax: 7, total: 107 },
   });
   assert.deepEqual(
-    seen.at(-1)!.body,
+    api.seen.at(-1)!.body,
     { operation: 'createManualInvoice', clientId: 'c', items: [{ serviceId: 's', quantity: 1, description: 'd', rate: 100 }] },
     'absent options are left out, never null',
   );
 
-  answer = { status: 500, body: JSON.stringify({ error: 'Internal error', code: 'INTERNAL_ERROR' }) };
+  api.answer = { status: 500, body: JSON.stringify({ error: 'Internal error', code: 'INTERNAL_ERROR' }) };
   assert.deepEqual((await invoke(invoicing(), 'alga:extension/invoicing', 'createManualInvoice', [input])).result, { kind: 'value', value: { success: false, error: 'Internal error' } });
-  answer = { status: 502, body: '<html>bad gateway</html>' };
+  api.answer = { status: 502, body: '<html>bad gateway</html>' };
   assert.deepEqual((await invoke(invoicing(), 'alga:extension/invoicing', 'createManualInvoice', [input])).result, { kind: 'value', value: { success: false, error: 'http 502' } });
-  answer = { status: 201, body: '{oops' };
+  api.answer = { status: 201, body: '{oops' };
   assert.deepEqual((await invoke(invoicing(), 'alga:extension/invoicing', 'createManualInvoice', [input])).result, { kind: 'value', value: { success: false, error: 'invalid JSON response' } });
   const dead = createInvoicingCapability(createAlgaApiInvoicing({ baseUrl: 'http://127.0.0.1:1', runnerAuthToken: TOKEN }));
   assert.deepEqual((await invoke(dead, 'alga:extension/invoicing', 'createManualInvoice', [input])).result, { kind: 'value', value: { success: false, error: 'transport failure' } });
@@ -156,12 +138,12 @@ test("without an install id: denied, or the messages of Alga's runner", async ()
   const impl = (cap: Capability<null, null>, iface: string) => cap.interfaces.find((i) => i.name === iface)!;
   const call = (cap: Capability<null, null>, iface: string, fn: string, args: unknown[]) =>
     impl(cap, iface).functions[fn]!({ args, ctx: executionContext({ installId: null }), config: null, state: null, services: recordingServices() });
-  const before = seen.length;
+  const before = api.seen.length;
   assert.deepEqual(await call(scheduler(), S, 'listSchedules', []), { kind: 'err', code: 'denied' });
   assert.deepEqual(await call(scheduler(), S, 'createSchedule', [{ endpoint: '/a', cron: '0 * * * *' }]), { kind: 'value', value: { success: false, error: 'Install ID missing' } });
   assert.deepEqual(await call(invoicing(), 'alga:extension/invoicing', 'createManualInvoice', [{ clientId: 'c', items: [] }]), {
     kind: 'value',
     value: { success: false, error: 'Permission denied: install_id missing' },
   });
-  assert.equal(seen.length, before, 'Alga was not called');
+  assert.equal(api.seen.length, before, 'Alga was not called');
 });

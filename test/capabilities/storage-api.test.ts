@@ -7,38 +7,25 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { createAlgaApiKv, decodeStoredValue, StorageApiError } from '../../src/capabilities/storage-api.js';
 import type { KvAccess } from '../../src/store/kv.js';
+import { startFakeInternalApi, type FakeInternalApi } from '../support/fake-internal-api.js';
 
-let server: Server;
+let api: FakeInternalApi;
 let kv: KvAccess;
-let answer: { status: number; body: string } = { status: 200, body: '{}' };
-const seen: { url: string; auth: string | undefined; body: unknown }[] = [];
 const bytes = (text: string) => new Uint8Array(Buffer.from(text));
 
 before(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      seen.push({ url: req.url ?? '', auth: req.headers['x-runner-auth'] as string | undefined, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') });
-      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  kv = createAlgaApiKv({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/psa/`, runnerAuthToken: 'tok-1', timeoutMs: 2000 });
+  api = await startFakeInternalApi();
+  kv = createAlgaApiKv({ baseUrl: `${api.baseUrl}/psa/`, runnerAuthToken: 'tok-1', timeoutMs: 2000 });
 });
-after(() => server.close());
+after(() => api.close());
 
 test('calls go to {base}/api/internal/ext-storage/install/{install id} with x-runner-auth; ids are escaped', async () => {
-  answer = { status: 200, body: JSON.stringify({ namespace: 'n', key: 'k', revision: 3, value: 'aGk=', metadata: { encoding: 'base64-bytes' } }) };
+  api.answer = { status: 200, body: JSON.stringify({ namespace: 'n', key: 'k', revision: 3, value: 'aGk=', metadata: { encoding: 'base64-bytes' } }) };
   const got = await kv.get('inst/1', 'n', 'k');
   assert.deepEqual(got, { kind: 'ok', entry: { namespace: 'n', key: 'k', value: bytes('hi'), revision: 3 } });
-  const last = seen.at(-1);
+  const last = api.seen.at(-1);
   assert.equal(last?.url, '/psa/api/internal/ext-storage/install/inst%2F1');
   assert.equal(last?.auth, 'tok-1');
   assert.deepEqual(last?.body, { operation: 'get', namespace: 'n', key: 'k' });
@@ -51,37 +38,37 @@ test('statuses map as in Alga’s runner', async () => {
     [429, 'denied'],
     [404, 'missing'],
   ] as const) {
-    answer = { status, body: JSON.stringify({ error: `said ${status}` }) };
+    api.answer = { status, body: JSON.stringify({ error: `said ${status}` }) };
     const got = await kv.get('i', 'n', 'k');
     assert.equal(got.kind, expected, `get → ${status}`);
     if (got.kind === 'denied') assert.match(got.reason, new RegExp(`${status}: said ${status}`));
   }
-  answer = { status: 409, body: '{"error":"revision mismatch","code":"REVISION_MISMATCH"}' };
+  api.answer = { status: 409, body: '{"error":"revision mismatch","code":"REVISION_MISMATCH"}' };
   assert.deepEqual(await kv.put('i', { namespace: 'n', key: 'k', value: bytes('x'), revision: 4 }), { kind: 'conflict' });
-  assert.equal((seen.at(-1)?.body as { ifRevision?: number }).ifRevision, 4);
-  answer = { status: 500, body: '{"error":"Storage operation failed."}' };
+  assert.equal((api.seen.at(-1)?.body as { ifRevision?: number }).ifRevision, 4);
+  api.answer = { status: 500, body: '{"error":"Storage operation failed."}' };
   await assert.rejects(kv.get('i', 'n', 'k'), (e: unknown) => e instanceof StorageApiError && /answered 500: Storage operation failed/.test(e.message));
-  answer = { status: 501, body: '{"error":"Extension storage is only available in the Enterprise Edition.","code":"EE_REQUIRED"}' };
+  api.answer = { status: 501, body: '{"error":"Extension storage is only available in the Enterprise Edition.","code":"EE_REQUIRED"}' };
   await assert.rejects(kv.list('i', 'n'), StorageApiError);
 });
 
 test('unreadable answers and an unreachable Alga are errors (the capability answers internal), never wrong entries', async () => {
-  answer = { status: 200, body: 'not json' };
+  api.answer = { status: 200, body: 'not json' };
   await assert.rejects(kv.put('i', { namespace: 'n', key: 'k', value: bytes('x') }), StorageApiError);
-  answer = { status: 200, body: JSON.stringify({ value: 'x', metadata: { encoding: 'base64-bytes' }, revision: 1 }) };
+  api.answer = { status: 200, body: JSON.stringify({ value: 'x', metadata: { encoding: 'base64-bytes' }, revision: 1 }) };
   await assert.rejects(kv.get('i', 'n', 'k'), /cannot be read/, 'base64-bytes that are not base64');
   const away = createAlgaApiKv({ baseUrl: 'http://127.0.0.1:9', runnerAuthToken: 't', timeoutMs: 2000 });
   await assert.rejects(away.get('i', 'n', 'k'), StorageApiError);
 });
 
 test('delete and list answers', async () => {
-  answer = { status: 200, body: '{"success":true}' };
+  api.answer = { status: 200, body: '{"success":true}' };
   assert.deepEqual(await kv.delete('i', 'n', 'k'), { kind: 'ok' });
-  answer = { status: 200, body: '{"success":false}' };
+  api.answer = { status: 200, body: '{"success":false}' };
   assert.deepEqual(await kv.delete('i', 'n', 'k'), { kind: 'missing' });
-  answer = { status: 200, body: JSON.stringify({ items: [{ namespace: 'n', key: 'a', revision: 2, value: 'YQ==', metadata: { encoding: 'base64-bytes' } }], nextCursor: 'c2' }) };
+  api.answer = { status: 200, body: JSON.stringify({ items: [{ namespace: 'n', key: 'a', revision: 2, value: 'YQ==', metadata: { encoding: 'base64-bytes' } }], nextCursor: 'c2' }) };
   assert.deepEqual(await kv.list('i', 'n', 'c1'), { kind: 'ok', entries: [{ namespace: 'n', key: 'a', value: bytes('a'), revision: 2 }] });
-  assert.deepEqual(seen.at(-1)?.body, { operation: 'list', namespace: 'n', includeValues: true, includeMetadata: true, cursor: 'c1' });
+  assert.deepEqual(api.seen.at(-1)?.body, { operation: 'list', namespace: 'n', includeValues: true, includeMetadata: true, cursor: 'c1' });
 });
 
 test('values are decoded as Alga’s runner decodes them', () => {
