@@ -4,7 +4,6 @@
  * glue is loaded with the engine's own `loadGlue`). The floor baselines use it, and the cold-start
  * breakdown times each step.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArtifactStore, rewriteForEngine, type Artifact } from '../src/engine/artifact-store.js';
 import { compileCoreModule } from '../src/engine/engine.js';
@@ -26,9 +25,7 @@ export async function kitchenSinkArtifact(config: BenchConfig): Promise<Artifact
 }
 
 export async function readCoreModules(artifact: Artifact): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>();
-  for (const name of artifact.coreModules) out.set(name, await readFile(join(artifact.dir, name)));
-  return out;
+  return new ArtifactStore(join(artifact.dir, '..')).wholeModules(artifact);
 }
 
 /** What the engine's install-time rewrite does per core module (cap, exported globals, write tracking). */

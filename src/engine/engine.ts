@@ -23,10 +23,11 @@ import { WorkerPool, type HostSession, type JobResult } from './worker-pool.js';
 import type { HotWaitStats } from './hot-wait.js';
 import type { EngineApi, EngineEvents, EnginePrepareResult, ExecuteInput, ExecuteOutcome, ExecutionReport, LogRecord, WarmInput, WarmOutcome } from './api.js';
 import type { FairnessOptions } from './fair-scheduler.js';
-import { inspectModule, MemoryCapTooSmallError, WASM_PAGE_BYTES, type ModuleFacts } from './wasm-binary.js';
+import { inspectModule, MemoryCapTooSmallError, WASM_PAGE_BYTES } from './wasm-binary.js';
 import { WRITE_TRACKING_SECTION } from './write-tracking.js';
 import { instanceStateOf } from './instance-state.js';
 import type { CoreModuleSpec, ModuleData, ExecutionStats, LoadMessage } from './protocol.js';
+import { BlockPool } from './data-image.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
 import { DEFAULT_LIMITS, limitsWithDefaults, type ExecutionLimits } from './limits.js';
 
@@ -91,7 +92,7 @@ export class Engine implements EngineApi {
     }
     // install time pays for the default memory cap's rewrite, not the first request
     const pages = pagesFor(DEFAULT_LIMITS.memoryMb);
-    for (const name of result.artifact.coreModules) await this.artifacts.cappedModule(result.artifact, name, pages, false);
+    for (const m of result.artifact.coreModules) await this.artifacts.cappedCode(m.codeKey, pages, false);
     return result;
   }
 
@@ -218,7 +219,7 @@ export class Engine implements EngineApi {
     } else {
       if (this.loaded.size >= MAX_COMPILED_GUESTS) this.loaded.delete(this.loaded.keys().next().value!);
       loading = (async () => {
-        const modules = await compileCoreModules(this.artifacts, artifact, maxPages);
+        const modules = await compileCoreModules(this.artifacts, artifact, maxPages, this.blocks, (codeKey) => this.codeFor(codeKey, maxPages));
         return {
           type: 'load',
           artifactKey: key,
@@ -236,6 +237,26 @@ export class Engine implements EngineApi {
       this.loaded.set(key, loading);
     }
     return loading;
+  }
+
+  /** Compiled code per code key and memory cap: once per process, however many extensions carry it (module-split.ts). */
+  private readonly compiledCode = new Map<string, Promise<CompiledCode>>();
+  /** the blocks of every loaded extension's initial memory, each stored once (data-image.ts) */
+  readonly blocks = new BlockPool();
+
+  private codeFor(codeKey: string, maxPages: number): Promise<CompiledCode> {
+    const key = `${codeKey}@${maxPages}`;
+    let compiled = this.compiledCode.get(key);
+    if (compiled) {
+      this.compiledCode.delete(key);
+      this.compiledCode.set(key, compiled);
+      return compiled;
+    }
+    if (this.compiledCode.size >= MAX_COMPILED_CODES) this.compiledCode.delete(this.compiledCode.keys().next().value!);
+    compiled = compileCode(this.artifacts, codeKey, maxPages, this.blocks);
+    compiled.catch(() => this.compiledCode.delete(key));
+    this.compiledCode.set(key, compiled);
+    return compiled;
   }
 
   get queueDepth(): number {
@@ -267,19 +288,57 @@ export class Engine implements EngineApi {
   }
 }
 
-/** An artifact's core modules, capped at `maxPages`, compiled, with the state a snapshot must capture. */
-export async function compileCoreModules(artifacts: ArtifactStore, artifact: Artifact, maxPages: number): Promise<CoreModuleSpec[]> {
-  const modules: CoreModuleSpec[] = [];
-  for (const name of artifact.coreModules) modules.push(await compileCoreModule(name, await artifacts.cappedModule(artifact, name, maxPages)));
-  return modules;
+/** Compiled code shared by every extension that carries it, and the size of the memory it defines. */
+export interface CompiledCode {
+  spec: CoreModuleSpec;
+  initialMemoryBytes: number;
 }
 
-/** One rewritten core module (see ArtifactStore.cappedModule), compiled, with its facts. */
-export async function compileCoreModule(name: string, bytes: Uint8Array): Promise<CoreModuleSpec> {
+export async function compileCode(artifacts: ArtifactStore, codeKey: string, maxPages: number, blocks: BlockPool): Promise<CompiledCode> {
+  const bytes = await artifacts.cappedCode(codeKey, maxPages);
+  const spec = await compileCoreModule(codeKey, bytes, blocks);
+  const memory = inspectModule(bytes).definedMemories[0];
+  return { spec, initialMemoryBytes: Number(memory?.minPages ?? 0n) * WASM_PAGE_BYTES };
+}
+
+/** An artifact's core modules: shared compiled code (compiled by `code`), and the artifact's own data where it was split off. */
+export async function compileCoreModules(
+  artifacts: ArtifactStore,
+  artifact: Artifact,
+  maxPages: number,
+  blocks = new BlockPool(),
+  code: (codeKey: string) => Promise<CompiledCode> = (codeKey) => compileCode(artifacts, codeKey, maxPages, blocks),
+): Promise<CoreModuleSpec[]> {
+  const data = await artifacts.moduleData(artifact);
+  const specs: CoreModuleSpec[] = [];
+  for (const m of artifact.coreModules) {
+    const compiled = await code(m.codeKey);
+    const own = data.get(m.name);
+    if (!own) {
+      specs.push({ ...compiled.spec, name: m.name });
+      continue;
+    }
+    let image: ModuleData;
+    try {
+      image = blocks.image(own, compiled.initialMemoryBytes);
+    } catch (e) {
+      // instantiation would fail the same way: the component cannot start
+      if (e instanceof RangeError) throw new Error(`the component's core module ${m.name} cannot be instantiated: ${e.message}`);
+      throw e;
+    }
+    specs.push({ ...compiled.spec, name: m.name, data: image, applyData: true, placesData: false });
+  }
+  return specs;
+}
+
+/** One rewritten core module (see ArtifactStore.cappedCode), compiled, with its facts. */
+export async function compileCoreModule(name: string, bytes: Uint8Array, blocks = new BlockPool()): Promise<CoreModuleSpec> {
   const facts = inspectModule(bytes);
   const mutable = new Set(facts.mutableGlobals);
   const module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
   const tracksWrites = WebAssembly.Module.customSections(module, WRITE_TRACKING_SECTION).length > 0;
+  const segments = facts.activeData;
+  const initialBytes = Number(facts.definedMemories[0]?.minPages ?? 0n) * WASM_PAGE_BYTES;
   return {
     name,
     module,
@@ -289,20 +348,10 @@ export async function compileCoreModule(name: string, bytes: Uint8Array): Promis
     tracksWrites,
     state: instanceStateOf(module),
     // only a tracked guest restores from its data segments (pristine-image.ts)
-    data: tracksWrites && facts.activeData ? moduleData(bytes, facts.activeData) : null,
+    data: tracksWrites && segments && facts.definedMemories.length === 1 ? blocks.image({ segments, bytes }, initialBytes) : null,
+    applyData: false,
+    placesData: segments === null || segments.length > 0,
   };
-}
-
-function moduleData(bytes: Uint8Array, segments: NonNullable<ModuleFacts['activeData']>): ModuleData {
-  const shared = new SharedArrayBuffer(segments.reduce((n, s) => n + s.length, 0));
-  const view = new Uint8Array(shared);
-  let at = 0;
-  const placed = segments.map((s) => {
-    view.set(bytes.subarray(s.start, s.start + s.length), at);
-    at += s.length;
-    return { offset: s.offset, at: at - s.length, length: s.length };
-  });
-  return { segments: placed, bytes: shared };
 }
 
 /**
@@ -323,8 +372,13 @@ const NO_HOST_CALLS: HostSession = {
   log: () => {},
 };
 
-/** Compiled guests kept by this process; a dropped one is compiled again from its disk artifact. */
-const MAX_COMPILED_GUESTS = 64;
+/**
+ * Guests ready to load kept by this process; a dropped one is made again from its disk artifact. An
+ * entry is the shared code and the extension's own blocks, so thousands fit.
+ */
+const MAX_COMPILED_GUESTS = 4096;
+/** Distinct compiled codes kept (each is a whole JavaScript engine's code, shared by its extensions). */
+const MAX_COMPILED_CODES = 16;
 
 function mib(pages: number): string {
   return ((pages * WASM_PAGE_BYTES) / 2 ** 20).toFixed(1);

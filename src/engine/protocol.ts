@@ -29,15 +29,24 @@ export interface CoreModuleSpec {
   /** what instance state the module's code can change beyond memory and globals (instance-state.ts) */
   state: InstanceStateFacts;
   /**
-   * What instantiation writes into memory: the module's active data segments (their bytes in one
-   * buffer the workers share). null when a segment sits at a computed offset.
+   * The memory the module defines as instantiation leaves it: its active data segments over zeros,
+   * as shared 16 KiB blocks (data-image.ts). null when unknown (a segment at a computed offset) or
+   * not needed (the module keeps its segments and its writes are not tracked).
    */
   data: ModuleData | null;
+  /** the compiled module carries no data segments: the host writes `data` into the memory right after instantiation (module-split.ts) */
+  applyData: boolean;
+  /** instantiating the compiled module writes data segments itself */
+  placesData: boolean;
 }
 
 export interface ModuleData {
-  segments: { offset: number; at: number; length: number }[];
-  bytes: SharedArrayBuffer;
+  /** bytes of the initial memory the image describes */
+  byteLength: number;
+  /** per 16 KiB block: its bytes (a view on shared memory), or null for zeros */
+  blocks: (Uint8Array | null)[];
+  /** per block: equal ids mean equal bytes, within the process (0: zeros) */
+  ids: Int32Array;
 }
 
 export interface LoadMessage {

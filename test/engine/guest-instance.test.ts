@@ -13,7 +13,7 @@ import { ArtifactStore } from '../../src/engine/artifact-store.js';
 import { compileCoreModules } from '../../src/engine/engine.js';
 import { GuestInstance, loadedGuest, type LoadedGuest } from '../../src/engine/guest/guest-instance.js';
 import { loadGlue } from '../../src/engine/guest/glue.js';
-import { CopiedImage, DataSegmentImage } from '../../src/engine/guest/pristine-image.js';
+import { BlockImage, CopiedImage } from '../../src/engine/guest/pristine-image.js';
 import type { GuestContextData, GuestHttpRequest } from '../../src/contract/index.js';
 import { exampleBytes } from '../support/runtime.js';
 import { watComponent } from '../support/wat-component.js';
@@ -107,7 +107,7 @@ test('with write tracking (the kitchen-sink), a restore copies only written bloc
   assert.equal(instance.pristineSource, 'shared-data-segments');
   const owner = specs.find((s) => s.memory === 'defines')!;
   const fromSegments = new Uint8Array(pristine.byteLength);
-  new DataSegmentImage(owner.data!, pristine.byteLength).copyInto(fromSegments, 0, pristine.byteLength);
+  new BlockImage(owner.data!).copyInto(fromSegments, 0, pristine.byteLength);
   assert.ok(Buffer.from(fromSegments).equals(pristine), 'the segments reproduce the instantiated memory');
   // a second instance of the guest (after a fault, say) restores from the same image
   const second = new GuestInstance(

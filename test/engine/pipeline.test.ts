@@ -104,35 +104,34 @@ test('an artifact whose cached output is unusable is rebuilt from the kept compo
   assert.equal(rebuilt?.contentHash, first.artifact.contentHash);
 });
 
-test('an artifact written by an older format (before return areas were recorded) is rebuilt with them', async () => {
+test('an artifact written by an older format is prepared again from its kept component', async () => {
   const store = new ArtifactStore(join(dir, 'old-format'));
   const first = await store.prepare(exampleBytes('wat-exit'));
   assert.equal(first.kind, 'ok');
   if (first.kind !== 'ok') return;
+  assert.deepEqual(first.artifact.returnAreas, { 'wasi:cli/exit': { exit: 0 } });
   const metaPath = join(first.artifact.dir, 'meta.json');
-  const { returnAreas, ...older } = JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, unknown>;
-  assert.deepEqual(returnAreas, { 'wasi:cli/exit': { exit: 0 } });
-  writeFileSync(metaPath, JSON.stringify({ ...older, format: 1 }));
+  writeFileSync(metaPath, JSON.stringify({ ...(JSON.parse(readFileSync(metaPath, 'utf8')) as object), format: 1 }));
   assert.equal(await store.load(first.artifact.contentHash), null, 'the old format is not used as it is');
   const rebuilt = await store.loadOrRebuild(first.artifact.contentHash);
   assert.deepEqual(rebuilt?.returnAreas, { 'wasi:cli/exit': { exit: 0 } });
 });
 
-test("the rewritten core module is kept beside the artifact in the current format; an older format's file is removed, never read", async () => {
+test("the rewritten code is kept beside the shared code in the current format; an older format's file is removed, never read", async () => {
   const store = new ArtifactStore(join(dir, 'rewrite-format'));
   const first = await store.prepare(exampleBytes('wat-counter'));
   assert.equal(first.kind, 'ok');
   if (first.kind !== 'ok') return;
-  const { artifact } = first;
-  const core = artifact.coreModules[0]!;
-  const base = core.replace(/\.wasm$/, '');
-  const older = join(artifact.dir, `${base}.cap64.w${REWRITE_FORMAT - 1}.wasm`);
+  const { codeKey } = first.artifact.coreModules[0]!;
+  const codeDir = join(dir, 'rewrite-format', 'code');
+  const base = codeKey.replace(/^sha256:/, '');
+  const older = join(codeDir, `${base}.cap64.w${REWRITE_FORMAT - 1}.wasm`);
   writeFileSync(older, "an older runner's rewrite");
-  const rewritten = await store.cappedModule(artifact, core, 64);
+  const rewritten = await store.cappedCode(codeKey, 64);
   assert.ok(WebAssembly.validate(rewritten as Uint8Array<ArrayBuffer>));
-  const kept = readdirSync(artifact.dir).filter((n) => n.startsWith(`${base}.cap64.`));
+  const kept = readdirSync(codeDir).filter((n) => n.startsWith(`${base}.cap64.`));
   assert.deepEqual(kept, [`${base}.cap64.w${REWRITE_FORMAT}.wasm`], 'only the current format is kept');
-  assert.ok(Buffer.from(await store.cappedModule(artifact, core, 64)).equals(rewritten), 'the kept file is read back');
+  assert.ok(Buffer.from(await store.cappedCode(codeKey, 64)).equals(rewritten), 'the kept file is read back');
 });
 
 test('glue patches replace the WebAssembly.promising try/catch and the debug log', () => {

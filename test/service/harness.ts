@@ -6,7 +6,7 @@
  * .cache/test-service-artifacts and copied into each service's data dir before it starts: the
  * upload then finds the artifact prepared, as it would after a restart.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -38,6 +38,9 @@ export async function seedArtifacts(dataDir: string, names: readonly string[]): 
       const prepared = await new ArtifactStore(scratch).prepare(bytes);
       if (prepared.kind !== 'ok') throw new Error(`example ${name} does not prepare: ${prepared.problem.message}`);
       mkdirSync(sharedArtifacts, { recursive: true });
+      // the shared parts first: an artifact in the shared root is usable once its shape and code are there
+      linkTree(join(scratch, 'shapes'), join(sharedArtifacts, 'shapes'));
+      linkTree(join(scratch, 'code'), join(sharedArtifacts, 'code'));
       // a directory left by an older artifact format is replaced
       if (existsSync(shared) && !(await store.load(`sha256:${hex}`))) rmSync(shared, { recursive: true, force: true });
       try {
@@ -48,6 +51,29 @@ export async function seedArtifacts(dataDir: string, names: readonly string[]): 
       rmSync(scratch, { recursive: true, force: true });
     }
     cpSync(shared, join(dataDir, 'artifacts', hex), { recursive: true });
+    // what the artifact shares with others: its shape (glue) and the code of its modules; files
+    // there never change once written, so links do
+    linkTree(join(sharedArtifacts, 'shapes'), join(dataDir, 'artifacts', 'shapes'));
+    linkTree(join(sharedArtifacts, 'code'), join(dataDir, 'artifacts', 'code'));
+  }
+}
+
+/** Hard-links every file under `from` into `to` (copies where a link cannot be made), keeping what is there. */
+function linkTree(from: string, to: string): void {
+  if (!existsSync(from)) return;
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.name.includes('.tmp-')) continue;
+    if (entry.isDirectory()) linkTree(source, target);
+    else if (!existsSync(target)) {
+      mkdirSync(to, { recursive: true });
+      try {
+        linkSync(source, target);
+      } catch {
+        copyFileSync(source, target);
+      }
+    }
   }
 }
 

@@ -23,7 +23,7 @@ import type { CoreModuleSpec, ModuleData } from '../protocol.js';
 import type { GuestContextData, GuestHttpRequest, GuestResponse } from '../../contract/index.js';
 import { ResourceLedger, createWasiImports, withDirectWasi, type WasiHost } from './wasi.js';
 import { DirtyBlocks } from './dirty-blocks.js';
-import { CopiedImage, DataSegmentImage, type PristineImage } from './pristine-image.js';
+import { BlockImage, CopiedImage, type PristineImage } from './pristine-image.js';
 import { DIRTY_MAP_BYTES } from '../write-tracking.js';
 import type { ReturnAreas } from '../component-types.js';
 import { stripVersion } from '../interface-name.js';
@@ -122,6 +122,8 @@ export class GuestInstance {
       const tracked = tracking && spec !== undefined && spec.memory !== 'none';
       const importObject = jcoImports && withDirectWasi(jcoImports, wasi);
       const instance = new WebAssembly.Instance(module, tracked ? this.trackImports(importObject, guest.returnAreas!) : importObject);
+      // shared code carries no data: it goes where instantiation would have put it, before any code runs
+      if (spec?.applyData && spec.data) new BlockImage(spec.data).writeInto(new Uint8Array(definedMemory(instance).buffer));
       this.capture(instance, spec);
       const exports = tracked ? this.trackAllocators(instance.exports) : instance.exports;
       return { exports: responsePhaseAfterHandler(exports, guest.lift) };
@@ -250,7 +252,7 @@ export class GuestInstance {
   /** This instance's pristine memory: its data segments where that is provable, else a copy. */
   private capturePristine(): PristineImage[] {
     const data = this.segmentData();
-    if (data) return [new DataSegmentImage(data, this.memories[0]!.buffer.byteLength)];
+    if (data && data.byteLength === this.memories[0]!.buffer.byteLength) return [new BlockImage(data)];
     return this.memories.map((memory) => new CopiedImage(new Uint8Array(memory.buffer).slice()));
   }
 
@@ -259,7 +261,7 @@ export class GuestInstance {
     if (images.length !== this.memories.length) return false;
     return images.every((image, i) => {
       const memory = this.memories[i]!.buffer;
-      if (image instanceof DataSegmentImage) return image.byteLength === memory.byteLength && this.segmentData() !== null;
+      if (image instanceof BlockImage) return image.byteLength === memory.byteLength && this.segmentData() === image.data;
       return image instanceof CopiedImage && Buffer.from(memory).equals(image.bytes);
     });
   }
@@ -273,7 +275,7 @@ export class GuestInstance {
     if (!this.dirty || this.memories.length !== 1 || !this.dirty.isClean()) return null;
     const specs = [...this.guest.modules.values()];
     const owner = specs.find((s) => s.memory === 'defines');
-    if (!owner?.data || specs.some((s) => s.memory === 'imports' && (!s.data || s.data.segments.length > 0))) return null;
+    if (!owner?.data || specs.some((s) => s.memory === 'imports' && s.placesData)) return null;
     return owner.data;
   }
 
@@ -282,7 +284,7 @@ export class GuestInstance {
     const images = this.snapshot?.memories.map((m) => m.image);
     if (!images) return 'none';
     const shared = images === this.guest.pristine || images.every((image, i) => image === this.guest.pristine?.[i]);
-    const kind = images.some((image) => image instanceof DataSegmentImage) ? 'data-segments' : 'copy';
+    const kind = images.some((image) => image instanceof BlockImage) ? 'data-segments' : 'copy';
     return `${shared ? 'shared' : 'own'}-${kind}`;
   }
 
@@ -334,6 +336,13 @@ function responsePhaseAfterHandler(exports: WebAssembly.Exports, lift: LiftBound
     return result;
   };
   return Object.assign(Object.create(null) as Record<string, WebAssembly.ExportValue>, exports, { handler: wrapped });
+}
+
+/** The one memory a split module defines (the rewrite exports every memory, module-split.ts splits only modules with one). */
+function definedMemory(instance: WebAssembly.Instance): WebAssembly.Memory {
+  const memory = Object.values(instance.exports).find((v) => v instanceof WebAssembly.Memory);
+  if (!memory) throw new Error('bug: a module whose data was split off exports no memory');
+  return memory as WebAssembly.Memory;
 }
 
 function tableEntries(table: WebAssembly.Table): unknown[] {
