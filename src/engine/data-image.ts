@@ -19,9 +19,11 @@ interface PooledBlock {
   bytes: WeakRef<Uint8Array>;
 }
 
+/** Ids are unique across pools: images of two pools never claim equal blocks by accident. */
+let nextId = 1;
+
 export class BlockPool {
   private readonly blocks = new Map<string, PooledBlock>();
-  private nextId = 1;
   /** bytes of blocks this pool allocated (what was not shared) */
   allocatedBytes = 0;
 
@@ -68,7 +70,7 @@ export class BlockPool {
       fresh.forEach(({ index, hash }, i) => {
         const view = new Uint8Array(memory, i * DIRTY_BLOCK_BYTES, DIRTY_BLOCK_BYTES);
         view.set(blockAt(index));
-        const id = this.nextId++;
+        const id = nextId++;
         // a hash seen with other bytes (never expected) keeps its first owner; this block keeps its own id
         if (!this.blocks.get(hash)?.bytes.deref()) this.blocks.set(hash, { id, bytes: new WeakRef(view) });
         blocks[index] = view;

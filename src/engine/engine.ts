@@ -28,6 +28,7 @@ import { WRITE_TRACKING_SECTION } from './write-tracking.js';
 import { instanceStateOf } from './instance-state.js';
 import type { CoreModuleSpec, ModuleData, ExecutionStats, LoadMessage } from './protocol.js';
 import { BlockPool } from './data-image.js';
+import { sha256Key } from './module-split.js';
 import { truncateUtf8 } from '../store/truncate-utf8.js';
 import { DEFAULT_LIMITS, limitsWithDefaults, type ExecutionLimits } from './limits.js';
 
@@ -40,6 +41,8 @@ export interface EngineOptions {
   workers?: number;
   /** guests kept loaded per worker before the least recently used is unloaded */
   maxGuestsPerWorker?: number;
+  /** linear memory each worker's idle guest instances may hold, in MiB (default: no bound) */
+  instanceMemoryMb?: number;
   /** restore only the blocks a request wrote, where the component allows it (default true) */
   writeTracking?: boolean;
   /** longest the main thread watches a running worker for its next message, in ms (hot-wait.ts; default 0.5, 0 turns it off) */
@@ -61,6 +64,7 @@ export class Engine implements EngineApi {
     this.pool = new WorkerPool({
       size: options.workers ?? availableParallelism(),
       maxGuestsPerWorker: options.maxGuestsPerWorker,
+      instanceMemoryMb: options.instanceMemoryMb,
       hotWaitMs: options.hotWaitMs,
       cores: options.cores,
       workerSides: options.registry.workerSides(),
@@ -224,6 +228,7 @@ export class Engine implements EngineApi {
           type: 'load',
           artifactKey: key,
           gluePath: artifact.gluePath,
+          shapeKey: artifact.shapeKey,
           modules,
           maxMemoryPages: maxPages,
           importedFunctions: artifact.importedFunctions,
@@ -296,7 +301,7 @@ export interface CompiledCode {
 
 export async function compileCode(artifacts: ArtifactStore, codeKey: string, maxPages: number, blocks: BlockPool): Promise<CompiledCode> {
   const bytes = await artifacts.cappedCode(codeKey, maxPages);
-  const spec = await compileCoreModule(codeKey, bytes, blocks);
+  const spec = await compileCoreModule(codeKey, bytes, blocks, `${codeKey}@${maxPages}`);
   const memory = inspectModule(bytes).definedMemories[0];
   return { spec, initialMemoryBytes: Number(memory?.minPages ?? 0n) * WASM_PAGE_BYTES };
 }
@@ -332,7 +337,7 @@ export async function compileCoreModules(
 }
 
 /** One rewritten core module (see ArtifactStore.cappedCode), compiled, with its facts. */
-export async function compileCoreModule(name: string, bytes: Uint8Array, blocks = new BlockPool()): Promise<CoreModuleSpec> {
+export async function compileCoreModule(name: string, bytes: Uint8Array, blocks = new BlockPool(), codeKey = sha256Key(bytes)): Promise<CoreModuleSpec> {
   const facts = inspectModule(bytes);
   const mutable = new Set(facts.mutableGlobals);
   const module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
@@ -342,6 +347,7 @@ export async function compileCoreModule(name: string, bytes: Uint8Array, blocks 
   return {
     name,
     module,
+    codeKey,
     mutableGlobals: facts.exports.filter((e) => e.kind === 3 && mutable.has(e.index)).map((e) => e.name),
     tables: facts.exports.filter((e) => e.kind === 1).map((e) => e.name),
     memory: facts.definedMemories.length > 0 ? 'defines' : WebAssembly.Module.imports(module).some((i) => i.kind === 'memory') ? 'imports' : 'none',

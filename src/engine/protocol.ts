@@ -18,6 +18,8 @@ import type { ReturnAreas } from './component-types.js';
 export interface CoreModuleSpec {
   name: string;
   module: WebAssembly.Module;
+  /** the code's key (module-split.ts): equal keys, equal compiled code (a Module posted twice arrives as two objects) */
+  codeKey: string;
   /** exports that are mutable globals (reserved names added by the rewrite, plus existing ones) */
   mutableGlobals: string[];
   /** exports that are tables */
@@ -52,7 +54,10 @@ export interface ModuleData {
 export interface LoadMessage {
   type: 'load';
   artifactKey: string;
+  /** the shape's glue: guests of one shape share it and their pristine instances (module-split.ts) */
   gluePath: string;
+  /** guests with equal shape keys and caps run the same code with different initial memories */
+  shapeKey: string;
   modules: CoreModuleSpec[];
   /** cap in pages, to tell a memory-limit trap from another trap */
   maxMemoryPages: number;
@@ -124,7 +129,8 @@ export type ToWorker = LoadMessage | ExecuteMessage | UnloadMessage | ForgetMess
 
 export interface ExecutionStats {
   /** how the instance was obtained: a new instantiation, a snapshot restore, or a kept warm instance */
-  instance: 'new' | 'restored' | 'reused';
+  /** new: instantiated for this request; restored: a pristine instance of the guest; switched: a pristine instance of another guest of the same shape, turned into this one's; reused: reuse mode's warm instance */
+  instance: 'new' | 'restored' | 'switched' | 'reused';
   guestMs: number;
   memoryBytes: number;
   /** host calls the guest made, all deliveries (the worker's count) */

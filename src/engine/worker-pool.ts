@@ -15,8 +15,12 @@ import type { FaultCode, HostCallAnswer, WorkerLogLevel, WorkerSideSpec, WorkerS
 import { type ExecuteMessage, type HostCallReply, type ExecuteReply, type HostChannelMessage, type LoadMessage, type WorkerMessage, SIGNAL, SIGNAL_BYTES } from './protocol.js';
 
 const COLD_LOAD_GRACE_MS = 10_000;
-/** Guests kept loaded per worker; past it the least recently used one is unloaded. */
-export const MAX_GUESTS_PER_WORKER = 16;
+/**
+ * Guests kept loaded per worker; past it the least recently used one is unloaded. A loaded guest
+ * is cheap (its code and glue are its shape's, its memory image the process's blocks); what costs
+ * memory is instances, which the worker bounds by `instanceMemoryMb`.
+ */
+export const MAX_GUESTS_PER_WORKER = 1024;
 const WORKER_URL = new URL('./guest/guest-worker.js', import.meta.url);
 
 /** What the pool needs of an execution's main-thread side (engine.ts ExecutionSession): its host traffic. */
@@ -94,6 +98,8 @@ export interface PoolOptions {
   size: number;
   /** guests kept loaded per worker (default MAX_GUESTS_PER_WORKER) */
   maxGuestsPerWorker?: number;
+  /** linear memory each worker's idle guest instances may hold (MiB); default: no bound */
+  instanceMemoryMb?: number;
   /** V8 heap cap per worker (MiB); wasm linear memory is capped separately */
   maxOldGenerationSizeMb?: number;
   /** longest the main thread watches for a worker's next message before sleeping (ms; 0: never; see hot-wait.ts) */
@@ -249,6 +255,7 @@ export class WorkerPool extends EventEmitter {
         posted: this.hotWait.posted.buffer,
         workerSides: this.options.workerSides ?? [],
         workerStore: this.options.workerStore ?? null,
+        instanceMemoryBytes: this.options.instanceMemoryMb ? this.options.instanceMemoryMb * 2 ** 20 : null,
       },
       transferList: [port2],
       resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
@@ -362,7 +369,7 @@ export class WorkerPool extends EventEmitter {
     if (cold) {
       slot.worker.postMessage(job.load());
       slot.loaded.add(job.artifactKey);
-      // a worker keeps a bounded number of guests warm (each holds its instances and their snapshots)
+      // a worker keeps a bounded number of guests loaded (their instances are bounded by memory in the worker)
       if (slot.loaded.size > (this.options.maxGuestsPerWorker ?? MAX_GUESTS_PER_WORKER)) {
         const oldest = slot.loaded.values().next().value!;
         slot.loaded.delete(oldest);

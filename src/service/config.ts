@@ -3,7 +3,7 @@
  * Nothing else in the service reads `process.env`.
  */
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, MAX_TIMEOUT_MS } from '../engine/limits.js';
@@ -132,6 +132,8 @@ const configSchema = z
     /** CPU cores the service may use (its CPU quota): the default worker count, and when the hot wait may spin */
     cores: positiveInt.max(1024),
     workers: positiveInt.max(256),
+    /** linear memory each worker's idle guest instances may hold (MiB): past it the least recently used go (engine/guest/instance-pool.ts) */
+    instanceMemoryMb: positiveInt.max(1024 * 1024),
     /** installed versions warmed at start (distinct component and memory cap), most recently changed first; 0 = none */
     warmOnStart: z.coerce.number().int().min(0).max(1024),
     /** operator maximum for a caller's or install's timeout */
@@ -288,6 +290,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     hotWaitMs: env.RUNNER_HOT_WAIT_MS || String(HOT_WAIT_MS),
     cores,
     workers: flags.workers ?? env.RUNNER_WORKERS ?? String(cores),
+    instanceMemoryMb: env.RUNNER_INSTANCE_MEMORY_MB ?? String(defaultInstanceMemoryMb(Number(flags.workers ?? env.RUNNER_WORKERS ?? cores))),
     warmOnStart: env.RUNNER_WARM_ON_START ?? String(WARM_ON_START),
     maxTimeoutMs: env.RUNNER_MAX_TIMEOUT_MS ?? String(MAX_TIMEOUT_MS),
     defaultTimeoutMs: env.RUNNER_DEFAULT_TIMEOUT_MS ?? String(DEFAULT_LIMITS.timeoutMs),
@@ -355,6 +358,7 @@ const ENV_NAMES: Record<string, string> = {
   trustedProxies: 'RUNNER_TRUSTED_PROXIES',
   cores: 'RUNNER_CORES',
   workers: '--workers / RUNNER_WORKERS',
+  instanceMemoryMb: 'RUNNER_INSTANCE_MEMORY_MB',
   warmOnStart: 'RUNNER_WARM_ON_START',
   writeTracking: 'RUNNER_WRITE_TRACKING',
   workerReads: 'RUNNER_WORKER_READS',
@@ -408,4 +412,10 @@ export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
+}
+
+/** An eighth of the machine's memory shared by the workers, between 256 MiB and 2 GiB each. */
+export function defaultInstanceMemoryMb(workers: number): number {
+  const perWorker = Math.floor(totalmem() / 2 ** 20 / 8 / Math.max(1, workers || 1));
+  return Math.min(2048, Math.max(256, perWorker));
 }

@@ -148,6 +148,7 @@ export class Runtime {
         cacheDir: join(config.dataDir, 'artifacts'),
         registry,
         workers: config.workers,
+        instanceMemoryMb: config.instanceMemoryMb,
         cores: config.cores,
         writeTracking: config.writeTracking,
         hotWaitMs: config.hotWaitMs,

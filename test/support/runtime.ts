@@ -53,6 +53,8 @@ let counter = 0;
 export interface TestRuntimeOptions {
   workers?: number;
   maxGuestsPerWorker?: number;
+  /** Engine option: linear memory each worker's idle instances may hold (MiB) */
+  instanceMemoryMb?: number;
   dir?: string;
   /** Engine option: the main thread's hot-wait window (ms) */
   hotWaitMs?: number;
@@ -72,6 +74,7 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
     registry,
     workers: options.workers ?? 1,
     maxGuestsPerWorker: options.maxGuestsPerWorker,
+    instanceMemoryMb: options.instanceMemoryMb,
     hotWaitMs: options.hotWaitMs,
     cores: options.cores,
   });

@@ -109,7 +109,7 @@ export class GuestInstance {
   restoredBytes = 0;
 
   constructor(
-    private readonly guest: LoadedGuest,
+    private guest: LoadedGuest,
     algaImports: Record<string, unknown>,
     io: Pick<WasiHost, 'write'>,
   ) {
@@ -273,10 +273,36 @@ export class GuestInstance {
    */
   private segmentData(): ModuleData | null {
     if (!this.dirty || this.memories.length !== 1 || !this.dirty.isClean()) return null;
-    const specs = [...this.guest.modules.values()];
-    const owner = specs.find((s) => s.memory === 'defines');
-    if (!owner?.data || specs.some((s) => s.memory === 'imports' && s.placesData)) return null;
-    return owner.data;
+    return segmentDataOf(this.guest);
+  }
+
+  /** The guest this instance is pristine for, or would be after a restore. */
+  get loadedGuest(): LoadedGuest {
+    return this.guest;
+  }
+
+  /**
+   * Makes this pristine instance another guest's pristine instance: a guest with the same compiled
+   * modules and glue (the same shape, module-split.ts) differs only in its initial memory, so only
+   * the blocks whose contents differ are copied (data-image.ts ids). Call only on an instance
+   * just restored (or never called); false when the two guests are not that alike or the memory
+   * is not described by data segments (the instance then stays as it was).
+   */
+  retarget(to: LoadedGuest, between?: () => void): boolean {
+    const snap = this.snapshot;
+    if (!snap || this.unsound || !this.dirty || snap.memories.length !== 1 || to === this.guest) return to === this.guest;
+    const from = snap.memories[0]!.image;
+    const target = segmentDataOf(to);
+    const memory = snap.memories[0]!.memory;
+    if (!(from instanceof BlockImage) || !target || target.byteLength !== from.byteLength || memory.buffer.byteLength !== from.byteLength) return false;
+    if (!sameCode(this.guest, to)) return false;
+    const image = to.pristine?.length === 1 && to.pristine[0] instanceof BlockImage && to.pristine[0].data === target ? to.pristine[0] : new BlockImage(target);
+    const bytes = new Uint8Array(memory.buffer);
+    this.restoredBytes = image.copyDifferent(from, bytes, RESTORE_CHUNK_BYTES, between);
+    to.pristine ??= [image];
+    snap.memories[0] = { memory, image };
+    this.guest = to;
+    return true;
   }
 
   /** How this instance's restores get the pristine memory: from data segments or a copy, shared with its guest's other instances or its own. */
@@ -336,6 +362,21 @@ function responsePhaseAfterHandler(exports: WebAssembly.Exports, lift: LiftBound
     return result;
   };
   return Object.assign(Object.create(null) as Record<string, WebAssembly.ExportValue>, exports, { handler: wrapped });
+}
+
+/** The initial memory of a guest as its data segments, when its modules allow describing it so (see GuestInstance.segmentData). */
+function segmentDataOf(guest: LoadedGuest): ModuleData | null {
+  const specs = [...guest.modules.values()];
+  const owner = specs.find((s) => s.memory === 'defines');
+  if (!owner?.data || specs.some((s) => s.memory === 'imports' && s.placesData)) return null;
+  return owner.data;
+}
+
+/** Two guests run the same compiled modules under the same names with the same glue. */
+function sameCode(a: LoadedGuest, b: LoadedGuest): boolean {
+  if (a.instantiate !== b.instantiate || a.modules.size !== b.modules.size || a.maxMemoryPages !== b.maxMemoryPages || a.mutatesTables !== b.mutatesTables) return false;
+  for (const [name, spec] of a.modules) if (b.modules.get(name)?.codeKey !== spec.codeKey) return false;
+  return a.returnAreas === b.returnAreas || JSON.stringify(a.returnAreas) === JSON.stringify(b.returnAreas);
 }
 
 /** The one memory a split module defines (the rewrite exports every memory, module-split.ts splits only modules with one). */

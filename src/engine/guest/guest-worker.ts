@@ -19,6 +19,8 @@ interface WorkerInit extends BridgeChannel {
   workerSides: WorkerSideSpec[];
   /** the store the worker sides read, opened once by this worker (worker-sides.ts) */
   workerStore: WorkerStoreSpec | null;
+  /** bytes of linear memory this worker's idle instances may hold (instance-pool.ts); null: no bound */
+  instanceMemoryBytes: number | null;
 }
 
 const init = workerData as WorkerInit;
@@ -26,7 +28,7 @@ const port = parentPort!;
 const bridge = new HostBridge(init);
 /** What this worker's guests may hand the host, per execution (the glue of every guest reads it). */
 const lift = new LiftBounds();
-const instances = new InstancePool(bridge, lift, () => inChain > 0);
+const instances = new InstancePool(bridge, lift, () => inChain > 0, init.instanceMemoryBytes ?? Number.POSITIVE_INFINITY);
 const execute = executionRunner({ bridge, instances, lift, serveArrivals });
 
 /**

@@ -54,6 +54,31 @@ export class BlockImage implements PristineImage {
     }
   }
 
+  /**
+   * Turns `target`, which holds `from` exactly, into this image: copies the blocks whose ids
+   * differ, in chunks of about `chunkBytes` with `between` called between them. Returns the bytes copied.
+   */
+  copyDifferent(from: BlockImage, target: Uint8Array, chunkBytes: number, between?: () => void): number {
+    const mine = this.data;
+    const theirs = from.data;
+    let copied = 0;
+    let sinceYield = 0;
+    for (let i = 0; i < mine.blocks.length; i++) {
+      if (mine.ids[i] === theirs.ids[i]) continue;
+      const block = mine.blocks[i];
+      const at = i * DIRTY_BLOCK_BYTES;
+      if (block) target.set(block, at);
+      else target.fill(0, at, Math.min(at + DIRTY_BLOCK_BYTES, target.byteLength));
+      copied += DIRTY_BLOCK_BYTES;
+      sinceYield += DIRTY_BLOCK_BYTES;
+      if (between && sinceYield >= chunkBytes) {
+        sinceYield = 0;
+        between();
+      }
+    }
+    return copied;
+  }
+
   /** Writes the image into a memory that holds zeros (a new instance's), block by block. */
   writeInto(target: Uint8Array): void {
     if (target.byteLength < this.data.byteLength) throw new WebAssembly.RuntimeError(`data segments need ${this.data.byteLength} bytes of memory, the instance has ${target.byteLength}`);

@@ -40,13 +40,18 @@ export function executionRunner({ bridge, instances, lift, serveArrivals }: RunD
     const fresh = msg.instanceMode === 'fresh';
     const owner = msg.context.installId ?? `tenant:${msg.context.tenantId}`;
     let instance: GuestInstance | undefined;
-    if (fresh) instance = slot.ready.pop();
-    else {
+    if (fresh) {
+      instance = slot.ready.pop();
+      if (!instance) {
+        instance = instances.adopt(msg.artifactKey, slot);
+        if (instance) stats.instance = 'switched';
+      }
+    } else {
       instance = slot.warm.get(owner);
       slot.warm.delete(owner);
     }
     if (instance) {
-      stats.instance = fresh ? 'restored' : 'reused';
+      if (stats.instance !== 'switched') stats.instance = fresh ? 'restored' : 'reused';
     } else {
       // the guest's deadline starts here: instantiation runs its modules' start functions
       bridge.post({ type: 'started', id: msg.id });
