@@ -23,7 +23,7 @@ import { instrumentWrites } from './write-tracking.js';
 import { WasmFormatError, binaryKind, rewriteModule } from './wasm-binary.js';
 import { instanceStateSection, scanInstanceState } from './instance-state.js';
 import { patchGlue } from './glue-patches.js';
-import { componentLayout, sha256Key, splitModule, type ComponentLayout, type DataSegments } from './module-split.js';
+import { componentData, componentLayout, sha256Key, splitModule, type ComponentLayout, type DataSegments } from './module-split.js';
 
 /** Bump when the on-disk layout or the glue patches change: older artifacts are rebuilt. */
 const ARTIFACT_FORMAT = 6;
@@ -288,11 +288,10 @@ export class ArtifactStore {
   async moduleData(artifact: Artifact): Promise<Map<string, DataSegments>> {
     const out = new Map<string, DataSegments>();
     if (!artifact.coreModules.some((m) => m.split !== null)) return out;
-    const layout = componentLayout(await readFile(join(artifact.dir, COMPONENT_FILE)));
-    if (layout.shapeKey !== artifact.shapeKey) throw new Error(`bug: the component of ${artifact.contentHash} does not have the shape its meta names`);
+    const modules = componentData(await readFile(join(artifact.dir, COMPONENT_FILE)));
     for (const m of artifact.coreModules) {
       if (m.split === null) continue;
-      const data = layout.modules[m.split]?.data;
+      const data = modules[m.split];
       if (!data) throw new Error(`bug: core module ${m.name} of ${artifact.contentHash} has no data to split`);
       out.set(m.name, data);
     }

@@ -181,6 +181,17 @@ export interface ComponentLayout {
   modules: (SplitModule & { bytes: Uint8Array })[];
 }
 
+/** The data segments of each top-level core module that can be split (null where it cannot), without hashing anything. */
+export function componentData(component: Uint8Array): (DataSegments | null)[] {
+  return componentSections(component)
+    .filter((s) => s.id === COMPONENT_SECTION_CORE_MODULE)
+    .map((s) => {
+      const bytes = component.subarray(s.start, s.end);
+      const segments = splittableData(bytes);
+      return segments ? { segments, bytes } : null;
+    });
+}
+
 export function componentLayout(component: Uint8Array): ComponentLayout {
   const hash = createHash('sha256');
   hash.update(component.subarray(0, 8));
