@@ -91,6 +91,8 @@ export class InstancePool {
   }
 
   load(msg: LoadMessage): void {
+    // a guest loaded again replaces the one before (and gives back its hold on the glue)
+    if (this.slots.has(msg.artifactKey)) this.unload(msg.artifactKey);
     try {
       let glue = this.glues.get(msg.gluePath);
       if (!glue) {
