@@ -195,7 +195,9 @@ export class App {
   private run(route: Route, request: ExecuteRequest, url: URL, params: Record<string, string>): Response | Promise<Response> {
     const failed = (thrown: unknown): Response => {
       if (thrown instanceof RouteError) return problem(thrown.status, thrown.code, thrown.message === thrown.code ? undefined : thrown.message);
-      logError(`unhandled error in ${route.method} ${url.pathname}: ${thrown instanceof Error ? (thrown.stack ?? thrown.message) : String(thrown)}`);
+      // SpiderMonkey's `stack` holds only the frames: the message goes first
+      const detail = thrown instanceof Error ? `${thrown.name}: ${thrown.message}${thrown.stack ? `\n${thrown.stack}` : ''}` : String(thrown);
+      logError(`unhandled error in ${route.method} ${url.pathname}: ${detail}`);
       return problem(500, 'internal', 'the extension failed; see its log');
     };
     try {
