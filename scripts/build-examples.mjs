@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
@@ -157,7 +157,14 @@ async function bundle(esbuild, guest) {
   const usesSdk = guest.sources.some((f) => readFileSync(f, 'utf8').includes('@alga-runner/sdk'));
   const result = await esbuild.build({
     ...(usesSdk
-      ? { stdin: { contents: `import '@alga-runner/sdk/host/${guest.world === 'seed' ? 'seed' : guest.world}';\nexport * from ${JSON.stringify(entry)};\n`, resolveDir: guest.dir, sourcefile: 'entry.js', loader: 'js' } }
+      ? {
+          stdin: {
+            contents: `import '@alga-runner/sdk/host/${guest.world === 'seed' ? 'seed' : guest.world}';\nexport * from ${JSON.stringify(entry)};\n`,
+            resolveDir: guest.dir,
+            sourcefile: 'entry.js',
+            loader: 'js',
+          },
+        }
       : { entryPoints: [entry] }),
     bundle: true,
     write: false,

@@ -88,7 +88,8 @@ export function generateSdk(text, { dialect, source }) {
   for (const name of world.imports) out.push(`import * as ${camel(name)}Import from '${doc.packageName}/${name}';`);
   out.push('', `/** The WIT dialect of these bindings (world \`${WORLD}\` of ${doc.packageName}). */`, `export const DIALECT = '${dialect}';`);
   for (const [ifaceName, iface] of doc.interfaces) {
-    for (const [name, def] of iface.types) out.push('', `/** \`${def.kind === 'alias' ? 'type' : def.kind} ${name}\` of ${doc.packageName}/${ifaceName} */`, typeDeclaration(name, def, `${source}: ${ifaceName}`));
+    for (const [name, def] of iface.types)
+      out.push('', `/** \`${def.kind === 'alias' ? 'type' : def.kind} ${name}\` of ${doc.packageName}/${ifaceName} */`, typeDeclaration(name, def, `${source}: ${ifaceName}`));
   }
   const shapes = [];
   const impls = [];
@@ -119,7 +120,7 @@ export function generateSdk(text, { dialect, source }) {
   }
   out.push('', '// the imports as jco lowers them into the guest: a WIT `result` returns its ok value and throws its error', ...raws);
   out.push('', '/** Every function of every interface the world imports, by its jco name; a WIT `result` is a `Result`. */', 'export interface Bindings {', ...shapes, '}');
-  out.push('', '/** The world\'s imports, called through jco; each error a WIT `result` can carry comes back as `{ ok: false, error }`. */', 'export const bindings: Bindings = {', ...impls, '};', '');
+  out.push('', "/** The world's imports, called through jco; each error a WIT `result` can carry comes back as `{ ok: false, error }`. */", 'export const bindings: Bindings = {', ...impls, '};', '');
   return out.join('\n');
 }
 

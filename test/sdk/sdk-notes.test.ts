@@ -35,7 +35,10 @@ describe('examples/sdk-notes through @alga-runner/sdk/testing', () => {
     const put = await runner.put('/notes/a', { text: 'first' });
     assert.equal(put.status, 200);
     assert.deepEqual(put.json(), { id: 'a', text: 'first', likes: 0, revision: '1' });
-    assert.ok(put.logs.some((l) => l.message.includes('note a saved')), 'the log line reaches the test');
+    assert.ok(
+      put.logs.some((l) => l.message.includes('note a saved')),
+      'the log line reaches the test',
+    );
 
     assert.deepEqual((await runner.get('/notes/a')).json(), { id: 'a', text: 'first', likes: 0, revision: '1' });
     const listed = (await runner.get('/notes')).json<{ notes: { id: string }[] }>();

@@ -134,7 +134,7 @@ export function createHostBindings(): HostBindings {
       },
       list: async (namespace) => {
         const out: Array<{ key: string; value: Uint8Array; revision?: number | null }> = [];
-        for (let cursor: string | undefined; ; ) {
+        for (let cursor: string | undefined; ;) {
           const page = unwrap('storage.list', h().storage.list(namespace, cursor));
           if (page.length === 0) return out;
           for (const e of page) out.push({ key: e.key, value: e.value, revision: e.revision === undefined ? null : Number(e.revision) });

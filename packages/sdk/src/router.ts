@@ -52,8 +52,14 @@ export interface Context {
 
 export type RouteHandler<Params extends Record<string, string> = Record<string, string>> = (req: Request<Params>, ctx: Context) => Response | Promise<Response>;
 
-/** `/notes/:id` → { id: string } */
-type ParamNames<Path extends string> = Path extends `${string}:${infer Name}/${infer Rest}` ? Name | ParamNames<`/${Rest}`> : Path extends `${string}:${infer Name}` ? Name : never;
+/** `/notes/:id` → { id: string }; a trailing `/*` → { '*': string } */
+type ParamNames<Path extends string> = Path extends `${string}:${infer Name}/${infer Rest}`
+  ? Name | ParamNames<`/${Rest}`>
+  : Path extends `${string}:${infer Name}`
+    ? Name
+    : Path extends `${string}/*`
+      ? '*'
+      : never;
 export type RouteParams<Path extends string> = { [K in ParamNames<Path>]: string };
 
 interface Route {
