@@ -1,4 +1,4 @@
-/* global document, location, fetch */
+/* global document, location */
 // The page is served at /ext-ui/<extensionId>/<contentHash>/index.html; the extension's handler
 // answers on the same origin at /api/ext/<extensionId>/<route>.
 const extensionId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
