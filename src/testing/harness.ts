@@ -13,6 +13,7 @@ import { openStore } from '../store/index.js';
 import { createStoreTenantData } from '../store/tenant-data.js';
 import { DEMO_CLIENTS, DEMO_SERVICES } from '../capabilities/demo-data.js';
 import { createCapabilityRegistry } from '../capabilities/index.js';
+import { effectiveGrants } from '../capabilities/grants.js';
 import type { CapabilityName, ExecutionUser } from '../contract/execution.js';
 import type { GuardedFetchResult, GuardedRequest, EgressPolicy } from '../net/guarded-fetch.js';
 import type { ClientSummary, ServiceSummary } from '../store/tenant-data-model.js';
@@ -137,7 +138,9 @@ async function fakeFetch(request: GuardedRequest, policy: EgressPolicy, restrict
 export async function startHarness(options: TestRunnerOptions): Promise<TestRunner> {
   const component = typeof options.component === 'string' ? new Uint8Array(await readFile(options.component)) : options.component;
   const manifestCaps = await readManifestCapabilities(options.manifest);
-  const grants = new Set<CapabilityName>((options.grants ?? manifestCaps ?? ALL_CAPABILITIES).filter((c): c is CapabilityName => c.startsWith('cap:')));
+  // as the runner grants an install: what it allows, within what the manifest declares, plus the defaults
+  const declared = manifestCaps ?? ALL_CAPABILITIES;
+  const grants = effectiveGrants({ install: options.grants ?? declared, manifest: declared });
   const tenant = options.tenant ?? 'demo';
   const extensionId = options.extensionId ?? 'local';
   const recorded: RecordedRequest[] = [];

@@ -104,6 +104,12 @@ describe('examples/sdk-notes through @alga-runner/sdk/testing', () => {
     assert.equal(down.json<{ upstreamStatus: number }>().upstreamStatus, 503);
   });
 
+  it("runs an Alga-style (request, host) handler over the SDK's host", async () => {
+    const res = await runner.get('/alga/clients');
+    assert.deepEqual(res.json(), { names: ['Acme'], missing: null });
+    assert.ok(res.logs.some((l) => l.message === 'listed 1 clients for demo'));
+  });
+
   it('gives the request context without a capability', async () => {
     assert.deepEqual((await runner.get('/whoami')).json(), { tenant: 'demo', extension: 'local', install: runner.installId });
   });
@@ -118,6 +124,9 @@ describe('the SDK harness: grants and egress', () => {
       assert.deepEqual(res.json(), { error: 'not-allowed' });
       // no secret seeded: secrets.get is not granted either
       assert.deepEqual((await runner.get('/weather')).json(), { error: 'secret_denied' });
+      // the Alga shape throws the same error: its handler catches it
+      assert.deepEqual((await runner.get('/alga/clients')).json(), { error: 'clients.list failed: not-allowed' });
+      assert.deepEqual([...runner.grants].sort(), ['cap:context.read', 'cap:log.emit', 'cap:storage.kv', 'cap:user.read']);
     } finally {
       await runner.close();
     }

@@ -12,8 +12,9 @@
  *   GET    /weather?city=      an outbound call with the install's API_KEY secret (502 on an HTTP error)
  *   GET    /whoami             the request's context, no capability needed
  *   GET    /boom               throws: the router answers 500 and logs it
+ *   GET    /alga/clients       an Alga-style (request, host) handler: async host calls that throw
  */
-import { createApp, json, status, problem, storage, clients, secrets, http, log } from '@alga-runner/sdk';
+import { createApp, json, status, problem, storage, clients, secrets, http, log, fromAlgaHandler, jsonResponse } from '@alga-runner/sdk';
 
 interface Note {
   text: string;
@@ -77,5 +78,17 @@ app.get('/whoami', (_req, ctx) => json({ tenant: ctx.tenantId, extension: ctx.ex
 app.get('/boom', () => {
   throw new Error('kaboom');
 });
+
+// written as for Alga's @alga-psa/extension-runtime: async host calls, errors thrown
+const algaStyle = fromAlgaHandler(async (request, host) => {
+  try {
+    const page = await host.clients.list({ pageSize: 2 });
+    await host.logging.info(`listed ${page.items.length} clients for ${request.context.tenantId}`);
+    return jsonResponse({ names: page.items.map((c) => c.clientName), missing: await host.storage.get('notes', 'never-written') });
+  } catch (e) {
+    return jsonResponse({ error: (e as Error).message }, { status: 403 });
+  }
+});
+app.get('/alga/clients', (req) => algaStyle(req.raw));
 
 export const handler = app.handler;

@@ -192,3 +192,11 @@ export function jsonResponse(body: unknown, init: Partial<ExecuteResponse> = {})
 export function emptyResponse(status = 204): ExecuteResponse {
   return { status, headers: [], body: null };
 }
+
+/** A ui-proxy route with a JSON payload and a JSON answer (undefined for an empty answer). */
+export async function callProxyJson<T = unknown>(uiProxy: HostBindings['uiProxy'], route: string, payload?: unknown): Promise<T> {
+  const send = uiProxy.callRoute.bind(uiProxy);
+  const answer = await send(route, payload === undefined ? undefined : encoder.encode(JSON.stringify(payload)));
+  const text = new TextDecoder().decode(answer);
+  return (text === '' ? undefined : JSON.parse(text)) as T;
+}

@@ -12,5 +12,5 @@ export { json, text, status, problem, type Response, type ResponseInit } from '.
 export { storage, type JsonEntry, type PutOptions, type UpdateOptions } from './storage.js';
 export { context, secrets, log, http, user, clients, services, uiProxy, scheduler, invoicing, type FetchInit, type FetchedResponse } from './api.js';
 export type { Host } from './host.js';
-export { jsonResponse, emptyResponse, normalizeUserData, createHostBindings, fromAlgaHandler, HostCallError, type HostBindings, type Handler } from './alga-runtime.js';
+export { jsonResponse, emptyResponse, normalizeUserData, callProxyJson, createHostBindings, fromAlgaHandler, HostCallError, type HostBindings, type Handler } from './alga-runtime.js';
 export type * from './generated/seed.js';

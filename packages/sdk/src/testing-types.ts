@@ -59,7 +59,11 @@ export interface TestRunnerOptions {
   component: string | Uint8Array;
   /** manifest.json (path or parsed): its `capabilities` become the grants unless `grants` is given */
   manifest?: string | { capabilities?: string[] };
-  /** capabilities granted (default: the manifest's; without a manifest, every one this runner serves) */
+  /**
+   * what the install grants (default: everything the manifest declares; without a manifest, every
+   * capability this runner serves). As in the runner, only declared capabilities are granted, and
+   * cap:context.read, cap:log.emit and cap:user.read always are.
+   */
   grants?: string[];
   /** default 'demo' */
   tenant?: string;
