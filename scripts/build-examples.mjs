@@ -138,10 +138,14 @@ function typeCheckProject(ts, configPath) {
 const SDK_DIR = join(root, 'packages', 'sdk');
 const sdkExports = JSON.parse(readFileSync(join(SDK_DIR, 'package.json'), 'utf8')).exports;
 
-/** `@alga-runner/sdk[/sub]` → this checkout's source file (the `alga-runner-source` condition of its exports). */
+/**
+ * `@alga-runner/sdk[/sub]` → this checkout's source file (the `alga-runner-source` condition of its
+ * exports); Alga's `@alga-psa/extension-runtime` → the SDK's shape of it (`./alga-runtime`).
+ */
 const sdkFromThisCheckout = {
   name: 'sdk-from-this-checkout',
   setup(build) {
+    build.onResolve({ filter: /^@alga-psa\/extension-runtime$/ }, () => ({ path: join(SDK_DIR, sdkExports['./alga-runtime']['alga-runner-source']) }));
     build.onResolve({ filter: /^@alga-runner\/sdk(\/.*)?$/ }, (args) => {
       const sub = `.${args.path.slice('@alga-runner/sdk'.length)}`;
       const target = sdkExports[sub]?.['alga-runner-source'];
@@ -154,7 +158,7 @@ const sdkFromThisCheckout = {
 /** One ES module of the guest and everything it imports but the world's interfaces. */
 async function bundle(esbuild, guest) {
   const entry = join(guest.dir, 'src', 'index.ts');
-  const usesSdk = guest.sources.some((f) => readFileSync(f, 'utf8').includes('@alga-runner/sdk'));
+  const usesSdk = guest.sources.some((f) => /@alga-runner\/sdk|@alga-psa\/extension-runtime/.test(readFileSync(f, 'utf8')));
   const result = await esbuild.build({
     ...(usesSdk
       ? {
