@@ -1,16 +1,19 @@
 // Builds the example guests that tests, benchmarks and the demo run, into .cache/examples/:
-//  - examples/<name>/src/index.ts (+ local imports) → type-checked against the world, transpiled,
-//    componentized with componentize-js → <name>.wasm. The world is wit/world.wit (the seed) unless
+//  - examples/<name>/src/index.ts (+ local imports) → type-checked against the world, bundled with
+//    esbuild (as `alga-runner build` does), componentized with componentize-js → <name>.wasm. A guest
+//    that imports the SDK gets it from packages/sdk/src (never node_modules, which may link another
+//    checkout), and its entry also imports `@alga-runner/sdk/host/<world>`, which binds the SDK to the
+//    world the guest is built for. The world is wit/world.wit (the seed) unless
 //    build.json names a dialect (`"world": "alga"` → wit/alga/world.wit); such a guest is
 //    type-checked on its own with examples/<name>/tsconfig.json against that world's declarations.
 //  - examples/wat/<name>.wat → core module → WIT embedded → component → wat-<name>.wasm
 // Each output sits beside a <name>.wasm.key holding the sha256 of everything that shapes it
-// (sources, WIT, tool versions, flags, this script); a matching key skips the build, so a repeated run is instant.
+// (the bundle, WIT, tool versions, flags, this script); a matching key skips the build, so a repeated run is instant.
 // Guests build one after another: a componentize-js build takes 10-15 s and ~800 MB.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
@@ -132,28 +135,68 @@ function typeCheckProject(ts, configPath) {
   }
 }
 
-/** Transpiles each .ts file on its own (imports already name the .js files) into a scratch dir. */
-function transpile(ts, guest, into) {
-  for (const source of guest.sources) {
-    const output = ts.transpileModule(readFileSync(source, 'utf8'), {
-      fileName: source,
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, verbatimModuleSyntax: false },
+const SDK_DIR = join(root, 'packages', 'sdk');
+const sdkExports = JSON.parse(readFileSync(join(SDK_DIR, 'package.json'), 'utf8')).exports;
+
+/**
+ * `@alga-runner/sdk[/sub]` → this checkout's source file (the `alga-runner-source` condition of its
+ * exports); Alga's `@alga-psa/extension-runtime` → the SDK's shape of it (`./alga-runtime`).
+ */
+const sdkFromThisCheckout = {
+  name: 'sdk-from-this-checkout',
+  setup(build) {
+    build.onResolve({ filter: /^@alga-psa\/extension-runtime$/ }, () => ({ path: join(SDK_DIR, sdkExports['./alga-runtime']['alga-runner-source']) }));
+    build.onResolve({ filter: /^@alga-runner\/sdk(\/.*)?$/ }, (args) => {
+      const sub = `.${args.path.slice('@alga-runner/sdk'.length)}`;
+      const target = sdkExports[sub]?.['alga-runner-source'];
+      if (!target) return { errors: [{ text: `@alga-runner/sdk has no export '${sub}' a guest can use` }] };
+      return { path: join(SDK_DIR, target) };
     });
-    const target = join(into, relative(join(guest.dir, 'src'), source)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, output.outputText);
-  }
-  return join(into, 'index.js');
+  },
+};
+
+/** One ES module of the guest and everything it imports but the world's interfaces. */
+async function bundle(esbuild, guest) {
+  const entry = join(guest.dir, 'src', 'index.ts');
+  const usesSdk = guest.sources.some((f) => /@alga-runner\/sdk|@alga-psa\/extension-runtime/.test(readFileSync(f, 'utf8')));
+  const result = await esbuild.build({
+    ...(usesSdk
+      ? {
+          stdin: {
+            contents: `import '@alga-runner/sdk/host/${guest.world === 'seed' ? 'seed' : guest.world}';\nexport * from ${JSON.stringify(entry)};\n`,
+            resolveDir: guest.dir,
+            sourcefile: 'entry.js',
+            loader: 'js',
+          },
+        }
+      : { entryPoints: [entry] }),
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    external: ['alga:extension/*', 'wasi:*'],
+    plugins: [sdkFromThisCheckout],
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0].text;
 }
 
 async function buildTypescriptGuests() {
   const guests = typescriptGuests();
-  const tools = [`componentize-js@${packageVersion('@bytecodealliance/componentize-js')}`, `typescript@${packageVersion('typescript')}`];
-  const keyed = guests.map((guest) => ({
-    guest,
-    wasmPath: join(outDir, `${guest.name}.wasm`),
-    key: sha256([...tools, buildScript, guest.witText, JSON.stringify(guest.disableFeatures), ...guest.sources.flatMap((f) => [relative(guest.dir, f), readFileSync(f, 'utf8')])]),
-  }));
+  const tools = [`componentize-js@${packageVersion('@bytecodealliance/componentize-js')}`, `typescript@${packageVersion('typescript')}`, `esbuild@${packageVersion('esbuild')}`];
+  const esbuild = await import('esbuild');
+  const keyed = [];
+  for (const guest of guests) {
+    let code;
+    try {
+      code = await bundle(esbuild, guest);
+    } catch (e) {
+      throw new Error(`bundling examples/${guest.name} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    // the bundle holds every source that reaches the component (the SDK's included)
+    keyed.push({ guest, code, wasmPath: join(outDir, `${guest.name}.wasm`), key: sha256([...tools, buildScript, guest.witText, JSON.stringify(guest.disableFeatures), code]) });
+  }
   const stale = keyed.filter(({ wasmPath, key }) => !isCached(wasmPath, key));
   let ts;
   if (stale.length > 0) {
@@ -163,7 +206,7 @@ async function buildTypescriptGuests() {
     console.log(`examples: type-checked ${guests.length} TypeScript guests in ${Math.round(performance.now() - started)} ms`);
   }
   const { componentize } = stale.length > 0 ? await import('@bytecodealliance/componentize-js') : {};
-  for (const { guest, wasmPath, key } of keyed) {
+  for (const { guest, code, wasmPath, key } of keyed) {
     const started = performance.now();
     if (!stale.some((s) => s.wasmPath === wasmPath)) {
       report(guest.name, 'cached', started, statSync(wasmPath).size);
@@ -171,7 +214,8 @@ async function buildTypescriptGuests() {
     }
     const scratch = mkdtempSync(join(tmpdir(), `alga-example-${guest.name}-`));
     try {
-      const sourcePath = transpile(ts, guest, scratch);
+      const sourcePath = join(scratch, 'index.js');
+      writeFileSync(sourcePath, code);
       const { component } = await componentize({
         sourcePath,
         witWorld: guest.witText,

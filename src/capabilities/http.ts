@@ -13,7 +13,7 @@ import type { Capability } from './capability.js';
 import { serve } from './dialects.js';
 import { EgressAllowlist } from '../net/egress-allowlist.js';
 import { DEFAULT_FETCH_LIMITS, guardedFetch } from '../net/guarded-fetch.js';
-import type { EgressPolicy, FetchLimits, Resolver } from '../net/guarded-fetch.js';
+import type { EgressPolicy, FetchLimits, GuardedFetchResult, GuardedRequest, Resolver } from '../net/guarded-fetch.js';
 
 export const HTTP_CAPABILITY = 'cap:http.fetch';
 export const HTTP_INTERFACE = 'alga:extension/http';
@@ -31,6 +31,11 @@ export interface HttpCapabilityOptions {
   /** test seams: a resolver without DNS, and exact addresses allowed (one loopback test server) */
   readonly resolve?: Resolver;
   readonly allowAddresses?: ReadonlySet<string>;
+  /**
+   * Test seam: what answers a fetch that passed the install's checks (default: the guarded network
+   * fetch). The SDK's test harness (src/testing/harness.ts) records and answers requests here.
+   */
+  readonly fetch?: (request: GuardedRequest, policy: EgressPolicy, options: { readonly signal?: AbortSignal }) => Promise<GuardedFetchResult>;
 }
 
 export type HttpConfig = { readonly kind: 'ready'; readonly policy: EgressPolicy } | { readonly kind: 'invalid'; readonly errors: readonly string[] };
@@ -89,7 +94,7 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
             }
             state.fetchesLeft -= 1;
 
-            const result = await guardedFetch(request.data, config.policy, { signal: services.signal });
+            const result = await (options.fetch ?? guardedFetch)(request.data, config.policy, { signal: services.signal });
             if (result.kind === 'err') {
               services.log('warn', `http.fetch ${request.data.method} ${describeUrl(request.data.url)} failed (${result.code}): ${result.reason}`);
               return err(result.code);

@@ -5,6 +5,7 @@ import { registerPackCommand } from './pack.js';
 import { registerRunCommand } from './run.js';
 import { registerServeCommand } from './serve.js';
 import { registerDemoCommand } from './demo.js';
+import { registerNewCommand } from './new.js';
 import { registerPublishCommand } from './publish.js';
 import { registerSignCommand } from './sign.js';
 import { registerLoginCommand } from './login.js';
@@ -19,6 +20,7 @@ export const commands: RegisterCommand[] = [
   registerServeCommand,
   registerRunCommand,
   registerDemoCommand,
+  registerNewCommand,
   registerPackCommand,
   registerKeysCommand,
   registerSignCommand,
