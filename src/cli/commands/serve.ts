@@ -49,7 +49,8 @@ RUNNER_ENVELOPE_SECRETS=1 (guests get the secrets of a request's secret_envelope
 RUNNER_VAULT_TOKEN, RUNNER_VAULT_TRANSIT_KEYS, RUNNER_VAULT_TRANSIT_MOUNT, RUNNER_VAULT_NAMESPACE,
 RUNNER_VAULT_TIMEOUT_MS (Vault transit, for vault-transit envelopes),
 RUNNER_UI_FRAME_ANCESTORS, RUNNER_DEV_TENANT, RUNNER_WRITE_TRACKING=0 (restore all of memory),
-RUNNER_WORKER_READS=0 (workers never read the store themselves),
+RUNNER_WORKER_READS=0 (workers never read the store themselves), RUNNER_INSTANCE_MEMORY_MB (idle guest
+instances' memory per worker; default derived from the machine's memory),
 RUNNER_HOT_WAIT_MS (main-thread hot wait, default 0.5, 0 = off), RUNNER_CORES (CPU cores or quota;
 default: available parallelism), RUNNER_WARM_ON_START (installed
 versions warmed at start, default 8, 0 = none), RUNNER_CHANGE_RECHECK_MS (backstop re-check of
