@@ -37,6 +37,8 @@ export interface StartRunnerOptions {
   logFile: string;
   /** environment over the benchmark's own settings (e.g. the production default admission) */
   env?: Record<string, string>;
+  /** another checkout of the runner whose `bin/alga-runner.js` to start (default: this one) */
+  root?: string;
 }
 
 /** Environment the bench must not inherit: it would point the service at another store or setup. */
@@ -69,7 +71,20 @@ export async function startRunnerService(options: StartRunnerOptions): Promise<R
     ...options.env,
   });
   const guard = new URL('./service-guard.js', import.meta.url).href;
-  const args = ['--import', guard, join(repoRoot, 'bin', 'alga-runner.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', options.dataDir, '--workers', String(options.workers)];
+  const args = [
+    '--import',
+    guard,
+    join(options.root ?? repoRoot, 'bin', 'alga-runner.js'),
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--data-dir',
+    options.dataDir,
+    '--workers',
+    String(options.workers),
+  ];
   const logFd = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {
