@@ -10,7 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { repoRoot } from './guests.js';
 
@@ -85,14 +88,67 @@ async function kitchenSinkBundle(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
+const BUILD_PROCESSES = Math.max(1, Math.min(4, availableParallelism()));
+const BUILD_FLAG = '--density-variant-build';
+
+interface BuildJob {
+  sourcePath: string;
+  outPath: string;
+}
+
 /**
- * Copies 0..count-1, built where missing (`onBuilt` after each). Two build at once: componentize-js
- * spends much of a build in its own child process.
+ * A child process running this module (see the end of the file) builds `jobs` one after another,
+ * printing a line per copy built.
  */
+function buildInChild(witPath: string, jobs: BuildJob[], onBuilt: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), BUILD_FLAG, witPath], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    createInterface({ input: child.stdout }).on('line', (line) => line === 'built' && onBuilt());
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`building density variants failed (exit ${code}): ${stderr}`))));
+    child.stdin.end(JSON.stringify(jobs));
+  });
+}
+
+/**
+ * componentize-js splices the world's bindings into its engine for every build, which is most of a
+ * build's time; the splice depends only on the engine, the features and the world, which every copy
+ * shares, so a builder process splices once and reuses the result (the same bytes componentize-js
+ * would make again).
+ */
+async function spliceOnce(): Promise<void> {
+  const splicerUrl = new URL('../lib/spidermonkey-embedding-splicer.js', import.meta.resolve('@bytecodealliance/componentize-js'));
+  const { splicer } = (await import(splicerUrl.href)) as { splicer: Record<string, (...args: unknown[]) => unknown> };
+  const splice = splicer.spliceBindings!.bind(splicer);
+  const made = new Map<string, unknown>();
+  splicer.spliceBindings = (engine: unknown, ...rest: unknown[]) => {
+    const key = JSON.stringify(rest);
+    if (!made.has(key)) made.set(key, splice(engine, ...rest));
+    return made.get(key);
+  };
+}
+
+async function buildAll(witPath: string, jobs: BuildJob[]): Promise<void> {
+  await spliceOnce();
+  const componentize = (await import('@bytecodealliance/componentize-js')).componentize as unknown as Componentize;
+  const witWorld = readFileSync(witPath, 'utf8');
+  for (const job of jobs) {
+    const { component } = await componentize({ sourcePath: job.sourcePath, witWorld, worldName: 'runner', disableFeatures: [...DISABLE_FEATURES] });
+    // written whole, then renamed: an interrupted run leaves no half file under the final name
+    writeFileSync(`${job.outPath}.tmp`, component);
+    renameSync(`${job.outPath}.tmp`, job.outPath);
+    process.stdout.write('built\n');
+  }
+}
+
+/** Copies 0..count-1, built where missing (`onBuilt` after each), one per core at a time. */
 export async function ensureVariants(count: number, onBuilt: (built: number, missing: number) => void): Promise<Variant[]> {
   mkdirSync(cacheDir, { recursive: true });
   const base = await kitchenSinkBundle();
-  const witWorld = readFileSync(join(repoRoot, 'wit', 'world.wit'), 'utf8');
+  const witPath = join(repoRoot, 'wit', 'world.wit');
+  const witWorld = readFileSync(witPath, 'utf8');
   const tools = `componentize-js@${packageVersion('@bytecodealliance/componentize-js')}|${DISABLE_FEATURES.join(',')}`;
   const variants = Array.from({ length: count }, (_, index) => {
     const source = variantSource(base, index);
@@ -101,27 +157,28 @@ export async function ensureVariants(count: number, onBuilt: (built: number, mis
   });
   const missing = variants.filter((v) => !existsSync(v.path));
   if (missing.length > 0) {
-    const componentize = (await import('@bytecodealliance/componentize-js')).componentize as unknown as Componentize;
     const scratch = mkdtempSync(join(tmpdir(), 'alga-density-'));
     let built = 0;
-    let next = 0;
-    const lane = async () => {
-      while (next < missing.length) {
-        const variant = missing[next++]!;
-        const sourcePath = join(scratch, `${variant.index}.js`);
-        writeFileSync(sourcePath, variant.source);
-        const { component } = await componentize({ sourcePath, witWorld, worldName: 'runner', disableFeatures: [...DISABLE_FEATURES] });
-        // written whole, then renamed: an interrupted run leaves no half file under the final name
-        writeFileSync(`${variant.path}.tmp`, component);
-        renameSync(`${variant.path}.tmp`, variant.path);
-        onBuilt(++built, missing.length);
-      }
-    };
+    // componentize-js runs its pre-initialiser with spawnSync: builds overlap only in processes of their own
+    const lanes = Array.from({ length: Math.min(BUILD_PROCESSES, missing.length) }, (_, lane) =>
+      missing
+        .filter((_, i) => i % BUILD_PROCESSES === lane)
+        .map((variant) => {
+          const sourcePath = join(scratch, `${variant.index}.js`);
+          writeFileSync(sourcePath, variant.source);
+          return { sourcePath, outPath: variant.path };
+        }),
+    );
     try {
-      await Promise.all([lane(), lane()]);
+      await Promise.all(lanes.map((jobs) => buildInChild(witPath, jobs, () => onBuilt(++built, missing.length))));
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
   }
   return variants.map(({ index, path }) => ({ index, path }));
+}
+
+if (process.argv[2] === BUILD_FLAG) {
+  const jobs = JSON.parse(readFileSync(0, 'utf8')) as BuildJob[];
+  await buildAll(process.argv[3]!, jobs);
 }

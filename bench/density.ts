@@ -26,7 +26,8 @@ import { ensureVariants, expectedDigest, type Variant } from './density-variants
 import { summarize, type LatencySummary } from './stats.js';
 
 export const DENSITY_STEPS = [1, 16, 64, 256, 1000] as const;
-const QUICK_STEPS = [1, 16, 64] as const;
+/** `--quick` stops here unless `--density-max` says otherwise */
+export const QUICK_DENSITY_MAX = 64;
 
 export interface DensityStep {
   extensions: number;
@@ -77,7 +78,7 @@ function requestsFor(n: number, quick: boolean): number {
 }
 
 export async function runDensity(config: BenchConfig, options: DensityOptions): Promise<DensityResult> {
-  const steps = (config.quick ? QUICK_STEPS : DENSITY_STEPS).filter((n) => n <= options.max);
+  const steps = DENSITY_STEPS.filter((n) => n <= options.max);
   const largest = Math.max(...steps);
   progress(`density: ${largest} distinct extensions (built where not cached)`);
   const started = performance.now();

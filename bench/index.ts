@@ -46,7 +46,7 @@ import { isSoakResult, runSoak, soakReport } from './soak.js';
 import { isLimiterResult, limiterReport, runLimiter } from './limiter.js';
 import { changeFeedReport, isChangeFeedResult, runChangeFeed } from './change-feed.js';
 import { isStoresResult, runServiceStores, storesReport } from './service-stores.js';
-import { DENSITY_STEPS, densityReport, isDensityResult, runDensity } from './density.js';
+import { DENSITY_STEPS, QUICK_DENSITY_MAX, densityReport, isDensityResult, runDensity } from './density.js';
 
 const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> = {
   'cold-start': runColdStart,
@@ -140,7 +140,7 @@ function densityArgv(config: BenchConfig): string[] {
 
 /** `--density-max N`, `--density-baseline <checkout>`, `--density-baseline-max N` (default 64). */
 function densityOptions(): BenchConfig['density'] {
-  const max = args['density-max'] === undefined ? Math.max(...DENSITY_STEPS) : Number(args['density-max']);
+  const max = args['density-max'] === undefined ? (args.quick ? QUICK_DENSITY_MAX : Math.max(...DENSITY_STEPS)) : Number(args['density-max']);
   const baselineMax = args['density-baseline-max'] === undefined ? 64 : Number(args['density-baseline-max']);
   if (!Number.isInteger(max) || max < 1) throw new Error(`--density-max must be a positive integer, got ${args['density-max']}`);
   if (!Number.isInteger(baselineMax) || baselineMax < 1) throw new Error(`--density-baseline-max must be a positive integer, got ${args['density-baseline-max']}`);
