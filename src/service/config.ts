@@ -12,6 +12,7 @@ import { DEFAULT_FAIRNESS } from '../engine/fair-scheduler.js';
 import { SQLITE_SYNCHRONOUS } from '../store/sqlite-synchronous.js';
 import { parseNetworks, type IpNetwork } from '../net/ip-networks.js';
 import { DEFAULT_IN_FLIGHT_LEASE_MS } from '../store/idempotency.js';
+import { DEFAULT_SCHEDULE_MUTATIONS_PER_MINUTE } from '../store/schedule-mutation-limit.js';
 
 const positiveInt = z.coerce.number().int().positive();
 const flag = z
@@ -181,6 +182,8 @@ const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     /** how often the store's due schedules are looked for (ms); 0 = this process runs none (src/service/schedule-runner.ts) */
     schedulePollMs: z.coerce.number().int().min(0).max(3_600_000),
+    /** the store scheduler's limit on an install's create/update/delete calls a minute (Alga's route: 10); 0 = none */
+    scheduleMutationsPerMinute: z.coerce.number().int().min(0).max(1_000_000),
     /** where installs come from: the runner's own registry (`standalone`), or each caller's envelope (`alga`: Alga is the registry; docs/alga.md) */
     registry: z.enum(['standalone', 'alga'], { message: 'must be standalone or alga' }),
     /** the Alga-managed mode's settings for every install (Alga's runner: EXT_EGRESS_ALLOWLIST, UI_PROXY_BASE_URL) */
@@ -314,6 +317,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     drainDelayMs: env.RUNNER_DRAIN_DELAY_MS ?? String(DRAIN_DELAY_MS),
     logLevel: env.LOG_LEVEL ?? 'info',
     schedulePollMs: env.RUNNER_SCHEDULE_POLL_MS ?? '1000',
+    scheduleMutationsPerMinute: env.RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE ?? String(DEFAULT_SCHEDULE_MUTATIONS_PER_MINUTE),
     registry: (env.RUNNER_REGISTRY || 'standalone').toLowerCase(),
     managed: {
       egressAllow: (env.RUNNER_MANAGED_EGRESS_ALLOW ?? '')
@@ -385,6 +389,7 @@ const ENV_NAMES: Record<string, string> = {
   drainDelayMs: 'RUNNER_DRAIN_DELAY_MS',
   logLevel: 'LOG_LEVEL',
   schedulePollMs: 'RUNNER_SCHEDULE_POLL_MS',
+  scheduleMutationsPerMinute: 'RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE',
   registry: 'RUNNER_REGISTRY',
   'managed.egressAllow': 'RUNNER_MANAGED_EGRESS_ALLOW',
   'managed.uiProxyBaseUrl': 'RUNNER_MANAGED_UI_PROXY_URL',
