@@ -20,7 +20,7 @@
 // Run: two runner processes (bin/alga-runner.js serve) on loopback — standalone, with Alga's ids
 // mirrored through the admin API, and Alga-managed (RUNNER_REGISTRY=alga) — and one loopback
 // server playing Alga (bundle store, ext-storage, clients, services, scheduler, invoicing, a ticket
-// API for service-proxy-demo, a ui-proxy upstream). Each call is sent as Alga's extension proxy
+// API for service-proxy-demo, a ui-proxy upstream: dist/test/support/fake-alga.js). Each call is sent as Alga's extension proxy
 // sends it (dist/test/support/alga-gateway.js).
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
@@ -52,13 +52,11 @@ if (!existsSync(join(root, 'dist', 'test', 'support', 'alga-gateway.js'))) {
 }
 const { packBundle } = await import(join(root, 'dist', 'src', 'bundle', 'index.js'));
 const { algaProxyRequest } = await import(join(root, 'dist', 'test', 'support', 'alga-gateway.js'));
+const { startFakeAlga, FAKE_ALGA_AUTH: ALGA_AUTH, FAKE_ALGA_API_KEY, FAKE_CLIENT_ID: CLIENT_ID, FAKE_SERVICE_ID: SERVICE_ID } = await import(join(root, 'dist', 'test', 'support', 'fake-alga.js'));
 const esbuild = await import('esbuild');
 const { componentize } = await import('@bytecodealliance/componentize-js');
 
 const ALL_FEATURES = ['stdio', 'random', 'clocks', 'http', 'fetch-event'];
-const CLIENT_ID = '11111111-1111-4111-8111-111111111111';
-const SERVICE_ID = '22222222-2222-4222-8222-222222222222';
-const ALGA_AUTH = 'samples-runner-auth';
 
 // ---- what each sample's code intends to be called with ---------------------------------------
 /** Calls per sample (its README and handler): method, path, body, and what a call needs first. */
@@ -88,7 +86,7 @@ const CALLS = {
 /** Per-install settings a sample reads: secrets (stored in standalone, in the envelope when managed) and config. */
 const SETTINGS = {
   'secrets-demo': { secrets: { greeting: 'Hello from Alga secrets' } },
-  'service-proxy-demo': { secrets: { ALGA_API_KEY: 'alga-api-key-1' }, config: (alga) => ({ algaApiBase: alga }) },
+  'service-proxy-demo': { secrets: { ALGA_API_KEY: FAKE_ALGA_API_KEY }, config: (alga) => ({ algaApiBase: alga }) },
 };
 
 // ---- build ------------------------------------------------------------------------------------
@@ -168,132 +166,6 @@ async function build(sample) {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-// ---- Alga, played on loopback ------------------------------------------------------------------
-async function startAlga() {
-  const objects = new Map();
-  const kv = new Map();
-  const schedules = new Map();
-  /** install id → the manifest's endpoints (for getEndpoints / create) */
-  const endpointsOf = new Map();
-  const client = {
-    clientId: CLIENT_ID,
-    clientName: 'Acme Corp',
-    clientType: 'company',
-    isInactive: false,
-    defaultCurrencyCode: 'USD',
-    accountManagerId: null,
-    accountManagerName: null,
-    billingEmail: 'billing@acme.example',
-  };
-  const service = {
-    serviceId: SERVICE_ID,
-    serviceName: 'Support',
-    itemKind: 'service',
-    billingMethod: 'hourly',
-    serviceTypeId: null,
-    serviceTypeName: null,
-    defaultRate: 15000,
-    unitOfMeasure: 'hour',
-    isActive: true,
-    sku: null,
-  };
-  let invoices = 0;
-  const handlers = {
-    storage(install, b) {
-      const id = `${install}\u0000${b.namespace}\u0000${b.key}`;
-      if (b.operation === 'get') return kv.has(id) ? [200, kv.get(id)] : [404, { error: 'not found', code: 'NOT_FOUND' }];
-      if (b.operation === 'put') {
-        const revision = (kv.get(id)?.revision ?? 0) + 1;
-        kv.set(id, { namespace: b.namespace, key: b.key, revision, value: b.value, metadata: b.metadata ?? {} });
-        return [200, { namespace: b.namespace, key: b.key, revision }];
-      }
-      if (b.operation === 'delete') return [200, { success: kv.delete(id) }];
-      return [200, { items: [...kv.values()].filter((r) => r.namespace === b.namespace), nextCursor: null }];
-    },
-    clients: (_i, b) => (b.operation === 'get' ? [200, { client: b.clientId === CLIENT_ID ? client : null }] : [200, { items: [client], totalCount: 1, page: 1, pageSize: 10 }]),
-    services: (_i, b) => (b.operation === 'get' ? [200, { service: b.serviceId === SERVICE_ID ? service : null }] : [200, { items: [service], totalCount: 1, page: 1, pageSize: 10 }]),
-    scheduler(install, b) {
-      const mine = schedules.get(install) ?? [];
-      schedules.set(install, mine);
-      const eps = (endpointsOf.get(install) ?? []).map((e, i) => ({
-        id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-        method: e.method,
-        path: e.path,
-        handler: e.handler ?? '',
-        schedulable: ['GET', 'POST'].includes(e.method) && !e.path.includes(':'),
-      }));
-      switch (b.operation) {
-        case 'list':
-          return [200, { schedules: mine }];
-        case 'get':
-          return [200, { schedule: mine.find((s) => s.id === b.scheduleId) ?? null }];
-        case 'getEndpoints':
-          return [200, { endpoints: eps }];
-        case 'create': {
-          const [, method, path] = /^(?:(GET|POST)\s+)?(.*)$/.exec(String(b.endpoint));
-          const ep = eps.find((e) => e.path === path && e.schedulable && (!method || e.method === method));
-          if (!ep) return [400, { success: false, error: 'Endpoint not found or not schedulable', fieldErrors: { endpoint: 'Endpoint not found or not schedulable' } }];
-          const s = {
-            id: randomUUID(),
-            endpointPath: ep.path,
-            endpointMethod: ep.method,
-            name: b.name ?? null,
-            cron: b.cron,
-            timezone: b.timezone ?? 'UTC',
-            enabled: b.enabled ?? true,
-            payload: b.payload ?? null,
-            createdAt: new Date().toISOString(),
-          };
-          mine.push(s);
-          return [201, { success: true, scheduleId: s.id }];
-        }
-        case 'delete': {
-          const i = mine.findIndex((s) => s.id === b.scheduleId);
-          if (i < 0) return [400, { success: false, error: 'Schedule not found' }];
-          mine.splice(i, 1);
-          return [200, { success: true }];
-        }
-        default:
-          return [200, { success: true }];
-      }
-    },
-    invoicing(_i, b) {
-      const subtotal = (b.items ?? []).reduce((sum, it) => sum + Math.round(it.quantity * it.rate), 0);
-      invoices++;
-      return [201, { success: true, invoice: { invoiceId: randomUUID(), invoiceNumber: `INV-${1000 + invoices}`, status: 'draft', subtotal, tax: 0, total: subtotal } }];
-    },
-  };
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const path = req.url ?? '';
-      const send = (status, json) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-      if (req.method === 'GET' && path.startsWith('/bundles/')) {
-        const object = objects.get(path.slice('/bundles/'.length));
-        return object ? res.writeHead(200).end(object) : res.writeHead(404).end();
-      }
-      if (path.startsWith('/api/tickets')) {
-        if (req.headers['x-api-key'] !== 'alga-api-key-1') return send(401, { error: 'invalid api key' });
-        return send(200, {
-          data: [
-            { ticket_id: 'T-1', title: 'Printer on fire', status_name: 'Open' },
-            { ticket_id: 'T-2', title: 'VPN down', status_name: 'New' },
-          ],
-        });
-      }
-      if (path.startsWith('/upstream/')) return send(200, { upstream_path: path.slice('/upstream'.length) });
-      const m = /^\/api\/internal\/ext-(storage|clients|services|scheduler|invoicing)\/install\/([^/]+)$/.exec(path);
-      if (!m || req.method !== 'POST') return send(404, { error: 'no such route' });
-      if (req.headers['x-runner-auth'] !== ALGA_AUTH) return send(401, { error: 'Invalid runner token', code: 'UNAUTHORIZED' });
-      const [status, json] = handlers[m[1]](decodeURIComponent(m[2]), JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'));
-      send(status, json);
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, objects, endpointsOf, close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))) };
 }
 
 // ---- runners -----------------------------------------------------------------------------------
@@ -442,7 +314,7 @@ for (const sample of samples) {
   }
 }
 
-const alga = await startAlga();
+const alga = await startFakeAlga();
 const rows = [];
 try {
   for (const mode of ['standalone', 'managed']) {
