@@ -3,24 +3,22 @@
  * are sent as Alga's extension proxy sends them (packages/product-ext-proxy/ee/handler.ts with
  * ee/runner-backend.ts, Nine-Minds/alga-psa at 432f5f5887), with no admin call before them.
  *
- * Alga is played by ONE LOOPBACK HTTP SERVER here, not by Alga itself. It serves:
- * - Alga's bundle store, read over HTTP in Alga's key layout
- *   (`/bundles/tenants/{tenant}/extensions/{extension}/sha256/{hex}/bundle.tar.zst`, the key
- *   Alga's runner builds in ee/runner/src/engine/loader.rs from x-alga-tenant and x-alga-extension);
- * - Alga's internal storage API as its route defines it
- *   (ee/server/src/app/api/internal/ext-storage/install/[installId]/route.ts): `x-runner-auth`
- *   checked (401 UNAUTHORIZED), `{operation, namespace, key, value, metadata, ifRevision}`, a get
- *   of nothing → 404 NOT_FOUND, a stale `ifRevision` → 409 REVISION_MISMATCH, delete →
- *   `{success}`, list → `{items, nextCursor}`; revisions start at 1 and grow by 1;
- * - a ui-proxy upstream that echoes the path it was asked for.
+ * Alga is played by ONE LOOPBACK HTTP SERVER here (test/support/fake-alga.ts), not by Alga itself:
+ * its bundle store, read over HTTP in Alga's key layout
+ * (`/bundles/tenants/{tenant}/extensions/{extension}/sha256/{hex}/bundle.tar.zst`, the key Alga's
+ * runner builds in ee/runner/src/engine/loader.rs from x-alga-tenant and x-alga-extension); Alga's
+ * internal storage API as its route defines it
+ * (ee/server/src/app/api/internal/ext-storage/install/[installId]/route.ts): `x-runner-auth`
+ * checked (401 UNAUTHORIZED), `{operation, namespace, key, value, metadata, ifRevision}`, a get of
+ * nothing → 404 NOT_FOUND, a stale `ifRevision` → 409 REVISION_MISMATCH, delete → `{success}`,
+ * list → `{items, nextCursor}`, revisions from 1 up by 1; and a ui-proxy upstream that echoes the
+ * path it was asked for.
  * Every request to it is recorded. One more suite reads the bundle from an S3 bucket served by
  * s3rver on loopback (an S3-compatible server, not AWS), in the same key layout under a prefix.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,94 +28,15 @@ import { packBundle } from '../../src/bundle/index.js';
 import { loadConfig, ConfigError } from '../../src/service/config.js';
 import { exampleBytes, guestJson, startTestService, type Answer, type ErrorBody, type TestService } from './harness.js';
 import { algaProxyRequest } from '../support/alga-gateway.js';
+import { FAKE_ALGA_AUTH, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
 import { sql } from 'kysely';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { openGate, type Gate } from './gate.js';
 import { cleanEnv, startCli } from './cli-process.js';
 
-const RUNNER_AUTH = 'managed-runner-auth-51c2';
+const RUNNER_AUTH = FAKE_ALGA_AUTH;
 const MANIFEST_CAPS = ['cap:context.read', 'cap:log.emit', 'cap:user.read', 'cap:storage.kv', 'cap:ui.proxy'];
-
-interface Recorded {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Record<string, unknown> | null;
-}
-
-interface FakeAlga {
-  url: string;
-  /** bundle store objects by key (`tenants/…/bundle.tar.zst`) */
-  objects: Map<string, Buffer>;
-  requests: Recorded[];
-  close(): Promise<void>;
-}
-
-type StoredRecord = { revision: number; value: unknown; metadata: Record<string, unknown> };
-
-async function startFakeAlga(): Promise<FakeAlga> {
-  const objects = new Map<string, Buffer>();
-  const requests: Recorded[] = [];
-  /** ext-storage records, by install, namespace and key */
-  const records = new Map<string, StoredRecord>();
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = req.url ?? '';
-      const text = Buffer.concat(chunks).toString('utf8');
-      const body = text ? (JSON.parse(text) as Record<string, unknown>) : null;
-      requests.push({ method: req.method ?? '', path, headers: req.headers, body });
-      const send = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-      if (req.method === 'GET' && path.startsWith('/bundles/')) {
-        const object = objects.get(path.slice('/bundles/'.length));
-        if (!object) return res.writeHead(404).end();
-        return res.writeHead(200, { 'content-type': 'application/zstd' }).end(object);
-      }
-      if (path.startsWith('/upstream/')) return send(200, { upstream_path: path.slice('/upstream'.length), install: req.headers['x-ext-install-id'] ?? null });
-      const storage = /^\/api\/internal\/ext-storage\/install\/([^/]+)$/.exec(path);
-      if (req.method !== 'POST' || !storage || !body) return send(404, { error: 'no such route' });
-      if (req.headers['x-runner-auth'] !== RUNNER_AUTH) return send(401, { error: 'Invalid runner token', code: 'UNAUTHORIZED' });
-      const installId = decodeURIComponent(storage[1] ?? '');
-      const id = `${installId}\u0000${String(body.namespace)}\u0000${String(body.key)}`;
-      const found = records.get(id);
-      const ifRevision = body.ifRevision as number | undefined;
-      switch (body.operation) {
-        case 'get':
-          if (!found) return send(404, { error: 'record not found', code: 'NOT_FOUND' });
-          return send(200, { namespace: body.namespace, key: body.key, revision: found.revision, value: found.value, metadata: found.metadata, ttlExpiresAt: null });
-        case 'put': {
-          if (ifRevision !== undefined && (found?.revision ?? 0) !== ifRevision) return send(409, { error: 'revision mismatch', code: 'REVISION_MISMATCH' });
-          const revision = (found?.revision ?? 0) + 1;
-          records.set(id, { revision, value: body.value, metadata: (body.metadata as Record<string, unknown>) ?? {} });
-          return send(200, { namespace: body.namespace, key: body.key, revision, ttlExpiresAt: null });
-        }
-        case 'delete':
-          return send(200, { success: records.delete(id) });
-        case 'list': {
-          const prefix = `${installId}\u0000${String(body.namespace)}\u0000`;
-          const items = [...records]
-            .filter(([k]) => k.startsWith(prefix))
-            .map(([k, r]) => ({ namespace: body.namespace, key: k.slice(prefix.length), revision: r.revision, value: r.value, metadata: r.metadata }));
-          return send(200, { items, nextCursor: null });
-        }
-        default:
-          return send(400, { error: 'Unsupported operation' });
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    objects,
-    requests,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 interface AlgaInstall {
   tenantId: string;

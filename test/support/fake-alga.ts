@@ -31,8 +31,19 @@ export interface FakeAlgaCall {
   readonly body: Record<string, unknown>;
 }
 
+/** Any request it received, as it came. */
+export interface FakeAlgaRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  /** the JSON body; null when none or not JSON */
+  readonly body: Record<string, unknown> | null;
+}
+
 export interface FakeAlga {
   readonly url: string;
+  /** every request, in order (bundle reads, internal API calls, ticket and upstream calls) */
+  readonly requests: FakeAlgaRequest[];
   /** bundle store objects by key (`tenants/{t}/extensions/{e}/sha256/{hex}/bundle.tar.zst`) */
   readonly objects: Map<string, Buffer>;
   /** the manifest endpoints of each install (its scheduler's get-endpoints) */
@@ -50,6 +61,7 @@ export async function startFakeAlga(): Promise<FakeAlga> {
   const schedules = new Map<string, Json[]>();
   const endpointsOf = new Map<string, readonly ManifestEndpoint[]>();
   const calls: FakeAlgaCall[] = [];
+  const requests: FakeAlgaRequest[] = [];
   const client = {
     clientId: FAKE_CLIENT_ID,
     clientName: 'Acme Corp',
@@ -89,7 +101,7 @@ export async function startFakeAlga(): Promise<FakeAlga> {
       const found = kv.get(id);
       switch (b['operation']) {
         case 'get':
-          return found ? [200, found] : [404, { error: 'record not found', code: 'NOT_FOUND' }];
+          return found ? [200, { ...found, ttlExpiresAt: null }] : [404, { error: 'record not found', code: 'NOT_FOUND' }];
         case 'put': {
           if (b['ifRevision'] !== undefined && ((found?.['revision'] as number | undefined) ?? 0) !== b['ifRevision']) return [409, { error: 'revision mismatch', code: 'REVISION_MISMATCH' }];
           const revision = ((found?.['revision'] as number | undefined) ?? 0) + 1;
@@ -155,6 +167,14 @@ export async function startFakeAlga(): Promise<FakeAlga> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = req.url ?? '';
+      const text = Buffer.concat(chunks).toString('utf8');
+      let parsed: Json | null = null;
+      try {
+        parsed = text ? (JSON.parse(text) as Json) : null;
+      } catch {
+        // recorded as null
+      }
+      requests.push({ method: req.method ?? '', path, headers: req.headers, body: parsed });
       const send = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
       if (req.method === 'GET' && path.startsWith('/bundles/')) {
         const object = objects.get(path.slice('/bundles/'.length));
@@ -169,15 +189,11 @@ export async function startFakeAlga(): Promise<FakeAlga> {
         ];
         return send(200, { data: tickets.slice(0, limit) });
       }
-      if (path.startsWith('/upstream/')) return send(200, { upstream_path: path.slice('/upstream'.length) });
+      if (path.startsWith('/upstream/')) return send(200, { upstream_path: path.slice('/upstream'.length), install: req.headers['x-ext-install-id'] ?? null });
       const m = /^\/api\/internal\/ext-(storage|clients|services|scheduler|invoicing)\/install\/([^/]+)$/.exec(path);
       if (!m || req.method !== 'POST') return send(404, { error: 'no such route' });
-      let body: Json = {};
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Json;
-      } catch {
-        return send(400, { error: 'Invalid JSON body' });
-      }
+      if (text && parsed === null) return send(400, { error: 'Invalid JSON body' });
+      const body = parsed ?? {};
       const installId = decodeURIComponent(m[2]!);
       calls.push({ api: m[1]!, installId, headers: req.headers, body });
       if (req.headers['x-runner-auth'] !== FAKE_ALGA_AUTH) return send(401, { error: 'Invalid runner token', code: 'UNAUTHORIZED' });
@@ -192,6 +208,7 @@ export async function startFakeAlga(): Promise<FakeAlga> {
     objects,
     endpointsOf,
     calls,
+    requests,
     async close() {
       server.closeAllConnections();
       server.close();
