@@ -3,7 +3,7 @@
  * scheduled-job handler — send their requests field by field as Alga's code builds them, and
  * what they make of each answer is what Alga's code makes of it (test/support/alga-gateway.ts):
  * in both modes (standalone with Alga's registry mirrored under Alga's ids; Alga-managed, the
- * bundle in a loopback server playing Alga's bundle store), on SQLite and PostgreSQL.
+ * bundle in a loopback server playing Alga's bundle store, test/support/fake-alga.ts), on SQLite and PostgreSQL.
  *
  * The API route and the scheduled job send no token: the runner accepts them from 127.0.0.1
  * (RUNNER_TOKENLESS_NETWORKS; the refusal from elsewhere is alga-callers.test.ts's).
@@ -11,8 +11,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { packBundle } from '../../src/bundle/index.js';
 import { admin, exampleBytes, startTestService, type TestService } from './harness.js';
@@ -27,41 +25,15 @@ import {
   sendToRunner,
   type AlgaInstallIds,
 } from '../support/alga-gateway.js';
+import { FAKE_ALGA_AUTH, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
 
 const PROVIDERS = ['cap:context.read', 'cap:log.emit'];
-const RUNNER_AUTH = 'three-callers-auth';
 
 interface Echoed {
   method: string;
   url: string;
   headers: [string, string][];
   body: string | null;
-}
-
-/** A loopback server playing Alga's bundle store (`/bundles/{key}`) and, for the managed mode's start check, its internal API base. */
-async function startBundleStore(): Promise<{ url: string; objects: Map<string, Buffer>; gets: string[]; close(): Promise<void> }> {
-  const objects = new Map<string, Buffer>();
-  const gets: string[] = [];
-  const server: Server = createServer((req, res) => {
-    const path = req.url ?? '';
-    if (req.method === 'GET' && path.startsWith('/bundles/')) {
-      gets.push(path);
-      const object = objects.get(path.slice('/bundles/'.length));
-      if (!object) return res.writeHead(404).end();
-      return res.writeHead(200, { 'content-type': 'application/zstd' }).end(object);
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no such route"}');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    objects,
-    gets,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
 }
 
 async function kitchenBundle(): Promise<{ bytes: Buffer; contentHash: string }> {
@@ -89,14 +61,14 @@ const pgSkip = await postgresSkipReason();
 for (const leg of legs) {
   describe(`Alga's three callers, ${leg.mode} mode on ${leg.store}`, { skip: leg.store === 'PostgreSQL' ? pgSkip : false }, () => {
     const schema = `svc_three_${process.pid}_${randomBytes(4).toString('hex')}`;
-    let alga: Awaited<ReturnType<typeof startBundleStore>>;
+    let alga: FakeAlga;
     let svc: TestService;
     let ids: AlgaInstallIds;
     /** an install Alga knows and this runner cannot run (not mirrored / bundle not in the store) */
     let unknown: AlgaInstallIds;
 
     before(async () => {
-      alga = await startBundleStore();
+      alga = await startFakeAlga();
       const env: Record<string, string> = { RUNNER_TOKENLESS_NETWORKS: '127.0.0.1/32' };
       if (leg.store === 'PostgreSQL') Object.assign(env, { DATABASE_URL: TEST_DATABASE_URL, RUNNER_DATABASE_SCHEMA: schema });
       if (leg.mode === 'managed') {
@@ -105,7 +77,7 @@ for (const leg of legs) {
           RUNNER_COMPONENT_STORE: 'http',
           RUNNER_COMPONENT_STORE_URL: `${alga.url}/bundles`,
           RUNNER_TENANT_DATA_URL: alga.url,
-          RUNNER_TENANT_DATA_TOKEN: RUNNER_AUTH,
+          RUNNER_TENANT_DATA_TOKEN: FAKE_ALGA_AUTH,
         });
       }
       svc = await startTestService({ env });
