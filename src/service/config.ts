@@ -11,9 +11,25 @@ import { HOT_WAIT_MS } from '../engine/hot-wait.js';
 import { DEFAULT_FAIRNESS } from '../engine/fair-scheduler.js';
 import { SQLITE_SYNCHRONOUS } from '../store/sqlite-synchronous.js';
 import { parseNetworks, type IpNetwork } from '../net/ip-networks.js';
+import { MAX_EGRESS_PATTERNS, parseEgressPattern } from '../net/egress-allowlist.js';
 import { DEFAULT_IN_FLIGHT_LEASE_MS } from '../store/idempotency.js';
+import { DEFAULT_SCHEDULE_MUTATIONS_PER_MINUTE } from '../store/schedule-mutation-limit.js';
 
 const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * An entry of RUNNER_MANAGED_EGRESS_ALLOW: the install allowlist's `scheme://host[:port]`, checked
+ * at start so a mistake stops the process instead of refusing every fetch later. Alga's runner
+ * takes bare hosts (EXT_EGRESS_ALLOWLIST, a host also allowing its subdomains): such an entry is
+ * refused with the spelling that means the same here.
+ */
+const managedEgressPattern = z.string().superRefine((text, ctx) => {
+  const parsed = parseEgressPattern(text);
+  if (parsed.ok) return;
+  const bareHost = /^[A-Za-z0-9.-]+$/.test(text) && text.includes('.');
+  const hint = bareHost ? ` (Alga's EXT_EGRESS_ALLOWLIST takes bare hosts; here write https://${text.toLowerCase()} and, for its subdomains, https://*.${text.toLowerCase()})` : '';
+  ctx.addIssue({ code: 'custom', message: `${parsed.reason}${hint}` });
+});
 const flag = z
   .enum(['0', '1', 'true', 'false', ''])
   .optional()
@@ -181,10 +197,12 @@ const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     /** how often the store's due schedules are looked for (ms); 0 = this process runs none (src/service/schedule-runner.ts) */
     schedulePollMs: z.coerce.number().int().min(0).max(3_600_000),
+    /** the store scheduler's limit on an install's create/update/delete calls a minute (Alga's route: 10); 0 = none */
+    scheduleMutationsPerMinute: z.coerce.number().int().min(0).max(1_000_000),
     /** where installs come from: the runner's own registry (`standalone`), or each caller's envelope (`alga`: Alga is the registry; docs/alga.md) */
     registry: z.enum(['standalone', 'alga'], { message: 'must be standalone or alga' }),
     /** the Alga-managed mode's settings for every install (Alga's runner: EXT_EGRESS_ALLOWLIST, UI_PROXY_BASE_URL) */
-    managed: z.object({ egressAllow: z.array(z.string().min(1)), uiProxyBaseUrl: z.url().optional() }),
+    managed: z.object({ egressAllow: z.array(managedEgressPattern).max(MAX_EGRESS_PATTERNS), uiProxyBaseUrl: z.url().optional() }),
     tenantData: z.discriminatedUnion('kind', [z.object({ kind: z.literal('store') }), z.object({ kind: z.literal('alga'), baseUrl: z.url(), token: z.string().min(1) })]),
     requireSignatures: z.boolean(),
     trustFile: z.string().optional(),
@@ -314,6 +332,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     drainDelayMs: env.RUNNER_DRAIN_DELAY_MS ?? String(DRAIN_DELAY_MS),
     logLevel: env.LOG_LEVEL ?? 'info',
     schedulePollMs: env.RUNNER_SCHEDULE_POLL_MS ?? '1000',
+    scheduleMutationsPerMinute: env.RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE ?? String(DEFAULT_SCHEDULE_MUTATIONS_PER_MINUTE),
     registry: (env.RUNNER_REGISTRY || 'standalone').toLowerCase(),
     managed: {
       egressAllow: (env.RUNNER_MANAGED_EGRESS_ALLOW ?? '')
@@ -385,6 +404,7 @@ const ENV_NAMES: Record<string, string> = {
   drainDelayMs: 'RUNNER_DRAIN_DELAY_MS',
   logLevel: 'LOG_LEVEL',
   schedulePollMs: 'RUNNER_SCHEDULE_POLL_MS',
+  scheduleMutationsPerMinute: 'RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE',
   registry: 'RUNNER_REGISTRY',
   'managed.egressAllow': 'RUNNER_MANAGED_EGRESS_ALLOW',
   'managed.uiProxyBaseUrl': 'RUNNER_MANAGED_UI_PROXY_URL',

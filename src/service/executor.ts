@@ -10,13 +10,13 @@ import type { CapabilityName, ExecutionUser } from '../contract/index.js';
 import type { LogRecord } from '../engine/api.js';
 import { ServiceError } from './errors.js';
 import { decodeBase64, guestUrl, type ExecuteAnswer, type ExecuteEnvelope } from './envelope.js';
-import type { Runtime } from './runtime.js';
+import type { ResolvedInstall, Runtime } from './runtime.js';
 import type { IdempotencyScope } from '../store/index.js';
 import type { AdmissionLimiter } from './admission.js';
 import { checkGuestResponse } from './guest-response.js';
 import { EnvelopeSecrets } from './secret-envelope.js';
 import { renewWhileRunning } from './lease-renewal.js';
-import { managedInstall, type ManagedSettings } from './managed-install.js';
+import { managedInstall, managedInstallRef, type ManagedSettings } from './managed-install.js';
 
 /** Headers a guest never sees: they belong to the hop, not the request. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-runner-service-token']);
@@ -83,17 +83,8 @@ export class Executor {
 
   async execute(envelope: ExecuteEnvelope, idempotencyKey?: string): Promise<ExecuteAnswer> {
     if (this.draining) throw new ServiceError('shutting_down');
-    const { context } = envelope;
     const changesBefore = this.runtime.changesHeard;
-    const managed = this.runtime.config.registry === 'alga';
-    const resolved = managed
-      ? await managedInstall(envelope, this.runtime.components, this.managedSettings)
-      : await this.runtime.resolveInstall(context.tenant_id, context.extension_id, context.install_id);
-    if (!resolved) throw new ServiceError('install_not_found', `tenant ${context.tenant_id}, extension ${context.extension_id}${context.install_id ? `, install ${context.install_id}` : ''}`);
-    if (!resolved.install.enabled) throw new ServiceError('install_disabled');
-    if (context.content_hash && context.content_hash !== resolved.version.contentHash) {
-      throw new ServiceError('content_hash_mismatch', `the install runs ${resolved.version.contentHash}`);
-    }
+    const { install, ready } = await this.entryOf(envelope);
     const body = envelope.http.body_b64 ? decodeBase64(envelope.http.body_b64) : undefined;
     if (body === null) throw new ServiceError('invalid_request', 'http.body_b64 is not valid base64');
     if (body && body.byteLength > this.runtime.config.maxBodyBytes) throw new ServiceError('body_too_large', `${body.byteLength} bytes, limit ${this.runtime.config.maxBodyBytes}`);
@@ -101,19 +92,44 @@ export class Executor {
     const unknown = (envelope.providers ?? []).filter((p) => !known.has(p as `cap:${string}`));
     if (unknown.length) throw new ServiceError('unknown_capability', unknown.join(', '));
     // opened only when the guest is to run: a replayed idempotent answer needs no Vault, and no
-    // component (a replica that has not prepared this version fetches it from the component store)
-    const work = async () => {
-      // managed: the bundle was prepared while resolving; this only checks the engine still has it
-      if (managed) await this.runtime.components.ensureBundle(context.tenant_id, context.extension_id, resolved.version.contentHash);
-      else await this.runtime.ensurePrepared(resolved.version);
-      return this.run(envelope, resolved, body, await this.secretsOf(envelope, resolved.install.id), changesBefore);
-    };
+    // component (a replica that has not prepared this version fetches it from the component store;
+    // managed: from Alga's bundle store)
+    const work = async () => this.run(envelope, await ready(), body, await this.secretsOf(envelope, install.id), changesBefore);
 
     if (!idempotencyKey) return work();
     // scoped by the extension the registry resolved, so a caller naming it by id or by name hits the same key
-    const scope = { tenant: resolved.install.tenantId, extension: resolved.install.extensionId, key: idempotencyKey };
-    const fingerprint = requestFingerprint(envelope, resolved.install.id, body);
+    const scope = { tenant: install.tenantId, extension: install.extensionId, key: idempotencyKey };
+    const fingerprint = requestFingerprint(envelope, install.id, body);
     return this.idempotent(scope, fingerprint, envelope.context.request_id, work);
+  }
+
+  /**
+   * The install a call names, and how to make it ready to run — its component prepared — which is
+   * done only when the guest is to run (a replayed idempotent answer needs neither).
+   * Standalone: looked up in the registry. Managed: the envelope's; its bundle comes from Alga's store.
+   */
+  private async entryOf(envelope: ExecuteEnvelope): Promise<{ install: { id: string; tenantId: string; extensionId: string }; ready: () => Promise<ResolvedInstall> }> {
+    const { context } = envelope;
+    if (this.runtime.config.registry === 'alga') {
+      const named = managedInstallRef(envelope);
+      return {
+        install: { id: named.installId, tenantId: named.tenantId, extensionId: named.extensionId },
+        ready: () => managedInstall(envelope, this.runtime.components, this.managedSettings),
+      };
+    }
+    const resolved = await this.runtime.resolveInstall(context.tenant_id, context.extension_id, context.install_id);
+    if (!resolved) throw new ServiceError('install_not_found', `tenant ${context.tenant_id}, extension ${context.extension_id}${context.install_id ? `, install ${context.install_id}` : ''}`);
+    if (!resolved.install.enabled) throw new ServiceError('install_disabled');
+    if (context.content_hash && context.content_hash !== resolved.version.contentHash) {
+      throw new ServiceError('content_hash_mismatch', `the install runs ${resolved.version.contentHash}`);
+    }
+    return {
+      install: resolved.install,
+      ready: async () => {
+        await this.runtime.ensurePrepared(resolved.version);
+        return resolved;
+      },
+    };
   }
 
   /**

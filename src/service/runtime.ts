@@ -128,7 +128,7 @@ export class Runtime {
     });
     try {
       const tenantStore = createStoreTenantData(store.db, store.readOnlyFile);
-      const scheduleStore = createStoreScheduler(store.db, store.registry);
+      const scheduleStore = createStoreScheduler(store.db, store.registry, { mutationsPerMinute: config.scheduleMutationsPerMinute });
       const invoiceStore = createStoreInvoicing(store.db);
       // RUNNER_TENANT_DATA_URL: Alga's internal API serves clients, services, scheduler and invoicing
       const alga = config.tenantData.kind === 'alga' ? { baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token } : null;

@@ -5,12 +5,15 @@
  *
  * The endpoints a schedule may name are the installed version's manifest `api.endpoints`.
  * Every query names the install (and so its tenant): a schedule id of another install is "not found".
+ * Create, update and delete count against Alga's route limit per install and minute
+ * (schedule-mutation-limit.ts) before anything else, as on Alga, where the route counts first.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { dialectOf } from './dialect.js';
 import { nextCronTime } from './cron.js';
 import type { RegistryStore } from './registry.js';
+import { DEFAULT_SCHEDULE_MUTATIONS_PER_MINUTE, SCHEDULE_RATE_LIMITED, createScheduleMutationLimit } from './schedule-mutation-limit.js';
 import {
   ENDPOINT_NOT_SCHEDULABLE,
   MAX_SCHEDULES_PER_INSTALL,
@@ -144,6 +147,9 @@ function inputFailure(error: ScheduleInputError): { success: false; error: strin
   return { success: false, error: error.message, fieldErrors: JSON.stringify({ [error.field]: error.message }) };
 }
 
+/** Over the mutation limit: Alga's route's 429, as the guest gets it through Alga's internal API (scheduler-api.ts). */
+const rateLimited = (): { success: false; error: string } => ({ success: false, error: SCHEDULE_RATE_LIMITED });
+
 const nameTaken = (): { success: false; error: string; fieldErrors: string } => ({ success: false, error: NAME_TAKEN, fieldErrors: JSON.stringify({ name: NAME_TAKEN }) });
 
 /**
@@ -152,8 +158,24 @@ const nameTaken = (): { success: false; error: string; fieldErrors: string } => 
  */
 export type NextDue = (cron: string, timezone: string, afterMs: number) => number | null;
 
-export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<RegistryStore, 'getVersion'>, nextDue: NextDue = nextCronTime, now: () => number = Date.now): StoreScheduler {
+export interface StoreSchedulerOptions {
+  readonly nextDue?: NextDue;
+  readonly now?: () => number;
+  /** Alga's route limit on create/update/delete per install and minute (RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE; 0: none) */
+  readonly mutationsPerMinute?: number;
+}
+
+export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<RegistryStore, 'getVersion'>, options: StoreSchedulerOptions = {}): StoreScheduler {
+  const { nextDue = nextCronTime, now = Date.now, mutationsPerMinute = DEFAULT_SCHEDULE_MUTATIONS_PER_MINUTE } = options;
   const db = database as unknown as Kysely<SchedulesTables>;
+  const mutationLimit = createScheduleMutationLimit(database, mutationsPerMinute);
+
+  /** Counts a create/update/delete against the install's window; false: Alga's route would answer 429. */
+  async function mutationAllowed(scope: SchedulerScope): Promise<boolean> {
+    if (await mutationLimit.take(scope.installId, now())) return true;
+    scope.log('warn', `scheduler: ${SCHEDULE_RATE_LIMITED} (at most ${mutationsPerMinute} schedule changes a minute per install)`);
+    return false;
+  }
 
   /** The next due time of a schedule being saved; a cron that cannot be read is the guest's error. */
   function dueAfter(cron: string, timezone: string, at: number): number | null {
@@ -186,6 +208,7 @@ export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<Re
     },
 
     async createSchedule(scope, input): Promise<CreateScheduleResult> {
+      if (!(await mutationAllowed(scope))) return rateLimited();
       try {
         checkRawLengths(input);
         const cron = validateCron(input.cron);
@@ -243,6 +266,7 @@ export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<Re
     },
 
     async updateSchedule(scope, scheduleId, input): Promise<UpdateScheduleResult> {
+      if (!(await mutationAllowed(scope))) return rateLimited();
       try {
         if (!isScheduleId(scheduleId)) throw new ScheduleInputError('scheduleId', 'Invalid scheduleId');
         checkRawLengths(input);
@@ -288,6 +312,7 @@ export function createStoreScheduler<DB>(database: Kysely<DB>, registry: Pick<Re
     },
 
     async deleteSchedule(scope, scheduleId) {
+      if (!(await mutationAllowed(scope))) return rateLimited();
       if (!isScheduleId(scheduleId)) return { success: false, error: 'Invalid scheduleId' };
       const deleted = await db.deleteFrom('extension_schedules').where('id', '=', scheduleId.trim()).where('install_id', '=', scope.installId).executeTakeFirst();
       if (Number(deleted.numDeletedRows) === 0) return { success: false, error: 'Schedule not found' };

@@ -63,6 +63,30 @@ test('kitchen-sink imports every interface of the world, exports handler, and no
   );
 });
 
+/** Every interface Alga's world (wit/alga/world.wit, Alga's ee/runner/wit) has its guests import. */
+const ALGA_WORLD_INTERFACES = [
+  'alga:extension/context',
+  'alga:extension/secrets',
+  'alga:extension/http',
+  'alga:extension/storage',
+  'alga:extension/logging',
+  'alga:extension/ui-proxy',
+  'alga:extension/user',
+  'alga:extension/user-v2',
+  'alga:extension/scheduler',
+  'alga:extension/invoicing',
+  'alga:extension/clients',
+  'alga:extension/services',
+];
+
+for (const name of ['alga-world', 'alga-style', 'alga-samples']) {
+  test(`${name}, built against Alga's world, imports every interface of it, as guests componentized for Alga do`, async () => {
+    const world = await worldOf(name);
+    assert.deepEqual(world.imports.filter((i) => i.startsWith('alga:extension/') && i !== 'alga:extension/types').sort(), [...ALGA_WORLD_INTERFACES].sort());
+    assert.deepEqual(world.exports, [HANDLER_EXPORT]);
+  });
+}
+
 test('default-flags is built with componentize-js defaults: it imports wasi:filesystem and wasi:http', async () => {
   const world = await worldOf('default-flags');
   assert.ok(world.imports.includes('wasi:filesystem/preopens'));

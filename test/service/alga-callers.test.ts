@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { admin, exampleBytes, guestJson, startTestService, type Answer, type ErrorBody, type Registered, type TestService } from './harness.js';
-import { algaProxyRequest } from '../support/alga-gateway.js';
+import { algaApiRouteRequest, algaProxyRequest, algaScheduledJobRequest } from '../support/alga-gateway.js';
 
 const TOKENLESS_FROM = '127.0.0.2';
 const VAULT_TOKEN = 'vault-test-token';
@@ -125,53 +125,20 @@ function proxyCall(svc: TestService, a: AlgaIds, target: string, secretEnvelope:
   return postFrom('127.0.0.1', `${svc.url}/v1/execute`, headers, body);
 }
 
-/** The API route's call (route.ts): no token; POST with the caller's idempotency key or the request id. */
+/** The API route's call (test/support/alga-gateway.ts): no token; a POST with the request id as its idempotency key. */
 function apiRouteCall(svc: TestService, from: string, a: AlgaIds, path: string, secretEnvelope: unknown, extraHeaders: Record<string, string> = {}) {
-  const requestId = randomUUID();
-  const method = 'POST';
-  const body = Buffer.from(JSON.stringify({ hello: 'world' }));
-  // gateway/headers.ts filterRequestHeaders: x-request-id, accept, content-type, accept-encoding, user-agent; then tenant and extension
-  const headers = { 'x-request-id': requestId, accept: '*/*', 'content-type': 'application/json', 'user-agent': 'Mozilla/5.0', 'x-alga-tenant': a.tenantId, 'x-alga-extension': a.registryId };
-  const userInfo = { user_id: 'u-2', user_email: 'grace@example.com', user_name: 'Grace H', company_name: 'Acme', user_type: 'client', client_id: 'client-7' };
-  return postFrom(
-    from,
-    `${svc.url}/v1/execute`,
-    { 'content-type': 'application/json', 'x-request-id': requestId, 'x-alga-tenant': a.tenantId, 'x-alga-extension': a.registryId, 'x-idempotency-key': requestId, ...extraHeaders },
-    {
-      context: { request_id: requestId, tenant_id: a.tenantId, extension_id: a.registryId, install_id: a.installId, content_hash: a.contentHash, version_id: a.versionId, config: {} },
-      http: { method, path, query: {}, headers, body_b64: body.toString('base64') },
-      limits: { timeout_ms: 30000 },
-      providers: KITCHEN_CAPS,
-      ...(secretEnvelope ? { secret_envelope: secretEnvelope } : {}),
-      user: userInfo,
-    },
-  );
+  const { headers, body } = algaApiRouteRequest(a, path, { method: 'POST', body: { hello: 'world' }, providers: KITCHEN_CAPS, secretEnvelope });
+  return postFrom(from, `${svc.url}/v1/execute`, { ...headers, ...extraHeaders }, body);
 }
 
-/** The scheduled-job handler's call: no token, x-idempotency-key = request id, trigger and schedule id in the context. */
+/** The scheduled-job handler's call (test/support/alga-gateway.ts): no token, x-idempotency-key = request id, trigger and schedule id in the context. */
 function scheduledCall(svc: TestService, from: string, a: AlgaIds, endpointPath: string, secretEnvelope: unknown, requestId = randomUUID()) {
-  return postFrom(
-    from,
-    `${svc.url}/v1/execute`,
-    { 'content-type': 'application/json', 'x-request-id': requestId, 'x-idempotency-key': requestId, 'x-alga-tenant': a.tenantId, 'x-alga-extension': a.registryId },
-    {
-      context: {
-        request_id: requestId,
-        tenant_id: a.tenantId,
-        extension_id: a.registryId,
-        install_id: a.installId,
-        version_id: a.versionId,
-        content_hash: a.contentHash,
-        config: {},
-        trigger: 'schedule',
-        schedule_id: 'f3b0c442-98fc-4c1c-9f6e-2a1d1e4b7c10',
-      },
-      http: { method: 'POST', path: endpointPath, query: {}, headers: { 'x-alga-tenant': a.tenantId, 'x-alga-extension': a.registryId }, body_b64: b64({ nightly: true }) },
-      limits: { timeout_ms: 30000 },
-      providers: KITCHEN_CAPS,
-      ...(secretEnvelope ? { secret_envelope: secretEnvelope } : {}),
-    },
+  const { headers, body } = algaScheduledJobRequest(
+    a,
+    { scheduleId: 'f3b0c442-98fc-4c1c-9f6e-2a1d1e4b7c10', method: 'POST', path: endpointPath, payload: { nightly: true } },
+    { providers: KITCHEN_CAPS, secretEnvelope, requestId },
   );
+  return postFrom(from, `${svc.url}/v1/execute`, headers, body);
 }
 
 let vault: FakeVault;

@@ -3,24 +3,22 @@
  * are sent as Alga's extension proxy sends them (packages/product-ext-proxy/ee/handler.ts with
  * ee/runner-backend.ts, Nine-Minds/alga-psa at 432f5f5887), with no admin call before them.
  *
- * Alga is played by ONE LOOPBACK HTTP SERVER here, not by Alga itself. It serves:
- * - Alga's bundle store, read over HTTP in Alga's key layout
- *   (`/bundles/tenants/{tenant}/extensions/{extension}/sha256/{hex}/bundle.tar.zst`, the key
- *   Alga's runner builds in ee/runner/src/engine/loader.rs from x-alga-tenant and x-alga-extension);
- * - Alga's internal storage API as its route defines it
- *   (ee/server/src/app/api/internal/ext-storage/install/[installId]/route.ts): `x-runner-auth`
- *   checked (401 UNAUTHORIZED), `{operation, namespace, key, value, metadata, ifRevision}`, a get
- *   of nothing → 404 NOT_FOUND, a stale `ifRevision` → 409 REVISION_MISMATCH, delete →
- *   `{success}`, list → `{items, nextCursor}`; revisions start at 1 and grow by 1;
- * - a ui-proxy upstream that echoes the path it was asked for.
+ * Alga is played by ONE LOOPBACK HTTP SERVER here (test/support/fake-alga.ts), not by Alga itself:
+ * its bundle store, read over HTTP in Alga's key layout
+ * (`/bundles/tenants/{tenant}/extensions/{extension}/sha256/{hex}/bundle.tar.zst`, the key Alga's
+ * runner builds in ee/runner/src/engine/loader.rs from x-alga-tenant and x-alga-extension); Alga's
+ * internal storage API as its route defines it
+ * (ee/server/src/app/api/internal/ext-storage/install/[installId]/route.ts): `x-runner-auth`
+ * checked (401 UNAUTHORIZED), `{operation, namespace, key, value, metadata, ifRevision}`, a get of
+ * nothing → 404 NOT_FOUND, a stale `ifRevision` → 409 REVISION_MISMATCH, delete → `{success}`,
+ * list → `{items, nextCursor}`, revisions from 1 up by 1; and a ui-proxy upstream that echoes the
+ * path it was asked for.
  * Every request to it is recorded. One more suite reads the bundle from an S3 bucket served by
  * s3rver on loopback (an S3-compatible server, not AWS), in the same key layout under a prefix.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,89 +28,15 @@ import { packBundle } from '../../src/bundle/index.js';
 import { loadConfig, ConfigError } from '../../src/service/config.js';
 import { exampleBytes, guestJson, startTestService, type Answer, type ErrorBody, type TestService } from './harness.js';
 import { algaProxyRequest } from '../support/alga-gateway.js';
+import { FAKE_ALGA_AUTH, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
+import { sql } from 'kysely';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { openGate, type Gate } from './gate.js';
+import { cleanEnv, startCli } from './cli-process.js';
 
-const RUNNER_AUTH = 'managed-runner-auth-51c2';
+const RUNNER_AUTH = FAKE_ALGA_AUTH;
 const MANIFEST_CAPS = ['cap:context.read', 'cap:log.emit', 'cap:user.read', 'cap:storage.kv', 'cap:ui.proxy'];
-
-interface Recorded {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Record<string, unknown> | null;
-}
-
-interface FakeAlga {
-  url: string;
-  /** bundle store objects by key (`tenants/…/bundle.tar.zst`) */
-  objects: Map<string, Buffer>;
-  requests: Recorded[];
-  close(): Promise<void>;
-}
-
-type StoredRecord = { revision: number; value: unknown; metadata: Record<string, unknown> };
-
-async function startFakeAlga(): Promise<FakeAlga> {
-  const objects = new Map<string, Buffer>();
-  const requests: Recorded[] = [];
-  /** ext-storage records, by install, namespace and key */
-  const records = new Map<string, StoredRecord>();
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = req.url ?? '';
-      const text = Buffer.concat(chunks).toString('utf8');
-      const body = text ? (JSON.parse(text) as Record<string, unknown>) : null;
-      requests.push({ method: req.method ?? '', path, headers: req.headers, body });
-      const send = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-      if (req.method === 'GET' && path.startsWith('/bundles/')) {
-        const object = objects.get(path.slice('/bundles/'.length));
-        if (!object) return res.writeHead(404).end();
-        return res.writeHead(200, { 'content-type': 'application/zstd' }).end(object);
-      }
-      if (path.startsWith('/upstream/')) return send(200, { upstream_path: path.slice('/upstream'.length), install: req.headers['x-ext-install-id'] ?? null });
-      const storage = /^\/api\/internal\/ext-storage\/install\/([^/]+)$/.exec(path);
-      if (req.method !== 'POST' || !storage || !body) return send(404, { error: 'no such route' });
-      if (req.headers['x-runner-auth'] !== RUNNER_AUTH) return send(401, { error: 'Invalid runner token', code: 'UNAUTHORIZED' });
-      const installId = decodeURIComponent(storage[1] ?? '');
-      const id = `${installId}\u0000${String(body.namespace)}\u0000${String(body.key)}`;
-      const found = records.get(id);
-      const ifRevision = body.ifRevision as number | undefined;
-      switch (body.operation) {
-        case 'get':
-          if (!found) return send(404, { error: 'record not found', code: 'NOT_FOUND' });
-          return send(200, { namespace: body.namespace, key: body.key, revision: found.revision, value: found.value, metadata: found.metadata, ttlExpiresAt: null });
-        case 'put': {
-          if (ifRevision !== undefined && (found?.revision ?? 0) !== ifRevision) return send(409, { error: 'revision mismatch', code: 'REVISION_MISMATCH' });
-          const revision = (found?.revision ?? 0) + 1;
-          records.set(id, { revision, value: body.value, metadata: (body.metadata as Record<string, unknown>) ?? {} });
-          return send(200, { namespace: body.namespace, key: body.key, revision, ttlExpiresAt: null });
-        }
-        case 'delete':
-          return send(200, { success: records.delete(id) });
-        case 'list': {
-          const prefix = `${installId}\u0000${String(body.namespace)}\u0000`;
-          const items = [...records]
-            .filter(([k]) => k.startsWith(prefix))
-            .map(([k, r]) => ({ namespace: body.namespace, key: k.slice(prefix.length), revision: r.revision, value: r.value, metadata: r.metadata }));
-          return send(200, { items, nextCursor: null });
-        }
-        default:
-          return send(400, { error: 'Unsupported operation' });
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    objects,
-    requests,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 interface AlgaInstall {
   tenantId: string;
@@ -141,9 +65,10 @@ async function publish(alga: FakeAlga, capabilities: string[] = MANIFEST_CAPS, p
 const refusal = (json: Answer): ErrorBody['error'] => (json as unknown as ErrorBody).error;
 
 /** The extension proxy's call, field by field (test/support/alga-gateway.ts), with an inline secret envelope. */
-async function proxyCall(svc: TestService, a: AlgaInstall, target: string, o: { method?: string; body?: unknown; providers?: string[]; omit?: 'install_id' } = {}) {
+async function proxyCall(svc: TestService, a: AlgaInstall, target: string, o: { method?: string; body?: unknown; providers?: string[]; omit?: 'install_id'; idempotencyKey?: string } = {}) {
   const secretEnvelope = { ciphertext_b64: Buffer.from(JSON.stringify({ api_key: 'k-123' })).toString('base64'), algorithm: 'inline/base64', version: '2' };
   const { headers, body } = algaProxyRequest(a, target, { ...o, providers: o.providers ?? MANIFEST_CAPS, secretEnvelope, serviceToken: svc.serviceToken });
+  if (o.idempotencyKey) headers['x-idempotency-key'] = o.idempotencyKey;
   const response = await fetch(`${svc.url}/v1/execute`, { method: 'POST', headers, body: JSON.stringify(body) });
   return { status: response.status, json: (await response.json()) as Answer };
 }
@@ -362,6 +287,85 @@ describe('Alga-managed mode on an S3 bundle store (s3rver on loopback, not AWS)'
   });
 });
 
+describe('Alga-managed mode: idempotent replays and the change feed’s full resync', () => {
+  let alga: FakeAlga;
+  let gate: Gate;
+  let svc: TestService;
+  const dataDir = mkdtempSync(join(tmpdir(), 'managed-resync-'));
+  const env = (): Record<string, string> => ({
+    RUNNER_REGISTRY: 'alga',
+    RUNNER_COMPONENT_STORE: 'http',
+    RUNNER_COMPONENT_STORE_URL: `${alga.url}/bundles`,
+    RUNNER_TENANT_DATA_URL: alga.url,
+    RUNNER_TENANT_DATA_TOKEN: RUNNER_AUTH,
+    RUNNER_MANAGED_UI_PROXY_URL: `${alga.url}/upstream`,
+    RUNNER_MANAGED_EGRESS_ALLOW: gate.origin,
+    RUNNER_CHANGE_RECHECK_MS: '50',
+  });
+  const caps = [...MANIFEST_CAPS, 'cap:http.fetch', 'cap:secrets.get'];
+  const bundleGets = (a: { key: string }) => alga.requests.filter((q) => q.method === 'GET' && q.path === `/bundles/${a.key}`).length;
+
+  before(async () => {
+    alga = await startFakeAlga();
+    gate = await openGate();
+    svc = await startTestService({ dataDir, env: env() });
+  });
+  after(async () => {
+    await svc?.close();
+    await gate?.close();
+    await alga?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('“everything changed” (a change the feed missed) while a managed execution runs: it keeps the grants its envelope gave, and the next call fetches no bundle', async () => {
+    const a = await publish(alga, caps);
+    assert.equal((await proxyCall(svc, a, '/context', { providers: caps })).json.status, 200);
+    assert.equal(bundleGets(a), 1);
+
+    // the guest calls every interface, the gate's fetch first among those that block: it runs until released
+    const running = proxyCall(svc, a, `/all?fetch=${encodeURIComponent(`${gate.origin}/held`)}&route=/items/1`, { providers: caps });
+    const held = await gate.next();
+    const resynced = svc.logLine((l) => l.msg === 'change feed: everything cached about installs dropped (a change notification may have been missed)');
+    // another process's change this one never heard of: the re-check finds the counter moved
+    await sql`update change_feed set generation = generation + 1 where id = 1`.execute(svc.running.runtime.store.db);
+    assert.equal((await resynced)['reason'], 'missed');
+    held.release('held-body');
+    const r = await running;
+    assert.equal(r.json.status, 200, JSON.stringify(r.json));
+    const calls = guestJson<Record<string, Record<string, unknown>>>(r.json);
+    assert.deepEqual(calls['storage.put'], { ok: { namespace: 'kitchen-sink', key: 'all', value: 'all', revision: '1' } }, 'storage after the resync: still granted, Alga’s API called');
+    assert.deepEqual(calls['ui-proxy.call'], { ok: JSON.stringify({ upstream_path: `/${a.registryId}/items/1`, install: a.installId }) }, 'ui-proxy after the resync: still granted');
+    assert.equal((calls['http.fetch'] as { ok?: { status: number } }).ok?.status, 200);
+
+    const after = await proxyCall(svc, a, '/context', { providers: caps });
+    assert.equal(after.json.status, 200);
+    assert.equal(bundleGets(a), 1, 'the prepared bundle is content-addressed: a resync does not drop it');
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    assert.match(metrics, /alga_runner_change_feed_resyncs_total\{reason="missed"\} [1-9]/);
+  });
+
+  test('a replayed idempotent call answers from the idempotency record without fetching the bundle (a process that never prepared it, the bundle gone from Alga’s store)', async () => {
+    const a = await publish(alga, caps);
+    const first = await proxyCall(svc, a, '/env', { providers: caps, idempotencyKey: 'req-7' });
+    assert.equal(first.json.status, 200, JSON.stringify(first.json));
+    assert.equal(bundleGets(a), 1);
+
+    // a new process on the same store: it has prepared nothing
+    await svc.close();
+    alga.objects.delete(a.key);
+    svc = await startTestService({ dataDir, env: env() });
+    const replay = await proxyCall(svc, a, '/env', { providers: caps, idempotencyKey: 'req-7' });
+    assert.equal(replay.status, 200, JSON.stringify(replay.json));
+    assert.deepEqual(replay.json, first.json, 'the first answer, replayed');
+    assert.equal(bundleGets(a), 1, 'the replay fetched nothing');
+
+    const fresh = await proxyCall(svc, a, '/env', { providers: caps, idempotencyKey: 'req-8' });
+    assert.equal(fresh.status, 404, 'a new key must run, and the bundle is gone');
+    assert.equal(refusal(fresh.json).code, 'bundle_not_found');
+    assert.equal(bundleGets(a), 2);
+  });
+});
+
 describe('Alga-managed mode: settings', () => {
   const flags = { port: '0', host: '127.0.0.1', dataDir: '/tmp/unused', workers: '1' };
   test('the standalone mode is the default', () => {
@@ -388,5 +392,49 @@ describe('Alga-managed mode: settings', () => {
       RUNNER_COMPONENT_STORE_URL: 'http://alga.invalid/b',
     });
     assert.equal(ok.registry, 'alga');
+  });
+
+  const managedEnv = {
+    RUNNER_REGISTRY: 'alga',
+    RUNNER_TENANT_DATA_URL: 'http://alga.invalid',
+    RUNNER_TENANT_DATA_TOKEN: 't',
+    RUNNER_COMPONENT_STORE: 'http',
+    RUNNER_COMPONENT_STORE_URL: 'http://alga.invalid/b',
+  };
+  test('RUNNER_MANAGED_EGRESS_ALLOW: every entry checked as the install allowlist is, each mistake named; Alga’s bare hosts get the spelling meant', () => {
+    assert.deepEqual(loadConfig(flags, { ...managedEnv, RUNNER_MANAGED_EGRESS_ALLOW: ' https://api.example.com , http://*.partner.io:8080 ' }).managed.egressAllow, [
+      'https://api.example.com',
+      'http://*.partner.io:8080',
+    ]);
+    assert.throws(
+      () => loadConfig(flags, { ...managedEnv, RUNNER_MANAGED_EGRESS_ALLOW: 'https://ok.example.com,api.partner.io,https://*.com,ftp://files.example.com' }),
+      (e: unknown) => {
+        const text = e instanceof ConfigError ? e.message : '';
+        assert.match(
+          text,
+          /RUNNER_MANAGED_EGRESS_ALLOW: invalid egress pattern "api\.partner\.io": expected scheme:\/\/host\[:port\] \(Alga's EXT_EGRESS_ALLOWLIST takes bare hosts; here write https:\/\/api\.partner\.io and, for its subdomains, https:\/\/\*\.api\.partner\.io\)/,
+        );
+        assert.match(text, /RUNNER_MANAGED_EGRESS_ALLOW: invalid egress pattern "https:\/\/\*\.com": a wildcard needs at least two labels/);
+        assert.match(text, /RUNNER_MANAGED_EGRESS_ALLOW: invalid egress pattern "ftp:\/\/files\.example\.com": scheme must be http or https/);
+        assert.doesNotMatch(text, /ok\.example\.com/);
+        return true;
+      },
+    );
+  });
+
+  test('a bad RUNNER_MANAGED_EGRESS_ALLOW stops `serve` before it listens: exit code 2 and the reason on stderr', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'managed-egress-'));
+    try {
+      const proc = startCli(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], cleanEnv({ ...managedEnv, RUNNER_MANAGED_EGRESS_ALLOW: 'api.partner.io' }));
+      const [code] = (await once(proc.child, 'exit')) as [number | null];
+      assert.equal(code, 2, proc.lines.join('\n'));
+      assert.ok(
+        proc.lines.some((l) => l.includes('RUNNER_MANAGED_EGRESS_ALLOW: invalid egress pattern "api.partner.io"')),
+        proc.lines.join('\n'),
+      );
+      assert.ok(!proc.lines.some((l) => /listening/i.test(l)), 'never listened');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -56,12 +56,16 @@ interface Leg {
   cleanup?: () => Promise<void>;
 }
 
+/** Alga's 10 schedule mutations a minute per install would not let the quota test reach 50 schedules */
+const MUTATIONS_PER_MINUTE = 100;
+const MUTATION_LIMIT = { RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE: String(MUTATIONS_PER_MINUTE) };
+
 function postgresLeg(): Leg {
   const schema = `svc_alga_world_${process.pid}_${randomBytes(4).toString('hex')}`;
   return {
     name: 'store backend on PostgreSQL',
     skip: postgresSkipReason,
-    env: async () => ({ DATABASE_URL: TEST_DATABASE_URL, RUNNER_DATABASE_SCHEMA: schema }),
+    env: async () => ({ DATABASE_URL: TEST_DATABASE_URL, RUNNER_DATABASE_SCHEMA: schema, ...MUTATION_LIMIT }),
     async cleanup() {
       const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
       await client.connect();
@@ -71,7 +75,7 @@ function postgresLeg(): Leg {
   };
 }
 
-const storeLegs: Leg[] = [{ name: 'store backend on SQLite', skip: async () => false, env: async () => ({}) }, postgresLeg()];
+const storeLegs: Leg[] = [{ name: 'store backend on SQLite', skip: async () => false, env: async () => ({ ...MUTATION_LIMIT }) }, postgresLeg()];
 
 for (const leg of storeLegs) {
   const skip = await leg.skip();
@@ -279,6 +283,18 @@ for (const leg of storeLegs) {
       assert.ok(Date.parse(shown.get(beat)!.next_run_at!) > Date.now(), 'due again at its next time');
       assert.equal((await call<{ runs: number }>(svc, tenant, uploaded.extension_id, '/runs')).runs, runsBefore + 1, 'the heartbeat ran once');
       for (const id of [beat, broken]) assert.deepEqual(await call(svc, tenant, uploaded.extension_id, '/schedules/delete', { query: { id } }), { success: true });
+    });
+
+    test("RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE: an install's creates, updates and deletes beyond it in a minute get Alga's route's answer", async () => {
+      const other = 'tenant-busy';
+      await createInstall(svc, { tenant_id: other, extension_id: uploaded.extension_id, grants: ALL_CAPS });
+      for (let i = 0; i < MUTATIONS_PER_MINUTE; i++) {
+        assert.deepEqual(await call(svc, other, uploaded.extension_id, '/schedules/delete', { query: { id: OTHER } }), { success: false, error: 'Schedule not found' }, `mutation ${i + 1}`);
+      }
+      const limited = { success: false, error: 'Too many requests, please try again later' };
+      assert.deepEqual(await call(svc, other, uploaded.extension_id, '/schedules/create', { body: { endpoint: '/status', cron: '0 4 * * *' } }), limited);
+      assert.deepEqual(await call(svc, other, uploaded.extension_id, '/schedules/delete', { query: { id: OTHER } }), limited);
+      assert.deepEqual(await call(svc, other, uploaded.extension_id, '/schedules'), { ok: [] }, 'reads still answer');
     });
 
     test("at most 50 schedules per install (Alga's quota)", async () => {

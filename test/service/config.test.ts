@@ -207,3 +207,16 @@ test('RUNNER_METRICS_INSTALL_LABELS: 0 (off) by default, a bound when set, bad v
     );
   }
 });
+
+test("RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE: Alga's 10 by default, 0 for none, anything but a whole number refused by name", () => {
+  assert.equal(loadConfig({}, {}).scheduleMutationsPerMinute, 10);
+  assert.equal(loadConfig({}, { RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE: '0' }).scheduleMutationsPerMinute, 0);
+  assert.equal(loadConfig({}, { RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE: '60' }).scheduleMutationsPerMinute, 60);
+  for (const bad of ['ten', '-1', '2.5']) {
+    assert.throws(
+      () => loadConfig({}, { RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE: bad }),
+      (e: unknown) => e instanceof ConfigError && /RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE/.test(e.message),
+      bad,
+    );
+  }
+});

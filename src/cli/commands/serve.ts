@@ -29,7 +29,9 @@ AWS_REGION), _ENDPOINT (s3) or RUNNER_COMPONENT_STORE_URL (http), RUNNER_COMPONE
 the default, or normal: no fsync per commit), RUNNER_DATA_DIR, PORT,
 RUNNER_EGRESS_ALLOW_PRIVATE=1, RUNNER_TENANT_DATA_URL + RUNNER_TENANT_DATA_TOKEN (Alga's internal
 API for clients, services, scheduler and invoicing), RUNNER_SCHEDULE_POLL_MS (how often due schedules
-are looked for, default 1000, 0 = never), RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
+are looked for, default 1000, 0 = never), RUNNER_SCHEDULE_MUTATIONS_PER_MINUTE (the store scheduler's
+limit on an install's schedule creates, updates and deletes a minute, Alga's 10 by default, 0 = none),
+RUNNER_REQUIRE_SIGNATURES=1 + RUNNER_TRUST_FILE,
 RUNNER_DEFAULT_TIMEOUT_MS, RUNNER_MAX_TIMEOUT_MS, RUNNER_MAX_MEMORY_MB, RUNNER_MAX_BODY_BYTES,
 RUNNER_IDEMPOTENCY_TTL_MS, RUNNER_IDEMPOTENCY_LEASE_MS (an in-flight key's lease, renewed by its
 process: how soon another replica takes over a dead one's key, default 10000),
