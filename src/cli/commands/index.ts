@@ -7,6 +7,7 @@ import { registerServeCommand } from './serve.js';
 import { registerDemoCommand } from './demo.js';
 import { registerNewCommand } from './new.js';
 import { registerBuildCommand } from './build.js';
+import { registerDevCommand } from './dev.js';
 import { registerPublishCommand } from './publish.js';
 import { registerSignCommand } from './sign.js';
 import { registerLoginCommand } from './login.js';
@@ -23,6 +24,7 @@ export const commands: RegisterCommand[] = [
   registerDemoCommand,
   registerNewCommand,
   registerBuildCommand,
+  registerDevCommand,
   registerPackCommand,
   registerKeysCommand,
   registerSignCommand,
