@@ -78,7 +78,11 @@ export async function startDev(options: DevOptions, out: NodeJS.WriteStream, err
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       say(`${e instanceof BuildError ? 'build failed' : 'reload failed'}: ${message}`);
-      say(runner.current ? `still serving ${runner.current.version}; fix it and save to try again` : 'nothing is serving yet; fix it and save to try again');
+      say(
+        runner.current
+          ? `still serving ${runner.current.version}; fix it and save to try again`
+          : 'no build of this run is serving yet (an install left by an earlier run keeps its build); fix it and save to try again',
+      );
     }
   };
 
