@@ -61,7 +61,11 @@ export async function startDev(options: DevOptions, out: NodeJS.WriteStream, err
       const t = performance.now();
       const deployed = await runner.deploy(built.project.manifestText, built.project.manifest, built.component, built.project.uiFiles);
       if (tailing !== deployed.installId) {
-        await runner.tailLogs(deployed.installId, (line) => out.write(logLine(line)));
+        await runner.tailLogs(deployed.installId, (line) => {
+          // an empty stdout/stderr record (the guest printed a bare newline) has nothing to read
+          if (line.stream !== 'log' && line.message === '') return;
+          out.write(logLine(line));
+        });
         tailing = deployed.installId;
       }
       await applySecrets();
