@@ -10,7 +10,7 @@
  * would break the component anyway — a module or an export that does not exist.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type ts from 'typescript';
 import { packageVersion } from '../runner-root.js';
@@ -100,17 +100,47 @@ function describe(typescript: TypeScript, project: Project, d: ts.Diagnostic): s
   return `${file}:${line + 1}:${character + 1}: TS${d.code}: ${message}`;
 }
 
+/**
+ * Parsed declaration files (TypeScript's libs — lib.dom.d.ts alone is ~1 MB —, the SDK's, the
+ * world's) kept for the next check in this process, by path, modification time and target: under
+ * `dev` a rebuild parses only the project's own sources again.
+ */
+const declarationCache = new Map<string, ts.SourceFile>();
+
+function cachingHost(typescript: TypeScript, options: ts.CompilerOptions): ts.CompilerHost {
+  const host = typescript.createCompilerHost(options);
+  const read = host.getSourceFile.bind(host);
+  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
+    if (!fileName.endsWith('.d.ts')) return read(fileName, languageVersion, onError, shouldCreate);
+    let mtime: number;
+    try {
+      mtime = statSync(fileName).mtimeMs;
+    } catch {
+      return read(fileName, languageVersion, onError, shouldCreate);
+    }
+    const target = typeof languageVersion === 'object' ? languageVersion.languageVersion : languageVersion;
+    const key = `${fileName}\0${mtime}\0${target}`;
+    const cached = declarationCache.get(key);
+    if (cached) return cached;
+    const parsed = read(fileName, languageVersion, onError, shouldCreate);
+    if (parsed) declarationCache.set(key, parsed);
+    return parsed;
+  };
+  return host;
+}
+
 export async function typeCheck(project: Project, sdk: SdkLocation): Promise<TypeCheckResult> {
   const typescript = (await import('typescript')).default;
   const declarations = await worldDeclarations(project);
-  const { options, declarationFiles, problems } = compilerOptions(typescript, project);
-  const program = typescript.createProgram([project.entry, ...declarationFiles, ...declarations], {
-    ...options,
+  const { options: projectOptions, declarationFiles, problems } = compilerOptions(typescript, project);
+  const options: ts.CompilerOptions = {
+    ...projectOptions,
     // the build emits nothing of TypeScript's (esbuild bundles), so `./handler.ts` imports are fine
     noEmit: true,
     allowImportingTsExtensions: true,
-    paths: { ...options.paths, ...sdkPaths(sdk) },
-  });
+    paths: { ...projectOptions.paths, ...sdkPaths(sdk) },
+  };
+  const program = typescript.createProgram([project.entry, ...declarationFiles, ...declarations], options, cachingHost(typescript, options));
   const diagnostics = [...problems, ...typescript.getPreEmitDiagnostics(program)].filter((d) => d.category === typescript.DiagnosticCategory.Error);
   const errors: string[] = [];
   const warnings: string[] = [];
