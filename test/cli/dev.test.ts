@@ -98,6 +98,7 @@ describe('alga-runner dev', { timeout: 180_000 }, () => {
   });
 
   it('an edit (source, manifest, secrets file) is built and answered by the new build', async () => {
+    const uiBefore = (await fetch(`${url}/dev/ui`, { redirect: 'manual' })).headers.get('location');
     const from = dev.stderr.length;
     writeFileSync(join(project, '.secrets.json'), JSON.stringify({ API_KEY: 'dev-key-1' }));
     const manifestPath = join(project, 'manifest.json');
@@ -120,6 +121,10 @@ describe('alga-runner dev', { timeout: 180_000 }, () => {
     assert.match(dev.stderr.slice(from), /dev: secrets from \.secrets\.json: API_KEY/);
     assert.deepEqual(await (await fetch(api(url, '/hello'))).json(), { message: 'Howdy, demo, from desk-notes!' });
     assert.deepEqual(await (await fetch(api(url, '/key'))).json(), { key: 'dev-key-1' });
+    // /dev/ui follows the reload: the new build's page (a new content hash), and the old one is no longer served
+    const uiAfter = (await fetch(`${url}/dev/ui`, { redirect: 'manual' })).headers.get('location');
+    assert.ok(uiBefore && uiAfter && uiAfter !== uiBefore, `${uiBefore} → ${uiAfter}`);
+    assert.equal((await fetch(`${url}${uiAfter}`)).status, 200);
   });
 
   it('a broken edit leaves the previous build serving', async () => {
