@@ -125,6 +125,7 @@ describe('alga-runner dev', { timeout: 180_000 }, () => {
     const uiAfter = (await fetch(`${url}/dev/ui`, { redirect: 'manual' })).headers.get('location');
     assert.ok(uiBefore && uiAfter && uiAfter !== uiBefore, `${uiBefore} → ${uiAfter}`);
     assert.equal((await fetch(`${url}${uiAfter}`)).status, 200);
+    assert.equal((await fetch(`${url}${uiBefore}`)).status, 404);
   });
 
   it('a broken edit leaves the previous build serving', async () => {
