@@ -7,8 +7,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseManifest, formatManifestProblems } from '../bundle/index.js';
+import { runnerRoot } from './runner-root.js';
 
 export const TEMPLATES = ['api', 'ui'] as const;
 export type TemplateName = (typeof TEMPLATES)[number];
@@ -31,14 +31,6 @@ export interface NewProject {
   files: string[];
   sdkDir: string;
   linked: boolean;
-}
-
-/** The runner's root: the nearest folder above this module whose package.json is alga-runner's. */
-function runnerRoot(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'templates')) && existsSync(join(dir, 'packages', 'sdk', 'package.json'))) return dir;
-  }
-  throw new Error(`alga-runner's templates/ and packages/sdk are missing from this installation (looked above ${fileURLToPath(import.meta.url)})`);
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

@@ -32,6 +32,8 @@ export interface RunningService {
 export interface StartOptions {
   /** where the service's pino log goes (stdout when absent) */
   logDestination?: DestinationStream;
+  /** adds routes before the service listens (`alga-runner dev`'s stable UI address) */
+  beforeListen?: (app: App) => void;
 }
 
 /** Expired idempotency records deleted on a jittered schedule; the count is logged and counted. */
@@ -92,6 +94,7 @@ export async function startService(config: ServiceConfig, options: StartOptions 
     if (!config.secretsKey) await assertSecretsKeyPresent(runtime.store.secrets);
     const bundles = await createBundleAcceptance(config, runtime.components.store);
     const app = buildApp({ runtime, bundles, serviceToken, adminToken, devMode: generatedTokens, logDestination: options.logDestination });
+    options.beforeListen?.(app);
     await app.fastify.listen({ host: config.host, port: config.port });
     warnAboutTrust(config, app);
     if (config.warmOnStart > 0) warmInBackground(runtime, app, config.warmOnStart);

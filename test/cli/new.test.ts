@@ -1,7 +1,6 @@
 /**
- * `alga-runner new`: each template makes a project that builds (as the examples are built:
- * test/support/build-like-examples.ts, one template per world) and whose own test passes against
- * the built component; bad input gets one clear message.
+ * `alga-runner new`: each template makes a project that `alga-runner build` builds (one template
+ * per world) and whose own test passes against the built component; bad input gets one clear message.
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildLikeExamples, type World } from '../support/build-like-examples.js';
+import { runCli } from '../support/cli-process.js';
 import { packBundleDirectory } from '../../src/bundle/index.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -26,6 +25,15 @@ function projectTest(dir: string) {
 
 function alga(args: string[], cwd = work) {
   return spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8' });
+}
+
+type World = 'seed' | 'alga';
+
+/** `alga-runner build --world <world>` in the project; returns the component's size in bytes. */
+async function build(dir: string, world: World): Promise<number> {
+  const built = await runCli(['build', '--world', world], dir);
+  assert.equal(built.code, 0, built.stderr);
+  return readFileSync(join(dir, 'dist', 'main.wasm')).byteLength;
 }
 
 const cases: { template: 'api' | 'ui'; world: World }[] = [
@@ -52,7 +60,7 @@ for (const { template, world } of cases) {
     });
 
     it(`builds (world ${world}) and its own test passes on the component`, async () => {
-      const bytes = await buildLikeExamples(dir, world);
+      const bytes = await build(dir, world);
       assert.ok(bytes > 0);
       const tested = projectTest(dir);
       assert.equal(tested.status, 0, `${tested.stdout}\n${tested.stderr}`);
@@ -70,7 +78,7 @@ for (const { template, world } of cases) {
       // the template's test is not vacuous: a handler that forgets the note makes it fail
       const source = join(dir, 'src', 'index.ts');
       writeFileSync(source, readFileSync(source, 'utf8').replace("storage.putJson<Note>('notes', id,", "storage.putJson<Note>('elsewhere', id,"));
-      await buildLikeExamples(dir, world);
+      await build(dir, world);
       const tested = projectTest(dir);
       assert.notEqual(tested.status, 0);
       assert.match(tested.stdout, /# fail 1/);

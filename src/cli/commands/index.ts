@@ -6,6 +6,8 @@ import { registerRunCommand } from './run.js';
 import { registerServeCommand } from './serve.js';
 import { registerDemoCommand } from './demo.js';
 import { registerNewCommand } from './new.js';
+import { registerBuildCommand } from './build.js';
+import { registerDevCommand } from './dev.js';
 import { registerPublishCommand } from './publish.js';
 import { registerSignCommand } from './sign.js';
 import { registerLoginCommand } from './login.js';
@@ -21,6 +23,8 @@ export const commands: RegisterCommand[] = [
   registerRunCommand,
   registerDemoCommand,
   registerNewCommand,
+  registerBuildCommand,
+  registerDevCommand,
   registerPackCommand,
   registerKeysCommand,
   registerSignCommand,

@@ -10,7 +10,7 @@ export function registerNewCommand(program: Command): void {
     .addOption(new Option('--template <template>', 'api: routes only; ui: routes and a page under ui/').choices(['api', 'ui']).default('api'))
     .option('--dir <dir>', 'where to create it (default: ./<name>); must not exist or be empty')
     .option('--no-link', "do not link node_modules/@alga-runner/sdk to this runner's SDK (run npm install yourself)")
-    .addHelpText('after', "\nThen: cd <name> && npm run build && npm test. The templates live in the runner's templates/ directory.")
+    .addHelpText('after', "\nThen: cd <name> && npm run build && npm test, and npm run dev (alga-runner dev). The templates live in the runner's templates/ directory; docs/authoring.md is the guide.")
     .action(async (name: string, options: { template: 'api' | 'ui'; dir?: string; link: boolean }) => {
       const { createProject, NewProjectError } = await import('../new-project.js');
       try {
@@ -19,7 +19,7 @@ export function registerNewCommand(program: Command): void {
         const shown = rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? project.dir : rel;
         process.stderr.write(`created ${shown} (${options.template} template): ${project.files.join(', ')}\n`);
         process.stderr.write(project.linked ? `linked node_modules/@alga-runner/sdk → ${project.sdkDir}\n` : `run npm install in ${shown} to get @alga-runner/sdk\n`);
-        process.stderr.write(`next: cd ${shown} && npm run build && npm test\n`);
+        process.stderr.write(`next: cd ${shown} && npm run build && npm test, then npm run dev (docs/authoring.md)\n`);
       } catch (e) {
         if (!(e instanceof NewProjectError)) throw e;
         process.stderr.write(`alga-runner new: ${e.message}\n`);
