@@ -73,29 +73,33 @@ describe('alga-runner dev', { timeout: 180_000 }, () => {
     assert.deepEqual(await answer.json(), { message: 'Hello, demo, from desk-notes!' });
   });
 
-  it('in a browser, the page shows what the extension answers and saves a note through it', { skip: existsSync(CHROMIUM) || process.env.CI === 'true' ? false : `${CHROMIUM} is not installed` }, async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    try {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-      page.on('response', (r) => {
-        if (r.status() >= 400) problems.push(`${r.status()} for ${r.url()}`);
-      });
-      await page.goto(`${url}/dev/ui`);
-      await page.waitForFunction(() => document.querySelector('#greeting')?.textContent !== '…');
-      assert.equal(await page.textContent('#greeting'), 'Hello, demo, from desk-notes!');
-      await page.fill('#text', 'from the browser');
-      await page.click('button[type=submit]');
-      await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Saved.');
-      // the page lists the notes again after saving: the list the extension answers
-      await page.waitForFunction(() => [...document.querySelectorAll('#notes li')].some((li) => li.textContent === 'from the browser'));
-      assert.deepEqual(await page.locator('#notes li').allTextContents(), ['first', 'from the browser']);
-      assert.deepEqual(problems, []);
-    } finally {
-      await browser.close();
-    }
-  });
+  it(
+    'in a browser, the page shows what the extension answers and saves a note through it',
+    { skip: existsSync(CHROMIUM) || process.env.CI === 'true' ? false : `${CHROMIUM} is not installed` },
+    async () => {
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+        page.on('response', (r) => {
+          if (r.status() >= 400) problems.push(`${r.status()} for ${r.url()}`);
+        });
+        await page.goto(`${url}/dev/ui`);
+        await page.waitForFunction(() => document.querySelector('#greeting')?.textContent !== '…');
+        assert.equal(await page.textContent('#greeting'), 'Hello, demo, from desk-notes!');
+        await page.fill('#text', 'from the browser');
+        await page.click('button[type=submit]');
+        await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Saved.');
+        // the page lists the notes again after saving: the list the extension answers
+        await page.waitForFunction(() => [...document.querySelectorAll('#notes li')].some((li) => li.textContent === 'from the browser'));
+        assert.deepEqual(await page.locator('#notes li').allTextContents(), ['first', 'from the browser']);
+        assert.deepEqual(problems, []);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 
   it('an edit (source, manifest, secrets file) is built and answered by the new build', async () => {
     const uiBefore = (await fetch(`${url}/dev/ui`, { redirect: 'manual' })).headers.get('location');
