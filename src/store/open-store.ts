@@ -46,6 +46,8 @@ export interface OpenStoreOptions {
    * and the queries that were using it fail (isStoreUnavailableError tells them apart).
    */
   readonly onPoolError?: (error: Error) => void;
+  /** PostgreSQL only: told of every statement a pooled connection sends, i.e. every round trip (tests count them) */
+  readonly onPostgresQuery?: (text: string) => void;
   /** clock for expiries and timestamps (tests pass a controllable one) */
   readonly now?: () => number;
   /** who this store's idempotency claims belong to (default: a new id for this process; tests pass two to act as two processes) */
@@ -156,6 +158,15 @@ function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> 
   // process. Every client gets its own listener for its whole life instead; the pool's own event is
   // then a duplicate of it.
   pool.on('connect', (client) => {
+    const observe = options.onPostgresQuery;
+    if (observe) {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const first = args[0];
+        observe(typeof first === 'string' ? first : String((first as { text?: unknown } | null)?.text ?? ''));
+        return query(...args);
+      };
+    }
     // a client may report twice (the server's FATAL message, then the socket closing): once is news
     let reported = false;
     client.on('error', (error) => {
