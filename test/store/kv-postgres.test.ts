@@ -213,6 +213,37 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
       }
     });
 
+    it('log appends: concurrent ones share one round trip; records keep their order; a removed install is fenced out', async () => {
+      const fencedStore = await postgres.open({ onPostgresQuery: (text) => statements.push(text), fenceInstallWrites: true });
+      try {
+        const ext = await fencedStore.registry.ensureExtension({ name: 'ext-logs', publisher: 'p' });
+        const version = await fencedStore.registry.addVersion({ extensionId: ext.id, version: '1.0.0', contentHash: 'sha256:logs', manifest: {} });
+        assert.equal(version.kind, 'created');
+        const { install: it } = await fencedStore.registry.createInstall({ tenantId: 't-logs', extensionId: ext.id, versionId: version.version.id, grants: [] });
+        const record = (install: string, message: string) => ({
+          level: 'info' as const,
+          stream: 'log' as const,
+          message,
+          tenant: 't-logs',
+          extension: ext.id,
+          install,
+          version: null,
+          request_id: null,
+        });
+        const sent = await counted(() =>
+          Promise.all([fencedStore.logs.append([record(it.id, 'a1'), record(it.id, 'a2')]), fencedStore.logs.append([record('gone', 'dropped')]), fencedStore.logs.append([record(it.id, 'b1')])]),
+        );
+        assert.equal(sent.length, 1, sent.join('\n'));
+        assert.deepEqual(
+          (await fencedStore.logs.query({ installId: it.id })).map((r) => r.message),
+          ['a1', 'a2', 'b1'],
+        );
+        assert.deepEqual(await fencedStore.logs.query({ installId: 'gone' }), []);
+      } finally {
+        await fencedStore.close();
+      }
+    });
+
     it('list-clients: one round trip (count and page in one statement)', async () => {
       const tenantData = createStoreTenantData(store.db, null);
       await tenantData.replaceClients(
