@@ -46,6 +46,8 @@ export interface OpenStoreOptions {
    * and the queries that were using it fail (isStoreUnavailableError tells them apart).
    */
   readonly onPoolError?: (error: Error) => void;
+  /** after each group commit of storage writes (kv.ts): how many writes it carried (tests and benchmarks see the batching) */
+  readonly onGroupCommit?: (writes: number) => void;
   /** PostgreSQL only: told of every statement a pooled connection sends, i.e. every round trip (tests count them) */
   readonly onPostgresQuery?: (text: string) => void;
   /** clock for expiries and timestamps (tests pass a controllable one) */
@@ -225,7 +227,10 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       registry: createRegistryStore(db, now, changes),
       secrets,
       // FULL: storage writes commit without fsync on the main thread and are acknowledged after an fsync of the WAL on the thread pool (group-commit.ts)
-      kv: createKvStore(db, dialect, now, fence, walSync ? { syncAfterCommit: () => walSync.sync() } : {}),
+      kv: createKvStore(db, dialect, now, fence, {
+        ...(walSync && { syncAfterCommit: () => walSync.sync() }),
+        ...(options.onGroupCommit && { onCommit: options.onGroupCommit }),
+      }),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
       changes,
       idempotency: createIdempotencyStore(db, now, options.idempotencyHolder),
