@@ -137,6 +137,8 @@ export class Runtime {
       secretsKey: config.secretsKey,
       onPoolError,
       fenceInstallWrites: true,
+      // the change feed is started below, before any request: it keeps these right across replicas
+      cacheSecretReads: true,
     });
     const store = seams.adaptStore ? seams.adaptStore(opened) : opened;
     try {

@@ -46,6 +46,11 @@ export interface OpenStoreOptions {
    * and the queries that were using it fail (isStoreUnavailableError tells them apart).
    */
   readonly onPoolError?: (error: Error) => void;
+  /**
+   * PostgreSQL only: secrets.get keeps the rows it read until the change feed names their install
+   * (secrets.ts). Only for a store whose feed is started (the service's), so it hears every process.
+   */
+  readonly cacheSecretReads?: boolean;
   /** after each group commit of storage writes (kv.ts): how many writes it carried (tests and benchmarks see the batching) */
   readonly onGroupCommit?: (writes: number) => void;
   /** PostgreSQL only: told of every statement a pooled connection sends, i.e. every round trip (tests count them) */
@@ -219,7 +224,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     const changes = createChangeFeed({ dialect, db, ...(dialect === 'postgres' ? { postgres: { url: options.databaseUrl!, schema: schema! } } : {}) });
     const fence = options.fenceInstallWrites ? createInstallFence(dialect) : null;
     const walSync = sqliteFile !== null && (options.sqliteSynchronous ?? 'full') === 'full' ? createFileSync(`${sqliteFile}-wal`) : null;
-    const secrets = createSecretsStore(db, key, now, { fence, changes });
+    const secrets = createSecretsStore(db, key, now, { fence, changes, cacheReads: options.cacheSecretReads && dialect === 'postgres' ? changes : null });
     await assertSecretsKeyPresent(secrets);
     return {
       dialect,

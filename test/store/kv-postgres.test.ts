@@ -244,6 +244,45 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
       }
     });
 
+    it('secrets.get with the read cache: one round trip, then none until the change feed names the install (also a change made by another process)', async () => {
+      const key = Buffer.alloc(32, 3);
+      const cached = await postgres.open({ onPostgresQuery: (text) => statements.push(text), secretsKey: key, cacheSecretReads: true });
+      const other = await postgres.open({ secretsKey: key });
+      try {
+        // set up by the other process before this one listens: the only change it hears is the one below
+        const ext = await other.registry.ensureExtension({ name: 'ext-secrets', publisher: 'p' });
+        const version = await other.registry.addVersion({ extensionId: ext.id, version: '1.0.0', contentHash: 'sha256:secrets', manifest: {} });
+        assert.equal(version.kind, 'created');
+        const { install: it } = await other.registry.createInstall({ tenantId: 't-secrets', extensionId: ext.id, versionId: version.version.id, grants: [] });
+        assert.deepEqual(await other.secrets.putSecrets(it.id, { api: 'one' }), { kind: 'ok' });
+        await cached.changes.start({ recheckMs: 60_000 });
+        const heard = (installId: string) =>
+          new Promise<void>((resolve) => {
+            const stop = cached.changes.subscribe((c) => {
+              if (c.kind === 'install' && c.installId === installId) {
+                stop();
+                resolve();
+              }
+            });
+          });
+        let answer: unknown;
+        assert.equal((await counted(async () => (answer = await cached.secrets.getSecret(it.id, 'api')))).length, 1);
+        assert.deepEqual(answer, { kind: 'ok', value: 'one' });
+        assert.equal((await counted(async () => (answer = await cached.secrets.getSecret(it.id, 'api')))).length, 0);
+        assert.deepEqual(answer, { kind: 'ok', value: 'one' });
+        const told = heard(it.id);
+        assert.deepEqual(await other.secrets.putSecrets(it.id, { api: 'two' }), { kind: 'ok' });
+        await told;
+        assert.deepEqual(await cached.secrets.getSecret(it.id, 'api'), { kind: 'ok', value: 'two' });
+        // a name that is not there is remembered as such, until a change
+        assert.deepEqual(await cached.secrets.getSecret(it.id, 'nope'), { kind: 'missing' });
+        assert.equal((await counted(() => cached.secrets.getSecret(it.id, 'nope'))).length, 0);
+      } finally {
+        await other.close();
+        await cached.close();
+      }
+    });
+
     it('list-clients: one round trip (count and page in one statement)', async () => {
       const tenantData = createStoreTenantData(store.db, null);
       await tenantData.replaceClients(
