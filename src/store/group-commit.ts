@@ -15,7 +15,7 @@
  *   synchronous=NORMAL — no fsync on the calling thread — and the writes are acknowledged only
  *   after `syncAfterCommit` (an fsync of the WAL on libuv's thread pool) returned: the same bytes
  *   on disk as a FULL commit, whose one difference from NORMAL in WAL mode is that fsync, while
- *   the event loop goes on serving (and queueing the next batch).
+ *   the event loop goes on serving (and committing the next batch, whose own fsync follows).
  */
 import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
@@ -90,8 +90,14 @@ export function createGroupCommit(db: Kysely<Database>, options: GroupCommitOpti
     return outcomes;
   }
 
-  // one batch at a time: the store's one connection runs one transaction at a time anyway
-  const queue = createBatchQueue<Write, unknown>(commit, { ...(options.maxBatch !== undefined && { maxBatch: options.maxBatch }), ...(options.onCommit && { onCommit: options.onCommit }) });
+  // The store's one connection runs one transaction at a time. With syncAfterCommit a second batch
+  // may commit while the first one's fsync runs on the thread pool, and starts its own fsync
+  // (which covers both): a write that arrives during an fsync waits for one more, not one and a half.
+  const queue = createBatchQueue<Write, unknown>(commit, {
+    concurrency: options.syncAfterCommit ? 2 : 1,
+    ...(options.maxBatch !== undefined && { maxBatch: options.maxBatch }),
+    ...(options.onCommit && { onCommit: options.onCommit }),
+  });
   return {
     run: <T>(write: (trx: Transaction<Database>) => Promise<T>) => queue.run(write) as Promise<T>,
   };
