@@ -6,7 +6,7 @@
  * kv.ts), so appends of one install are serialized and ids grow in commit order — a tailer that
  * asks for "records after id X" never misses one that committed late. On PostgreSQL the appends
  * of one event-loop turn share one call of a server-side function (migration 062): one round
- * trip, one commit.
+ * trip, one commit, which (like SQLite's NORMAL appends) does not wait for the WAL flush.
  */
 import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import { createBatchQueue, type Outcome } from './batch-queue.js';

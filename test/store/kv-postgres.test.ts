@@ -187,6 +187,21 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     );
   });
 
+  it('log appends commit without waiting for the WAL flush (like SQLite NORMAL); storage writes wait for it', async () => {
+    const settingAfter = async (call: string) => {
+      await observer.query('begin');
+      try {
+        await observer.query(call);
+        return (await observer.query<{ s: string }>("select current_setting('synchronous_commit') as s")).rows[0]!.s;
+      } finally {
+        await observer.query('rollback');
+      }
+    };
+    const none = "'{}'";
+    assert.equal(await settingAfter(`select * from log_append_batch(${Array(10).fill(none).join(', ')}, 10, false)`), 'off');
+    assert.equal(await settingAfter(`select * from kv_write_batch(${Array(9).fill(none).join(', ')}, 0, false)`), 'on');
+  });
+
   describe('round trips per host call', () => {
     const counted = async (call: () => Promise<unknown>): Promise<string[]> => {
       statements.length = 0;

@@ -11,6 +11,11 @@
  *  - in a subtransaction: an install whose records fail is undone alone (w_error), the other
  *    installs of the batch are stored.
  *
+ * The transaction commits with synchronous_commit=off: log records are not storage — as on
+ * SQLite (logs.ts: synchronous=NORMAL for appends) they survive the runner's crash (the server
+ * has them as soon as the call returns) and a crash of the database server may drop the last
+ * few, and no request waits for their WAL flush.
+ *
  * One row per install: w_stored (false: fenced out, or failed with w_error).
  */
 import { sql, type Kysely } from 'kysely';
@@ -30,6 +35,7 @@ declare
   added integer;
   kept integer;
 begin
+  perform set_config('synchronous_commit', 'off', true);
   if p_fenced then
     select coalesce(array_agg(f.id), '{}') into present
       from (select ins.id from installs ins where ins.id = any(p_installs) order by ins.id for key share) f;
