@@ -113,6 +113,42 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     assert.deepEqual(await kv.usage(id), { totalBytes: 4, namespaces: 2 });
   });
 
+  it('two stores (two replicas) racing increments over three installs in opposite orders: batches lock installs in order, every increment lands', async () => {
+    const other = await postgres.open();
+    try {
+      const mine = kv;
+      const theirs = createKvStore(other.db, 'postgres', Date.now);
+      const installs = [install(), install(), install()];
+      let rejected = 0;
+      const increment = async (store: KvStore, id: string) => {
+        for (;;) {
+          const current = await store.get(id, 'race', 'counter');
+          const revision = current.kind === 'ok' ? current.entry.revision : 0;
+          const value = current.kind === 'ok' ? Number(new TextDecoder().decode(current.entry.value)) : 0;
+          const written = await store.put(id, { namespace: 'race', key: 'counter', value: bytes(String(value + 1)), revision }).catch(() => {
+            rejected++; // a deadlock would abort a batch here
+            return { kind: 'rejected' as const };
+          });
+          if (written.kind === 'ok' || written.kind === 'rejected') return;
+          assert.equal(written.kind, 'conflict');
+        }
+      };
+      const perStore = 10;
+      await Promise.all([
+        ...Array.from({ length: perStore }, () => installs.map((id) => increment(mine, id))).flat(),
+        ...Array.from({ length: perStore }, () => [...installs].reverse().map((id) => increment(theirs, id))).flat(),
+      ]);
+      assert.equal(rejected, 0, 'batches rejected (deadlocked)');
+      for (const id of installs) {
+        const final = await kv.get(id, 'race', 'counter');
+        assert.ok(final.kind === 'ok');
+        assert.equal(new TextDecoder().decode(final.entry.value), String(2 * perStore));
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a write the database refuses fails alone; the others of its batch commit', async () => {
     await sql`create function refuse_poison() returns trigger language plpgsql as $$ begin if new.key = 'poison' then raise exception 'poisoned key'; end if; return new; end $$`.execute(store.db);
     await sql`create trigger refuse_poison before insert on kv_entries for each row execute function refuse_poison()`.execute(store.db);
