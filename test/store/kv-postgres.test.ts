@@ -149,6 +149,35 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     }
   });
 
+  it('two stores appending log records of three installs in opposite orders: no batch deadlocks, every record is kept in order', async () => {
+    const other = await postgres.open();
+    try {
+      const installs = [install(), install(), install()];
+      const record = (id: string, message: string) => ({ level: 'info' as const, stream: 'log' as const, message, tenant: 't', extension: 'e', install: id, version: null, request_id: null });
+      const rounds = 100;
+      const appends = Array.from({ length: rounds }, (_, i) => [
+        store.logs.append(installs.map((id) => record(id, `mine ${i}`))),
+        other.logs.append([...installs].reverse().map((id) => record(id, `theirs ${i}`))),
+      ]).flat();
+      const settled = await Promise.allSettled(appends);
+      assert.deepEqual(
+        settled.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+        [],
+      );
+      for (const id of installs) {
+        const messages = (await store.logs.query({ installId: id, limit: 1000 })).map((r) => r.message);
+        assert.equal(messages.length, 2 * rounds);
+        for (const who of ['mine', 'theirs'])
+          assert.deepEqual(
+            messages.filter((m) => m.startsWith(who)),
+            Array.from({ length: rounds }, (_, i) => `${who} ${i}`),
+          );
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a write the database refuses fails alone; the others of its batch commit', async () => {
     await sql`create function refuse_poison() returns trigger language plpgsql as $$ begin if new.key = 'poison' then raise exception 'poisoned key'; end if; return new; end $$`.execute(store.db);
     await sql`create trigger refuse_poison before insert on kv_entries for each row execute function refuse_poison()`.execute(store.db);
