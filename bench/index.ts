@@ -17,7 +17,7 @@
  * LISTEN/NOTIFY and with the poll it replaced. `--quick` runs fewer iterations (a 1-minute soak); `--workers N`
  * sets the pool size (default: cores); `--only engine|service|stores|fairness|soak|limiter|feed` runs one part.
  * Stores part (bench/service-stores.ts): /seven through services on SQLite FULL, NORMAL and PostgreSQL
- * beside the engine on in-memory capabilities.
+ * beside the same service on in-memory capabilities (bench/memory-service.ts) and the engine on them.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
