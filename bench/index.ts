@@ -15,9 +15,12 @@
  * (Redis) against the per-replica one. Feed part (bench/change-feed.ts): three replicas on PostgreSQL
  * (TEST_DATABASE_URL), how long an install change and a log append take to reach the others, with
  * LISTEN/NOTIFY and with the poll it replaced. `--quick` runs fewer iterations (a 1-minute soak); `--workers N`
- * sets the pool size (default: cores); `--only engine|service|stores|fairness|soak|limiter|feed` runs one part.
+ * sets the pool size (default: cores); `--only engine|service|stores|fairness|soak|limiter|feed|density` runs one part.
  * Stores part (bench/service-stores.ts): /seven through services on SQLite FULL, NORMAL and PostgreSQL
  * beside the same service on in-memory capabilities (bench/memory-service.ts) and the engine on them.
+ * Density part (bench/density.ts): up to 1 000 distinct
+ * extensions in one service, round-robin; `--density-max N` caps N, `--density-baseline <checkout>`
+ * measures another build of the runner the same way (up to `--density-baseline-max`, default 64).
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -44,6 +47,7 @@ import { isSoakResult, runSoak, soakReport } from './soak.js';
 import { isLimiterResult, limiterReport, runLimiter } from './limiter.js';
 import { changeFeedReport, isChangeFeedResult, runChangeFeed } from './change-feed.js';
 import { isStoresResult, runServiceStores, storesReport } from './service-stores.js';
+import { DENSITY_STEPS, QUICK_DENSITY_MAX, densityReport, isDensityResult, runDensity } from './density.js';
 
 const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> = {
   'cold-start': runColdStart,
@@ -63,6 +67,7 @@ const SECTIONS: Record<string, (config: BenchConfig) => Promise<SectionResult>> 
   soak: runSoak,
   limiter: runLimiter,
   'change-feed': runChangeFeed,
+  density: (c) => runDensity(c, c.density ?? { max: Math.max(...DENSITY_STEPS) }),
 };
 
 const PARTS = {
@@ -73,13 +78,22 @@ const PARTS = {
   soak: ['soak'],
   limiter: ['limiter'],
   feed: ['change-feed'],
+  density: ['density'],
 } as const;
 type Part = keyof typeof PARTS;
 
 /** A section that has not answered by then is killed and reported as failed (bounded run). */
 const SECTION_TIMEOUT_MS = 90_000;
 /** The service section starts a server and uploads a 12 MB component (transpiled there) around ~60 s of load. */
-const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = { service: 150_000, 'service-stores': 240_000, 'fair-share': 180_000, soak: 15 * 60_000, limiter: 180_000, 'change-feed': 15 * 60_000 };
+const SECTION_TIMEOUTS_MS: Partial<Record<string, number>> = {
+  service: 150_000,
+  'service-stores': 240_000,
+  'fair-share': 180_000,
+  soak: 15 * 60_000,
+  limiter: 180_000,
+  'change-feed': 15 * 60_000,
+  density: 120 * 60_000,
+};
 
 const { values: args } = parseArgs({
   options: {
@@ -88,12 +102,15 @@ const { values: args } = parseArgs({
     section: { type: 'string' },
     'work-dir': { type: 'string' },
     only: { type: 'string' },
+    'density-max': { type: 'string' },
+    'density-baseline': { type: 'string' },
+    'density-baseline-max': { type: 'string' },
   },
 });
 
 function runSection(name: string, config: BenchConfig): Promise<SectionResult> {
   return new Promise((resolve, reject) => {
-    const argv = ['--section', name, '--work-dir', config.workDir, '--workers', String(config.workers), ...(config.quick ? ['--quick'] : [])];
+    const argv = ['--section', name, '--work-dir', config.workDir, '--workers', String(config.workers), ...(config.quick ? ['--quick'] : []), ...densityArgv(config)];
     const child = fork(fileURLToPath(import.meta.url), argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: SectionResult | null = null;
     let lastStep = 'starting';
@@ -114,6 +131,21 @@ function runSection(name: string, config: BenchConfig): Promise<SectionResult> {
       else reject(new Error(`section ${name} ended without a result (exit ${code ?? signal}); last step: ${lastStep}`));
     });
   });
+}
+
+function densityArgv(config: BenchConfig): string[] {
+  if (!config.density) return [];
+  const { max, baseline } = config.density;
+  return ['--density-max', String(max), ...(baseline ? ['--density-baseline', baseline.root, '--density-baseline-max', String(baseline.max)] : [])];
+}
+
+/** `--density-max N`, `--density-baseline <checkout>`, `--density-baseline-max N` (default 64). */
+function densityOptions(): BenchConfig['density'] {
+  const max = args['density-max'] === undefined ? (args.quick ? QUICK_DENSITY_MAX : Math.max(...DENSITY_STEPS)) : Number(args['density-max']);
+  const baselineMax = args['density-baseline-max'] === undefined ? 64 : Number(args['density-baseline-max']);
+  if (!Number.isInteger(max) || max < 1) throw new Error(`--density-max must be a positive integer, got ${args['density-max']}`);
+  if (!Number.isInteger(baselineMax) || baselineMax < 1) throw new Error(`--density-baseline-max must be a positive integer, got ${args['density-baseline-max']}`);
+  return { max, ...(args['density-baseline'] ? { baseline: { root: args['density-baseline'], max: baselineMax } } : {}) };
 }
 
 async function child(name: string, config: BenchConfig): Promise<void> {
@@ -137,7 +169,7 @@ async function main(): Promise<void> {
   const parts = args.only ? [args.only as Part] : (Object.keys(PARTS) as Part[]);
   mkdirSync(join(repoRoot, '.cache'), { recursive: true });
   const workDir = mkdtempSync(join(repoRoot, '.cache', 'bench-run-'));
-  const config: BenchConfig = { quick, workers, workDir };
+  const config: BenchConfig = { quick, workers, workDir, density: densityOptions() };
 
   const started = performance.now();
   const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -167,7 +199,7 @@ async function main(): Promise<void> {
   }
 
   if (parts.includes('engine')) {
-    const report = new Report(results.filter((r) => !isServiceResult(r) && !isFairShareResult(r) && !isSoakResult(r) && !isLimiterResult(r) && !isChangeFeedResult(r)));
+    const report = new Report(results.filter((r) => !isServiceResult(r) && !isFairShareResult(r) && !isSoakResult(r) && !isLimiterResult(r) && !isChangeFeedResult(r) && !isDensityResult(r)));
     out('Latency (sequential requests after a warm-up) and throughput');
     out('ratios compare with "ours" — for /seven with "ours, in-memory caps", which uses the same in-memory host functions as the baselines');
     out();
@@ -196,6 +228,10 @@ async function main(): Promise<void> {
   }
   for (const soak of results.filter(isSoakResult)) {
     for (const line of soakReport(soak)) out(line);
+    out();
+  }
+  for (const density of results.filter(isDensityResult)) {
+    for (const line of densityReport(density)) out(line);
     out();
   }
   for (const feed of results.filter(isChangeFeedResult)) {
@@ -233,7 +269,7 @@ function printServiceReport(report: ServiceReport, out: (line?: string) => void)
 if (args.section) {
   const workDir = args['work-dir'];
   if (!workDir) throw new Error('--section needs --work-dir');
-  await child(args.section, { quick: args.quick ?? false, workers: Number(args.workers ?? availableParallelism()), workDir });
+  await child(args.section, { quick: args.quick ?? false, workers: Number(args.workers ?? availableParallelism()), workDir, density: densityOptions() });
 } else {
   await main();
 }

@@ -36,6 +36,8 @@ export interface BenchConfig {
   workers: number;
   /** scratch directory shared by all sections of one run (artifact cache, naive output) */
   workDir: string;
+  /** the density part's largest N, and another build to measure beside this one (index.ts flags) */
+  density?: { max: number; baseline?: { root: string; max: number } };
 }
 
 export function emptyResult(section: string): SectionResult {

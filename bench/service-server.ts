@@ -40,6 +40,8 @@ export interface StartRunnerOptions {
   env?: Record<string, string>;
   /** `memory`: the same service on in-memory capabilities and log records (memory-service.ts) instead of `alga-runner serve` */
   entry?: 'serve' | 'memory';
+  /** another checkout of the runner whose `bin/alga-runner.js` to start (default: this one) */
+  root?: string;
 }
 
 /** Environment the bench must not inherit: it would point the service at another store or setup. */
@@ -72,7 +74,7 @@ export async function startRunnerService(options: StartRunnerOptions): Promise<R
     ...options.env,
   });
   const guard = new URL('./service-guard.js', import.meta.url).href;
-  const program = options.entry === 'memory' ? [fileURLToPath(new URL('./memory-service.js', import.meta.url))] : [join(repoRoot, 'bin', 'alga-runner.js'), 'serve'];
+  const program = options.entry === 'memory' ? [fileURLToPath(new URL('./memory-service.js', import.meta.url))] : [join(options.root ?? repoRoot, 'bin', 'alga-runner.js'), 'serve'];
   const args = ['--import', guard, ...program, '--host', '127.0.0.1', '--port', '0', '--data-dir', options.dataDir, '--workers', String(options.workers)];
   const logFd = openSync(options.logFile, 'a');
   let child: ChildProcess;

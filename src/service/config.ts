@@ -414,8 +414,12 @@ export function isLoopbackHost(host: string): boolean {
   return host === '::1';
 }
 
-/** An eighth of the machine's memory shared by the workers, between 256 MiB and 2 GiB each. */
+/**
+ * A 64th of the machine's memory shared by the workers, between 64 MiB and 1 GiB each. Instances
+ * of one engine lend themselves to each other's guests, so a few per worker serve any number of
+ * extensions; more only spare the copy of a guest's own data when it is switched in.
+ */
 export function defaultInstanceMemoryMb(workers: number): number {
-  const perWorker = Math.floor(totalmem() / 2 ** 20 / 8 / Math.max(1, workers || 1));
-  return Math.min(2048, Math.max(256, perWorker));
+  const perWorker = Math.floor(totalmem() / 2 ** 20 / 64 / Math.max(1, workers || 1));
+  return Math.min(1024, Math.max(64, perWorker));
 }

@@ -6,7 +6,7 @@
  * immutable. Used by the admin upload route and by the demo setup.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { BUNDLE_FILE, COMPONENT_FILE, contentHashOf, readBundle, formatManifestProblems, type BundleError, type ManifestProblem } from '../bundle/index.js';
+import { BUNDLE_FILE, COMPONENT_FILE, contentHashOf, type ContentHash, readBundle, formatManifestProblems, type BundleError, type ManifestProblem } from '../bundle/index.js';
 import { ServiceError } from './errors.js';
 import type { Runtime } from './runtime.js';
 import type { BundleAcceptance } from './bundles.js';
@@ -59,7 +59,8 @@ export class Registration {
     const prepared = await this.runtime.engine.prepare(input.component);
     if (prepared.kind === 'err') throw new ServiceError('invalid_component', prepared.problem.message, { problem: prepared.problem.code });
     const stored = input.bundle ? { bytes: input.bundle, file: BUNDLE_FILE } : { bytes: input.component, file: COMPONENT_FILE };
-    const contentHash = input.bundle ? contentHashOf(input.bundle) : prepared.artifact.contentHash;
+    // the artifact store hashed the component with contentHashOf: the same form
+    const contentHash = input.bundle ? contentHashOf(input.bundle) : (prepared.artifact.contentHash as ContentHash);
     const extension = await this.extension(input, ids.extensionId);
     const conflict = (existing: { contentHash: string }) => new ServiceError('version_conflict', `${input.name}@${input.version} is ${existing.contentHash}`);
     const idConflict = (existing: { id: string; extensionId: string; version: string }) =>
@@ -74,7 +75,7 @@ export class Registration {
     if (chosen && (chosen.extensionId !== extension.id || chosen.version !== input.version)) throw idConflict(chosen);
     // the bytes first: a row whose bytes no replica can fetch would be a version that runs only here
     const { store } = this.runtime.components;
-    const put = await store.putBundle(REGISTRY_TENANT, extension.id, stored.bytes, stored.file);
+    const put = await store.putBundle(REGISTRY_TENANT, extension.id, stored.bytes, stored.file, contentHash);
     if (put.kind === 'err') throw uploadRefusal(store.kind, put.error);
     const added = await registry.addVersion({
       id: ids.versionId,

@@ -19,8 +19,11 @@ export interface BundleStore {
   readonly kind: string;
   /** `file`: a bundle (the default) or a bare component's bytes, under the same prefix */
   getBundle(tenant: string, extension: string, contentHash: string, file?: StoredFile): Promise<BundleResult<Uint8Array>>;
-  /** Store bytes under their own content hash. Idempotent: the same bytes again succeed. */
-  putBundle(tenant: string, extension: string, bytes: Uint8Array, file?: StoredFile): Promise<BundleResult<StoredBundle>>;
+  /**
+   * Store bytes under their own content hash. Idempotent: the same bytes again succeed.
+   * `contentHash`: the caller has just hashed these very bytes (an upload is hashed once, not per step).
+   */
+  putBundle(tenant: string, extension: string, bytes: Uint8Array, file?: StoredFile, contentHash?: ContentHash): Promise<BundleResult<StoredBundle>>;
   /** Whether the store answers now, within `timeoutMs`: cheap enough for a readiness probe. */
   probe(timeoutMs: number): Promise<StoreProbe>;
 }

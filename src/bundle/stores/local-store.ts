@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, constants, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { contentHashOf } from '../content-hash.js';
+import { contentHashOf, type ContentHash } from '../content-hash.js';
 import { bundleError, type BundleResult } from '../errors.js';
 import { DEFAULT_BUNDLE_LIMITS } from '../limits.js';
 import { probeWithin, verifyFetched, type BundleStore, type StoreProbe, type StoredBundle } from './bundle-store.js';
@@ -30,9 +30,9 @@ export class LocalBundleStore implements BundleStore {
     return verifyFetched(bytes, contentHash, `local store file ${key.value}`);
   }
 
-  async putBundle(tenant: string, extension: string, bytes: Uint8Array, file?: StoredFile): Promise<BundleResult<StoredBundle>> {
+  async putBundle(tenant: string, extension: string, bytes: Uint8Array, file?: StoredFile, known?: ContentHash): Promise<BundleResult<StoredBundle>> {
     if (bytes.byteLength > this.maxBytes) return { kind: 'err', error: bundleError('BUNDLE_TOO_LARGE', `${bytes.byteLength} bytes (limit ${this.maxBytes})`) };
-    const contentHash = contentHashOf(bytes);
+    const contentHash = known ?? contentHashOf(bytes);
     const key = bundleKey(tenant, extension, contentHash, file);
     if (key.kind === 'err') return key;
     const path = join(this.root, key.value);

@@ -5,7 +5,7 @@
  * commands that never touch S3 (the CLI) do not pay for importing it.
  */
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { contentHashOf } from '../content-hash.js';
+import { contentHashOf, type ContentHash } from '../content-hash.js';
 import { bundleError, type BundleResult } from '../errors.js';
 import { DEFAULT_BUNDLE_LIMITS } from '../limits.js';
 import { probeWithin, verifyFetched, type BundleStore, type StoreProbe, type StoredBundle } from './bundle-store.js';
@@ -65,9 +65,9 @@ export class S3BundleStore implements BundleStore {
     }
   }
 
-  async putBundle(tenant: string, extension: string, bytes: Uint8Array, file: StoredFile = BUNDLE_FILE): Promise<BundleResult<StoredBundle>> {
+  async putBundle(tenant: string, extension: string, bytes: Uint8Array, file: StoredFile = BUNDLE_FILE, known?: ContentHash): Promise<BundleResult<StoredBundle>> {
     if (bytes.byteLength > this.maxBytes) return { kind: 'err', error: bundleError('BUNDLE_TOO_LARGE', `${bytes.byteLength} bytes (limit ${this.maxBytes})`) };
-    const contentHash = contentHashOf(bytes);
+    const contentHash = known ?? contentHashOf(bytes);
     const key = bundleKey(tenant, extension, contentHash, file);
     if (key.kind === 'err') return key;
     const objectKey = this.prefix + key.value;

@@ -6,7 +6,7 @@
  * the other stores; tenant and extension only name the key in the other stores' layout, and are
  * checked the same way here so a key that one store refuses every store refuses.
  */
-import { contentHashOf } from '../content-hash.js';
+import { contentHashOf, type ContentHash } from '../content-hash.js';
 import { bundleError, type BundleResult } from '../errors.js';
 import { DEFAULT_BUNDLE_LIMITS } from '../limits.js';
 import { probeWithin, verifyFetched, type BundleStore, type StoreProbe, type StoredBundle } from './bundle-store.js';
@@ -42,9 +42,9 @@ export class TableBundleStore implements BundleStore {
     return verifyFetched(row.bytes, contentHash, `the ${this.kind} store`);
   }
 
-  async putBundle(tenant: string, extension: string, bytes: Uint8Array, file?: StoredFile): Promise<BundleResult<StoredBundle>> {
+  async putBundle(tenant: string, extension: string, bytes: Uint8Array, file?: StoredFile, known?: ContentHash): Promise<BundleResult<StoredBundle>> {
     if (bytes.byteLength > this.maxBytes) return { kind: 'err', error: bundleError('BUNDLE_TOO_LARGE', `${bytes.byteLength} bytes (limit ${this.maxBytes})`) };
-    const contentHash = contentHashOf(bytes);
+    const contentHash = known ?? contentHashOf(bytes);
     const key = bundleKey(tenant, extension, contentHash, file);
     if (key.kind === 'err') return key;
     try {
