@@ -206,9 +206,10 @@ async function writeUsage(trx: Transaction<Database>, installId: string, totalBy
  */
 export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: () => number, fence: InstallFence | null = null, groupCommit: GroupCommitOptions = {}): KvStore {
   const batchOptions = { ...(groupCommit.maxBatch !== undefined && { maxBatch: groupCommit.maxBatch }), ...(groupCommit.onCommit && { onCommit: groupCommit.onCommit }) };
+  // PostgreSQL fences inside kv_write_batch (the same FOR KEY SHARE as install-fence.ts): only whether to is passed
   const postgres = dialect === 'postgres' ? createPostgresKvWrites(db, now, fence !== null, { ...batchOptions, concurrency: POSTGRES_BATCHES_IN_FLIGHT }) : null;
-  const batched = createGroupCommit(db, groupCommit);
-  const write = <T>(body: (trx: Transaction<Database>) => Promise<T>): Promise<T> => batched.run(body);
+  const sqlite = postgres ? null : createGroupCommit(db, groupCommit);
+  const write = <T>(body: (trx: Transaction<Database>) => Promise<T>): Promise<T> => sqlite!.run(body);
   return {
     async get(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, key, limits);
