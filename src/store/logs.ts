@@ -81,6 +81,8 @@ const INSERT_CHUNK = 500;
 type LogRow = Selectable<Database['log_records']>;
 type NewLogRow = Omit<Insertable<Database['log_records']>, 'id'> & { install_id: string; ts: number; version_id: string | null; request_id: string | null; truncated: number };
 
+const withoutNul = (value: string | null): string | null => (value !== null && value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value);
+
 const toRecord = (r: LogRow): LogRecord => ({
   id: Number(r.id),
   ts: new Date(Number(r.ts)).toISOString(),
@@ -138,10 +140,13 @@ export function createLogStore(
   async function commitOnPostgres(batch: readonly NewLogRow[][]): Promise<Outcome<ReadonlySet<string>>[]> {
     const rows = batch.flat();
     const column = <T>(pick: (r: NewLogRow) => T): T[] => rows.map(pick);
+    // PostgreSQL text cannot hold NUL, and one such value would fail the whole call (every append
+    // of the batch): it is stored as U+FFFD instead
+    const text = (pick: (r: NewLogRow) => string | null): (string | null)[] => rows.map((r) => withoutNul(pick(r)));
     const answer = await sql<{ w_install: string; w_stored: boolean; w_error: string | null }>`select * from log_append_batch(
-      ${column((r) => r.install_id)}::text[], ${column((r) => r.ts)}::bigint[], ${column((r) => r.level)}::text[], ${column((r) => r.stream)}::text[],
-      ${column((r) => r.message)}::text[], ${column((r) => r.tenant_id)}::text[], ${column((r) => r.extension_id)}::text[], ${column((r) => r.version_id)}::text[],
-      ${column((r) => r.request_id)}::text[], ${column((r) => r.truncated)}::integer[], ${maxRecords}::integer, ${fence !== null}::boolean)`.execute(db);
+      ${column((r) => r.install_id)}::text[], ${column((r) => r.ts)}::bigint[], ${text((r) => r.level)}::text[], ${text((r) => r.stream)}::text[],
+      ${text((r) => r.message)}::text[], ${text((r) => r.tenant_id)}::text[], ${text((r) => r.extension_id)}::text[], ${text((r) => r.version_id)}::text[],
+      ${text((r) => r.request_id)}::text[], ${column((r) => r.truncated)}::integer[], ${maxRecords}::integer, ${fence !== null}::boolean)`.execute(db);
     const stored = new Set(answer.rows.filter((r) => r.w_stored).map((r) => r.w_install));
     const failed = new Map(answer.rows.filter((r) => r.w_error !== null).map((r) => [r.w_install, r.w_error!]));
     return batch.map((appended): Outcome<ReadonlySet<string>> => {

@@ -178,6 +178,16 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     }
   });
 
+  it('a log message with NUL (which PostgreSQL text cannot hold) is stored with U+FFFD, and does not fail the appends batched with it', async () => {
+    const id = install();
+    const record = (message: string) => ({ level: 'info' as const, stream: 'log' as const, message, tenant: 't', extension: 'e', install: id, version: null, request_id: null });
+    await Promise.all([store.logs.append([record('before')]), store.logs.append([record('a\u0000b')]), store.logs.append([record('after')])]);
+    assert.deepEqual(
+      (await store.logs.query({ installId: id })).map((r) => r.message),
+      ['before', 'a\uFFFDb', 'after'],
+    );
+  });
+
   it('a write the database refuses fails alone; the others of its batch commit', async () => {
     await sql`create function refuse_poison() returns trigger language plpgsql as $$ begin if new.key = 'poison' then raise exception 'poisoned key'; end if; return new; end $$`.execute(store.db);
     await sql`create trigger refuse_poison before insert on kv_entries for each row execute function refuse_poison()`.execute(store.db);
