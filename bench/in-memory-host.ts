@@ -11,6 +11,7 @@
 import { CapabilityRegistry, type CapabilityCallObserver } from '../src/capabilities/registry.js';
 import { defineCapability, err, ok, value, type Capability, type CapabilityFunction, type Delivery, type HostResult } from '../src/capabilities/capability.js';
 import type { CreateWorkerFunctions } from '../src/contract/index.js';
+import { createLoggingCapability } from '../src/capabilities/logging.js';
 
 export interface ContextData {
   requestId: string | undefined;
@@ -157,7 +158,8 @@ const contextOf = (ctx: { requestId: string; tenantId: string; extensionId: stri
 
 /** Every interface the kitchen-sink imports, served from `backend` (so `prepare` accepts it). */
 /** `workerReads: false`: no worker sides, every call but logging, context and user a round trip (for comparison). */
-export function createInMemoryRegistry(backend: InMemoryBackend, observer?: CapabilityCallObserver, { workerReads = true } = {}): CapabilityRegistry {
+/** `executionLogs`: log records go to the execution's log (the service's path: its log and the log store), not just counted. */
+export function createInMemoryRegistry(backend: InMemoryBackend, observer?: CapabilityCallObserver, { workerReads = true, executionLogs = false } = {}): CapabilityRegistry {
   const reads: Delivery | undefined = workerReads ? 'in-worker' : undefined;
   const log =
     (level: string): CapabilityFunction<string, null> =>
@@ -165,9 +167,11 @@ export function createInMemoryRegistry(backend: InMemoryBackend, observer?: Capa
       backend.log(level, String(args[0]));
       return value(undefined);
     };
-  return new CapabilityRegistry(observer)
+  const registry = new CapabilityRegistry(observer);
+  if (executionLogs) registry.register(createLoggingCapability());
+  else registry.register(capability('cap:log.emit', 'alga:extension/logging', { info: log('info'), warn: log('warn'), error: log('error') }, null, 'one-way'));
+  return registry
     .register(capability('cap:context.read', 'alga:extension/context', { getContext: ({ ctx }) => value(backend.context(contextOf(ctx))) }, null, 'per-execution'))
-    .register(capability('cap:log.emit', 'alga:extension/logging', { info: log('info'), warn: log('warn'), error: log('error') }, null, 'one-way'))
     .register(
       capability(
         'cap:storage.kv',

@@ -17,7 +17,8 @@
  * LISTEN/NOTIFY and with the poll it replaced. `--quick` runs fewer iterations (a 1-minute soak); `--workers N`
  * sets the pool size (default: cores); `--only engine|service|stores|fairness|soak|limiter|feed|density` runs one part.
  * Stores part (bench/service-stores.ts): /seven through services on SQLite FULL, NORMAL and PostgreSQL
- * beside the engine on in-memory capabilities. Density part (bench/density.ts): up to 1 000 distinct
+ * beside the same service on in-memory capabilities (bench/memory-service.ts) and the engine on them.
+ * Density part (bench/density.ts): up to 1 000 distinct
  * extensions in one service, round-robin; `--density-max N` caps N, `--density-baseline <checkout>`
  * measures another build of the runner the same way (up to `--density-baseline-max`, default 64).
  */

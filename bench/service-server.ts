@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { repoRoot } from './guests.js';
 
@@ -37,6 +38,8 @@ export interface StartRunnerOptions {
   logFile: string;
   /** environment over the benchmark's own settings (e.g. the production default admission) */
   env?: Record<string, string>;
+  /** `memory`: the same service on in-memory capabilities and log records (memory-service.ts) instead of `alga-runner serve` */
+  entry?: 'serve' | 'memory';
   /** another checkout of the runner whose `bin/alga-runner.js` to start (default: this one) */
   root?: string;
 }
@@ -71,20 +74,8 @@ export async function startRunnerService(options: StartRunnerOptions): Promise<R
     ...options.env,
   });
   const guard = new URL('./service-guard.js', import.meta.url).href;
-  const args = [
-    '--import',
-    guard,
-    join(options.root ?? repoRoot, 'bin', 'alga-runner.js'),
-    'serve',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--data-dir',
-    options.dataDir,
-    '--workers',
-    String(options.workers),
-  ];
+  const program = options.entry === 'memory' ? [fileURLToPath(new URL('./memory-service.js', import.meta.url))] : [join(options.root ?? repoRoot, 'bin', 'alga-runner.js'), 'serve'];
+  const args = ['--import', guard, ...program, '--host', '127.0.0.1', '--port', '0', '--data-dir', options.dataDir, '--workers', String(options.workers)];
   const logFd = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {
@@ -121,7 +112,9 @@ export async function startRunnerService(options: StartRunnerOptions): Promise<R
     adminToken,
     command: `${Object.entries({ RUNNER_TENANT_CONCURRENCY: String(TENANT_CONCURRENCY), RUNNER_TENANT_QUEUE: String(TENANT_CONCURRENCY), LOG_LEVEL: 'info', ...options.env })
       .map(([k, v]) => `${k}=${v}`)
-      .join(' ')} node bin/alga-runner.js serve --host 127.0.0.1 --port 0 --data-dir <tmp> --workers ${options.workers} (tokens and secrets key set; bench/service-guard preloaded; log to a file)`,
+      .join(
+        ' ',
+      )} node ${options.entry === 'memory' ? 'dist/bench/memory-service.js' : 'bin/alga-runner.js serve'} --host 127.0.0.1 --port 0 --data-dir <tmp> --workers ${options.workers} (tokens and secrets key set; bench/service-guard preloaded; log to a file)`,
     cpuSeconds: () => processCpuSeconds(pid),
     rssBytes: () => processRssBytes(pid),
     async stop() {

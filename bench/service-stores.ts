@@ -2,9 +2,9 @@
  * The stores part of `npm run bench` (`--only stores`): the kitchen-sink `/seven` (seven host
  * calls, one of them a durable `storage.put`) through `POST /v1/execute` on three services that
  * differ only in their store — SQLite synchronous=FULL (the default), SQLite NORMAL, PostgreSQL
- * (TEST_DATABASE_URL, a schema of its own, dropped afterwards) — beside the same handler through
- * Engine.execute on in-memory capabilities (no store at all: the floor durable writes are compared
- * with). At 1 client (latency) and 32 (throughput), in alternating rounds so the drifting load of a
+ * (TEST_DATABASE_URL, a schema of its own, dropped afterwards) — beside the same service on
+ * in-memory capabilities and log records (memory-service.ts: the floor durable writes are compared
+ * with, same HTTP path) and the same handler through Engine.execute on those capabilities (no HTTP). At 1 client (latency) and 32 (throughput), in alternating rounds so the drifting load of a
  * shared machine falls on every leg alike.
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { executeLoad } from './service.js';
 import { openStore, type SqliteSynchronous } from '../src/store/index.js';
 import { summarize } from './stats.js';
 
-export type StoreLeg = 'memory (engine)' | 'sqlite full' | 'sqlite normal' | 'postgres';
+export type StoreLeg = 'memory (engine)' | 'memory (service)' | 'sqlite full' | 'sqlite normal' | 'postgres';
 
 export interface StoresResult extends SectionResult {
   stores: { leg: StoreLeg; row: LoadRow }[];
@@ -87,6 +87,7 @@ const PLAN = { full: { warm: 2, measure: 6, rounds: 3 }, quick: { warm: 1, measu
 interface ServiceLeg {
   leg: Exclude<StoreLeg, 'memory (engine)'>;
   env: Record<string, string>;
+  entry?: 'memory';
 }
 
 async function dropSchema(schema: string): Promise<void> {
@@ -110,6 +111,7 @@ export async function runServiceStores(config: BenchConfig): Promise<StoresResul
   const runDir = mkdtempSync(join(config.workDir, 'stores', 'run-'));
   const schema = `bench_stores_${process.pid}_${randomBytes(3).toString('hex')}`;
   const legs: ServiceLeg[] = [
+    { leg: 'memory (service)', env: {}, entry: 'memory' },
     { leg: 'sqlite full', env: { RUNNER_SQLITE_SYNCHRONOUS: 'full' } },
     { leg: 'sqlite normal', env: { RUNNER_SQLITE_SYNCHRONOUS: 'normal' } },
     { leg: 'postgres', env: { DATABASE_URL, RUNNER_DATABASE_SCHEMA: schema } },
@@ -124,8 +126,14 @@ export async function runServiceStores(config: BenchConfig): Promise<StoresResul
   try {
     for (const leg of legs) {
       progress(`start the service on ${leg.leg}`);
-      const dir = join(runDir, leg.leg.replace(' ', '-'));
-      const service = await startRunnerService({ dataDir: join(dir, 'data'), workers: config.workers, logFile: join(runDir, `${leg.leg.replace(' ', '-')}.log`), env: leg.env });
+      const name = leg.leg.replace(/\W+/g, '-');
+      const service = await startRunnerService({
+        dataDir: join(runDir, name, 'data'),
+        workers: config.workers,
+        logFile: join(runDir, `${name}.log`),
+        env: leg.env,
+        ...(leg.entry && { entry: leg.entry }),
+      });
       started.push({ leg, service, install: await installKitchenSink(service, kitchenSinkBytes()) });
       result.notes.push(`${leg.leg}: ${service.command}`);
     }
@@ -156,16 +164,20 @@ export async function runServiceStores(config: BenchConfig): Promise<StoresResul
 const fmt = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 
 export function storesReport(result: StoresResult): string[] {
-  const lines = ['Stores: /seven (one durable storage.put among seven host calls), services differing only in their store, beside the engine on in-memory capabilities'];
-  const header = `${'store'.padEnd(16)} ${'measured at'.padEnd(34)} ${'clients'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'req/s'.padStart(7)} ${'failed'.padStart(6)} ${'p50 ÷ mem'.padStart(9)} ${'req/s ÷ mem'.padStart(11)}`;
+  const lines = [
+    'Stores: /seven (one durable storage.put among seven host calls) through services differing only in their store, beside the same service on in-memory capabilities and the engine on them (no HTTP)',
+  ];
+  const header = `${'store'.padEnd(16)} ${'measured at'.padEnd(34)} ${'clients'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'req/s'.padStart(7)} ${'failed'.padStart(6)} ${'p50 ÷ mem'.padStart(9)} ${'req/s ÷ mem'.padStart(11)} ${'p50 ÷ eng'.padStart(9)} ${'req/s ÷ eng'.padStart(11)}`;
   lines.push(header, '-'.repeat(header.length));
-  const memory = (clients: number) => result.stores.find((s) => s.leg === 'memory (engine)' && s.row.clients === clients)?.row;
+  const find = (leg: StoreLeg, clients: number) => result.stores.find((s) => s.leg === leg && s.row.clients === clients)?.row;
+  const ratios = (row: LoadRow, base: LoadRow | undefined) => [base ? `${fmt(row.latency.p50 / base.latency.p50)}×` : '', base ? `${fmt((row.perSecond / base.perSecond) * 100, 0)} %` : ''] as const;
   for (const { leg, row } of result.stores) {
-    const base = memory(row.clients);
     const failed = Object.values(row.failures).reduce((n, v) => n + v, 0);
     const at = row.path === 'engine' ? 'Engine.execute (no HTTP)' : 'service (POST /v1/execute over HTTP)';
+    const [p50Mem, rpsMem] = ratios(row, find('memory (service)', row.clients));
+    const [p50Eng, rpsEng] = ratios(row, find('memory (engine)', row.clients));
     lines.push(
-      `${leg.padEnd(16)} ${at.padEnd(34)} ${String(row.clients).padStart(7)} ${fmt(row.latency.p50, 3).padStart(8)} ${fmt(row.latency.p99, 3).padStart(8)} ${fmt(row.perSecond, 0).padStart(7)} ${String(failed).padStart(6)} ${(base ? `${fmt(row.latency.p50 / base.latency.p50)}×` : '').padStart(9)} ${(base ? `${fmt((row.perSecond / base.perSecond) * 100, 0)} %` : '').padStart(11)}`,
+      `${leg.padEnd(16)} ${at.padEnd(34)} ${String(row.clients).padStart(7)} ${fmt(row.latency.p50, 3).padStart(8)} ${fmt(row.latency.p99, 3).padStart(8)} ${fmt(row.perSecond, 0).padStart(7)} ${String(failed).padStart(6)} ${p50Mem.padStart(9)} ${rpsMem.padStart(11)} ${p50Eng.padStart(9)} ${rpsEng.padStart(11)}`,
     );
   }
   lines.push('kv.put straight on a SQLite store (this process, no guest, no HTTP):');
@@ -174,10 +186,11 @@ export function storesReport(result: StoresResult): string[] {
       `  synchronous=${w.synchronous.padEnd(6)} 1 writer p50 ${fmt(w.aloneP50Ms, 3)} ms (p99 ${fmt(w.aloneP99Ms, 3)} ms); 32 writers ${fmt(w.concurrentPerSecond, 0)} puts/s, event loop's longest stall ${fmt(w.longestLoopGapMs, 0)} ms`,
     );
   }
-  const full = (clients: number) => result.stores.find((s) => s.leg === 'sqlite full' && s.row.clients === clients)?.row;
-  const [m1, m32, f1, f32] = [memory(1), memory(32), full(1), full(32)];
-  lines.push('Targets (stores; goals for a quiet machine — the memory row has no HTTP, so the ratios also carry the service overhead)');
+  const [m1, m32] = [find('memory (service)', 1), find('memory (service)', 32)];
+  const [f1, f32, p32] = [find('sqlite full', 1), find('sqlite full', 32), find('postgres', 32)];
+  lines.push('Targets (stores; against the in-memory service, same HTTP path; goals for a quiet machine)');
   if (m32 && f32) lines.push(`  SQLite FULL at 32 clients ≥ 70 % of in-memory req/s: ${fmt((f32.perSecond / m32.perSecond) * 100, 0)} %`);
+  if (m32 && p32) lines.push(`  PostgreSQL at 32 clients ≥ 50 % of in-memory req/s: ${fmt((p32.perSecond / m32.perSecond) * 100, 0)} %`);
   if (m1 && f1) lines.push(`  SQLite FULL p50 at 1 client ≤ 1.5× in-memory: ${fmt(f1.latency.p50 / m1.latency.p50)}×`);
   for (const note of result.notes) lines.push(`note: ${note}`);
   return lines;

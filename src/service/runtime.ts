@@ -16,7 +16,7 @@ import { createAlgaApiInvoicing } from '../capabilities/invoicing-api.js';
 import { createStoreScheduler, type StoreScheduler } from '../store/schedules.js';
 import { createStoreInvoicing, type StoreInvoicing } from '../store/invoices.js';
 import { createCapabilityRegistry } from '../capabilities/index.js';
-import type { CapabilityRegistry } from '../capabilities/registry.js';
+import type { CapabilityCallObserver, CapabilityRegistry } from '../capabilities/registry.js';
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
 import type { ServiceConfig } from './config.js';
 import { ServiceMetrics } from './metrics.js';
@@ -34,6 +34,18 @@ export interface ResolvedInstall {
   manifestCapabilities: string[];
   /** the component's own hash (the engine's key); differs from the version's bundle hash for bundles */
   componentHash: string;
+}
+
+/**
+ * Stand-ins for what makes a request durable, for a benchmark that runs the same service on
+ * in-memory capabilities (bench/memory-service.ts) to see what the store costs. The service never
+ * sets them.
+ */
+export interface RuntimeSeams {
+  /** the store as the service uses it, from the one opened (e.g. with in-memory log records) */
+  readonly adaptStore?: (store: Store) => Store;
+  /** the capability registry, instead of the real capabilities over the store */
+  readonly registry?: (store: Store, observer: CapabilityCallObserver) => CapabilityRegistry;
 }
 
 export class Runtime {
@@ -110,14 +122,14 @@ export class Runtime {
     if (install === null || install.instanceMode !== 'reuse') this.engine.forgetInstall(installId, install === null);
   }
 
-  static async create(config: ServiceConfig): Promise<Runtime> {
+  static async create(config: ServiceConfig, seams: RuntimeSeams = {}): Promise<Runtime> {
     const metrics = new ServiceMetrics({ installLabels: config.metricsInstallLabels });
     let runtime: Runtime | undefined;
     const onPoolError = (error: Error) => {
       metrics.storeConnectionErrors.inc();
       runtime?.onStoreConnectionError?.(error);
     };
-    const store = await openStore({
+    const opened = await openStore({
       databaseUrl: config.databaseUrl,
       schema: config.databaseSchema,
       sqliteSynchronous: config.sqliteSynchronous,
@@ -125,7 +137,10 @@ export class Runtime {
       secretsKey: config.secretsKey,
       onPoolError,
       fenceInstallWrites: true,
+      // the change feed is started below, before any request: it keeps these right across replicas
+      cacheSecretReads: true,
     });
+    const store = seams.adaptStore ? seams.adaptStore(opened) : opened;
     try {
       const tenantStore = createStoreTenantData(store.db, store.readOnlyFile);
       const scheduleStore = createStoreScheduler(store.db, store.registry, { mutationsPerMinute: config.scheduleMutationsPerMinute });
@@ -133,17 +148,19 @@ export class Runtime {
       // RUNNER_TENANT_DATA_URL: Alga's internal API serves clients, services, scheduler and invoicing
       const alga = config.tenantData.kind === 'alga' ? { baseUrl: config.tenantData.baseUrl, runnerAuthToken: config.tenantData.token } : null;
       const tenantData: TenantDataBackend = alga ? createAlgaApiTenantData(alga) : tenantStore;
-      const registry = createCapabilityRegistry({
-        store,
-        tenantData,
-        scheduler: alga ? createAlgaApiScheduler(alga) : scheduleStore,
-        invoicing: alga ? createAlgaApiInvoicing(alga) : invoiceStore,
-        // the Alga-managed mode: installs are Alga's, and so is their storage (ext-storage)
-        ...(alga && config.registry === 'alga' && { kv: createAlgaApiKv(alga) }),
-        http: { allowPrivate: config.egressAllowPrivate },
-        observer: metrics.capabilityObserver,
-        workerReads: config.workerReads,
-      });
+      const registry = seams.registry
+        ? seams.registry(store, metrics.capabilityObserver)
+        : createCapabilityRegistry({
+            store,
+            tenantData,
+            scheduler: alga ? createAlgaApiScheduler(alga) : scheduleStore,
+            invoicing: alga ? createAlgaApiInvoicing(alga) : invoiceStore,
+            // the Alga-managed mode: installs are Alga's, and so is their storage (ext-storage)
+            ...(alga && config.registry === 'alga' && { kv: createAlgaApiKv(alga) }),
+            http: { allowPrivate: config.egressAllowPrivate },
+            observer: metrics.capabilityObserver,
+            workerReads: config.workerReads,
+          });
       const engine = await Engine.create({
         cacheDir: join(config.dataDir, 'artifacts'),
         registry,

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import type { ServiceConfig } from './config.js';
 import { ConfigError, isLoopbackHost } from './config.js';
-import { Runtime } from './runtime.js';
+import { Runtime, type RuntimeSeams } from './runtime.js';
 import { buildApp, type App, type ShutdownOptions } from './app.js';
 import { schedulePurge, type PurgeSchedule } from './purge-schedule.js';
 import { createBundleAcceptance } from './bundles.js';
@@ -34,6 +34,8 @@ export interface StartOptions {
   logDestination?: DestinationStream;
   /** adds routes before the service listens (`alga-runner dev`'s stable UI address) */
   beforeListen?: (app: App) => void;
+  /** the benchmark's in-memory stand-ins (RuntimeSeams); never set by `serve` */
+  seams?: RuntimeSeams;
 }
 
 /** Expired idempotency records deleted on a jittered schedule; the count is logged and counted. */
@@ -89,7 +91,7 @@ export async function startService(config: ServiceConfig, options: StartOptions 
   }
   const serviceToken = config.serviceToken ?? randomBytes(24).toString('base64url');
   const adminToken = config.adminToken ?? randomBytes(24).toString('base64url');
-  const runtime = await Runtime.create(config);
+  const runtime = await Runtime.create(config, options.seams);
   try {
     if (!config.secretsKey) await assertSecretsKeyPresent(runtime.store.secrets);
     const bundles = await createBundleAcceptance(config, runtime.components.store);

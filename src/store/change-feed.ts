@@ -8,7 +8,8 @@
  *   dedicated connection, opened again after it breaks — and then everything counts as changed,
  *   since notifications sent meanwhile are lost. Log appends notify after their commit, a batch
  *   per event-loop turn: a NOTIFY inside the append would hold PostgreSQL's cluster-wide notify
- *   lock across the append's commit flush, serializing every replica's appends.
+ *   lock across the append's commit flush, serializing every replica's appends. That NOTIFY's
+ *   own transaction commits with synchronous_commit=off (no WAL flush to wait for).
  * - Backstop for a notification lost any other way: every install change also bumps one counter
  *   row (`change_feed.generation`) in its transaction. Notifications carry the new value, so a
  *   gap is noticed at the next one; and the row is read every `recheckMs` — a value this process
@@ -157,7 +158,9 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
     this.pendingLogs = new Set();
     if (ids.length === 0 || this.closing) return;
     try {
-      await sql`select pg_notify(${this.channel}, 'l:' || id) from unnest(${ids}::text[]) as id`.execute(this.options.db);
+      // a lost log notification costs a tail its slow poll, nothing more: this transaction commits
+      // without waiting for a WAL flush (NOTIFY gives it an xid, so it would otherwise flush)
+      await sql`select pg_notify(${this.channel}, 'l:' || id) from (select set_config('synchronous_commit', 'off', true)) as relaxed, unnest(${ids}::text[]) as id`.execute(this.options.db);
     } catch {
       // the database went away: other processes' tails fall back to their slow poll
     }

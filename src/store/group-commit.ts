@@ -1,6 +1,7 @@
 /**
- * Group commit: writes that arrive in the same event-loop turn share one transaction, so one
- * commit (one fsync under SQLite synchronous=FULL) makes all of them durable.
+ * Group commit on SQLite: writes that arrive in the same event-loop turn share one transaction, so
+ * one commit (one fsync under synchronous=FULL) makes all of them durable. (PostgreSQL batches the
+ * same way, with one server-side call per batch: kv-postgres.ts; the queue is batch-queue.ts.)
  *
  * - A write is queued; the queue is flushed at the end of the current turn (setImmediate), so a
  *   write alone waits for nothing but the turn it arrived in, and the writes that piled up while
@@ -14,11 +15,12 @@
  *   synchronous=NORMAL — no fsync on the calling thread — and the writes are acknowledged only
  *   after `syncAfterCommit` (an fsync of the WAL on libuv's thread pool) returned: the same bytes
  *   on disk as a FULL commit, whose one difference from NORMAL in WAL mode is that fsync, while
- *   the event loop goes on serving (and queueing the next batch).
+ *   the event loop goes on serving (and committing the next batch, whose own fsync follows).
  */
 import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './database.js';
+import { createBatchQueue, type Outcome } from './batch-queue.js';
 
 export interface GroupCommit {
   /** Run `write` in a transaction shared with the writes queued in this turn; settles after that transaction committed. */
@@ -38,17 +40,11 @@ export interface GroupCommitOptions {
   readonly syncAfterCommit?: () => Promise<void>;
 }
 
-interface Pending {
-  readonly write: (trx: Transaction<Database>) => Promise<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-}
-
-type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+type Write = (trx: Transaction<Database>) => Promise<unknown>;
 
 const SAVEPOINT = sql.raw('group_commit_write');
 
-async function runInSavepoint(trx: Transaction<Database>, write: Pending['write']): Promise<Outcome> {
+async function runInSavepoint(trx: Transaction<Database>, write: Write): Promise<Outcome<unknown>> {
   await sql`savepoint ${SAVEPOINT}`.execute(trx);
   try {
     const value = await write(trx);
@@ -63,36 +59,22 @@ async function runInSavepoint(trx: Transaction<Database>, write: Pending['write'
 }
 
 export function createGroupCommit(db: Kysely<Database>, options: GroupCommitOptions = {}): GroupCommit {
-  const maxBatch = options.maxBatch ?? 256;
-  let queue: Pending[] = [];
-  let scheduled = false;
-  let committing = false;
-
-  const schedule = () => {
-    if (scheduled || committing || queue.length === 0) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      void flush();
-    });
-  };
-
   /** One transaction for the batch: the write alone as it is, several each in its own savepoint. */
-  async function transact(runner: Kysely<Database>, batch: Pending[]): Promise<Outcome[]> {
+  async function transact(runner: Kysely<Database>, batch: readonly Write[]): Promise<Outcome<unknown>[]> {
     if (batch.length === 1) {
       // alone: no savepoint needed, its failure is the transaction's
-      const value = await runner.transaction().execute((trx) => batch[0]!.write(trx));
+      const value = await runner.transaction().execute((trx) => batch[0]!(trx));
       return [{ ok: true, value }];
     }
     return runner.transaction().execute(async (trx) => {
-      const done: Outcome[] = [];
-      for (const pending of batch) done.push(await runInSavepoint(trx, pending.write));
+      const done: Outcome<unknown>[] = [];
+      for (const write of batch) done.push(await runInSavepoint(trx, write));
       return done;
     });
   }
 
   /** Commit the batch; with syncAfterCommit, without an fsync on this thread (see above). */
-  async function commit(batch: Pending[]): Promise<Outcome[]> {
+  async function commit(batch: readonly Write[]): Promise<Outcome<unknown>[]> {
     const sync = options.syncAfterCommit;
     if (!sync) return transact(db, batch);
     // one connection held for pragma + transaction + pragma, so no other transaction commits with NORMAL
@@ -108,36 +90,15 @@ export function createGroupCommit(db: Kysely<Database>, options: GroupCommitOpti
     return outcomes;
   }
 
-  async function flush(): Promise<void> {
-    const batch = queue.slice(0, maxBatch);
-    queue = queue.slice(batch.length);
-    committing = true;
-    try {
-      let outcomes: Outcome[];
-      try {
-        outcomes = await commit(batch);
-      } catch (error) {
-        for (const pending of batch) pending.reject(error);
-        return;
-      }
-      options.onCommit?.(batch.length);
-      batch.forEach((pending, i) => {
-        const outcome = outcomes[i]!;
-        if (outcome.ok) pending.resolve(outcome.value);
-        else pending.reject(outcome.error);
-      });
-    } finally {
-      committing = false;
-      schedule();
-    }
-  }
-
+  // The store's one connection runs one transaction at a time. With syncAfterCommit a second batch
+  // may commit while the first one's fsync runs on the thread pool, and starts its own fsync
+  // (which covers both): a write that arrives during an fsync waits for one more, not one and a half.
+  const queue = createBatchQueue<Write, unknown>(commit, {
+    concurrency: options.syncAfterCommit ? 2 : 1,
+    ...(options.maxBatch !== undefined && { maxBatch: options.maxBatch }),
+    ...(options.onCommit && { onCommit: options.onCommit }),
+  });
   return {
-    run<T>(write: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        queue.push({ write, resolve: resolve as (value: unknown) => void, reject });
-        schedule();
-      });
-    },
+    run: <T>(write: (trx: Transaction<Database>) => Promise<T>) => queue.run(write) as Promise<T>,
   };
 }

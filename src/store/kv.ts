@@ -1,15 +1,15 @@
 /**
  * Key/value storage per install (`cap:storage.kv`; quotas in kv-limits.ts, docs/limits.md).
  *
- * Every write runs in one transaction that first takes the install's write lock (see
- * lockInstall), so writes of one install are serialized: compare-and-swap, quota counters and
- * the entry itself always agree, however many connections race. The embedded SQLite store is
+ * Every write runs in a transaction that first holds the install's write lock (SQLite: the one
+ * connection; PostgreSQL: an advisory lock per install, migration 061), so writes of one install
+ * are serialized: compare-and-swap, quota counters and the entry itself always agree, however
+ * many connections race. The embedded SQLite store is
  * meant for one runner process (its connection serializes transactions; concurrent writes share
  * one transaction, group-commit.ts). A write is acknowledged only after its commit, which
  * is durable (SQLite WAL + synchronous=FULL unless the operator chose NORMAL, see open-store.ts; PostgreSQL's default fsync
  * on commit).
  */
-import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './database.js';
 import type { StoreDialect } from './dialect.js';
@@ -18,6 +18,7 @@ import type { SqliteReader } from './sqlite-reader.js';
 import { DEFAULT_KV_LIMITS, invalidName } from './kv-limits.js';
 import { INSTALL_REMOVED, type InstallFence } from './install-fence.js';
 import { createGroupCommit, type GroupCommitOptions } from './group-commit.js';
+import { createPostgresKvWrites, type KvWriteAnswer } from './kv-postgres.js';
 
 export interface KvEntry {
   readonly namespace: string;
@@ -104,31 +105,65 @@ export function createKvReader(reader: SqliteReader): KvReader {
   };
 }
 
-/** advisory-lock class id for kv writes ("kv" in ASCII), so it cannot collide with other locks */
-const KV_LOCK_CLASS = 0x6b76;
+/**
+ * PostgreSQL: batches committing at once. More than one lets a batch's round trip and WAL flush
+ * overlap the next one's (the server groups the flushes); the writes of one install still
+ * serialize on its lock.
+ */
+const POSTGRES_BATCHES_IN_FLIGHT = 2;
 
 /**
- * Serialize this install's writes until the transaction ends. PostgreSQL: a transaction-scoped
- * advisory lock on the install (it writes no WAL, so a write that turns out to be a conflict
- * or a denial commits without an fsync). SQLite: the store's single connection already runs one
- * transaction at a time.
+ * Start of every write on SQLite: with a fence (install-fence.ts), the install must be there.
+ * false: the install is gone, write nothing. (The store's one connection runs one transaction at
+ * a time: that serializes an install's writes. PostgreSQL does both in kv_write_batch, migration
+ * 061, with an advisory lock per install.)
  */
-async function lockInstall(trx: Transaction<Database>, dialect: StoreDialect, installId: string): Promise<void> {
-  if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${KV_LOCK_CLASS}, hashtext(${installId}))`.execute(trx);
-}
-
-/**
- * Start of every write: with a fence (install-fence.ts), the install must be there — checked and
- * held before the write lock is taken, so a writer holding the write lock never waits for an
- * uninstall that waits for another writer. false: the install is gone, write nothing.
- */
-async function beginWrite(trx: Transaction<Database>, dialect: StoreDialect, fence: InstallFence | null, installId: string): Promise<boolean> {
-  if (fence && !(await fence.present(trx, installId))) return false;
-  await lockInstall(trx, dialect, installId);
-  return true;
+async function beginWrite(trx: Transaction<Database>, fence: InstallFence | null, installId: string): Promise<boolean> {
+  return !fence || (await fence.present(trx, installId));
 }
 
 const removed: KvDenied = { kind: 'denied', reason: INSTALL_REMOVED };
+
+/** The quota denials, worded once for both stores. */
+const tooManyNamespaces = (limits: KvLimits): KvDenied => ({ kind: 'denied', reason: `install already has ${limits.maxNamespacesPerInstall} namespaces` });
+const tooManyKeys = (namespace: string, limits: KvLimits): KvDenied => ({ kind: 'denied', reason: `namespace "${namespace}" already has ${limits.maxKeysPerNamespace} keys` });
+const tooManyBytes = (totalBytes: number, limits: KvLimits): KvDenied => ({
+  kind: 'denied',
+  reason: `install storage would reach ${totalBytes} bytes, over ${limits.maxBytesPerInstall} bytes`,
+});
+
+/** A put's answer from PostgreSQL's batched writes (kv-postgres.ts). */
+function putResult(answer: KvWriteAnswer, input: KvPut, limits: KvLimits): KvPutResult {
+  switch (answer.outcome) {
+    case 'ok':
+      return { kind: 'ok', entry: { namespace: input.namespace, key: input.key, value: input.value, revision: answer.revision ?? 0 } };
+    case 'conflict':
+      return { kind: 'conflict' };
+    case 'removed':
+      return removed;
+    case 'namespaces':
+      return tooManyNamespaces(limits);
+    case 'keys':
+      return tooManyKeys(input.namespace, limits);
+    case 'bytes':
+      return tooManyBytes(answer.total, limits);
+    case 'missing':
+      throw new Error('kv_write_batch answered missing for a put');
+  }
+}
+
+function deleteResult(answer: KvWriteAnswer): KvDeleteResult {
+  switch (answer.outcome) {
+    case 'ok':
+      return { kind: 'ok' };
+    case 'missing':
+      return { kind: 'missing' };
+    case 'removed':
+      return removed;
+    default:
+      throw new Error(`kv_write_batch answered ${answer.outcome} for a delete`);
+  }
+}
 
 /** Everything a write must know, read in one round trip after the lock. */
 async function readWriteState(trx: Transaction<Database>, installId: string, namespace: string, key: string) {
@@ -164,13 +199,17 @@ async function writeUsage(trx: Transaction<Database>, installId: string, totalBy
 
 /**
  * `fence`: writes of an install that is not (or no longer) in the registry are denied (the service's store).
- * SQLite: writes go through group commit (group-commit.ts) — the writes of one event-loop turn share
- * one transaction and one fsync, each in its own savepoint, each acknowledged after that commit.
- * PostgreSQL: one transaction per write (the pool runs them in parallel).
+ * Writes are group-committed: the writes of one event-loop turn share one transaction and one
+ * fsync, each acknowledged after that commit. SQLite (group-commit.ts): each write in its own
+ * savepoint of the batch's transaction. PostgreSQL (kv-postgres.ts): the batch is one call of a
+ * server-side function — one round trip — doing the same per write in a subtransaction.
  */
 export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: () => number, fence: InstallFence | null = null, groupCommit: GroupCommitOptions = {}): KvStore {
-  const batched = dialect === 'sqlite' ? createGroupCommit(db, groupCommit) : null;
-  const write = <T>(body: (trx: Transaction<Database>) => Promise<T>): Promise<T> => (batched ? batched.run(body) : db.transaction().execute(body));
+  const batchOptions = { ...(groupCommit.maxBatch !== undefined && { maxBatch: groupCommit.maxBatch }), ...(groupCommit.onCommit && { onCommit: groupCommit.onCommit }) };
+  // PostgreSQL fences inside kv_write_batch (the same FOR KEY SHARE as install-fence.ts): only whether to is passed
+  const postgres = dialect === 'postgres' ? createPostgresKvWrites(db, now, fence !== null, { ...batchOptions, concurrency: POSTGRES_BATCHES_IN_FLIGHT }) : null;
+  const sqlite = postgres ? null : createGroupCommit(db, groupCommit);
+  const write = <T>(body: (trx: Transaction<Database>) => Promise<T>): Promise<T> => sqlite!.run(body);
   return {
     async get(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, key, limits);
@@ -188,25 +227,20 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
       }
       const { namespace, key } = input;
       const value = Buffer.from(input.value.buffer, input.value.byteOffset, input.value.byteLength);
+      if (postgres) return putResult(await postgres.write({ op: 'put', installId, namespace, key, value, revision: input.revision, limits }), input, limits);
 
       return write(async (trx): Promise<KvPutResult> => {
-        if (!(await beginWrite(trx, dialect, fence, installId))) return removed;
+        if (!(await beginWrite(trx, fence, installId))) return removed;
         const state = await readWriteState(trx, installId, namespace, key);
         const exists = state.revision !== null;
         const currentRevision = state.revision ?? 0;
         if (input.revision !== undefined && input.revision !== currentRevision) return { kind: 'conflict' };
 
         const namespaceIsNew = state.keyCount === null;
-        if (!exists && namespaceIsNew && state.namespaces >= limits.maxNamespacesPerInstall) {
-          return { kind: 'denied', reason: `install already has ${limits.maxNamespacesPerInstall} namespaces` };
-        }
-        if (!exists && !namespaceIsNew && (state.keyCount ?? 0) >= limits.maxKeysPerNamespace) {
-          return { kind: 'denied', reason: `namespace "${namespace}" already has ${limits.maxKeysPerNamespace} keys` };
-        }
+        if (!exists && namespaceIsNew && state.namespaces >= limits.maxNamespacesPerInstall) return tooManyNamespaces(limits);
+        if (!exists && !namespaceIsNew && (state.keyCount ?? 0) >= limits.maxKeysPerNamespace) return tooManyKeys(namespace, limits);
         const totalBytes = state.totalBytes - (state.size ?? 0) + size;
-        if (totalBytes > limits.maxBytesPerInstall) {
-          return { kind: 'denied', reason: `install storage would reach ${totalBytes} bytes, over ${limits.maxBytesPerInstall} bytes` };
-        }
+        if (totalBytes > limits.maxBytesPerInstall) return tooManyBytes(totalBytes, limits);
 
         const revision = currentRevision + 1;
         if (exists) {
@@ -227,8 +261,9 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
     async delete(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
+      if (postgres) return deleteResult(await postgres.write({ op: 'delete', installId, namespace, key, limits }));
       return write(async (trx): Promise<KvDeleteResult> => {
-        if (!(await beginWrite(trx, dialect, fence, installId))) return removed;
+        if (!(await beginWrite(trx, fence, installId))) return removed;
         const state = await readWriteState(trx, installId, namespace, key);
         if (state.revision === null) return { kind: 'missing' };
         await trx.deleteFrom('kv_entries').where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key).execute();

@@ -46,6 +46,15 @@ export interface OpenStoreOptions {
    * and the queries that were using it fail (isStoreUnavailableError tells them apart).
    */
   readonly onPoolError?: (error: Error) => void;
+  /**
+   * PostgreSQL only: secrets.get keeps the rows it read until the change feed names their install
+   * (secrets.ts). Only for a store whose feed is started (the service's), so it hears every process.
+   */
+  readonly cacheSecretReads?: boolean;
+  /** after each group commit of storage writes (kv.ts): how many writes it carried (tests and benchmarks see the batching) */
+  readonly onGroupCommit?: (writes: number) => void;
+  /** PostgreSQL only: told of every statement a pooled connection sends, i.e. every round trip (tests count them) */
+  readonly onPostgresQuery?: (text: string) => void;
   /** clock for expiries and timestamps (tests pass a controllable one) */
   readonly now?: () => number;
   /** who this store's idempotency claims belong to (default: a new id for this process; tests pass two to act as two processes) */
@@ -156,6 +165,15 @@ function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> 
   // process. Every client gets its own listener for its whole life instead; the pool's own event is
   // then a duplicate of it.
   pool.on('connect', (client) => {
+    const observe = options.onPostgresQuery;
+    if (observe) {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const first = args[0];
+        observe(typeof first === 'string' ? first : String((first as { text?: unknown } | null)?.text ?? ''));
+        return query(...args);
+      };
+    }
     // a client may report twice (the server's FATAL message, then the socket closing): once is news
     let reported = false;
     client.on('error', (error) => {
@@ -206,7 +224,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     const changes = createChangeFeed({ dialect, db, ...(dialect === 'postgres' ? { postgres: { url: options.databaseUrl!, schema: schema! } } : {}) });
     const fence = options.fenceInstallWrites ? createInstallFence(dialect) : null;
     const walSync = sqliteFile !== null && (options.sqliteSynchronous ?? 'full') === 'full' ? createFileSync(`${sqliteFile}-wal`) : null;
-    const secrets = createSecretsStore(db, key, now, { fence, changes });
+    const secrets = createSecretsStore(db, key, now, { fence, changes, cacheReads: options.cacheSecretReads && dialect === 'postgres' ? changes : null });
     await assertSecretsKeyPresent(secrets);
     return {
       dialect,
@@ -214,7 +232,10 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       registry: createRegistryStore(db, now, changes),
       secrets,
       // FULL: storage writes commit without fsync on the main thread and are acknowledged after an fsync of the WAL on the thread pool (group-commit.ts)
-      kv: createKvStore(db, dialect, now, fence, walSync ? { syncAfterCommit: () => walSync.sync() } : {}),
+      kv: createKvStore(db, dialect, now, fence, {
+        ...(walSync && { syncAfterCommit: () => walSync.sync() }),
+        ...(options.onGroupCommit && { onCommit: options.onGroupCommit }),
+      }),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
       changes,
       idempotency: createIdempotencyStore(db, now, options.idempotencyHolder),

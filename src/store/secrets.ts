@@ -13,7 +13,7 @@ import type { Database } from './database.js';
 import type { SqliteReader } from './sqlite-reader.js';
 import { SecretsKeyError } from './secrets-key.js';
 import type { InstallFence } from './install-fence.js';
-import type { ChangePublisher } from './change-feed.js';
+import type { ChangeFeed, ChangePublisher } from './change-feed.js';
 
 export type SecretLookup =
   | { readonly kind: 'ok'; readonly value: string }
@@ -115,9 +115,56 @@ export function createSecretsReader(reader: SqliteReader, key: Buffer | null): S
   };
 }
 
-/** `fence`: secrets are stored only for installs in the registry; `changes`: a new secret set is published on the change feed. */
-export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now: () => number, writes: { fence?: InstallFence | null; changes?: ChangePublisher | null } = {}): SecretsStore {
+/** Most (install, name) rows a read cache keeps; past it, it starts over. */
+const READ_CACHE_ENTRIES = 10_000;
+
+/**
+ * The rows `getSecret` read, kept until the change feed names their install (every secret write
+ * does, in any process: change-feed.ts) or says everything changed — the install cache's rule
+ * (docs/architecture.md, "Changes across replicas"). Expiry is judged at each read, from the row.
+ */
+function createReadCache(feed: Pick<ChangeFeed, 'subscribe'>) {
+  const rows = new Map<string, SealedRow | null>();
+  /** +1 at every change heard: a read that overlapped one does not keep its row */
+  let epoch = 0;
+  const keyOf = (installId: string, name: string) => `${installId}\u0000${name}`;
+  feed.subscribe((change) => {
+    if (change.kind === 'logs') return;
+    epoch++;
+    if (change.kind === 'everything') rows.clear();
+    else for (const key of rows.keys()) if (key.startsWith(`${change.installId}\u0000`)) rows.delete(key);
+  });
+  return {
+    async read(installId: string, name: string, query: () => Promise<SealedRow | undefined>): Promise<SealedRow | undefined> {
+      const key = keyOf(installId, name);
+      const cached = rows.get(key);
+      if (cached !== undefined) return cached ?? undefined;
+      const started = epoch;
+      const row = await query();
+      if (started === epoch) {
+        if (rows.size >= READ_CACHE_ENTRIES) rows.clear();
+        rows.set(key, row ?? null);
+      }
+      return row;
+    },
+  };
+}
+
+/**
+ * `fence`: secrets are stored only for installs in the registry; `changes`: a new secret set is
+ * published on the change feed. `cacheReads`: getSecret keeps what it read until that feed names
+ * the install (the service's PostgreSQL store, whose feed hears every replica; saves a round trip
+ * per secrets.get).
+ */
+export function createSecretsStore(
+  db: Kysely<Database>,
+  key: Buffer | null,
+  now: () => number,
+  writes: { fence?: InstallFence | null; changes?: ChangePublisher | null; cacheReads?: Pick<ChangeFeed, 'subscribe'> | null } = {},
+): SecretsStore {
   const { fence = null, changes = null } = writes;
+  const cache = writes.cacheReads ? createReadCache(writes.cacheReads) : null;
+  const readRow = (installId: string, name: string) => secretQuery(db, installId, name).executeTakeFirst();
   /** `replace`: the values become the whole set; `merge`: only their names are replaced */
   const store = async (installId: string, values: Readonly<Record<string, string>>, expiresAt: Date | undefined, mode: 'replace' | 'merge'): Promise<PutSecretsResult> => {
     if (key === null) return { kind: 'no-key' };
@@ -167,7 +214,8 @@ export function createSecretsStore(db: Kysely<Database>, key: Buffer | null, now
     },
 
     async getSecret(installId, name) {
-      return lookup(key, installId, name, await secretQuery(db, installId, name).executeTakeFirst(), now());
+      const row = cache ? await cache.read(installId, name, () => readRow(installId, name)) : await readRow(installId, name);
+      return lookup(key, installId, name, row, now());
     },
 
     async listSecretNames(installId) {

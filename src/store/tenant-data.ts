@@ -266,6 +266,8 @@ interface RecordReads<Input, Query extends Paging, Row, Item> {
   parseList(input: Input): TenantDataResult<Query>;
   page(db: TenantDb, tenantId: string, q: Query): Read<Row>;
   count(db: TenantDb, tenantId: string, q: Query): Read<{ n: string | number | bigint }>;
+  /** the page with the count beside each row: one statement (one round trip, one snapshot) */
+  countedPage(db: TenantDb, tenantId: string, q: Query): Read<Row & { total_count: string | number | bigint | null }>;
   byId(db: TenantDb, tenantId: string, id: string): Read<Row>;
   fromRow(row: Row): Item;
 }
@@ -279,6 +281,7 @@ const CLIENT_READS = recordReads({
   parseList: (input: ClientsListInput) => parseClientsListInput(input),
   page: clientPage,
   count: clientCount,
+  countedPage: (db: TenantDb, tenantId: string, q: ClientsQuery) => clientPage(db, tenantId, q).select(clientCount(db, tenantId, q).as('total_count')),
   byId: clientById,
   fromRow: clientFromRow,
 });
@@ -290,6 +293,7 @@ const SERVICE_READS = recordReads({
   parseList: (input: ServicesListInput) => parseServicesListInput(input),
   page: servicePage,
   count: serviceCount,
+  countedPage: (db: TenantDb, tenantId: string, q: ServicesQuery) => servicePage(db, tenantId, q).select(serviceCount(db, tenantId, q).as('total_count')),
   byId: serviceById,
   fromRow: serviceFromRow,
 });
@@ -300,8 +304,10 @@ function storeReads<I, Q extends Paging, R, T>(reads: RecordReads<I, Q, R, T>, d
       const query = reads.parseList(input);
       if (!query.ok) return query;
       return guarded(reads.listing, async () => {
-        const counted = await reads.count(db, tenantId, query.value).executeTakeFirst();
-        return listResult(await reads.page(db, tenantId, query.value).execute(), reads.fromRow, counted, query.value);
+        // one round trip: the count rides on the page's rows; only a page past the end (no rows to carry it) asks again
+        const rows = await reads.countedPage(db, tenantId, query.value).execute();
+        const counted = rows[0] ? { n: rows[0].total_count ?? 0 } : query.value.page === 1 ? { n: 0 } : await reads.count(db, tenantId, query.value).executeTakeFirst();
+        return listResult(rows, reads.fromRow, counted, query.value);
       });
     },
     async get(tenantId: string, recordId: string): Promise<TenantDataResult<T | undefined>> {

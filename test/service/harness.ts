@@ -15,6 +15,7 @@ import { ArtifactStore } from '../../src/engine/artifact-store.js';
 import { contentHashOf } from '../../src/bundle/content-hash.js';
 import { loadConfig } from '../../src/service/config.js';
 import { startService, type RunningService } from '../../src/service/server.js';
+import type { RuntimeSeams } from '../../src/service/runtime.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const sharedArtifacts = join(repoRoot, '.cache', 'test-service-artifacts');
@@ -97,6 +98,8 @@ export interface TestServiceOptions {
   /** examples whose artifacts are seeded into the data dir */
   examples?: readonly string[];
   dataDir?: string;
+  /** stand-ins for the store's parts (startService's seams, as the stores benchmark uses them) */
+  seams?: RuntimeSeams;
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -126,7 +129,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       done();
     },
   });
-  const running = await startService(config, { logDestination: destination });
+  const running = await startService(config, { logDestination: destination, ...(options.seams && { seams: options.seams }) });
   return {
     url: running.url,
     serviceToken: running.serviceToken,

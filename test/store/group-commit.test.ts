@@ -143,6 +143,37 @@ describe('group commit (SQLite)', () => {
     assert.deepEqual(acked.sort(), ['a:ok', 'b:ok', 'c:ok']);
   });
 
+  it('with syncAfterCommit: a batch commits while the previous one syncs, and each is acknowledged only after a sync it called after its commit', async () => {
+    const syncs: (() => void)[] = [];
+    let syncStarted!: () => void;
+    let nextSync = new Promise<void>((resolve) => (syncStarted = resolve));
+    const pipelined = createKvStore(store.db, 'sqlite', Date.now, null, {
+      syncAfterCommit: () =>
+        new Promise<void>((release) => {
+          syncs.push(release);
+          syncStarted();
+          nextSync = new Promise<void>((resolve) => (syncStarted = resolve));
+        }),
+    });
+    const id = install();
+    const acked: string[] = [];
+    const put = (key: string) => pipelined.put(id, { namespace: 'ns', key, value: bytes(key) }).then((r) => acked.push(`${key}:${r.kind}`));
+    const first = put('a');
+    await nextSync; // batch 1 committed, its sync running
+    const second = put('b');
+    await nextSync; // batch 2 committed meanwhile, and called a sync of its own
+    assert.equal(syncs.length, 2);
+    assert.deepEqual([committedRevision(id, 'a'), committedRevision(id, 'b')], [1, 1], 'both committed');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(acked, [], 'nothing acknowledged before its sync returned');
+    syncs[1]!();
+    await second;
+    assert.deepEqual(acked, ['b:ok'], "the second batch's sync covers it");
+    syncs[0]!();
+    await first;
+    assert.deepEqual(acked, ['b:ok', 'a:ok']);
+  });
+
   it('with syncAfterCommit: batches commit with synchronous=NORMAL, every other transaction of the connection with FULL', async () => {
     const modes: number[] = [];
     const raw = (await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db)).rows[0]?.synchronous;

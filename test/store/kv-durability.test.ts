@@ -33,22 +33,30 @@ async function writeUntilKilled(storeOptions: object, killAfter: number): Promis
 }
 
 /** Run WRITERS concurrent write loops, SIGKILL them after `killAfter` acks in all, and return the acks as [writer, index]. */
-async function writeConcurrentlyUntilKilled(storeOptions: object, killAfter: number): Promise<{ acked: [number, number][]; signal: NodeJS.Signals | null }> {
+async function writeConcurrentlyUntilKilled(storeOptions: object, killAfter: number): Promise<{ acked: [number, number][]; commits: number[]; signal: NodeJS.Signals | null }> {
   const child = spawn(process.execPath, [CONCURRENT_WRITER], {
     env: { ...process.env, STORE_OPTIONS: JSON.stringify(storeOptions), WRITERS: String(WRITERS) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const acked: [number, number][] = [];
+  const commits: number[] = [];
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => {
+    const commit = /^commit (\d+)$/.exec(line);
+    if (commit) {
+      commits.push(Number(commit[1]));
+      return;
+    }
     const match = /^ack (\d+) (\d+)$/.exec(line);
     if (!match) return;
+    // every ack follows the commit that carried it: the acks so far fit in the commits told so far
+    if (acked.length + 1 > commits.reduce((a, b) => a + b, 0)) child.kill('SIGKILL');
     acked.push([Number(match[1]), Number(match[2])]);
     if (acked.length === killAfter) child.kill('SIGKILL');
   });
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
   assert.equal(code, null, 'the writer must not have exited on its own');
-  return { acked, signal };
+  return { acked, commits, signal };
 }
 
 for (const backend of backends('kvdurable')) {
@@ -87,8 +95,15 @@ for (const backend of backends('kvdurable')) {
     });
 
     it(`${WRITERS} concurrent writers killed with SIGKILL lose no acknowledged write, and the counters agree with the entries`, async () => {
-      const { acked, signal } = await writeConcurrentlyUntilKilled(backend.options, CONCURRENT_KILL_AFTER);
+      const { acked, commits, signal } = await writeConcurrentlyUntilKilled(backend.options, CONCURRENT_KILL_AFTER);
       assert.equal(signal, 'SIGKILL');
+      // no write acknowledged before a commit carried it (the child was killed at the first such ack)
+      assert.ok(acked.length <= commits.reduce((a, b) => a + b, 0), `${acked.length} acks after commits of ${commits.reduce((a, b) => a + b, 0)} writes`);
+      // the writers were in flight together: commits carried several writes
+      assert.ok(
+        commits.some((n) => n > 1),
+        `every commit carried one write (${commits.join(', ')})`,
+      );
       assert.ok(acked.length >= CONCURRENT_KILL_AFTER, `only ${acked.length} acks before the kill`);
       // each loop acknowledges its writes in order
       const perWriter = Array.from({ length: WRITERS }, (_, w) => acked.filter(([writer]) => writer === w).map(([, i]) => i));

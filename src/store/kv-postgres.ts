@@ -1,0 +1,75 @@
+/**
+ * Storage writes on PostgreSQL, group-committed: the puts and deletes queued in one event-loop turn
+ * (batch-queue.ts) go to the server as one call of `kv_write_batch` (migration 061) — one round
+ * trip and one transaction (one WAL flush) for the batch, with the install fence, the installs'
+ * write locks, compare-and-swap and the quota bookkeeping inside it. The call runs as a statement
+ * of its own, so its implicit transaction has committed when the server answers it (the client
+ * reads the answer only after ReadyForQuery): no write is acknowledged before its batch committed.
+ * A write that fails inside the batch fails alone (a subtransaction each); a call that fails fails
+ * the whole batch.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './database.js';
+import type { KvLimits } from './kv-limits.js';
+import { createBatchQueue, type BatchQueueOptions, type Outcome } from './batch-queue.js';
+
+export type KvWrite =
+  | { readonly op: 'put'; readonly installId: string; readonly namespace: string; readonly key: string; readonly value: Buffer; readonly revision: number | undefined; readonly limits: KvLimits }
+  | { readonly op: 'delete'; readonly installId: string; readonly namespace: string; readonly key: string; readonly limits: KvLimits };
+
+/** What kv_write_batch answered for one write (see migration 061). */
+export type KvWriteAnswer =
+  | { readonly outcome: 'ok'; readonly revision: number | null }
+  | { readonly outcome: 'conflict' | 'missing' | 'removed' | 'namespaces' | 'keys' }
+  | { readonly outcome: 'bytes'; readonly total: number };
+
+interface AnswerRow {
+  w_outcome: string;
+  w_revision: number | null;
+  w_total: number | null;
+  w_error: string | null;
+}
+
+/** A write the database refused with an error (the batch's other writes went on). */
+export class KvWriteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KvWriteError';
+  }
+}
+
+function toOutcome(row: AnswerRow): Outcome<KvWriteAnswer> {
+  switch (row.w_outcome) {
+    case 'ok':
+      return { ok: true, value: { outcome: 'ok', revision: row.w_revision === null ? null : Number(row.w_revision) } };
+    case 'bytes':
+      return { ok: true, value: { outcome: 'bytes', total: Number(row.w_total) } };
+    case 'conflict':
+    case 'missing':
+    case 'removed':
+    case 'namespaces':
+    case 'keys':
+      return { ok: true, value: { outcome: row.w_outcome } };
+    default:
+      return { ok: false, error: new KvWriteError(row.w_error ?? `kv_write_batch answered ${row.w_outcome}`) };
+  }
+}
+
+export interface PostgresKvWrites {
+  write(write: KvWrite): Promise<KvWriteAnswer>;
+}
+
+/** `fenced`: writes of installs not in the registry are answered 'removed' (install-fence.ts). */
+export function createPostgresKvWrites(db: Kysely<Database>, now: () => number, fenced: boolean, options: BatchQueueOptions = {}): PostgresKvWrites {
+  async function commit(batch: readonly KvWrite[]): Promise<Outcome<KvWriteAnswer>[]> {
+    const column = <T>(pick: (w: KvWrite) => T): T[] => batch.map(pick);
+    const result = await sql<AnswerRow>`select * from kv_write_batch(
+      ${column((w) => w.op)}::text[], ${column((w) => w.installId)}::text[], ${column((w) => w.namespace)}::text[], ${column((w) => w.key)}::text[],
+      ${column((w) => (w.op === 'put' ? w.value : null))}::bytea[], ${column((w) => (w.op === 'put' ? (w.revision ?? null) : null))}::bigint[],
+      ${column((w) => w.limits.maxKeysPerNamespace)}::integer[], ${column((w) => w.limits.maxNamespacesPerInstall)}::integer[], ${column((w) => w.limits.maxBytesPerInstall)}::bigint[],
+      ${now()}::bigint, ${fenced}::boolean)`.execute(db);
+    return result.rows.map(toOutcome);
+  }
+  const queue = createBatchQueue(commit, options);
+  return { write: (write) => queue.run(write) };
+}
