@@ -74,15 +74,17 @@ for (const { template, world } of cases) {
     });
 
     // once is enough (a componentize run is ~20 s): the api template
-    it("the project's test fails when the component misbehaves", { skip: template !== 'api' ? 'checked on the api template' : false }, async () => {
-      // the template's test is not vacuous: a handler that forgets the note makes it fail
-      const source = join(dir, 'src', 'index.ts');
-      writeFileSync(source, readFileSync(source, 'utf8').replace("storage.putJson<Note>('notes', id,", "storage.putJson<Note>('elsewhere', id,"));
-      await build(dir, world);
-      const tested = projectTest(dir);
-      assert.notEqual(tested.status, 0);
-      assert.match(tested.stdout, /# fail 1/);
-    });
+    if (template === 'api') {
+      it("the project's test fails when the component misbehaves", async () => {
+        // the template's test is not vacuous: a handler that forgets the note makes it fail
+        const source = join(dir, 'src', 'index.ts');
+        writeFileSync(source, readFileSync(source, 'utf8').replace("storage.putJson<Note>('notes', id,", "storage.putJson<Note>('elsewhere', id,"));
+        await build(dir, world);
+        const tested = projectTest(dir);
+        assert.notEqual(tested.status, 0);
+        assert.match(tested.stdout, /# fail 1/);
+      });
+    }
   });
 }
 
