@@ -17,6 +17,10 @@
 // ee/runner/wit instead), world `runner`, every feature disabled (`jco componentize --disable all`).
 // Nothing of Alga's is copied into this repository: everything is read from the checkout given.
 //
+// A sample without handler source is UI-only: packed with its ui/ files and no component (as it is
+// in the checkout: a UI that needs its own build is not built); its /ext-ui entry is fetched and an
+// execute call sent, which the runner refuses (no_component).
+//
 // Run: two runner processes (bin/alga-runner.js serve) on loopback — standalone, with Alga's ids
 // mirrored through the admin API, and Alga-managed (RUNNER_REGISTRY=alga) — and one loopback
 // server playing Alga (bundle store, ext-storage, clients, services, scheduler, invoicing, a ticket
@@ -130,7 +134,15 @@ async function build(sample) {
   const manifestJson = readFileSync(join(sample.dir, 'manifest.json'), 'utf8');
   const manifest = JSON.parse(manifestJson);
   const entry = entryOf(sample.dir);
-  if (!entry) return { ...sample, manifest, skipped: 'no component to build (a UI-only sample: no package.json or handler source)' };
+  if (!entry) {
+    // no handler source: a UI-only sample (a manifest with a ui and no api), packed with its ui/ files and no component
+    const packed = await packBundle({ manifestJson, uiFiles: uiFilesOf(sample.dir) });
+    if (packed.kind !== 'ok') {
+      const problems = (packed.error.problems ?? []).map((p) => ` ${p.path}: ${p.message}`).join(';');
+      return { ...sample, manifest, skipped: `no component to build (UI-only); pack refused: ${packed.error.message}${problems}` };
+    }
+    return { ...sample, manifest, bundle: packed.value, uiOnly: true };
+  }
   const witPath = witChoice === 'runner' ? join(checkout, 'ee', 'runner', 'wit', 'extension-runner.wit') : join(sample.dir, 'wit', 'extension-runner.wit');
   if (!existsSync(witPath)) return { ...sample, manifest, skipped: `no WIT at ${witPath}` };
   const started = performance.now();
@@ -306,7 +318,11 @@ for (const sample of samples) {
     const b = await build(sample);
     built.push(b);
     console.log(
-      b.skipped ? `  ${sample.name}: ${b.skipped}` : `  ${sample.name}: built from ${b.entry.slice(sample.dir.length + 1)} in ${b.seconds.toFixed(1)} s (${(b.wasmBytes / 2 ** 20).toFixed(1)} MiB)`,
+      b.skipped
+        ? `  ${sample.name}: ${b.skipped}`
+        : b.uiOnly
+          ? `  ${sample.name}: UI-only, packed with ${b.bundle.bytes.byteLength} bytes`
+          : `  ${sample.name}: built from ${b.entry.slice(sample.dir.length + 1)} in ${b.seconds.toFixed(1)} s (${(b.wasmBytes / 2 ** 20).toFixed(1)} MiB)`,
     );
   } catch (e) {
     built.push({ ...sample, skipped: `build failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` });
@@ -331,6 +347,13 @@ try {
         } catch (e) {
           rows.push([sample.name, mode, 'install', 'refused', e instanceof Error ? e.message : String(e)]);
           continue;
+        }
+        if (sample.uiOnly) {
+          const { ids } = installed;
+          const entry = sample.manifest.ui.entry.replace(/^ui\//, '');
+          const ui = await fetch(`${runner.url}/ext-ui/${ids.registryId}/${ids.contentHash}/${entry}${mode === 'managed' ? `?tenant=${ids.tenantId}` : ''}`);
+          const page = await ui.text();
+          rows.push([sample.name, mode, `GET /ext-ui/{id}/{hash}/${entry}`, ui.status, short(`${ui.headers.get('content-type')}, ${page.length} bytes: ${page.replace(/\s+/g, ' ')}`, 90)]);
         }
         let firstSchedule = null;
         for (const call of CALLS[sample.name] ?? [{ method: 'GET', path: '/' }]) {

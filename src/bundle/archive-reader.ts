@@ -3,12 +3,14 @@
  * disk. It decompresses with caps (zstd.ts), walks the tar entries with tar-stream, and lets a
  * file reach the sink only after its header passed every rule: safe path, regular file or
  * directory only (no links, devices, fifos), not seen before, within the size and count caps.
- * It then checks what a bundle must hold (manifest.json, dist/main.wasm, the UI entry).
+ * It then checks what a bundle must hold (manifest.json, the UI entry, and dist/main.wasm unless
+ * the manifest makes it a UI-only bundle: component-rule.ts).
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { checkEntryPath, parentDirectories } from './entry-path.js';
+import { componentRequiredBecause } from './component-rule.js';
 import { BundleFailure, bundleError, type BundleError, type BundleResult, type ManifestProblem } from './errors.js';
 import type { BundleLimits } from './limits.js';
 import { parseManifestJson, type Manifest } from './manifest.js';
@@ -29,6 +31,8 @@ export interface ArchiveSummary {
   readonly manifest: Manifest;
   /** the manifest's unknown keys, left out (parseManifest) */
   readonly manifestWarnings: readonly ManifestProblem[];
+  /** false for a UI-only bundle: no dist/main.wasm, a UI and no API (component-rule.ts) */
+  readonly hasComponent: boolean;
   /** every file path in the bundle, in archive order */
   readonly files: ReadonlyMap<string, number>;
   readonly compressedBytes: number;
@@ -120,15 +124,17 @@ async function walkArchive(source: AsyncIterable<Uint8Array>, limits: BundleLimi
   if (feedError !== undefined) throw feedError;
 
   if (!manifestBytes) throw new BundleFailure(bundleError('BUNDLE_MISSING_FILE', MANIFEST_PATH));
-  if (!files.has(MAIN_WASM_PATH)) throw new BundleFailure(bundleError('BUNDLE_MISSING_FILE', MAIN_WASM_PATH));
-  if (!wasmHead || !WASM_MAGIC.every((byte, i) => wasmHead?.[i] === byte)) {
+  const hasComponent = files.has(MAIN_WASM_PATH);
+  if (hasComponent && (!wasmHead || !WASM_MAGIC.every((byte, i) => wasmHead?.[i] === byte))) {
     throw new BundleFailure(bundleError('BUNDLE_INVALID_WASM', 'it does not start with the \\0asm magic'));
   }
   const parsed = parseManifestJson(manifestBytes);
   if (parsed.kind === 'err') throw new BundleFailure(bundleError('BUNDLE_INVALID_MANIFEST', `${parsed.problems.length} problem(s)`, parsed.problems));
+  const required = hasComponent ? undefined : componentRequiredBecause(parsed.manifest);
+  if (required) throw new BundleFailure(bundleError('BUNDLE_MISSING_FILE', `${MAIN_WASM_PATH}: ${required}`));
   const uiEntry = parsed.manifest.ui?.entry;
   if (uiEntry !== undefined && !files.has(uiEntry)) throw new BundleFailure(bundleError('BUNDLE_MISSING_FILE', `${uiEntry} (the manifest's ui.entry)`));
-  return { manifest: parsed.manifest, manifestWarnings: parsed.warnings, files, compressedBytes: counters.compressedBytes, decompressedBytes: counters.decompressedBytes };
+  return { manifest: parsed.manifest, manifestWarnings: parsed.warnings, hasComponent, files, compressedBytes: counters.compressedBytes, decompressedBytes: counters.decompressedBytes };
 }
 
 async function drain(stream: AsyncIterable<Buffer>): Promise<void> {

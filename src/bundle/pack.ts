@@ -1,6 +1,6 @@
 /**
- * Build `bundle.tar.zst` from an author's directory: `manifest.json`, `dist/main.wasm` and
- * everything under `ui/`. Packing is deterministic (sorted entries, zero mtimes and owners,
+ * Build `bundle.tar.zst` from an author's directory: `manifest.json`, `dist/main.wasm` (none for
+ * a UI-only extension: a UI and no API, component-rule.ts) and everything under `ui/`. Packing is deterministic (sorted entries, zero mtimes and owners,
  * fixed modes), so the same sources always give the same content hash — which is what makes
  * "same version, different bytes" a meaningful conflict at upload.
  */
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import tar from 'tar-stream';
 import { MAIN_WASM_PATH, MANIFEST_PATH, UI_PREFIX } from './archive-reader.js';
 import { contentHashOf, type ContentHash } from './content-hash.js';
+import { componentRequiredBecause } from './component-rule.js';
 import { checkEntryPath } from './entry-path.js';
 import { bundleError, type BundleResult, type ManifestProblem } from './errors.js';
 import { parseManifestJson, type Manifest } from './manifest.js';
@@ -17,7 +18,8 @@ import { compressBundle } from './zstd.js';
 export interface BundleParts {
   /** manifest.json exactly as the author wrote it */
   readonly manifestJson: string | Uint8Array;
-  readonly mainWasm: Uint8Array;
+  /** absent for a UI-only bundle (component-rule.ts) */
+  readonly mainWasm?: Uint8Array;
   /** bundle path (`ui/index.html`) → bytes */
   readonly uiFiles?: ReadonlyMap<string, Uint8Array>;
 }
@@ -28,6 +30,8 @@ export interface PackedBundle {
   readonly manifest: Manifest;
   /** the manifest's unknown keys (kept in the bundle as written; readers ignore them) */
   readonly manifestWarnings: readonly ManifestProblem[];
+  /** packed without a component (component-rule.ts) */
+  readonly uiOnly: boolean;
 }
 
 /** Validate the parts as the reader would, then write the archive. */
@@ -35,7 +39,10 @@ export async function packBundle(parts: BundleParts, options: { compressionLevel
   const parsed = parseManifestJson(parts.manifestJson);
   if (parsed.kind === 'err') return { kind: 'err', error: bundleError('BUNDLE_INVALID_MANIFEST', `${parsed.problems.length} problem(s)`, parsed.problems) };
   const wasm = parts.mainWasm;
-  if (!(wasm[0] === 0x00 && wasm[1] === 0x61 && wasm[2] === 0x73 && wasm[3] === 0x6d)) {
+  if (wasm === undefined) {
+    const required = componentRequiredBecause(parsed.manifest);
+    if (required) return { kind: 'err', error: bundleError('BUNDLE_MISSING_FILE', `${MAIN_WASM_PATH}: ${required}`) };
+  } else if (!(wasm[0] === 0x00 && wasm[1] === 0x61 && wasm[2] === 0x73 && wasm[3] === 0x6d)) {
     return { kind: 'err', error: bundleError('BUNDLE_INVALID_WASM', 'it does not start with the \\0asm magic') };
   }
   const uiFiles = parts.uiFiles ?? new Map<string, Uint8Array>();
@@ -49,9 +56,13 @@ export async function packBundle(parts: BundleParts, options: { compressionLevel
   if (uiEntry !== undefined && !uiFiles.has(uiEntry)) return { kind: 'err', error: bundleError('BUNDLE_MISSING_FILE', `${uiEntry} (the manifest's ui.entry)`) };
 
   const manifestBytes = typeof parts.manifestJson === 'string' ? Buffer.from(parts.manifestJson, 'utf8') : parts.manifestJson;
-  const entries: [string, Uint8Array][] = [[MANIFEST_PATH, manifestBytes], [MAIN_WASM_PATH, wasm], ...[...uiFiles.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))];
+  const entries: [string, Uint8Array][] = [
+    [MANIFEST_PATH, manifestBytes],
+    ...(wasm ? [[MAIN_WASM_PATH, wasm] as [string, Uint8Array]] : []),
+    ...[...uiFiles.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  ];
   const bytes = compressBundle(await writeTar(entries), options.compressionLevel);
-  return { kind: 'ok', value: { bytes, contentHash: contentHashOf(bytes), manifest: parsed.manifest, manifestWarnings: parsed.warnings } };
+  return { kind: 'ok', value: { bytes, contentHash: contentHashOf(bytes), manifest: parsed.manifest, manifestWarnings: parsed.warnings, uiOnly: wasm === undefined } };
 }
 
 async function writeTar(entries: readonly [string, Uint8Array][]): Promise<Buffer> {
@@ -83,8 +94,8 @@ export interface DirectoryPackResult extends PackedBundle {
 export async function packBundleDirectory(dir: string, options: { compressionLevel?: number } = {}): Promise<BundleResult<DirectoryPackResult>> {
   const manifestJson = await readRequired(join(dir, MANIFEST_PATH));
   if (manifestJson === undefined) return { kind: 'err', error: bundleError('BUNDLE_MISSING_FILE', join(dir, MANIFEST_PATH)) };
+  // none is fine for a UI-only extension; packBundle says why when the manifest needs one
   const mainWasm = await readRequired(join(dir, MAIN_WASM_PATH));
-  if (mainWasm === undefined) return { kind: 'err', error: bundleError('BUNDLE_MISSING_FILE', join(dir, MAIN_WASM_PATH)) };
   const uiFiles = new Map<string, Uint8Array>();
   const skipped: string[] = [];
   const walked = await walkUi(dir, 'ui', uiFiles, skipped);

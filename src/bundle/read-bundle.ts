@@ -14,7 +14,8 @@ export interface BundleContents {
   readonly manifest: Manifest;
   /** the manifest's unknown keys, left out (parseManifest) */
   readonly manifestWarnings: readonly ManifestProblem[];
-  readonly mainWasm: Uint8Array;
+  /** the component; null for a UI-only bundle (a UI and no API: component-rule.ts) */
+  readonly mainWasm: Uint8Array | null;
   /** `ui/**` files keyed by their bundle path (`ui/index.html`) */
   readonly uiFiles: ReadonlyMap<string, Uint8Array>;
   /** other files (e.g. `dist/` extras, an SBOM) keyed by bundle path; manifest.json excluded */
@@ -52,7 +53,7 @@ export async function readBundle(bytes: Uint8Array, options: { limits?: Partial<
       contentHash,
       manifest: read.value.manifest,
       manifestWarnings: read.value.manifestWarnings,
-      mainWasm: files.get(MAIN_WASM_PATH) ?? new Uint8Array(),
+      mainWasm: read.value.hasComponent ? (files.get(MAIN_WASM_PATH) ?? new Uint8Array()) : null,
       uiFiles,
       otherFiles,
       compressedBytes: read.value.compressedBytes,

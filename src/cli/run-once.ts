@@ -64,6 +64,7 @@ export async function runOnce(file: string, options: RunOnceOptions, out: { stdo
     const bundle = await readBundle(bytes);
     if (bundle.kind === 'err')
       return fail(`${file} is neither a component nor a valid bundle: ${bundle.error.message}${bundle.error.problems ? `\n${formatManifestProblems(bundle.error.problems)}` : ''}`);
+    if (!bundle.value.mainWasm) return fail(`${file} is a UI-only bundle (a UI and no API): it has no component to run`);
     component = bundle.value.mainWasm;
     manifestCaps = [...bundle.value.manifest.capabilities];
   }

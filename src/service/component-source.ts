@@ -138,10 +138,13 @@ export class ComponentSource {
       if (bundle.error.code === 'BUNDLE_HASH_MISMATCH') throw failure('hash_mismatch', new ServiceError('component_hash_mismatch', bundle.error.message), 'error');
       throw failure('refused', new ServiceError('invalid_bundle', `the stored bundle ${bundleHash} cannot be read: ${bundle.error.message}`, { bundle_error: bundle.error.code }), 'error');
     }
-    const componentHash = contentHashOf(bundle.value.mainWasm);
+    const component = bundle.value.mainWasm;
+    // a UI-only bundle: its UI is served at /ext-ui, there is nothing to run (Alga's API route finds no endpoint for it)
+    if (!component) throw failure('ui_only', new ServiceError('no_component', `bundle ${bundleHash} (tenant ${tenant}, extension ${extension})`));
+    const componentHash = contentHashOf(component);
     const preparing = performance.now();
     if (!(await this.engine.isPrepared(componentHash))) {
-      const prepared = await this.engine.prepare(bundle.value.mainWasm);
+      const prepared = await this.engine.prepare(component);
       if (prepared.kind === 'err') throw failure('refused', new ServiceError('internal', `preparing ${componentHash} of bundle ${bundleHash}: ${prepared.problem.message}`), 'error');
     }
     this.metrics.componentFetches.inc({ outcome: 'prepared' });
@@ -171,6 +174,7 @@ export class ComponentSource {
       // the bundle's bytes are its hash's (checked by the store); its component must be the version's
       const bundle = await readBundle(fetched.value, { expectedContentHash: stored.contentHash });
       if (bundle.kind === 'err') throw failure('refused', new ServiceError('internal', `the stored bundle ${stored.contentHash} cannot be read: ${bundle.error.message}`), 'error');
+      if (!bundle.value.mainWasm) throw failure('refused', new ServiceError('internal', `the stored bundle ${stored.contentHash} has no component, the version names ${componentHash}`), 'error');
       component = bundle.value.mainWasm;
       const actual = contentHashOf(component);
       if (actual !== componentHash) {

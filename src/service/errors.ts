@@ -27,6 +27,7 @@ export const ERROR_CATALOG = {
   extension_not_found: { status: 404, message: 'no such extension' },
   version_not_found: { status: 404, message: 'no such version' },
   endpoint_not_found: { status: 404, message: 'the extension declares no such endpoint' },
+  no_component: { status: 404, message: "the install's version is a UI-only bundle: it has no component to run, only its UI (/ext-ui) is served" },
   invalid_component: { status: 400, message: 'the component is not valid' },
   invalid_bundle: { status: 400, message: 'the bundle is not valid' },
   bundle_too_large: { status: 413, message: 'the bundle exceeds a size limit' },

@@ -55,7 +55,7 @@ export class ServiceMetrics {
   });
   readonly componentFetches = new Counter({
     name: 'alga_runner_component_fetches_total',
-    help: 'Components this process fetched from the component store because it had none prepared, by outcome: prepared, not_found, unavailable, hash_mismatch, refused',
+    help: 'Components this process fetched from the component store because it had none prepared, by outcome: prepared, not_found, unavailable, hash_mismatch, refused, ui_only (the managed mode: a UI-only bundle, nothing to prepare)',
     labelNames: ['outcome'],
     registers: [this.registry],
   });

@@ -31,7 +31,8 @@ export interface ComponentVersion {
   publisher: string;
   version: string;
   manifest: Record<string, unknown>;
-  component: Uint8Array;
+  /** null: a UI-only bundle (a UI and no API), registered with `component_hash: null` and nothing prepared */
+  component: Uint8Array | null;
   /** a bundle's bytes, when the version is a bundle: its content hash is theirs, and they are what the store keeps */
   bundle?: Uint8Array;
 }
@@ -56,11 +57,10 @@ export class Registration {
 
   async component(input: ComponentVersion, ids: ChosenIds = {}): Promise<Registered> {
     const { registry } = this.runtime.store;
-    const prepared = await this.runtime.engine.prepare(input.component);
-    if (prepared.kind === 'err') throw new ServiceError('invalid_component', prepared.problem.message, { problem: prepared.problem.code });
-    const stored = input.bundle ? { bytes: input.bundle, file: BUNDLE_FILE } : { bytes: input.component, file: COMPONENT_FILE };
+    const componentHash = await this.prepared(input);
+    const stored = input.bundle ? { bytes: input.bundle, file: BUNDLE_FILE } : { bytes: input.component ?? new Uint8Array(), file: COMPONENT_FILE };
     // the artifact store hashed the component with contentHashOf: the same form
-    const contentHash = input.bundle ? contentHashOf(input.bundle) : (prepared.artifact.contentHash as ContentHash);
+    const contentHash = input.bundle ? contentHashOf(input.bundle) : (componentHash as ContentHash);
     const extension = await this.extension(input, ids.extensionId);
     const conflict = (existing: { contentHash: string }) => new ServiceError('version_conflict', `${input.name}@${input.version} is ${existing.contentHash}`);
     const idConflict = (existing: { id: string; extensionId: string; version: string }) =>
@@ -82,11 +82,22 @@ export class Registration {
       extensionId: extension.id,
       version: input.version,
       contentHash,
-      manifest: { ...input.manifest, component_hash: prepared.artifact.contentHash },
+      manifest: { ...input.manifest, component_hash: componentHash },
     });
     if (added.kind === 'conflict') throw conflict(added.existing);
     if (added.kind === 'id_conflict') throw idConflict(added.existing);
     return { created: added.kind === 'created', warnings: [], ids: { extension_id: extension.id, version_id: added.version.id, content_hash: added.version.contentHash } };
+  }
+
+  /** The component's hash once the engine has prepared it; null for a UI-only bundle, which has none to prepare. */
+  private async prepared(input: ComponentVersion): Promise<string | null> {
+    if (input.component === null) {
+      if (!input.bundle) throw new ServiceError('invalid_component', 'neither a component nor a bundle');
+      return null;
+    }
+    const prepared = await this.runtime.engine.prepare(input.component);
+    if (prepared.kind === 'err') throw new ServiceError('invalid_component', prepared.problem.message, { problem: prepared.problem.code });
+    return prepared.artifact.contentHash;
   }
 
   private async extension(input: Pick<ComponentVersion, 'name' | 'publisher'>, id: string | undefined) {

@@ -231,7 +231,8 @@ export class Runtime {
     for (const install of installs) {
       if (seen.size >= limit || this.closing) break;
       const version = await this.store.registry.getVersion(install.versionId);
-      if (!version) continue;
+      // a UI-only version has nothing to warm
+      if (!version || isUiOnly(version)) continue;
       const key = `${componentHashOf(version)}@${this.memoryMbFor(install.limits)}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -267,9 +268,11 @@ export class Runtime {
   /**
    * Makes sure this process has the version's component prepared, fetching it from the component
    * store when it does not (component-source.ts); throws `component_unavailable`,
-   * `component_missing` or `component_hash_mismatch` when that cannot be done.
+   * `component_missing` or `component_hash_mismatch` when that cannot be done, `no_component`
+   * for a UI-only version.
    */
-  ensurePrepared(version: ExtensionVersion): Promise<void> {
+  async ensurePrepared(version: ExtensionVersion): Promise<void> {
+    if (isUiOnly(version)) throw new ServiceError('no_component', `version ${version.id} (${version.contentHash})`);
     return this.components.ensure(version, componentHashOf(version));
   }
 
@@ -316,6 +319,11 @@ async function createAdmission(config: ServiceConfig): Promise<AdmissionLimiter>
   const redis = new RedisAdmission({ url: config.redisUrl, prefix: config.redisPrefix, limits, leaseMs: config.limiterLeaseMs });
   await redis.ready(REDIS_START_WAIT_MS);
   return redis;
+}
+
+/** A UI-only version: a bundle with a UI and no component, registered with `component_hash: null` (registration.ts). */
+export function isUiOnly(version: ExtensionVersion): boolean {
+  return version.manifest.component_hash === null;
 }
 
 /** The hash the engine knows a version's component by: a bundle's version hash is the bundle's, not the component's. */

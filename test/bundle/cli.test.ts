@@ -43,7 +43,7 @@ describe('author commands', () => {
       assert.equal(read.kind, 'ok');
       if (read.kind !== 'ok') return;
       assert.equal(packed.stdout.trim(), read.value.contentHash);
-      assert.deepEqual(Buffer.from(read.value.mainWasm), WASM);
+      assert.deepEqual(Buffer.from(read.value.mainWasm ?? []), WASM);
       assert.deepEqual([...read.value.uiFiles.keys()], ['ui/assets/app.js', 'ui/index.html']);
       assert.equal(read.value.manifest.version, '1.2.3');
 

@@ -19,7 +19,7 @@ describe('reading and extracting bundles', () => {
     if (read.kind !== 'ok') return;
     assert.equal(read.value.contentHash, contentHashOf(bytes));
     assert.equal(read.value.manifest.name, 'com.acme.hello');
-    assert.deepEqual(Buffer.from(read.value.mainWasm), WASM);
+    assert.deepEqual(Buffer.from(read.value.mainWasm ?? []), WASM);
     assert.deepEqual([...read.value.uiFiles.keys()], ['ui/index.html']);
   });
 

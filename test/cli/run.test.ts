@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { examplePath } from '../support/runtime.js';
+import { packBundle } from '../../src/bundle/index.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 // transpiled artifacts are cached per user; a private cache dir keeps this test independent
@@ -68,7 +69,7 @@ test('a guest fault prints the error code and exits 1', async () => {
   assert.equal(JSON.parse(timeout.stdout).error, 'timeout');
 });
 
-test('bad input exits 2 with a clear message: missing file, not wasm, refused component, bad header', async () => {
+test('bad input exits 2 with a clear message: missing file, not wasm, refused component, a UI-only bundle, bad header', async () => {
   const missing = await run(['/no/such/file.wasm']);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /cannot read \/no\/such\/file\.wasm/);
@@ -78,6 +79,16 @@ test('bad input exits 2 with a clear message: missing file, not wasm, refused co
   const refused = await run([examplePath('wat-forbidden')]);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /evil:net\/dial/);
+  const uiOnly = await packBundle({
+    manifestJson: JSON.stringify({ name: 'com.acme.hi', publisher: 'Acme', version: '0.1.0', runtime: 'wasm-js@1', ui: { type: 'iframe', entry: 'ui/index.html' } }),
+    uiFiles: new Map([['ui/index.html', Buffer.from('<p>hi</p>')]]),
+  });
+  assert.equal(uiOnly.kind, 'ok');
+  const uiOnlyFile = join(mkdtempSync(join(tmpdir(), 'cli-run-ui-only-')), 'bundle.tar.zst');
+  if (uiOnly.kind === 'ok') writeFileSync(uiOnlyFile, uiOnly.value.bytes);
+  const nothingToRun = await run([uiOnlyFile]);
+  assert.equal(nothingToRun.code, 2);
+  assert.match(nothingToRun.stderr, /UI-only bundle .*no component to run/);
   const header = await run([examplePath('wat-ok'), '-H', 'no-colon']);
   assert.equal(header.code, 2);
   assert.match(header.stderr, /a header must look like 'name:value'/);

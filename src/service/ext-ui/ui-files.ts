@@ -12,7 +12,7 @@ import { checkEntryPath, isContentHash, type BundleError, type CachedBundle, typ
 import type { RegistryStore } from '../../store/registry.js';
 import type { BundleAcceptance } from '../bundles.js';
 import { COMPONENT_RETRY_AFTER_S, REGISTRY_TENANT } from '../component-store.js';
-import { componentHashOf } from '../runtime.js';
+import { componentHashOf, isUiOnly } from '../runtime.js';
 import { ServiceError } from '../errors.js';
 
 /** Served file types: extension → content type. Anything else is 404, whatever the bundle holds. */
@@ -103,7 +103,7 @@ export class UiFiles {
     if (!installs.some((i) => i.enabled && i.versionId === version.id)) throw new ServiceError('version_not_found', `no enabled install runs ${contentHash}`);
 
     // a version registered as a bare component has no bundle, hence no UI (its hash is its component's)
-    if (componentHashOf(version) === version.contentHash) throw new ServiceError('not_found', `version ${version.version} has no UI`);
+    if (!isUiOnly(version) && componentHashOf(version) === version.contentHash) throw new ServiceError('not_found', `version ${version.version} has no UI`);
     const cached = await this.bundles.extracted.ensure(contentHash, () => this.bundles.store.getBundle(REGISTRY_TENANT, extension.id, contentHash));
     if (cached.kind === 'err') throw this.refusal(cached.error, contentHash, new ServiceError('component_missing', `${cached.error.message} (version ${version.id})`));
     return this.fileOf(cached.value, contentHash as ContentHash, requested.path, type);

@@ -77,7 +77,7 @@ const registeredIds = {
 const uploadSchema = {
   summary: 'Register an extension version: a bare component (application/wasm) or a bundle (application/zstd)',
   description:
-    'A bare component takes its name, version, publisher, capabilities and endpoints from the query (refused with `signature_required` when RUNNER_REQUIRE_SIGNATURES=1); a bundle takes them from its manifest.json (docs/manifest.md), and its signature from `x-alga-bundle-signature` when signatures are required. The component is validated and prepared before anything is registered.',
+    'A bare component takes its name, version, publisher, capabilities and endpoints from the query (refused with `signature_required` when RUNNER_REQUIRE_SIGNATURES=1); a bundle takes them from its manifest.json (docs/manifest.md), and its signature from `x-alga-bundle-signature` when signatures are required. The component is validated and prepared before anything is registered; a UI-only bundle (a ui, no api, no dist/main.wasm: docs/manifest.md) has none and is registered with its UI alone.',
   tags: ['admin'],
   security: ADMIN_SECURITY,
   querystring: describeProperties(fromZod(bareQuerySchema), {

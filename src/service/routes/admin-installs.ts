@@ -6,7 +6,7 @@ import { egressAllowlistSchema } from '../../net/egress-allowlist.js';
 import type { ExtensionVersion, Install, InstallLimits, InstallPatch, NewInstall } from '../../store/index.js';
 import { chosenId } from '../chosen-ids.js';
 import { ServiceError } from '../errors.js';
-import type { Runtime } from '../runtime.js';
+import { isUiOnly, type Runtime } from '../runtime.js';
 import { parseWith } from '../validation.js';
 import { ADMIN_SECURITY, documented, errorResponses, fromZod } from '../openapi.js';
 
@@ -239,6 +239,7 @@ export function adminInstallRoutes(app: FastifyInstance, runtime: Runtime): void
    * runner's, not the install's: logged, and the first request tries again.
    */
   const warmBeforeSaving = async (log: FastifyBaseLogger, tenant: string, version: ExtensionVersion, limits: InstallLimits, reuseInstall?: string) => {
+    if (isUiOnly(version)) return; // nothing to run: only its UI is served
     const warmed = await runtime.warm(version, limits, reuseInstall ? { tenantId: tenant, installId: reuseInstall } : undefined);
     const fields = { tenant, version: version.id, memory_mb: runtime.memoryMbFor(limits) };
     if (warmed.kind === 'ok') {

@@ -38,6 +38,7 @@ const schema = {
       'install_disabled',
       'install_not_found',
       'endpoint_not_found',
+      'no_component',
       'body_too_large',
       'too_many_requests',
       'overloaded',

@@ -54,6 +54,7 @@ const schema = {
       'unauthorized',
       'install_disabled',
       'install_not_found',
+      'no_component',
       'content_hash_mismatch',
       'secret_envelope_invalid',
       'secret_decrypt_failed',
