@@ -12,12 +12,11 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { packBundle } from '../../src/bundle/index.js';
 import { admin, exampleBytes, repoRoot, startTestService, type TestService } from './harness.js';
-import { TEST_DATABASE_URL, postgresSkipReason } from '../support/postgres.js';
+import { TEST_DATABASE_URL, dropTestSchema, postgresSkipReason } from '../support/postgres.js';
 import { algaProxyRequest, proxyBrowserAnswer, sendToRunner, type AlgaInstallIds } from '../support/alga-gateway.js';
-import { FAKE_ALGA_API_KEY, FAKE_ALGA_AUTH, FAKE_CLIENT_ID, FAKE_SERVICE_ID, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
+import { ALGA_LEGS, FAKE_ALGA_API_KEY, FAKE_CLIENT_ID, FAKE_SERVICE_ID, algaBundleKey, managedModeEnv, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
 
 const manifestJson = readFileSync(join(repoRoot, 'examples', 'alga-samples', 'manifest.json'), 'utf8');
 const manifest = JSON.parse(manifestJson) as { capabilities: string[]; api: { endpoints: { method: string; path: string; handler: string }[] } };
@@ -25,19 +24,9 @@ const SECRETS = { greeting: 'Hello from Alga secrets', ALGA_API_KEY: FAKE_ALGA_A
 
 type Json = Record<string, unknown>;
 
-interface Leg {
-  mode: 'standalone' | 'managed';
-  store: 'SQLite' | 'PostgreSQL';
-}
-const legs: Leg[] = [
-  { mode: 'standalone', store: 'SQLite' },
-  { mode: 'managed', store: 'SQLite' },
-  { mode: 'standalone', store: 'PostgreSQL' },
-  { mode: 'managed', store: 'PostgreSQL' },
-];
 const pgSkip = await postgresSkipReason();
 
-for (const leg of legs) {
+for (const leg of ALGA_LEGS) {
   describe(`Alga's samples, as examples/alga-samples: ${leg.mode} mode on ${leg.store}`, { skip: leg.store === 'PostgreSQL' ? pgSkip : false }, () => {
     const schema = `svc_samples_${process.pid}_${randomBytes(4).toString('hex')}`;
     let alga: FakeAlga;
@@ -62,21 +51,14 @@ for (const leg of legs) {
       const env: Record<string, string> = {};
       if (leg.store === 'PostgreSQL') Object.assign(env, { DATABASE_URL: TEST_DATABASE_URL, RUNNER_DATABASE_SCHEMA: schema });
       if (leg.mode === 'managed') {
-        Object.assign(env, {
-          RUNNER_REGISTRY: 'alga',
-          RUNNER_COMPONENT_STORE: 'http',
-          RUNNER_COMPONENT_STORE_URL: `${alga.url}/bundles`,
-          RUNNER_TENANT_DATA_URL: alga.url,
-          RUNNER_TENANT_DATA_TOKEN: FAKE_ALGA_AUTH,
-          RUNNER_MANAGED_EGRESS_ALLOW: alga.url,
-        });
+        Object.assign(env, managedModeEnv(alga), { RUNNER_MANAGED_EGRESS_ALLOW: alga.url });
       }
       svc = await startTestService({ examples: ['alga-samples'], env });
       const packed = await packBundle({ manifestJson, mainWasm: exampleBytes('alga-samples') });
       if (packed.kind !== 'ok') throw new Error(packed.error.message);
       ids = { tenantId: randomUUID(), registryId: randomUUID(), installId: randomUUID(), versionId: randomUUID(), contentHash: packed.value.contentHash };
       if (leg.mode === 'managed') {
-        alga.objects.set(`tenants/${ids.tenantId}/extensions/${ids.registryId}/sha256/${packed.value.contentHash.slice('sha256:'.length)}/bundle.tar.zst`, packed.value.bytes);
+        alga.objects.set(algaBundleKey(ids), packed.value.bytes);
         alga.endpointsOf.set(ids.installId, manifest.api.endpoints);
         return;
       }
@@ -105,12 +87,7 @@ for (const leg of legs) {
     after(async () => {
       await svc?.close();
       await alga?.close();
-      if (leg.store === 'PostgreSQL') {
-        const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-        await client.connect();
-        await client.query(`drop schema if exists "${schema}" cascade`);
-        await client.end();
-      }
+      if (leg.store === 'PostgreSQL') await dropTestSchema(schema);
     });
 
     test('client-service-read-demo: the first page of clients and of services; only GET', async () => {

@@ -11,10 +11,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { packBundle } from '../../src/bundle/index.js';
 import { admin, exampleBytes, startTestService, type TestService } from './harness.js';
-import { TEST_DATABASE_URL, postgresSkipReason } from '../support/postgres.js';
+import { TEST_DATABASE_URL, dropTestSchema, postgresSkipReason } from '../support/postgres.js';
 import {
   algaApiRouteRequest,
   algaProxyRequest,
@@ -25,7 +24,7 @@ import {
   sendToRunner,
   type AlgaInstallIds,
 } from '../support/alga-gateway.js';
-import { FAKE_ALGA_AUTH, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
+import { ALGA_LEGS, algaBundleKey, managedModeEnv, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
 
 const PROVIDERS = ['cap:context.read', 'cap:log.emit'];
 
@@ -45,20 +44,9 @@ async function kitchenBundle(): Promise<{ bytes: Buffer; contentHash: string }> 
   return { bytes: packed.value.bytes, contentHash: packed.value.contentHash };
 }
 
-interface Leg {
-  mode: 'standalone' | 'managed';
-  store: 'SQLite' | 'PostgreSQL';
-}
-
-const legs: Leg[] = [
-  { mode: 'standalone', store: 'SQLite' },
-  { mode: 'standalone', store: 'PostgreSQL' },
-  { mode: 'managed', store: 'SQLite' },
-  { mode: 'managed', store: 'PostgreSQL' },
-];
 const pgSkip = await postgresSkipReason();
 
-for (const leg of legs) {
+for (const leg of ALGA_LEGS) {
   describe(`Alga's three callers, ${leg.mode} mode on ${leg.store}`, { skip: leg.store === 'PostgreSQL' ? pgSkip : false }, () => {
     const schema = `svc_three_${process.pid}_${randomBytes(4).toString('hex')}`;
     let alga: FakeAlga;
@@ -72,20 +60,14 @@ for (const leg of legs) {
       const env: Record<string, string> = { RUNNER_TOKENLESS_NETWORKS: '127.0.0.1/32' };
       if (leg.store === 'PostgreSQL') Object.assign(env, { DATABASE_URL: TEST_DATABASE_URL, RUNNER_DATABASE_SCHEMA: schema });
       if (leg.mode === 'managed') {
-        Object.assign(env, {
-          RUNNER_REGISTRY: 'alga',
-          RUNNER_COMPONENT_STORE: 'http',
-          RUNNER_COMPONENT_STORE_URL: `${alga.url}/bundles`,
-          RUNNER_TENANT_DATA_URL: alga.url,
-          RUNNER_TENANT_DATA_TOKEN: FAKE_ALGA_AUTH,
-        });
+        Object.assign(env, managedModeEnv(alga));
       }
       svc = await startTestService({ env });
       const bundle = await kitchenBundle();
       ids = { tenantId: randomUUID(), registryId: randomUUID(), installId: randomUUID(), versionId: randomUUID(), contentHash: bundle.contentHash };
       unknown = { ...ids, tenantId: randomUUID(), installId: randomUUID(), registryId: randomUUID() };
       if (leg.mode === 'managed') {
-        alga.objects.set(`tenants/${ids.tenantId}/extensions/${ids.registryId}/sha256/${bundle.contentHash.slice('sha256:'.length)}/bundle.tar.zst`, bundle.bytes);
+        alga.objects.set(algaBundleKey(ids), bundle.bytes);
       } else {
         // the operator's mirror: Alga's bundle under Alga's registry and version ids, the install under Alga's install id
         const up = await admin<{ content_hash: string }>(svc, 'POST', `/admin/v1/extensions?extension_id=${ids.registryId}&version_id=${ids.versionId}`, bundle.bytes, {
@@ -100,12 +82,7 @@ for (const leg of legs) {
     after(async () => {
       await svc?.close();
       await alga?.close();
-      if (leg.store === 'PostgreSQL') {
-        const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-        await client.connect();
-        await client.query(`drop schema if exists "${schema}" cascade`);
-        await client.end();
-      }
+      if (leg.store === 'PostgreSQL') await dropTestSchema(schema);
     });
 
     test('the extension proxy: GET and POST reach the guest as Alga filtered them; the browser gets the guest’s status, allowed headers and body', async () => {

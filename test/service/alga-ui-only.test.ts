@@ -19,12 +19,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { packBundle, packBundleDirectory } from '../../src/bundle/index.js';
 import { admin, exampleBytes, guestJson, startTestService, type Answer, type ErrorBody, type TestService } from './harness.js';
 import { algaProxyRequest, type AlgaInstallIds } from '../support/alga-gateway.js';
-import { FAKE_ALGA_AUTH, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
-import { TEST_DATABASE_URL, postgresSkipReason } from '../support/postgres.js';
+import { algaBundleKey, managedModeEnv, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
+import { TEST_DATABASE_URL, dropTestSchema, postgresSkipReason } from '../support/postgres.js';
 
 const INDEX_HTML = '<!doctype html><title>Hi</title><script type="module" src="./main.js"></script><main id="app"></main>';
 const MAIN_JS = 'document.getElementById("app").textContent = "Hi from a UI-only extension";\n';
@@ -67,7 +66,7 @@ async function packKitchen(): Promise<{ bytes: Buffer; contentHash: string }> {
 }
 
 const newIds = (contentHash: string): AlgaInstallIds => ({ tenantId: randomUUID(), registryId: randomUUID(), installId: randomUUID(), versionId: randomUUID(), contentHash });
-const bundleKey = (a: AlgaInstallIds) => `tenants/${a.tenantId}/extensions/${a.registryId}/sha256/${a.contentHash.slice('sha256:'.length)}/bundle.tar.zst`;
+const bundleKey = algaBundleKey;
 
 /** The call Alga's extension proxy makes (test/support/alga-gateway.ts); the transport answer. */
 async function proxyCall(svc: Pick<TestService, 'url' | 'serviceToken'>, a: AlgaInstallIds, target: string, o: { method?: string; body?: unknown; idempotencyKey?: string } = {}) {
@@ -114,11 +113,7 @@ for (const store of ['SQLite', 'PostgreSQL'] as const) {
   const schema = `svc_ui_only_${process.pid}_${randomBytes(4).toString('hex')}`;
   const storeEnv: Record<string, string> = store === 'PostgreSQL' ? { DATABASE_URL: TEST_DATABASE_URL, RUNNER_DATABASE_SCHEMA: schema } : {};
   const dropSchema = async () => {
-    if (store !== 'PostgreSQL' || skip) return;
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await client.connect();
-    await client.query(`drop schema if exists "${schema}" cascade`);
-    await client.end();
+    if (store === 'PostgreSQL' && !skip) await dropTestSchema(schema);
   };
 
   describe(`UI-only extension, standalone mode on ${store}`, { skip }, () => {
@@ -221,11 +216,7 @@ for (const store of ['SQLite', 'PostgreSQL'] as const) {
       svc = await startTestService({
         env: {
           ...storeEnv,
-          RUNNER_REGISTRY: 'alga',
-          RUNNER_COMPONENT_STORE: 'http',
-          RUNNER_COMPONENT_STORE_URL: `${alga.url}/bundles`,
-          RUNNER_TENANT_DATA_URL: alga.url,
-          RUNNER_TENANT_DATA_TOKEN: FAKE_ALGA_AUTH,
+          ...managedModeEnv(alga),
         },
       });
       const [ui, kit] = await Promise.all([packUiOnly(), packKitchen()]);

@@ -55,6 +55,35 @@ export interface FakeAlga {
 type Answer = [number, unknown];
 type Json = Record<string, unknown>;
 
+/** The ways the Alga suites run: each mode of the runner on each store. */
+export interface AlgaLeg {
+  mode: 'standalone' | 'managed';
+  store: 'SQLite' | 'PostgreSQL';
+}
+
+export const ALGA_LEGS: readonly AlgaLeg[] = [
+  { mode: 'standalone', store: 'SQLite' },
+  { mode: 'managed', store: 'SQLite' },
+  { mode: 'standalone', store: 'PostgreSQL' },
+  { mode: 'managed', store: 'PostgreSQL' },
+];
+
+/** Where Alga's bundle store keeps a bundle (the key Alga's runner fetches). */
+export function algaBundleKey(ids: { tenantId: string; registryId: string; contentHash: string }): string {
+  return `tenants/${ids.tenantId}/extensions/${ids.registryId}/sha256/${ids.contentHash.slice('sha256:'.length)}/bundle.tar.zst`;
+}
+
+/** The runner's settings for Alga-managed mode with this fake as Alga (registry, bundle store, internal API). */
+export function managedModeEnv(alga: FakeAlga): Record<string, string> {
+  return {
+    RUNNER_REGISTRY: 'alga',
+    RUNNER_COMPONENT_STORE: 'http',
+    RUNNER_COMPONENT_STORE_URL: `${alga.url}/bundles`,
+    RUNNER_TENANT_DATA_URL: alga.url,
+    RUNNER_TENANT_DATA_TOKEN: FAKE_ALGA_AUTH,
+  };
+}
+
 export async function startFakeAlga(): Promise<FakeAlga> {
   const objects = new Map<string, Buffer>();
   const kv = new Map<string, Json>();

@@ -27,3 +27,14 @@ export function postgresSkipReason(): Promise<string | false> {
   })();
   return checked;
 }
+
+/** Drops a test's own schema (and everything in it) from TEST_DATABASE_URL. */
+export async function dropTestSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await client.end();
+  }
+}
