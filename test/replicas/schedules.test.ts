@@ -76,6 +76,8 @@ test('two replicas run a due schedule once per due time, with its payload, and r
       lastRunAt = shown.last_run!.at;
       assert.deepEqual({ status: shown.last_run!.status, error: shown.last_run!.error }, { status: 'success', error: null });
       assert.ok(Date.parse(shown.next_run_at!) > Date.now(), 'the next due time moved past now');
+      // the run's log line reaches this process through the replica's stdout, maybe after the admin API shows the run
+      await until(`the log line of run ${round}`, async () => (runLines(cluster, scheduleId).length >= round ? true : undefined));
       assert.equal(runLines(cluster, scheduleId).length, round, `one run per due time (round ${round})`);
     }
     const runs = runLines(cluster, scheduleId);
