@@ -1,14 +1,15 @@
 /** `alga-runner build [dir]`: type check, bundle, componentize → dist/main.wasm (src/cli/build/). */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
+import { entryOption, worldOption, type World } from './project-options.js';
 
 export function registerBuildCommand(program: Command): void {
   program
     .command('build')
     .description('build an extension project into dist/main.wasm: type check, bundle (esbuild), componentize (componentize-js); cached by content hash')
     .argument('[dir]', 'the project (manifest.json, src/index.ts)', '.')
-    .option('--entry <file>', 'entry module exporting `handler`, relative to the project', 'src/index.ts')
+    .addOption(entryOption())
     .option('--out <file>', 'component to write, relative to the project', 'dist/main.wasm')
-    .addOption(new Option('--world <world>', "WIT dialect to build for (default: alga when the sources import Alga's @alga-psa/extension-runtime, else seed)").choices(['seed', 'alga']))
+    .addOption(worldOption())
     .addHelpText(
       'after',
       [
@@ -19,7 +20,7 @@ export function registerBuildCommand(program: Command): void {
         'cache is .alga-runner/build/ in the project: an unchanged build is instant. docs/authoring.md has the details.',
       ].join('\n'),
     )
-    .action(async (dir: string, options: { entry: string; out: string; world?: 'seed' | 'alga' }) => {
+    .action(async (dir: string, options: { entry: string; out: string; world?: World }) => {
       const { buildProject, BuildError, streamReporter } = await import('../build/index.js');
       try {
         await buildProject(dir, options, streamReporter(process.stderr));

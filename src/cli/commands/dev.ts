@@ -1,5 +1,6 @@
 /** `alga-runner dev [dir]`: build, run on a local runner, rebuild and swap on every change (src/cli/dev/). */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
+import { entryOption, worldOption, type World } from './project-options.js';
 
 export function registerDevCommand(program: Command): void {
   program
@@ -9,8 +10,8 @@ export function registerDevCommand(program: Command): void {
     .option('--port <n>', 'port on 127.0.0.1', '8787')
     .option('--tenant <tenant>', 'tenant the extension is installed for (seeded with demo clients and services)', 'demo')
     .option('--allow-host <pattern>', "egress allowlist entry for the extension's http.fetch, e.g. https://api.example.com (repeatable)", (v: string, all: string[]) => [...all, v], [])
-    .option('--entry <file>', 'entry module exporting `handler`, relative to the project', 'src/index.ts')
-    .addOption(new Option('--world <world>', "WIT dialect to build for (default: alga when the sources import Alga's @alga-psa/extension-runtime, else seed)").choices(['seed', 'alga']))
+    .addOption(entryOption())
+    .addOption(worldOption())
     .addHelpText(
       'after',
       [
@@ -23,7 +24,7 @@ export function registerDevCommand(program: Command): void {
         'lines (log calls, stdout, stderr, denied calls); stderr: builds and reloads.',
       ].join('\n'),
     )
-    .action(async (dir: string, options: { port: string; tenant: string; allowHost: string[]; entry: string; world?: 'seed' | 'alga' }) => {
+    .action(async (dir: string, options: { port: string; tenant: string; allowHost: string[]; entry: string; world?: World }) => {
       const { startDev } = await import('../dev/session.js');
       const { BuildError } = await import('../build/index.js');
       if (!/^\d+$/.test(options.port) || Number(options.port) > 65535) {
