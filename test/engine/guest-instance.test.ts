@@ -124,6 +124,7 @@ test('with write tracking (the kitchen-sink), a restore copies only written bloc
     { method: 'GET', url: '/env', headers: [], body: undefined },
     { method: 'GET', url: '/counter', headers: [], body: undefined },
   ];
+  // the first restore reads the shared blocks; from the second on the guest is busy and restores read plain copies of them
   for (const [i, request] of requests.entries()) {
     current = { ...CONTEXT, requestId: `k-${i}` };
     const response = instance.call(current, request);

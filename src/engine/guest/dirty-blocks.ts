@@ -60,6 +60,7 @@ export class DirtyBlocks {
    */
   restore(pristine: PristineImage, chunkBytes: number, between?: () => void): number {
     this.absorb();
+    pristine.beginRestore?.();
     const target = new Uint8Array(this.memory.buffer);
     const blocks = Math.ceil(pristine.byteLength / DIRTY_BLOCK_BYTES);
     const marks = this.marks;
