@@ -65,7 +65,7 @@ function packageJsonFor(name: string, sdkDir: string, sdkVersion: string): Recor
     version: '0.1.0',
     private: true,
     type: 'module',
-    scripts: { build: 'alga-runner build', test: 'node --test test/', dev: 'alga-runner dev' },
+    scripts: { build: 'alga-runner build', test: 'node --test test/*.test.mjs', dev: 'alga-runner dev' },
     devDependencies: { '@alga-runner/sdk': `file:${sdkDir}` },
     // which SDK version the project was made with (the `file:` link above follows the runner)
     'x-alga-runner-sdk': sdkVersion,

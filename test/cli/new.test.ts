@@ -5,7 +5,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli-process.js';
@@ -20,7 +20,11 @@ after(() => rmSync(work, { recursive: true, force: true }));
 function projectTest(dir: string) {
   const env = { ...process.env };
   delete env['NODE_TEST_CONTEXT'];
-  return spawnSync(process.execPath, ['--test', '--test-reporter=tap', 'test/'], { cwd: dir, encoding: 'utf8', env });
+  // the files its script names (`node --test test/*.test.mjs`, the shell expanding the pattern)
+  const files = readdirSync(join(dir, 'test'))
+    .filter((f) => f.endsWith('.test.mjs'))
+    .map((f) => join('test', f));
+  return spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...files], { cwd: dir, encoding: 'utf8', env });
 }
 
 function alga(args: string[], cwd = work) {
