@@ -1,28 +1,18 @@
 /** `alga-runner run` as a user runs it: a real process, JSON on stdout, exit codes (README.md "Command line"). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { examplePath } from '../support/runtime.js';
+import { repoRoot, runCli, type CliResult } from '../support/cli-process.js';
 import { packBundle } from '../../src/bundle/index.js';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 // transpiled artifacts are cached per user; a private cache dir keeps this test independent
 const cacheHome = mkdtempSync(join(tmpdir(), 'cli-run-cache-'));
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin/alga-runner.js'), 'run', ...args], { env: { ...process.env, XDG_CACHE_HOME: cacheHome } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(args: string[]): Promise<CliResult> {
+  return runCli(['run', ...args], repoRoot, { ...process.env, XDG_CACHE_HOME: cacheHome });
 }
 
 test('runs one request and prints {status, headers, body}', async () => {

@@ -28,7 +28,7 @@ import { packBundle } from '../../src/bundle/index.js';
 import { loadConfig, ConfigError } from '../../src/service/config.js';
 import { exampleBytes, guestJson, startTestService, type Answer, type ErrorBody, type TestService } from './harness.js';
 import { algaProxyRequest } from '../support/alga-gateway.js';
-import { FAKE_ALGA_AUTH, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
+import { FAKE_ALGA_AUTH, managedModeEnv, startFakeAlga, type FakeAlga } from '../support/fake-alga.js';
 import { sql } from 'kysely';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
@@ -81,11 +81,7 @@ describe('Alga-managed mode: the envelope says the install, Alga keeps bundles a
     alga = await startFakeAlga();
     svc = await startTestService({
       env: {
-        RUNNER_REGISTRY: 'alga',
-        RUNNER_COMPONENT_STORE: 'http',
-        RUNNER_COMPONENT_STORE_URL: `${alga.url}/bundles`,
-        RUNNER_TENANT_DATA_URL: alga.url,
-        RUNNER_TENANT_DATA_TOKEN: RUNNER_AUTH,
+        ...managedModeEnv(alga),
         RUNNER_MANAGED_UI_PROXY_URL: `${alga.url}/upstream`,
       },
     });
@@ -293,11 +289,7 @@ describe('Alga-managed mode: idempotent replays and the change feed’s full res
   let svc: TestService;
   const dataDir = mkdtempSync(join(tmpdir(), 'managed-resync-'));
   const env = (): Record<string, string> => ({
-    RUNNER_REGISTRY: 'alga',
-    RUNNER_COMPONENT_STORE: 'http',
-    RUNNER_COMPONENT_STORE_URL: `${alga.url}/bundles`,
-    RUNNER_TENANT_DATA_URL: alga.url,
-    RUNNER_TENANT_DATA_TOKEN: RUNNER_AUTH,
+    ...managedModeEnv(alga),
     RUNNER_MANAGED_UI_PROXY_URL: `${alga.url}/upstream`,
     RUNNER_MANAGED_EGRESS_ALLOW: gate.origin,
     RUNNER_CHANGE_RECHECK_MS: '50',
