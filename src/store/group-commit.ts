@@ -6,8 +6,8 @@
  * - A write is queued; the queue is flushed at the end of the current turn (setImmediate), so a
  *   write alone waits for nothing but the turn it arrived in, and the writes that piled up while
  *   the previous commit blocked the loop (guest workers' messages, HTTP requests) go together.
- * - The writes of a batch run one after another inside the transaction, each in its own
- *   savepoint: each sees the ones before it (compare-and-swap and quota checks behave exactly as
+ * - The writes of a batch are synchronous functions over prepared statements (kv-sqlite.ts), run
+ *   one after another inside the transaction on the store's connection, each in its own savepoint: each sees the ones before it (compare-and-swap and quota checks behave exactly as
  *   if they had committed one by one), and one that throws is rolled back alone and fails alone.
  * - Every write's promise settles only after the batch's COMMIT returned: nothing is acknowledged
  *   before it is durable. A failed COMMIT fails every write of the batch.
@@ -17,14 +17,14 @@
  *   on disk as a FULL commit, whose one difference from NORMAL in WAL mode is that fsync, while
  *   the event loop goes on serving (and committing the next batch, whose own fsync follows).
  */
-import { sql } from 'kysely';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
+import type { SqliteConnection } from './sqlite-driver.js';
 import { createBatchQueue, type Outcome } from './batch-queue.js';
 
 export interface GroupCommit {
   /** Run `write` in a transaction shared with the writes queued in this turn; settles after that transaction committed. */
-  run<T>(write: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
+  run<T>(write: () => T): Promise<T>;
 }
 
 export interface GroupCommitOptions {
@@ -40,53 +40,46 @@ export interface GroupCommitOptions {
   readonly syncAfterCommit?: () => Promise<void>;
 }
 
-type Write = (trx: Transaction<Database>) => Promise<unknown>;
+type Write = () => unknown;
 
-const SAVEPOINT = sql.raw('group_commit_write');
-
-async function runInSavepoint(trx: Transaction<Database>, write: Write): Promise<Outcome<unknown>> {
-  await sql`savepoint ${SAVEPOINT}`.execute(trx);
-  try {
-    const value = await write(trx);
-    await sql`release ${SAVEPOINT}`.execute(trx);
-    return { ok: true, value };
-  } catch (error) {
-    // undo this write only; the transaction and the writes before it go on
-    await sql`rollback to ${SAVEPOINT}`.execute(trx);
-    await sql`release ${SAVEPOINT}`.execute(trx);
-    return { ok: false, error };
-  }
-}
-
-export function createGroupCommit(db: Kysely<Database>, options: GroupCommitOptions = {}): GroupCommit {
-  /** One transaction for the batch: the write alone as it is, several each in its own savepoint. */
-  async function transact(runner: Kysely<Database>, batch: readonly Write[]): Promise<Outcome<unknown>[]> {
-    if (batch.length === 1) {
-      // alone: no savepoint needed, its failure is the transaction's
-      const value = await runner.transaction().execute((trx) => batch[0]!(trx));
-      return [{ ok: true, value }];
+/**
+ * `db`: the store's kysely over `connection` — a batch holds kysely's one connection while it runs
+ * (so no kysely transaction is open on it meanwhile), then runs its writes on `connection`
+ * synchronously: synchronous functions over prepared statements (kv-sqlite.ts).
+ */
+export function createGroupCommit(db: Kysely<Database>, connection: SqliteConnection, options: GroupCommitOptions = {}): GroupCommit {
+  /** One write of a batch in its own savepoint (better-sqlite3 nests a transaction as one): a throw undoes it alone. */
+  const inSavepoint = (write: Write): Outcome<unknown> => {
+    try {
+      return { ok: true, value: connection.transaction(write)() };
+    } catch (error) {
+      // an error SQLite answers by rolling back the whole transaction (I/O, disk full) fails the batch
+      if (!connection.inTransaction) throw error;
+      return { ok: false, error };
     }
-    return runner.transaction().execute(async (trx) => {
-      const done: Outcome<unknown>[] = [];
-      for (const write of batch) done.push(await runInSavepoint(trx, write));
-      return done;
-    });
-  }
+  };
+
+  /** One transaction for the batch: the write alone as it is, several each in its own savepoint. */
+  const transact = (batch: readonly Write[]): Outcome<unknown>[] => {
+    // alone: no savepoint needed, its failure is the transaction's
+    if (batch.length === 1) return [{ ok: true, value: connection.transaction(batch[0]!)() }];
+    return connection.transaction(() => batch.map(inSavepoint))();
+  };
 
   /** Commit the batch; with syncAfterCommit, without an fsync on this thread (see above). */
   async function commit(batch: readonly Write[]): Promise<Outcome<unknown>[]> {
     const sync = options.syncAfterCommit;
-    if (!sync) return transact(db, batch);
-    // one connection held for pragma + transaction + pragma, so no other transaction commits with NORMAL
-    const outcomes = await db.connection().execute(async (connection) => {
-      await sql`pragma synchronous = normal`.execute(connection);
+    const outcomes = await db.connection().execute(async () => {
+      if (!sync) return transact(batch);
+      // no other transaction runs on the connection until the pragma is back to FULL: all of this is synchronous
+      connection.pragma('synchronous = NORMAL');
       try {
-        return await transact(connection, batch);
+        return transact(batch);
       } finally {
-        await sql`pragma synchronous = full`.execute(connection);
+        connection.pragma('synchronous = FULL');
       }
     });
-    await sync();
+    if (sync) await sync();
     return outcomes;
   }
 
@@ -99,6 +92,6 @@ export function createGroupCommit(db: Kysely<Database>, options: GroupCommitOpti
     ...(options.onCommit && { onCommit: options.onCommit }),
   });
   return {
-    run: <T>(write: (trx: Transaction<Database>) => Promise<T>) => queue.run(write) as Promise<T>,
+    run: <T>(write: () => T) => queue.run(write) as Promise<T>,
   };
 }

@@ -18,6 +18,8 @@ import type { SqliteReader } from './sqlite-reader.js';
 import { DEFAULT_KV_LIMITS, invalidName } from './kv-limits.js';
 import { INSTALL_REMOVED, type InstallFence } from './install-fence.js';
 import { createGroupCommit, type GroupCommitOptions } from './group-commit.js';
+import { createSqliteKvWrites } from './kv-sqlite.js';
+import { sqliteConnectionOf } from './sqlite-connection.js';
 import { createPostgresKvWrites, type KvWriteAnswer } from './kv-postgres.js';
 
 export interface KvEntry {
@@ -112,16 +114,6 @@ export function createKvReader(reader: SqliteReader): KvReader {
  */
 const POSTGRES_BATCHES_IN_FLIGHT = 2;
 
-/**
- * Start of every write on SQLite: with a fence (install-fence.ts), the install must be there.
- * false: the install is gone, write nothing. (The store's one connection runs one transaction at
- * a time: that serializes an install's writes. PostgreSQL does both in kv_write_batch, migration
- * 061, with an advisory lock per install.)
- */
-async function beginWrite(trx: Transaction<Database>, fence: InstallFence | null, installId: string): Promise<boolean> {
-  return !fence || (await fence.present(trx, installId));
-}
-
 const removed: KvDenied = { kind: 'denied', reason: INSTALL_REMOVED };
 
 /** The quota denials, worded once for both stores. */
@@ -165,38 +157,6 @@ function deleteResult(answer: KvWriteAnswer): KvDeleteResult {
   }
 }
 
-/** Everything a write must know, read in one round trip after the lock. */
-async function readWriteState(trx: Transaction<Database>, installId: string, namespace: string, key: string) {
-  const entry = (column: 'revision' | 'size') => trx.selectFrom('kv_entries').select(column).where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key);
-  const usage = (column: 'total_bytes' | 'namespace_count') => trx.selectFrom('kv_usage').select(column).where('install_id', '=', installId);
-  const row = await trx
-    .selectNoFrom((eb) => [
-      entry('revision').as('revision'),
-      entry('size').as('size'),
-      eb.selectFrom('kv_namespaces').select('key_count').where('install_id', '=', installId).where('namespace', '=', namespace).as('key_count'),
-      usage('total_bytes').as('total_bytes'),
-      usage('namespace_count').as('namespace_count'),
-    ])
-    .executeTakeFirstOrThrow();
-  const num = (v: number | string | null) => (v === null ? null : Number(v));
-  return {
-    revision: num(row.revision),
-    size: num(row.size),
-    keyCount: num(row.key_count),
-    totalBytes: num(row.total_bytes) ?? 0,
-    namespaces: num(row.namespace_count) ?? 0,
-  };
-}
-
-/** Set the install's usage counters (creating its row on the first write). */
-async function writeUsage(trx: Transaction<Database>, installId: string, totalBytes: number, namespaces: number): Promise<void> {
-  await trx
-    .insertInto('kv_usage')
-    .values({ install_id: installId, total_bytes: totalBytes, namespace_count: namespaces })
-    .onConflict((oc) => oc.column('install_id').doUpdateSet({ total_bytes: totalBytes, namespace_count: namespaces }))
-    .execute();
-}
-
 /**
  * `fence`: writes of an install that is not (or no longer) in the registry are denied (the service's store).
  * Writes are group-committed: the writes of one event-loop turn share one transaction and one
@@ -204,14 +164,24 @@ async function writeUsage(trx: Transaction<Database>, installId: string, totalBy
  * savepoint of the batch's transaction. PostgreSQL (kv-postgres.ts): the batch is one call of a
  * server-side function — one round trip — doing the same per write in a subtransaction.
  */
-export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: () => number, fence: InstallFence | null = null, groupCommit: GroupCommitOptions = {}): KvStore {
+export function createKvStore(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  now: () => number,
+  fence: InstallFence | null = null,
+  groupCommit: GroupCommitOptions = {},
+  reader: SqliteReader | null = null,
+): KvStore {
   const batchOptions = { ...(groupCommit.maxBatch !== undefined && { maxBatch: groupCommit.maxBatch }), ...(groupCommit.onCommit && { onCommit: groupCommit.onCommit }) };
   // PostgreSQL fences inside kv_write_batch (the same FOR KEY SHARE as install-fence.ts): only whether to is passed
   const postgres = dialect === 'postgres' ? createPostgresKvWrites(db, now, fence !== null, { ...batchOptions, concurrency: POSTGRES_BATCHES_IN_FLIGHT }) : null;
-  const sqlite = postgres ? null : createGroupCommit(db, groupCommit);
-  const write = <T>(body: (trx: Transaction<Database>) => Promise<T>): Promise<T> => sqlite!.run(body);
+  const connection = postgres ? null : sqliteConnectionOf(db);
+  const sqlite = connection ? { writes: createSqliteKvWrites(connection, now, fence !== null), commit: createGroupCommit(db, connection, groupCommit) } : null;
+  // SQLite: reads on the store's own read-only connection, synchronously (prepared statements)
+  const reads = reader ? createKvReader(reader) : null;
   return {
     async get(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
+      if (reads) return reads.get(installId, namespace, key, limits);
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
       return foundEntry(await entryQuery(db, installId, namespace, key).executeTakeFirst());
@@ -227,63 +197,21 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
       }
       const { namespace, key } = input;
       const value = Buffer.from(input.value.buffer, input.value.byteOffset, input.value.byteLength);
-      if (postgres) return putResult(await postgres.write({ op: 'put', installId, namespace, key, value, revision: input.revision, limits }), input, limits);
-
-      return write(async (trx): Promise<KvPutResult> => {
-        if (!(await beginWrite(trx, fence, installId))) return removed;
-        const state = await readWriteState(trx, installId, namespace, key);
-        const exists = state.revision !== null;
-        const currentRevision = state.revision ?? 0;
-        if (input.revision !== undefined && input.revision !== currentRevision) return { kind: 'conflict' };
-
-        const namespaceIsNew = state.keyCount === null;
-        if (!exists && namespaceIsNew && state.namespaces >= limits.maxNamespacesPerInstall) return tooManyNamespaces(limits);
-        if (!exists && !namespaceIsNew && (state.keyCount ?? 0) >= limits.maxKeysPerNamespace) return tooManyKeys(namespace, limits);
-        const totalBytes = state.totalBytes - (state.size ?? 0) + size;
-        if (totalBytes > limits.maxBytesPerInstall) return tooManyBytes(totalBytes, limits);
-
-        const revision = currentRevision + 1;
-        if (exists) {
-          await trx.updateTable('kv_entries').set({ value, size, revision, updated_at: now() }).where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key).execute();
-        } else {
-          await trx.insertInto('kv_entries').values({ install_id: installId, namespace, key, value, size, revision, updated_at: now() }).execute();
-          await trx
-            .insertInto('kv_namespaces')
-            .values({ install_id: installId, namespace, key_count: 1 })
-            .onConflict((oc) => oc.columns(['install_id', 'namespace']).doUpdateSet((eb) => ({ key_count: eb('kv_namespaces.key_count', '+', 1) })))
-            .execute();
-        }
-        await writeUsage(trx, installId, totalBytes, state.namespaces + (!exists && namespaceIsNew ? 1 : 0));
-        return { kind: 'ok', entry: { namespace, key, value: input.value, revision } };
-      });
+      const answer = postgres
+        ? await postgres.write({ op: 'put', installId, namespace, key, value, revision: input.revision, limits })
+        : await sqlite!.commit.run(() => sqlite!.writes.put(installId, namespace, key, value, input.revision, limits));
+      return putResult(answer, input, limits);
     },
 
     async delete(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
       if (postgres) return deleteResult(await postgres.write({ op: 'delete', installId, namespace, key, limits }));
-      return write(async (trx): Promise<KvDeleteResult> => {
-        if (!(await beginWrite(trx, fence, installId))) return removed;
-        const state = await readWriteState(trx, installId, namespace, key);
-        if (state.revision === null) return { kind: 'missing' };
-        await trx.deleteFrom('kv_entries').where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key).execute();
-        const namespaceEmptied = state.keyCount === 1;
-        if (namespaceEmptied) {
-          await trx.deleteFrom('kv_namespaces').where('install_id', '=', installId).where('namespace', '=', namespace).execute();
-        } else {
-          await trx
-            .updateTable('kv_namespaces')
-            .set((eb) => ({ key_count: eb('key_count', '-', 1) }))
-            .where('install_id', '=', installId)
-            .where('namespace', '=', namespace)
-            .execute();
-        }
-        await writeUsage(trx, installId, state.totalBytes - (state.size ?? 0), state.namespaces - (namespaceEmptied ? 1 : 0));
-        return { kind: 'ok' };
-      });
+      return deleteResult(await sqlite!.commit.run(() => sqlite!.writes.delete(installId, namespace, key)));
     },
 
     async list(installId, namespace, cursor, limits = DEFAULT_KV_LIMITS) {
+      if (reads) return reads.list(installId, namespace, cursor, limits);
       const invalid = invalidName(namespace, undefined, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
       return { kind: 'ok', entries: (await pageQuery(db, installId, namespace, cursor, limits).execute()).map(toEntry) };

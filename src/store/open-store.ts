@@ -27,6 +27,8 @@ import type { SqliteSynchronous } from './sqlite-synchronous.js';
 import { createChangeFeed, type ChangeFeed } from './change-feed.js';
 import { createInstallFence } from './install-fence.js';
 import { createFileSync } from './file-sync.js';
+import { rememberSqliteConnection } from './sqlite-connection.js';
+import { SqliteReader } from './sqlite-reader.js';
 
 export interface OpenStoreOptions {
   /** `postgres://` or `postgresql://` → PostgreSQL; absent → SQLite file `<dataDir>/runner.db` */
@@ -120,7 +122,9 @@ function openSqlite(file: string, synchronous: SqliteSynchronous): Kysely<Databa
   database.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  rememberSqliteConnection(db, database);
+  return db;
 }
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -223,6 +227,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     const appliedMigrations = await migrateToLatest(db as Kysely<unknown>, dialect === 'postgres' ? { schema } : {});
     const changes = createChangeFeed({ dialect, db, ...(dialect === 'postgres' ? { postgres: { url: options.databaseUrl!, schema: schema! } } : {}) });
     const fence = options.fenceInstallWrites ? createInstallFence(dialect) : null;
+    // SQLite: the main thread's hot reads run on a read-only connection of their own, synchronously (sqlite-prepared.ts)
+    const reader = sqliteFile !== null ? SqliteReader.openOwn(sqliteFile) : null;
     const walSync = sqliteFile !== null && (options.sqliteSynchronous ?? 'full') === 'full' ? createFileSync(`${sqliteFile}-wal`) : null;
     const secrets = createSecretsStore(db, key, now, { fence, changes, cacheReads: options.cacheSecretReads && dialect === 'postgres' ? changes : null });
     await assertSecretsKeyPresent(secrets);
@@ -235,7 +241,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       kv: createKvStore(db, dialect, now, fence, {
         ...(walSync && { syncAfterCommit: () => walSync.sync() }),
         ...(options.onGroupCommit && { onCommit: options.onGroupCommit }),
-      }),
+      }, reader),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
       changes,
       idempotency: createIdempotencyStore(db, now, options.idempotencyHolder),
@@ -255,6 +261,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       },
       async close() {
         await changes.close();
+        reader?.close();
         await db.destroy();
         await walSync?.close();
       },

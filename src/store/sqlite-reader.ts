@@ -8,9 +8,10 @@
  * committed transaction and never block the writer. The main thread acknowledges a write only
  * after its commit, so a guest's read after its own `put` returned sees it.
  */
-import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type Compilable } from 'kysely';
+import type { Compilable, Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { Sqlite, type SqliteConnection, type SqliteStatement } from './sqlite-driver.js';
+import { prepareQuery, sqliteCompiler, type PreparedQuery } from './sqlite-prepared.js';
 
 /** What another thread needs to open the store read-only (Store.readOnlyFile; contract/worker-side.ts WorkerStoreSpec). */
 export interface ReadOnlyStoreFile {
@@ -26,21 +27,11 @@ const STATEMENT_CACHE_SIZE = 64;
 const openReaders = new Map<string, SqliteReader>();
 
 /** See SqliteReader.prepare. */
-export interface PreparedRead<Args extends readonly unknown[], Row> {
-  first(...args: Args): Row | undefined;
-  all(...args: Args): Row[];
-}
+export type PreparedRead<Args extends readonly unknown[], Row> = Pick<PreparedQuery<Args, Row>, 'first' | 'all'>;
 
 export class SqliteReader {
   /** Builds and compiles queries; it has no connection of its own (DummyDriver). */
-  readonly db = new Kysely<Database>({
-    dialect: {
-      createAdapter: () => new SqliteAdapter(),
-      createDriver: () => new DummyDriver(),
-      createIntrospector: (db) => new SqliteIntrospector(db),
-      createQueryCompiler: () => new SqliteQueryCompiler(),
-    },
-  });
+  readonly db = sqliteCompiler();
   private readonly statements = new Map<string, SqliteStatement>();
 
   private constructor(
@@ -55,38 +46,23 @@ export class SqliteReader {
   static open(file: string): SqliteReader {
     let reader = openReaders.get(file);
     if (!reader) {
-      const connection = new Sqlite(file, { readonly: true, fileMustExist: true });
-      // a checkpoint can hold the WAL index briefly; wait for it rather than fail the guest's call
-      connection.pragma('busy_timeout = 5000');
-      reader = new SqliteReader(file, connection);
+      reader = SqliteReader.openOwn(file);
       openReaders.set(file, reader);
     }
     return reader;
   }
 
-  /**
-   * A read whose arguments each become one query parameter, unchanged, whatever their values (no
-   * argument changes the query's shape): built and compiled once, then run with each call's
-   * arguments. Building and compiling a kysely query costs a worker more than running it (20-25 µs
-   * against ~10 µs in the engine, BENCHMARKS.md). `build` is called once, with placeholder strings.
-   */
+  /** A reader of `file` of the caller's own, not shared with the thread (the store's main-thread reads; it closes it with the store). */
+  static openOwn(file: string): SqliteReader {
+    const connection = new Sqlite(file, { readonly: true, fileMustExist: true });
+    // a checkpoint can hold the WAL index briefly; wait for it rather than fail the read
+    connection.pragma('busy_timeout = 5000');
+    return new SqliteReader(file, connection);
+  }
+
+  /** A read compiled once and run with each call's arguments (sqlite-prepared.ts prepareQuery). */
   prepare<Args extends readonly unknown[], Row>(build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>): PreparedRead<Args, Row> {
-    const placeholders = Array.from({ length: build.length - 1 }, (_, i) => `\u0000prepared-read-argument-${i}\u0000`);
-    const compiled = build(this.db, ...(placeholders as unknown as Args)).compile();
-    // each parameter: the index of the argument it takes, or a constant of the query
-    const sources: ({ arg: number } | { value: unknown })[] = compiled.parameters.map((p) => {
-      const arg = typeof p === 'string' ? placeholders.indexOf(p) : -1;
-      return arg >= 0 ? { arg } : { value: p };
-    });
-    placeholders.forEach((_, i) => {
-      if (sources.filter((s) => 'arg' in s && s.arg === i).length !== 1) throw new Error(`bug: argument ${i} of a prepared read is not exactly one parameter of ${compiled.sql}`);
-    });
-    const statement = this.connection.prepare(compiled.sql);
-    const parameters = (args: Args) => sources.map((s) => ('arg' in s ? args[s.arg] : s.value));
-    return {
-      first: (...args) => statement.get(...parameters(args)) as Row | undefined,
-      all: (...args) => statement.all(...parameters(args)) as Row[],
-    };
+    return prepareQuery(this.connection, this.db, build);
   }
 
   all<Row>(query: Compilable<Row>): Row[] {
@@ -105,7 +81,7 @@ export class SqliteReader {
   }
 
   close(): void {
-    openReaders.delete(this.file);
+    if (openReaders.get(this.file) === this) openReaders.delete(this.file);
     this.connection.close();
   }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { openStore, createKvStore, SQLITE_FILE_NAME, type KvStore, type Store } from '../../src/store/index.js';
 import { createGroupCommit } from '../../src/store/group-commit.js';
+import { sqliteConnectionOf } from '../../src/store/sqlite-connection.js';
 import { Sqlite, type SqliteConnection } from '../../src/store/sqlite-driver.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -76,17 +77,18 @@ describe('group commit (SQLite)', () => {
 
   it('a write that throws is rolled back alone; the others of its batch commit', async () => {
     const batches: number[] = [];
-    const group = createGroupCommit(store.db, { onCommit: (w) => batches.push(w) });
+    const connection = sqliteConnectionOf(store.db);
+    const group = createGroupCommit(store.db, connection, { onCommit: (w) => batches.push(w) });
     const id = install();
-    const insert = (key: string) => sql`insert into kv_usage (install_id, total_bytes, namespace_count) values (${`${id}-${key}`}, 1, 1)`;
+    const insert = (key: string) => connection.prepare('insert into kv_usage (install_id, total_bytes, namespace_count) values (?, 1, 1)').run(`${id}-${key}`);
     const results = await Promise.allSettled([
-      group.run(async (trx) => (await insert('a').execute(trx), 'a')),
-      group.run(async (trx) => {
-        await insert('b').execute(trx); // written, then undone with the failure
-        await insert('a').execute(trx); // primary key taken: throws
+      group.run(() => (insert('a'), 'a')),
+      group.run(() => {
+        insert('b'); // written, then undone with the failure
+        insert('a'); // primary key taken: throws
         return 'never';
       }),
-      group.run(async (trx) => (await insert('c').execute(trx), 'c')),
+      group.run(() => (insert('c'), 'c')),
     ]);
     assert.deepEqual(
       results.map((r) => r.status),
@@ -102,12 +104,13 @@ describe('group commit (SQLite)', () => {
   });
 
   it('a batch whose transaction fails acknowledges none of its writes', async () => {
-    const group = createGroupCommit(store.db);
+    const connection = sqliteConnectionOf(store.db);
+    const group = createGroupCommit(store.db, connection);
     const id = install();
     const results = await Promise.allSettled([
-      group.run(async (trx) => (await sql`insert into kv_usage (install_id, total_bytes, namespace_count) values (${id}, 1, 1)`.execute(trx), 'x')),
-      // ends the transaction under the batch: the COMMIT that follows fails
-      group.run(async (trx) => (await sql`commit`.execute(trx), 'y')),
+      group.run(() => (connection.prepare('insert into kv_usage (install_id, total_bytes, namespace_count) values (?, 1, 1)').run(id), 'x')),
+      // ends the transaction under the batch: what follows it in the batch fails
+      group.run(() => (connection.exec('commit'), 'y')),
     ]);
     assert.deepEqual(
       results.map((r) => r.status),
@@ -178,11 +181,12 @@ describe('group commit (SQLite)', () => {
     const modes: number[] = [];
     const raw = (await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db)).rows[0]?.synchronous;
     assert.equal(raw, 2, 'the store opens with FULL');
-    const probing = createGroupCommit(store.db, { syncAfterCommit: async () => {} });
+    const connection = sqliteConnectionOf(store.db);
+    const probing = createGroupCommit(store.db, connection, { syncAfterCommit: async () => {} });
     await Promise.all(
       [1, 2].map(() =>
-        probing.run(async (trx) => {
-          modes.push(Number((await sql<{ synchronous: number }>`pragma synchronous`.execute(trx)).rows[0]?.synchronous));
+        probing.run(() => {
+          modes.push(Number(connection.pragma('synchronous', { simple: true })));
         }),
       ),
     );
