@@ -36,6 +36,8 @@ export class Executor {
   private readonly running = new Map<string, { fingerprint: string; answer: Promise<ExecuteAnswer> }>();
   private draining = false;
   private inFlight = 0;
+  /** log records being stored after their execution answered (drain waits for them) */
+  private readonly persisting = new Set<Promise<void>>();
   private idle: (() => void) | null = null;
   private readonly envelopeSecrets: EnvelopeSecrets;
   /** installs whose callers' envelopes were ignored (envelope secrets off): said once per install */
@@ -356,7 +358,10 @@ export class Executor {
       this.inFlight--;
       metrics.inFlight.dec();
       metrics.queueDepth.set(this.admission.queued + engine.queueDepth);
-      await this.persistLogs(records, install.id);
+      // the answer does not wait for the records to be stored (the store's own queries do: logs.ts); a drain does
+      const persisting = this.persistLogs(records, install.id);
+      this.persisting.add(persisting);
+      void persisting.finally(() => this.persisting.delete(persisting));
       if (this.inFlight === 0) this.idle?.();
     }
   }
@@ -380,8 +385,8 @@ export class Executor {
   /** Stop taking executions and wait for the running ones (graceful shutdown). */
   async drain(): Promise<void> {
     this.draining = true;
-    if (this.inFlight === 0) return;
-    await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    await Promise.all([...this.persisting]);
   }
 }
 

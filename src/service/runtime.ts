@@ -142,7 +142,7 @@ export class Runtime {
     });
     const store = seams.adaptStore ? seams.adaptStore(opened) : opened;
     try {
-      const tenantStore = createStoreTenantData(store.db, store.readOnlyFile);
+      const tenantStore = createStoreTenantData(store.db, store.readOnlyFile, store.reader);
       const scheduleStore = createStoreScheduler(store.db, store.registry, { mutationsPerMinute: config.scheduleMutationsPerMinute });
       const invoiceStore = createStoreInvoicing(store.db);
       // RUNNER_TENANT_DATA_URL: Alga's internal API serves clients, services, scheduler and invoicing

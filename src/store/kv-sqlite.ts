@@ -52,7 +52,9 @@ export function createSqliteKvWrites(connection: SqliteConnection, now: () => nu
       .values({ install_id: installId, namespace, key_count: 1 })
       .onConflict((oc) => oc.columns(['install_id', 'namespace']).doUpdateSet((eb) => ({ key_count: eb('kv_namespaces.key_count', '+', 1) }))),
   );
-  const deleteEntry = prepare((d, installId: string, namespace: string, key: string) => d.deleteFrom('kv_entries').where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key));
+  const deleteEntry = prepare((d, installId: string, namespace: string, key: string) =>
+    d.deleteFrom('kv_entries').where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key),
+  );
   const deleteNamespace = prepare((d, installId: string, namespace: string) => d.deleteFrom('kv_namespaces').where('install_id', '=', installId).where('namespace', '=', namespace));
   const uncountKey = prepare((d, installId: string, namespace: string) =>
     d

@@ -158,70 +158,84 @@ export function createLogStore(
   const postgresAppends = dialectOf(db as Kysely<unknown>) === 'postgres' ? createBatchQueue(commitOnPostgres, { concurrency: 2 }) : null;
 
   /**
-   * On SQLite, log appends commit without waiting for an fsync (WAL + synchronous=NORMAL: they
-   * survive a process crash, and a power loss may drop the last few), while every other write keeps
-   * synchronous=FULL. The switch happens on the one connection held for the append, so no other
-   * write can run under the relaxed setting.
+   * SQLite: the appends of one event-loop turn share one transaction (per install, as below), which
+   * commits without waiting for an fsync (WAL + synchronous=NORMAL: the records survive a process
+   * crash, and a power loss may drop the last few) while every other write keeps synchronous=FULL.
+   * The switch happens on the one connection held for the batch, so no other write runs under the
+   * relaxed setting.
    */
-  async function appendForInstall(installId: string, records: readonly LogAppend[]): Promise<boolean> {
-    if (dialectOf(db as Kysely<unknown>) !== 'sqlite' || sqliteSynchronous !== 'full') return appendIn(db, installId, records);
-    return db.connection().execute(async (conn) => {
-      await sql`pragma synchronous = NORMAL`.execute(conn);
-      try {
-        return await appendIn(conn, installId, records);
-      } finally {
-        await sql`pragma synchronous = FULL`.execute(conn);
-      }
-    });
+  async function commitOnSqlite(batch: readonly (readonly LogAppend[])[]): Promise<Outcome<ReadonlySet<string>>[]> {
+    const byInstall = new Map<string, LogAppend[]>();
+    for (const r of batch.flat()) {
+      const list = byInstall.get(r.install);
+      if (list) list.push(r);
+      else byInstall.set(r.install, [r]);
+    }
+    const appendAll = (target: Kysely<Database>) =>
+      target.transaction().execute(async (trx) => {
+        const stored = new Set<string>();
+        for (const [installId, list] of byInstall) if (await appendIn(trx, installId, list)) stored.add(installId);
+        return stored;
+      });
+    const stored =
+      sqliteSynchronous !== 'full'
+        ? await appendAll(db)
+        : await db.connection().execute(async (conn) => {
+            await sql`pragma synchronous = NORMAL`.execute(conn);
+            try {
+              return await appendAll(conn);
+            } finally {
+              await sql`pragma synchronous = FULL`.execute(conn);
+            }
+          });
+    return batch.map((appended) => ({ ok: true, value: new Set(appended.map((r) => r.install).filter((id) => stored.has(id))) }));
   }
+  const sqliteAppends = dialectOf(db as Kysely<unknown>) === 'sqlite' ? createBatchQueue(commitOnSqlite) : null;
+
+  /** Appends not yet committed: a query waits for them, so this process reads what it appended (the service answers before its records are stored). */
+  const pending = new Set<Promise<unknown>>();
+  const tracked = <T>(append: Promise<T>): Promise<T> => {
+    pending.add(append);
+    const done = () => pending.delete(append);
+    append.then(done, done);
+    return append;
+  };
 
   /** false: the install is gone (with a fence), nothing stored */
-  async function appendIn(target: Kysely<Database>, installId: string, records: readonly LogAppend[]): Promise<boolean> {
-    return target.transaction().execute(async (trx) => {
-      if (fence && !(await fence.present(trx, installId))) return false;
-      const usage = await trx
-        .insertInto('log_usage')
-        .values({ install_id: installId, record_count: records.length })
-        .onConflict((oc) => oc.column('install_id').doUpdateSet((eb) => ({ record_count: eb('log_usage.record_count', '+', records.length) })))
-        .returning('record_count')
-        .executeTakeFirstOrThrow();
-      const rows = records.map(toRow);
-      // chunks keep each statement under SQLite's bound-parameter limit
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await trx
-          .insertInto('log_records')
-          .values(rows.slice(i, i + INSERT_CHUNK))
-          .execute();
-      }
-      const excess = Number(usage.record_count) - maxRecords;
-      if (excess > 0) {
-        const oldest = trx.selectFrom('log_records').select('id').where('install_id', '=', installId).orderBy('id').limit(excess);
-        await trx.deleteFrom('log_records').where('id', 'in', oldest).execute();
-        await trx.updateTable('log_usage').set({ record_count: maxRecords }).where('install_id', '=', installId).execute();
-      }
-      return true;
-    });
+  async function appendIn(trx: Kysely<Database>, installId: string, records: readonly LogAppend[]): Promise<boolean> {
+    if (fence && !(await fence.present(trx, installId))) return false;
+    const usage = await trx
+      .insertInto('log_usage')
+      .values({ install_id: installId, record_count: records.length })
+      .onConflict((oc) => oc.column('install_id').doUpdateSet((eb) => ({ record_count: eb('log_usage.record_count', '+', records.length) })))
+      .returning('record_count')
+      .executeTakeFirstOrThrow();
+    const rows = records.map(toRow);
+    // chunks keep each statement under SQLite's bound-parameter limit
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      await trx
+        .insertInto('log_records')
+        .values(rows.slice(i, i + INSERT_CHUNK))
+        .execute();
+    }
+    const excess = Number(usage.record_count) - maxRecords;
+    if (excess > 0) {
+      const oldest = trx.selectFrom('log_records').select('id').where('install_id', '=', installId).orderBy('id').limit(excess);
+      await trx.deleteFrom('log_records').where('id', 'in', oldest).execute();
+      await trx.updateTable('log_usage').set({ record_count: maxRecords }).where('install_id', '=', installId).execute();
+    }
+    return true;
   }
 
   return {
     async append(records) {
-      if (postgresAppends) {
-        if (records.length === 0) return;
-        for (const installId of await postgresAppends.run(records.map(toRow))) writes.changes?.committed({ kind: 'logs', installId });
-        return;
-      }
-      const byInstall = new Map<string, LogAppend[]>();
-      for (const r of records) {
-        const list = byInstall.get(r.install);
-        if (list) list.push(r);
-        else byInstall.set(r.install, [r]);
-      }
-      for (const [installId, list] of byInstall) {
-        if (await appendForInstall(installId, list)) writes.changes?.committed({ kind: 'logs', installId });
-      }
+      if (records.length === 0) return;
+      const stored = postgresAppends ? postgresAppends.run(records.map(toRow)) : sqliteAppends!.run(records);
+      for (const installId of await tracked(stored)) writes.changes?.committed({ kind: 'logs', installId });
     },
 
     async query(q) {
+      if (pending.size > 0) await Promise.allSettled([...pending]);
       const limit = Math.max(1, Math.min(q.limit ?? 100, MAX_QUERY_LIMIT));
       let query = db.selectFrom('log_records').selectAll().where('install_id', '=', q.installId);
       if (q.requestId !== undefined) query = query.where('request_id', '=', q.requestId);

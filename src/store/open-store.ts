@@ -49,8 +49,9 @@ export interface OpenStoreOptions {
    */
   readonly onPoolError?: (error: Error) => void;
   /**
-   * PostgreSQL only: secrets.get keeps the rows it read until the change feed names their install
-   * (secrets.ts). Only for a store whose feed is started (the service's), so it hears every process.
+   * secrets.get keeps the rows it read until the change feed names their install (secrets.ts). Only
+   * for a store whose feed is started (the service's), so it hears every process (PostgreSQL) — on
+   * SQLite, the one process writing the file.
    */
   readonly cacheSecretReads?: boolean;
   /** after each group commit of storage writes (kv.ts): how many writes it carried (tests and benchmarks see the batching) */
@@ -90,6 +91,12 @@ export interface Store {
    * to a worker.
    */
   readonly readOnlyFile: ReadOnlyStoreFile | null;
+  /**
+   * SQLite: the main thread's read-only connection, whose reads are synchronous (prepared
+   * statements: sqlite-prepared.ts) — for store modules beside these (tenant data); closed with
+   * the store. null for PostgreSQL.
+   */
+  readonly reader: SqliteReader | null;
   /** migrations this open applied (empty when the schema was current) */
   readonly appliedMigrations: readonly string[];
   /** readiness: can the database answer a query now (within PING_TIMEOUT_MS)? */
@@ -230,7 +237,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     // SQLite: the main thread's hot reads run on a read-only connection of their own, synchronously (sqlite-prepared.ts)
     const reader = sqliteFile !== null ? SqliteReader.openOwn(sqliteFile) : null;
     const walSync = sqliteFile !== null && (options.sqliteSynchronous ?? 'full') === 'full' ? createFileSync(`${sqliteFile}-wal`) : null;
-    const secrets = createSecretsStore(db, key, now, { fence, changes, cacheReads: options.cacheSecretReads && dialect === 'postgres' ? changes : null });
+    const secrets = createSecretsStore(db, key, now, { fence, changes, cacheReads: options.cacheSecretReads ? changes : null });
     await assertSecretsKeyPresent(secrets);
     return {
       dialect,
@@ -238,15 +245,23 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       registry: createRegistryStore(db, now, changes),
       secrets,
       // FULL: storage writes commit without fsync on the main thread and are acknowledged after an fsync of the WAL on the thread pool (group-commit.ts)
-      kv: createKvStore(db, dialect, now, fence, {
-        ...(walSync && { syncAfterCommit: () => walSync.sync() }),
-        ...(options.onGroupCommit && { onCommit: options.onGroupCommit }),
-      }, reader),
+      kv: createKvStore(
+        db,
+        dialect,
+        now,
+        fence,
+        {
+          ...(walSync && { syncAfterCommit: () => walSync.sync() }),
+          ...(options.onGroupCommit && { onCommit: options.onGroupCommit }),
+        },
+        reader,
+      ),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
       changes,
       idempotency: createIdempotencyStore(db, now, options.idempotencyHolder),
       blobs: createBlobStore(db, now),
       readOnlyFile: sqliteFile !== null && options.now === undefined ? { sqliteFile, secretsKey: key } : null,
+      reader,
       appliedMigrations,
       async ping() {
         let timer: NodeJS.Timeout | undefined;

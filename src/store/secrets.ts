@@ -153,8 +153,8 @@ function createReadCache(feed: Pick<ChangeFeed, 'subscribe'>) {
 /**
  * `fence`: secrets are stored only for installs in the registry; `changes`: a new secret set is
  * published on the change feed. `cacheReads`: getSecret keeps what it read until that feed names
- * the install (the service's PostgreSQL store, whose feed hears every replica; saves a round trip
- * per secrets.get).
+ * the install (the service's store, whose feed hears every replica on PostgreSQL and the one
+ * process on SQLite; saves a round trip, or a query, per secrets.get).
  */
 export function createSecretsStore(
   db: Kysely<Database>,

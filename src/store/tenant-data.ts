@@ -361,13 +361,20 @@ export function createTenantDataReader(reader: SqliteReader): TenantDataReader {
 
 /**
  * Build the store backend over an open database (any table typing) on which migration 050 has run.
- * `readOnlyFile`: the store's, when guest workers may read tenant data from its file themselves.
+ * `readOnlyFile`: the store's, when guest workers may read tenant data from its file themselves;
+ * `reader`: the store's main-thread read-only connection (Store.reader), for its reads.
  */
-export function createStoreTenantData<DB>(database: Kysely<DB>, readOnlyFile: ReadOnlyStoreFile | null = null): StoreTenantData {
+export function createStoreTenantData<DB>(database: Kysely<DB>, readOnlyFile: ReadOnlyStoreFile | null = null, reader: SqliteReader | null = null): StoreTenantData {
   const db = database as unknown as TenantDb;
   const postgres = dialectOf(database as Kysely<unknown>) === 'postgres';
-  const clients = storeReads(CLIENT_READS, db);
-  const services = storeReads(SERVICE_READS, db);
+  // SQLite with the store's main-thread reader: the workers' synchronous reads (prepared or compiled on the spot, no awaits)
+  const reads = <I, Q extends Paging, R, T>(r: RecordReads<I, Q, R, T>) => {
+    if (!reader) return storeReads(r, db);
+    const sync = workerReads(r, reader);
+    return { list: async (tenantId: string, input: I) => sync.list(tenantId, input), get: async (tenantId: string, id: string) => sync.get(tenantId, id) };
+  };
+  const clients = reads(CLIENT_READS);
+  const services = reads(SERVICE_READS);
 
   /**
    * Two replaces of one tenant's table at once would, on PostgreSQL, each delete the old rows and
