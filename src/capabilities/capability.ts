@@ -136,6 +136,12 @@ export interface Capability<Config = unknown, State = unknown> {
    * Config must then be structured-cloneable.
    */
   readonly worker?: WorkerSide;
+  /**
+   * Its calls reach outside the runner (outbound HTTP, Alga's APIs): each first waits until the
+   * execution's committed writes are on disk (ExecutionServices.durable), so nothing outside
+   * learns of a write a power loss could still undo.
+   */
+  readonly leavesRunner?: boolean;
   configure(install: InstallView): Config;
   prepare(ctx: ExecutionContext, config: Config): State;
 }

@@ -7,6 +7,7 @@ import type { KvAccess } from '../store/kv.js';
 import { DEFAULT_KV_LIMITS } from '../store/kv-limits.js';
 import type { TenantDataBackend } from '../store/tenant-data-model.js';
 import { CapabilityRegistry, type CapabilityCallObserver } from './registry.js';
+import type { Capability } from './capability.js';
 import { contextCapability } from './context.js';
 import { createSecretsCapability } from './secrets.js';
 import { createHttpCapability, type HttpCapabilityOptions } from './http.js';
@@ -42,11 +43,15 @@ export interface CapabilityBackends {
   workerReads?: boolean;
 }
 
+/** A capability whose calls reach outside the runner: each waits for the execution's writes to be on disk first (Capability.leavesRunner). */
+const reachingOut = <Config, State>(c: Capability<Config, State>): Capability<Config, State> => ({ ...c, leavesRunner: true });
+
 export function createCapabilityRegistry({ store, tenantData, http, scheduler, invoicing, kv, observer, workerReads = true }: CapabilityBackends): CapabilityRegistry {
   // the one store the workers open, read-only, for every worker side (engine/guest/worker-sides.ts)
   const workerStore = workerReads ? store.readOnlyFile : null;
   // clients and services read in the worker only when they come from that same store
   const tenantDataInWorker = workerStore !== null && tenantData.readOnlyFile?.sqliteFile === workerStore.sqliteFile;
+  const outsideIf = <Config, State>(outside: boolean | undefined, c: Capability<Config, State>) => (outside ? reachingOut(c) : c);
   const getSecret = async (installId: string, name: string) => {
     const found = await store.secrets.getSecret(installId, name);
     return found.kind === 'ok' ? found.value : undefined;
@@ -54,13 +59,13 @@ export function createCapabilityRegistry({ store, tenantData, http, scheduler, i
   return new CapabilityRegistry(observer, workerStore)
     .register(contextCapability)
     .register(createSecretsCapability(store.secrets, workerStore !== null))
-    .register(createHttpCapability(http))
+    .register(reachingOut(createHttpCapability(http)))
     .register(kv ? createStorageCapability(kv) : createStorageCapability(store.kv, DEFAULT_KV_LIMITS, workerStore !== null))
     .register(createLoggingCapability())
-    .register(createUiProxyCapability({ getSecret }))
+    .register(reachingOut(createUiProxyCapability({ getSecret })))
     .register(userCapability)
-    .register(createClientsCapability(tenantData, tenantDataInWorker))
-    .register(createServicesCapability(tenantData, tenantDataInWorker))
-    .register(createSchedulerCapability(scheduler ?? createStoreScheduler(store.db, store.registry)))
-    .register(createInvoicingCapability(invoicing ?? createStoreInvoicing(store.db)));
+    .register(outsideIf(tenantData.outsideRunner, createClientsCapability(tenantData, tenantDataInWorker)))
+    .register(outsideIf(tenantData.outsideRunner, createServicesCapability(tenantData, tenantDataInWorker)))
+    .register(scheduler ? reachingOut(createSchedulerCapability(scheduler)) : createSchedulerCapability(createStoreScheduler(store.db, store.registry)))
+    .register(invoicing ? reachingOut(createInvoicingCapability(invoicing)) : createInvoicingCapability(createStoreInvoicing(store.db)));
 }

@@ -213,6 +213,7 @@ export class CapabilityRegistry implements CapabilityHost {
     }
 
     try {
+      if (capability.leavesRunner) await execution.services.durable?.();
       const prepared = this.prepared(execution, capability);
       const result = await entry.fn({ args, ctx: execution.ctx, config: prepared.config, state: prepared.state, services: execution.services });
       observe(result.kind === 'err' ? 'error' : 'ok');

@@ -11,8 +11,8 @@ import { defineCapability, err, ok } from './capability.js';
 import type { AnswerOf, Capability, CapabilityFunction, Err } from './capability.js';
 import { serve, underDialectNames, type SeedInterfaces } from './dialects.js';
 import type { StorageEntry, StorageError } from '../generated/wit/seed.js';
-import type { CallLogger, CreateWorkerFunctions, WorkerFunction } from '../contract/index.js';
-import type { KvAccess, KvEntry, KvGetResult, KvListResult } from '../store/kv.js';
+import type { CallLogger, CreateWorkerFunctions, ExecutionServices, WorkerFunction } from '../contract/index.js';
+import type { KvAccess, KvEntry, KvGetResult, KvListResult, WriteDurability } from '../store/kv.js';
 import type { ReadOnlyStore } from '../store/read-only-store.js';
 import type { KvLimits } from '../store/kv-limits.js';
 import { DEFAULT_KV_LIMITS } from '../store/kv-limits.js';
@@ -41,6 +41,9 @@ function denied(logger: CallLogger, fn: string, reason: string): Err<StorageErro
   logger.log('warn', `storage.${fn} denied: ${reason}`);
   return err('denied');
 }
+
+/** The execution takes over waiting for its writes to reach the disk (ExecutionServices.awaitDurable), where it can. */
+const durabilityOf = (services: ExecutionServices): WriteDurability | undefined => (services.awaitDurable ? (durable) => services.awaitDurable!(durable) : undefined);
 
 // get and list, shared by the main thread's functions and the worker side's
 
@@ -104,7 +107,7 @@ export function createStorageCapability(kv: KvAccess, limits: KvLimits = DEFAULT
     const { namespace, key, value, revision } = parsed.data;
     // No entry ever reaches a revision beyond 2^53, so asking for one can only conflict.
     if (revision !== undefined && revision > BigInt(Number.MAX_SAFE_INTEGER)) return err('conflict');
-    const written = await kv.put(config.installId, { namespace, key, value, revision: revision === undefined ? undefined : Number(revision) }, limits);
+    const written = await kv.put(config.installId, { namespace, key, value, revision: revision === undefined ? undefined : Number(revision) }, limits, durabilityOf(services));
     if (written.kind === 'denied') return denied(services, 'put', written.reason);
     return written.kind === 'ok' ? ok(toGuest(written.entry)) : err('conflict');
   };
@@ -112,7 +115,7 @@ export function createStorageCapability(kv: KvAccess, limits: KvLimits = DEFAULT
   const remove: StorageFunction<'delete'> = async ({ args, config, services }) => {
     const parsed = keyArgs(args);
     if (!parsed) return err('internal');
-    const removed = await kv.delete(config.installId, parsed[0], parsed[1], limits);
+    const removed = await kv.delete(config.installId, parsed[0], parsed[1], limits, durabilityOf(services));
     if (removed.kind === 'denied') return denied(services, 'delete', removed.reason);
     return removed.kind === 'ok' ? ok(undefined) : err('missing');
   };

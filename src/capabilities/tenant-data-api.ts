@@ -179,6 +179,7 @@ export function createAlgaApiTenantData(options: AlgaApiTenantDataOptions): Tena
   }
 
   return {
+    outsideRunner: true,
     async listClients(scope, input) {
       const query = parseClientsListInput(input);
       return query.ok ? list(scope, 'clients', query.value, clientRowSchema) : query;

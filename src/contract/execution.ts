@@ -54,6 +54,16 @@ export interface ExecutionServices {
   noteDenied(capability: CapabilityName, fn: string, reason: string): void;
   /** Abort signal that fires when the execution ends (deadline, fault or completion). */
   readonly signal: AbortSignal;
+  /**
+   * A write of the execution is committed — visible, and acknowledged to the guest — but not yet
+   * on disk: `durable` settles when it is. Nothing leaves the runner before then: the execution's
+   * answer waits for it, and so does every later call of a capability that reaches outside
+   * (`leavesRunner`); if it fails, the execution ends with `host_error` instead of answering.
+   * Absent (hosts that run capabilities alone): writes are on disk before they return.
+   */
+  awaitDurable?(durable: Promise<void>): void;
+  /** Settles when every write handed to `awaitDurable` so far is on disk; rejects if one could not be made so. */
+  durable?(): Promise<void>;
 }
 
 /** An execution as the capabilities see it (the registry, per call): who calls, what is granted, where to log, per-capability state. */

@@ -115,6 +115,12 @@ export class Engine implements EngineApi {
     const result = await dispatch.result;
     if (result.stats) session.recordLocal(result.stats);
     session.end();
+    // nothing answers before the execution's committed writes are on disk (ExecutionServices.awaitDurable)
+    const notDurable = await session.durable().then(
+      () => null,
+      (e: unknown) => (e instanceof Error ? e.message : String(e)),
+    );
+    if (notDurable !== null) return { kind: 'fault', code: 'host_error', message: `a storage write could not be made durable: ${notDurable}`, report: report(result.stats) };
     // a one-way call can fail after the guest went on: the host's abort still ends the execution
     if (result.kind === 'ok' && !session.abortReason) return { kind: 'ok', response: result.response, report: report(result.stats) };
     // a host-side abort (limit) is the real cause even if the guest then trapped while unwinding
@@ -461,6 +467,28 @@ class ExecutionSession implements ExecutionView, ExecutionServices, HostSession 
   end(): void {
     this.ended = true;
     this.controller?.abort();
+  }
+
+  /** writes committed but not yet on disk (awaitDurable); settled ones are dropped */
+  private readonly notYetDurable = new Set<Promise<void>>();
+  private durableFailure: unknown = null;
+
+  /** ExecutionServices.awaitDurable */
+  awaitDurable(durable: Promise<void>): void {
+    this.notYetDurable.add(durable);
+    durable.then(
+      () => this.notYetDurable.delete(durable),
+      (e: unknown) => {
+        this.durableFailure ??= e;
+        this.notYetDurable.delete(durable);
+      },
+    );
+  }
+
+  /** ExecutionServices.durable */
+  async durable(): Promise<void> {
+    if (this.notYetDurable.size > 0) await Promise.allSettled([...this.notYetDurable]);
+    if (this.durableFailure !== null) throw this.durableFailure;
   }
 
   private ended = false;

@@ -17,7 +17,7 @@ import type { KvLimits } from './kv-limits.js';
 import type { SqliteReader } from './sqlite-reader.js';
 import { DEFAULT_KV_LIMITS, invalidName } from './kv-limits.js';
 import { INSTALL_REMOVED, type InstallFence } from './install-fence.js';
-import { createGroupCommit, type GroupCommitOptions } from './group-commit.js';
+import { createGroupCommit, type Committed, type GroupCommitOptions } from './group-commit.js';
 import { createSqliteKvWrites } from './kv-sqlite.js';
 import { sqliteConnectionOf } from './sqlite-connection.js';
 import { createPostgresKvWrites, type KvWriteAnswer } from './kv-postgres.js';
@@ -51,14 +51,23 @@ export interface KvUsage {
 
 export interface KvStore {
   get(installId: string, namespace: string, key: string, limits?: KvLimits): Promise<KvGetResult>;
-  put(installId: string, entry: KvPut, limits?: KvLimits): Promise<KvPutResult>;
-  delete(installId: string, namespace: string, key: string, limits?: KvLimits): Promise<KvDeleteResult>;
+  /** `durability`: see WriteDurability (without it, the write is on disk when this settles) */
+  put(installId: string, entry: KvPut, limits?: KvLimits, durability?: WriteDurability): Promise<KvPutResult>;
+  delete(installId: string, namespace: string, key: string, limits?: KvLimits, durability?: WriteDurability): Promise<KvDeleteResult>;
   /** Up to `limits.pageSize` entries with key > `cursor`, ordered by key (byte-wise); empty = end. */
   list(installId: string, namespace: string, cursor?: string, limits?: KvLimits): Promise<KvListResult>;
   usage(installId: string): Promise<KvUsage>;
   /** Remove all of an install's data (uninstall). */
   deleteInstall(installId: string): Promise<void>;
 }
+
+/**
+ * How a caller that holds its own acknowledgement (an execution: its answer) takes a write: the
+ * write settles at its commit — visible, and acknowledged to the caller — and `durable` settles
+ * when it is on disk, which the caller waits for before anything leaves it. Stores whose commit is
+ * the sync (PostgreSQL, SQLite NORMAL) settle the write when it is durable and never call it.
+ */
+export type WriteDurability = (durable: Promise<void>) => void;
 
 /** What the storage capability uses of a store: the runner's own (KvStore) or Alga's API (capabilities/storage-api.ts). */
 export type KvAccess = Pick<KvStore, 'get' | 'put' | 'delete' | 'list'>;
@@ -113,6 +122,14 @@ export function createKvReader(reader: SqliteReader): KvReader {
  * serialize on its lock.
  */
 const POSTGRES_BATCHES_IN_FLIGHT = 2;
+
+/** A write's answer once it may be acknowledged: at its commit for a caller that takes `durable` over, else once on disk. */
+async function committed<T>(write: Promise<Committed<T>>, durability: WriteDurability | undefined): Promise<T> {
+  const { value, durable } = await write;
+  if (durability) durability(durable);
+  else await durable;
+  return value;
+}
 
 const removed: KvDenied = { kind: 'denied', reason: INSTALL_REMOVED };
 
@@ -187,7 +204,7 @@ export function createKvStore(
       return foundEntry(await entryQuery(db, installId, namespace, key).executeTakeFirst());
     },
 
-    async put(installId, input, limits = DEFAULT_KV_LIMITS) {
+    async put(installId, input, limits = DEFAULT_KV_LIMITS, durability) {
       const invalid = invalidName(input.namespace, input.key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
       const size = input.value.byteLength;
@@ -199,15 +216,23 @@ export function createKvStore(
       const value = Buffer.from(input.value.buffer, input.value.byteOffset, input.value.byteLength);
       const answer = postgres
         ? await postgres.write({ op: 'put', installId, namespace, key, value, revision: input.revision, limits })
-        : await sqlite!.commit.run(() => sqlite!.writes.put(installId, namespace, key, value, input.revision, limits));
+        : await committed(
+            sqlite!.commit.run(() => sqlite!.writes.put(installId, namespace, key, value, input.revision, limits)),
+            durability,
+          );
       return putResult(answer, input, limits);
     },
 
-    async delete(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
+    async delete(installId, namespace, key, limits = DEFAULT_KV_LIMITS, durability) {
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
       if (postgres) return deleteResult(await postgres.write({ op: 'delete', installId, namespace, key, limits }));
-      return deleteResult(await sqlite!.commit.run(() => sqlite!.writes.delete(installId, namespace, key)));
+      return deleteResult(
+        await committed(
+          sqlite!.commit.run(() => sqlite!.writes.delete(installId, namespace, key)),
+          durability,
+        ),
+      );
     },
 
     async list(installId, namespace, cursor, limits = DEFAULT_KV_LIMITS) {

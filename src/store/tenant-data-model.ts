@@ -96,6 +96,8 @@ export interface TenantDataBackend {
    * clients and services capabilities' worker sides); absent for other backends (Alga's API).
    */
   readonly readOnlyFile?: ReadOnlyStoreFile | null;
+  /** Its reads reach outside the runner (Alga's API): they wait for the execution's writes to be on disk (Capability.leavesRunner). */
+  readonly outsideRunner?: boolean;
   listClients(scope: TenantDataScope, input: ClientsListInput): Promise<TenantDataResult<ListResult<ClientSummary>>>;
   /** `ok(undefined)` when the tenant has no client with that id. */
   getClient(scope: TenantDataScope, clientId: string): Promise<TenantDataResult<ClientSummary | undefined>>;

@@ -146,35 +146,64 @@ describe('group commit (SQLite)', () => {
     assert.deepEqual(acked.sort(), ['a:ok', 'b:ok', 'c:ok']);
   });
 
-  it('with syncAfterCommit: a batch commits while the previous one syncs, and each is acknowledged only after a sync it called after its commit', async () => {
+  it('with syncAfterCommit: batches commit while a sync runs; one sync at a time, and the commits made during one wait for the next, which covers them all', async () => {
     const syncs: (() => void)[] = [];
-    let syncStarted!: () => void;
-    let nextSync = new Promise<void>((resolve) => (syncStarted = resolve));
+    // started[i] settles when sync i starts
+    const starters: (() => void)[] = [];
+    const started = [0, 1, 2].map(() => new Promise<void>((resolve) => starters.push(resolve)));
     const pipelined = createKvStore(store.db, 'sqlite', Date.now, null, {
       syncAfterCommit: () =>
         new Promise<void>((release) => {
           syncs.push(release);
-          syncStarted();
-          nextSync = new Promise<void>((resolve) => (syncStarted = resolve));
+          starters[syncs.length - 1]!();
         }),
     });
     const id = install();
     const acked: string[] = [];
     const put = (key: string) => pipelined.put(id, { namespace: 'ns', key, value: bytes(key) }).then((r) => acked.push(`${key}:${r.kind}`));
     const first = put('a');
-    await nextSync; // batch 1 committed, its sync running
-    const second = put('b');
-    await nextSync; // batch 2 committed meanwhile, and called a sync of its own
-    assert.equal(syncs.length, 2);
-    assert.deepEqual([committedRevision(id, 'a'), committedRevision(id, 'b')], [1, 1], 'both committed');
+    await started[0]; // batch 1 committed, its sync running
+    const b = put('b');
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(acked, [], 'nothing acknowledged before its sync returned');
-    syncs[1]!();
-    await second;
-    assert.deepEqual(acked, ['b:ok'], "the second batch's sync covers it");
+    const c = put('c');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual([committedRevision(id, 'a'), committedRevision(id, 'b'), committedRevision(id, 'c')], [1, 1, 1], 'all committed');
+    assert.equal(syncs.length, 1, 'no second sync while the first runs');
+    assert.deepEqual(acked, [], 'nothing acknowledged before a sync that started after its commit returned');
     syncs[0]!();
     await first;
-    assert.deepEqual(acked, ['b:ok', 'a:ok']);
+    await started[1]; // the next sync started once the first returned
+    assert.equal(syncs.length, 2);
+    assert.deepEqual(acked, ['a:ok'], 'b and c committed during the first sync: it may not cover them');
+    syncs[1]!();
+    await Promise.all([b, c]);
+    assert.deepEqual(acked, ['a:ok', 'b:ok', 'c:ok']);
+  });
+
+  it('with a durability taker: a write is answered at its commit and hands over `durable`, which settles after the sync', async () => {
+    let finishSync!: () => void;
+    let syncs = 0;
+    const gated = createKvStore(store.db, 'sqlite', Date.now, null, {
+      syncAfterCommit: () => {
+        syncs++;
+        return new Promise<void>((resolve) => (finishSync = resolve));
+      },
+    });
+    const id = install();
+    const handed: Promise<void>[] = [];
+    const answer = await gated.put(id, { namespace: 'ns', key: 'early', value: bytes('x') }, undefined, (durable) => handed.push(durable));
+    assert.equal(answer.kind, 'ok');
+    assert.equal(committedRevision(id, 'early'), 1);
+    assert.equal(handed.length, 1);
+    assert.equal(syncs, 1);
+    let durable = false;
+    void handed[0]!.then(() => (durable = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(durable, false, 'not durable before the sync returned');
+    finishSync();
+    await handed[0];
+    assert.equal(durable, true);
   });
 
   it('with syncAfterCommit: batches commit with synchronous=NORMAL, every other transaction of the connection with FULL', async () => {

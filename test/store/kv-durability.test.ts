@@ -33,9 +33,13 @@ async function writeUntilKilled(storeOptions: object, killAfter: number): Promis
 }
 
 /** Run WRITERS concurrent write loops, SIGKILL them after `killAfter` acks in all, and return the acks as [writer, index]. */
-async function writeConcurrentlyUntilKilled(storeOptions: object, killAfter: number): Promise<{ acked: [number, number][]; commits: number[]; signal: NodeJS.Signals | null }> {
+async function writeConcurrentlyUntilKilled(
+  storeOptions: object,
+  killAfter: number,
+  durabilityTaker = false,
+): Promise<{ acked: [number, number][]; commits: number[]; signal: NodeJS.Signals | null }> {
   const child = spawn(process.execPath, [CONCURRENT_WRITER], {
-    env: { ...process.env, STORE_OPTIONS: JSON.stringify(storeOptions), WRITERS: String(WRITERS) },
+    env: { ...process.env, STORE_OPTIONS: JSON.stringify(storeOptions), WRITERS: String(WRITERS), DURABILITY_TAKER: durabilityTaker ? '1' : '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const acked: [number, number][] = [];
@@ -94,55 +98,56 @@ for (const backend of backends('kvdurable')) {
       }
     });
 
-    it(`${WRITERS} concurrent writers killed with SIGKILL lose no acknowledged write, and the counters agree with the entries`, async () => {
-      const { acked, commits, signal } = await writeConcurrentlyUntilKilled(backend.options, CONCURRENT_KILL_AFTER);
-      assert.equal(signal, 'SIGKILL');
-      // no write acknowledged before a commit carried it (the child was killed at the first such ack)
-      assert.ok(acked.length <= commits.reduce((a, b) => a + b, 0), `${acked.length} acks after commits of ${commits.reduce((a, b) => a + b, 0)} writes`);
-      // the writers were in flight together: commits carried several writes
-      assert.ok(
-        commits.some((n) => n > 1),
-        `every commit carried one write (${commits.join(', ')})`,
-      );
-      assert.ok(acked.length >= CONCURRENT_KILL_AFTER, `only ${acked.length} acks before the kill`);
-      // each loop acknowledges its writes in order
-      const perWriter = Array.from({ length: WRITERS }, (_, w) => acked.filter(([writer]) => writer === w).map(([, i]) => i));
-      for (const indexes of perWriter)
-        assert.deepEqual(
-          indexes,
-          indexes.map((_, i) => i),
+    for (const taker of [false, true])
+      it(`${WRITERS} concurrent writers killed with SIGKILL lose no acknowledged write, and the counters agree with the entries${taker ? ' (each answered at its commit and acknowledged once durable, as an execution does)' : ''}`, async () => {
+        const { acked, commits, signal } = await writeConcurrentlyUntilKilled(backend.options, CONCURRENT_KILL_AFTER, taker);
+        assert.equal(signal, 'SIGKILL');
+        // no write acknowledged before a commit carried it (the child was killed at the first such ack)
+        assert.ok(acked.length <= commits.reduce((a, b) => a + b, 0), `${acked.length} acks after commits of ${commits.reduce((a, b) => a + b, 0)} writes`);
+        // the writers were in flight together: commits carried several writes
+        assert.ok(
+          commits.some((n) => n > 1),
+          `every commit carried one write (${commits.join(', ')})`,
         );
+        assert.ok(acked.length >= CONCURRENT_KILL_AFTER, `only ${acked.length} acks before the kill`);
+        // each loop acknowledges its writes in order
+        const perWriter = Array.from({ length: WRITERS }, (_, w) => acked.filter(([writer]) => writer === w).map(([, i]) => i));
+        for (const indexes of perWriter)
+          assert.deepEqual(
+            indexes,
+            indexes.map((_, i) => i),
+          );
 
-      const store = await backend.open();
-      try {
-        for (const [w, i] of acked) {
-          const got = await store.kv.get('durable-concurrent', 'loop', `w${w}-${i}`);
-          assert.ok(got.kind === 'ok', `acknowledged write w${w}-${i} is missing after the crash`);
-          assert.equal(new TextDecoder().decode(got.entry.value), `v${w}-${i}`);
+        const store = await backend.open();
+        try {
+          for (const [w, i] of acked) {
+            const got = await store.kv.get('durable-concurrent', 'loop', `w${w}-${i}`);
+            assert.ok(got.kind === 'ok', `acknowledged write w${w}-${i} is missing after the crash`);
+            assert.equal(new TextDecoder().decode(got.entry.value), `v${w}-${i}`);
+          }
+          const stored: string[] = [];
+          for (let cursor: string | undefined; ;) {
+            const page = await store.kv.list('durable-concurrent', 'loop', cursor);
+            assert.ok(page.kind === 'ok');
+            if (page.entries.length === 0) break;
+            stored.push(...page.entries.map((e) => e.key));
+            cursor = page.entries.at(-1)!.key;
+          }
+          // beyond the acks, at most each loop's one write in flight at the kill landed
+          assert.ok(stored.length >= acked.length && stored.length <= acked.length + WRITERS, `${stored.length} entries for ${acked.length} acks`);
+          for (const key of stored) {
+            const [w, i] = key.slice(1).split('-').map(Number) as [number, number];
+            assert.ok(i <= perWriter[w]!.length, `${key} is beyond writer ${w}'s next write`);
+          }
+          const usage = await store.kv.usage('durable-concurrent');
+          assert.equal(usage.namespaces, 1);
+          assert.equal(
+            usage.totalBytes,
+            stored.reduce((a, key) => a + `v${key.slice(1)}`.length, 0),
+          );
+        } finally {
+          await store.close();
         }
-        const stored: string[] = [];
-        for (let cursor: string | undefined; ;) {
-          const page = await store.kv.list('durable-concurrent', 'loop', cursor);
-          assert.ok(page.kind === 'ok');
-          if (page.entries.length === 0) break;
-          stored.push(...page.entries.map((e) => e.key));
-          cursor = page.entries.at(-1)!.key;
-        }
-        // beyond the acks, at most each loop's one write in flight at the kill landed
-        assert.ok(stored.length >= acked.length && stored.length <= acked.length + WRITERS, `${stored.length} entries for ${acked.length} acks`);
-        for (const key of stored) {
-          const [w, i] = key.slice(1).split('-').map(Number) as [number, number];
-          assert.ok(i <= perWriter[w]!.length, `${key} is beyond writer ${w}'s next write`);
-        }
-        const usage = await store.kv.usage('durable-concurrent');
-        assert.equal(usage.namespaces, 1);
-        assert.equal(
-          usage.totalBytes,
-          stored.reduce((a, key) => a + `v${key.slice(1)}`.length, 0),
-        );
-      } finally {
-        await store.close();
-      }
-    });
+      });
   });
 }

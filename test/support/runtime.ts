@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Engine } from '../../src/engine/engine.js';
 import type { ExecuteOutcome, LogRecord } from '../../src/engine/api.js';
 import { openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
+import type { KvAccess } from '../../src/store/kv.js';
 import { createStoreTenantData, type StoreTenantData } from '../../src/store/tenant-data.js';
 import { createCapabilityRegistry } from '../../src/capabilities/index.js';
 import type { CapabilityName, InstallView } from '../../src/capabilities/capability.js';
@@ -62,13 +63,15 @@ export interface TestRuntimeOptions {
   cores?: number;
   /** how to open the store (test/store/backends.ts gives SQLite and PostgreSQL legs); default: SQLite in `dir` */
   store?: OpenStoreOptions;
+  /** storage over something else than the store's own kv (made from the opened store) */
+  kvOf?: (store: Store) => KvAccess;
 }
 
 export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'alga-runner-test-'));
   const store = await openStore({ dataDir: dir, ...options.store, secretsKey: Buffer.alloc(32, 7) });
   const tenantData = createStoreTenantData(store.db, store.readOnlyFile);
-  const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true } });
+  const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true }, ...(options.kvOf && { kv: options.kvOf(store) }) });
   const engine = await Engine.create({
     cacheDir: join(dir, 'artifacts'),
     registry,
