@@ -10,7 +10,7 @@
  * is durable (SQLite WAL + synchronous=FULL unless the operator chose NORMAL, see open-store.ts; PostgreSQL's default fsync
  * on commit).
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { StoreDialect } from './dialect.js';
 import type { KvLimits } from './kv-limits.js';

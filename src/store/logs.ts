@@ -14,6 +14,9 @@ import { dialectOf } from './dialect.js';
 import type { Database } from './database.js';
 import type { SqliteSynchronous } from './sqlite-synchronous.js';
 import { truncateUtf8 } from './truncate-utf8.js';
+import type { SqliteConnection } from './sqlite-driver.js';
+import { sqliteConnectionOf } from './sqlite-connection.js';
+import { prepareQuery, sqliteCompiler } from './sqlite-prepared.js';
 import type { InstallFence } from './install-fence.js';
 import type { ChangePublisher } from './change-feed.js';
 
@@ -76,7 +79,6 @@ export interface LogStore {
 export const DEFAULT_MAX_LOG_RECORDS_PER_INSTALL = 10_000;
 export const DEFAULT_MAX_LOG_MESSAGE_BYTES = 8 * 1024;
 const MAX_QUERY_LIMIT = 10_000;
-const INSERT_CHUNK = 500;
 
 type LogRow = Selectable<Database['log_records']>;
 type NewLogRow = Omit<Insertable<Database['log_records']>, 'id'> & { install_id: string; ts: number; version_id: string | null; request_id: string | null; truncated: number };
@@ -96,6 +98,47 @@ const toRecord = (r: LogRow): LogRecord => ({
   request_id: r.request_id,
   truncated: r.truncated === 1,
 });
+
+/**
+ * SQLite: one install's appends as synchronous prepared statements, inside the batch's transaction
+ * (the caller holds the connection): the fence, the install's `log_usage` row bumped, the records
+ * inserted, the oldest trimmed past the bound. false: the install is gone, nothing stored.
+ */
+function sqliteLogAppends(connection: SqliteConnection, fenced: boolean, maxRecords: number) {
+  const db = sqliteCompiler();
+  const install = prepareQuery(connection, db, (d, id: string) => d.selectFrom('installs').select('id').where('id', '=', id));
+  const bump = prepareQuery(connection, db, (d, installId: string, count: number) =>
+    d
+      .insertInto('log_usage')
+      .values({ install_id: installId, record_count: count })
+      .onConflict((oc) => oc.column('install_id').doUpdateSet((eb) => ({ record_count: eb('log_usage.record_count', '+', eb.ref('excluded.record_count')) })))
+      .returning('record_count'),
+  );
+  const insert = prepareQuery(
+    connection,
+    db,
+    (d, installId: string, ts: number, level: string, stream: string, message: string, tenant: string, extension: string, version: string | null, requestId: string | null, truncated: number) =>
+      d.insertInto('log_records').values({ install_id: installId, ts, level, stream, message, tenant_id: tenant, extension_id: extension, version_id: version, request_id: requestId, truncated }),
+  );
+  const trim = prepareQuery(connection, db, (d, installId: string, excess: number) =>
+    d.deleteFrom('log_records').where('id', 'in', d.selectFrom('log_records').select('id').where('install_id', '=', installId).orderBy('id').limit(excess)),
+  );
+  const setCount = prepareQuery(connection, db, (d, installId: string, count: number) => d.updateTable('log_usage').set({ record_count: count }).where('install_id', '=', installId));
+  return {
+    connection,
+    append(installId: string, rows: readonly NewLogRow[]): boolean {
+      if (fenced && install.first(installId) === undefined) return false;
+      const usage = bump.first(installId, rows.length) as { record_count: number | bigint };
+      for (const r of rows) insert.run(installId, r.ts, r.level, r.stream, r.message, r.tenant_id, r.extension_id, r.version_id, r.request_id, r.truncated);
+      const excess = Number(usage.record_count) - maxRecords;
+      if (excess > 0) {
+        trim.run(installId, excess);
+        setCount.run(installId, maxRecords);
+      }
+      return true;
+    },
+  };
+}
 
 /**
  * `sqliteSynchronous`: how the store's SQLite connection commits (open-store.ts). Under `full` log
@@ -165,31 +208,31 @@ export function createLogStore(
    * relaxed setting.
    */
   async function commitOnSqlite(batch: readonly (readonly LogAppend[])[]): Promise<Outcome<ReadonlySet<string>>[]> {
-    const byInstall = new Map<string, LogAppend[]>();
+    const byInstall = new Map<string, NewLogRow[]>();
     for (const r of batch.flat()) {
-      const list = byInstall.get(r.install);
-      if (list) list.push(r);
-      else byInstall.set(r.install, [r]);
+      const row = toRow(r);
+      const list = byInstall.get(row.install_id);
+      if (list) list.push(row);
+      else byInstall.set(row.install_id, [row]);
     }
-    const appendAll = (target: Kysely<Database>) =>
-      target.transaction().execute(async (trx) => {
-        const stored = new Set<string>();
-        for (const [installId, list] of byInstall) if (await appendIn(trx, installId, list)) stored.add(installId);
-        return stored;
-      });
-    const stored =
-      sqliteSynchronous !== 'full'
-        ? await appendAll(db)
-        : await db.connection().execute(async (conn) => {
-            await sql`pragma synchronous = NORMAL`.execute(conn);
-            try {
-              return await appendAll(conn);
-            } finally {
-              await sql`pragma synchronous = FULL`.execute(conn);
-            }
-          });
+    const appends = sqliteStatements!;
+    // kysely's one connection is held while the batch runs on it synchronously: no kysely transaction is open meanwhile
+    const stored = await db.connection().execute(async () => {
+      const relax = sqliteSynchronous === 'full';
+      if (relax) appends.connection.pragma('synchronous = NORMAL');
+      try {
+        return appends.connection.transaction(() => {
+          const done = new Set<string>();
+          for (const [installId, rows] of byInstall) if (appends.append(installId, rows)) done.add(installId);
+          return done;
+        })();
+      } finally {
+        if (relax) appends.connection.pragma('synchronous = FULL');
+      }
+    });
     return batch.map((appended) => ({ ok: true, value: new Set(appended.map((r) => r.install).filter((id) => stored.has(id))) }));
   }
+  const sqliteStatements = dialectOf(db as Kysely<unknown>) === 'sqlite' ? sqliteLogAppends(sqliteConnectionOf(db), fence !== null, maxRecords) : null;
   const sqliteAppends = dialectOf(db as Kysely<unknown>) === 'sqlite' ? createBatchQueue(commitOnSqlite) : null;
 
   /** Appends not yet committed: a query waits for them, so this process reads what it appended (the service answers before its records are stored). */
@@ -200,32 +243,6 @@ export function createLogStore(
     append.then(done, done);
     return append;
   };
-
-  /** false: the install is gone (with a fence), nothing stored */
-  async function appendIn(trx: Kysely<Database>, installId: string, records: readonly LogAppend[]): Promise<boolean> {
-    if (fence && !(await fence.present(trx, installId))) return false;
-    const usage = await trx
-      .insertInto('log_usage')
-      .values({ install_id: installId, record_count: records.length })
-      .onConflict((oc) => oc.column('install_id').doUpdateSet((eb) => ({ record_count: eb('log_usage.record_count', '+', records.length) })))
-      .returning('record_count')
-      .executeTakeFirstOrThrow();
-    const rows = records.map(toRow);
-    // chunks keep each statement under SQLite's bound-parameter limit
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      await trx
-        .insertInto('log_records')
-        .values(rows.slice(i, i + INSERT_CHUNK))
-        .execute();
-    }
-    const excess = Number(usage.record_count) - maxRecords;
-    if (excess > 0) {
-      const oldest = trx.selectFrom('log_records').select('id').where('install_id', '=', installId).orderBy('id').limit(excess);
-      await trx.deleteFrom('log_records').where('id', 'in', oldest).execute();
-      await trx.updateTable('log_usage').set({ record_count: maxRecords }).where('install_id', '=', installId).execute();
-    }
-    return true;
-  }
 
   return {
     async append(records) {

@@ -329,10 +329,14 @@ function workerReads<I, Q extends Paging, R, T>(reads: RecordReads<I, Q, R, T>, 
     list(tenantId: string, input: I): TenantDataResult<ListResult<T>> {
       const query = reads.parseList(input);
       if (!query.ok) return query;
-      // count and page from one snapshot: a replace committed between them cannot split the answer
-      return guardedSync(reads.listing, () =>
-        reader.snapshot(() => listResult(reader.all(reads.page(db, tenantId, query.value)), reads.fromRow, reader.first(reads.count(db, tenantId, query.value)), query.value)),
-      );
+      // one statement (its own snapshot): the count rides on the page's rows; a page past the end
+      // asks again for both in one read transaction, so a replace between them cannot split the answer
+      return guardedSync(reads.listing, () => {
+        const page = () => reader.all(reads.countedPage(db, tenantId, query.value));
+        const rows = page();
+        if (rows[0] || query.value.page === 1) return listResult(rows, reads.fromRow, { n: rows[0]?.total_count ?? 0 }, query.value);
+        return reader.snapshot(() => listResult(page(), reads.fromRow, reader.first(reads.count(db, tenantId, query.value)), query.value));
+      });
     },
     get(tenantId: string, recordId: string): TenantDataResult<T | undefined> {
       const id = parseRecordId(recordId, reads.idOf);
