@@ -57,7 +57,7 @@ const DURABLE_AT_COMMIT: Promise<void> = Promise.resolve();
  * `sync` one at a time: a caller gets a sync that started after its call — the running one may
  * have started before its commit, so callers during a run share the next.
  */
-function oneSyncAtATime(sync: () => Promise<void>): () => Promise<void> {
+export function oneSyncAtATime(sync: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | null = null;
   let next: Promise<void> | null = null;
   const afterCommit = (): Promise<void> => {

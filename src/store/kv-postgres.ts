@@ -8,10 +8,12 @@
  * A write that fails inside the batch fails alone (a subtransaction each); a call that fails fails
  * the whole batch.
  */
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { KvLimits } from './kv-limits.js';
 import { createBatchQueue, type BatchQueueOptions, type Outcome } from './batch-queue.js';
+import { oneSyncAtATime, type Committed } from './group-commit.js';
 
 export type KvWrite =
   | { readonly op: 'put'; readonly installId: string; readonly namespace: string; readonly key: string; readonly value: Buffer; readonly revision: number | undefined; readonly limits: KvLimits }
@@ -56,19 +58,41 @@ function toOutcome(row: AnswerRow): Outcome<KvWriteAnswer> {
 }
 
 export interface PostgresKvWrites {
-  write(write: KvWrite): Promise<KvWriteAnswer>;
+  /** settles at the batch's commit, with `durable`: settles once that commit's WAL is flushed */
+  write(write: KvWrite): Promise<Committed<KvWriteAnswer>>;
 }
 
-/** `fenced`: writes of installs not in the registry are answered 'removed' (install-fence.ts). */
+/**
+ * `fenced`: writes of installs not in the registry are answered 'removed' (install-fence.ts).
+ *
+ * A batch commits with `synchronous_commit = off`: the server answers without waiting for the WAL
+ * flush. Each write's `durable` is a flush after it: a transaction of ours that writes a row
+ * (this process's in `wal_flush_marks`, migration 064) and commits with the session's synchronous
+ * setting — its commit flushes the WAL up to its own commit record, so every commit before it,
+ * this batch's among them (and, with synchronous standbys, waits for them as any commit does). A
+ * transaction that only takes an id, writing nothing, commits without a flush: it must write.
+ * One flush runs at a time; the batches committed meanwhile share the next
+ * (store/group-commit.ts oneSyncAtATime).
+ */
 export function createPostgresKvWrites(db: Kysely<Database>, now: () => number, fenced: boolean, options: BatchQueueOptions = {}): PostgresKvWrites {
-  async function commit(batch: readonly KvWrite[]): Promise<Outcome<KvWriteAnswer>[]> {
+  const holder = randomUUID();
+  const flush = oneSyncAtATime(async () => {
+    await sql`insert into wal_flush_marks (holder, flushed_at) values (${holder}, ${now()}) on conflict (holder) do update set flushed_at = excluded.flushed_at`.execute(db);
+  });
+  async function commit(batch: readonly KvWrite[]): Promise<Outcome<Committed<KvWriteAnswer>>[]> {
     const column = <T>(pick: (w: KvWrite) => T): T[] => batch.map(pick);
-    const result = await sql<AnswerRow>`select * from kv_write_batch(
+    const result = await sql<AnswerRow>`select written.* from (select set_config('synchronous_commit', 'off', true)) as relaxed, kv_write_batch(
       ${column((w) => w.op)}::text[], ${column((w) => w.installId)}::text[], ${column((w) => w.namespace)}::text[], ${column((w) => w.key)}::text[],
       ${column((w) => (w.op === 'put' ? w.value : null))}::bytea[], ${column((w) => (w.op === 'put' ? (w.revision ?? null) : null))}::bigint[],
       ${column((w) => w.limits.maxKeysPerNamespace)}::integer[], ${column((w) => w.limits.maxNamespacesPerInstall)}::integer[], ${column((w) => w.limits.maxBytesPerInstall)}::bigint[],
-      ${now()}::bigint, ${fenced}::boolean)`.execute(db);
-    return result.rows.map(toOutcome);
+      ${now()}::bigint, ${fenced}::boolean) as written`.execute(db);
+    const durable = flush();
+    // a failed flush is each write's to report (kv.ts, or the execution that holds it)
+    durable.catch(() => {});
+    return result.rows.map((row) => {
+      const outcome = toOutcome(row);
+      return outcome.ok ? { ok: true, value: { value: outcome.value, durable } } : outcome;
+    });
   }
   const queue = createBatchQueue(commit, options);
   return { write: (write) => queue.run(write) };

@@ -6,9 +6,10 @@
  * are serialized: compare-and-swap, quota counters and the entry itself always agree, however
  * many connections race. The embedded SQLite store is
  * meant for one runner process (its connection serializes transactions; concurrent writes share
- * one transaction, group-commit.ts). A write is acknowledged only after its commit, which
- * is durable (SQLite WAL + synchronous=FULL unless the operator chose NORMAL, see open-store.ts; PostgreSQL's default fsync
- * on commit).
+ * one transaction, group-commit.ts). A write is acknowledged only once it is durable: after the
+ * WAL fsync that follows its commit (SQLite synchronous=FULL unless the operator chose NORMAL, see
+ * open-store.ts) or the WAL flush that follows it (PostgreSQL) — by this module, or, for an
+ * execution, by the execution before it answers (WriteDurability).
  */
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
@@ -64,8 +65,9 @@ export interface KvStore {
 /**
  * How a caller that holds its own acknowledgement (an execution: its answer) takes a write: the
  * write settles at its commit — visible, and acknowledged to the caller — and `durable` settles
- * when it is on disk, which the caller waits for before anything leaves it. Stores whose commit is
- * the sync (PostgreSQL, SQLite NORMAL) settle the write when it is durable and never call it.
+ * when it is on disk, which the caller waits for before anything leaves it (SQLite FULL: the WAL
+ * fsync after the commit; PostgreSQL: the WAL flush after it, kv-postgres.ts). SQLite NORMAL hands
+ * over a `durable` that is already settled: its commit is all it does.
  */
 export type WriteDurability = (durable: Promise<void>) => void;
 
@@ -215,7 +217,7 @@ export function createKvStore(
       const { namespace, key } = input;
       const value = Buffer.from(input.value.buffer, input.value.byteOffset, input.value.byteLength);
       const answer = postgres
-        ? await postgres.write({ op: 'put', installId, namespace, key, value, revision: input.revision, limits })
+        ? await committed(postgres.write({ op: 'put', installId, namespace, key, value, revision: input.revision, limits }), durability)
         : await committed(
             sqlite!.commit.run(() => sqlite!.writes.put(installId, namespace, key, value, input.revision, limits)),
             durability,
@@ -226,7 +228,7 @@ export function createKvStore(
     async delete(installId, namespace, key, limits = DEFAULT_KV_LIMITS, durability) {
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
-      if (postgres) return deleteResult(await postgres.write({ op: 'delete', installId, namespace, key, limits }));
+      if (postgres) return deleteResult(await committed(postgres.write({ op: 'delete', installId, namespace, key, limits }), durability));
       return deleteResult(
         await committed(
           sqlite!.commit.run(() => sqlite!.writes.delete(installId, namespace, key)),

@@ -32,6 +32,8 @@ async function writeUntilKilled(storeOptions: object, killAfter: number): Promis
   return { acked, signal };
 }
 
+const installOf = (durabilityTaker: boolean) => (durabilityTaker ? 'durable-concurrent-taker' : 'durable-concurrent');
+
 /** Run WRITERS concurrent write loops, SIGKILL them after `killAfter` acks in all, and return the acks as [writer, index]. */
 async function writeConcurrentlyUntilKilled(
   storeOptions: object,
@@ -39,7 +41,7 @@ async function writeConcurrentlyUntilKilled(
   durabilityTaker = false,
 ): Promise<{ acked: [number, number][]; commits: number[]; signal: NodeJS.Signals | null }> {
   const child = spawn(process.execPath, [CONCURRENT_WRITER], {
-    env: { ...process.env, STORE_OPTIONS: JSON.stringify(storeOptions), WRITERS: String(WRITERS), DURABILITY_TAKER: durabilityTaker ? '1' : '0' },
+    env: { ...process.env, STORE_OPTIONS: JSON.stringify(storeOptions), WRITERS: String(WRITERS), DURABILITY_TAKER: durabilityTaker ? '1' : '0', KV_INSTALL: installOf(durabilityTaker) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const acked: [number, number][] = [];
@@ -121,13 +123,13 @@ for (const backend of backends('kvdurable')) {
         const store = await backend.open();
         try {
           for (const [w, i] of acked) {
-            const got = await store.kv.get('durable-concurrent', 'loop', `w${w}-${i}`);
+            const got = await store.kv.get(installOf(taker), 'loop', `w${w}-${i}`);
             assert.ok(got.kind === 'ok', `acknowledged write w${w}-${i} is missing after the crash`);
             assert.equal(new TextDecoder().decode(got.entry.value), `v${w}-${i}`);
           }
           const stored: string[] = [];
           for (let cursor: string | undefined; ;) {
-            const page = await store.kv.list('durable-concurrent', 'loop', cursor);
+            const page = await store.kv.list(installOf(taker), 'loop', cursor);
             assert.ok(page.kind === 'ok');
             if (page.entries.length === 0) break;
             stored.push(...page.entries.map((e) => e.key));
@@ -139,7 +141,7 @@ for (const backend of backends('kvdurable')) {
             const [w, i] = key.slice(1).split('-').map(Number) as [number, number];
             assert.ok(i <= perWriter[w]!.length, `${key} is beyond writer ${w}'s next write`);
           }
-          const usage = await store.kv.usage('durable-concurrent');
+          const usage = await store.kv.usage(installOf(taker));
           assert.equal(usage.namespaces, 1);
           assert.equal(
             usage.totalBytes,

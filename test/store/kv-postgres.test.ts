@@ -48,14 +48,31 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     return rows[0] === undefined ? undefined : Number(rows[0].revision);
   };
 
-  it('a write alone is one round trip and one commit of one write', async () => {
+  it('a write alone is one round trip and one commit of one write, then one flush before it is acknowledged', async () => {
     commits.length = 0;
     const id = install();
     statements.length = 0;
     assert.equal((await kv.put(id, { namespace: 'ns', key: 'k', value: bytes('v') })).kind, 'ok');
-    assert.equal(statements.length, 1, statements.join('\n'));
+    assert.equal(statements.length, 2, statements.join('\n'));
+    assert.match(statements[0]!, /kv_write_batch/);
+    assert.match(statements[1]!, /wal_flush_marks/);
     assert.deepEqual(commits, [1]);
     assert.equal(await committedRevision(id, 'k'), 1);
+  });
+
+  it('with a durability taker: answered at its commit (one round trip), durable after the flush that follows', async () => {
+    const id = install();
+    statements.length = 0;
+    let durable: Promise<void> | undefined;
+    const answer = await kv.put(id, { namespace: 'ns', key: 'early', value: bytes('v') }, undefined, (d) => (durable = d));
+    assert.equal(answer.kind, 'ok');
+    assert.equal(await committedRevision(id, 'early'), 1, 'committed when answered');
+    assert.ok(durable);
+    await durable;
+    assert.deepEqual(
+      statements.map((t) => (/kv_write_batch/.test(t) ? 'batch' : /wal_flush_marks/.test(t) ? 'flush' : t)),
+      ['batch', 'flush'],
+    );
   });
 
   it('concurrent writes share commits, each visible to another connection when acknowledged', async () => {
@@ -284,20 +301,29 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
       return [...statements];
     };
 
-    it('storage get, put, delete and list: one round trip each (the fence and the quota bookkeeping ride along)', async () => {
+    it("storage get, put, delete and list: one round trip each (the fence and the quota bookkeeping ride along), and a write's flush one more, shared by the writes committed meanwhile", async () => {
       const fencedStore = await postgres.open({ onPostgresQuery: (text) => statements.push(text), fenceInstallWrites: true });
       try {
         const ext = await fencedStore.registry.ensureExtension({ name: 'ext-trips', publisher: 'p' });
         const version = await fencedStore.registry.addVersion({ extensionId: ext.id, version: '1.0.0', contentHash: 'sha256:trips', manifest: {} });
         assert.equal(version.kind, 'created');
         const { install: it } = await fencedStore.registry.createInstall({ tenantId: 't-trips', extensionId: ext.id, versionId: version.version.id, grants: [] });
+        // as an execution calls them: it takes each write's flush over (sent as the batch's answer
+        // arrives, not waited for by the call) and waits for it before answering
+        const flushes: Promise<void>[] = [];
+        const taker = (durable: Promise<void>) => void flushes.push(durable);
         const trips = {
-          put: await counted(() => fencedStore.kv.put(it.id, { namespace: 'ns', key: 'k', value: bytes('v') })),
+          put: await counted(async () => (await fencedStore.kv.put(it.id, { namespace: 'ns', key: 'k', value: bytes('v') }, undefined, taker), await Promise.all(flushes))),
           get: await counted(() => fencedStore.kv.get(it.id, 'ns', 'k')),
           list: await counted(() => fencedStore.kv.list(it.id, 'ns')),
-          delete: await counted(() => fencedStore.kv.delete(it.id, 'ns', 'k')),
+          delete: await counted(async () => (await fencedStore.kv.delete(it.id, 'ns', 'k', undefined, taker), await Promise.all(flushes))),
         };
-        assert.deepEqual(Object.fromEntries(Object.entries(trips).map(([call, sent]) => [call, sent.length])), { put: 1, get: 1, list: 1, delete: 1 }, JSON.stringify(trips, null, 1));
+        const kinds = (sent: string[]) => sent.map((t) => (/kv_write_batch/.test(t) ? 'batch' : /wal_flush_marks/.test(t) ? 'flush' : 'read'));
+        assert.deepEqual(
+          Object.fromEntries(Object.entries(trips).map(([call, sent]) => [call, kinds(sent)])),
+          { put: ['batch', 'flush'], get: ['read'], list: ['read'], delete: ['batch', 'flush'] },
+          JSON.stringify(trips, null, 1),
+        );
       } finally {
         await fencedStore.close();
       }

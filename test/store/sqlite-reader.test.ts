@@ -70,10 +70,7 @@ test("a prepared read keeps the query's constants, takes each argument as its pa
   const keys = reader.prepare((db, namespace: string) => db.selectFrom('kv_entries').select('key').where('install_id', '=', 'p1').where('namespace', '=', namespace));
   assert.deepEqual(keys.all('ns'), [{ key: 'x' }]);
   assert.deepEqual(keys.all('other'), []);
-  assert.throws(
-    () => reader.prepare((db, key: string) => db.selectFrom('kv_entries').select('key').where('key', '=', key.toUpperCase())),
-    /bug: argument 0 of a prepared query is not a parameter/,
-  );
+  assert.throws(() => reader.prepare((db, key: string) => db.selectFrom('kv_entries').select('key').where('key', '=', key.toUpperCase())), /bug: argument 0 of a prepared query is not a parameter/);
   // an argument may be several parameters
   await store.kv.put('p3', { namespace: 'dup', key: 'dup', value: bytes('3') });
   const twice = reader.prepare((db, name: string) => db.selectFrom('kv_entries').select('install_id').where('key', '=', name).where('namespace', '=', name));

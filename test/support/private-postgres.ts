@@ -81,6 +81,8 @@ export interface PrivatePostgres {
   stop(): Promise<void>;
   /** `pg_ctl start` and wait until it accepts connections */
   start(): Promise<void>;
+  /** `pg_ctl stop -m immediate`: the server's crash (no checkpoint, WAL buffers not written); `start` then recovers from the WAL on disk */
+  crash(): Promise<void>;
   /** pg_isready: accepting connections now? */
   isReady(): Promise<boolean>;
   /** stop the server however it is (immediate shutdown, else kill) and remove the directory; idempotent */
@@ -140,6 +142,9 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     },
     async start() {
       await server('pg_ctl', ['start', '-D', data, '-w', '-t', '30', '-l', log, '-o', options()]);
+    },
+    async crash() {
+      await server('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w', '-t', '30']);
     },
     async isReady() {
       try {
