@@ -29,6 +29,7 @@ import { createInstallFence } from './install-fence.js';
 import { createFileSync } from './file-sync.js';
 import { rememberSqliteConnection } from './sqlite-connection.js';
 import { SqliteReader } from './sqlite-reader.js';
+import { startWalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer.js';
 
 export interface OpenStoreOptions {
   /** `postgres://` or `postgresql://` → PostgreSQL; absent → SQLite file `<dataDir>/runner.db` */
@@ -69,6 +70,8 @@ export interface OpenStoreOptions {
    * installs the registry does not hold.
    */
   readonly fenceInstallWrites?: boolean;
+  /** SQLite only: when the WAL is checkpointed, off the event loop (wal-checkpointer.ts) */
+  readonly walCheckpoints?: WalCheckpointerOptions;
 }
 
 export interface Store {
@@ -129,6 +132,8 @@ function openSqlite(file: string, synchronous: SqliteSynchronous): Kysely<Databa
   database.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
+  // checkpoints run on a thread of their own (wal-checkpointer.ts), not inside a commit on this one
+  database.pragma('wal_autocheckpoint = 0');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   rememberSqliteConnection(db, database);
   return db;
@@ -239,6 +244,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     const walSync = sqliteFile !== null && (options.sqliteSynchronous ?? 'full') === 'full' ? createFileSync(`${sqliteFile}-wal`) : null;
     const secrets = createSecretsStore(db, key, now, { fence, changes, cacheReads: options.cacheSecretReads ? changes : null });
     await assertSecretsKeyPresent(secrets);
+    const checkpointer = sqliteFile !== null ? startWalCheckpointer(sqliteFile, options.walCheckpoints) : null;
     return {
       dialect,
       db,
@@ -277,6 +283,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       async close() {
         await changes.close();
         reader?.close();
+        await checkpointer?.close();
         await db.destroy();
         await walSync?.close();
       },
