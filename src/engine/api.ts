@@ -45,7 +45,16 @@ export interface ExecutionReport {
 }
 
 /** How an execution ended: the guest's response, or a fault. */
-export type ExecuteOutcome = { kind: 'ok'; response: GuestResponse; report: ExecutionReport } | { kind: 'fault'; code: FaultCode | 'not_prepared'; message: string; report: ExecutionReport };
+export type ExecuteOutcome =
+  | { kind: 'ok'; response: GuestResponse; report: ExecutionReport }
+  | {
+      kind: 'fault';
+      code: FaultCode | 'not_prepared';
+      message: string;
+      report: ExecutionReport;
+      /** a committed write of the execution could not be made durable (ExecutionServices.awaitDurable): why — the caller may answer it as the store's outage */
+      notDurable?: unknown;
+    };
 
 /** A component to get ready to serve without running it (Engine.warm). */
 export interface WarmInput {

@@ -118,9 +118,12 @@ export class Engine implements EngineApi {
     // nothing answers before the execution's committed writes are on disk (ExecutionServices.awaitDurable)
     const notDurable = await session.durable().then(
       () => null,
-      (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      (e: unknown) => ({ error: e }),
     );
-    if (notDurable !== null) return { kind: 'fault', code: 'host_error', message: `a storage write could not be made durable: ${notDurable}`, report: report(result.stats) };
+    if (notDurable !== null) {
+      const why = notDurable.error instanceof Error ? notDurable.error.message : String(notDurable.error);
+      return { kind: 'fault', code: 'host_error', message: `a storage write could not be made durable: ${why}`, report: report(result.stats), notDurable: notDurable.error };
+    }
     // a one-way call can fail after the guest went on: the host's abort still ends the execution
     if (result.kind === 'ok' && !session.abortReason) return { kind: 'ok', response: result.response, report: report(result.stats) };
     // a host-side abort (limit) is the real cause even if the guest then trapped while unwinding

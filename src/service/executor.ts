@@ -3,6 +3,7 @@
  * our registry, never from the caller) → grants → limits → idempotency → admission → engine →
  * answer. Expected refusals are ServiceErrors (transport 4xx); guest faults are answers (200).
  */
+import { isStoreUnavailableError } from '../store/index.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { effectiveGrants } from '../capabilities/grants.js';
@@ -331,6 +332,11 @@ export class Executor {
         instanceMode: install.instanceMode,
         onLog: (r) => records.push(r),
       });
+      // a write committed but not made durable because the store went away: the store's outage, retried like any other
+      if (outcome.kind === 'fault' && outcome.notDurable !== undefined && isStoreUnavailableError(outcome.notDurable)) {
+        metrics.observeExecution(install, 'store_unavailable', outcome.report.durationMs / 1000);
+        throw outcome.notDurable;
+      }
       // a response that could not be relayed as HTTP is a guest fault like the others
       const checked = outcome.kind === 'ok' ? checkGuestResponse(outcome.response) : null;
       const fault = outcome.kind === 'fault' ? { code: outcome.code, message: outcome.message } : checked?.kind === 'invalid' ? { code: 'invalid_response' as const, message: checked.message } : null;

@@ -39,7 +39,10 @@ export type CheckpointWorkerMessage = ({ readonly kind: 'checkpoint' } & Checkpo
 
 const WORKER_URL = new URL('./wal-checkpoint-worker.js', import.meta.url);
 
-export function startWalCheckpointer(file: string, options: WalCheckpointerOptions = {}, onFailure: (message: string) => void = () => {}): WalCheckpointer {
+const warn = (message: string) => process.emitWarning(`SQLite WAL checkpoint failed: ${message}`, { code: 'ALGA_RUNNER_WAL_CHECKPOINT' });
+
+/** `onFailure`: a checkpoint that could not run (default: a process warning, on stderr) — the WAL then grows until one can. */
+export function startWalCheckpointer(file: string, options: WalCheckpointerOptions = {}, onFailure: (message: string) => void = warn): WalCheckpointer {
   const workerData: CheckpointWorkerData = { file, thresholdBytes: options.thresholdBytes ?? 4 * 2 ** 20, intervalMs: options.intervalMs ?? 200 };
   const worker = new Worker(WORKER_URL, { workerData });
   worker.on('message', (msg: CheckpointWorkerMessage) => {
