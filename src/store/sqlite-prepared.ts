@@ -32,14 +32,16 @@ export function sqliteCompiler(): Kysely<Database> {
  * Prepares the query `build` makes on `connection`. Every argument must end up as query
  * parameters, unchanged, whatever its value (no argument may change the query's shape — an
  * optional filter, an `in` list): `build` is called once, with placeholder strings, and each
- * parameter that is a placeholder takes its argument at run time.
+ * parameter that is a placeholder takes its argument at run time. `arity`: how many arguments
+ * (default: the ones `build` declares; give it for a build with rest arguments).
  */
 export function prepareQuery<Args extends readonly unknown[], Row>(
   connection: SqliteConnection,
   compiler: Kysely<Database>,
   build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>,
+  arity = build.length - 1,
 ): PreparedQuery<Args, Row> {
-  const placeholders = Array.from({ length: build.length - 1 }, (_, i) => `\u0000prepared-argument-${i}\u0000`);
+  const placeholders = Array.from({ length: arity }, (_, i) => `\u0000prepared-argument-${i}\u0000`);
   const compiled = build(compiler, ...(placeholders as unknown as Args)).compile();
   // each parameter: the index of the argument it takes, or a constant of the query
   const sources: ({ arg: number } | { value: unknown })[] = compiled.parameters.map((p) => {

@@ -61,8 +61,8 @@ export class SqliteReader {
   }
 
   /** A read compiled once and run with each call's arguments (sqlite-prepared.ts prepareQuery). */
-  prepare<Args extends readonly unknown[], Row>(build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>): PreparedRead<Args, Row> {
-    return prepareQuery(this.connection, this.db, build);
+  prepare<Args extends readonly unknown[], Row>(build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>, arity?: number): PreparedRead<Args, Row> {
+    return prepareQuery(this.connection, this.db, build, arity);
   }
 
   all<Row>(query: Compilable<Row>): Row[] {

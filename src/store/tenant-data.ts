@@ -25,7 +25,7 @@ import {
   type TenantDataBackend,
   type TenantDataResult,
 } from './tenant-data-model.js';
-import type { SqliteReader, ReadOnlyStoreFile } from './sqlite-reader.js';
+import type { PreparedRead, SqliteReader, ReadOnlyStoreFile } from './sqlite-reader.js';
 
 interface TenantClientsTable {
   tenant: string;
@@ -196,49 +196,49 @@ type ServicesQuery = Extract<ReturnType<typeof parseServicesListInput>, { ok: tr
 // The reads, as queries: the store runs them here, a guest worker compiles the same ones for its
 // own read-only connection (createTenantDataReader, sqlite-reader.ts).
 
-function clientMatches(db: TenantDb, tenantId: string, { search, includeInactive }: ClientsQuery) {
+/** What a client list matches, with the search already a LIKE pattern (a parameter of the statement). */
+interface ClientFilter {
+  readonly pattern: string | undefined;
+  readonly includeInactive: boolean;
+}
+
+/** What a service list matches (isActive is part of the statement's shape, the others are parameters). */
+interface ServiceFilter {
+  readonly pattern: string | undefined;
+  readonly itemKind: ServicesQuery['itemKind'];
+  readonly isActive: boolean | undefined;
+  readonly billingMethod: ServicesQuery['billingMethod'];
+}
+
+const patternOf = (search: string | undefined) => (search === undefined ? undefined : containsPattern(search));
+
+function clientMatches(db: TenantDb, tenantId: string, { pattern, includeInactive }: ClientFilter) {
   let matches = db.selectFrom('tenant_clients').where('tenant', '=', tenantId);
   if (!includeInactive) matches = matches.where('is_inactive', '=', 0);
-  if (search !== undefined) {
-    const pattern = containsPattern(search);
-    matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('billing_email_key', pattern)]));
-  }
+  if (pattern !== undefined) matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('billing_email_key', pattern)]));
   return matches;
 }
 
-const clientCount = (db: TenantDb, tenantId: string, q: ClientsQuery) => clientMatches(db, tenantId, q).select((eb) => eb.fn.countAll().as('n'));
+const clientCount = (db: TenantDb, tenantId: string, f: ClientFilter) => clientMatches(db, tenantId, f).select((eb) => eb.fn.countAll().as('n'));
 
-const clientPage = (db: TenantDb, tenantId: string, q: ClientsQuery) =>
-  clientMatches(db, tenantId, q)
-    .select(clientColumns)
-    .orderBy('name_key')
-    .orderBy('client_id')
-    .limit(q.pageSize)
-    .offset((q.page - 1) * q.pageSize);
+const clientPage = (db: TenantDb, tenantId: string, f: ClientFilter, limit: number, offset: number) =>
+  clientMatches(db, tenantId, f).select(clientColumns).orderBy('name_key').orderBy('client_id').limit(limit).offset(offset);
 
 const clientById = (db: TenantDb, tenantId: string, clientId: string) => db.selectFrom('tenant_clients').select(clientColumns).where('tenant', '=', tenantId).where('client_id', '=', clientId);
 
-function serviceMatches(db: TenantDb, tenantId: string, { search, itemKind, isActive, billingMethod }: ServicesQuery) {
+function serviceMatches(db: TenantDb, tenantId: string, { pattern, itemKind, isActive, billingMethod }: ServiceFilter) {
   let matches = db.selectFrom('tenant_services').where('tenant', '=', tenantId);
   if (itemKind !== undefined) matches = matches.where('item_kind', '=', itemKind);
   if (isActive !== undefined) matches = matches.where('is_active', '=', isActive ? 1 : 0);
   if (billingMethod !== undefined) matches = matches.where('billing_method', '=', billingMethod);
-  if (search !== undefined) {
-    const pattern = containsPattern(search);
-    matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('sku_key', pattern)]));
-  }
+  if (pattern !== undefined) matches = matches.where((eb) => eb.or([likeEscaped('name_key', pattern), likeEscaped('sku_key', pattern)]));
   return matches;
 }
 
-const serviceCount = (db: TenantDb, tenantId: string, q: ServicesQuery) => serviceMatches(db, tenantId, q).select((eb) => eb.fn.countAll().as('n'));
+const serviceCount = (db: TenantDb, tenantId: string, f: ServiceFilter) => serviceMatches(db, tenantId, f).select((eb) => eb.fn.countAll().as('n'));
 
-const servicePage = (db: TenantDb, tenantId: string, q: ServicesQuery) =>
-  serviceMatches(db, tenantId, q)
-    .select(serviceColumns)
-    .orderBy('name_key')
-    .orderBy('service_id')
-    .limit(q.pageSize)
-    .offset((q.page - 1) * q.pageSize);
+const servicePage = (db: TenantDb, tenantId: string, f: ServiceFilter, limit: number, offset: number) =>
+  serviceMatches(db, tenantId, f).select(serviceColumns).orderBy('name_key').orderBy('service_id').limit(limit).offset(offset);
 
 const serviceById = (db: TenantDb, tenantId: string, serviceId: string) => db.selectFrom('tenant_services').select(serviceColumns).where('tenant', '=', tenantId).where('service_id', '=', serviceId);
 
@@ -255,33 +255,55 @@ const listResult = <R, T>(rows: R[], toItem: (r: R) => T, count: { n: string | n
 type Read<Row> = Compilable<Row> & { execute(): Promise<Row[]>; executeTakeFirst(): Promise<Row | undefined> };
 
 /**
+ * A filter as one prepared statement sees it: `key` names the statement (what is baked into it),
+ * `values` are its parameters in order, `template` rebuilds the filter from those parameters.
+ */
+interface FilterShape<Filter> {
+  readonly key: string;
+  readonly values: readonly unknown[];
+  template(values: readonly unknown[]): Filter;
+}
+
+/**
  * The reads of one kind of tenant record (clients, services), described once for the store's
  * asynchronous functions and a worker's synchronous ones.
  */
-interface RecordReads<Input, Query extends Paging, Row, Item> {
+interface RecordReads<Input, Query extends Paging, Filter, Row, Item> {
   /** for error messages: "listing clients", "reading a client" */
   readonly listing: string;
   readonly reading: string;
   readonly idOf: 'client' | 'service';
   parseList(input: Input): TenantDataResult<Query>;
-  page(db: TenantDb, tenantId: string, q: Query): Read<Row>;
-  count(db: TenantDb, tenantId: string, q: Query): Read<{ n: string | number | bigint }>;
+  filterOf(q: Query): Filter;
+  shapeOf(f: Filter): FilterShape<Filter>;
+  count(db: TenantDb, tenantId: string, f: Filter): Read<{ n: string | number | bigint }>;
   /** the page with the count beside each row: one statement (one round trip, one snapshot) */
-  countedPage(db: TenantDb, tenantId: string, q: Query): Read<Row & { total_count: string | number | bigint | null }>;
+  countedPage(db: TenantDb, tenantId: string, f: Filter, limit: number, offset: number): Read<Row & { total_count: string | number | bigint | null }>;
   byId(db: TenantDb, tenantId: string, id: string): Read<Row>;
   fromRow(row: Row): Item;
 }
 
-const recordReads = <I, Q extends Paging, R, T>(reads: RecordReads<I, Q, R, T>) => reads;
+const recordReads = <I, Q extends Paging, F, R, T>(reads: RecordReads<I, Q, F, R, T>) => reads;
+
+/** The present ones of `fields` (in order) as parameters; the absent ones are part of the shape. */
+function shapeOfFields<F extends object>(f: F, fields: readonly (keyof F)[], baked: string): FilterShape<F> {
+  const present = fields.filter((k) => f[k] !== undefined);
+  return {
+    key: `${baked}|${present.join(',')}`,
+    values: present.map((k) => f[k]),
+    template: (values) => ({ ...f, ...Object.fromEntries(present.map((k, i) => [k, values[i]])) }),
+  };
+}
 
 const CLIENT_READS = recordReads({
   listing: 'listing clients',
   reading: 'reading a client',
   idOf: 'client',
   parseList: (input: ClientsListInput) => parseClientsListInput(input),
-  page: clientPage,
+  filterOf: (q: ClientsQuery): ClientFilter => ({ pattern: patternOf(q.search), includeInactive: q.includeInactive }),
+  shapeOf: (f: ClientFilter) => shapeOfFields(f, ['pattern'], `inactive=${f.includeInactive}`),
   count: clientCount,
-  countedPage: (db: TenantDb, tenantId: string, q: ClientsQuery) => clientPage(db, tenantId, q).select(clientCount(db, tenantId, q).as('total_count')),
+  countedPage: (db: TenantDb, tenantId: string, f: ClientFilter, limit: number, offset: number) => clientPage(db, tenantId, f, limit, offset).select(clientCount(db, tenantId, f).as('total_count')),
   byId: clientById,
   fromRow: clientFromRow,
 });
@@ -291,22 +313,27 @@ const SERVICE_READS = recordReads({
   reading: 'reading a service',
   idOf: 'service',
   parseList: (input: ServicesListInput) => parseServicesListInput(input),
-  page: servicePage,
+  filterOf: (q: ServicesQuery): ServiceFilter => ({ pattern: patternOf(q.search), itemKind: q.itemKind, isActive: q.isActive, billingMethod: q.billingMethod }),
+  shapeOf: (f: ServiceFilter) => shapeOfFields(f, ['pattern', 'itemKind', 'billingMethod'], `active=${String(f.isActive)}`),
   count: serviceCount,
-  countedPage: (db: TenantDb, tenantId: string, q: ServicesQuery) => servicePage(db, tenantId, q).select(serviceCount(db, tenantId, q).as('total_count')),
+  countedPage: (db: TenantDb, tenantId: string, f: ServiceFilter, limit: number, offset: number) => servicePage(db, tenantId, f, limit, offset).select(serviceCount(db, tenantId, f).as('total_count')),
   byId: serviceById,
   fromRow: serviceFromRow,
 });
 
-function storeReads<I, Q extends Paging, R, T>(reads: RecordReads<I, Q, R, T>, db: TenantDb) {
+const pagingOf = (q: Paging) => ({ limit: q.pageSize, offset: (q.page - 1) * q.pageSize });
+
+function storeReads<I, Q extends Paging, F, R, T>(reads: RecordReads<I, Q, F, R, T>, db: TenantDb) {
   return {
     async list(tenantId: string, input: I): Promise<TenantDataResult<ListResult<T>>> {
       const query = reads.parseList(input);
       if (!query.ok) return query;
+      const filter = reads.filterOf(query.value);
+      const { limit, offset } = pagingOf(query.value);
       return guarded(reads.listing, async () => {
         // one round trip: the count rides on the page's rows; only a page past the end (no rows to carry it) asks again
-        const rows = await reads.countedPage(db, tenantId, query.value).execute();
-        const counted = rows[0] ? { n: rows[0].total_count ?? 0 } : query.value.page === 1 ? { n: 0 } : await reads.count(db, tenantId, query.value).executeTakeFirst();
+        const rows = await reads.countedPage(db, tenantId, filter, limit, offset).execute();
+        const counted = rows[0] ? { n: rows[0].total_count ?? 0 } : query.value.page === 1 ? { n: 0 } : await reads.count(db, tenantId, filter).executeTakeFirst();
         return listResult(rows, reads.fromRow, counted, query.value);
       });
     },
@@ -321,21 +348,42 @@ function storeReads<I, Q extends Paging, R, T>(reads: RecordReads<I, Q, R, T>, d
   };
 }
 
-function workerReads<I, Q extends Paging, R, T>(reads: RecordReads<I, Q, R, T>, reader: SqliteReader) {
+/** Most list statements a worker keeps prepared per kind of record (one per filter shape). */
+const LIST_SHAPES_KEPT = 32;
+
+function workerReads<I, Q extends Paging, F, R, T>(reads: RecordReads<I, Q, F, R, T>, reader: SqliteReader) {
   const db = reader.db as unknown as TenantDb;
   // a read by id has one shape: compiled once (SqliteReader.prepare)
   const byId = reader.prepare((d, tenantId: string, id: string) => reads.byId(d as unknown as TenantDb, tenantId, id));
+  // a list: one statement per filter shape, compiled on its first use (building it costs more than running it)
+  type CountedRow = R & { total_count: string | number | bigint | null };
+  const lists = new Map<string, PreparedRead<unknown[], CountedRow>>();
+  const listStatement = (shape: FilterShape<F>) => {
+    let statement = lists.get(shape.key);
+    if (!statement) {
+      if (lists.size >= LIST_SHAPES_KEPT) lists.delete(lists.keys().next().value!);
+      statement = reader.prepare(
+        (d, tenantId: string, limit: number, offset: number, ...values: unknown[]) => reads.countedPage(d as unknown as TenantDb, tenantId, shape.template(values), limit, offset),
+        3 + shape.values.length,
+      );
+      lists.set(shape.key, statement);
+    }
+    return statement;
+  };
   return {
     list(tenantId: string, input: I): TenantDataResult<ListResult<T>> {
       const query = reads.parseList(input);
       if (!query.ok) return query;
+      const filter = reads.filterOf(query.value);
+      const shape = reads.shapeOf(filter);
+      const { limit, offset } = pagingOf(query.value);
       // one statement (its own snapshot): the count rides on the page's rows; a page past the end
       // asks again for both in one read transaction, so a replace between them cannot split the answer
       return guardedSync(reads.listing, () => {
-        const page = () => reader.all(reads.countedPage(db, tenantId, query.value));
+        const page = () => listStatement(shape).all(tenantId, limit, offset, ...shape.values);
         const rows = page();
         if (rows[0] || query.value.page === 1) return listResult(rows, reads.fromRow, { n: rows[0]?.total_count ?? 0 }, query.value);
-        return reader.snapshot(() => listResult(page(), reads.fromRow, reader.first(reads.count(db, tenantId, query.value)), query.value));
+        return reader.snapshot(() => listResult(page(), reads.fromRow, reader.first(reads.count(db, tenantId, filter)), query.value));
       });
     },
     get(tenantId: string, recordId: string): TenantDataResult<T | undefined> {
@@ -372,7 +420,7 @@ export function createStoreTenantData<DB>(database: Kysely<DB>, readOnlyFile: Re
   const db = database as unknown as TenantDb;
   const postgres = dialectOf(database as Kysely<unknown>) === 'postgres';
   // SQLite with the store's main-thread reader: the workers' synchronous reads (prepared or compiled on the spot, no awaits)
-  const reads = <I, Q extends Paging, R, T>(r: RecordReads<I, Q, R, T>) => {
+  const reads = <I, Q extends Paging, F, R, T>(r: RecordReads<I, Q, F, R, T>) => {
     if (!reader) return storeReads(r, db);
     const sync = workerReads(r, reader);
     return { list: async (tenantId: string, input: I) => sync.list(tenantId, input), get: async (tenantId: string, id: string) => sync.get(tenantId, id) };
