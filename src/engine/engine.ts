@@ -115,8 +115,9 @@ export class Engine implements EngineApi {
     const result = await dispatch.result;
     if (result.stats) session.recordLocal(result.stats);
     session.end();
-    // nothing answers before the execution's committed writes are on disk (ExecutionServices.awaitDurable)
-    const notDurable = await session.durable().then(
+    // nothing answers before the execution's committed writes are on disk (ExecutionServices.awaitDurable);
+    // a disk that does not answer within the execution's own deadline fails the answer rather than hold it
+    const notDurable = await withinMs(session.durable(), limits.timeoutMs, `not on disk within ${limits.timeoutMs} ms`).then(
       () => null,
       (e: unknown) => ({ error: e }),
     );
@@ -414,6 +415,13 @@ function pagesFor(memoryMb: number): number {
  * until the next full GC. With one per request the main thread promoted 14-18 % of what it
  * allocated and its scavenges took ~7 ms; with a class 0.3 % and under 1 ms (BENCHMARKS.md).
  */
+/** `work`, or a rejection with `message` once `ms` have passed without it settling. */
+function withinMs<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 class ExecutionSession implements ExecutionView, ExecutionServices, HostSession {
   readonly ctx: ExecutionContext;
   readonly install: InstallView;

@@ -128,9 +128,10 @@ export class StoreConfigError extends Error {
 
 function openSqlite(file: string, synchronous: SqliteSynchronous): Kysely<Database> {
   const database = new Sqlite(file);
+  // first: switching to WAL needs the file to itself for a moment, and another process may be opening it too
+  database.pragma('busy_timeout = 5000');
   database.pragma('journal_mode = WAL');
   database.pragma(`synchronous = ${synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-  database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
   // checkpoints run on a thread of their own (wal-checkpointer.ts), not inside a commit on this one
   database.pragma('wal_autocheckpoint = 0');
