@@ -77,6 +77,16 @@ test('a write whose sync fails: the execution ends with host_error instead of it
   assert.match(out.kind === 'fault' ? out.message : '', /could not be made durable: fsync: EIO/);
 });
 
+test("a write whose sync does not return within the execution's deadline: host_error, not a held answer", { timeout: 20_000 }, async () => {
+  const pending = rt.run(kitchen, '/kv/put', { method: 'POST', body: JSON.stringify({ ns: 'durable', key: 'k3', value: 'v' }), grants: [...GRANTS], limits: { timeoutMs: 300 } });
+  await gate.called();
+  const out = await pending; // the sync is released only after the answer
+  assert.equal(out.kind, 'fault');
+  assert.equal(out.kind === 'fault' && out.code, 'host_error');
+  assert.match(out.kind === 'fault' ? out.message : '', /could not be made durable: not on disk within 300 ms/);
+  gate.release();
+});
+
 test("a call that leaves the runner (http.fetch) waits for the execution's writes to be on disk; one that stays (storage) does not", { timeout: 20_000 }, async () => {
   const events: string[] = [];
   const server: Server = createServer((_req, res) => {
