@@ -23,6 +23,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { SqliteConnection } from './sqlite-driver.js';
 import { createBatchQueue, type Outcome } from './batch-queue.js';
+import { onSqliteConnection } from './sqlite-connection.js';
 
 export interface GroupCommit {
   /**
@@ -106,16 +107,7 @@ export function createGroupCommit(db: Kysely<Database>, connection: SqliteConnec
 
   /** Commit the batch; with syncAfterCommit, without an fsync on this thread (see above), which each write's `durable` waits for. */
   async function commit(batch: readonly Write[]): Promise<Outcome<Committed<unknown>>[]> {
-    const outcomes = await db.connection().execute(async () => {
-      if (!sync) return transact(batch);
-      // no other transaction runs on the connection until the pragma is back to FULL: all of this is synchronous
-      connection.pragma('synchronous = NORMAL');
-      try {
-        return transact(batch);
-      } finally {
-        connection.pragma('synchronous = FULL');
-      }
-    });
+    const outcomes = await onSqliteConnection(db, sync !== null, () => transact(batch));
     const durable = sync ? sync() : DURABLE_AT_COMMIT;
     // a failed sync is each write's to report (kv.ts, or the execution that holds it)
     durable.catch(() => {});

@@ -11,6 +11,8 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { StoreDialect } from './dialect.js';
+import type { SqliteConnection } from './sqlite-driver.js';
+import { prepareQuery, sqliteCompiler } from './sqlite-prepared.js';
 
 export interface InstallFence {
   /** Inside a write's transaction: is the install there (and held there until the transaction ends)? */
@@ -25,6 +27,16 @@ export function createInstallFence(dialect: StoreDialect): InstallFence {
       return row !== undefined;
     },
   };
+}
+
+/**
+ * The same check on SQLite for the writes that run as synchronous prepared statements inside a
+ * transaction on the store's connection (kv-sqlite.ts, logs.ts): the connection runs one
+ * transaction at a time, which keeps the install there until the commit.
+ */
+export function sqliteInstallPresence(connection: SqliteConnection): (installId: string) => boolean {
+  const install = prepareQuery(connection, sqliteCompiler(), (d, id: string) => d.selectFrom('installs').select('id').where('id', '=', id));
+  return (installId) => install.first(installId) !== undefined;
 }
 
 /** The denial a guest's write gets once its install is gone. */

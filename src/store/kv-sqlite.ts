@@ -11,6 +11,7 @@ import type { KvLimits } from './kv-limits.js';
 import type { KvWriteAnswer } from './kv-postgres.js';
 import type { SqliteConnection } from './sqlite-driver.js';
 import { prepareQuery, sqliteCompiler } from './sqlite-prepared.js';
+import { sqliteInstallPresence } from './install-fence.js';
 
 /** Answers in the words of PostgreSQL's batch (kv-postgres.ts), which kv.ts turns into results for both stores. */
 export interface SqliteKvWrites {
@@ -38,7 +39,7 @@ function writeStateQuery(db: Kysely<Database>, installId: string, namespace: str
 export function createSqliteKvWrites(connection: SqliteConnection, now: () => number, fenced: boolean): SqliteKvWrites {
   const db = sqliteCompiler();
   const prepare = <A extends readonly unknown[], R>(build: (d: Kysely<Database>, ...args: A) => Compilable<R>) => prepareQuery(connection, db, build);
-  const install = prepare((d, id: string) => d.selectFrom('installs').select('id').where('id', '=', id));
+  const installPresent = sqliteInstallPresence(connection);
   const state = prepare(writeStateQuery);
   const updateEntry = prepare((d, value: Buffer, size: number, revision: number, updatedAt: number, installId: string, namespace: string, key: string) =>
     d.updateTable('kv_entries').set({ value, size, revision, updated_at: updatedAt }).where('install_id', '=', installId).where('namespace', '=', namespace).where('key', '=', key),
@@ -81,7 +82,7 @@ export function createSqliteKvWrites(connection: SqliteConnection, now: () => nu
       namespaces: num(row?.['namespace_count']) ?? 0,
     };
   };
-  const present = (installId: string) => !fenced || install.first(installId) !== undefined;
+  const present = (installId: string) => !fenced || installPresent(installId);
 
   return {
     put(installId, namespace, key, value, expected, limits) {

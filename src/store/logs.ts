@@ -15,9 +15,9 @@ import type { Database } from './database.js';
 import type { SqliteSynchronous } from './sqlite-synchronous.js';
 import { truncateUtf8 } from './truncate-utf8.js';
 import type { SqliteConnection } from './sqlite-driver.js';
-import { sqliteConnectionOf } from './sqlite-connection.js';
+import { onSqliteConnection, sqliteConnectionOf } from './sqlite-connection.js';
 import { prepareQuery, sqliteCompiler } from './sqlite-prepared.js';
-import type { InstallFence } from './install-fence.js';
+import { sqliteInstallPresence, type InstallFence } from './install-fence.js';
 import type { ChangePublisher } from './change-feed.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -106,7 +106,7 @@ const toRecord = (r: LogRow): LogRecord => ({
  */
 function sqliteLogAppends(connection: SqliteConnection, fenced: boolean, maxRecords: number) {
   const db = sqliteCompiler();
-  const install = prepareQuery(connection, db, (d, id: string) => d.selectFrom('installs').select('id').where('id', '=', id));
+  const present = sqliteInstallPresence(connection);
   const bump = prepareQuery(connection, db, (d, installId: string, count: number) =>
     d
       .insertInto('log_usage')
@@ -125,9 +125,8 @@ function sqliteLogAppends(connection: SqliteConnection, fenced: boolean, maxReco
   );
   const setCount = prepareQuery(connection, db, (d, installId: string, count: number) => d.updateTable('log_usage').set({ record_count: count }).where('install_id', '=', installId));
   return {
-    connection,
     append(installId: string, rows: readonly NewLogRow[]): boolean {
-      if (fenced && install.first(installId) === undefined) return false;
+      if (fenced && !present(installId)) return false;
       const usage = bump.first(installId, rows.length) as { record_count: number | bigint };
       for (const r of rows) insert.run(installId, r.ts, r.level, r.stream, r.message, r.tenant_id, r.extension_id, r.version_id, r.request_id, r.truncated);
       const excess = Number(usage.record_count) - maxRecords;
@@ -217,19 +216,14 @@ export function createLogStore(
     }
     const appends = sqliteStatements!;
     // kysely's one connection is held while the batch runs on it synchronously: no kysely transaction is open meanwhile
-    const stored = await db.connection().execute(async () => {
-      const relax = sqliteSynchronous === 'full';
-      if (relax) appends.connection.pragma('synchronous = NORMAL');
-      try {
-        return appends.connection.transaction(() => {
-          const done = new Set<string>();
-          for (const [installId, rows] of byInstall) if (appends.append(installId, rows)) done.add(installId);
-          return done;
-        })();
-      } finally {
-        if (relax) appends.connection.pragma('synchronous = FULL');
-      }
-    });
+    // log records are not storage: their commits never wait for an fsync
+    const stored = await onSqliteConnection(db, sqliteSynchronous === 'full', (connection) =>
+      connection.transaction(() => {
+        const done = new Set<string>();
+        for (const [installId, rows] of byInstall) if (appends.append(installId, rows)) done.add(installId);
+        return done;
+      })(),
+    );
     return batch.map((appended) => ({ ok: true, value: new Set(appended.map((r) => r.install).filter((id) => stored.has(id))) }));
   }
   const sqliteStatements = dialectOf(db as Kysely<unknown>) === 'sqlite' ? sqliteLogAppends(sqliteConnectionOf(db), fence !== null, maxRecords) : null;

@@ -60,15 +60,28 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     assert.equal(await committedRevision(id, 'k'), 1);
   });
 
-  it('with a durability taker: answered at its commit (one round trip), durable after the flush that follows', async () => {
+  it('with a durability taker: answered at its commit while its flush is held, durable once the flush commits', async () => {
     const id = install();
     statements.length = 0;
+    // hold every flush: the table its upsert writes is locked by another connection
+    await observer.query('begin');
+    await observer.query('lock table wal_flush_marks in exclusive mode');
     let durable: Promise<void> | undefined;
-    const answer = await kv.put(id, { namespace: 'ns', key: 'early', value: bytes('v') }, undefined, (d) => (durable = d));
-    assert.equal(answer.kind, 'ok');
-    assert.equal(await committedRevision(id, 'early'), 1, 'committed when answered');
-    assert.ok(durable);
+    let settled = false;
+    try {
+      const answer = await kv.put(id, { namespace: 'ns', key: 'early', value: bytes('v') }, undefined, (d) => (durable = d));
+      assert.equal(answer.kind, 'ok', 'answered while its flush waits');
+      assert.equal(await committedRevision(id, 'early'), 1, 'committed when answered');
+      assert.ok(durable);
+      void durable.then(() => (settled = true));
+      // the flush has been sent and waits for the lock
+      while (!statements.some((t) => /wal_flush_marks/.test(t))) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, false, 'durable before its flush committed');
+    } finally {
+      await observer.query('commit');
+    }
     await durable;
+    assert.equal(settled, true);
     assert.deepEqual(
       statements.map((t) => (/kv_write_batch/.test(t) ? 'batch' : /wal_flush_marks/.test(t) ? 'flush' : t)),
       ['batch', 'flush'],
@@ -295,6 +308,13 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
   });
 
   describe('round trips per host call', () => {
+    /** an install in the registry, so the store's fence lets its writes through */
+    const registeredInstall = async (on: Store, name: string) => {
+      const ext = await on.registry.ensureExtension({ name: `ext-${name}`, publisher: 'p' });
+      const version = await on.registry.addVersion({ extensionId: ext.id, version: '1.0.0', contentHash: `sha256:${name}`, manifest: {} });
+      assert.equal(version.kind, 'created');
+      return (await on.registry.createInstall({ tenantId: `t-${name}`, extensionId: ext.id, versionId: version.version.id, grants: [] })).install;
+    };
     const counted = async (call: () => Promise<unknown>): Promise<string[]> => {
       statements.length = 0;
       await call();
@@ -304,10 +324,7 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     it("storage get, put, delete and list: one round trip each (the fence and the quota bookkeeping ride along), and a write's flush one more, shared by the writes committed meanwhile", async () => {
       const fencedStore = await postgres.open({ onPostgresQuery: (text) => statements.push(text), fenceInstallWrites: true });
       try {
-        const ext = await fencedStore.registry.ensureExtension({ name: 'ext-trips', publisher: 'p' });
-        const version = await fencedStore.registry.addVersion({ extensionId: ext.id, version: '1.0.0', contentHash: 'sha256:trips', manifest: {} });
-        assert.equal(version.kind, 'created');
-        const { install: it } = await fencedStore.registry.createInstall({ tenantId: 't-trips', extensionId: ext.id, versionId: version.version.id, grants: [] });
+        const it = await registeredInstall(fencedStore, 'trips');
         // as an execution calls them: it takes each write's flush over (sent as the batch's answer
         // arrives, not waited for by the call) and waits for it before answering
         const flushes: Promise<void>[] = [];
@@ -332,16 +349,13 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     it('log appends: concurrent ones share one round trip; records keep their order; a removed install is fenced out', async () => {
       const fencedStore = await postgres.open({ onPostgresQuery: (text) => statements.push(text), fenceInstallWrites: true });
       try {
-        const ext = await fencedStore.registry.ensureExtension({ name: 'ext-logs', publisher: 'p' });
-        const version = await fencedStore.registry.addVersion({ extensionId: ext.id, version: '1.0.0', contentHash: 'sha256:logs', manifest: {} });
-        assert.equal(version.kind, 'created');
-        const { install: it } = await fencedStore.registry.createInstall({ tenantId: 't-logs', extensionId: ext.id, versionId: version.version.id, grants: [] });
+        const it = await registeredInstall(fencedStore, 'logs');
         const record = (install: string, message: string) => ({
           level: 'info' as const,
           stream: 'log' as const,
           message,
           tenant: 't-logs',
-          extension: ext.id,
+          extension: it.extensionId,
           install,
           version: null,
           request_id: null,
