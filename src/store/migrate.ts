@@ -63,7 +63,7 @@ export async function migrateToLatest(db: Kysely<unknown>, options: { schema?: s
     if (sqlite) await sql.raw(error === undefined ? 'commit' : 'rollback').execute(db);
     if (error === undefined) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     const failed = results?.find((r) => r.status === 'Error');
-    if (failed === undefined && attempt < SETUP_ATTEMPTS && isOtherSchemaGone(error, options.schema)) continue;
+    if (failed === undefined && attempt < SETUP_ATTEMPTS && isCatalogRace(error, options.schema)) continue;
     throw new MigrationFailedError(failed?.migrationName, error);
   }
 }
@@ -71,13 +71,18 @@ export async function migrateToLatest(db: Kysely<unknown>, options: { schema?: s
 const SETUP_ATTEMPTS = 3;
 
 /**
- * kysely's migrator looks for its bookkeeping tables by listing every table of the database; on
- * PostgreSQL that listing fails when another schema is dropped while it runs ("schema ... does not
- * exist", SQLSTATE 3F000) — another runner sharing the database, or a parallel test file cleaning
- * up. Nothing was changed yet, so the setup is tried again.
+ * kysely's migrator looks for its bookkeeping tables by listing every table of the database with
+ * their columns (`pg_get_serial_sequence` per column); on PostgreSQL that listing fails when
+ * another schema is dropped while it runs ("schema ... does not exist", SQLSTATE 3F000) or a table
+ * elsewhere is dropped or created under it ("column ... of relation ... does not exist", 42703;
+ * "relation ... does not exist", 42P01) — another runner sharing the database, or a parallel test
+ * file cleaning up. Nothing was changed yet, so the setup is tried again.
  */
-export function isOtherSchemaGone(error: unknown, ours: string | undefined): boolean {
-  if (!(error instanceof Error) || (error as { code?: unknown }).code !== '3F000') return false;
+export function isCatalogRace(error: unknown, ours: string | undefined): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (code === '42703' || code === '42P01') return true;
+  if (code !== '3F000') return false;
   const gone = /schema "([^"]+)" does not exist/.exec(error.message)?.[1];
   return gone !== undefined && gone !== ours;
 }

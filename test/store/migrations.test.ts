@@ -10,7 +10,7 @@ import { Sqlite } from '../../src/store/sqlite-driver.js';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { backends } from './backends.js';
 import { FolderMigrationProvider, MIGRATIONS_DIR, MigrationFailedError, StoreConfigError, migrateToLatest, openStore } from '../../src/store/index.js';
-import { isOtherSchemaGone } from '../../src/store/migrate.js';
+import { isCatalogRace } from '../../src/store/migrate.js';
 
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL('./fixtures/open-store-child.js', import.meta.url));
@@ -117,10 +117,12 @@ for (const backend of backends('migrate')) {
   });
 }
 
-it('a migration setup that failed because another schema was dropped meanwhile is tried again; our own schema gone, or any other error, is not', () => {
+it('a migration setup that failed because a schema or table elsewhere changed under its listing is tried again; our own schema gone, or any other error, is not', () => {
   const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
-  assert.equal(isOtherSchemaGone(pgError('3F000', 'schema "t_other_1" does not exist'), 't_ours'), true);
-  assert.equal(isOtherSchemaGone(pgError('3F000', 'schema "t_ours" does not exist'), 't_ours'), false);
-  assert.equal(isOtherSchemaGone(pgError('42P01', 'relation "x" does not exist'), 't_ours'), false);
-  assert.equal(isOtherSchemaGone(new Error('schema "t_other_1" does not exist'), 't_ours'), false);
+  assert.equal(isCatalogRace(pgError('3F000', 'schema "t_other_1" does not exist'), 't_ours'), true);
+  assert.equal(isCatalogRace(pgError('3F000', 'schema "t_ours" does not exist'), 't_ours'), false);
+  assert.equal(isCatalogRace(pgError('42P01', 'relation "x" does not exist'), 't_ours'), true);
+  assert.equal(isCatalogRace(pgError('42703', 'column "record_count" of relation "log_usage" does not exist'), 't_ours'), true);
+  assert.equal(isCatalogRace(pgError('23505', 'duplicate key value violates unique constraint'), 't_ours'), false);
+  assert.equal(isCatalogRace(new Error('schema "t_other_1" does not exist'), 't_ours'), false);
 });
