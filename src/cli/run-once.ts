@@ -84,7 +84,7 @@ export async function runOnce(file: string, options: RunOnceOptions, out: { stdo
   const dir = await mkdtemp(join(tmpdir(), 'alga-runner-run-'));
   const secretsKey = Buffer.from(randomUUID().replace(/-/g, '').repeat(2), 'hex');
   const store = await openStore({ dataDir: dir, secretsKey });
-  const tenantData = createStoreTenantData(store.db, store.readOnlyFile);
+  const tenantData = createStoreTenantData(store.db, store.readOnlyFile, null, { changes: store.changes });
   await seedDemoTenantData(tenantData, options.tenant);
   const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: process.env.RUNNER_EGRESS_ALLOW_PRIVATE === '1' } });
   const engine = await Engine.create({ cacheDir: artifactCacheDir(), registry, workers: 1 });

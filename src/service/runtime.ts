@@ -10,6 +10,7 @@ import type { EngineApi, WarmOutcome } from '../engine/api.js';
 import { DEFAULT_LIMITS } from '../engine/limits.js';
 import { openStore, type Change, type Store, type Install, type InstallLimits, type ExtensionVersion } from '../store/index.js';
 import { createStoreTenantData, type StoreTenantData } from '../store/tenant-data.js';
+import { TenantDataReadCache } from '../store/tenant-data-cache.js';
 import { createAlgaApiTenantData } from '../capabilities/tenant-data-api.js';
 import { createAlgaApiScheduler } from '../capabilities/scheduler-api.js';
 import { createAlgaApiInvoicing } from '../capabilities/invoicing-api.js';
@@ -97,6 +98,10 @@ export class Runtime {
       case 'logs':
         this.logBus.emit('logs', change.installId);
         return;
+      case 'storage':
+      case 'tenant-data':
+        // another process's storage writes and tenant data replaces concern the stores' read caches only (kv-read-cache.ts, tenant-data.ts)
+        return;
       case 'everything':
         this.cacheEpoch++;
         this.installCache.clear();
@@ -138,11 +143,11 @@ export class Runtime {
       onPoolError,
       fenceInstallWrites: true,
       // the change feed is started below, before any request: it keeps these right across replicas
-      cacheSecretReads: true,
+      cacheReads: true,
     });
     const store = seams.adaptStore ? seams.adaptStore(opened) : opened;
     try {
-      const tenantStore = createStoreTenantData(store.db, store.readOnlyFile, store.reader);
+      const tenantStore = createStoreTenantData(store.db, store.readOnlyFile, store.reader, { changes: store.changes, cache: new TenantDataReadCache(store.changes) });
       const scheduleStore = createStoreScheduler(store.db, store.registry, { mutationsPerMinute: config.scheduleMutationsPerMinute });
       const invoiceStore = createStoreInvoicing(store.db);
       // RUNNER_TENANT_DATA_URL: Alga's internal API serves clients, services, scheduler and invoicing

@@ -14,11 +14,18 @@
  *   row (`change_feed.generation`) in its transaction. Notifications carry the new value, so a
  *   gap is noticed at the next one; and the row is read every `recheckMs` — a value this process
  *   has not seen means everything changed.
+ * - A replace of a tenant's clients or services is published like an install change (counter and
+ *   NOTIFY in its transaction), naming the tenant.
+ * - Storage writes (kv-postgres.ts) NOTIFY inside their batch's transaction, naming each install
+ *   the batch wrote and the process that wrote it (`storageNotice`); the writer ignores its own.
+ *   They bump no counter (a counter row would serialize every replica's writes): a reader that
+ *   cannot be sure it hears them — the LISTEN connection down — must not trust what it cached
+ *   (kv-read-cache.ts asks `stats.listening`).
  * - SQLite serves one process: its own changes are all there is (the counter is checked anyway).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type QueryExecutorProvider } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
 import type { StoreDialect } from './dialect.js';
@@ -26,6 +33,10 @@ import type { StoreDialect } from './dialect.js';
 export type Change =
   | { readonly kind: 'install'; readonly installId: string }
   | { readonly kind: 'logs'; readonly installId: string }
+  /** another process wrote the install's storage */
+  | { readonly kind: 'storage'; readonly installId: string }
+  /** a tenant's clients or services were replaced */
+  | { readonly kind: 'tenant-data'; readonly tenantId: string }
   /** notifications may have been missed: whatever is cached about any install may be stale */
   | { readonly kind: 'everything'; readonly reason: 'reconnected' | 'missed' | 'recheck-failed' };
 
@@ -58,12 +69,22 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
+/** A change as its publisher tells it after the commit. */
+export type PublishedChange =
+  | { readonly kind: 'install'; readonly installId: string; readonly generation: number }
+  | { readonly kind: 'tenant-data'; readonly tenantId: string; readonly generation: number }
+  | { readonly kind: 'logs'; readonly installId: string };
+
 /** How the store's modules publish a change. */
 export interface ChangePublisher {
   /** Inside the changing transaction: bump the counter, NOTIFY (PostgreSQL). Returns the new generation. */
   installChanged(trx: Kysely<Database>, installId: string): Promise<number>;
+  /** The same for a replace of a tenant's clients or services (tenant-data.ts). */
+  tenantDataChanged(trx: QueryExecutorProvider, tenantId: string): Promise<number>;
   /** After the transaction committed: tell this process (and, for logs, the others). */
-  committed(change: { kind: 'install'; installId: string; generation: number } | { kind: 'logs'; installId: string }): void;
+  committed(change: PublishedChange): void;
+  /** PostgreSQL: the channel a storage write batch notifies on, and this process's name in its payload (`s:<origin>:<install id>`); null on SQLite */
+  readonly storageNotice: { readonly channel: string; readonly origin: string } | null;
 }
 
 /** The NOTIFY channel of a schema (channel names are at most 63 bytes). */
@@ -102,10 +123,12 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
   /** log appends committed in this turn, notified together */
   private pendingLogs = new Set<string>();
   private readonly channel: string | null;
+  readonly storageNotice: { readonly channel: string; readonly origin: string } | null;
 
   constructor(private readonly options: ChangeFeedOptions) {
     this.emitter.setMaxListeners(0);
     this.channel = options.postgres ? changeChannel(options.postgres.schema) : null;
+    this.storageNotice = this.channel === null ? null : { channel: this.channel, origin: randomUUID() };
   }
 
   subscribe(listener: (change: Change) => void): () => void {
@@ -119,32 +142,40 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
   }
 
   /** A change numbered `generation` was heard: a gap before it means some were missed. */
-  private heard(installId: string, generation: number): void {
+  private heard(change: Extract<Change, { kind: 'install' | 'tenant-data' }>, generation: number): void {
     const known = this.generation;
     if (known === null || generation > known) this.generation = generation;
     if (known !== null && generation > known + 1) this.tell({ kind: 'everything', reason: 'missed' });
-    else this.tell({ kind: 'install', installId });
+    else this.tell(change);
   }
 
-  async installChanged(trx: Kysely<Database>, installId: string): Promise<number> {
+  installChanged(trx: Kysely<Database>, installId: string): Promise<number> {
+    return this.bump(trx, 'i', installId);
+  }
+
+  tenantDataChanged(trx: QueryExecutorProvider, tenantId: string): Promise<number> {
+    return this.bump(trx, 't', tenantId);
+  }
+
+  /** Bump the counter in the changing transaction; PostgreSQL: NOTIFY `<tag>:<generation>:<id>`, delivered at its commit. */
+  private async bump(trx: QueryExecutorProvider, tag: 'i' | 't', id: string): Promise<number> {
     if (this.channel === null) {
-      const row = await trx
-        .updateTable('change_feed')
-        .set((eb) => ({ generation: eb('generation', '+', 1) }))
-        .where('id', '=', 1)
-        .returning('generation')
-        .executeTakeFirstOrThrow();
-      return Number(row.generation);
+      const { rows } = await sql<{ generation: number }>`update change_feed set generation = generation + 1 where id = 1 returning generation`.execute(trx);
+      return Number(rows[0]!.generation);
     }
     const { rows } = await sql<{ generation: number }>`
       with bumped as (update change_feed set generation = generation + 1 where id = 1 returning generation)
-      select generation, pg_notify(${this.channel}, 'i:' || generation || ':' || ${installId}) from bumped`.execute(trx);
+      select generation, pg_notify(${this.channel}, ${tag} || ':' || generation || ':' || ${id}) from bumped`.execute(trx);
     return Number(rows[0]!.generation);
   }
 
-  committed(change: { kind: 'install'; installId: string; generation: number } | { kind: 'logs'; installId: string }): void {
+  committed(change: PublishedChange): void {
     if (change.kind === 'install') {
-      this.heard(change.installId, change.generation);
+      this.heard({ kind: 'install', installId: change.installId }, change.generation);
+      return;
+    }
+    if (change.kind === 'tenant-data') {
+      this.heard({ kind: 'tenant-data', tenantId: change.tenantId }, change.generation);
       return;
     }
     this.tell({ kind: 'logs', installId: change.installId });
@@ -235,10 +266,15 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
     const payload = msg.payload;
     if (payload.startsWith('l:')) {
       this.tell({ kind: 'logs', installId: payload.slice(2) });
-    } else if (payload.startsWith('i:')) {
+    } else if (payload.startsWith('s:')) {
+      const sep = payload.indexOf(':', 2);
+      if (sep > 0 && payload.slice(2, sep) !== this.storageNotice?.origin) this.tell({ kind: 'storage', installId: payload.slice(sep + 1) });
+    } else if (payload.startsWith('i:') || payload.startsWith('t:')) {
       const sep = payload.indexOf(':', 2);
       const generation = Number(payload.slice(2, sep));
-      if (sep > 0 && Number.isSafeInteger(generation)) this.heard(payload.slice(sep + 1), generation);
+      if (sep < 0 || !Number.isSafeInteger(generation)) return;
+      const id = payload.slice(sep + 1);
+      this.heard(payload.startsWith('i:') ? { kind: 'install', installId: id } : { kind: 'tenant-data', tenantId: id }, generation);
     }
   }
 

@@ -6,7 +6,8 @@
  * of its own, so its implicit transaction has committed when the server answers it (the client
  * reads the answer only after ReadyForQuery): no write is acknowledged before its batch committed.
  * A write that fails inside the batch fails alone (a subtransaction each); a call that fails fails
- * the whole batch.
+ * the whole batch. The same statement NOTIFYs the change feed's channel once per install it wrote,
+ * so other processes' read caches (kv-read-cache.ts) forget those installs at its commit.
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
@@ -62,6 +63,12 @@ export interface PostgresKvWrites {
   write(write: KvWrite): Promise<Committed<KvWriteAnswer>>;
 }
 
+/** Where a batch tells other processes which installs it wrote (change-feed.ts `storageNotice`). */
+export interface StorageNotice {
+  readonly channel: string;
+  readonly origin: string;
+}
+
 /**
  * `fenced`: writes of installs not in the registry are answered 'removed' (install-fence.ts).
  *
@@ -74,14 +81,18 @@ export interface PostgresKvWrites {
  * One flush runs at a time; the batches committed meanwhile share the next
  * (store/group-commit.ts oneSyncAtATime).
  */
-export function createPostgresKvWrites(db: Kysely<Database>, now: () => number, fenced: boolean, options: BatchQueueOptions = {}): PostgresKvWrites {
+export function createPostgresKvWrites(db: Kysely<Database>, now: () => number, fenced: boolean, options: BatchQueueOptions = {}, notice: StorageNotice | null = null): PostgresKvWrites {
   const holder = randomUUID();
   const flush = oneSyncAtATime(async () => {
     await sql`insert into wal_flush_marks (holder, flushed_at) values (${holder}, ${now()}) on conflict (holder) do update set flushed_at = excluded.flushed_at`.execute(db);
   });
   async function commit(batch: readonly KvWrite[]): Promise<Outcome<Committed<KvWriteAnswer>>[]> {
     const column = <T>(pick: (w: KvWrite) => T): T[] => batch.map(pick);
-    const result = await sql<AnswerRow>`select written.* from (select set_config('synchronous_commit', 'off', true)) as relaxed, kv_write_batch(
+    // the other processes' read caches hear of the batch at its commit (never of a rollback)
+    const told = notice
+      ? sql`, (select count(pg_notify(${notice.channel}, ${`s:${notice.origin}:`}::text || id)) from unnest(${[...new Set(column((w) => w.installId))]}::text[]) as id) as told`
+      : sql``;
+    const result = await sql<AnswerRow>`select written.* from (select set_config('synchronous_commit', 'off', true)) as relaxed${told}, kv_write_batch(
       ${column((w) => w.op)}::text[], ${column((w) => w.installId)}::text[], ${column((w) => w.namespace)}::text[], ${column((w) => w.key)}::text[],
       ${column((w) => (w.op === 'put' ? w.value : null))}::bytea[], ${column((w) => (w.op === 'put' ? (w.revision ?? null) : null))}::bigint[],
       ${column((w) => w.limits.maxKeysPerNamespace)}::integer[], ${column((w) => w.limits.maxNamespacesPerInstall)}::integer[], ${column((w) => w.limits.maxBytesPerInstall)}::bigint[],

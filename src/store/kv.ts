@@ -21,34 +21,11 @@ import { INSTALL_REMOVED, type InstallFence } from './install-fence.js';
 import { createGroupCommit, type Committed, type GroupCommitOptions } from './group-commit.js';
 import { createSqliteKvWrites } from './kv-sqlite.js';
 import { sqliteConnectionOf } from './sqlite-connection.js';
-import { createPostgresKvWrites, type KvWriteAnswer } from './kv-postgres.js';
+import { createPostgresKvWrites, type KvWriteAnswer, type StorageNotice } from './kv-postgres.js';
+import type { KvReadCache } from './kv-read-cache.js';
+import type { KvDeleteResult, KvDenied, KvEntry, KvGetResult, KvListResult, KvPut, KvPutResult, KvUsage } from './kv-model.js';
 
-export interface KvEntry {
-  readonly namespace: string;
-  readonly key: string;
-  readonly value: Uint8Array;
-  /** 1 on creation, +1 on every write */
-  readonly revision: number;
-}
-
-export interface KvPut {
-  readonly namespace: string;
-  readonly key: string;
-  readonly value: Uint8Array;
-  /** set → compare-and-swap against this revision (0 = only if absent); unset → upsert */
-  readonly revision?: number | undefined;
-}
-
-export type KvDenied = { readonly kind: 'denied'; readonly reason: string };
-export type KvGetResult = { readonly kind: 'ok'; readonly entry: KvEntry } | { readonly kind: 'missing' } | KvDenied;
-export type KvPutResult = { readonly kind: 'ok'; readonly entry: KvEntry } | { readonly kind: 'conflict' } | KvDenied;
-export type KvDeleteResult = { readonly kind: 'ok' } | { readonly kind: 'missing' } | KvDenied;
-export type KvListResult = { readonly kind: 'ok'; readonly entries: readonly KvEntry[] } | KvDenied;
-
-export interface KvUsage {
-  readonly totalBytes: number;
-  readonly namespaces: number;
-}
+export type { KvDeleteResult, KvDenied, KvEntry, KvGetResult, KvListResult, KvPut, KvPutResult, KvUsage } from './kv-model.js';
 
 export interface KvStore {
   get(installId: string, namespace: string, key: string, limits?: KvLimits): Promise<KvGetResult>;
@@ -176,34 +153,52 @@ function deleteResult(answer: KvWriteAnswer): KvDeleteResult {
   }
 }
 
+export interface KvStoreOptions {
+  /** writes of an install that is not (or no longer) in the registry are denied (the service's store) */
+  readonly fence?: InstallFence | null;
+  readonly groupCommit?: GroupCommitOptions;
+  /** SQLite: the store's read-only connection, for synchronous reads */
+  readonly reader?: SqliteReader | null;
+  /** `get` answers from what it read or this process wrote, kept right by the change feed (kv-read-cache.ts) */
+  readonly readCache?: KvReadCache | null;
+  /** PostgreSQL: where write batches tell other processes' caches (every store that writes must) */
+  readonly storageNotice?: StorageNotice | null;
+}
+
 /**
- * `fence`: writes of an install that is not (or no longer) in the registry are denied (the service's store).
  * Writes are group-committed: the writes of one event-loop turn share one transaction and one
  * fsync, each acknowledged after that commit. SQLite (group-commit.ts): each write in its own
  * savepoint of the batch's transaction. PostgreSQL (kv-postgres.ts): the batch is one call of a
  * server-side function — one round trip — doing the same per write in a subtransaction.
  */
-export function createKvStore(
-  db: Kysely<Database>,
-  dialect: StoreDialect,
-  now: () => number,
-  fence: InstallFence | null = null,
-  groupCommit: GroupCommitOptions = {},
-  reader: SqliteReader | null = null,
-): KvStore {
+export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: () => number, options: KvStoreOptions = {}): KvStore {
+  const { fence = null, groupCommit = {}, reader = null, readCache = null } = options;
   const batchOptions = { ...(groupCommit.maxBatch !== undefined && { maxBatch: groupCommit.maxBatch }), ...(groupCommit.onCommit && { onCommit: groupCommit.onCommit }) };
   // PostgreSQL fences inside kv_write_batch (the same FOR KEY SHARE as install-fence.ts): only whether to is passed
-  const postgres = dialect === 'postgres' ? createPostgresKvWrites(db, now, fence !== null, { ...batchOptions, concurrency: POSTGRES_BATCHES_IN_FLIGHT }) : null;
+  const postgres = dialect === 'postgres' ? createPostgresKvWrites(db, now, fence !== null, { ...batchOptions, concurrency: POSTGRES_BATCHES_IN_FLIGHT }, options.storageNotice ?? null) : null;
   const connection = postgres ? null : sqliteConnectionOf(db);
   const sqlite = connection ? { writes: createSqliteKvWrites(connection, now, fence !== null), commit: createGroupCommit(db, connection, groupCommit) } : null;
   // SQLite: reads on the store's own read-only connection, synchronously (prepared statements)
   const reads = reader ? createKvReader(reader) : null;
+  const load = async (installId: string, namespace: string, key: string, limits: KvLimits): Promise<KvGetResult> =>
+    reads ? reads.get(installId, namespace, key, limits) : foundEntry(await entryQuery(db, installId, namespace, key).executeTakeFirst());
+  /** A write through the read cache: it learns the answer, or that the answer is unknown. */
+  async function through<R extends KvPutResult | KvDeleteResult>(installId: string, namespace: string, key: string, op: 'put' | 'delete', write: () => Promise<R>): Promise<R> {
+    if (!readCache) return write();
+    const ticket = readCache.begin(installId, namespace, key, op);
+    let answer: R | undefined;
+    try {
+      answer = await write();
+      return answer;
+    } finally {
+      readCache.settle(ticket, answer);
+    }
+  }
   return {
     async get(installId, namespace, key, limits = DEFAULT_KV_LIMITS) {
-      if (reads) return reads.get(installId, namespace, key, limits);
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
-      return foundEntry(await entryQuery(db, installId, namespace, key).executeTakeFirst());
+      return readCache ? readCache.get(installId, namespace, key, () => load(installId, namespace, key, limits)) : load(installId, namespace, key, limits);
     },
 
     async put(installId, input, limits = DEFAULT_KV_LIMITS, durability) {
@@ -216,23 +211,28 @@ export function createKvStore(
       }
       const { namespace, key } = input;
       const value = Buffer.from(input.value.buffer, input.value.byteOffset, input.value.byteLength);
-      const answer = postgres
-        ? await committed(postgres.write({ op: 'put', installId, namespace, key, value, revision: input.revision, limits }), durability)
-        : await committed(
-            sqlite!.commit.run(() => sqlite!.writes.put(installId, namespace, key, value, input.revision, limits)),
-            durability,
-          );
-      return putResult(answer, input, limits);
+      return through(installId, namespace, key, 'put', async () => {
+        const answer = postgres
+          ? await committed(postgres.write({ op: 'put', installId, namespace, key, value, revision: input.revision, limits }), durability)
+          : await committed(
+              sqlite!.commit.run(() => sqlite!.writes.put(installId, namespace, key, value, input.revision, limits)),
+              durability,
+            );
+        return putResult(answer, input, limits);
+      });
     },
 
     async delete(installId, namespace, key, limits = DEFAULT_KV_LIMITS, durability) {
       const invalid = invalidName(namespace, key, limits);
       if (invalid) return { kind: 'denied', reason: invalid };
-      if (postgres) return deleteResult(await committed(postgres.write({ op: 'delete', installId, namespace, key, limits }), durability));
-      return deleteResult(
-        await committed(
-          sqlite!.commit.run(() => sqlite!.writes.delete(installId, namespace, key)),
-          durability,
+      return through(installId, namespace, key, 'delete', async () =>
+        deleteResult(
+          postgres
+            ? await committed(postgres.write({ op: 'delete', installId, namespace, key, limits }), durability)
+            : await committed(
+                sqlite!.commit.run(() => sqlite!.writes.delete(installId, namespace, key)),
+                durability,
+              ),
         ),
       );
     },
@@ -250,6 +250,7 @@ export function createKvStore(
     },
 
     async deleteInstall(installId) {
+      readCache?.forgetInstall(installId);
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom('kv_entries').where('install_id', '=', installId).execute();
         await trx.deleteFrom('kv_namespaces').where('install_id', '=', installId).execute();

@@ -13,6 +13,7 @@ import type { IdempotencyStore } from './idempotency.js';
 import { createIdempotencyStore } from './idempotency.js';
 import type { KvStore } from './kv.js';
 import { createKvStore } from './kv.js';
+import { KvReadCache } from './kv-read-cache.js';
 import type { LogStore, LogStoreOptions } from './logs.js';
 import { createLogStore } from './logs.js';
 import { migrateToLatest } from './migrate.js';
@@ -24,7 +25,7 @@ import { assertSecretsKeyPresent, createSecretsStore } from './secrets.js';
 import { SecretsKeyError, parseSecretsKey } from './secrets-key.js';
 import type { ReadOnlyStoreFile } from './sqlite-reader.js';
 import type { SqliteSynchronous } from './sqlite-synchronous.js';
-import { createChangeFeed, type ChangeFeed } from './change-feed.js';
+import { createChangeFeed, type ChangeFeed, type ChangePublisher } from './change-feed.js';
 import { createInstallFence } from './install-fence.js';
 import { createFileSync } from './file-sync.js';
 import { rememberSqliteConnection } from './sqlite-connection.js';
@@ -50,11 +51,12 @@ export interface OpenStoreOptions {
    */
   readonly onPoolError?: (error: Error) => void;
   /**
-   * secrets.get keeps the rows it read until the change feed names their install (secrets.ts). Only
-   * for a store whose feed is started (the service's), so it hears every process (PostgreSQL) — on
-   * SQLite, the one process writing the file.
+   * secrets.get and storage's get keep what they read (and storage what this process wrote) until
+   * the change feed says it changed (secrets.ts, kv-read-cache.ts). Only for a store whose feed is
+   * started (the service's), so it hears every process (PostgreSQL) — on SQLite, the one process
+   * writing the file.
    */
-  readonly cacheSecretReads?: boolean;
+  readonly cacheReads?: boolean;
   /** after each group commit of storage writes (kv.ts): how many writes it carried (tests and benchmarks see the batching) */
   readonly onGroupCommit?: (writes: number) => void;
   /** PostgreSQL only: told of every statement a pooled connection sends, i.e. every round trip (tests count them) */
@@ -85,8 +87,8 @@ export interface Store {
   readonly idempotency: IdempotencyStore;
   /** uploaded components and bundles by content hash (the `postgres` component store) */
   readonly blobs: BlobStore;
-  /** Which installs changed, in this process and (PostgreSQL, once started) in the others (change-feed.ts). */
-  readonly changes: ChangeFeed;
+  /** Which installs changed, in this process and (PostgreSQL, once started) in the others (change-feed.ts); store modules beside these publish through it. */
+  readonly changes: ChangeFeed & ChangePublisher;
   /**
    * What a guest worker needs to answer reads itself (the capabilities' worker sides,
    * sqlite-reader.ts). null for PostgreSQL, whose client is asynchronous, and when the store was
@@ -243,7 +245,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     // SQLite: the main thread's hot reads run on a read-only connection of their own, synchronously (sqlite-prepared.ts)
     const reader = sqliteFile !== null ? SqliteReader.openOwn(sqliteFile) : null;
     const walSync = sqliteFile !== null && (options.sqliteSynchronous ?? 'full') === 'full' ? createFileSync(`${sqliteFile}-wal`) : null;
-    const secrets = createSecretsStore(db, key, now, { fence, changes, cacheReads: options.cacheSecretReads ? changes : null });
+    const secrets = createSecretsStore(db, key, now, { fence, changes, cacheReads: options.cacheReads ? changes : null });
     await assertSecretsKeyPresent(secrets);
     const checkpointer = sqliteFile !== null ? startWalCheckpointer(sqliteFile, options.walCheckpoints) : null;
     return {
@@ -252,17 +254,17 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       registry: createRegistryStore(db, now, changes),
       secrets,
       // FULL: storage writes commit without fsync on the main thread and are acknowledged after an fsync of the WAL on the thread pool (group-commit.ts)
-      kv: createKvStore(
-        db,
-        dialect,
-        now,
+      kv: createKvStore(db, dialect, now, {
         fence,
-        {
+        groupCommit: {
           ...(walSync && { syncAfterCommit: () => walSync.sync() }),
           ...(options.onGroupCommit && { onCommit: options.onGroupCommit }),
         },
         reader,
-      ),
+        // PostgreSQL: trusted only while the feed's LISTEN connection hears the other processes
+        readCache: options.cacheReads ? new KvReadCache(changes, dialect === 'postgres' ? () => changes.stats.listening : undefined) : null,
+        storageNotice: changes.storageNotice,
+      }),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
       changes,
       idempotency: createIdempotencyStore(db, now, options.idempotencyHolder),

@@ -129,7 +129,7 @@ function createReadCache(feed: Pick<ChangeFeed, 'subscribe'>) {
   let epoch = 0;
   const keyOf = (installId: string, name: string) => `${installId}\u0000${name}`;
   feed.subscribe((change) => {
-    if (change.kind === 'logs') return;
+    if (change.kind !== 'install' && change.kind !== 'everything') return;
     epoch++;
     if (change.kind === 'everything') rows.clear();
     else for (const key of rows.keys()) if (key.startsWith(`${change.installId}\u0000`)) rows.delete(key);

@@ -26,6 +26,8 @@ import {
   type TenantDataResult,
 } from './tenant-data-model.js';
 import type { PreparedRead, SqliteReader, ReadOnlyStoreFile } from './sqlite-reader.js';
+import type { ChangePublisher } from './change-feed.js';
+import type { TenantDataReadCache } from './tenant-data-cache.js';
 
 interface TenantClientsTable {
   tenant: string;
@@ -411,12 +413,21 @@ export function createTenantDataReader(reader: SqliteReader): TenantDataReader {
   return { listClients: clients.list, getClient: clients.get, listServices: services.list, getService: services.get };
 }
 
+/** How the backend takes part in the store's change feed. */
+export interface TenantDataFeed {
+  /** a replace is published (change-feed.ts): every process's cache hears it. Every writer of a shared store must pass it. */
+  readonly changes?: ChangePublisher | null;
+  /** reads answered from what was read before, until a replace of the tenant is heard (tenant-data-cache.ts) */
+  readonly cache?: TenantDataReadCache | null;
+}
+
 /**
  * Build the store backend over an open database (any table typing) on which migration 050 has run.
  * `readOnlyFile`: the store's, when guest workers may read tenant data from its file themselves;
  * `reader`: the store's main-thread read-only connection (Store.reader), for its reads.
  */
-export function createStoreTenantData<DB>(database: Kysely<DB>, readOnlyFile: ReadOnlyStoreFile | null = null, reader: SqliteReader | null = null): StoreTenantData {
+export function createStoreTenantData<DB>(database: Kysely<DB>, readOnlyFile: ReadOnlyStoreFile | null = null, reader: SqliteReader | null = null, feed: TenantDataFeed = {}): StoreTenantData {
+  const { changes = null, cache = null } = feed;
   const db = database as unknown as TenantDb;
   const postgres = dialectOf(database as Kysely<unknown>) === 'postgres';
   // SQLite with the store's main-thread reader: the workers' synchronous reads (prepared or compiled on the spot, no awaits)
@@ -425,8 +436,26 @@ export function createStoreTenantData<DB>(database: Kysely<DB>, readOnlyFile: Re
     const sync = workerReads(r, reader);
     return { list: async (tenantId: string, input: I) => sync.list(tenantId, input), get: async (tenantId: string, id: string) => sync.get(tenantId, id) };
   };
-  const clients = reads(CLIENT_READS);
-  const services = reads(SERVICE_READS);
+  const clients = cached('clients', reads(CLIENT_READS));
+  const services = cached('services', reads(SERVICE_READS));
+
+  /** The reads through the cache, when there is one; a question is its kind, and its input as given. */
+  function cached<I, T>(kind: string, r: { list(tenantId: string, input: I): Promise<TenantDataResult<ListResult<T>>>; get(tenantId: string, id: string): Promise<TenantDataResult<T | undefined>> }) {
+    if (!cache) return r;
+    return {
+      list: (tenantId: string, input: I) => cache.read(tenantId, `${kind} list ${JSON.stringify(input)}`, () => r.list(tenantId, input)),
+      get: (tenantId: string, id: string) => cache.read(tenantId, `${kind} get ${JSON.stringify(id)}`, () => r.get(tenantId, id)),
+    };
+  }
+
+  /** A replace in one transaction, published on the change feed at its commit. */
+  async function replace(tenantId: string, work: (trx: Transaction<TenantDataTables>) => Promise<void>): Promise<void> {
+    const generation = await db.transaction().execute(async (trx) => {
+      await work(trx);
+      return changes ? await changes.tenantDataChanged(trx, tenantId) : null;
+    });
+    if (changes && generation !== null) changes.committed({ kind: 'tenant-data', tenantId, generation });
+  }
 
   /**
    * Two replaces of one tenant's table at once would, on PostgreSQL, each delete the old rows and
@@ -446,7 +475,7 @@ export function createStoreTenantData<DB>(database: Kysely<DB>, readOnlyFile: Re
     getService: (scope, serviceId) => services.get(scope.tenantId, serviceId),
 
     async replaceClients(tenantId, items) {
-      await db.transaction().execute(async (trx) => {
+      await replace(tenantId, async (trx) => {
         await serializeReplace(trx, 'tenant_clients', tenantId);
         await trx.deleteFrom('tenant_clients').where('tenant', '=', tenantId).execute();
         for (const chunk of chunks(items, INSERT_CHUNK)) {
@@ -459,7 +488,7 @@ export function createStoreTenantData<DB>(database: Kysely<DB>, readOnlyFile: Re
     },
 
     async replaceServices(tenantId, items) {
-      await db.transaction().execute(async (trx) => {
+      await replace(tenantId, async (trx) => {
         await serializeReplace(trx, 'tenant_services', tenantId);
         await trx.deleteFrom('tenant_services').where('tenant', '=', tenantId).execute();
         for (const chunk of chunks(items, INSERT_CHUNK)) {

@@ -152,7 +152,7 @@ export async function startHarness(options: TestRunnerOptions): Promise<TestRunn
   const store = await openStore({ dataDir: dir, secretsKey });
   let engine: Engine | undefined;
   try {
-    const tenantData = createStoreTenantData(store.db, store.readOnlyFile);
+    const tenantData = createStoreTenantData(store.db, store.readOnlyFile, null, { changes: store.changes });
     await tenantData.replaceClients(tenant, options.clients ? options.clients.map(toClient) : DEMO_CLIENTS);
     await tenantData.replaceServices(tenant, options.services ? options.services.map(toService) : DEMO_SERVICES);
     const registry = createCapabilityRegistry({

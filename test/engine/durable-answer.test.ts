@@ -43,7 +43,7 @@ let kitchen: string;
 
 before(async () => {
   // one worker: executions run one after another, so a later one answering proves the earlier guest finished
-  rt = await createTestRuntime({ workers: 1, kvOf: (store) => createKvStore(store.db, 'sqlite', Date.now, null, { syncAfterCommit: gate.sync }) });
+  rt = await createTestRuntime({ workers: 1, kvOf: (store) => createKvStore(store.db, 'sqlite', Date.now, { groupCommit: { syncAfterCommit: gate.sync } }) });
   kitchen = await rt.install('kitchen-sink');
 });
 after(async () => rt?.close());

@@ -26,7 +26,7 @@ describe('group commit (SQLite)', () => {
     store = await openStore({ dataDir });
     observer = new Sqlite(join(dataDir, SQLITE_FILE_NAME), { readonly: true });
     commits = [];
-    kv = createKvStore(store.db, 'sqlite', Date.now, null, { onCommit: (writes) => commits.push(writes) });
+    kv = createKvStore(store.db, 'sqlite', Date.now, { groupCommit: { onCommit: (writes) => commits.push(writes) } });
   });
   after(async () => {
     observer?.close();
@@ -123,10 +123,12 @@ describe('group commit (SQLite)', () => {
     const syncing = new Promise<void>((resolve) => (syncCalled = resolve));
     let finishSync!: () => void;
     const synced = new Promise<void>((resolve) => (finishSync = resolve));
-    const gated = createKvStore(store.db, 'sqlite', Date.now, null, {
-      syncAfterCommit: async () => {
-        syncCalled();
-        await synced;
+    const gated = createKvStore(store.db, 'sqlite', Date.now, {
+      groupCommit: {
+        syncAfterCommit: async () => {
+          syncCalled();
+          await synced;
+        },
       },
     });
     const id = install();
@@ -151,12 +153,14 @@ describe('group commit (SQLite)', () => {
     // started[i] settles when sync i starts
     const starters: (() => void)[] = [];
     const started = [0, 1, 2].map(() => new Promise<void>((resolve) => starters.push(resolve)));
-    const pipelined = createKvStore(store.db, 'sqlite', Date.now, null, {
-      syncAfterCommit: () =>
-        new Promise<void>((release) => {
-          syncs.push(release);
-          starters[syncs.length - 1]!();
-        }),
+    const pipelined = createKvStore(store.db, 'sqlite', Date.now, {
+      groupCommit: {
+        syncAfterCommit: () =>
+          new Promise<void>((release) => {
+            syncs.push(release);
+            starters[syncs.length - 1]!();
+          }),
+      },
     });
     const id = install();
     const acked: string[] = [];
@@ -184,10 +188,12 @@ describe('group commit (SQLite)', () => {
   it('with a durability taker: a write is answered at its commit and hands over `durable`, which settles after the sync', async () => {
     let finishSync!: () => void;
     let syncs = 0;
-    const gated = createKvStore(store.db, 'sqlite', Date.now, null, {
-      syncAfterCommit: () => {
-        syncs++;
-        return new Promise<void>((resolve) => (finishSync = resolve));
+    const gated = createKvStore(store.db, 'sqlite', Date.now, {
+      groupCommit: {
+        syncAfterCommit: () => {
+          syncs++;
+          return new Promise<void>((resolve) => (finishSync = resolve));
+        },
       },
     });
     const id = install();
@@ -224,9 +230,11 @@ describe('group commit (SQLite)', () => {
   });
 
   it('with syncAfterCommit: a failed sync fails every write of its batch', async () => {
-    const failing = createKvStore(store.db, 'sqlite', Date.now, null, {
-      syncAfterCommit: async () => {
-        throw new Error('fsync: EIO');
+    const failing = createKvStore(store.db, 'sqlite', Date.now, {
+      groupCommit: {
+        syncAfterCommit: async () => {
+          throw new Error('fsync: EIO');
+        },
       },
     });
     const id = install();

@@ -35,7 +35,7 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     observer = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${postgres.options.schema}` });
     await observer.connect();
     commits = [];
-    kv = createKvStore(store.db, 'postgres', Date.now, null, { onCommit: (writes) => commits.push(writes) });
+    kv = createKvStore(store.db, 'postgres', Date.now, { groupCommit: { onCommit: (writes) => commits.push(writes) } });
   });
   after(async () => {
     await observer?.end();
@@ -280,7 +280,7 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
     const version = await store.registry.addVersion({ extensionId: ext.id, version: '1.0.0', contentHash: 'sha256:fenced', manifest: {} });
     assert.equal(version.kind, 'created');
     const { install: present } = await store.registry.createInstall({ tenantId: 't-fenced', extensionId: ext.id, versionId: version.version.id, grants: [] });
-    const fenced = createKvStore(store.db, 'postgres', Date.now, createInstallFence('postgres'));
+    const fenced = createKvStore(store.db, 'postgres', Date.now, { fence: createInstallFence('postgres') });
     const results = await Promise.all([
       fenced.put(present.id, { namespace: 'ns', key: 'k', value: bytes('v') }),
       fenced.put('gone', { namespace: 'ns', key: 'k', value: bytes('v') }),
@@ -376,7 +376,7 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
 
     it('secrets.get with the read cache: one round trip, then none until the change feed names the install (also a change made by another process)', async () => {
       const key = Buffer.alloc(32, 3);
-      const cached = await postgres.open({ onPostgresQuery: (text) => statements.push(text), secretsKey: key, cacheSecretReads: true });
+      const cached = await postgres.open({ onPostgresQuery: (text) => statements.push(text), secretsKey: key, cacheReads: true });
       const other = await postgres.open({ secretsKey: key });
       try {
         // set up by the other process before this one listens: the only change it hears is the one below

@@ -70,7 +70,7 @@ export interface TestRuntimeOptions {
 export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'alga-runner-test-'));
   const store = await openStore({ dataDir: dir, ...options.store, secretsKey: Buffer.alloc(32, 7) });
-  const tenantData = createStoreTenantData(store.db, store.readOnlyFile);
+  const tenantData = createStoreTenantData(store.db, store.readOnlyFile, null, { changes: store.changes });
   const registry = createCapabilityRegistry({ store, tenantData, http: { allowPrivate: true }, ...(options.kvOf && { kv: options.kvOf(store) }) });
   const engine = await Engine.create({
     cacheDir: join(dir, 'artifacts'),
