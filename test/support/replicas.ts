@@ -78,6 +78,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const admin = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2, options: `-c search_path=${schema}` });
 
   let count = 0;
+  /** every process started, so a failed start leaves none running */
+  const launched: CliProcess[] = [];
   const add = async (extra: Record<string, string> = {}): Promise<Replica> => {
     const index = count++;
     const dataDir = mkdtempSync(join(tmpdir(), `replica-${index}-`));
@@ -101,6 +103,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     let url = '';
     const launch = async () => {
       current = startCli(args, env);
+      launched.push(current);
       url = (await current.line(/alga-runner listening on (http:\/\/\S+)$/))[1]!;
     };
     await launch();
@@ -128,13 +131,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     return replica;
   };
 
-  try {
-    // the first creates the schema and runs the migrations; the others start together after it
-    await add();
-    await Promise.all(Array.from({ length: options.replicas - 1 }, () => add()));
-  } catch (e) {
-    for (const r of replicas) await r.kill();
-    throw e;
+  // the first creates the schema and runs the migrations; the others start together after it
+  const first = await Promise.allSettled([add()]);
+  const started = first[0]!.status === 'fulfilled' ? [...first, ...(await Promise.allSettled(Array.from({ length: options.replicas - 1 }, () => add())))] : first;
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    // every launch has settled: none is left running to hold the test process open
+    for (const p of launched) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await admin.query(`drop schema if exists "${schema}" cascade`).catch(() => undefined);
+    await admin.end();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    throw failed.reason;
   }
 
   return {
