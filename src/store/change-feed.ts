@@ -6,10 +6,9 @@
  * - PostgreSQL: an install change sends NOTIFY on the schema's channel inside its own transaction
  *   (PostgreSQL delivers it at commit, never for a rollback); every process LISTENs on a
  *   dedicated connection, opened again after it breaks — and then everything counts as changed,
- *   since notifications sent meanwhile are lost. Log appends notify after their commit, a batch
- *   per event-loop turn: a NOTIFY inside the append would hold PostgreSQL's cluster-wide notify
- *   lock across the append's commit flush, serializing every replica's appends. That NOTIFY's
- *   own transaction commits with synchronous_commit=off (no WAL flush to wait for).
+ *   since notifications sent meanwhile are lost. A log append batch (logs.ts) notifies inside its
+ *   own statement, once per install: it commits with synchronous_commit=off, so PostgreSQL's
+ *   cluster-wide notify lock, held through a commit, is not held across a WAL flush.
  * - Backstop for a notification lost any other way: every install change also bumps one counter
  *   row (`change_feed.generation`) in its transaction. Notifications carry the new value, so a
  *   gap is noticed at the next one; and the row is read every `recheckMs` — a value this process
@@ -17,7 +16,7 @@
  * - A replace of a tenant's clients or services is published like an install change (counter and
  *   NOTIFY in its transaction), naming the tenant.
  * - Storage writes (kv-postgres.ts) NOTIFY inside their batch's transaction, naming each install
- *   the batch wrote and the process that wrote it (`storageNotice`); the writer ignores its own.
+ *   the batch wrote and the process that wrote it (`notice`); the writer ignores its own.
  *   They bump no counter (a counter row would serialize every replica's writes): a reader that
  *   cannot be sure it hears them — the LISTEN connection down — must not trust what it cached
  *   (kv-read-cache.ts asks `stats.listening`).
@@ -73,6 +72,7 @@ export interface ChangeFeed {
 export type PublishedChange =
   | { readonly kind: 'install'; readonly installId: string; readonly generation: number }
   | { readonly kind: 'tenant-data'; readonly tenantId: string; readonly generation: number }
+  /** told here only: the append's own statement notified the other processes (`notice`) */
   | { readonly kind: 'logs'; readonly installId: string };
 
 /** How the store's modules publish a change. */
@@ -83,8 +83,12 @@ export interface ChangePublisher {
   tenantDataChanged(trx: QueryExecutorProvider, tenantId: string): Promise<number>;
   /** After the transaction committed: tell this process (and, for logs, the others). */
   committed(change: PublishedChange): void;
-  /** PostgreSQL: the channel a storage write batch notifies on, and this process's name in its payload (`s:<origin>:<install id>`); null on SQLite */
-  readonly storageNotice: { readonly channel: string; readonly origin: string } | null;
+  /**
+   * PostgreSQL: the channel that statements notify on inside their own transaction — storage write
+   * batches (`s:<origin>:<install id>`, `origin` naming this process) and log appends
+   * (`l:<install id>`); null on SQLite
+   */
+  readonly notice: { readonly channel: string; readonly origin: string } | null;
 }
 
 /** The NOTIFY channel of a schema (channel names are at most 63 bytes). */
@@ -120,15 +124,13 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
   private recheckFailing = false;
   private closing = false;
   private onListenError: ((error: Error) => void) | undefined;
-  /** log appends committed in this turn, notified together */
-  private pendingLogs = new Set<string>();
   private readonly channel: string | null;
-  readonly storageNotice: { readonly channel: string; readonly origin: string } | null;
+  readonly notice: { readonly channel: string; readonly origin: string } | null;
 
   constructor(private readonly options: ChangeFeedOptions) {
     this.emitter.setMaxListeners(0);
     this.channel = options.postgres ? changeChannel(options.postgres.schema) : null;
-    this.storageNotice = this.channel === null ? null : { channel: this.channel, origin: randomUUID() };
+    this.notice = this.channel === null ? null : { channel: this.channel, origin: randomUUID() };
   }
 
   subscribe(listener: (change: Change) => void): () => void {
@@ -179,22 +181,6 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
       return;
     }
     this.tell({ kind: 'logs', installId: change.installId });
-    if (this.channel === null || this.closing) return;
-    if (this.pendingLogs.size === 0) setImmediate(() => void this.flushLogs());
-    this.pendingLogs.add(change.installId);
-  }
-
-  private async flushLogs(): Promise<void> {
-    const ids = [...this.pendingLogs];
-    this.pendingLogs = new Set();
-    if (ids.length === 0 || this.closing) return;
-    try {
-      // a lost log notification costs a tail its slow poll, nothing more: this transaction commits
-      // without waiting for a WAL flush (NOTIFY gives it an xid, so it would otherwise flush)
-      await sql`select pg_notify(${this.channel}, 'l:' || id) from (select set_config('synchronous_commit', 'off', true)) as relaxed, unnest(${ids}::text[]) as id`.execute(this.options.db);
-    } catch {
-      // the database went away: other processes' tails fall back to their slow poll
-    }
   }
 
   async start(start: ChangeFeedStart): Promise<void> {
@@ -268,7 +254,7 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
       this.tell({ kind: 'logs', installId: payload.slice(2) });
     } else if (payload.startsWith('s:')) {
       const sep = payload.indexOf(':', 2);
-      if (sep > 0 && payload.slice(2, sep) !== this.storageNotice?.origin) this.tell({ kind: 'storage', installId: payload.slice(sep + 1) });
+      if (sep > 0 && payload.slice(2, sep) !== this.notice?.origin) this.tell({ kind: 'storage', installId: payload.slice(sep + 1) });
     } else if (payload.startsWith('i:') || payload.startsWith('t:')) {
       const sep = payload.indexOf(':', 2);
       const generation = Number(payload.slice(2, sep));

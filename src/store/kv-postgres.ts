@@ -15,6 +15,7 @@ import type { Database } from './database.js';
 import type { KvLimits } from './kv-limits.js';
 import { createBatchQueue, type BatchQueueOptions, type Outcome } from './batch-queue.js';
 import { oneSyncAtATime, type Committed } from './group-commit.js';
+import { executeNamed } from './postgres-statements.js';
 
 export type KvWrite =
   | { readonly op: 'put'; readonly installId: string; readonly namespace: string; readonly key: string; readonly value: Buffer; readonly revision: number | undefined; readonly limits: KvLimits }
@@ -63,7 +64,7 @@ export interface PostgresKvWrites {
   write(write: KvWrite): Promise<Committed<KvWriteAnswer>>;
 }
 
-/** Where a batch tells other processes which installs it wrote (change-feed.ts `storageNotice`). */
+/** Where a batch tells other processes which installs it wrote (change-feed.ts `notice`). */
 export interface StorageNotice {
   readonly channel: string;
   readonly origin: string;
@@ -84,7 +85,7 @@ export interface StorageNotice {
 export function createPostgresKvWrites(db: Kysely<Database>, now: () => number, fenced: boolean, options: BatchQueueOptions = {}, notice: StorageNotice | null = null): PostgresKvWrites {
   const holder = randomUUID();
   const flush = oneSyncAtATime(async () => {
-    await sql`insert into wal_flush_marks (holder, flushed_at) values (${holder}, ${now()}) on conflict (holder) do update set flushed_at = excluded.flushed_at`.execute(db);
+    await executeNamed(db, sql`insert into wal_flush_marks (holder, flushed_at) values (${holder}, ${now()}) on conflict (holder) do update set flushed_at = excluded.flushed_at`);
   });
   async function commit(batch: readonly KvWrite[]): Promise<Outcome<Committed<KvWriteAnswer>>[]> {
     const column = <T>(pick: (w: KvWrite) => T): T[] => batch.map(pick);
@@ -92,11 +93,14 @@ export function createPostgresKvWrites(db: Kysely<Database>, now: () => number, 
     const told = notice
       ? sql`, (select count(pg_notify(${notice.channel}, ${`s:${notice.origin}:`}::text || id)) from unnest(${[...new Set(column((w) => w.installId))]}::text[]) as id) as told`
       : sql``;
-    const result = await sql<AnswerRow>`select written.* from (select set_config('synchronous_commit', 'off', true)) as relaxed${told}, kv_write_batch(
+    const result = await executeNamed(
+      db,
+      sql<AnswerRow>`select written.* from (select set_config('synchronous_commit', 'off', true)) as relaxed${told}, kv_write_batch(
       ${column((w) => w.op)}::text[], ${column((w) => w.installId)}::text[], ${column((w) => w.namespace)}::text[], ${column((w) => w.key)}::text[],
       ${column((w) => (w.op === 'put' ? w.value : null))}::bytea[], ${column((w) => (w.op === 'put' ? (w.revision ?? null) : null))}::bigint[],
       ${column((w) => w.limits.maxKeysPerNamespace)}::integer[], ${column((w) => w.limits.maxNamespacesPerInstall)}::integer[], ${column((w) => w.limits.maxBytesPerInstall)}::bigint[],
-      ${now()}::bigint, ${fenced}::boolean) as written`.execute(db);
+      ${now()}::bigint, ${fenced}::boolean) as written`,
+    );
     const durable = flush();
     // a failed flush is each write's to report (kv.ts, or the execution that holds it)
     durable.catch(() => {});

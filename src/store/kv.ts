@@ -162,7 +162,7 @@ export interface KvStoreOptions {
   /** `get` answers from what it read or this process wrote, kept right by the change feed (kv-read-cache.ts) */
   readonly readCache?: KvReadCache | null;
   /** PostgreSQL: where write batches tell other processes' caches (every store that writes must) */
-  readonly storageNotice?: StorageNotice | null;
+  readonly notice?: StorageNotice | null;
 }
 
 /**
@@ -175,7 +175,7 @@ export function createKvStore(db: Kysely<Database>, dialect: StoreDialect, now: 
   const { fence = null, groupCommit = {}, reader = null, readCache = null } = options;
   const batchOptions = { ...(groupCommit.maxBatch !== undefined && { maxBatch: groupCommit.maxBatch }), ...(groupCommit.onCommit && { onCommit: groupCommit.onCommit }) };
   // PostgreSQL fences inside kv_write_batch (the same FOR KEY SHARE as install-fence.ts): only whether to is passed
-  const postgres = dialect === 'postgres' ? createPostgresKvWrites(db, now, fence !== null, { ...batchOptions, concurrency: POSTGRES_BATCHES_IN_FLIGHT }, options.storageNotice ?? null) : null;
+  const postgres = dialect === 'postgres' ? createPostgresKvWrites(db, now, fence !== null, { ...batchOptions, concurrency: POSTGRES_BATCHES_IN_FLIGHT }, options.notice ?? null) : null;
   const connection = postgres ? null : sqliteConnectionOf(db);
   const sqlite = connection ? { writes: createSqliteKvWrites(connection, now, fence !== null), commit: createGroupCommit(db, connection, groupCommit) } : null;
   // SQLite: reads on the store's own read-only connection, synchronously (prepared statements)

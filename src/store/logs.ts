@@ -8,6 +8,7 @@
  * of one event-loop turn share one call of a server-side function (migration 062): one round
  * trip, one commit, which (like SQLite's NORMAL appends) does not wait for the WAL flush.
  */
+import { executeNamed } from './postgres-statements.js';
 import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import { createBatchQueue, type Outcome } from './batch-queue.js';
 import { dialectOf } from './dialect.js';
@@ -142,10 +143,9 @@ function sqliteLogAppends(connection: SqliteConnection, fenced: boolean, maxReco
 /**
  * `sqliteSynchronous`: how the store's SQLite connection commits (open-store.ts). Under `full` log
  * appends relax it for themselves; under `normal` every write already commits that way.
- */
-/**
  * `fence`: records of an install no longer in the registry are dropped, so an uninstall leaves no
- * rows behind (install-fence.ts). `changes`: every append is told to the change feed (live tails).
+ * rows behind (install-fence.ts). `changes`: every append is told to the change feed (live tails;
+ * on PostgreSQL the append's statement notifies the other processes itself).
  */
 export function createLogStore(
   db: Kysely<Database>,
@@ -185,10 +185,16 @@ export function createLogStore(
     // PostgreSQL text cannot hold NUL, and one such value would fail the whole call (every append
     // of the batch): it is stored as U+FFFD instead
     const text = (pick: (r: NewLogRow) => string | null): (string | null)[] => rows.map((r) => withoutNul(pick(r)));
-    const answer = await sql<{ w_install: string; w_stored: boolean; w_error: string | null }>`select * from log_append_batch(
+    // other processes' live tails hear of it at its commit (change-feed.ts)
+    const notice = writes.changes?.notice;
+    const told = notice ? sql`, (select count(pg_notify(${notice.channel}, 'l:' || id)) from unnest(${[...new Set(column((r) => r.install_id))]}::text[]) as id) as told` : sql``;
+    const answer = await executeNamed(
+      db,
+      sql<{ w_install: string; w_stored: boolean; w_error: string | null }>`select appended.* from log_append_batch(
       ${column((r) => r.install_id)}::text[], ${column((r) => r.ts)}::bigint[], ${text((r) => r.level)}::text[], ${text((r) => r.stream)}::text[],
       ${text((r) => r.message)}::text[], ${text((r) => r.tenant_id)}::text[], ${text((r) => r.extension_id)}::text[], ${text((r) => r.version_id)}::text[],
-      ${text((r) => r.request_id)}::text[], ${column((r) => r.truncated)}::integer[], ${maxRecords}::integer, ${fence !== null}::boolean)`.execute(db);
+      ${text((r) => r.request_id)}::text[], ${column((r) => r.truncated)}::integer[], ${maxRecords}::integer, ${fence !== null}::boolean) as appended${told}`,
+    );
     const stored = new Set(answer.rows.filter((r) => r.w_stored).map((r) => r.w_install));
     const failed = new Map(answer.rows.filter((r) => r.w_error !== null).map((r) => [r.w_install, r.w_error!]));
     return batch.map((appended): Outcome<ReadonlySet<string>> => {

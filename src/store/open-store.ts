@@ -29,6 +29,7 @@ import { createChangeFeed, type ChangeFeed, type ChangePublisher } from './chang
 import { createInstallFence } from './install-fence.js';
 import { createFileSync } from './file-sync.js';
 import { rememberSqliteConnection } from './sqlite-connection.js';
+import { rememberPostgresStatements } from './postgres-statements.js';
 import { SqliteReader } from './sqlite-reader.js';
 import { startWalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer.js';
 
@@ -167,6 +168,7 @@ function withStatementCache(database: SqliteConnection): SqliteDatabase {
 }
 
 function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> {
+  const statementNames = new Map<string, string>();
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
@@ -185,14 +187,16 @@ function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> 
   // then a duplicate of it.
   pool.on('connect', (client) => {
     const observe = options.onPostgresQuery;
-    if (observe) {
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-      (client as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-        const first = args[0];
-        observe(typeof first === 'string' ? first : String((first as { text?: unknown } | null)?.text ?? ''));
-        return query(...args);
-      };
-    }
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const first = args[0];
+      const text = typeof first === 'string' ? first : String((first as { text?: unknown } | null)?.text ?? '');
+      observe?.(text);
+      // a hot statement of the store (postgres-statements.ts): prepared once on this connection
+      const name = typeof first === 'string' ? statementNames.get(first) : undefined;
+      if (name !== undefined && (args.length === 2 || args.length === 1)) return query({ name, text: first, values: args[1] });
+      return query(...args);
+    };
     // a client may report twice (the server's FATAL message, then the socket closing): once is news
     let reported = false;
     client.on('error', (error) => {
@@ -202,7 +206,9 @@ function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> 
     });
   });
   pool.on('error', () => {});
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  rememberPostgresStatements(db, statementNames);
+  return db;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
@@ -263,7 +269,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
         reader,
         // PostgreSQL: trusted only while the feed's LISTEN connection hears the other processes
         readCache: options.cacheReads ? new KvReadCache(changes, dialect === 'postgres' ? () => changes.stats.listening : undefined) : null,
-        storageNotice: changes.storageNotice,
+        notice: changes.notice,
       }),
       logs: createLogStore(db, now, options.logs, options.sqliteSynchronous, { fence, changes }),
       changes,
