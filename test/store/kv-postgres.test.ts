@@ -12,6 +12,7 @@ import { sql } from 'kysely';
 import { backends, TEST_DATABASE_URL } from './backends.js';
 import { createKvStore, DEFAULT_KV_LIMITS, INSTALL_REMOVED, type KvStore, type Store } from '../../src/store/index.js';
 import { createStoreTenantData } from '../../src/store/tenant-data.js';
+import { client } from './tenant-data-stores.js';
 import { KvWriteError } from '../../src/store/kv-postgres.js';
 import { createInstallFence } from '../../src/store/install-fence.js';
 
@@ -417,16 +418,7 @@ describe('group commit (PostgreSQL)', { skip: postgres.skip }, () => {
       const tenantData = createStoreTenantData(store.db, null);
       await tenantData.replaceClients(
         't-clients',
-        Array.from({ length: 7 }, (_, i) => ({
-          clientId: `c${i}`,
-          clientName: `Client ${i}`,
-          clientType: 'company',
-          isInactive: false,
-          defaultCurrencyCode: undefined,
-          accountManagerId: undefined,
-          accountManagerName: undefined,
-          billingEmail: undefined,
-        })),
+        Array.from({ length: 7 }, (_, i) => client(`c${i}`, `Client ${i}`)),
       );
       const scope = { tenantId: 't-clients', installId: null, user: null, log: () => {} };
       const page = async (n: number) => {

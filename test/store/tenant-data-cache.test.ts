@@ -9,18 +9,8 @@ import { backends } from './backends.js';
 import { TenantDataReadCache } from '../../src/store/tenant-data-cache.js';
 import { createStoreTenantData, type StoreTenantData } from '../../src/store/tenant-data.js';
 import type { Change, Store } from '../../src/store/index.js';
-import type { ClientSummary } from '../../src/store/tenant-data-model.js';
+import { client } from './tenant-data-stores.js';
 
-const client = (id: string, name: string): ClientSummary => ({
-  clientId: id,
-  clientName: name,
-  clientType: 'company',
-  isInactive: false,
-  defaultCurrencyCode: undefined,
-  accountManagerId: undefined,
-  accountManagerName: undefined,
-  billingEmail: undefined,
-});
 const scope = (tenantId: string) => ({ tenantId, installId: null, user: null, log: () => {} });
 
 async function names(data: StoreTenantData, tenantId: string): Promise<string[]> {

@@ -12,9 +12,25 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/index.js';
+import type { ClientSummary } from '../../src/store/tenant-data-model.js';
 import { TEST_DATABASE_URL, postgresSkipReason } from '../support/postgres.js';
 
 export { TEST_DATABASE_URL };
+
+/** A client record for the tests: a company, active, in USD, unless `extra` says otherwise. */
+export function client(clientId: string, clientName: string, extra: Partial<ClientSummary> = {}): ClientSummary {
+  return {
+    clientId,
+    clientName,
+    clientType: 'company',
+    isInactive: false,
+    defaultCurrencyCode: 'USD',
+    accountManagerId: undefined,
+    accountManagerName: undefined,
+    billingEmail: undefined,
+    ...extra,
+  };
+}
 
 export interface TestStore {
   readonly store: Store;

@@ -8,23 +8,9 @@ import { createStoreTenantData, type StoreTenantData } from '../../src/store/ten
 import type { ClientSummary, ClientsListInput, ServiceSummary, ServicesListInput, TenantDataScope } from '../../src/store/tenant-data-model.js';
 import { DEMO_CLIENTS, DEMO_SERVICES, seedDemoTenantData } from '../../src/capabilities/demo-data.js';
 import { down, up } from '../../src/store/migrations/050_tenant_data.js';
-import { storeLegs, type TestStore } from './tenant-data-stores.js';
+import { client, storeLegs, type TestStore } from './tenant-data-stores.js';
 
 const scope = (tenantId: string): TenantDataScope => ({ tenantId, installId: null, user: null, log: () => undefined });
-
-function client(clientId: string, clientName: string, extra: Partial<ClientSummary> = {}): ClientSummary {
-  return {
-    clientId,
-    clientName,
-    clientType: 'company',
-    isInactive: false,
-    defaultCurrencyCode: 'USD',
-    accountManagerId: undefined,
-    accountManagerName: undefined,
-    billingEmail: undefined,
-    ...extra,
-  };
-}
 
 function service(serviceId: string, serviceName: string, s: Pick<ServiceSummary, 'itemKind' | 'billingMethod'> & Partial<ServiceSummary>): ServiceSummary {
   return {
