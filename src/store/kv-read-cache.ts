@@ -15,6 +15,8 @@
  *   connection is down every `get` asks the database.
  * - **A read fills the cache only if nothing touched the key meanwhile**: no write of this process
  *   in flight or answered since the read began, no change heard for the install.
+ * - **A compare-and-swap that conflicts forgets the key**: the cached revision may be what misled
+ *   the writer (e.g. a commit the database lost in a crash), so the next `get` asks.
  *
  * Bounded by bytes of values and by entries, least recently used first; a key with a write in
  * flight stays (its value may go).
@@ -152,7 +154,9 @@ export class KvReadCache {
     const overlapped = slot.overlapped;
     if (slot.pending === 0) slot.overlapped = false;
     if (answer === undefined) return this.setKnown(slot, undefined);
-    if (answer.kind === 'denied' || answer.kind === 'conflict') return;
+    if (answer.kind === 'denied') return;
+    // the database holds another revision than the writer expected: whatever is cached may be what misled it
+    if (answer.kind === 'conflict') return this.setKnown(slot, undefined);
     // another process changed the install while this write was in flight: which came last is not known
     const changed = bucket.epoch !== ticket.epoch || this.buckets.get(slot.installId) !== bucket;
     if (changed || overlapped) return this.setKnown(slot, undefined);

@@ -56,15 +56,20 @@ describe('storage read cache: the rules', () => {
     assert.equal(db.reads, 0);
   });
 
-  it('a delete is remembered as absence; a conflict or denial changes nothing', async () => {
+  it('a delete is remembered as absence; a denial changes nothing; a conflict forgets the key (its revision may be what misled the writer)', async () => {
     const { cache, db, get } = setup();
     cache.settle(cache.begin('i1', 'ns', 'k', 'put'), put('a', 1));
-    cache.settle(cache.begin('i1', 'ns', 'k', 'put'), { kind: 'conflict' });
     cache.settle(cache.begin('i1', 'ns', 'k', 'put'), { kind: 'denied', reason: 'quota' });
     assert.equal(text(await get()), 'a@1');
     cache.settle(cache.begin('i1', 'ns', 'k', 'delete'), { kind: 'ok' });
     assert.equal(text(await get()), 'missing');
     assert.equal(db.reads, 0);
+    cache.settle(cache.begin('i1', 'ns', 'k', 'put'), put('b', 1));
+    db.value = 'theirs';
+    db.revision = 5;
+    cache.settle(cache.begin('i1', 'ns', 'k', 'put'), { kind: 'conflict' });
+    assert.equal(text(await get()), 'theirs@5');
+    assert.equal(db.reads, 1);
   });
 
   it('overlapping puts answered out of order: the higher revision stays', async () => {
