@@ -23,7 +23,7 @@ function walBytes(): number {
   }
 }
 
-setInterval(() => {
+const timer = setInterval(() => {
   if (walBytes() < thresholdBytes) return;
   try {
     const [row] = connection.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
@@ -32,3 +32,12 @@ setInterval(() => {
     say({ kind: 'failed', message: e instanceof Error ? e.message : String(e) });
   }
 }, intervalMs);
+
+// told to stop: close the connection and let the thread end by itself (being terminated while it
+// is still loading SQLite's native module can bring the whole process down)
+parentPort!.on('message', (msg: unknown) => {
+  if (msg !== 'close') return;
+  clearInterval(timer);
+  connection.close();
+  parentPort!.close();
+});

@@ -53,9 +53,23 @@ export function startWalCheckpointer(file: string, options: WalCheckpointerOptio
   worker.on('error', (e) => onFailure(e.message));
   // it must not keep the process alive
   worker.unref();
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    worker.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   return {
+    /** Asks the thread to end (the message waits for it if it is still starting); terminated only if it does not within CLOSE_TIMEOUT_MS. */
     async close() {
-      await worker.terminate();
+      if (exited) return;
+      worker.postMessage('close');
+      const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
+      await exit;
+      clearTimeout(timer);
     },
   };
 }
+
+const CLOSE_TIMEOUT_MS = 5_000;

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore } from '../../src/store/index.js';
+import { openStore, SQLITE_FILE_NAME } from '../../src/store/index.js';
 import { sqliteConnectionOf } from '../../src/store/sqlite-connection.js';
-import type { CheckpointResult } from '../../src/store/wal-checkpointer.js';
+import { startWalCheckpointer, type CheckpointResult } from '../../src/store/wal-checkpointer.js';
 
 test('the store connection does not checkpoint; the checkpoint thread does once the WAL passes its threshold, and writes go on meanwhile', { timeout: 60_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'wal-checkpoint-'));
@@ -48,6 +48,24 @@ test('the store connection does not checkpoint; the checkpoint thread does once 
     assert.equal(got.kind, 'ok');
   } finally {
     await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a checkpointer closed at once, while its thread may still be loading SQLite, ends cleanly (terminating it then brought Node 22 down)', { timeout: 60_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'wal-checkpoint-close-'));
+  try {
+    const store = await openStore({ dataDir });
+    await store.close();
+    const failures: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const checkpointer = startWalCheckpointer(join(dataDir, SQLITE_FILE_NAME), {}, (message) => failures.push(message));
+      await checkpointer.close();
+      // a second close is a no-op
+      await checkpointer.close();
+    }
+    assert.deepEqual(failures, []);
+  } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
