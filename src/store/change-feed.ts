@@ -143,10 +143,15 @@ class StoreChangeFeed implements ChangeFeed, ChangePublisher {
     this.emitter.emit('change', change);
   }
 
-  /** A change numbered `generation` was heard: a gap before it means some were missed. */
+  /**
+   * A change numbered `generation` was heard: a gap before it means some were missed. One numbered
+   * at or below what this process knows was told already — this process's own, told at its commit,
+   * arriving again over LISTEN — or was covered by the "everything" its gap told.
+   */
   private heard(change: Extract<Change, { kind: 'install' | 'tenant-data' }>, generation: number): void {
     const known = this.generation;
-    if (known === null || generation > known) this.generation = generation;
+    if (known !== null && generation <= known) return;
+    this.generation = generation;
     if (known !== null && generation > known + 1) this.tell({ kind: 'everything', reason: 'missed' });
     else this.tell(change);
   }

@@ -101,6 +101,18 @@ for (const backend of backends('tdcache')) {
       assert.equal(cache.stats.hits, hits + 1, 't-b was kept');
     });
 
+    it("this process's own replace is told once, though on PostgreSQL its notification comes back over LISTEN", async () => {
+      const told: string[] = [];
+      const stop = mine.changes.subscribe((c) => void (c.kind === 'tenant-data' && told.push(c.tenantId)));
+      await cached.replaceClients('t-own', [client('o1', 'Own')]);
+      // a later change: once it is heard, the first one's notification has been delivered too (one channel, commit order)
+      const marker = heard('t-marker');
+      await writer.replaceClients('t-marker', [client('m1', 'Marker')]);
+      await marker;
+      stop();
+      assert.deepEqual(told, ['t-own', 't-marker']);
+    });
+
     it('a read by id is kept and forgotten the same way', async () => {
       const get = async () => {
         const found = await cached.getClient(scope('t-a'), 'a2');
