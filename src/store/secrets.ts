@@ -14,6 +14,7 @@ import type { SqliteReader } from './sqlite-reader.js';
 import { SecretsKeyError } from './secrets-key.js';
 import type { InstallFence } from './install-fence.js';
 import type { ChangeFeed, ChangePublisher } from './change-feed.js';
+import { ScopedReadCache } from './read-cache.js';
 
 export type SecretLookup =
   | { readonly kind: 'ok'; readonly value: string }
@@ -115,7 +116,7 @@ export function createSecretsReader(reader: SqliteReader, key: Buffer | null): S
   };
 }
 
-/** Most (install, name) rows a read cache keeps; past it, it starts over. */
+/** Most (install, name) rows a read cache keeps. */
 const READ_CACHE_ENTRIES = 10_000;
 
 /**
@@ -124,30 +125,8 @@ const READ_CACHE_ENTRIES = 10_000;
  * (docs/architecture.md, "Changes across replicas"). Expiry is judged at each read, from the row.
  */
 function createReadCache(feed: Pick<ChangeFeed, 'subscribe'>) {
-  const rows = new Map<string, SealedRow | null>();
-  /** +1 at every change heard: a read that overlapped one does not keep its row */
-  let epoch = 0;
-  const keyOf = (installId: string, name: string) => `${installId}\u0000${name}`;
-  feed.subscribe((change) => {
-    if (change.kind !== 'install' && change.kind !== 'everything') return;
-    epoch++;
-    if (change.kind === 'everything') rows.clear();
-    else for (const key of rows.keys()) if (key.startsWith(`${change.installId}\u0000`)) rows.delete(key);
-  });
-  return {
-    async read(installId: string, name: string, query: () => Promise<SealedRow | undefined>): Promise<SealedRow | undefined> {
-      const key = keyOf(installId, name);
-      const cached = rows.get(key);
-      if (cached !== undefined) return cached ?? undefined;
-      const started = epoch;
-      const row = await query();
-      if (started === epoch) {
-        if (rows.size >= READ_CACHE_ENTRIES) rows.clear();
-        rows.set(key, row ?? null);
-      }
-      return row;
-    },
-  };
+  const rows = new ScopedReadCache<SealedRow | undefined>(feed, (c) => (c.kind === 'install' ? c.installId : null), { maxEntries: READ_CACHE_ENTRIES });
+  return { read: (installId: string, name: string, query: () => Promise<SealedRow | undefined>) => rows.read(installId, name, query) };
 }
 
 /**
